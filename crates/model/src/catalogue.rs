@@ -1,0 +1,297 @@
+//! The built-in catalogue that EC2 has before a user does anything: public images, instance
+//! types and, in every Region, a default VPC with one default subnet per Availability Zone.
+//!
+//! The catalogue is the same in every Region (real AMI ids differ per Region; ours do not,
+//! so that examples work anywhere). Ids are fixed, so tests and documentation can name them.
+
+use crate::image::{Image, ImdsSupport};
+use std::net::Ipv4Addr;
+
+/// The account that owns Amazon's public images.
+pub const AMAZON_OWNER: &str = "137112412989";
+const CANONICAL_OWNER: &str = "099720109477";
+
+/// The Amazon Linux 2 image of the user guide's examples (`ami-0abcdef1234567890`): no ImdsSupport.
+pub const AL2_IMAGE: &str = "ami-0abcdef1234567890";
+/// Amazon Linux 2023: `ImdsSupport=v2.0`, like the real one.
+pub const AL2023_IMAGE: &str = "ami-0a2c1e3f5b7d9e011";
+/// Ubuntu 22.04: no ImdsSupport.
+pub const UBUNTU_IMAGE: &str = "ami-0b1c2d3e4f5a6b7c8";
+
+pub fn public_images() -> Vec<Image> {
+    let img =
+        |id: &str, owner: &str, alias: Option<&str>, name: &str, desc: &str, v2: bool| Image {
+            image_id: id.into(),
+            owner_id: owner.into(),
+            owner_alias: alias.map(str::to_string),
+            name: name.into(),
+            description: Some(desc.into()),
+            architecture: "x86_64".into(),
+            platform_details: "Linux/UNIX".into(),
+            root_device_name: if owner == CANONICAL_OWNER {
+                "/dev/sda1"
+            } else {
+                "/dev/xvda"
+            }
+            .into(),
+            virtualization_type: "hvm".into(),
+            ena_support: true,
+            public: true,
+            imds_support: v2.then_some(ImdsSupport::V2_0),
+            creation_date: "2024-10-01T00:00:00.000Z".into(),
+            tags: Vec::new(),
+        };
+    vec![
+        img(
+            AL2_IMAGE,
+            AMAZON_OWNER,
+            Some("amazon"),
+            "amzn2-ami-kernel-5.10-hvm-2.0.20241001.0-x86_64-gp2",
+            "Amazon Linux 2 Kernel 5.10 AMI 2.0.20241001.0 x86_64 HVM gp2",
+            false,
+        ),
+        img(
+            AL2023_IMAGE,
+            AMAZON_OWNER,
+            Some("amazon"),
+            "al2023-ami-2023.6.20241010.0-kernel-6.1-x86_64",
+            "Amazon Linux 2023 AMI 2023.6.20241010.0 x86_64 HVM kernel-6.1",
+            true,
+        ),
+        img(
+            UBUNTU_IMAGE,
+            CANONICAL_OWNER,
+            None,
+            "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20241002",
+            "Canonical, Ubuntu, 22.04 LTS, amd64 jammy image build on 2024-10-02",
+            false,
+        ),
+    ]
+}
+
+pub fn public_image(id: &str) -> Option<Image> {
+    public_images().into_iter().find(|i| i.image_id == id)
+}
+
+/// The hypervisor an instance type is built on: it decides whether the IPv6 endpoint of the
+/// metadata service may be enabled (Nitro only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hypervisor {
+    Nitro,
+    Xen,
+}
+
+impl Hypervisor {
+    /// As DescribeInstanceTypes names it (`nitro`/`xen`); instances say `xen` for both in
+    /// their `hypervisor` member, as EC2 does.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hypervisor::Nitro => "nitro",
+            Hypervisor::Xen => "xen",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceType {
+    pub name: &'static str,
+    pub hypervisor: Hypervisor,
+    pub burstable: bool,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub architecture: &'static str,
+}
+
+const fn t(
+    name: &'static str,
+    hypervisor: Hypervisor,
+    burstable: bool,
+    vcpus: u32,
+    memory_mib: u64,
+    architecture: &'static str,
+) -> InstanceType {
+    InstanceType {
+        name,
+        hypervisor,
+        burstable,
+        vcpus,
+        memory_mib,
+        architecture,
+    }
+}
+
+use Hypervisor::{Nitro, Xen};
+
+pub const INSTANCE_TYPES: &[InstanceType] = &[
+    t("m1.small", Xen, false, 1, 1740, "x86_64"),
+    t("t2.nano", Xen, true, 1, 512, "x86_64"),
+    t("t2.micro", Xen, true, 1, 1024, "x86_64"),
+    t("t2.small", Xen, true, 1, 2048, "x86_64"),
+    t("t2.medium", Xen, true, 2, 4096, "x86_64"),
+    t("t3.nano", Nitro, true, 2, 512, "x86_64"),
+    t("t3.micro", Nitro, true, 2, 1024, "x86_64"),
+    t("t3.small", Nitro, true, 2, 2048, "x86_64"),
+    t("t3.medium", Nitro, true, 2, 4096, "x86_64"),
+    t("t3.large", Nitro, true, 2, 8192, "x86_64"),
+    t("t4g.micro", Nitro, true, 2, 1024, "arm64"),
+    t("t4g.small", Nitro, true, 2, 2048, "arm64"),
+    t("m4.large", Xen, false, 2, 8192, "x86_64"),
+    t("m5.large", Nitro, false, 2, 8192, "x86_64"),
+    t("m5.xlarge", Nitro, false, 4, 16384, "x86_64"),
+    t("m6i.large", Nitro, false, 2, 8192, "x86_64"),
+    t("m7g.large", Nitro, false, 2, 8192, "arm64"),
+    t("c3.large", Xen, false, 2, 3840, "x86_64"),
+    t("c4.large", Xen, false, 2, 3840, "x86_64"),
+    t("c5.large", Nitro, false, 2, 4096, "x86_64"),
+    t("c6i.large", Nitro, false, 2, 4096, "x86_64"),
+    t("r5.large", Nitro, false, 2, 16384, "x86_64"),
+];
+
+/// The type RunInstances uses when none is given (EC2's documented default).
+pub const DEFAULT_INSTANCE_TYPE: &str = "m1.small";
+
+pub fn instance_type(name: &str) -> Option<&'static InstanceType> {
+    INSTANCE_TYPES.iter().find(|t| t.name == name)
+}
+
+/// A default subnet: one per Availability Zone of the default VPC, /20 each, as EC2 lays
+/// out a default VPC (172.31.0.0/16).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subnet {
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+    pub availability_zone_id: String,
+    pub cidr: (Ipv4Addr, u8),
+    pub default_for_az: bool,
+}
+
+impl Subnet {
+    /// The addresses an instance may get: AWS reserves the first four and the last one.
+    pub fn usable(&self) -> std::ops::Range<u32> {
+        let size = 1u32 << (32 - self.cidr.1);
+        4..size - 1
+    }
+    pub fn address(&self, offset: u32) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.cidr.0) + offset)
+    }
+    pub fn offset_of(&self, ip: Ipv4Addr) -> Option<u32> {
+        let base = u32::from(self.cidr.0);
+        let size = 1u32 << (32 - self.cidr.1);
+        let v = u32::from(ip);
+        (v >= base && v < base + size).then_some(v - base)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vpc {
+    pub vpc_id: String,
+    pub cidr: (Ipv4Addr, u8),
+    pub subnets: Vec<Subnet>,
+}
+
+/// A stable 64-bit hash (FNV-1a), so that a Region's default VPC has the same id everywhere.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// How many Availability Zones a Region has here (us-east-1 has six, as on EC2).
+fn zone_count(region: &str) -> usize {
+    match region {
+        "us-east-1" => 6,
+        "us-west-2" | "ap-northeast-1" | "eu-west-1" => 4,
+        _ => 3,
+    }
+}
+
+/// The Region's default VPC.
+pub fn default_vpc(region: &str) -> Vpc {
+    let vpc_id = crate::ids::new_id(crate::ids::VPC, fnv(region));
+    let short: String = region
+        .split('-')
+        .map(|p| p.chars().next().unwrap_or('x'))
+        .collect::<String>()
+        + region.rsplit('-').next().unwrap_or("1");
+    let subnets = (0..zone_count(region))
+        .map(|i| {
+            let letter = (b'a' + i as u8) as char;
+            Subnet {
+                subnet_id: crate::ids::new_id(
+                    crate::ids::SUBNET,
+                    fnv(&format!("{region}{letter}")),
+                ),
+                vpc_id: vpc_id.clone(),
+                availability_zone: format!("{region}{letter}"),
+                availability_zone_id: format!(
+                    "{}-az{}",
+                    short.trim_end_matches(char::is_numeric),
+                    i + 1
+                ),
+                cidr: (Ipv4Addr::new(172, 31, (i as u8) * 16, 0), 20),
+                default_for_az: true,
+            }
+        })
+        .collect();
+    Vpc {
+        vpc_id,
+        cidr: (Ipv4Addr::new(172, 31, 0, 0), 16),
+        subnets,
+    }
+}
+
+/// The Regions imds answers for (the commercial Regions of EC2).
+pub const REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "sa-east-1",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_vpc_layout() {
+        let v = default_vpc("us-east-1");
+        assert_eq!(v.subnets.len(), 6);
+        assert!(crate::ids::is_well_formed(&v.vpc_id, "vpc"));
+        assert_eq!(v.subnets[1].cidr.0, Ipv4Addr::new(172, 31, 16, 0));
+        assert_eq!(v.subnets[0].address(4), Ipv4Addr::new(172, 31, 0, 4));
+        assert_eq!(default_vpc("us-east-1"), v, "stable ids");
+        assert_ne!(default_vpc("us-west-2").vpc_id, v.vpc_id);
+        assert_eq!(v.subnets[0].usable().len(), 4091);
+    }
+
+    #[test]
+    fn seed_types_and_images() {
+        assert_eq!(
+            instance_type("c3.large").unwrap().hypervisor,
+            Hypervisor::Xen
+        );
+        assert_eq!(
+            instance_type("t2.micro").unwrap().hypervisor,
+            Hypervisor::Xen
+        );
+        assert_eq!(
+            instance_type("m5.large").unwrap().hypervisor,
+            Hypervisor::Nitro
+        );
+        assert!(public_image(AL2023_IMAGE).unwrap().imds_support.is_some());
+        assert!(public_image(AL2_IMAGE).unwrap().imds_support.is_none());
+    }
+}

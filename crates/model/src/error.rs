@@ -1,0 +1,121 @@
+//! Every error a request can get, worded as EC2 words it.
+//!
+//! The variants carry what the message needs; the wording lives in `Display`. The EC2 error
+//! code and HTTP status of each variant are mapped in one table in `ec2api::error`, so no
+//! handler ever chooses a code or a status by hand.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Ec2Error {
+    // --- protocol ---
+    #[error("The action {0} is not valid for this web service.")]
+    InvalidAction(String),
+    #[error("The request must contain the parameter Action")]
+    MissingAction,
+    #[error("The request must contain the parameter {0}")]
+    MissingParameter(String),
+    #[error("The parameter {0} is not recognized")]
+    UnknownParameter(String),
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    #[error("{0}")]
+    InvalidParameterCombination(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    InvalidPaginationToken(String),
+    #[error("Request would have succeeded, but DryRun flag is set.")]
+    DryRunOperation,
+    #[error("{0}")]
+    MalformedQueryString(String),
+
+    // --- authentication ---
+    #[error("Request has expired.")]
+    RequestExpired,
+    #[error("AWS was not able to validate the provided access credentials")]
+    AuthFailure,
+    #[error("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")]
+    SignatureDoesNotMatch,
+    #[error("{0}")]
+    IncompleteSignature(String),
+    #[error("Request is missing Authentication Token")]
+    MissingAuthenticationToken,
+
+    // --- resources ---
+    #[error("Invalid id: \"{0}\"")]
+    InvalidInstanceIdMalformed(String),
+    /// One or more well-formed ids that do not exist (in this account and region).
+    #[error("{}", not_found_instances(.0))]
+    InvalidInstanceIdNotFound(Vec<String>),
+    #[error("Invalid id: \"{0}\" (expecting \"ami-...\")")]
+    InvalidAmiIdMalformed(String),
+    #[error("The image id '[{0}]' does not exist")]
+    InvalidAmiIdNotFound(String),
+    #[error("The image ID '{0}' is not valid. The expected format is ami-xxxxxxxx or ami-xxxxxxxxxxxxxxxxx.")]
+    InvalidAmiIdMalformedAttr(String),
+    #[error("The specified ID '{0}' is not valid")]
+    InvalidId(String),
+    #[error("The subnet ID '{0}' does not exist")]
+    InvalidSubnetIdNotFound(String),
+    #[error("The vpc ID '{0}' does not exist")]
+    InvalidVpcIdNotFound(String),
+    #[error("The launch template ID '{0}' is malformed. The ID must start with 'lt-' and be followed by 17 hexadecimal characters.")]
+    InvalidLaunchTemplateIdMalformed(String),
+    #[error("The specified launch template, with template ID {0}, does not exist.")]
+    InvalidLaunchTemplateIdNotFound(String),
+    #[error("The specified launch template, with template name {0}, does not exist.")]
+    InvalidLaunchTemplateNameNotFound(String),
+    #[error("Launch template name already in use.")]
+    InvalidLaunchTemplateNameAlreadyExists,
+    #[error("{0}")]
+    InvalidLaunchTemplateNameMalformed(String),
+    #[error("Could not find launch template version {version} for launch template {template}.")]
+    InvalidLaunchTemplateIdVersionNotFound { template: String, version: String },
+    #[error(
+        "The private IP address {0} is not in the subnet's address range or is already in use."
+    )]
+    InvalidIpAddressInUse(String),
+
+    // --- state and features ---
+    #[error("{0}")]
+    IncorrectInstanceState(String),
+    #[error("{0}")]
+    UnsupportedOperation(String),
+    #[error("{0}")]
+    OperationNotPermitted(String),
+    #[error("{0}")]
+    IdempotentParameterMismatch(String),
+    #[error("{0}")]
+    InvalidInstanceAttributeValue(String),
+
+    // --- server ---
+    #[error("An internal error has occurred")]
+    InternalError,
+    #[error("The service is unavailable. Please try again shortly.")]
+    Unavailable,
+}
+
+fn not_found_instances(ids: &[String]) -> String {
+    match ids {
+        [one] => format!("The instance ID '{one}' does not exist"),
+        many => format!("The instance IDs '{}' do not exist", many.join(", ")),
+    }
+}
+
+impl Ec2Error {
+    /// `InvalidParameterValue` for an enum member, in the wording EC2 uses for the metadata
+    /// options (spec ec2-api.md §3.3, observed for HttpEndpoint).
+    pub fn invalid_enum(value: &str, param: &str, allowed: &[&str]) -> Self {
+        let choices = match allowed {
+            [a, b] => format!("either '{a}' or '{b}'"),
+            more => {
+                let quoted: Vec<String> = more.iter().map(|v| format!("'{v}'")).collect();
+                format!("one of {}", quoted.join(", "))
+            }
+        };
+        Ec2Error::InvalidParameterValue(format!(
+            "A value of '{value}' is not valid for {param}. Specify {choices} and try again."
+        ))
+    }
+}

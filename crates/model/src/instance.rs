@@ -1,0 +1,638 @@
+//! Instances: their lifecycle (`pending` → `running`, `stopping` → `stopped`,
+//! `shutting-down` → `terminated`) and the desired/applied generations of their metadata
+//! options.
+//!
+//! A change of options is recorded as the desired options with a new generation; the options
+//! read `pending` until the metadata host that serves the instance has switched to that
+//! generation and said so (`mark_applied`). A stopped instance stays `pending` until it starts.
+
+use crate::catalogue::{self, Hypervisor};
+use crate::defaults::AccountDefaults;
+use crate::error::Ec2Error;
+use crate::options::{
+    HttpProtocolIpv6, HttpTokens, InstanceMetadataTags, MetadataOptions, OptionsPatch, OptionsState,
+};
+use crate::precedence;
+use crate::tags::{self, Tag};
+use crate::Scope;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceState {
+    Pending,
+    Running,
+    ShuttingDown,
+    Terminated,
+    Stopping,
+    Stopped,
+}
+
+impl InstanceState {
+    /// The state code EC2 reports (low byte).
+    pub fn code(self) -> i64 {
+        match self {
+            InstanceState::Pending => 0,
+            InstanceState::Running => 16,
+            InstanceState::ShuttingDown => 32,
+            InstanceState::Terminated => 48,
+            InstanceState::Stopping => 64,
+            InstanceState::Stopped => 80,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::ShuttingDown => "shutting-down",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+        }
+    }
+    pub fn is_gone(self) -> bool {
+        matches!(
+            self,
+            InstanceState::ShuttingDown | InstanceState::Terminated
+        )
+    }
+}
+
+/// A state the instance will reach by itself at `due_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub to: InstanceState,
+    pub due_ms: i64,
+}
+
+/// Why an instance is in its state (`stateReason`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateReason {
+    pub code: String,
+    pub message: String,
+}
+
+impl StateReason {
+    fn user_initiated(code: &str) -> Self {
+        StateReason {
+            code: code.into(),
+            message: format!("{code}: User initiated shutdown"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IamProfileRef {
+    pub arn: String,
+    pub id: String,
+}
+
+/// One instance, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub instance_id: String,
+    pub scope: Scope,
+    pub reservation_id: String,
+    pub image_id: String,
+    pub instance_type: String,
+    pub state: InstanceState,
+    pub transition: Option<Transition>,
+    #[serde(default)]
+    pub state_transition_reason: String,
+    pub state_reason: Option<StateReason>,
+    pub launch_time_ms: i64,
+    pub private_ip: Ipv4Addr,
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+    pub network_interface_id: String,
+    pub mac_address: String,
+    pub root_volume_id: String,
+    pub ami_launch_index: u32,
+    pub key_name: Option<String>,
+    pub security_groups: Vec<(String, String)>,
+    pub iam_instance_profile: Option<IamProfileRef>,
+    pub user_data: Option<String>,
+    pub client_token: Option<String>,
+    pub ebs_optimized: bool,
+    pub disable_api_termination: bool,
+    pub disable_api_stop: bool,
+    pub monitoring: bool,
+    pub shutdown_behavior: String,
+    pub hibernation: bool,
+    pub cpu_credits: Option<String>,
+    pub launch_template: Option<(String, String)>,
+    pub metadata: MetadataOptions,
+    /// Generation of the desired options; bumped by every accepted change.
+    pub options_generation: u64,
+    /// The generation the serving metadata host has switched to.
+    pub applied_generation: u64,
+    pub tags: Vec<Tag>,
+    pub terminated_at_ms: Option<i64>,
+}
+
+/// What Start/Stop/Terminate report for one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    pub instance_id: String,
+    pub previous: InstanceState,
+    pub current: InstanceState,
+}
+
+impl Instance {
+    pub fn options_state(&self) -> OptionsState {
+        if self.applied_generation >= self.options_generation {
+            OptionsState::Applied
+        } else {
+            OptionsState::Pending
+        }
+    }
+
+    pub fn hypervisor(&self) -> Hypervisor {
+        catalogue::instance_type(&self.instance_type)
+            .map(|t| t.hypervisor)
+            .unwrap_or(Hypervisor::Nitro)
+    }
+
+    /// Whether the metadata host may switch this instance to its desired options now.
+    pub fn can_apply(&self) -> bool {
+        self.state == InstanceState::Running
+    }
+
+    /// The serving metadata host has switched to `generation`.
+    pub fn mark_applied(&mut self, generation: u64) -> bool {
+        if self.can_apply()
+            && generation > self.applied_generation
+            && generation <= self.options_generation
+        {
+            self.applied_generation = generation;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn not_in_state(&self, what: &str) -> Ec2Error {
+        Ec2Error::IncorrectInstanceState(format!(
+            "The instance '{}' is not in a state from which it can be {what}.",
+            self.instance_id
+        ))
+    }
+
+    /// ModifyInstanceMetadataOptions, as far as the instance decides it.
+    pub fn modify_metadata(
+        &mut self,
+        patch: &OptionsPatch,
+        defaults: &AccountDefaults,
+    ) -> Result<(), Ec2Error> {
+        if self.state.is_gone() {
+            return Err(Ec2Error::IncorrectInstanceState(format!(
+                "The instance '{}' is not in a valid state for this operation.",
+                self.instance_id
+            )));
+        }
+        if patch.http_tokens == Some(HttpTokens::Optional) {
+            precedence::check_enforcement(&self.metadata.apply(patch), defaults)?;
+        }
+        if patch.http_protocol_ipv6 == Some(HttpProtocolIpv6::Enabled)
+            && self.hypervisor() == Hypervisor::Xen
+        {
+            return Err(xen_ipv6_error());
+        }
+        if patch.instance_metadata_tags == Some(InstanceMetadataTags::Enabled) {
+            if let Some(bad) = self.tags.iter().find(|t| !tags::is_metadata_safe(&t.key)) {
+                return Err(tags::metadata_unsafe_error(&bad.key));
+            }
+        }
+        if !patch.is_empty() {
+            self.metadata = self.metadata.apply(patch);
+            self.options_generation += 1;
+        }
+        Ok(())
+    }
+
+    /// CreateTags on this instance.
+    pub fn set_tags(&mut self, new: &[Tag]) -> Result<(), Ec2Error> {
+        if self.metadata.instance_metadata_tags.is_enabled() {
+            if let Some(bad) = new.iter().find(|t| !tags::is_metadata_safe(&t.key)) {
+                return Err(tags::metadata_unsafe_error(&bad.key));
+            }
+        }
+        tags::upsert(&mut self.tags, new)
+    }
+
+    pub fn start(&mut self, now_ms: i64, delay_ms: i64) -> Result<StateChange, Ec2Error> {
+        let previous = self.state;
+        match self.state {
+            InstanceState::Stopped => {
+                self.state = InstanceState::Pending;
+                self.transition = Some(Transition {
+                    to: InstanceState::Running,
+                    due_ms: now_ms + delay_ms,
+                });
+                self.state_reason = None;
+                self.state_transition_reason = String::new();
+            }
+            InstanceState::Pending | InstanceState::Running => {}
+            _ => return Err(self.not_in_state("started")),
+        }
+        Ok(self.change(previous))
+    }
+
+    pub fn stop(
+        &mut self,
+        now_ms: i64,
+        delay_ms: i64,
+        force: bool,
+    ) -> Result<StateChange, Ec2Error> {
+        let previous = self.state;
+        match self.state {
+            InstanceState::Pending | InstanceState::Running => {
+                if self.disable_api_stop {
+                    return Err(Ec2Error::OperationNotPermitted(format!(
+                        "The instance '{}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.",
+                        self.instance_id
+                    )));
+                }
+                self.state = InstanceState::Stopping;
+                self.transition = Some(Transition {
+                    to: InstanceState::Stopped,
+                    due_ms: now_ms + delay_ms,
+                });
+                self.state_reason =
+                    Some(StateReason::user_initiated("Client.UserInitiatedShutdown"));
+                self.state_transition_reason =
+                    format!("User initiated ({})", fmt_reason_time(now_ms));
+            }
+            InstanceState::Stopping if force => {
+                self.transition = Some(Transition {
+                    to: InstanceState::Stopped,
+                    due_ms: now_ms,
+                });
+            }
+            InstanceState::Stopping | InstanceState::Stopped => {}
+            _ => return Err(self.not_in_state("stopped")),
+        }
+        Ok(self.change(previous))
+    }
+
+    pub fn terminate(&mut self, now_ms: i64, delay_ms: i64) -> Result<StateChange, Ec2Error> {
+        let previous = self.state;
+        if self.disable_api_termination && !self.state.is_gone() {
+            return Err(Ec2Error::OperationNotPermitted(format!(
+                "The instance '{}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.",
+                self.instance_id
+            )));
+        }
+        if !self.state.is_gone() {
+            self.state = InstanceState::ShuttingDown;
+            self.transition = Some(Transition {
+                to: InstanceState::Terminated,
+                due_ms: now_ms + delay_ms,
+            });
+            self.state_reason = Some(StateReason::user_initiated("Client.UserInitiatedShutdown"));
+            self.state_transition_reason = format!("User initiated ({})", fmt_reason_time(now_ms));
+        }
+        Ok(self.change(previous))
+    }
+
+    pub fn reboot(&self) -> Result<(), Ec2Error> {
+        if self.state.is_gone() {
+            return Err(Ec2Error::IncorrectInstanceState(format!(
+                "The instance '{}' is not in a state from which it can be rebooted.",
+                self.instance_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Take the transition that is due by `now_ms`, if any. Returns whether the state changed.
+    pub fn advance(&mut self, now_ms: i64) -> bool {
+        match self.transition {
+            Some(t) if t.due_ms <= now_ms => {
+                self.state = t.to;
+                self.transition = None;
+                if t.to == InstanceState::Terminated {
+                    self.terminated_at_ms = Some(now_ms);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn change(&self, previous: InstanceState) -> StateChange {
+        StateChange {
+            instance_id: self.instance_id.clone(),
+            previous,
+            current: self.state,
+        }
+    }
+
+    /// The values of a DescribeInstances filter attribute for this instance (see
+    /// `filter::INSTANCE_FILTERS`). Tags are `tag:KEY` = value and `tag-key` = key.
+    pub fn filter_attributes(&self) -> Vec<(String, String)> {
+        let m = &self.metadata;
+        let mut out: Vec<(String, String)> = [
+            ("instance-id", self.instance_id.clone()),
+            ("instance-state-name", self.state.as_str().to_string()),
+            ("instance-state-code", self.state.code().to_string()),
+            ("instance-type", self.instance_type.clone()),
+            ("image-id", self.image_id.clone()),
+            ("availability-zone", self.availability_zone.clone()),
+            ("subnet-id", self.subnet_id.clone()),
+            ("vpc-id", self.vpc_id.clone()),
+            ("private-ip-address", self.private_ip.to_string()),
+            ("reservation-id", self.reservation_id.clone()),
+            ("owner-id", self.scope.account.clone()),
+            ("architecture", self.architecture().to_string()),
+            (
+                "metadata-options.http-tokens",
+                m.http_tokens.as_str().to_string(),
+            ),
+            (
+                "metadata-options.http-put-response-hop-limit",
+                m.hop_limit.get().to_string(),
+            ),
+            (
+                "metadata-options.http-endpoint",
+                m.http_endpoint.as_str().to_string(),
+            ),
+            // IPv4 endpoint is on whenever the endpoint is (there is no separate option).
+            (
+                "metadata-options.http-protocol-ipv4",
+                m.http_endpoint.as_str().to_string(),
+            ),
+            (
+                "metadata-options.http-protocol-ipv6",
+                m.http_protocol_ipv6.as_str().to_string(),
+            ),
+            (
+                "metadata-options.instance-metadata-tags",
+                m.instance_metadata_tags.as_str().to_string(),
+            ),
+            (
+                "metadata-options.state",
+                self.options_state().as_str().to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        if let Some(k) = &self.key_name {
+            out.push(("key-name".into(), k.clone()));
+        }
+        if let Some(p) = &self.iam_instance_profile {
+            out.push(("iam-instance-profile.arn".into(), p.arn.clone()));
+        }
+        if let Some(c) = &self.client_token {
+            out.push(("client-token".into(), c.clone()));
+        }
+        for t in &self.tags {
+            out.push((format!("tag:{}", t.key), t.value.clone()));
+            out.push(("tag-key".into(), t.key.clone()));
+            out.push(("tag-value".into(), t.value.clone()));
+        }
+        out
+    }
+
+    pub fn architecture(&self) -> &'static str {
+        catalogue::instance_type(&self.instance_type)
+            .map(|t| t.architecture)
+            .unwrap_or("x86_64")
+    }
+}
+
+pub fn xen_ipv6_error() -> Ec2Error {
+    Ec2Error::UnsupportedOperation(
+        "The HttpProtocolIpv6 metadata option cannot be enabled for Xen-backed instance types."
+            .into(),
+    )
+}
+
+/// `YYYY-MM-DD HH:MM:SS GMT`, as EC2 writes it in `stateTransitionReason`.
+fn fmt_reason_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, mo, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} GMT",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::defaults::HttpTokensEnforced;
+    use crate::options::{HopLimit, HttpEndpoint};
+
+    pub fn sample(instance_type: &str) -> Instance {
+        Instance {
+            instance_id: "i-0123456789abcdef0".into(),
+            scope: Scope::new("123456789012", "us-east-1"),
+            reservation_id: "r-0123456789abcdef0".into(),
+            image_id: "ami-0abcdef1234567890".into(),
+            instance_type: instance_type.into(),
+            state: InstanceState::Running,
+            transition: None,
+            state_transition_reason: String::new(),
+            state_reason: None,
+            launch_time_ms: 0,
+            private_ip: Ipv4Addr::new(172, 31, 0, 4),
+            subnet_id: "subnet-0123456789abcdef0".into(),
+            vpc_id: "vpc-0123456789abcdef0".into(),
+            availability_zone: "us-east-1a".into(),
+            network_interface_id: "eni-0123456789abcdef0".into(),
+            mac_address: "02:00:00:00:00:01".into(),
+            root_volume_id: "vol-0123456789abcdef0".into(),
+            ami_launch_index: 0,
+            key_name: None,
+            security_groups: vec![],
+            iam_instance_profile: None,
+            user_data: None,
+            client_token: None,
+            ebs_optimized: false,
+            disable_api_termination: false,
+            disable_api_stop: false,
+            monitoring: false,
+            shutdown_behavior: "stop".into(),
+            hibernation: false,
+            cpu_credits: None,
+            launch_template: None,
+            metadata: MetadataOptions::BUILT_IN,
+            options_generation: 1,
+            applied_generation: 1,
+            tags: vec![],
+            terminated_at_ms: None,
+        }
+    }
+
+    #[test]
+    fn modify_goes_pending_until_applied() {
+        let mut i = sample("m5.large");
+        assert_eq!(i.options_state(), OptionsState::Applied);
+        let patch = OptionsPatch {
+            http_tokens: Some(HttpTokens::Required),
+            ..Default::default()
+        };
+        i.modify_metadata(&patch, &AccountDefaults::default())
+            .unwrap();
+        assert_eq!(i.options_state(), OptionsState::Pending);
+        assert_eq!(i.metadata.hop_limit, HopLimit::ONE);
+        assert!(i.mark_applied(2));
+        assert_eq!(i.options_state(), OptionsState::Applied);
+        assert!(!i.mark_applied(2), "applying twice is a no-op");
+    }
+
+    #[test]
+    fn stopped_instance_stays_pending_until_started() {
+        let mut i = sample("m5.large");
+        i.stop(0, 10, false).unwrap();
+        assert!(i.advance(10));
+        assert_eq!(i.state, InstanceState::Stopped);
+        let patch = OptionsPatch {
+            http_endpoint: Some(HttpEndpoint::Disabled),
+            ..Default::default()
+        };
+        i.modify_metadata(&patch, &AccountDefaults::default())
+            .unwrap();
+        assert!(!i.mark_applied(2));
+        assert_eq!(i.options_state(), OptionsState::Pending);
+        i.start(20, 10).unwrap();
+        assert_eq!(i.state, InstanceState::Pending);
+        assert!(!i.advance(25));
+        assert!(i.advance(30));
+        assert!(i.mark_applied(2));
+    }
+
+    #[test]
+    fn xen_refuses_ipv6_and_enforcement_refuses_optional() {
+        let mut i = sample("t2.micro");
+        let patch = OptionsPatch {
+            http_protocol_ipv6: Some(HttpProtocolIpv6::Enabled),
+            ..Default::default()
+        };
+        assert_eq!(
+            i.modify_metadata(&patch, &AccountDefaults::default()),
+            Err(xen_ipv6_error())
+        );
+        assert_eq!(i.options_generation, 1, "nothing changed");
+        let d = AccountDefaults {
+            http_tokens_enforced: Some(HttpTokensEnforced::Enabled),
+            ..Default::default()
+        };
+        let patch = OptionsPatch {
+            http_tokens: Some(HttpTokens::Optional),
+            ..Default::default()
+        };
+        assert!(matches!(
+            i.modify_metadata(&patch, &d),
+            Err(Ec2Error::UnsupportedOperation(_))
+        ));
+        // A change that does not touch HttpTokens is allowed.
+        let patch = OptionsPatch {
+            hop_limit: Some(HopLimit::TWO),
+            ..Default::default()
+        };
+        assert!(i.modify_metadata(&patch, &d).is_ok());
+    }
+
+    #[test]
+    fn lifecycle() {
+        let mut i = sample("m5.large");
+        i.state = InstanceState::Pending;
+        i.transition = Some(Transition {
+            to: InstanceState::Running,
+            due_ms: 5,
+        });
+        assert!(!i.advance(4));
+        assert!(i.advance(5));
+        assert_eq!(i.state, InstanceState::Running);
+        let c = i.terminate(10, 5).unwrap();
+        assert_eq!(
+            (c.previous, c.current),
+            (InstanceState::Running, InstanceState::ShuttingDown)
+        );
+        assert!(i.start(11, 5).is_err());
+        assert!(i.stop(11, 5, false).is_err());
+        assert!(i.advance(15));
+        assert_eq!(i.state, InstanceState::Terminated);
+        assert_eq!(i.terminated_at_ms, Some(15));
+        let again = i.terminate(20, 5).unwrap();
+        assert_eq!(again.current, InstanceState::Terminated);
+    }
+
+    #[test]
+    fn protected_instances() {
+        let mut i = sample("m5.large");
+        i.disable_api_termination = true;
+        assert!(matches!(
+            i.terminate(0, 1),
+            Err(Ec2Error::OperationNotPermitted(_))
+        ));
+        i.disable_api_stop = true;
+        assert!(matches!(
+            i.stop(0, 1, false),
+            Err(Ec2Error::OperationNotPermitted(_))
+        ));
+    }
+
+    #[test]
+    fn tags_in_metadata_need_safe_keys() {
+        let mut i = sample("m5.large");
+        i.tags.push(Tag {
+            key: "bad key".into(),
+            value: "x".into(),
+        });
+        let patch = OptionsPatch {
+            instance_metadata_tags: Some(InstanceMetadataTags::Enabled),
+            ..Default::default()
+        };
+        assert!(i
+            .modify_metadata(&patch, &AccountDefaults::default())
+            .is_err());
+        i.tags.clear();
+        i.modify_metadata(&patch, &AccountDefaults::default())
+            .unwrap();
+        assert!(i
+            .set_tags(&[Tag {
+                key: "a/b".into(),
+                value: String::new()
+            }])
+            .is_err());
+        assert!(i
+            .set_tags(&[Tag {
+                key: "Name".into(),
+                value: "web".into()
+            }])
+            .is_ok());
+    }
+
+    #[test]
+    fn reason_time() {
+        assert_eq!(fmt_reason_time(0), "1970-01-01 00:00:00 GMT");
+        assert_eq!(
+            fmt_reason_time(1_763_830_800_000),
+            "2025-11-22 17:00:00 GMT"
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! The domain of imds: EC2 instances and their instance metadata options, as the EC2
+//! documentation defines them.
+//!
+//! Everything here is pure (no I/O, no clock, no randomness): callers pass `now` and random
+//! bytes in. That keeps every AWS rule testable in microseconds and shared by the API, the
+//! console and the CLI alike.
+//!
+//! - [`options`]: `HttpTokens`, `HopLimit`, … and the per-instance [`MetadataOptions`].
+//! - [`defaults`]: the account-level defaults (`ModifyInstanceMetadataDefaults`).
+//! - [`precedence`]: how the options of a new instance are resolved at launch.
+//! - [`instance`]: instances, their lifecycle and the `pending` → `applied` state of options.
+//! - [`catalogue`]: the built-in public images, instance types and default VPCs.
+//! - [`ids`]: the formats of EC2 resource ids.
+//! - [`error`]: [`Ec2Error`], every error a request can get, worded as EC2 words it.
+
+pub mod catalogue;
+pub mod defaults;
+pub mod error;
+pub mod filter;
+pub mod ids;
+pub mod image;
+pub mod instance;
+pub mod launch_template;
+pub mod options;
+pub mod precedence;
+pub mod tags;
+
+pub use defaults::{AccountDefaults, Preference};
+pub use error::Ec2Error;
+pub use instance::{Instance, InstanceState};
+pub use options::{
+    HopLimit, HttpEndpoint, HttpProtocolIpv6, HttpTokens, InstanceMetadataTags, MetadataOptions,
+    OptionsPatch, OptionsState,
+};
+
+/// The account and region a resource lives in: EC2 resources are regional and per account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Scope {
+    pub account: String,
+    pub region: String,
+}
+
+impl Scope {
+    pub fn new(account: impl Into<String>, region: impl Into<String>) -> Self {
+        Scope {
+            account: account.into(),
+            region: region.into(),
+        }
+    }
+}
+
+/// The account every credential acts as until IAM configuration exists, and the account
+/// of the instance created on first start.
+pub const DEFAULT_ACCOUNT: &str = "123456789012";
+/// The region of the instance created on first start.
+pub const DEFAULT_REGION: &str = "us-east-1";
