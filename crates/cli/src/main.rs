@@ -1,1 +1,61 @@
-fn main() {}
+//! `imds`: a faithful local stand-in for the EC2 API of instance metadata options and (in a
+//! later stage) the Instance Metadata Service.
+//!
+//! - [`config`]: flags, `IMDS_…` environment and an optional TOML file, merged.
+//! - [`serve`]: `imds serve`, the API server with its lifecycle driver and applier.
+//! - [`applier`]: stands for the metadata host of every instance until the metadata service
+//!   exists: follows the change feed and marks options `applied`.
+
+mod applier;
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "imds",
+    version,
+    about = "A local stand-in for EC2 instance metadata options and the Instance Metadata Service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the EC2 API (and its simulated fleet) until SIGINT or SIGTERM.
+    Serve(config::ServeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IMDS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("imds: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("imds: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

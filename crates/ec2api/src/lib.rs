@@ -1,1 +1,17 @@
+//! The EC2 half of imds: the Query API for instance metadata options.
+//!
+//! A request goes through [`server`] (HTTP), [`auth`] (who is calling), [`protocol::query`]
+//! (parameters decoded against botocore's model), [`actions::Action`] (one variant per
+//! operation) and the action's handler, which asks the domain model and the store; the answer
+//! is encoded by [`protocol::xml`] along the model's output shape, and errors are mapped to
+//! codes and statuses in one table ([`error`]).
 
+pub mod actions;
+pub mod auth;
+pub mod error;
+pub mod protocol;
+mod render;
+pub mod server;
+pub mod sigv4;
+
+pub use server::{router, Api, ApiConfig};

@@ -35,6 +35,8 @@ pub enum Ec2Error {
     RequestExpired,
     #[error("AWS was not able to validate the provided access credentials")]
     AuthFailure,
+    #[error("{0}")]
+    AuthFailureMessage(String),
     #[error("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")]
     SignatureDoesNotMatch,
     #[error("{0}")]
@@ -72,10 +74,14 @@ pub enum Ec2Error {
     InvalidLaunchTemplateNameMalformed(String),
     #[error("Could not find launch template version {version} for launch template {template}.")]
     InvalidLaunchTemplateIdVersionNotFound { template: String, version: String },
-    #[error(
-        "The private IP address {0} is not in the subnet's address range or is already in use."
-    )]
+    #[error("Address {0} is in use.")]
     InvalidIpAddressInUse(String),
+    #[error("Address {address} does not fall within the subnet's address range")]
+    InvalidParameterValueAddress { address: String },
+    #[error("There are not enough free addresses in subnet '{0}' to satisfy the requested number of instances.")]
+    InsufficientFreeAddressesInSubnet(String),
+    #[error("Not authorized for image:{0}")]
+    ImageAuthFailure(String),
 
     // --- state and features ---
     #[error("{0}")]

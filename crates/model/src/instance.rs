@@ -313,6 +313,9 @@ impl Instance {
             Some(t) if t.due_ms <= now_ms => {
                 self.state = t.to;
                 self.transition = None;
+                if t.to == InstanceState::Running {
+                    self.state_reason = None;
+                }
                 if t.to == InstanceState::Terminated {
                     self.terminated_at_ms = Some(now_ms);
                 }

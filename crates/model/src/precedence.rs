@@ -160,8 +160,10 @@ mod tests {
             Err(Ec2Error::UnsupportedOperation(m)) if m == ENFORCED_MESSAGE
         ));
         // case 32: enforced, no preference, AMI unset: resolves optional, refused
-        let mut d = AccountDefaults::default();
-        d.http_tokens_enforced = Some(HttpTokensEnforced::Enabled);
+        let d = AccountDefaults {
+            http_tokens_enforced: Some(HttpTokensEnforced::Enabled),
+            ..Default::default()
+        };
         let o = resolve(&OptionsPatch::default(), &d, None);
         assert!(check_enforcement(&o, &d).is_err());
         let o = resolve(&OptionsPatch::default(), &d, Some(ImdsSupport::V2_0));

@@ -1,1 +1,151 @@
+//! Durable state behind one interface, [`Store`], and the change feed that metadata hosts
+//! follow.
+//!
+//! Nothing above this crate knows which database it talks to. Today there is one
+//! implementation, [`sqlite::SqliteStore`] (an embedded file under the data dir); a PostgreSQL
+//! implementation will serve the same trait for several API nodes and metadata hosts.
+//!
+//! Writes are *mutations*: the store loads the records, hands them to a pure function of the
+//! domain model (which decides and may refuse with an [`Ec2Error`]), and writes the result in
+//! the same transaction. Every acknowledged write is durable before the call returns.
 
+pub mod feed;
+pub mod sqlite;
+mod types;
+
+pub use feed::{Change, ChangeKind};
+pub use sqlite::now_ms;
+pub use types::*;
+
+use async_trait::async_trait;
+use model::image::Image;
+use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
+use model::{AccountDefaults, Ec2Error, Instance, Scope};
+use tokio::sync::watch;
+
+/// What can go wrong in the store: either the domain refused the change, or the database
+/// failed (which the API reports as `InternalError` and logs).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Refused(#[from] Ec2Error),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored record could not be read: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("the store is shut down")]
+    Closed,
+}
+
+impl From<StoreError> for Ec2Error {
+    fn from(e: StoreError) -> Ec2Error {
+        match e {
+            StoreError::Refused(e) => e,
+            other => {
+                tracing::error!(error = %other, "store failure");
+                Ec2Error::InternalError
+            }
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A change to instances, decided by the model. Called once per instance, in the order the
+/// ids were given; any error aborts the whole call and nothing is written.
+pub type InstanceMutation =
+    Box<dyn FnMut(&mut Instance, &MutationContext) -> std::result::Result<(), Ec2Error> + Send>;
+
+/// A change to an account's defaults.
+pub type DefaultsMutation =
+    Box<dyn FnOnce(&mut AccountDefaults) -> std::result::Result<(), Ec2Error> + Send>;
+
+/// A change to an image.
+pub type ImageMutation = Box<dyn FnOnce(&mut Image) -> std::result::Result<(), Ec2Error> + Send>;
+
+/// A change to a launch template (and possibly a new version of it).
+pub type TemplateMutation = Box<
+    dyn FnOnce(&mut LaunchTemplate) -> std::result::Result<Option<LaunchTemplateVersion>, Ec2Error>
+        + Send,
+>;
+
+/// Builds the instances of a launch inside the write transaction, once the store has
+/// allocated their addresses and checked the client token.
+pub type LaunchBuilder =
+    Box<dyn FnOnce(&LaunchContext) -> std::result::Result<Vec<Instance>, Ec2Error> + Send>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- instances ----
+    /// Launch instances. With a client token already used in this scope, returns the
+    /// instances of that launch (idempotency) without calling `build`.
+    async fn launch(
+        &self,
+        scope: &Scope,
+        req: LaunchRequest,
+        build: LaunchBuilder,
+    ) -> Result<LaunchOutcome>;
+    /// The instances with these ids; any unknown id is `InvalidInstanceID.NotFound`.
+    async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<Instance>>;
+    /// One page of instances in launch order.
+    async fn describe_instances(&self, scope: &Scope, q: &InstanceQuery) -> Result<InstancePage>;
+    /// Apply `f` to each instance; returns (before, after) pairs.
+    async fn update_instances(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+        f: InstanceMutation,
+    ) -> Result<Vec<(Instance, Instance)>>;
+    /// Take every lifecycle transition due by `now_ms`; purge terminated instances whose
+    /// time to stay visible has passed. Returns the next due time, if any.
+    async fn advance(&self, now_ms: i64, purge_before_ms: i64) -> Result<Option<i64>>;
+    /// When the next lifecycle step is due (a transition, or a purge given `retention_ms`).
+    async fn next_due(&self, retention_ms: i64) -> Result<Option<i64>>;
+    /// The metadata host serving these instances has switched to these options generations.
+    /// Returns how many instances changed to `applied`.
+    async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize>;
+    /// Instances that are running with options not yet applied (for recovery at start).
+    async fn pending_applies(&self) -> Result<Vec<(String, u64)>>;
+    /// Tags of every resource type in the scope (DescribeTags), filtered.
+    async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage>;
+    async fn count_instances(&self) -> Result<u64>;
+
+    // ---- account defaults ----
+    async fn defaults(&self, scope: &Scope) -> Result<AccountDefaults>;
+    async fn modify_defaults(&self, scope: &Scope, f: DefaultsMutation) -> Result<AccountDefaults>;
+
+    // ---- images (the account's own; the catalogue's public images live in the model) ----
+    async fn put_image(&self, scope: &Scope, image: Image) -> Result<()>;
+    async fn images(&self, scope: &Scope) -> Result<Vec<Image>>;
+    async fn update_image(&self, scope: &Scope, image_id: &str, f: ImageMutation) -> Result<Image>;
+
+    // ---- launch templates ----
+    async fn create_template(
+        &self,
+        scope: &Scope,
+        t: LaunchTemplate,
+        v: LaunchTemplateVersion,
+    ) -> Result<()>;
+    async fn templates(&self, scope: &Scope) -> Result<Vec<LaunchTemplate>>;
+    async fn template_versions(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+    ) -> Result<Vec<LaunchTemplateVersion>>;
+    async fn update_template(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+        f: TemplateMutation,
+    ) -> Result<(LaunchTemplate, Option<LaunchTemplateVersion>)>;
+    async fn delete_template(&self, scope: &Scope, template_id: &str) -> Result<LaunchTemplate>;
+
+    // ---- change feed ----
+    /// Changes with a sequence number above `after`, oldest first, at most `limit`.
+    async fn changes_after(&self, after: u64, limit: u32) -> Result<Vec<Change>>;
+    /// The latest committed sequence number; changes whenever a write commits.
+    fn watch(&self) -> watch::Receiver<u64>;
+
+    /// Stop the writer after the writes already queued; later writes fail with `Closed`.
+    async fn close(&self);
+}

@@ -1,0 +1,125 @@
+//! `imds serve`: open the store, create the first instance of a new data dir, and run the
+//! EC2 API with the lifecycle driver and the applier until SIGINT or SIGTERM.
+
+use crate::config::{ServeArgs, StoreLocation};
+use ec2api::{Api, ApiConfig};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::sqlite::{Durability, SqliteStore};
+use store::Store;
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot create {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(std::net::SocketAddr, std::io::Error),
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+    #[error("cannot create the first instance: {0}")]
+    FirstInstance(model::Ec2Error),
+}
+
+/// A throw-away directory for `--ephemeral`, removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    let settings = args.settings()?;
+    let (dir, durability, _temp) = match &settings.store {
+        StoreLocation::Dir(d) => (d.clone(), Durability::Durable, None),
+        StoreLocation::Ephemeral => {
+            let d = std::env::temp_dir().join(format!(
+                "imds-ephemeral-{}-{}",
+                std::process::id(),
+                rand_suffix()
+            ));
+            (d.clone(), Durability::Volatile, Some(TempDir(d)))
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| ServeError::DataDir(dir.clone(), e))?;
+    let db = dir.join("imds.sqlite");
+    let first_start = !db.exists();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db, durability).await?);
+    let api = Arc::new(Api {
+        store: store.clone(),
+        config: ApiConfig {
+            transition_delay: settings.transition_delay,
+            terminated_retention: settings.terminated_retention,
+        },
+    });
+    if first_start {
+        let id = ec2api::actions::launch_first_instance(&api)
+            .await
+            .map_err(ServeError::FirstInstance)?;
+        tracing::info!(instance = %id, "created the first instance");
+    }
+    let listener = tokio::net::TcpListener::bind(settings.api_listen)
+        .await
+        .map_err(|e| ServeError::Listen(settings.api_listen, e))?;
+    let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let lifecycle = tokio::spawn(ec2api::server::drive_lifecycle(
+        api.clone(),
+        stop_rx.clone(),
+    ));
+    let applier = tokio::spawn(crate::applier::run(
+        store.clone(),
+        settings.apply_delay,
+        stop_rx.clone(),
+    ));
+    let location = match &settings.store {
+        StoreLocation::Dir(_) => format!("store: {}", db.display()),
+        StoreLocation::Ephemeral => "store: ephemeral".to_string(),
+    };
+    println!("imds: EC2 API listening on http://{addr} ({location})");
+    let _ = std::io::stdout().flush();
+    let served = axum::serve(listener, ec2api::router(api.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    let _ = stop_tx.send(true);
+    let _ = lifecycle.await;
+    let _ = applier.await;
+    store.close().await;
+    tracing::info!("stopped");
+    served.map_err(ServeError::Serve)
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

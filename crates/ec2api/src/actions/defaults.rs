@@ -1,0 +1,77 @@
+//! GetInstanceMetadataDefaults and ModifyInstanceMetadataDefaults (spec ec2-api.md §7).
+
+use super::dry_run;
+use crate::server::Ctx;
+use model::defaults::DefaultsPatch;
+use model::Ec2Error;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetIn {
+    dry_run: Option<bool>,
+}
+
+pub async fn get_instance_metadata_defaults(ctx: &Ctx<'_>, req: GetIn) -> Result<Value, Ec2Error> {
+    dry_run(req.dry_run)?;
+    let d = ctx.api.store.defaults(&ctx.scope).await?;
+    // A field at no preference is omitted; `managedBy` is always there.
+    let mut level = Map::new();
+    if let Some(t) = d.http_tokens {
+        level.insert("HttpTokens".into(), json!(t.as_str()));
+    }
+    if let Some(h) = d.hop_limit {
+        level.insert("HttpPutResponseHopLimit".into(), json!(h.get()));
+    }
+    if let Some(e) = d.http_endpoint {
+        level.insert("HttpEndpoint".into(), json!(e.as_str()));
+    }
+    if let Some(t) = d.instance_metadata_tags {
+        level.insert("InstanceMetadataTags".into(), json!(t.as_str()));
+    }
+    level.insert("ManagedBy".into(), json!(d.managed_by.as_str()));
+    if let Some(m) = &d.managed_exception_message {
+        level.insert("ManagedExceptionMessage".into(), json!(m));
+    }
+    if let Some(e) = d.http_tokens_enforced {
+        level.insert("HttpTokensEnforced".into(), json!(e.as_str()));
+    }
+    Ok(json!({ "AccountLevel": level }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyIn {
+    http_tokens: Option<String>,
+    http_put_response_hop_limit: Option<i64>,
+    http_endpoint: Option<String>,
+    instance_metadata_tags: Option<String>,
+    http_tokens_enforced: Option<String>,
+    dry_run: Option<bool>,
+}
+
+pub async fn modify_instance_metadata_defaults(
+    ctx: &Ctx<'_>,
+    req: ModifyIn,
+) -> Result<Value, Ec2Error> {
+    let patch = DefaultsPatch::parse(
+        req.http_tokens.as_deref(),
+        req.http_put_response_hop_limit,
+        req.http_endpoint.as_deref(),
+        req.instance_metadata_tags.as_deref(),
+        req.http_tokens_enforced.as_deref(),
+    )?;
+    let is_dry = req.dry_run == Some(true);
+    ctx.api
+        .store
+        .modify_defaults(
+            &ctx.scope,
+            Box::new(move |d| {
+                d.apply(&patch)?;
+                dry_run(Some(is_dry))
+            }),
+        )
+        .await?;
+    Ok(json!({ "Return": true }))
+}

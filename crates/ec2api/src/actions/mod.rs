@@ -1,0 +1,235 @@
+//! One variant per EC2 operation imds serves, and the handlers, grouped by the resource they
+//! act on. A handler takes the decoded input (a JSON object keyed by the model's member
+//! names), deserializes it into its typed request, and returns the output the same way.
+
+mod defaults;
+mod images;
+mod instances;
+pub use instances::launch_first_instance;
+mod metadata_options;
+mod tags;
+mod templates;
+
+use crate::server::Ctx;
+use base64::Engine;
+use model::filter::Filter;
+use model::Ec2Error;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+
+macro_rules! actions {
+    ($($variant:ident => $handler:path),* $(,)?) => {
+        /// The operations imds implements; any other action is `InvalidAction`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Action { $($variant),* }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant),*];
+            pub fn parse(name: &str) -> Option<Action> {
+                match name { $(stringify!($variant) => Some(Action::$variant),)* _ => None }
+            }
+            pub fn name(self) -> &'static str {
+                match self { $(Action::$variant => stringify!($variant)),* }
+            }
+        }
+
+        pub async fn dispatch(ctx: &Ctx<'_>, action: Action, input: Value) -> Result<Value, Ec2Error> {
+            match action { $(Action::$variant => $handler(ctx, parse(input)?).await),* }
+        }
+    };
+}
+
+actions! {
+    RunInstances => instances::run_instances,
+    DescribeInstances => instances::describe_instances,
+    StartInstances => instances::start_instances,
+    StopInstances => instances::stop_instances,
+    RebootInstances => instances::reboot_instances,
+    TerminateInstances => instances::terminate_instances,
+    DescribeInstanceStatus => instances::describe_instance_status,
+    ModifyInstanceMetadataOptions => metadata_options::modify_instance_metadata_options,
+    GetInstanceMetadataDefaults => defaults::get_instance_metadata_defaults,
+    ModifyInstanceMetadataDefaults => defaults::modify_instance_metadata_defaults,
+    CreateTags => tags::create_tags,
+    DeleteTags => tags::delete_tags,
+    DescribeTags => tags::describe_tags,
+    RegisterImage => images::register_image,
+    DescribeImages => images::describe_images,
+    ModifyImageAttribute => images::modify_image_attribute,
+    DescribeImageAttribute => images::describe_image_attribute,
+    CreateLaunchTemplate => templates::create_launch_template,
+    CreateLaunchTemplateVersion => templates::create_launch_template_version,
+    ModifyLaunchTemplate => templates::modify_launch_template,
+    DescribeLaunchTemplates => templates::describe_launch_templates,
+    DescribeLaunchTemplateVersions => templates::describe_launch_template_versions,
+    DeleteLaunchTemplate => templates::delete_launch_template,
+}
+
+/// Deserialize the decoded input into a typed request. The decoder already checked names and
+/// scalar types against the model, so a failure here is a member whose JSON type differs
+/// from what the handler expects.
+fn parse<T: DeserializeOwned>(input: Value) -> Result<T, Ec2Error> {
+    serde_json::from_value(input).map_err(|e| Ec2Error::InvalidParameterValue(e.to_string()))
+}
+
+/// `Filter.N.Name` / `Filter.N.Value.M` as the model decodes them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FilterIn {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+pub fn filters(input: Vec<FilterIn>) -> Result<Vec<Filter>, Ec2Error> {
+    input
+        .into_iter()
+        .map(|f| match f.name {
+            Some(name) if !name.is_empty() => Ok(Filter {
+                name,
+                values: f.values,
+            }),
+            _ => Err(Ec2Error::InvalidParameterValue(
+                "The filter 'null' is invalid".to_string(),
+            )),
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagIn {
+    pub key: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagSpecificationIn {
+    pub resource_type: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<TagIn>,
+}
+
+/// The tags a TagSpecification list gives a resource type (validated).
+pub fn tags_for(
+    specs: &[TagSpecificationIn],
+    resource_type: &str,
+    allowed: &[&str],
+) -> Result<Vec<model::tags::Tag>, Ec2Error> {
+    let mut out: Vec<model::tags::Tag> = Vec::new();
+    for s in specs {
+        let rt = s.resource_type.as_deref().unwrap_or("");
+        if !allowed.contains(&rt) {
+            return Err(Ec2Error::InvalidParameterValue(format!(
+                "'{rt}' is not a valid taggable resource type for this operation."
+            )));
+        }
+        if rt != resource_type {
+            continue;
+        }
+        for t in &s.tags {
+            let tag = model::tags::Tag {
+                key: t.key.clone().unwrap_or_default(),
+                value: t.value.clone().unwrap_or_default(),
+            };
+            model::tags::validate(&tag)?;
+            model::tags::upsert(&mut out, std::slice::from_ref(&tag))?;
+        }
+    }
+    Ok(out)
+}
+
+/// An instance id as a request gives it: well-formed, or `InvalidInstanceID.Malformed`.
+pub fn instance_id(id: &str) -> Result<String, Ec2Error> {
+    if model::ids::is_well_formed(id, model::ids::INSTANCE) {
+        Ok(id.to_string())
+    } else {
+        Err(Ec2Error::InvalidInstanceIdMalformed(id.to_string()))
+    }
+}
+
+pub fn instance_ids(ids: &[String], param: &str) -> Result<Vec<String>, Ec2Error> {
+    if ids.is_empty() || ids.iter().any(String::is_empty) {
+        return Err(Ec2Error::MissingParameter(param.to_string()));
+    }
+    ids.iter().map(|i| instance_id(i)).collect()
+}
+
+/// Pagination tokens are opaque to clients: a position, base64-encoded with a prefix naming
+/// what it pages, so a token from one listing is refused by another.
+pub fn encode_token(kind: &str, position: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{position}"))
+}
+
+pub fn decode_token(kind: &str, token: &str) -> Result<i64, Ec2Error> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.strip_prefix(&format!("{kind}:"))
+                .and_then(|p| p.parse().ok())
+        })
+        .ok_or_else(|| {
+            Ec2Error::InvalidPaginationToken(format!("Invalid pagination token: {token}"))
+        })
+}
+
+/// `MaxResults` of the Describe calls: 5..=1000 (spec ec2-api.md §6).
+pub fn max_results(v: Option<i64>) -> Result<Option<u32>, Ec2Error> {
+    match v {
+        None => Ok(None),
+        Some(n) if n < 5 => Err(Ec2Error::InvalidParameterValue(format!(
+            "Value ( {n} ) for parameter maxResults is invalid. Expecting a value greater than 5."
+        ))),
+        Some(n) if n > 1000 => Err(Ec2Error::InvalidParameterValue(format!(
+            "Value ( {n} ) for parameter maxResults is invalid. Expecting a value less than 1000."
+        ))),
+        Some(n) => Ok(Some(n as u32)),
+    }
+}
+
+/// The answer of an allowed dry run.
+pub fn dry_run(flag: Option<bool>) -> Result<(), Ec2Error> {
+    if flag == Some(true) {
+        Err(Ec2Error::DryRunOperation)
+    } else {
+        Ok(())
+    }
+}
+
+/// A fresh 64-bit random for ids.
+pub fn random() -> u64 {
+    rand::random()
+}
+
+pub fn now_ms() -> i64 {
+    store::now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_are_model_operations() {
+        let m = crate::protocol::shapes::model();
+        for a in Action::ALL {
+            assert!(
+                m.operations.contains_key(a.name()),
+                "{} not in the model",
+                a.name()
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip_and_refuse_garbage() {
+        let t = encode_token("instances", 42);
+        assert_eq!(decode_token("instances", &t).unwrap(), 42);
+        assert!(decode_token("tags", &t).is_err());
+        assert!(decode_token("instances", "garbage!").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! The one table from an error to its EC2 code and HTTP status (spec ec2-api.md §1.5).
+//! No handler chooses a code or a status; they return an [`Ec2Error`] and this maps it.
+
+use model::Ec2Error;
+
+/// `(HTTP status, EC2 error code)` of an error.
+pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
+    use Ec2Error::*;
+    match e {
+        InvalidAction(_) => (400, "InvalidAction"),
+        MissingAction => (400, "MissingAction"),
+        MissingParameter(_) => (400, "MissingParameter"),
+        UnknownParameter(_) => (400, "UnknownParameter"),
+        InvalidParameterValue(_) | InvalidParameterValueAddress { .. } => {
+            (400, "InvalidParameterValue")
+        }
+        InvalidParameterCombination(_) => (400, "InvalidParameterCombination"),
+        InvalidParameter(_) => (400, "InvalidParameter"),
+        InvalidPaginationToken(_) => (400, "InvalidPaginationToken"),
+        DryRunOperation => (412, "DryRunOperation"),
+        MalformedQueryString(_) => (400, "MalformedQueryString"),
+        RequestExpired => (400, "RequestExpired"),
+        AuthFailure | AuthFailureMessage(_) => (401, "AuthFailure"),
+        SignatureDoesNotMatch => (403, "SignatureDoesNotMatch"),
+        IncompleteSignature(_) => (400, "IncompleteSignature"),
+        MissingAuthenticationToken => (403, "MissingAuthenticationToken"),
+        InvalidInstanceIdMalformed(_) => (400, "InvalidInstanceID.Malformed"),
+        InvalidInstanceIdNotFound(_) => (400, "InvalidInstanceID.NotFound"),
+        InvalidAmiIdMalformed(_) | InvalidAmiIdMalformedAttr(_) => (400, "InvalidAMIID.Malformed"),
+        InvalidAmiIdNotFound(_) => (400, "InvalidAMIID.NotFound"),
+        InvalidId(_) => (400, "InvalidID"),
+        InvalidSubnetIdNotFound(_) => (400, "InvalidSubnetID.NotFound"),
+        InvalidVpcIdNotFound(_) => (400, "InvalidVpcID.NotFound"),
+        InvalidLaunchTemplateIdMalformed(_) => (400, "InvalidLaunchTemplateId.Malformed"),
+        InvalidLaunchTemplateIdNotFound(_) => (400, "InvalidLaunchTemplateId.NotFound"),
+        InvalidLaunchTemplateNameNotFound(_) => {
+            (400, "InvalidLaunchTemplateName.NotFoundException")
+        }
+        InvalidLaunchTemplateNameAlreadyExists => {
+            (400, "InvalidLaunchTemplateName.AlreadyExistsException")
+        }
+        InvalidLaunchTemplateNameMalformed(_) => {
+            (400, "InvalidLaunchTemplateName.MalformedException")
+        }
+        InvalidLaunchTemplateIdVersionNotFound { .. } => {
+            (400, "InvalidLaunchTemplateId.VersionNotFound")
+        }
+        InvalidIpAddressInUse(_) => (400, "InvalidIPAddress.InUse"),
+        InsufficientFreeAddressesInSubnet(_) => (400, "InsufficientFreeAddressesInSubnet"),
+        ImageAuthFailure(_) => (401, "AuthFailure"),
+        IncorrectInstanceState(_) => (400, "IncorrectInstanceState"),
+        UnsupportedOperation(_) => (400, "UnsupportedOperation"),
+        OperationNotPermitted(_) => (400, "OperationNotPermitted"),
+        IdempotentParameterMismatch(_) => (400, "IdempotentParameterMismatch"),
+        InvalidInstanceAttributeValue(_) => (400, "InvalidInstanceAttributeValue"),
+        InternalError => (500, "InternalError"),
+        Unavailable => (503, "Unavailable"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_of_the_spec() {
+        assert_eq!(
+            code_and_status(&Ec2Error::DryRunOperation),
+            (412, "DryRunOperation")
+        );
+        assert_eq!(
+            code_and_status(&Ec2Error::AuthFailure),
+            (401, "AuthFailure")
+        );
+        assert_eq!(
+            code_and_status(&Ec2Error::SignatureDoesNotMatch),
+            (403, "SignatureDoesNotMatch")
+        );
+        assert_eq!(
+            code_and_status(&Ec2Error::RequestExpired),
+            (400, "RequestExpired")
+        );
+        assert_eq!(
+            code_and_status(&Ec2Error::InvalidInstanceIdNotFound(vec!["i-1".into()])),
+            (400, "InvalidInstanceID.NotFound")
+        );
+        assert_eq!(code_and_status(&Ec2Error::InternalError).0, 500);
+    }
+}

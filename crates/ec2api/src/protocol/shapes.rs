@@ -1,0 +1,199 @@
+//! botocore's EC2 service model (the subset imds serves, extracted by
+//! `tools/extract_ec2_model.py`), loaded once.
+//!
+//! The model decides wire names: which Query parameter names a request may carry, and which
+//! XML element names, in which order, a response has. Handlers never type an element name.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+static MODEL_JSON: &str = include_str!("../../model/ec2-subset.json");
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub name: String,
+    pub shape: String,
+    pub location_name: Option<String>,
+    pub query_name: Option<String>,
+}
+
+impl Member {
+    /// The name of this member in a Query request (botocore's EC2 serializer): `queryName`,
+    /// else `locationName` with its first letter upper-cased, else the member name.
+    pub fn wire_name(&self) -> String {
+        if let Some(q) = &self.query_name {
+            return q.clone();
+        }
+        match &self.location_name {
+            Some(l) => {
+                let mut c = l.chars();
+                match c.next() {
+                    Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                    None => self.name.clone(),
+                }
+            }
+            None => self.name.clone(),
+        }
+    }
+
+    /// The element name of this member in a response.
+    pub fn element_name(&self) -> &str {
+        self.location_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scalar {
+    String,
+    Integer,
+    Boolean,
+    Timestamp,
+    Blob,
+    Float,
+}
+
+#[derive(Debug, Clone)]
+pub enum Shape {
+    Structure {
+        members: Vec<Member>,
+        required: Vec<String>,
+    },
+    List {
+        member: Box<Member>,
+    },
+    Map,
+    Scalar(Scalar),
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub source: String,
+    pub shapes: HashMap<String, Shape>,
+    /// operation name → (input shape, output shape)
+    pub operations: HashMap<String, (Option<String>, Option<String>)>,
+}
+
+fn member(name: &str, v: &Value) -> Member {
+    Member {
+        name: name.to_string(),
+        shape: v["shape"].as_str().unwrap_or_default().to_string(),
+        location_name: v
+            .get("locationName")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        query_name: v
+            .get("queryName")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    }
+}
+
+fn load() -> Model {
+    let root: Value = serde_json::from_str(MODEL_JSON).expect("embedded EC2 model is valid JSON");
+    let mut shapes = HashMap::new();
+    if let Some(all) = root["shapes"].as_object() {
+        for (name, s) in all {
+            let shape = match s["type"].as_str().unwrap_or("string") {
+                "structure" => Shape::Structure {
+                    members: s["members"]
+                        .as_object()
+                        .map(|m| m.iter().map(|(n, v)| member(n, v)).collect())
+                        .unwrap_or_default(),
+                    required: s["required"]
+                        .as_array()
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(|x| x.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                },
+                "list" => Shape::List {
+                    member: Box::new(member("member", &s["member"])),
+                },
+                "map" => Shape::Map,
+                "integer" | "long" => Shape::Scalar(Scalar::Integer),
+                "boolean" => Shape::Scalar(Scalar::Boolean),
+                "timestamp" => Shape::Scalar(Scalar::Timestamp),
+                "blob" => Shape::Scalar(Scalar::Blob),
+                "float" | "double" => Shape::Scalar(Scalar::Float),
+                _ => Shape::Scalar(Scalar::String),
+            };
+            shapes.insert(name.clone(), shape);
+        }
+    }
+    let mut operations = HashMap::new();
+    if let Some(ops) = root["operations"].as_object() {
+        for (name, op) in ops {
+            let shape = |k: &str| {
+                op.get(k)
+                    .and_then(|i| i["shape"].as_str())
+                    .map(str::to_string)
+            };
+            operations.insert(name.clone(), (shape("input"), shape("output")));
+        }
+    }
+    Model {
+        source: root["source"].as_str().unwrap_or_default().to_string(),
+        shapes,
+        operations,
+    }
+}
+
+pub fn model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(load)
+}
+
+impl Model {
+    pub fn shape(&self, name: &str) -> Option<&Shape> {
+        self.shapes.get(name)
+    }
+    pub fn input(&self, op: &str) -> Option<&str> {
+        self.operations.get(op).and_then(|(i, _)| i.as_deref())
+    }
+    pub fn output(&self, op: &str) -> Option<&str> {
+        self.operations.get(op).and_then(|(_, o)| o.as_deref())
+    }
+}
+
+/// Carry a value decoded along one shape over to another shape with the same member names
+/// (a launch template's request data to its response data): members the target does not
+/// have are dropped, recursively.
+pub fn conform(value: &Value, target: &str) -> Value {
+    match (model().shape(target), value) {
+        (Some(Shape::Structure { members, .. }), Value::Object(obj)) => {
+            let mut out = serde_json::Map::new();
+            for m in members {
+                if let Some(v) = obj.get(&m.name) {
+                    out.insert(m.name.clone(), conform(v, &m.shape));
+                }
+            }
+            Value::Object(out)
+        }
+        (Some(Shape::List { member }), Value::Array(items)) => {
+            Value::Array(items.iter().map(|i| conform(i, &member.shape)).collect())
+        }
+        (Some(Shape::Scalar(_)), v) if !v.is_object() && !v.is_array() => v.clone(),
+        _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_follow_botocore() {
+        let m = model();
+        let Some(Shape::Structure { members, .. }) = m.shape("DescribeInstancesRequest") else {
+            panic!("no DescribeInstancesRequest")
+        };
+        let names: Vec<String> = members.iter().map(Member::wire_name).collect();
+        for n in ["DryRun", "Filter", "InstanceId", "MaxResults", "NextToken"] {
+            assert!(names.contains(&n.to_string()), "{n} in {names:?}");
+        }
+        assert!(m.source.starts_with("botocore"));
+    }
+}

@@ -1,0 +1,185 @@
+//! Responses: XML written along the operation's output shape, and the error envelope.
+//!
+//! Handlers build a JSON value keyed by the model's member names (as boto3 shows them); this
+//! encoder names every element by its `locationName`, writes members in the model's order,
+//! wraps list items in the list member's element (`item` throughout EC2), and refuses a key the
+//! model does not have, since SDK parsers would silently drop it.
+
+use super::shapes::{model, Shape};
+use quick_xml::escape::escape;
+use serde_json::Value;
+use std::fmt::Write;
+
+pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+/// A response that does not fit the model: a bug in a handler, reported as `InternalError`.
+#[derive(Debug, thiserror::Error)]
+#[error("response does not fit the EC2 model: {0}")]
+pub struct EncodeError(String);
+
+/// The success envelope of `operation`.
+pub fn encode(operation: &str, request_id: &str, body: &Value) -> Result<String, EncodeError> {
+    let mut out = String::with_capacity(1024);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = write!(
+        out,
+        "<{operation}Response xmlns=\"{NAMESPACE}\">\n    <requestId>{request_id}</requestId>\n"
+    );
+    if let Some(shape) = model().output(operation) {
+        members(&mut out, shape, body, 1)?;
+    } else if body.as_object().is_none_or(|o| o.is_empty()) {
+        // Actions without an output shape (CreateTags, RebootInstances, …) answer `return`.
+        out.push_str("    <return>true</return>\n");
+    } else {
+        return Err(EncodeError(format!("{operation} has no output")));
+    }
+    let _ = writeln!(out, "</{operation}Response>");
+    Ok(out)
+}
+
+fn indent(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("    ");
+    }
+}
+
+fn members(out: &mut String, shape_name: &str, v: &Value, depth: usize) -> Result<(), EncodeError> {
+    let Some(Shape::Structure { members, .. }) = model().shape(shape_name) else {
+        return Err(EncodeError(format!("{shape_name} is not a structure")));
+    };
+    let Some(obj) = v.as_object() else {
+        return Err(EncodeError(format!(
+            "{shape_name} needs an object, got {v}"
+        )));
+    };
+    for key in obj.keys() {
+        if !members.iter().any(|m| &m.name == key) {
+            return Err(EncodeError(format!("{shape_name} has no member {key}")));
+        }
+    }
+    for m in members {
+        if let Some(child) = obj.get(&m.name) {
+            if child.is_null() {
+                continue;
+            }
+            element(out, m.element_name(), &m.shape, child, depth)?;
+        }
+    }
+    Ok(())
+}
+
+fn element(
+    out: &mut String,
+    name: &str,
+    shape_name: &str,
+    v: &Value,
+    depth: usize,
+) -> Result<(), EncodeError> {
+    let shape = model()
+        .shape(shape_name)
+        .ok_or_else(|| EncodeError(format!("unknown shape {shape_name}")))?;
+    indent(out, depth);
+    match shape {
+        Shape::Structure { .. } => {
+            if v.as_object().is_some_and(|o| o.is_empty()) {
+                let _ = writeln!(out, "<{name}/>");
+                return Ok(());
+            }
+            let _ = writeln!(out, "<{name}>");
+            members(out, shape_name, v, depth + 1)?;
+            indent(out, depth);
+            let _ = writeln!(out, "</{name}>");
+        }
+        Shape::List { member } => {
+            let Some(items) = v.as_array() else {
+                return Err(EncodeError(format!("{name} needs a list")));
+            };
+            if items.is_empty() {
+                let _ = writeln!(out, "<{name}/>");
+                return Ok(());
+            }
+            let _ = writeln!(out, "<{name}>");
+            let item_name = member.location_name.as_deref().unwrap_or("member");
+            for item in items {
+                element(out, item_name, &member.shape, item, depth + 1)?;
+            }
+            indent(out, depth);
+            let _ = writeln!(out, "</{name}>");
+        }
+        Shape::Map => return Err(EncodeError(format!("{name}: maps are not encoded"))),
+        Shape::Scalar(_) => {
+            let text = match v {
+                Value::String(s) => escape(s.as_str()).into_owned(),
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.to_string(),
+                other => return Err(EncodeError(format!("{name}: not a scalar: {other}"))),
+            };
+            let _ = writeln!(out, "<{name}>{text}</{name}>");
+        }
+    }
+    Ok(())
+}
+
+/// The error envelope: no namespace, `RequestID` with a capital ID (unlike success).
+pub fn error(code: &str, message: &str, request_id: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>",
+        escape(code),
+        escape(message)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn modify_response_uses_model_names_and_order() {
+        let body = json!({
+            "InstanceId": "i-0123456789abcdef0",
+            "InstanceMetadataOptions": {
+                "InstanceMetadataTags": "disabled", "HttpTokens": "required", "State": "pending",
+                "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled", "HttpProtocolIpv6": "disabled"
+            }
+        });
+        let xml = encode("ModifyInstanceMetadataOptions", "req-1", &body).unwrap();
+        assert!(xml.contains("<ModifyInstanceMetadataOptionsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"));
+        assert!(xml.contains("<instanceMetadataOptions>"));
+        let order: Vec<usize> = [
+            "<state>",
+            "<httpTokens>",
+            "<httpPutResponseHopLimit>",
+            "<httpEndpoint>",
+            "<httpProtocolIpv6>",
+            "<instanceMetadataTags>",
+        ]
+        .iter()
+        .map(|e| xml.find(e).unwrap())
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{xml}");
+        assert!(xml.find("<requestId>").unwrap() < xml.find("<instanceId>").unwrap());
+    }
+
+    #[test]
+    fn lists_wrap_items_and_unknown_keys_fail() {
+        let body = json!({"Reservations": [{"ReservationId": "r-1", "Instances": [{"InstanceId": "i-1", "Tags": [{"Key": "a&b", "Value": "<x>"}]}]}]});
+        let xml = encode("DescribeInstances", "r", &body).unwrap();
+        assert!(xml.contains("<reservationSet>\n        <item>"));
+        assert!(xml.contains("<tagSet>"));
+        assert!(xml.contains("<key>a&amp;b</key>"));
+        assert!(xml.contains("<value>&lt;x&gt;</value>"));
+        assert!(encode("DescribeInstances", "r", &json!({"Bogus": 1})).is_err());
+    }
+
+    #[test]
+    fn error_envelope() {
+        let e = error(
+            "InvalidInstanceID.NotFound",
+            "The instance ID 'i-1' does not exist",
+            "rid",
+        );
+        assert!(e.contains("<Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code>"));
+        assert!(e.contains("<RequestID>rid</RequestID>"));
+    }
+}

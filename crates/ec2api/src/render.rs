@@ -1,0 +1,230 @@
+//! Domain records as the EC2 model's output members (the names boto3 shows), ready for the
+//! XML encoder.
+
+use model::catalogue;
+use model::image::Image;
+use model::instance::Instance;
+use model::options::MetadataOptions;
+use model::tags::Tag;
+use model::OptionsState;
+use serde_json::{json, Value};
+
+/// `2026-11-22T17:00:00.000Z`, as EC2 writes timestamps.
+pub fn timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, mo, d) = model::instance::civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+pub fn tags(tags: &[Tag]) -> Value {
+    Value::Array(
+        tags.iter()
+            .map(|t| json!({"Key": t.key, "Value": t.value}))
+            .collect(),
+    )
+}
+
+/// `InstanceMetadataOptionsResponse`.
+pub fn metadata_options(m: &MetadataOptions, state: OptionsState) -> Value {
+    json!({
+        "State": state.as_str(),
+        "HttpTokens": m.http_tokens.as_str(),
+        "HttpPutResponseHopLimit": m.hop_limit.get(),
+        "HttpEndpoint": m.http_endpoint.as_str(),
+        "HttpProtocolIpv6": m.http_protocol_ipv6.as_str(),
+        "InstanceMetadataTags": m.instance_metadata_tags.as_str(),
+    })
+}
+
+fn private_dns_name(i: &Instance) -> String {
+    let ip = i.private_ip.to_string().replace('.', "-");
+    if i.scope.region == "us-east-1" {
+        format!("ip-{ip}.ec2.internal")
+    } else {
+        format!("ip-{ip}.{}.compute.internal", i.scope.region)
+    }
+}
+
+/// The `Instance` structure of DescribeInstances and RunInstances.
+pub fn instance(i: &Instance) -> Value {
+    let launch = timestamp(i.launch_time_ms);
+    let dns = private_dns_name(i);
+    let groups: Vec<Value> = i
+        .security_groups
+        .iter()
+        .map(|(id, name)| json!({"GroupId": id, "GroupName": name}))
+        .collect();
+    let vcpus = catalogue::instance_type(&i.instance_type)
+        .map(|t| t.vcpus)
+        .unwrap_or(1);
+    let mut v = json!({
+        "InstanceId": i.instance_id,
+        "ImageId": i.image_id,
+        "State": {"Code": i.state.code(), "Name": i.state.as_str()},
+        "PrivateDnsName": if i.state == model::InstanceState::Terminated { String::new() } else { dns.clone() },
+        "PublicDnsName": "",
+        "StateTransitionReason": i.state_transition_reason,
+        "AmiLaunchIndex": i.ami_launch_index,
+        "ProductCodes": [],
+        "InstanceType": i.instance_type,
+        "LaunchTime": launch,
+        "Placement": {"AvailabilityZone": i.availability_zone, "GroupName": "", "Tenancy": "default"},
+        "Monitoring": {"State": if i.monitoring { "enabled" } else { "disabled" }},
+        "Architecture": i.architecture(),
+        "ClientToken": i.client_token.clone().unwrap_or_default(),
+        "EbsOptimized": i.ebs_optimized,
+        "EnaSupport": true,
+        "Hypervisor": "xen",
+        "RootDeviceName": "/dev/xvda",
+        "RootDeviceType": "ebs",
+        "SecurityGroups": groups,
+        "SourceDestCheck": true,
+        "Tags": tags(&i.tags),
+        "VirtualizationType": "hvm",
+        "CpuOptions": {"CoreCount": vcpus.div_ceil(2).max(1), "ThreadsPerCore": if vcpus > 1 { 2 } else { 1 }},
+        "CapacityReservationSpecification": {"CapacityReservationPreference": "open"},
+        "HibernationOptions": {"Configured": i.hibernation},
+        "MetadataOptions": metadata_options(&i.metadata, i.options_state()),
+        "EnclaveOptions": {"Enabled": false},
+        "PlatformDetails": "Linux/UNIX",
+        "UsageOperation": "RunInstances",
+        "UsageOperationUpdateTime": launch,
+        "PrivateDnsNameOptions": {"HostnameType": "ip-name", "EnableResourceNameDnsARecord": false, "EnableResourceNameDnsAAAARecord": false},
+        "MaintenanceOptions": {"AutoRecovery": "default"},
+        "CurrentInstanceBootMode": "legacy-bios",
+    });
+    let obj = v.as_object_mut().expect("object literal");
+    if i.state != model::InstanceState::Terminated {
+        obj.insert("SubnetId".into(), json!(i.subnet_id));
+        obj.insert("VpcId".into(), json!(i.vpc_id));
+        obj.insert("PrivateIpAddress".into(), json!(i.private_ip.to_string()));
+        obj.insert(
+            "BlockDeviceMappings".into(),
+            json!([{"DeviceName": "/dev/xvda", "Ebs": {
+                "AttachTime": launch, "DeleteOnTermination": true, "Status": "attached", "VolumeId": i.root_volume_id
+            }}]),
+        );
+        obj.insert(
+            "NetworkInterfaces".into(),
+            json!([{
+                "Attachment": {"AttachTime": launch, "AttachmentId": i.network_interface_id.replace("eni-", "eni-attach-"),
+                    "DeleteOnTermination": true, "DeviceIndex": 0, "Status": "attached", "NetworkCardIndex": 0},
+                "Description": "",
+                "Groups": i.security_groups.iter().map(|(id, name)| json!({"GroupId": id, "GroupName": name})).collect::<Vec<_>>(),
+                "Ipv6Addresses": [],
+                "MacAddress": i.mac_address,
+                "NetworkInterfaceId": i.network_interface_id,
+                "OwnerId": i.scope.account,
+                "PrivateDnsName": dns,
+                "PrivateIpAddress": i.private_ip.to_string(),
+                "PrivateIpAddresses": [{"Primary": true, "PrivateDnsName": dns, "PrivateIpAddress": i.private_ip.to_string()}],
+                "SourceDestCheck": true,
+                "Status": "in-use",
+                "SubnetId": i.subnet_id,
+                "VpcId": i.vpc_id,
+                "InterfaceType": "interface",
+            }]),
+        );
+    } else {
+        obj.insert("BlockDeviceMappings".into(), json!([]));
+        obj.insert("NetworkInterfaces".into(), json!([]));
+    }
+    if let Some(k) = &i.key_name {
+        obj.insert("KeyName".into(), json!(k));
+    }
+    if let Some(p) = &i.iam_instance_profile {
+        obj.insert(
+            "IamInstanceProfile".into(),
+            json!({"Arn": p.arn, "Id": p.id}),
+        );
+    }
+    if let Some(r) = &i.state_reason {
+        obj.insert(
+            "StateReason".into(),
+            json!({"Code": r.code, "Message": r.message}),
+        );
+    }
+    if i.tags.is_empty() {
+        obj.remove("Tags");
+    }
+    v
+}
+
+/// DescribeInstances groups instances by reservation, in the order they come.
+pub fn reservations(instances: &[Instance]) -> Value {
+    let mut out: Vec<Value> = Vec::new();
+    let mut current: Option<String> = None;
+    for i in instances {
+        if current.as_deref() != Some(&i.reservation_id) {
+            out.push(json!({
+                "ReservationId": i.reservation_id,
+                "OwnerId": i.scope.account,
+                "Groups": [],
+                "Instances": [],
+            }));
+            current = Some(i.reservation_id.clone());
+        }
+        if let Some(Value::Array(list)) = out.last_mut().and_then(|r| r.get_mut("Instances")) {
+            list.push(instance(i));
+        }
+    }
+    Value::Array(out)
+}
+
+/// The `Image` structure of DescribeImages.
+pub fn image(img: &Image) -> Value {
+    let mut v = json!({
+        "ImageId": img.image_id,
+        "ImageLocation": format!("{}/{}", img.owner_alias.as_deref().unwrap_or(&img.owner_id), img.name),
+        "State": "available",
+        "OwnerId": img.owner_id,
+        "CreationDate": img.creation_date,
+        "Public": img.public,
+        "Architecture": img.architecture,
+        "ImageType": "machine",
+        "PlatformDetails": img.platform_details,
+        "UsageOperation": "RunInstances",
+        "EnaSupport": img.ena_support,
+        "Hypervisor": "xen",
+        "Name": img.name,
+        "RootDeviceName": img.root_device_name,
+        "RootDeviceType": "ebs",
+        "VirtualizationType": img.virtualization_type,
+        "BootMode": "uefi-preferred",
+        "BlockDeviceMappings": [{"DeviceName": img.root_device_name, "Ebs": {
+            "DeleteOnTermination": true, "SnapshotId": format!("snap-{}", &img.image_id[4..]), "VolumeSize": 8, "VolumeType": "gp3", "Encrypted": false
+        }}],
+    });
+    let obj = v.as_object_mut().expect("object literal");
+    if let Some(d) = &img.description {
+        obj.insert("Description".into(), json!(d));
+    }
+    if let Some(a) = &img.owner_alias {
+        obj.insert("ImageOwnerAlias".into(), json!(a));
+    }
+    if let Some(s) = img.imds_support {
+        obj.insert("ImdsSupport".into(), json!(s.as_str()));
+    }
+    if !img.tags.is_empty() {
+        obj.insert("Tags".into(), tags(&img.tags));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(timestamp(1_763_830_800_123), "2025-11-22T17:00:00.123Z");
+    }
+}

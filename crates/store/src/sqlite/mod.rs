@@ -1,0 +1,249 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! Reads go through a pool of read-only connections (WAL lets them run beside the writer).
+//! Every write goes to a single writer task ([`writer`]) that applies queued writes in one
+//! transaction, each inside its own savepoint, and commits once: group commit, so that one
+//! fsync covers many acknowledged writes. A write is answered only after its commit, so an
+//! acknowledged change is on disk (`synchronous=FULL`) before the API responds.
+
+mod reads;
+mod schema;
+mod writer;
+
+use crate::feed::Change;
+use crate::types::*;
+use crate::{
+    DefaultsMutation, ImageMutation, InstanceMutation, LaunchBuilder, Result, Store, StoreError,
+    TemplateMutation,
+};
+use async_trait::async_trait;
+use model::image::Image;
+use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
+use model::{AccountDefaults, Instance, Scope};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
+pub use writer::now_ms;
+use writer::Job;
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    jobs: mpsc::Sender<writer::Msg>,
+    latest: watch::Receiver<u64>,
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// How the file is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync at every commit (the default): nothing acknowledged is lost on a crash.
+    Durable,
+    /// No fsync: for `--ephemeral`, where the file is thrown away anyway.
+    Volatile,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store at `path`.
+    pub async fn open(path: &Path, durability: Durability) -> Result<Self> {
+        let sync = match durability {
+            Durability::Durable => SqliteSynchronous::Full,
+            Durability::Volatile => SqliteSynchronous::Off,
+        };
+        let base = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sync)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(false)
+            .disable_statement_logging();
+        let mut conn = base.clone().create_if_missing(true).connect().await?;
+        schema::migrate(&mut conn).await?;
+        let latest = reads::latest_seq(&mut conn).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(base.read_only(true))
+            .await?;
+        let (tx, rx) = mpsc::channel(4096);
+        let (seq_tx, seq_rx) = watch::channel(latest);
+        // Boxed as a `Send` future: sqlx's executor bounds confuse the auto-trait inference of
+        // a future that holds higher-ranked job closures (rust-lang/rust#102211).
+        let run: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+            Box::pin(writer::run(conn, rx, seq_tx));
+        let handle = tokio::spawn(run);
+        Ok(SqliteStore {
+            read,
+            jobs: tx,
+            latest: seq_rx,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Queue a write and wait for its commit.
+    async fn write<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T>>) -> Job,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(writer::Msg::Job(make(tx)))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn launch(
+        &self,
+        scope: &Scope,
+        req: LaunchRequest,
+        build: LaunchBuilder,
+    ) -> Result<LaunchOutcome> {
+        let scope = scope.clone();
+        self.write(move |reply| writer::launch(scope, req, build, reply))
+            .await
+    }
+
+    async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<Instance>> {
+        reads::instances(&self.read, scope, ids).await
+    }
+
+    async fn describe_instances(&self, scope: &Scope, q: &InstanceQuery) -> Result<InstancePage> {
+        reads::describe_instances(&self.read, scope, q).await
+    }
+
+    async fn update_instances(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+        f: InstanceMutation,
+    ) -> Result<Vec<(Instance, Instance)>> {
+        let scope = scope.clone();
+        let ids = ids.to_vec();
+        self.write(move |reply| writer::update_instances(scope, ids, f, reply))
+            .await
+    }
+
+    async fn advance(&self, now_ms: i64, purge_before_ms: i64) -> Result<Option<i64>> {
+        self.write(move |reply| writer::advance(now_ms, purge_before_ms, reply))
+            .await
+    }
+
+    async fn next_due(&self, retention_ms: i64) -> Result<Option<i64>> {
+        reads::next_due(&self.read, retention_ms).await
+    }
+
+    async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize> {
+        let applied = applied.to_vec();
+        self.write(move |reply| writer::mark_applied(applied, reply))
+            .await
+    }
+
+    async fn pending_applies(&self) -> Result<Vec<(String, u64)>> {
+        reads::pending_applies(&self.read).await
+    }
+
+    async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
+        reads::describe_tags(&self.read, scope, q).await
+    }
+
+    async fn count_instances(&self) -> Result<u64> {
+        reads::count_instances(&self.read).await
+    }
+
+    async fn defaults(&self, scope: &Scope) -> Result<AccountDefaults> {
+        let mut conn = self.read.acquire().await?;
+        reads::defaults(&mut conn, scope).await
+    }
+
+    async fn modify_defaults(&self, scope: &Scope, f: DefaultsMutation) -> Result<AccountDefaults> {
+        let scope = scope.clone();
+        self.write(move |reply| writer::modify_defaults(scope, f, reply))
+            .await
+    }
+
+    async fn put_image(&self, scope: &Scope, image: Image) -> Result<()> {
+        let scope = scope.clone();
+        self.write(move |reply| writer::put_image(scope, image, reply))
+            .await
+    }
+
+    async fn images(&self, scope: &Scope) -> Result<Vec<Image>> {
+        reads::images(&self.read, scope).await
+    }
+
+    async fn update_image(&self, scope: &Scope, image_id: &str, f: ImageMutation) -> Result<Image> {
+        let scope = scope.clone();
+        let id = image_id.to_string();
+        self.write(move |reply| writer::update_image(scope, id, f, reply))
+            .await
+    }
+
+    async fn create_template(
+        &self,
+        scope: &Scope,
+        t: LaunchTemplate,
+        v: LaunchTemplateVersion,
+    ) -> Result<()> {
+        let scope = scope.clone();
+        self.write(move |reply| writer::create_template(scope, t, v, reply))
+            .await
+    }
+
+    async fn templates(&self, scope: &Scope) -> Result<Vec<LaunchTemplate>> {
+        reads::templates(&self.read, scope).await
+    }
+
+    async fn template_versions(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+    ) -> Result<Vec<LaunchTemplateVersion>> {
+        reads::template_versions(&self.read, scope, template_id).await
+    }
+
+    async fn update_template(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+        f: TemplateMutation,
+    ) -> Result<(LaunchTemplate, Option<LaunchTemplateVersion>)> {
+        let scope = scope.clone();
+        let id = template_id.to_string();
+        self.write(move |reply| writer::update_template(scope, id, f, reply))
+            .await
+    }
+
+    async fn delete_template(&self, scope: &Scope, template_id: &str) -> Result<LaunchTemplate> {
+        let scope = scope.clone();
+        let id = template_id.to_string();
+        self.write(move |reply| writer::delete_template(scope, id, reply))
+            .await
+    }
+
+    async fn changes_after(&self, after: u64, limit: u32) -> Result<Vec<Change>> {
+        reads::changes_after(&self.read, after, limit).await
+    }
+
+    fn watch(&self) -> watch::Receiver<u64> {
+        self.latest.clone()
+    }
+
+    async fn close(&self) {
+        // The writer commits what is queued before the close message, then ends; writes
+        // sent after it fail with `Closed`.
+        let (tx, rx) = oneshot::channel();
+        if self.jobs.send(writer::Msg::Close(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        if let Some(h) = self.writer.lock().await.take() {
+            let _ = h.await;
+        }
+        self.read.close().await;
+    }
+}

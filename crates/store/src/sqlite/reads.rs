@@ -1,0 +1,319 @@
+//! Reads, on the pool of read-only connections (and, for the few the writer needs inside its
+//! transaction, on the writer's connection).
+
+use crate::feed::{Change, ChangeKind};
+use crate::types::*;
+use crate::{Result, StoreError};
+use model::filter::{self, Token};
+use model::image::Image;
+use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
+use model::{AccountDefaults, Ec2Error, Instance, Scope};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+
+pub fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T> {
+    serde_json::from_str(doc).map_err(StoreError::Corrupt)
+}
+
+/// An EC2 filter value as a SQLite GLOB pattern (same `*` and `?`; `[` and escaped
+/// wildcards become one-character classes).
+fn glob(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    for t in filter::tokens(pattern) {
+        match t {
+            Token::AnyRun => out.push('*'),
+            Token::AnyOne => out.push('?'),
+            Token::Literal(c @ ('*' | '?' | '[')) => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            Token::Literal(c) => out.push(c),
+        }
+    }
+    out
+}
+
+/// `(col = ? OR col GLOB ? …)` for the values of one filter.
+fn push_values(qb: &mut QueryBuilder<'_, Sqlite>, col: &str, values: &[String]) {
+    qb.push("(");
+    for (n, v) in values.iter().enumerate() {
+        if n > 0 {
+            qb.push(" OR ");
+        }
+        if filter::has_wildcards(v) {
+            qb.push(format!("{col} GLOB ")).push_bind(glob(v));
+        } else {
+            qb.push(format!("{col} = ")).push_bind(
+                filter::tokens(v)
+                    .iter()
+                    .map(|t| match t {
+                        Token::Literal(c) => *c,
+                        _ => '?',
+                    })
+                    .collect::<String>(),
+            );
+        }
+    }
+    if values.is_empty() {
+        qb.push("0");
+    }
+    qb.push(")");
+}
+
+pub async fn latest_seq(conn: &mut SqliteConnection) -> Result<u64> {
+    let s: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM changes")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(s.unwrap_or(0) as u64)
+}
+
+pub async fn instances(pool: &SqlitePool, scope: &Scope, ids: &[String]) -> Result<Vec<Instance>> {
+    let mut qb =
+        QueryBuilder::<Sqlite>::new("SELECT instance_id, doc FROM instances WHERE account = ");
+    qb.push_bind(&scope.account)
+        .push(" AND region = ")
+        .push_bind(&scope.region);
+    qb.push(" AND instance_id IN (");
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(id);
+    }
+    qb.push(")");
+    let rows: Vec<(String, String)> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        qb.build_query_as().fetch_all(pool).await?
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for id in ids {
+        match rows.iter().find(|(i, _)| i == id) {
+            Some((_, doc)) => out.push(decode(doc)?),
+            None => {
+                if !missing.contains(id) {
+                    missing.push(id.clone())
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
+    }
+    out.dedup_by(|a: &mut Instance, b: &mut Instance| a.instance_id == b.instance_id);
+    Ok(out)
+}
+
+pub async fn describe_instances(
+    pool: &SqlitePool,
+    scope: &Scope,
+    q: &InstanceQuery,
+) -> Result<InstancePage> {
+    if let Some(ids) = &q.ids {
+        // Every id asked for must exist, whatever the filters then keep.
+        instances(pool, scope, ids).await?;
+    }
+    let mut qb =
+        QueryBuilder::<Sqlite>::new("SELECT i.pk, i.doc FROM instances i WHERE i.account = ");
+    qb.push_bind(&scope.account)
+        .push(" AND i.region = ")
+        .push_bind(&scope.region);
+    if let Some(after) = q.after {
+        qb.push(" AND i.pk > ").push_bind(after);
+    }
+    if let Some(ids) = &q.ids {
+        qb.push(" AND i.instance_id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(id);
+        }
+        qb.push(")");
+    }
+    for f in &q.filters {
+        qb.push(" AND EXISTS (SELECT 1 FROM instance_attrs a WHERE a.pk = i.pk AND a.name = ")
+            .push_bind(&f.name)
+            .push(" AND ");
+        push_values(&mut qb, "a.value", &f.values);
+        qb.push(")");
+    }
+    qb.push(" ORDER BY i.pk");
+    if let Some(limit) = q.limit {
+        qb.push(" LIMIT ").push_bind(limit as i64 + 1);
+    }
+    let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(pool).await?;
+    let more = q.limit.is_some_and(|l| rows.len() > l as usize);
+    let take = q
+        .limit
+        .map(|l| l as usize)
+        .unwrap_or(rows.len())
+        .min(rows.len());
+    let next = if more { Some(rows[take - 1].0) } else { None };
+    let instances = rows[..take]
+        .iter()
+        .map(|(_, d)| decode(d))
+        .collect::<Result<_>>()?;
+    Ok(InstancePage { instances, next })
+}
+
+pub async fn pending_applies(pool: &SqlitePool) -> Result<Vec<(String, u64)>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT doc FROM instances WHERE pending_apply = 1 AND state = 'running'")
+            .fetch_all(pool)
+            .await?;
+    rows.iter()
+        .map(|(d,)| decode::<Instance>(d).map(|i| (i.instance_id, i.options_generation)))
+        .collect()
+}
+
+pub async fn count_instances(pool: &SqlitePool) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM instances")
+        .fetch_one(pool)
+        .await?;
+    Ok(n as u64)
+}
+
+pub async fn describe_tags(pool: &SqlitePool, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT pos, resource_id, resource_type, key, value FROM tags WHERE account = ",
+    );
+    qb.push_bind(&scope.account)
+        .push(" AND region = ")
+        .push_bind(&scope.region);
+    if let Some(after) = q.after {
+        qb.push(" AND pos > ").push_bind(after);
+    }
+    for f in &q.filters {
+        qb.push(" AND ");
+        match f.name.as_str() {
+            "key" => push_values(&mut qb, "key", &f.values),
+            "value" => push_values(&mut qb, "value", &f.values),
+            "resource-id" => push_values(&mut qb, "resource_id", &f.values),
+            "resource-type" => push_values(&mut qb, "resource_type", &f.values),
+            name => match name.strip_prefix("tag:") {
+                Some(key) => {
+                    qb.push("(key = ").push_bind(key.to_string()).push(" AND ");
+                    push_values(&mut qb, "value", &f.values);
+                    qb.push(")");
+                }
+                None => return Err(filter::invalid_filter(name).into()),
+            },
+        }
+    }
+    qb.push(" ORDER BY pos");
+    if let Some(limit) = q.limit {
+        qb.push(" LIMIT ").push_bind(limit as i64 + 1);
+    }
+    let rows: Vec<(i64, String, String, String, String)> =
+        qb.build_query_as().fetch_all(pool).await?;
+    let more = q.limit.is_some_and(|l| rows.len() > l as usize);
+    let take = q
+        .limit
+        .map(|l| l as usize)
+        .unwrap_or(rows.len())
+        .min(rows.len());
+    let next = if more { Some(rows[take - 1].0) } else { None };
+    let tags = rows[..take]
+        .iter()
+        .map(|(_, id, rt, k, v)| TagRow {
+            resource_id: id.clone(),
+            resource_type: rt.clone(),
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect();
+    Ok(TagPage { tags, next })
+}
+
+pub async fn defaults(conn: &mut SqliteConnection, scope: &Scope) -> Result<AccountDefaults> {
+    let doc: Option<(String,)> =
+        sqlx::query_as("SELECT doc FROM account_defaults WHERE account = ? AND region = ?")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match doc {
+        Some((d,)) => decode(&d),
+        None => Ok(AccountDefaults::default()),
+    }
+}
+
+pub async fn images(pool: &SqlitePool, scope: &Scope) -> Result<Vec<Image>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT doc FROM images WHERE account = ? AND region = ? ORDER BY image_id")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_all(pool)
+            .await?;
+    rows.iter().map(|(d,)| decode(d)).collect()
+}
+
+pub async fn templates(pool: &SqlitePool, scope: &Scope) -> Result<Vec<LaunchTemplate>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT doc FROM launch_templates WHERE account = ? AND region = ? ORDER BY rowid",
+    )
+    .bind(&scope.account)
+    .bind(&scope.region)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|(d,)| decode(d)).collect()
+}
+
+pub async fn template_versions(
+    pool: &SqlitePool,
+    scope: &Scope,
+    id: &str,
+) -> Result<Vec<LaunchTemplateVersion>> {
+    let owned: Option<(String,)> = sqlx::query_as(
+        "SELECT launch_template_id FROM launch_templates WHERE launch_template_id = ? AND account = ? AND region = ?",
+    )
+    .bind(id)
+    .bind(&scope.account)
+    .bind(&scope.region)
+    .fetch_optional(pool)
+    .await?;
+    if owned.is_none() {
+        return Err(Ec2Error::InvalidLaunchTemplateIdNotFound(id.to_string()).into());
+    }
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT doc FROM launch_template_versions WHERE launch_template_id = ? ORDER BY version",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|(d,)| decode(d)).collect()
+}
+
+pub async fn changes_after(pool: &SqlitePool, after: u64, limit: u32) -> Result<Vec<Change>> {
+    let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT seq, instance_id, kind, generation, at_ms FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(after as i64)
+    .bind(limit as i64)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(seq, id, kind, g, at)| {
+            Some(Change {
+                seq: seq as u64,
+                instance_id: id,
+                kind: ChangeKind::parse(&kind)?,
+                generation: g as u64,
+                at_ms: at,
+            })
+        })
+        .collect())
+}
+
+pub async fn next_due(pool: &SqlitePool, retention_ms: i64) -> Result<Option<i64>> {
+    let (due, terminated): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT MIN(due_ms) FROM instances WHERE due_ms IS NOT NULL),
+                (SELECT MIN(terminated_at_ms) FROM instances WHERE terminated_at_ms IS NOT NULL)",
+    )
+    .fetch_one(pool)
+    .await?;
+    let purge = terminated.map(|t| t + retention_ms + 1);
+    Ok(match (due, purge) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}

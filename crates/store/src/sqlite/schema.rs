@@ -1,0 +1,105 @@
+//! The SQLite schema, created on first open. The version lives in `PRAGMA user_version`.
+
+use sqlx::{Connection, SqliteConnection};
+
+const VERSION: i64 = 1;
+
+const V1: &str = r#"
+CREATE TABLE instances (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,   -- launch order; pagination position
+    instance_id TEXT NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    state TEXT NOT NULL,
+    subnet_id TEXT NOT NULL,
+    private_ip TEXT NOT NULL,
+    due_ms INTEGER,                         -- next lifecycle transition
+    pending_apply INTEGER NOT NULL,         -- desired options not yet applied
+    client_token TEXT,
+    terminated_at_ms INTEGER,
+    doc TEXT NOT NULL                       -- model::Instance as JSON
+);
+CREATE INDEX instances_scope ON instances(account, region, pk);
+CREATE INDEX instances_due ON instances(due_ms) WHERE due_ms IS NOT NULL;
+CREATE INDEX instances_pending ON instances(pending_apply) WHERE pending_apply = 1;
+CREATE INDEX instances_token ON instances(account, region, client_token) WHERE client_token IS NOT NULL;
+CREATE INDEX instances_subnet ON instances(subnet_id, private_ip);
+CREATE INDEX instances_terminated ON instances(terminated_at_ms) WHERE terminated_at_ms IS NOT NULL;
+
+-- The DescribeInstances filter attributes of each instance (model::Instance::filter_attributes).
+CREATE TABLE instance_attrs (
+    pk INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (pk, name, value)
+) WITHOUT ROWID;
+CREATE INDEX instance_attrs_value ON instance_attrs(name, value, pk);
+
+-- Tags of every resource type, for DescribeTags.
+CREATE TABLE tags (
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    resource_id TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    UNIQUE (resource_id, key)
+);
+CREATE INDEX tags_scope ON tags(account, region, pos);
+
+CREATE TABLE account_defaults (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (account, region)
+) WITHOUT ROWID;
+
+CREATE TABLE images (
+    image_id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX images_scope ON images(account, region);
+
+CREATE TABLE launch_templates (
+    launch_template_id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (account, region, name)
+);
+
+CREATE TABLE launch_template_versions (
+    launch_template_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (launch_template_id, version)
+) WITHOUT ROWID;
+
+-- The change feed (crate::feed).
+CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+"#;
+
+pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<()> {
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    if version >= VERSION {
+        return Ok(());
+    }
+    let mut tx = conn.begin().await?;
+    sqlx::raw_sql(V1).execute(&mut *tx).await?;
+    sqlx::raw_sql(&format!("PRAGMA user_version = {VERSION}"))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
