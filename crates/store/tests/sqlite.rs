@@ -1,0 +1,383 @@
+//! The SQLite store through its public interface, on a real file.
+
+use imds_store as store;
+
+use model::filter::Filter;
+use model::instance::{Instance, InstanceState};
+use model::{catalogue, Ec2Error, HttpTokens, MetadataOptions, OptionsPatch, Scope};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::sqlite::{Durability, SqliteStore};
+use store::{ChangeKind, InstanceQuery, LaunchRequest, Store};
+
+struct Dir(PathBuf);
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp(name: &str) -> Dir {
+    let d = std::env::temp_dir().join(format!("imds-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    Dir(d)
+}
+
+fn scope() -> Scope {
+    Scope::new("123456789012", "us-west-2")
+}
+
+fn proto(n: u32, ip: Ipv4Addr, subnet: &str) -> Instance {
+    Instance {
+        instance_id: format!("i-{:017x}", 0x1000 + n as u64),
+        scope: scope(),
+        reservation_id: "r-00000000000000001".into(),
+        image_id: catalogue::AL2_IMAGE.into(),
+        instance_type: "m5.large".into(),
+        state: InstanceState::Running,
+        transition: None,
+        state_transition_reason: String::new(),
+        state_reason: None,
+        launch_time_ms: 0,
+        private_ip: ip,
+        subnet_id: subnet.into(),
+        vpc_id: "vpc-1".into(),
+        availability_zone: "us-west-2a".into(),
+        network_interface_id: "eni-1".into(),
+        mac_address: "02:00:00:00:00:01".into(),
+        root_volume_id: "vol-1".into(),
+        ami_launch_index: n,
+        key_name: None,
+        security_groups: vec![],
+        iam_instance_profile: None,
+        user_data: None,
+        client_token: None,
+        ebs_optimized: false,
+        disable_api_termination: false,
+        disable_api_stop: false,
+        monitoring: false,
+        shutdown_behavior: "stop".into(),
+        hibernation: false,
+        cpu_credits: None,
+        launch_template: None,
+        metadata: MetadataOptions::BUILT_IN,
+        options_generation: 1,
+        applied_generation: 1,
+        tags: vec![],
+        terminated_at_ms: None,
+    }
+}
+
+async fn launch(s: &SqliteStore, count: u32, token: Option<&str>) -> Vec<Instance> {
+    let subnet = catalogue::default_vpc("us-west-2").subnets[0]
+        .subnet_id
+        .clone();
+    let sub = subnet.clone();
+    s.launch(
+        &scope(),
+        LaunchRequest {
+            count,
+            client_token: token.map(str::to_string),
+            subnet_id: subnet,
+            private_ip: None,
+        },
+        Box::new(move |lc| {
+            Ok(lc
+                .addresses
+                .iter()
+                .enumerate()
+                .map(|(n, ip)| {
+                    let mut i = proto(n as u32 + rand_id(), *ip, &sub);
+                    i.client_token = token_owned(&lc.defaults);
+                    i
+                })
+                .collect())
+        }),
+    )
+    .await
+    .unwrap()
+    .instances
+}
+
+fn token_owned(_: &model::AccountDefaults) -> Option<String> {
+    None
+}
+
+fn rand_id() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1000, Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn addresses_are_unique_and_refusals_change_nothing() {
+    let d = temp("refuse");
+    let s = Arc::new(
+        SqliteStore::open(&d.0.join("db"), Durability::Durable)
+            .await
+            .unwrap(),
+    );
+    let a = launch(&s, 5, None).await;
+    let b = launch(&s, 5, None).await;
+    let mut ips: Vec<_> = a.iter().chain(&b).map(|i| i.private_ip).collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 10, "every instance has its own address");
+    assert_eq!(
+        a[0].private_ip,
+        Ipv4Addr::new(172, 31, 0, 4),
+        "the first usable address"
+    );
+
+    // Concurrent writes: the refused ones (odd) are rolled back alone, in the same batches.
+    let mut handles = Vec::new();
+    for n in 0..40u32 {
+        let s = s.clone();
+        let id = a[(n % 5) as usize].instance_id.clone();
+        handles.push(tokio::spawn(async move {
+            s.update_instances(
+                &scope(),
+                &[id],
+                Box::new(move |i, _| {
+                    i.metadata.hop_limit = model::HopLimit::new(2).unwrap();
+                    i.options_generation += 1;
+                    if n % 2 == 1 {
+                        Err(Ec2Error::DryRunOperation)
+                    } else {
+                        Ok(())
+                    }
+                }),
+            )
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(store::StoreError::Refused(Ec2Error::DryRunOperation)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 20);
+    let now = s
+        .instances(&scope(), &[a[0].instance_id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        now[0].options_generation,
+        1 + 4,
+        "8 writes to instance 0, half refused"
+    );
+
+    // Unknown ids fail the whole call.
+    let err = s
+        .update_instances(
+            &scope(),
+            &[a[1].instance_id.clone(), "i-0000000000000dead".into()],
+            Box::new(|i, _| {
+                i.metadata.http_tokens = HttpTokens::Required;
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, store::StoreError::Refused(Ec2Error::InvalidInstanceIdNotFound(ref ids)) if ids == &["i-0000000000000dead"])
+    );
+    let unchanged = s
+        .instances(&scope(), &[a[1].instance_id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(unchanged[0].metadata.http_tokens, HttpTokens::Optional);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_reopen_and_feed_is_ordered() {
+    let d = temp("reopen");
+    let path = d.0.join("db");
+    let id;
+    {
+        let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+        let a = launch(&s, 1, None).await;
+        id = a[0].instance_id.clone();
+        let mut inst = a[0].clone();
+        let patch = OptionsPatch {
+            http_tokens: Some(HttpTokens::Required),
+            ..Default::default()
+        };
+        s.update_instances(
+            &scope(),
+            &[id.clone()],
+            Box::new(move |i, mc| i.modify_metadata(&patch, &mc.defaults)),
+        )
+        .await
+        .unwrap();
+        inst.modify_metadata(
+            &OptionsPatch {
+                http_tokens: Some(HttpTokens::Required),
+                ..Default::default()
+            },
+            &Default::default(),
+        )
+        .unwrap();
+        let feed = s.changes_after(0, 100).await.unwrap();
+        let kinds: Vec<ChangeKind> = feed.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![ChangeKind::Launched, ChangeKind::OptionsChanged]
+        );
+        assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(*s.watch().borrow(), feed[1].seq);
+        assert_eq!(s.pending_applies().await.unwrap(), vec![(id.clone(), 2)]);
+        s.close().await;
+    }
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    let back = s.instances(&scope(), &[id.clone()]).await.unwrap();
+    assert_eq!(back[0].metadata.http_tokens, HttpTokens::Required);
+    assert_eq!(back[0].options_state(), model::OptionsState::Pending);
+    assert_eq!(s.mark_applied(&[(id.clone(), 2)]).await.unwrap(), 1);
+    assert_eq!(
+        s.mark_applied(&[(id.clone(), 2)]).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    let back = s.instances(&scope(), &[id]).await.unwrap();
+    assert_eq!(back[0].options_state(), model::OptionsState::Applied);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn filters_and_pages() {
+    let d = temp("pages");
+    let s = SqliteStore::open(&d.0.join("db"), Durability::Volatile)
+        .await
+        .unwrap();
+    let all = launch(&s, 12, None).await;
+    for i in all.iter().take(4) {
+        s.update_instances(
+            &scope(),
+            &[i.instance_id.clone()],
+            Box::new(|i, _| {
+                i.metadata.http_tokens = HttpTokens::Required;
+                i.tags.push(model::tags::Tag {
+                    key: "Name".into(),
+                    value: "web-1".into(),
+                });
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    }
+    let f = |n: &str, v: &[&str]| Filter {
+        name: n.into(),
+        values: v.iter().map(|s| s.to_string()).collect(),
+    };
+    let q = |filters: Vec<Filter>, after, limit| InstanceQuery {
+        ids: None,
+        filters,
+        after,
+        limit,
+    };
+    let page = s
+        .describe_instances(
+            &scope(),
+            &q(
+                vec![f("metadata-options.http-tokens", &["required"])],
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.instances.len(), 4);
+    let page = s
+        .describe_instances(
+            &scope(),
+            &q(
+                vec![
+                    f("tag:Name", &["web-?"]),
+                    f("instance-state-name", &["running", "stopped"]),
+                ],
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.instances.len(), 4);
+    let page = s
+        .describe_instances(&scope(), &q(vec![f("tag:Name", &["web\\*"])], None, None))
+        .await
+        .unwrap();
+    assert_eq!(page.instances.len(), 0, "escaped wildcard is literal");
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .describe_instances(&scope(), &q(vec![], after, Some(5)))
+            .await
+            .unwrap();
+        seen.extend(page.instances.iter().map(|i| i.instance_id.clone()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 12);
+    let other = Scope::new("999999999999", "us-west-2");
+    let page = s
+        .describe_instances(&other, &q(vec![], None, None))
+        .await
+        .unwrap();
+    assert!(page.instances.is_empty(), "other accounts see nothing");
+    s.close().await;
+}
+
+async fn launch_with_token(s: &SqliteStore) -> store::LaunchOutcome {
+    let subnet = catalogue::default_vpc("us-west-2").subnets[0]
+        .subnet_id
+        .clone();
+    let sub = subnet.clone();
+    s.launch(
+        &scope(),
+        LaunchRequest {
+            count: 2,
+            client_token: Some("tok".into()),
+            subnet_id: subnet,
+            private_ip: None,
+        },
+        Box::new(move |lc| {
+            Ok(lc
+                .addresses
+                .iter()
+                .enumerate()
+                .map(|(n, ip)| {
+                    let mut i = proto(n as u32 + rand_id(), *ip, &sub);
+                    i.client_token = Some("tok".into());
+                    i
+                })
+                .collect())
+        }),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn client_token_replays_the_launch() {
+    let d = temp("token");
+    let s = SqliteStore::open(&d.0.join("db"), Durability::Volatile)
+        .await
+        .unwrap();
+    let first = launch_with_token(&s).await;
+    let again = launch_with_token(&s).await;
+    assert!(!first.replayed && again.replayed);
+    let ids = |v: &[Instance]| v.iter().map(|i| i.instance_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&first.instances), ids(&again.instances));
+    s.close().await;
+}
