@@ -211,7 +211,7 @@ async fn acknowledged_writes_survive_reopen_and_feed_is_ordered() {
         };
         s.update_instances(
             &scope(),
-            &[id.clone()],
+            std::slice::from_ref(&id),
             Box::new(move |i, mc| i.modify_metadata(&patch, &mc.defaults)),
         )
         .await
@@ -236,7 +236,10 @@ async fn acknowledged_writes_survive_reopen_and_feed_is_ordered() {
         s.close().await;
     }
     let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
-    let back = s.instances(&scope(), &[id.clone()]).await.unwrap();
+    let back = s
+        .instances(&scope(), std::slice::from_ref(&id))
+        .await
+        .unwrap();
     assert_eq!(back[0].metadata.http_tokens, HttpTokens::Required);
     assert_eq!(back[0].options_state(), model::OptionsState::Pending);
     assert_eq!(s.mark_applied(&[(id.clone(), 2)]).await.unwrap(), 1);
@@ -260,7 +263,7 @@ async fn filters_and_pages() {
     for i in all.iter().take(4) {
         s.update_instances(
             &scope(),
-            &[i.instance_id.clone()],
+            std::slice::from_ref(&i.instance_id),
             Box::new(|i, _| {
                 i.metadata.http_tokens = HttpTokens::Required;
                 i.tags.push(model::tags::Tag {
