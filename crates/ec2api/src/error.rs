@@ -53,6 +53,7 @@ pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
         OperationNotPermitted(_) => (400, "OperationNotPermitted"),
         IdempotentParameterMismatch(_) => (400, "IdempotentParameterMismatch"),
         InvalidInstanceAttributeValue(_) => (400, "InvalidInstanceAttributeValue"),
+        RequestEntityTooLarge(_) => (413, "RequestEntityTooLarge"),
         InternalError => (500, "InternalError"),
         Unavailable => (503, "Unavailable"),
     }

@@ -48,7 +48,7 @@ pub const MAX_BODY: usize = 1 << 20;
 pub fn router(api: Arc<Api>) -> Router {
     Router::new()
         .route("/", any(handle))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::disable())
         .with_state(api)
 }
 
@@ -68,9 +68,13 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return error_response(&Ec2Error::RequestEntityTooLarge(MAX_BODY), &request_id),
+    };
     let result = answer(&api, &method, &uri, &headers, &body, &request_id).await;
     match result {
         Ok(xml) => (
@@ -105,7 +109,7 @@ async fn answer(
     if method != Method::GET && method != Method::POST {
         return Err(Ec2Error::InvalidAction(method.to_string()));
     }
-    let query_params = Params::parse(uri.query().unwrap_or("").as_bytes());
+    let query_params = Params::parse(uri.query().unwrap_or("").as_bytes())?;
     let header_pairs: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| {
@@ -124,7 +128,7 @@ async fn answer(
     )?;
     let mut params = query_params;
     if method == Method::POST {
-        params.extend(Params::parse(body));
+        params.extend(Params::parse(body)?);
     }
     // 2. action known, parameters known, required present
     let action_name = match params.get("Action") {

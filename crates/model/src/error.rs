@@ -95,6 +95,11 @@ pub enum Ec2Error {
     #[error("{0}")]
     InvalidInstanceAttributeValue(String),
 
+    /// The body is larger than imds accepts. AWS's front ends answer 413 for the Query
+    /// protocol (observed for SQS); the EC2 code is not published (UNCONFIRMED).
+    #[error("Request body exceeds the maximum size of {0} bytes.")]
+    RequestEntityTooLarge(usize),
+
     // --- server ---
     #[error("An internal error has occurred")]
     InternalError,

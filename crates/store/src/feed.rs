@@ -15,6 +15,8 @@ pub enum ChangeKind {
     Started,
     /// The instance stopped, or started shutting down.
     Stopped,
+    /// Any other change of lifecycle state (pending after a start, stopped, terminated, …).
+    StateChanged,
     /// The options' generation was applied by the serving metadata host.
     Applied,
     /// Tags changed (the metadata service exposes them when tags in metadata are on).
@@ -30,6 +32,7 @@ impl ChangeKind {
             ChangeKind::OptionsChanged => "options-changed",
             ChangeKind::Started => "started",
             ChangeKind::Stopped => "stopped",
+            ChangeKind::StateChanged => "state-changed",
             ChangeKind::Applied => "applied",
             ChangeKind::TagsChanged => "tags-changed",
             ChangeKind::Purged => "purged",
@@ -41,6 +44,7 @@ impl ChangeKind {
             "options-changed" => ChangeKind::OptionsChanged,
             "started" => ChangeKind::Started,
             "stopped" => ChangeKind::Stopped,
+            "state-changed" => ChangeKind::StateChanged,
             "applied" => ChangeKind::Applied,
             "tags-changed" => ChangeKind::TagsChanged,
             "purged" => ChangeKind::Purged,

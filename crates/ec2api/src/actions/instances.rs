@@ -114,6 +114,9 @@ pub struct RunInstancesIn {
     hibernation_options: Option<ConfiguredIn>,
     credit_specification: Option<CreditSpecificationIn>,
     dry_run: Option<bool>,
+    /// Not a request member: the first instance of a new data dir starts out running.
+    #[serde(skip)]
+    already_running: bool,
 }
 
 /// What a launch template version contributes to a launch (the request wins field by field).
@@ -440,6 +443,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         terminated_at_ms: None,
     };
     let ami_support = image.imds_support;
+    let already_running = req.already_running;
     let outcome = ctx
         .api
         .store
@@ -485,6 +489,12 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
                         i.private_ip = *ip;
                         i.ami_launch_index = n as u32;
                         i.metadata = options;
+                        if already_running {
+                            i.state = InstanceState::Running;
+                            i.transition = None;
+                            i.state_reason = None;
+                            i.applied_generation = i.options_generation;
+                        }
                         i
                     })
                     .collect())
@@ -782,6 +792,7 @@ pub async fn launch_first_instance(api: &crate::Api) -> Result<String, Ec2Error>
                 value: Some("imds-default".into()),
             }],
         }],
+        already_running: true,
         ..Default::default()
     };
     let r = run_instances(&ctx, req).await?;

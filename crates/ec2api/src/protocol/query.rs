@@ -40,10 +40,21 @@ pub struct Params {
 
 impl Params {
     /// Parse `application/x-www-form-urlencoded` bytes (a POST body or a query string).
-    pub fn parse(bytes: &[u8]) -> Params {
-        Params {
-            pairs: form_urlencoded::parse(bytes).into_owned().collect(),
+    /// Names and values must be UTF-8 once percent-decoded; otherwise the request is a
+    /// `MalformedQueryString` (rather than silently altered, as a lossy decoder would).
+    pub fn parse(bytes: &[u8]) -> Result<Params, Ec2Error> {
+        let mut pairs = Vec::new();
+        for part in bytes.split(|b| *b == b'&') {
+            if part.is_empty() {
+                continue;
+            }
+            let (k, v) = match part.iter().position(|b| *b == b'=') {
+                Some(i) => (&part[..i], &part[i + 1..]),
+                None => (part, &b""[..]),
+            };
+            pairs.push((decode_component(k)?, decode_component(v)?));
         }
+        Ok(Params { pairs })
     }
 
     pub fn extend(&mut self, other: Params) {
@@ -61,6 +72,20 @@ impl Params {
     pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs
     }
+}
+
+fn decode_component(raw: &[u8]) -> Result<String, Ec2Error> {
+    let plus: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
+    String::from_utf8(bytes).map_err(|_| {
+        Ec2Error::MalformedQueryString(format!(
+            "The request contains a parameter that is not valid UTF-8: {}",
+            String::from_utf8_lossy(raw)
+        ))
+    })
 }
 
 #[derive(Debug, Default)]
@@ -247,7 +272,23 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Params {
-        Params::parse(s.as_bytes())
+        Params::parse(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn form_encoding() {
+        let q = p("A=b+c&D=%41%2B&E&F=");
+        assert_eq!(q.get("A"), Some("b c"));
+        assert_eq!(q.get("D"), Some("A+"));
+        assert_eq!(q.get("E"), Some(""));
+        assert!(matches!(
+            Params::parse(b"A=%FF%FE"),
+            Err(Ec2Error::MalformedQueryString(_))
+        ));
+        assert!(matches!(
+            Params::parse(b"A=\xff"),
+            Err(Ec2Error::MalformedQueryString(_))
+        ));
     }
 
     #[test]
@@ -354,7 +395,9 @@ mod tests {
                 "RunInstances",
                 "ModifyInstanceMetadataOptions",
             ] {
-                let _ = decode(op, &Params::parse(&s));
+                if let Ok(params) = Params::parse(&s) {
+                    let _ = decode(op, &params);
+                }
             }
         }
     }

@@ -6,7 +6,24 @@
 //! model does not have, since SDK parsers would silently drop it.
 
 use super::shapes::{model, Shape};
-use quick_xml::escape::escape;
+use std::borrow::Cow;
+
+/// XML-escape text, replacing the characters XML 1.0 cannot carry at all (most C0 controls,
+/// U+FFFE, U+FFFF) with U+FFFD so that a response always parses.
+fn escape(s: &str) -> Cow<'_, str> {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+    };
+    if s.chars().all(allowed) {
+        quick_xml::escape::escape(s)
+    } else {
+        let clean: String = s
+            .chars()
+            .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
+            .collect();
+        Cow::Owned(quick_xml::escape::escape(clean.as_str()).into_owned())
+    }
+}
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -170,6 +187,17 @@ mod tests {
         assert!(xml.contains("<key>a&amp;b</key>"));
         assert!(xml.contains("<value>&lt;x&gt;</value>"));
         assert!(encode("DescribeInstances", "r", &json!({"Bogus": 1})).is_err());
+    }
+
+    #[test]
+    fn control_characters_never_break_the_document() {
+        let e = error(
+            "InvalidAction",
+            "The action a\u{0}b\u{1b} is not valid",
+            "r",
+        );
+        assert!(!e.contains('\u{0}'));
+        assert!(e.contains("a\u{FFFD}b\u{FFFD}"));
     }
 
     #[test]

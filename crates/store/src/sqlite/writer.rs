@@ -277,6 +277,8 @@ async fn save_instance(
             append_change(conn, id, ChangeKind::Started, g, now).await?;
         } else if was_up && after.state != InstanceState::Pending {
             append_change(conn, id, ChangeKind::Stopped, g, now).await?;
+        } else {
+            append_change(conn, id, ChangeKind::StateChanged, g, now).await?;
         }
     }
     if after.tags != before.tags {
