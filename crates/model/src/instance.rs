@@ -115,6 +115,10 @@ pub struct Instance {
     pub iam_instance_profile: Option<IamProfileRef>,
     pub user_data: Option<String>,
     pub client_token: Option<String>,
+    /// What the launch asked for, to tell a retry from a different request under the same
+    /// client token (`IdempotentParameterMismatch`).
+    #[serde(default)]
+    pub launch_fingerprint: Option<String>,
     pub ebs_optimized: bool,
     pub disable_api_termination: bool,
     pub disable_api_stop: bool,
@@ -473,6 +477,7 @@ pub(crate) mod tests {
             iam_instance_profile: None,
             user_data: None,
             client_token: None,
+            launch_fingerprint: None,
             ebs_optimized: false,
             disable_api_termination: false,
             disable_api_stop: false,

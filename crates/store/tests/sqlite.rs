@@ -54,6 +54,7 @@ fn proto(n: u32, ip: Ipv4Addr, subnet: &str) -> Instance {
         iam_instance_profile: None,
         user_data: None,
         client_token: None,
+        launch_fingerprint: None,
         ebs_optimized: false,
         disable_api_termination: false,
         disable_api_stop: false,

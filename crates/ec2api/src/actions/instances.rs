@@ -52,7 +52,7 @@ pub struct IamInstanceProfileIn {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct LaunchTemplateSpecIn {
     launch_template_id: Option<String>,
@@ -60,31 +60,31 @@ struct LaunchTemplateSpecIn {
     version: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct PlacementIn {
     availability_zone: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct EnabledIn {
     enabled: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct ConfiguredIn {
     configured: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct CreditSpecificationIn {
     cpu_credits: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RunInstancesIn {
     image_id: Option<String>,
@@ -183,7 +183,17 @@ fn iam_profile(p: &IamInstanceProfileIn, account: &str) -> Result<IamProfileRef,
     })
 }
 
+/// A digest of everything a launch asked for but its client token and DryRun.
+fn fingerprint(req: &RunInstancesIn) -> String {
+    use sha2::{Digest, Sha256};
+    let mut r = req.clone();
+    r.client_token = None;
+    r.dry_run = None;
+    hex::encode(Sha256::digest(format!("{r:?}").as_bytes()))
+}
+
 pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, Ec2Error> {
+    let launch_fingerprint = fingerprint(&req);
     // --- syntax ---
     if req.min_count < 1 {
         return Err(Ec2Error::InvalidParameterValue(format!(
@@ -395,6 +405,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         iam_instance_profile: profile,
         user_data: req.user_data.clone().or(tpl.user_data.clone()),
         client_token: req.client_token.clone().filter(|t| !t.is_empty()),
+        launch_fingerprint: Some(launch_fingerprint.clone()),
         ebs_optimized: req.ebs_optimized.or(tpl.ebs_optimized).unwrap_or(false),
         disable_api_termination: req
             .disable_api_termination
@@ -501,6 +512,16 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
             }),
         )
         .await?;
+    if outcome.replayed
+        && outcome
+            .instances
+            .iter()
+            .any(|i| i.launch_fingerprint.as_deref() != Some(launch_fingerprint.as_str()))
+    {
+        return Err(Ec2Error::IdempotentParameterMismatch(
+            "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).".into(),
+        ));
+    }
     let mut out = render::reservations(&outcome.instances);
     match out.as_array_mut().and_then(|a| a.pop()) {
         Some(r) => Ok(r),

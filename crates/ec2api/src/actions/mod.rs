@@ -97,14 +97,14 @@ pub fn filters(input: Vec<FilterIn>) -> Result<Vec<Filter>, Ec2Error> {
         .collect()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TagIn {
     pub key: Option<String>,
     pub value: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TagSpecificationIn {
     pub resource_type: Option<String>,
