@@ -295,6 +295,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         .clone()
         .or(tpl.instance_type.clone())
         .unwrap_or_else(|| catalogue::DEFAULT_INSTANCE_TYPE.to_string());
+    // EC2's wording, as reported against real EC2 in getmoto/moto#1695.
     let itype = catalogue::instance_type(&type_name).ok_or_else(|| {
         Ec2Error::InvalidParameterValue(format!("Invalid value '{type_name}' for InstanceType."))
     })?;
