@@ -53,11 +53,13 @@ pub fn is_metadata_safe(key: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+-=.,_:@".contains(c))
 }
 
-/// The error when tags in metadata would expose a key that is not metadata-safe
-/// (code inferred: spec ec2-api.md §3.2).
+/// The error when tags in metadata would expose a key that is not metadata-safe, at launch,
+/// on ModifyInstanceMetadataOptions and on CreateTags. Code and wording as EC2 answers
+/// (quoted from live responses in aws-controllers-k8s/community#1789 and aws/aws-cli#8825;
+/// the pattern's backslash is doubled in EC2's own text).
 pub fn metadata_unsafe_error(key: &str) -> Ec2Error {
-    Ec2Error::UnsupportedOperation(format!(
-        "The tag key '{key}' is not valid for InstanceMetadataTags. When instance tags are allowed in instance metadata, tag keys can only contain letters, numbers, spaces are not allowed, and the characters + - = . , _ : @ and cannot be '.', '..' or '_index'."
+    Ec2Error::InvalidParameterValue(format!(
+        "'{key}' is not a valid tag key. Tag keys must match pattern ([0-9a-zA-Z\\\\-_+=,.@:]{{1,255}}), and must not be a reserved name ('.', '..', '_index')"
     ))
 }
 
@@ -125,6 +127,14 @@ mod tests {
             &[("a".into(), Some("1".into())), ("b".into(), None)],
         );
         assert!(tags.is_empty());
+    }
+
+    #[test]
+    fn unsafe_key_error_is_ec2s() {
+        assert_eq!(
+            metadata_unsafe_error("Patch Group").to_string(),
+            "'Patch Group' is not a valid tag key. Tag keys must match pattern ([0-9a-zA-Z\\\\-_+=,.@:]{1,255}), and must not be a reserved name ('.', '..', '_index')"
+        );
     }
 
     #[test]
