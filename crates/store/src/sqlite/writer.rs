@@ -27,6 +27,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// Writes committed together at most (bounds the latency of the first one).
 const MAX_BATCH: usize = 512;
 
+/// How many changes the feed keeps. A follower further behind reloads its instances from the
+/// store instead of replaying the feed (the metadata hosts do so on start anyway).
+pub const FEED_RETENTION: i64 = 1_000_000;
+
+/// How often the feed is trimmed to [`FEED_RETENTION`].
+const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 
 /// Called once the commit's fate is known (`Some(error)` when it failed).
@@ -71,6 +78,7 @@ pub fn now_ms() -> i64 {
 
 pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: watch::Sender<u64>) {
     let mut closing = None;
+    let mut trimmed = std::time::Instant::now();
     while closing.is_none() {
         let Some(first) = rx.recv().await else { break };
         let mut batch = Vec::new();
@@ -87,6 +95,19 @@ pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: w
         }
         if !batch.is_empty() {
             run_batch(&mut conn, batch, &seq).await;
+        }
+        if trimmed.elapsed() >= TRIM_EVERY {
+            trimmed = std::time::Instant::now();
+            let trim: BoxFut<'_, sqlx::Result<()>> = Box::pin(async {
+                sqlx::query("DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?")
+                    .bind(FEED_RETENTION)
+                    .execute(&mut conn)
+                    .await
+                    .map(|_| ())
+            });
+            if let Err(e) = trim.await {
+                tracing::warn!(error = %e, "cannot trim the change feed");
+            }
         }
     }
     rx.close();
