@@ -137,15 +137,10 @@ pub struct TemplateLaunch {
     pub shutdown_behavior: Option<String>,
 }
 
-fn check_image(
-    ctx: &Ctx<'_>,
-    id: &str,
-    own: &[model::image::Image],
-) -> Result<model::image::Image, Ec2Error> {
+fn check_image(id: &str, own: &[model::image::Image]) -> Result<model::image::Image, Ec2Error> {
     if !ids::is_well_formed(id, ids::IMAGE) {
         return Err(Ec2Error::InvalidAmiIdMalformed(id.to_string()));
     }
-    let _ = ctx;
     catalogue::public_image(id)
         .or_else(|| own.iter().find(|i| i.image_id == id).cloned())
         .ok_or_else(|| Ec2Error::InvalidAmiIdNotFound(id.to_string()))
@@ -289,7 +284,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Ec2Error::MissingParameter("ImageId".into()))?;
     let own_images = ctx.api.store.images(&ctx.scope).await?;
-    let image = check_image(ctx, &image_id, &own_images)?;
+    let image = check_image(&image_id, &own_images)?;
     let type_name = req
         .instance_type
         .clone()

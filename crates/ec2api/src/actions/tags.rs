@@ -37,12 +37,44 @@ fn target(id: &str) -> Result<Target, Ec2Error> {
     }
 }
 
-/// Apply `change` to the tags of every resource; stops at the first refusal.
+/// What CreateTags or DeleteTags does to each resource.
+#[derive(Clone)]
+enum TagChange {
+    Set(Vec<Tag>),
+    /// `None`: every tag; a key without a value: whatever its value.
+    Remove(Option<Vec<(String, Option<String>)>>),
+}
+
+impl TagChange {
+    fn apply(&self, tags: &mut Vec<Tag>) -> Result<(), Ec2Error> {
+        match self {
+            TagChange::Set(new) => tags::upsert(tags, new),
+            TagChange::Remove(Some(keys)) => {
+                tags::remove(tags, keys);
+                Ok(())
+            }
+            TagChange::Remove(None) => {
+                tags.clear();
+                Ok(())
+            }
+        }
+    }
+
+    /// On an instance the model also checks keys against tags in metadata.
+    fn apply_to_instance(&self, i: &mut model::Instance) -> Result<(), Ec2Error> {
+        match self {
+            TagChange::Set(new) => i.set_tags(new),
+            remove => remove.apply(&mut i.tags),
+        }
+    }
+}
+
+/// Apply a change to the tags of every resource; stops at the first refusal.
 async fn for_each(
     ctx: &Ctx<'_>,
     resources: &[String],
     is_dry: bool,
-    change: impl Fn(&mut Vec<Tag>, bool) -> Result<(), Ec2Error> + Send + Sync + Clone + 'static,
+    change: TagChange,
 ) -> Result<(), Ec2Error> {
     if resources.is_empty() || resources.iter().any(String::is_empty) {
         return Err(Ec2Error::MissingParameter("ResourceId".into()));
@@ -66,12 +98,7 @@ async fn for_each(
                 &ctx.scope,
                 &instance_ids,
                 Box::new(move |i, _| {
-                    let mut t = i.tags.clone();
-                    c(&mut t, i.metadata.instance_metadata_tags.is_enabled())?;
-                    let added: Vec<Tag> =
-                        t.iter().filter(|x| !i.tags.contains(x)).cloned().collect();
-                    i.set_tags(&added)?;
-                    i.tags.retain(|x| t.iter().any(|y| y.key == x.key));
+                    c.apply_to_instance(i)?;
                     dry_run(Some(is_dry))
                 }),
             )
@@ -91,7 +118,7 @@ async fn for_each(
                         &ctx.scope,
                         &id,
                         Box::new(move |img| {
-                            c(&mut img.tags, false)?;
+                            c.apply(&mut img.tags)?;
                             dry_run(Some(is_dry))
                         }),
                     )
@@ -104,7 +131,7 @@ async fn for_each(
                         &ctx.scope,
                         &id,
                         Box::new(move |lt| {
-                            c(&mut lt.tags, false)?;
+                            c.apply(&mut lt.tags)?;
                             dry_run(Some(is_dry)).map(|_| None)
                         }),
                     )
@@ -135,21 +162,13 @@ pub async fn create_tags(ctx: &Ctx<'_>, req: TagsIn) -> Result<Value, Ec2Error> 
         ctx,
         &req.resources,
         req.dry_run == Some(true),
-        move |current, in_metadata| {
-            if in_metadata {
-                if let Some(bad) = new.iter().find(|t| !tags::is_metadata_safe(&t.key)) {
-                    return Err(tags::metadata_unsafe_error(&bad.key));
-                }
-            }
-            tags::upsert(current, &new)
-        },
+        TagChange::Set(new),
     )
     .await?;
     Ok(json!({}))
 }
 
 pub async fn delete_tags(ctx: &Ctx<'_>, req: TagsIn) -> Result<Value, Ec2Error> {
-    // No Tag list deletes every tag; a tag without a value deletes the key whatever its value.
     let keys: Option<Vec<(String, Option<String>)>> = req.tags.map(|list| {
         list.into_iter()
             .map(|t| (t.key.unwrap_or_default(), t.value))
@@ -169,13 +188,7 @@ pub async fn delete_tags(ctx: &Ctx<'_>, req: TagsIn) -> Result<Value, Ec2Error> 
         ctx,
         &req.resources,
         req.dry_run == Some(true),
-        move |current, _| {
-            match &keys {
-                Some(k) => tags::remove(current, k),
-                None => current.clear(),
-            }
-            Ok(())
-        },
+        TagChange::Remove(keys),
     )
     .await?;
     Ok(json!({}))
