@@ -401,3 +401,34 @@ def test_thousands_of_instances(fresh_server):
 
     # and the unpaginated call returns everything at once
     assert len(describe_ids(ec2)) == 3000
+
+
+def test_describe_instance_status_pages_and_filters(fresh_ec2):
+    """DescribeInstanceStatus: running instances only by default, all with
+    IncludeAllInstances; MaxResults/NextToken walk every status exactly once."""
+    ids = run_ids(fresh_ec2, 7)
+    for iid in ids:
+        wait_state(fresh_ec2, iid, "running")
+    stopped = ids[0]
+    fresh_ec2.stop_instances(InstanceIds=[stopped])
+    wait_state(fresh_ec2, stopped, "stopped")
+    seen, token = [], None
+    while True:
+        kw = {"MaxResults": 5, **({"NextToken": token} if token else {})}
+        page = fresh_ec2.describe_instance_status(**kw)
+        assert len(page["InstanceStatuses"]) <= 5
+        seen += [s["InstanceId"] for s in page["InstanceStatuses"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert sorted(seen) == sorted(ids[1:]), "running ones, each once"
+    everything = fresh_ec2.describe_instance_status(IncludeAllInstances=True)["InstanceStatuses"]
+    by_id = {s["InstanceId"]: s for s in everything}
+    assert set(by_id) == set(ids)
+    assert by_id[stopped]["InstanceState"] == {"Code": 80, "Name": "stopped"}
+    assert by_id[ids[1]]["InstanceStatus"]["Status"] == "ok"
+    only_stopped = fresh_ec2.describe_instance_status(
+        IncludeAllInstances=True, Filters=[{"Name": "instance-state-name", "Values": ["stopped"]}])
+    assert [s["InstanceId"] for s in only_stopped["InstanceStatuses"]] == [stopped]
+    with ec2_error("InvalidPaginationToken", 400):
+        fresh_ec2.describe_instance_status(MaxResults=5, NextToken="bogus")

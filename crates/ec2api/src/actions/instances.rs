@@ -711,9 +711,10 @@ pub async fn describe_instance_status(
         ));
     }
     let limit = max_results(req.max_results)?;
-    let after = match &req.next_token {
-        Some(t) if !t.is_empty() => Some(decode_token("status", t)?),
-        _ => None,
+    // The token is an offset into the filtered statuses (the list is built in memory).
+    let offset = match &req.next_token {
+        Some(t) if !t.is_empty() => decode_token("status", t)?.max(0) as usize,
+        _ => 0,
     };
     let filters = filters(req.filters)?;
     filter::validate(&filters, STATUS_FILTERS)?;
@@ -727,14 +728,13 @@ pub async fn describe_instance_status(
             &InstanceQuery {
                 ids,
                 filters: vec![],
-                after,
+                after: None,
                 limit: None,
             },
         )
         .await?;
     let mut statuses = Vec::new();
-    let mut next = None;
-    for (n, i) in page.instances.iter().enumerate() {
+    for i in &page.instances {
         if !all && i.state != InstanceState::Running {
             continue;
         }
@@ -759,10 +759,6 @@ pub async fn describe_instance_status(
         if !filter::passes(&filters, &attrs) {
             continue;
         }
-        if limit.is_some_and(|l| statuses.len() == l as usize) {
-            next = Some(encode_token("status", after.unwrap_or(0) + n as i64));
-            break;
-        }
         let summary =
             |s: &str| json!({"Status": s, "Details": [{"Name": "reachability", "Status": reach}]});
         statuses.push(json!({
@@ -775,9 +771,16 @@ pub async fn describe_instance_status(
             "Events": [],
         }));
     }
-    let mut out = json!({ "InstanceStatuses": statuses });
-    if let Some(t) = next {
-        out["NextToken"] = json!(t);
+    let end = limit.map_or(statuses.len(), |l| {
+        (offset + l as usize).min(statuses.len())
+    });
+    let page: Vec<Value> = statuses
+        .get(offset..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    let mut out = json!({ "InstanceStatuses": page });
+    if end < statuses.len() {
+        out["NextToken"] = json!(encode_token("status", end as i64));
     }
     Ok(out)
 }
