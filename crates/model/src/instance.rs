@@ -132,6 +132,10 @@ pub struct Instance {
     pub options_generation: u64,
     /// The generation the serving metadata host has switched to.
     pub applied_generation: u64,
+    /// The options the serving metadata host enforces (those of `applied_generation`); `None`
+    /// until a host first serves the instance. While a change is pending, these stay in force.
+    #[serde(default)]
+    pub applied_metadata: Option<MetadataOptions>,
     pub tags: Vec<Tag>,
     pub terminated_at_ms: Option<i64>,
 }
@@ -231,6 +235,8 @@ impl Instance {
         match self.state {
             InstanceState::Stopped => {
                 self.state = InstanceState::Pending;
+                // EC2 reports the time of the last start as the launch time.
+                self.launch_time_ms = now_ms - now_ms.rem_euclid(1000);
                 self.transition = Some(Transition {
                     to: InstanceState::Running,
                     due_ms: now_ms + delay_ms,
@@ -489,6 +495,7 @@ pub(crate) mod tests {
             metadata: MetadataOptions::BUILT_IN,
             options_generation: 1,
             applied_generation: 1,
+            applied_metadata: Some(MetadataOptions::BUILT_IN),
             tags: vec![],
             terminated_at_ms: None,
         }

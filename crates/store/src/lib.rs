@@ -106,6 +106,11 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize>;
     /// Instances that are running with options not yet applied (for recovery at start).
     async fn pending_applies(&self) -> Result<Vec<(String, u64)>>;
+    /// One instance by id, whatever its account and Region (for the metadata hosts).
+    async fn instance_by_id(&self, instance_id: &str) -> Result<Option<Instance>>;
+    /// Every instance of every account, in launch order, a page at a time (for the metadata
+    /// hosts' initial load): the instances after position `after`, and the next position.
+    async fn all_instances(&self, after: Option<i64>, limit: u32) -> Result<InstancePage>;
     /// Tags of every resource type in the scope (DescribeTags), filtered.
     async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage>;
     async fn count_instances(&self) -> Result<u64>;

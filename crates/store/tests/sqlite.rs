@@ -66,6 +66,7 @@ fn proto(n: u32, ip: Ipv4Addr, subnet: &str) -> Instance {
         metadata: MetadataOptions::BUILT_IN,
         options_generation: 1,
         applied_generation: 1,
+        applied_metadata: Some(MetadataOptions::BUILT_IN),
         tags: vec![],
         terminated_at_ms: None,
     }

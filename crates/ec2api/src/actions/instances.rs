@@ -446,6 +446,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         metadata: model::MetadataOptions::BUILT_IN,
         options_generation: 1,
         applied_generation: 0,
+        applied_metadata: None,
         tags,
         terminated_at_ms: None,
     };
@@ -501,6 +502,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
                             i.transition = None;
                             i.state_reason = None;
                             i.applied_generation = i.options_generation;
+                            i.applied_metadata = Some(options);
                         }
                         i
                     })

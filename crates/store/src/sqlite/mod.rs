@@ -148,6 +148,14 @@ impl Store for SqliteStore {
         reads::pending_applies(&self.read).await
     }
 
+    async fn instance_by_id(&self, instance_id: &str) -> Result<Option<Instance>> {
+        reads::instance_by_id(&self.read, instance_id).await
+    }
+
+    async fn all_instances(&self, after: Option<i64>, limit: u32) -> Result<InstancePage> {
+        reads::all_instances(&self.read, after, limit).await
+    }
+
     async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
         reads::describe_tags(&self.read, scope, q).await
     }
