@@ -208,6 +208,7 @@ class ImdsServer:
         return [
             IMDS_BIN, "serve", *store,
             "--api-listen", "127.0.0.1:0",
+            "--imds-listen", "127.0.0.1:0",
             "--apply-delay", self.apply_delay,
             "--transition-delay", self.transition_delay,
             *self.extra_args,

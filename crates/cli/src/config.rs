@@ -12,6 +12,10 @@ pub struct ServeArgs {
     /// Address of the EC2 API.
     #[arg(long, env = "IMDS_API_LISTEN")]
     pub api_listen: Option<SocketAddr>,
+    /// Address of the Instance Metadata Service (on loopback; `imds exec` gives instances
+    /// the real address).
+    #[arg(long, env = "IMDS_IMDS_LISTEN")]
+    pub imds_listen: Option<SocketAddr>,
     /// Directory of the SQLite store (default: the platform's data directory for imds).
     #[arg(long, env = "IMDS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -36,6 +40,7 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     api_listen: Option<SocketAddr>,
+    imds_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     ephemeral: Option<bool>,
     apply_delay: Option<String>,
@@ -47,6 +52,7 @@ struct FileConfig {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub api_listen: SocketAddr,
+    pub imds_listen: SocketAddr,
     pub store: StoreLocation,
     pub apply_delay: Duration,
     pub transition_delay: Duration,
@@ -72,6 +78,7 @@ pub enum ConfigError {
 }
 
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8773";
+pub const DEFAULT_IMDS_LISTEN: &str = "127.0.0.1:1338";
 
 fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "imds").map(|d| d.data_dir().to_path_buf())
@@ -112,6 +119,10 @@ impl ServeArgs {
                 .api_listen
                 .or(file.api_listen)
                 .unwrap_or_else(|| DEFAULT_API_LISTEN.parse().expect("valid default address")),
+            imds_listen: self
+                .imds_listen
+                .or(file.imds_listen)
+                .unwrap_or_else(|| DEFAULT_IMDS_LISTEN.parse().expect("valid default address")),
             store,
             apply_delay: dur(
                 self.apply_delay,

@@ -2,11 +2,9 @@
 //! later stage) the Instance Metadata Service.
 //!
 //! - [`config`]: flags, `IMDS_…` environment and an optional TOML file, merged.
-//! - [`serve`]: `imds serve`, the API server with its lifecycle driver and applier.
-//! - [`applier`]: stands for the metadata host of every instance until the metadata service
-//!   exists: follows the change feed and marks options `applied`.
+//! - [`serve`]: `imds serve`: the EC2 API with its lifecycle driver, and the Instance Metadata
+//!   Service (the `metadata` crate) beside it.
 
-mod applier;
 mod config;
 mod serve;
 

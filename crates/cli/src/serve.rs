@@ -69,20 +69,28 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         .await
         .map_err(|e| ServeError::Listen(settings.api_listen, e))?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    let imds_listener = tokio::net::TcpListener::bind(settings.imds_listen)
+        .await
+        .map_err(|e| ServeError::Listen(settings.imds_listen, e))?;
+    let imds_addr = imds_listener.local_addr().map_err(ServeError::Serve)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let lifecycle = tokio::spawn(ec2api::server::drive_lifecycle(
         api.clone(),
         stop_rx.clone(),
     ));
-    let applier = tokio::spawn(crate::applier::run(
-        store.clone(),
-        settings.apply_delay,
+    // The metadata host: serves every instance from memory and applies changed options.
+    let host = metadata::Host::new(store.clone(), settings.apply_delay);
+    let following = tokio::spawn(host.clone().run(stop_rx.clone()));
+    let imds = tokio::spawn(metadata::server::serve(
+        imds_listener,
+        host.clone(),
         stop_rx.clone(),
     ));
     let location = match &settings.store {
         StoreLocation::Dir(_) => format!("store: {}", db.display()),
         StoreLocation::Ephemeral => "store: ephemeral".to_string(),
     };
+    println!("imds: Instance Metadata Service listening on http://{imds_addr}");
     println!("imds: EC2 API listening on http://{addr} ({location})");
     let _ = std::io::stdout().flush();
     let served = axum::serve(listener, ec2api::router(api.clone()))
@@ -90,7 +98,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         .await;
     let _ = stop_tx.send(true);
     let _ = lifecycle.await;
-    let _ = applier.await;
+    let _ = following.await;
+    let _ = imds.await;
     store.close().await;
     tracing::info!("stopped");
     served.map_err(ServeError::Serve)

@@ -168,17 +168,24 @@ impl Instance {
         self.state == InstanceState::Running
     }
 
-    /// The serving metadata host has switched to `generation`.
+    /// The serving metadata host has switched to `generation`, which must be the latest: an
+    /// older one is ignored (the host will get to the newer one).
     pub fn mark_applied(&mut self, generation: u64) -> bool {
         if self.can_apply()
             && generation > self.applied_generation
-            && generation <= self.options_generation
+            && generation == self.options_generation
         {
             self.applied_generation = generation;
+            self.applied_metadata = Some(self.metadata);
             true
         } else {
             false
         }
+    }
+
+    /// The options the metadata service enforces now.
+    pub fn options_in_force(&self) -> MetadataOptions {
+        self.applied_metadata.unwrap_or(self.metadata)
     }
 
     fn not_in_state(&self, what: &str) -> Ec2Error {

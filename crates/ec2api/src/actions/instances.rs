@@ -803,7 +803,7 @@ pub async fn launch_first_instance(api: &crate::Api) -> Result<String, Ec2Error>
         scope: scope.clone(),
     };
     let req = RunInstancesIn {
-        image_id: Some(catalogue::AL2023_IMAGE.into()),
+        image_id: Some(catalogue::AL2_IMAGE.into()),
         instance_type: Some("t3.micro".into()),
         min_count: 1,
         max_count: 1,

@@ -162,16 +162,24 @@ pub async fn instance_by_id(pool: &SqlitePool, id: &str) -> Result<Option<Instan
     doc.map(|(d,)| decode(&d)).transpose()
 }
 
-pub async fn all_instances(pool: &SqlitePool, after: Option<i64>, limit: u32) -> Result<InstancePage> {
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT pk, doc FROM instances WHERE pk > ? ORDER BY pk LIMIT ?")
-        .bind(after.unwrap_or(0))
-        .bind(limit as i64 + 1)
-        .fetch_all(pool)
-        .await?;
+pub async fn all_instances(
+    pool: &SqlitePool,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<InstancePage> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT pk, doc FROM instances WHERE pk > ? ORDER BY pk LIMIT ?")
+            .bind(after.unwrap_or(0))
+            .bind(limit as i64 + 1)
+            .fetch_all(pool)
+            .await?;
     let more = rows.len() > limit as usize;
     let take = rows.len().min(limit as usize);
     let next = if more { Some(rows[take - 1].0) } else { None };
-    let instances = rows[..take].iter().map(|(_, d)| decode(d)).collect::<Result<_>>()?;
+    let instances = rows[..take]
+        .iter()
+        .map(|(_, d)| decode(d))
+        .collect::<Result<_>>()?;
     Ok(InstancePage { instances, next })
 }
 

@@ -1,0 +1,418 @@
+//! The metadata host: every instance's view in memory, kept current from the change feed.
+//!
+//! `pending` → `applied` is real here: when the feed says an instance's desired options
+//! changed (or a stopped instance with pending options started), the host waits
+//! `apply_delay`, switches the in-memory options of that instance, and only then acknowledges
+//! the generation to the store, which then reads `applied`. Until the switch, the previous
+//! options stay in force (spec imds.md §11).
+
+use crate::counters::{Counters, Snapshot};
+use crate::service::CredentialRequest;
+use crate::token::TokenKey;
+use crate::tree::{self, Node};
+use crate::view::InstanceView;
+use base64::Engine;
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use model::instance::Instance;
+use sha2::Sha256;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use store::{ChangeKind, Store};
+use tokio::sync::watch;
+
+/// One instance as the service serves it: its view, its category tree and identity
+/// document (built once), its counters.
+#[derive(Debug)]
+pub struct Served {
+    pub view: InstanceView,
+    pub tree: Node,
+    pub identity_document: Bytes,
+    pub counters: Arc<Counters>,
+}
+
+impl Served {
+    fn new(view: InstanceView, counters: Arc<Counters>) -> Served {
+        Served {
+            tree: tree::meta_data(&view),
+            identity_document: Bytes::from(identity_document(&view)),
+            view,
+            counters,
+        }
+    }
+}
+
+/// `dynamic/instance-identity/document`: 2-space indent, `" : "`, EC2's key order, JSON
+/// nulls for what does not apply (spec imds.md §12).
+pub fn identity_document(v: &InstanceView) -> String {
+    let s = |x: &str| serde_json::Value::String(x.to_string()).to_string();
+    format!(
+        "{{\n  \"accountId\" : {},\n  \"architecture\" : {},\n  \"availabilityZone\" : {},\n  \"billingProducts\" : null,\n  \"devpayProductCodes\" : null,\n  \"marketplaceProductCodes\" : null,\n  \"imageId\" : {},\n  \"instanceId\" : {},\n  \"instanceType\" : {},\n  \"kernelId\" : null,\n  \"pendingTime\" : {},\n  \"privateIp\" : {},\n  \"ramdiskId\" : null,\n  \"region\" : {},\n  \"version\" : \"2017-09-30\"\n}}",
+        s(&v.account),
+        s(v.architecture),
+        s(&v.availability_zone),
+        s(&v.image_id),
+        s(&v.instance_id),
+        s(&v.instance_type),
+        s(&iso_seconds(v.launch_time_ms)),
+        s(&v.private_ip.to_string()),
+        s(&v.region),
+    )
+}
+
+/// `2026-11-22T17:00:00Z`.
+pub fn iso_seconds(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, mo, d) = model::instance::civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Role credentials handed out, remembered with how they were delivered (IMDSv1 or IMDSv2),
+/// so that the API can honour `ec2:RoleDelivery` for calls signed with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub instance_id: String,
+    pub role: String,
+    /// `1.0` (fetched without a token) or `2.0`.
+    pub delivery: &'static str,
+    pub expiration_ms: i64,
+}
+
+/// Credentials are renewed every hour and live six hours, so new ones are always served well
+/// before the old ones expire (EC2: at least five minutes before).
+const ROTATE_MS: i64 = 3_600_000;
+const LIFETIME_MS: i64 = 6 * 3_600_000;
+
+#[derive(Default)]
+struct State {
+    served: HashMap<String, Arc<Served>>,
+    by_ip: HashMap<Ipv4Addr, String>,
+    /// Order in which instances appeared, for the default instance.
+    order: BTreeMap<u64, String>,
+    order_of: HashMap<String, u64>,
+    /// Generations switched in memory whose acknowledgement is in flight.
+    switched: HashMap<String, u64>,
+}
+
+pub struct Host {
+    store: Arc<dyn Store>,
+    apply_delay: Duration,
+    pub tokens: TokenKey,
+    credentials_key: [u8; 32],
+    state: RwLock<State>,
+    issued: Mutex<HashMap<String, IssuedCredentials>>,
+}
+
+impl Host {
+    pub fn new(store: Arc<dyn Store>, apply_delay: Duration) -> Arc<Host> {
+        Arc::new(Host {
+            store,
+            apply_delay,
+            tokens: TokenKey::random(),
+            credentials_key: rand::random(),
+            state: RwLock::new(State::default()),
+            issued: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The instance a connection from `ip` belongs to; an address of no instance is served as
+    /// the default instance (the first instance of the default account and Region).
+    pub fn lookup(&self, ip: IpAddr) -> Option<Arc<Served>> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let v4 = match ip {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(a) => a.to_ipv4_mapped(),
+        };
+        if let Some(id) = v4.and_then(|a| state.by_ip.get(&a)) {
+            if let Some(s) = state.served.get(id) {
+                return Some(s.clone());
+            }
+        }
+        state
+            .order
+            .values()
+            .filter_map(|id| state.served.get(id))
+            .find(|s| {
+                s.view.account == model::DEFAULT_ACCOUNT
+                    && s.view.region == model::DEFAULT_REGION
+                    && !s.view.state.is_gone()
+            })
+            .cloned()
+    }
+
+    pub fn served(&self, instance_id: &str) -> Option<Arc<Served>> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.served.get(instance_id).cloned()
+    }
+
+    /// Counters of every instance served.
+    pub fn counters(&self) -> Vec<(String, Snapshot)> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(String, Snapshot)> = state
+            .order
+            .values()
+            .filter_map(|id| {
+                state
+                    .served
+                    .get(id)
+                    .map(|s| (id.clone(), s.counters.snapshot()))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Put (or replace) an instance's view. `desired` switches to the desired options.
+    fn install(&self, i: &Instance, desired: bool) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let mut view = InstanceView::of(i);
+        let switched = state.switched.get(&i.instance_id).copied();
+        if desired || switched == Some(i.options_generation) {
+            view.options = i.metadata;
+            view.generation = i.options_generation;
+        }
+        if switched.is_some_and(|g| i.applied_generation >= g) {
+            state.switched.remove(&i.instance_id);
+        }
+        let counters = state
+            .served
+            .get(&i.instance_id)
+            .map(|s| s.counters.clone())
+            .unwrap_or_default();
+        if !state.order_of.contains_key(&i.instance_id) {
+            let n = state.order.keys().next_back().map_or(0, |k| k + 1);
+            state.order.insert(n, i.instance_id.clone());
+            state.order_of.insert(i.instance_id.clone(), n);
+        }
+        if view.state.is_gone() && view.state == model::InstanceState::Terminated {
+            if state.by_ip.get(&view.private_ip) == Some(&i.instance_id) {
+                state.by_ip.remove(&view.private_ip);
+            }
+        } else {
+            state.by_ip.insert(view.private_ip, i.instance_id.clone());
+        }
+        state
+            .served
+            .insert(i.instance_id.clone(), Arc::new(Served::new(view, counters)));
+    }
+
+    fn remove(&self, id: &str) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = state.served.remove(id) {
+            if state.by_ip.get(&s.view.private_ip).map(String::as_str) == Some(id) {
+                state.by_ip.remove(&s.view.private_ip);
+            }
+        }
+        if let Some(n) = state.order_of.remove(id) {
+            state.order.remove(&n);
+        }
+        state.switched.remove(id);
+    }
+
+    /// Role credentials (and `iam/info`) for an instance, as EC2 formats them.
+    pub fn credentials(&self, v: &InstanceView, req: CredentialRequest<'_>, now_ms: i64) -> Bytes {
+        let Some(profile) = &v.iam_profile else {
+            return Bytes::new();
+        };
+        let epoch = now_ms.div_euclid(ROTATE_MS);
+        let updated = iso_seconds(epoch * ROTATE_MS);
+        match req {
+            CredentialRequest::Info => Bytes::from(format!(
+                "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"{updated}\",\n  \"InstanceProfileArn\" : \"{}\",\n  \"InstanceProfileId\" : \"{}\"\n}}",
+                profile.arn, profile.id
+            )),
+            CredentialRequest::Role { name, v2 } => {
+                let c = self.issue(v, name, v2, epoch);
+                Bytes::from(format!(
+                    "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"{updated}\",\n  \"Type\" : \"AWS-HMAC\",\n  \"AccessKeyId\" : \"{}\",\n  \"SecretAccessKey\" : \"{}\",\n  \"Token\" : \"{}\",\n  \"Expiration\" : \"{}\"\n}}",
+                    c.access_key_id, c.secret_access_key, c.session_token, iso_seconds(c.expiration_ms)
+                ))
+            }
+        }
+    }
+
+    /// The credentials of (instance, role, delivery, hour): derived from a key only this
+    /// process holds, the same all hour, and remembered with their delivery.
+    fn issue(&self, v: &InstanceView, role: &str, v2: bool, epoch: i64) -> IssuedCredentials {
+        let delivery = if v2 { "2.0" } else { "1.0" };
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.credentials_key).expect("any key length");
+        mac.update(
+            format!(
+                "{}|{}|{}|{}|{}",
+                v.instance_id, role, delivery, epoch, v.launch_time_ms
+            )
+            .as_bytes(),
+        );
+        let d = mac.finalize().into_bytes();
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let akid: String = "ASIA"
+            .chars()
+            .chain(d[..16].iter().map(|b| ALPHABET[(*b as usize) % 32] as char))
+            .collect();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let secret: String = b64.encode(&d[..30]).chars().take(40).collect();
+        let mut token_bytes = Vec::with_capacity(192);
+        for round in 0u8..6 {
+            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.credentials_key)
+                .expect("any key length");
+            m.update(&d);
+            m.update(&[round]);
+            token_bytes.extend_from_slice(&m.finalize().into_bytes());
+        }
+        let issued = IssuedCredentials {
+            access_key_id: akid.clone(),
+            secret_access_key: secret,
+            session_token: format!("IQoJb3JpZ2luX2Vj{}", b64.encode(&token_bytes)),
+            instance_id: v.instance_id.clone(),
+            role: role.to_string(),
+            delivery,
+            expiration_ms: epoch * ROTATE_MS + LIFETIME_MS,
+        };
+        let mut all = self.issued.lock().unwrap_or_else(|e| e.into_inner());
+        let now = epoch * ROTATE_MS;
+        all.retain(|_, c| c.expiration_ms > now);
+        all.insert(akid, issued.clone());
+        issued
+    }
+
+    /// Credentials this host handed out, by access key id (for the IAM stage).
+    pub fn issued(&self, access_key_id: &str) -> Option<IssuedCredentials> {
+        self.issued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(access_key_id)
+            .cloned()
+    }
+
+    /// Load every instance, then follow the feed until shutdown.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let delay_ms = self.apply_delay.as_millis() as i64;
+        let mut feed = self.store.watch();
+        let mut cursor = *feed.borrow_and_update();
+        let mut queue: BinaryHeap<Reverse<(i64, String, u64)>> = BinaryHeap::new();
+        let mut after = None;
+        loop {
+            match self.store.all_instances(after, 1000).await {
+                Ok(page) => {
+                    let now = store::now_ms();
+                    for i in &page.instances {
+                        self.install(i, false);
+                        if i.applied_generation < i.options_generation && i.can_apply() {
+                            queue.push(Reverse((
+                                now + delay_ms,
+                                i.instance_id.clone(),
+                                i.options_generation,
+                            )));
+                        }
+                    }
+                    match page.next {
+                        Some(n) => after = Some(n),
+                        None => break,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "metadata host: cannot load instances; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        loop {
+            let now = store::now_ms();
+            let mut due = Vec::new();
+            while queue.peek().is_some_and(|Reverse((at, _, _))| *at <= now) {
+                if let Some(Reverse((_, id, g))) = queue.pop() {
+                    due.push((id, g));
+                }
+            }
+            if !due.is_empty() {
+                self.apply(due).await;
+            }
+            let wait = queue
+                .peek()
+                .map(
+                    |Reverse((at, _, _))| Duration::from_millis((at - now).clamp(1, 60_000) as u64),
+                )
+                .unwrap_or(Duration::from_secs(60));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                r = feed.changed() => {
+                    if r.is_err() { return; }
+                    let latest = *feed.borrow_and_update();
+                    while cursor < latest {
+                        let changes = match self.store.changes_after(cursor, 1000).await {
+                            Ok(c) => c,
+                            Err(e) => {
+                                tracing::error!(error = %e, "metadata host: cannot read the change feed");
+                                break;
+                            }
+                        };
+                        if changes.is_empty() {
+                            break;
+                        }
+                        for c in changes {
+                            cursor = c.seq;
+                            if c.kind == ChangeKind::Purged {
+                                self.remove(&c.instance_id);
+                                continue;
+                            }
+                            match self.store.instance_by_id(&c.instance_id).await {
+                                Ok(Some(i)) => {
+                                    self.install(&i, false);
+                                    if matches!(c.kind, ChangeKind::Launched | ChangeKind::OptionsChanged | ChangeKind::Started)
+                                        && i.applied_generation < i.options_generation
+                                    {
+                                        queue.push(Reverse((c.at_ms + delay_ms, i.instance_id.clone(), i.options_generation)));
+                                    }
+                                }
+                                Ok(None) => self.remove(&c.instance_id),
+                                Err(e) => tracing::error!(error = %e, "metadata host: cannot read an instance"),
+                            }
+                        }
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Switch each instance to its desired options in memory, then acknowledge.
+    async fn apply(&self, due: Vec<(String, u64)>) {
+        let mut acks = Vec::new();
+        for (id, g) in due {
+            match self.store.instance_by_id(&id).await {
+                Ok(Some(i))
+                    if i.can_apply() && i.options_generation == g && i.applied_generation < g =>
+                {
+                    {
+                        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+                        state.switched.insert(id.clone(), g);
+                    }
+                    self.install(&i, true);
+                    acks.push((id, g));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "metadata host: cannot read an instance to apply")
+                }
+            }
+        }
+        if !acks.is_empty() {
+            if let Err(e) = self.store.mark_applied(&acks).await {
+                tracing::error!(error = %e, "metadata host: cannot acknowledge applied options");
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The Instance Metadata Service: what a process on an instance sees at 169.254.169.254.
+//!
+//! - [`host`]: the metadata host. It holds every instance's view in memory, follows the
+//!   store's change feed, switches an instance to newly desired options `--apply-delay` after
+//!   the change, and only then acknowledges the generation to the store (`applied`). Requests
+//!   never touch the database.
+//! - [`view`]: what the service knows of one instance (from `model::Instance`).
+//! - [`tree`]: the category tree of `meta-data/`, built once per view.
+//! - [`token`]: IMDSv2 session tokens, authenticated with a key only this process holds.
+//! - [`service`]: one request in, one reply out, as EC2's service answers it (pure).
+//! - [`server`]: the accept loop: finds the instance by source address, serves one request
+//!   per connection, and sets the IP TTL of token replies to the hop limit.
+//! - [`counters`]: `MetadataNoToken`, `MetadataNoTokenRejected`, requests, tokens.
+
+pub mod counters;
+pub mod host;
+pub mod server;
+pub mod service;
+pub mod token;
+pub mod tree;
+pub mod view;
+
+pub use host::Host;

@@ -1,0 +1,291 @@
+//! One request in, one reply out, as EC2's metadata service answers (spec imds.md §2–§9 and
+//! §15). Pure apart from the counters: the server does the I/O, the host supplies the state.
+
+use crate::counters::Counters;
+use crate::host::Served;
+use crate::token::{TokenKey, MAX_TTL};
+use crate::tree::Lookup;
+use bytes::Bytes;
+use model::HttpTokens;
+
+/// The versions `GET /` lists (spec imds.md §1).
+pub const VERSIONS: &[&str] = &[
+    "1.0",
+    "2007-01-19",
+    "2007-03-01",
+    "2007-08-29",
+    "2007-10-10",
+    "2007-12-15",
+    "2008-02-01",
+    "2008-09-01",
+    "2009-04-04",
+    "2011-01-01",
+    "2011-05-01",
+    "2012-01-12",
+    "2014-02-25",
+    "2014-11-05",
+    "2015-10-20",
+    "2016-04-19",
+    "2016-06-30",
+    "2016-09-02",
+    "2018-03-28",
+    "2018-08-17",
+    "2018-09-24",
+    "2019-10-01",
+    "2020-10-27",
+    "2021-01-03",
+    "2021-03-23",
+    "2021-07-15",
+    "2022-09-24",
+    "2024-04-11",
+    "latest",
+];
+
+pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+pub const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+/// As EC2 spells it on responses.
+pub const TTL_RESPONSE_HEADER: &str = "X-Aws-Ec2-Metadata-Token-Ttl-Seconds";
+
+/// What a request carries that the service looks at.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// Lowercase header names.
+    pub header: &'a dyn Fn(&str) -> Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// A reason phrase other than the standard one (`405 Not Allowed`).
+    pub reason: Option<&'static str>,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Bytes,
+    /// The IP TTL (IPv6 hop limit) of the packets carrying this reply, when it is limited.
+    pub hop_limit: Option<u8>,
+}
+
+impl Reply {
+    fn new(status: u16, content_type: &str, body: impl Into<Bytes>) -> Reply {
+        Reply {
+            status,
+            reason: None,
+            headers: vec![("Content-Type", content_type.to_string())],
+            body: body.into(),
+            hop_limit: None,
+        }
+    }
+
+    fn empty(status: u16) -> Reply {
+        Reply::new(status, "text/plain", Bytes::new())
+    }
+
+    fn text(body: impl Into<Bytes>) -> Reply {
+        let mut r = Reply::new(200, "text/plain", body);
+        r.headers.push(("Accept-Ranges", "none".into()));
+        r
+    }
+
+    /// EC2's XHTML error page (401, 404, 400), byte for byte.
+    pub fn page(status: u16) -> Reply {
+        let text = match status {
+            401 => "Unauthorized",
+            404 => "Not Found",
+            _ => "Bad Request",
+        };
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\"\n\t\"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd\">\n<html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" lang=\"en\">\n <head>\n  <title>{status} - {text}</title>\n </head>\n <body>\n  <h1>{status} - {text}</h1>\n </body>\n</html>\n"
+        );
+        Reply::new(status, "text/html", body)
+    }
+
+    fn redirect(path: &str) -> Reply {
+        let mut r = Reply::empty(301);
+        r.headers
+            .push(("Location", format!("http://169.254.169.254{path}/")));
+        r
+    }
+}
+
+/// How the request proved itself.
+enum Auth {
+    V1,
+    V2 { remaining: u64 },
+}
+
+/// Seconds since the epoch.
+pub fn now_s(now_ms: i64) -> u64 {
+    (now_ms.max(0) / 1000) as u64
+}
+
+/// What the role-credential categories ask the host for.
+pub enum CredentialRequest<'a> {
+    /// `iam/info`.
+    Info,
+    /// `iam/security-credentials/ROLE`, fetched with a token (`v2`) or without.
+    Role { name: &'a str, v2: bool },
+}
+
+pub type Credentials<'a> = &'a dyn Fn(CredentialRequest<'_>) -> Bytes;
+
+pub fn answer(
+    req: &Request<'_>,
+    served: &Served,
+    key: &TokenKey,
+    now_ms: i64,
+    creds: Credentials<'_>,
+) -> Reply {
+    let counters: &Counters = &served.counters;
+    Counters::bump(&counters.requests);
+    let view = &served.view;
+    let options = view.options;
+    // Switched off: every request is refused (spec imds.md §6).
+    if !options.http_endpoint.is_enabled() {
+        return Reply::empty(403);
+    }
+    let path = req.path;
+
+    // The token endpoint.
+    if path == "/latest/api/token" {
+        if req.method != "PUT" {
+            let mut r = Reply::empty(405);
+            r.reason = Some("Not Allowed");
+            r.headers.push(("Allow", "OPTIONS, PUT".into()));
+            return r;
+        }
+        if (req.header)("x-forwarded-for").is_some() {
+            return Reply::empty(403);
+        }
+        let ttl = match (req.header)(TTL_HEADER).and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(t) if (1..=MAX_TTL).contains(&t) => t,
+            _ => return Reply::page(400),
+        };
+        let token = key.issue(&view.instance_id, view.launch_time_ms, now_s(now_ms), ttl);
+        Counters::bump(&counters.tokens_issued);
+        let mut r = Reply::text(token);
+        r.headers.push((TTL_RESPONSE_HEADER, ttl.to_string()));
+        r.hop_limit = Some(options.hop_limit.get());
+        return r;
+    }
+    if req.method == "PUT" && is_token_path(path) {
+        // `/latest/api/token/`, `/2021-03-23/api/token`: refused (spec imds.md §3).
+        return Reply::empty(403);
+    }
+    if req.method != "GET" && req.method != "HEAD" {
+        let mut r = Reply::empty(405);
+        r.reason = Some("Not Allowed");
+        r.headers.push(("Allow", "GET, HEAD".into()));
+        return r;
+    }
+
+    // v1 or v2 is decided by the presence of the token header; a bad token is never
+    // downgraded to v1.
+    let auth = match (req.header)(TOKEN_HEADER) {
+        Some(t) => match key.check(&t, &view.instance_id, view.launch_time_ms, now_s(now_ms)) {
+            Ok(remaining) => Auth::V2 { remaining },
+            Err(_) => return Reply::page(401),
+        },
+        None if options.http_tokens == HttpTokens::Required => {
+            Counters::bump(&counters.no_token_rejected);
+            return Reply::page(401);
+        }
+        None => Auth::V1,
+    };
+
+    let mut reply = resolve(path, served, &auth, creds);
+    if reply.status == 200 {
+        match auth {
+            Auth::V1 => Counters::bump(&counters.no_token),
+            Auth::V2 { remaining } => reply
+                .headers
+                .push((TTL_RESPONSE_HEADER, remaining.to_string())),
+        }
+    }
+    reply
+}
+
+fn is_token_path(path: &str) -> bool {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let version = parts.next().unwrap_or("");
+    let rest = parts.next().unwrap_or("");
+    VERSIONS.contains(&version) && (rest == "api/token" || rest == "api/token/")
+}
+
+fn resolve(path: &str, served: &Served, auth: &Auth, creds: Credentials<'_>) -> Reply {
+    if path == "/" {
+        return Reply::text(VERSIONS.join("\n"));
+    }
+    let rest = path.trim_start_matches('/');
+    let (version, sub) = match rest.split_once('/') {
+        Some((v, s)) => (v, Some(s)),
+        None => (rest, None),
+    };
+    if !VERSIONS.contains(&version) {
+        return Reply::page(404);
+    }
+    let Some(sub) = sub else {
+        return Reply::redirect(path);
+    };
+    let view = &served.view;
+    if sub.is_empty() {
+        return Reply::text("dynamic\nmeta-data\nuser-data");
+    }
+    if sub == "user-data" || sub == "user-data/" {
+        return match &view.user_data {
+            Some(data) => {
+                let mut r = Reply::new(200, "application/octet-stream", Bytes::from(data.clone()));
+                r.headers.push(("Accept-Ranges", "bytes".into()));
+                r
+            }
+            None => Reply::page(404),
+        };
+    }
+    if sub == "meta-data" || sub == "dynamic" {
+        return Reply::redirect(path);
+    }
+    if let Some(md) = sub.strip_prefix("meta-data/") {
+        return match served.tree.lookup(md) {
+            Lookup::Leaf(b) => Reply::text(b.clone()),
+            Lookup::Listing(l) => Reply::text(l),
+            Lookup::Redirect => Reply::redirect(path.trim_end_matches('/')),
+            Lookup::Credentials(name) => Reply::text(creds(CredentialRequest::Role {
+                name,
+                v2: matches!(auth, Auth::V2 { .. }),
+            })),
+            Lookup::CredentialsInfo => Reply::text(creds(CredentialRequest::Info)),
+            Lookup::NotFound => Reply::page(404),
+        };
+    }
+    if let Some(dy) = sub.strip_prefix("dynamic/") {
+        return match dy.trim_end_matches('/') {
+            "" => Reply::text("instance-identity/"),
+            "instance-identity" if dy.ends_with('/') => Reply::text("document"),
+            "instance-identity" => Reply::redirect(path),
+            "instance-identity/document" => Reply::text(served.identity_document.clone()),
+            _ => Reply::page(404),
+        };
+    }
+    Reply::page(404)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_pages_have_ec2s_lengths() {
+        // spec imds.md §2: 343 bytes for 401, 337 for 404.
+        assert_eq!(Reply::page(401).body.len(), 343);
+        assert_eq!(Reply::page(404).body.len(), 337);
+        assert!(Reply::page(404)
+            .body
+            .starts_with(b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n<!DOCTYPE"));
+    }
+
+    #[test]
+    fn token_paths() {
+        assert!(is_token_path("/latest/api/token/"));
+        assert!(is_token_path("/2021-03-23/api/token"));
+        assert!(!is_token_path("/latest/meta-data/"));
+    }
+}

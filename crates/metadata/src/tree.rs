@@ -1,0 +1,342 @@
+//! The category tree of `meta-data/` (EC2 User Guide, "Instance metadata categories";
+//! spec imds.md §12), built once per view of an instance.
+//!
+//! Listings are LF-separated with no final LF, sub-directories end in `/`; the root listing
+//! is alphabetical; a category that does not apply (no instance profile, no key, tags not
+//! allowed) is absent from listings and answers 404.
+
+use crate::view::InstanceView;
+use bytes::Bytes;
+use model::catalogue;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Leaf(Bytes),
+    /// Entries in listing order; `listing` replaces the generated listing (`public-keys/`
+    /// lists `0=name` while its path is `0/`).
+    Dir {
+        entries: Vec<(String, Node)>,
+        listing: Option<String>,
+    },
+    /// Answered by the service at request time (credentials rotate, and differ by delivery).
+    Credentials {
+        role: String,
+    },
+    CredentialsInfo,
+}
+
+/// What a path resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    Leaf(&'a Bytes),
+    /// A directory asked for with its trailing `/`: the listing.
+    Listing(String),
+    /// A directory asked for without `/`: EC2 redirects.
+    Redirect,
+    Credentials(&'a str),
+    CredentialsInfo,
+    NotFound,
+}
+
+fn leaf(s: impl Into<String>) -> Node {
+    Node::Leaf(Bytes::from(s.into()))
+}
+
+fn dir(entries: Vec<(&str, Node)>) -> Node {
+    Node::Dir {
+        entries: entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        listing: None,
+    }
+}
+
+impl Node {
+    pub fn listing(&self) -> Option<String> {
+        match self {
+            Node::Dir {
+                listing: Some(l), ..
+            } => Some(l.clone()),
+            Node::Dir { entries, .. } => Some(
+                entries
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Node::Dir { .. } => format!("{k}/"),
+                        _ => k.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Resolve `path` (the part after `meta-data/`, without the leading `/`).
+    pub fn lookup(&self, path: &str) -> Lookup<'_> {
+        let trailing = path.is_empty() || path.ends_with('/');
+        let mut node = self;
+        for seg in path.split('/').filter(|s| !s.is_empty()) {
+            match node {
+                Node::Dir { entries, .. } => match entries.iter().find(|(k, _)| k == seg) {
+                    Some((_, n)) => node = n,
+                    None => return Lookup::NotFound,
+                },
+                _ => return Lookup::NotFound,
+            }
+        }
+        match node {
+            Node::Dir { .. } if trailing => Lookup::Listing(node.listing().unwrap_or_default()),
+            Node::Dir { .. } => Lookup::Redirect,
+            // A leaf asked for with a trailing slash is answered as the leaf (botocore asks
+            // `placement/availability-zone/`).
+            Node::Leaf(b) => Lookup::Leaf(b),
+            Node::Credentials { role } => Lookup::Credentials(role),
+            Node::CredentialsInfo => Lookup::CredentialsInfo,
+        }
+    }
+}
+
+/// The role an instance profile carries: imds names the role like the profile.
+pub fn role_name(profile_arn: &str) -> &str {
+    profile_arn.rsplit('/').next().unwrap_or(profile_arn)
+}
+
+/// The `meta-data/` tree of an instance.
+pub fn meta_data(v: &InstanceView) -> Node {
+    let vpc = catalogue::default_vpc(&v.region);
+    let subnet = vpc.subnets.iter().find(|s| s.subnet_id == v.subnet_id);
+    let cidr = |c: (std::net::Ipv4Addr, u8)| format!("{}/{}", c.0, c.1);
+    let host = v.hostname();
+    let group_names: Vec<&str> = v.security_groups.iter().map(|(_, n)| n.as_str()).collect();
+    let group_ids: Vec<&str> = v.security_groups.iter().map(|(i, _)| i.as_str()).collect();
+    let mut mac_entries = vec![
+        ("device-number", leaf("0")),
+        ("interface-id", leaf(v.interface_id.clone())),
+        ("local-hostname", leaf(host.clone())),
+        ("local-ipv4s", leaf(v.private_ip.to_string())),
+        ("mac", leaf(v.mac.clone())),
+        ("network-card-index", leaf("0")),
+        ("owner-id", leaf(v.account.clone())),
+        ("security-group-ids", leaf(group_ids.join("\n"))),
+        ("security-groups", leaf(group_names.join("\n"))),
+        ("subnet-id", leaf(v.subnet_id.clone())),
+    ];
+    if let Some(s) = subnet {
+        mac_entries.push(("subnet-ipv4-cidr-block", leaf(cidr(s.cidr))));
+    }
+    mac_entries.push(("vpc-id", leaf(v.vpc_id.clone())));
+    mac_entries.push(("vpc-ipv4-cidr-block", leaf(cidr(vpc.cidr))));
+    mac_entries.push(("vpc-ipv4-cidr-blocks", leaf(cidr(vpc.cidr))));
+    let az_id = subnet
+        .map(|s| s.availability_zone_id.clone())
+        .unwrap_or_default();
+
+    let mut root: Vec<(&str, Node)> = vec![
+        ("ami-id", leaf(v.image_id.clone())),
+        ("ami-launch-index", leaf(v.ami_launch_index.to_string())),
+        ("ami-manifest-path", leaf("(unknown)")),
+        (
+            "block-device-mapping",
+            dir(vec![
+                ("ami", leaf("/dev/xvda")),
+                ("root", leaf("/dev/xvda")),
+            ]),
+        ),
+        (
+            "events",
+            dir(vec![(
+                "maintenance",
+                dir(vec![("history", leaf("[]")), ("scheduled", leaf("[]"))]),
+            )]),
+        ),
+        ("hostname", leaf(host.clone())),
+        ("instance-action", leaf("none")),
+        ("instance-id", leaf(v.instance_id.clone())),
+        ("instance-life-cycle", leaf("on-demand")),
+        ("instance-type", leaf(v.instance_type.clone())),
+        ("local-hostname", leaf(host.clone())),
+        ("local-ipv4", leaf(v.private_ip.to_string())),
+        ("mac", leaf(v.mac.clone())),
+        (
+            "network",
+            dir(vec![(
+                "interfaces",
+                dir(vec![(
+                    "macs",
+                    Node::Dir {
+                        entries: vec![(v.mac.clone(), dir(mac_entries))],
+                        listing: None,
+                    },
+                )]),
+            )]),
+        ),
+        (
+            "placement",
+            dir(vec![
+                ("availability-zone", leaf(v.availability_zone.clone())),
+                ("availability-zone-id", leaf(az_id)),
+                ("region", leaf(v.region.clone())),
+            ]),
+        ),
+        ("profile", leaf("default-hvm")),
+        ("reservation-id", leaf(v.reservation_id.clone())),
+        ("security-groups", leaf(group_names.join("\n"))),
+        (
+            "services",
+            dir(vec![
+                ("domain", leaf("amazonaws.com")),
+                ("partition", leaf("aws")),
+            ]),
+        ),
+    ];
+    if let Some(p) = &v.iam_profile {
+        let role = role_name(&p.arn).to_string();
+        root.push((
+            "iam",
+            dir(vec![
+                ("info", Node::CredentialsInfo),
+                (
+                    "security-credentials",
+                    Node::Dir {
+                        entries: vec![(role.clone(), Node::Credentials { role })],
+                        listing: None,
+                    },
+                ),
+            ]),
+        ));
+    }
+    if let Some(k) = &v.key_name {
+        root.push((
+            "public-keys",
+            Node::Dir {
+                entries: vec![(
+                    "0".into(),
+                    dir(vec![(
+                        "openssh-key",
+                        leaf(format!(
+                            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC{} {k}\n",
+                            "imds".repeat(8)
+                        )),
+                    )]),
+                )],
+                listing: Some(format!("0={k}")),
+            },
+        ));
+    }
+    if v.options.instance_metadata_tags.is_enabled() {
+        let tags = Node::Dir {
+            entries: v
+                .tags
+                .iter()
+                .map(|t| (t.key.clone(), leaf(t.value.clone())))
+                .collect(),
+            listing: None,
+        };
+        root.push(("tags", dir(vec![("instance", tags)])));
+    }
+    root.sort_by(|a, b| a.0.cmp(b.0));
+    dir(root)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn sample() -> InstanceView {
+        let mut i = instance();
+        i.key_name = Some("my-key".into());
+        InstanceView::of(&i)
+    }
+
+    pub fn instance() -> model::Instance {
+        let vpc = catalogue::default_vpc("us-east-1");
+        let s = &vpc.subnets[0];
+        model::Instance {
+            instance_id: "i-0123456789abcdef0".into(),
+            scope: model::Scope::new("123456789012", "us-east-1"),
+            reservation_id: "r-0123456789abcdef0".into(),
+            image_id: catalogue::AL2_IMAGE.into(),
+            instance_type: "t3.micro".into(),
+            state: model::InstanceState::Running,
+            transition: None,
+            state_transition_reason: String::new(),
+            state_reason: None,
+            launch_time_ms: 0,
+            private_ip: std::net::Ipv4Addr::new(172, 31, 0, 4),
+            subnet_id: s.subnet_id.clone(),
+            vpc_id: vpc.vpc_id.clone(),
+            availability_zone: s.availability_zone.clone(),
+            network_interface_id: "eni-0123456789abcdef0".into(),
+            mac_address: "02:00:00:00:00:01".into(),
+            root_volume_id: "vol-0123456789abcdef0".into(),
+            ami_launch_index: 0,
+            key_name: None,
+            security_groups: vec![("sg-1".into(), "default".into())],
+            iam_instance_profile: None,
+            user_data: None,
+            client_token: None,
+            launch_fingerprint: None,
+            ebs_optimized: false,
+            disable_api_termination: false,
+            disable_api_stop: false,
+            monitoring: false,
+            shutdown_behavior: "stop".into(),
+            hibernation: false,
+            cpu_credits: None,
+            launch_template: None,
+            metadata: model::MetadataOptions::BUILT_IN,
+            options_generation: 1,
+            applied_generation: 1,
+            applied_metadata: Some(model::MetadataOptions::BUILT_IN),
+            tags: vec![model::tags::Tag {
+                key: "Name".into(),
+                value: "web".into(),
+            }],
+            terminated_at_ms: None,
+        }
+    }
+
+    #[test]
+    fn listings_and_lookups() {
+        let t = meta_data(&sample());
+        let root = t.listing().unwrap();
+        assert!(root.starts_with("ami-id\nami-launch-index\n"));
+        assert!(!root.ends_with('\n'));
+        assert!(root.contains("\nblock-device-mapping/\n"));
+        assert!(!root.contains("iam/"), "no profile, no iam/");
+        assert!(!root.contains("tags/"), "tags not allowed");
+        assert_eq!(
+            t.lookup("instance-id"),
+            Lookup::Leaf(&Bytes::from("i-0123456789abcdef0"))
+        );
+        assert_eq!(
+            t.lookup("placement/availability-zone/"),
+            Lookup::Leaf(&Bytes::from("us-east-1a"))
+        );
+        assert_eq!(t.lookup("placement"), Lookup::Redirect);
+        assert_eq!(t.lookup("nope"), Lookup::NotFound);
+        assert_eq!(t.lookup("public-keys/"), Lookup::Listing("0=my-key".into()));
+        assert_eq!(
+            t.lookup("public-keys/0/"),
+            Lookup::Listing("openssh-key".into())
+        );
+        let names: Vec<&str> = root.lines().collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted, "alphabetical");
+    }
+
+    #[test]
+    fn tags_follow_the_option() {
+        let mut v = sample();
+        v.options.instance_metadata_tags = model::InstanceMetadataTags::Enabled;
+        let t = meta_data(&v);
+        assert!(t.listing().unwrap().contains("\ntags/"));
+        assert_eq!(t.lookup("tags/instance/"), Lookup::Listing("Name".into()));
+        assert_eq!(
+            t.lookup("tags/instance/Name"),
+            Lookup::Leaf(&Bytes::from("web"))
+        );
+    }
+}
