@@ -1,11 +1,13 @@
-//! `imds`: a faithful local stand-in for the EC2 API of instance metadata options and (in a
-//! later stage) the Instance Metadata Service.
+//! `imds`: a faithful local stand-in for the EC2 API of instance metadata options and the
+//! Instance Metadata Service.
 //!
 //! - [`config`]: flags, `IMDS_…` environment and an optional TOML file, merged.
 //! - [`serve`]: `imds serve`: the EC2 API with its lifecycle driver, and the Instance Metadata
 //!   Service (the `metadata` crate) beside it.
+//! - [`exec`]: `imds exec`: a command run as if on an instance, in network namespaces.
 
 mod config;
+mod exec;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +27,9 @@ struct Cli {
 enum Command {
     /// Run the EC2 API (and its simulated fleet) until SIGINT or SIGTERM.
     Serve(config::ServeArgs),
+    /// Run a command as if on an instance: in a network namespace with the instance's address,
+    /// where 169.254.169.254 is the metadata service (needs root or CAP_NET_ADMIN).
+    Exec(exec::ExecArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +41,20 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    let args = match cli.command {
+        Command::Exec(args) => {
+            return match exec::run(args) {
+                Ok(status) => {
+                    std::process::ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8)
+                }
+                Err(e) => {
+                    eprintln!("imds exec: {e}");
+                    std::process::ExitCode::from(125)
+                }
+            }
+        }
+        Command::Serve(args) => args,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -46,10 +65,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = match cli.command {
-        Command::Serve(args) => runtime.block_on(serve::run(args)),
-    };
-    match result {
+    match runtime.block_on(serve::run(args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("imds: {e}");

@@ -93,7 +93,9 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     println!("imds: Instance Metadata Service listening on http://{imds_addr}");
     println!("imds: EC2 API listening on http://{addr} ({location})");
     let _ = std::io::stdout().flush();
-    let served = axum::serve(listener, ec2api::router(api.clone()))
+    let attachments = Arc::new(metadata::netns::Attachments::default());
+    let admin = admin_router(host.clone(), attachments, stop_rx.clone());
+    let served = axum::serve(listener, ec2api::router(api.clone()).merge(admin))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     let _ = stop_tx.send(true);
@@ -103,6 +105,51 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     store.close().await;
     tracing::info!("stopped");
     served.map_err(ServeError::Serve)
+}
+
+/// `POST`/`DELETE /_imds/netns/NAME`: `imds exec` asks the server to serve (or stop serving)
+/// inside the metadata namespace it built. Only namespaces under /var/run/netns can be named.
+fn admin_router(
+    host: Arc<metadata::Host>,
+    attachments: Arc<metadata::netns::Attachments>,
+    stop: watch::Receiver<bool>,
+) -> axum::Router {
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    let valid = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let (h, a1, a2) = (host, attachments.clone(), attachments);
+    axum::Router::new().route(
+        "/_imds/netns/{name}",
+        post(move |Path(name): Path<String>| {
+            let (h, a, stop) = (h.clone(), a1.clone(), stop.clone());
+            async move {
+                if !valid(&name) {
+                    return (StatusCode::BAD_REQUEST, "bad namespace name".to_string());
+                }
+                match a.attach(h, &name, stop) {
+                    Ok(()) => (StatusCode::OK, format!("serving in {name}\n")),
+                    Err(e) => (StatusCode::BAD_REQUEST, e.to_string()),
+                }
+            }
+        })
+        .delete(move |Path(name): Path<String>| {
+            let a = a2.clone();
+            async move {
+                if a.detach(&name) {
+                    (StatusCode::OK, format!("stopped serving in {name}\n"))
+                } else {
+                    (StatusCode::NOT_FOUND, format!("not serving in {name}\n"))
+                }
+            }
+        }),
+    )
 }
 
 fn rand_suffix() -> u64 {

@@ -133,7 +133,9 @@ impl Host {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         let v4 = match ip {
             IpAddr::V4(a) => Some(a),
-            IpAddr::V6(a) => a.to_ipv4_mapped(),
+            IpAddr::V6(a) => a
+                .to_ipv4_mapped()
+                .or_else(|| crate::netns::v4_of_instance_v6(a)),
         };
         if let Some(id) = v4.and_then(|a| state.by_ip.get(&a)) {
             if let Some(s) = state.served.get(id) {

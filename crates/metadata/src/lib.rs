@@ -10,10 +10,12 @@
 //! - [`service`]: one request in, one reply out, as EC2's service answers it (pure).
 //! - [`server`]: the accept loop: finds the instance by source address, serves one request
 //!   per connection, and sets the IP TTL of token replies to the hop limit.
+//! - [`netns`]: serving at 169.254.169.254 inside the namespaces `imds exec` builds.
 //! - [`counters`]: `MetadataNoToken`, `MetadataNoTokenRejected`, requests, tokens.
 
 pub mod counters;
 pub mod host;
+pub mod netns;
 pub mod server;
 pub mod service;
 pub mod token;

@@ -15,7 +15,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::sync::Arc;
@@ -48,9 +47,7 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::
             let svc = service_fn(move |req| {
                 let host = host.clone();
                 let ttl_handle = ttl_handle.clone();
-                async move {
-                    Ok::<_, Infallible>(respond(&host, peer, req, ttl_handle.as_ref().as_ref()))
-                }
+                async move { respond(&host, peer, req, ttl_handle.as_ref().as_ref()).ok_or(Unanswered) }
             });
             let conn = http1::Builder::new()
                 .keep_alive(false)
@@ -63,12 +60,24 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::
     }
 }
 
+/// A request the service does not answer at all: the connection is dropped.
+#[derive(Debug)]
+struct Unanswered;
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not answered")
+    }
+}
+
+impl std::error::Error for Unanswered {}
+
 fn respond(
     host: &Host,
     peer: SocketAddr,
     req: http::Request<Incoming>,
     sock: Option<&socket2::Socket>,
-) -> Response<Full<Bytes>> {
+) -> Option<Response<Full<Bytes>>> {
     let now = store::now_ms();
     let headers = req.headers();
     let header = |name: &str| -> Option<String> {
@@ -76,7 +85,15 @@ fn respond(
             .get(name)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     };
-    let reply = match host.lookup(peer.ip()) {
+    let served = host.lookup(peer.ip());
+    // The IPv6 endpoint exists only while the instance has it enabled (spec imds.md §7):
+    // otherwise nothing answers.
+    if let (std::net::IpAddr::V6(v6), Some(s)) = (peer.ip(), &served) {
+        if v6.to_ipv4_mapped().is_none() && !s.view.options.http_protocol_ipv6.is_enabled() {
+            return None;
+        }
+    }
+    let reply = match served {
         Some(served) => {
             let creds = |r: service::CredentialRequest<'_>| host.credentials(&served.view, r, now);
             let request = Request {
@@ -100,7 +117,7 @@ fn respond(
         }
     }
     let is_head = req.method() == http::Method::HEAD;
-    to_http(reply, is_head)
+    Some(to_http(reply, is_head))
 }
 
 fn to_http(reply: Reply, is_head: bool) -> Response<Full<Bytes>> {

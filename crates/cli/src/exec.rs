@@ -1,0 +1,400 @@
+//! `imds exec`: run a command as if on an instance.
+//!
+//! The command runs in a new network namespace that holds the instance's private address (and
+//! an IPv6 address that carries it), with routes to 169.254.169.254 and `fd00:ec2::254` through
+//! `hops - 1` router namespaces to a metadata namespace, where the running `imds serve` is asked
+//! to listen (see `metadata::netns`). Unmodified programs (curl, SDKs, cloud-init) then reach
+//! the service at its real address, from the instance's address, across real hops: a token
+//! reply whose TTL is too small dies on the way, as on EC2.
+//!
+//! Everything is built with iproute2 (`ip`), and removed on every way out: normal exit, a
+//! failing command, SIGINT/SIGTERM, or an error half-way through the set-up.
+
+use clap::Args;
+use std::net::Ipv4Addr;
+use std::process::{Command, ExitStatus, Stdio};
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The EC2 API of the running `imds serve`.
+    #[arg(long, env = "IMDS_ENDPOINT", default_value = "http://127.0.0.1:8773")]
+    pub endpoint: String,
+    /// The instance to be (default: the first running instance of the Region).
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// The Region of the instance.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// How many hops away from the metadata service (1 = on the instance; 2 = a container
+    /// behind a bridge).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub hops: u8,
+    /// Prefer the IPv6 endpoint (sets AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 for SDKs).
+    #[arg(long)]
+    pub ipv6: bool,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, required = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("imds exec needs root or CAP_NET_ADMIN to create network namespaces (try: sudo imds exec …)")]
+    NotPrivileged,
+    #[error("`ip` (iproute2) is needed: {0}")]
+    NoIp(std::io::Error),
+    #[error("`{0}` failed: {1}")]
+    Ip(String, String),
+    #[error("the EC2 API at {0} did not answer: {1}")]
+    Api(String, String),
+    #[error("{0}")]
+    Instance(String),
+    #[error("cannot run {0}: {1}")]
+    Command(String, std::io::Error),
+}
+
+/// The namespaces and the server attachment of one `imds exec`, torn down on drop.
+struct Topology {
+    names: Vec<String>,
+    attached: Option<(String, String)>,
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        if let Some((endpoint, name)) = &self.attached {
+            let _ = admin(endpoint, "DELETE", name);
+        }
+        for n in self.names.iter().rev() {
+            let _ = Command::new("ip")
+                .args(["netns", "del", n])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), ExecError> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(ExecError::NoIp)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(ExecError::Ip(
+            format!("ip {}", args.join(" ")),
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
+    }
+}
+
+/// `POST`/`DELETE` `/_imds/netns/NAME` on the server.
+fn admin(endpoint: &str, method: &str, name: &str) -> Result<(), ExecError> {
+    http(endpoint, method, &format!("/_imds/netns/{name}"), "").map(|_| ())
+}
+
+/// A minimal HTTP/1.1 client for the server on loopback (no TLS, no redirects).
+fn http(endpoint: &str, method: &str, path: &str, body: &str) -> Result<String, ExecError> {
+    use std::io::{Read, Write};
+    let fail = |e: String| ExecError::Api(endpoint.to_string(), e);
+    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(hostport).map_err(|e| fail(e.to_string()))?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)
+        .map_err(|e| fail(e.to_string()))?;
+    let status = resp.split_whitespace().nth(1).unwrap_or("").to_string();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    if status.starts_with('2') {
+        Ok(body)
+    } else {
+        Err(fail(format!("{status}: {}", body.trim())))
+    }
+}
+
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = text.find(open)? + open.len();
+    let end = text[start..].find(close)? + start;
+    Some(&text[start..end])
+}
+
+/// The instance's id and private address, through DescribeInstances.
+fn find_instance(args: &ExecArgs) -> Result<(String, Ipv4Addr), ExecError> {
+    let mut body = "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=instance-state-name&Filter.1.Value.1=running".to_string();
+    if let Some(id) = &args.instance {
+        body.push_str(&format!("&InstanceId.1={id}"));
+    }
+    // Unsigned requests take their Region from a regional host name.
+    let hostport = args
+        .endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let xml = http_with_host(
+        &args.endpoint,
+        hostport,
+        &format!("ec2.{}.amazonaws.com", args.region),
+        &body,
+    )?;
+    let item = between(&xml, "<instancesSet>", "</instancesSet>").ok_or_else(|| {
+        ExecError::Instance(format!(
+            "no running instance{} in {}",
+            args.instance
+                .as_deref()
+                .map(|i| format!(" {i}"))
+                .unwrap_or_default(),
+            args.region
+        ))
+    })?;
+    let id = between(item, "<instanceId>", "</instanceId>")
+        .unwrap_or_default()
+        .to_string();
+    let ip = between(item, "<privateIpAddress>", "</privateIpAddress>")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ExecError::Instance(format!("instance {id} has no private address")))?;
+    Ok((id, ip))
+}
+
+fn http_with_host(
+    endpoint: &str,
+    hostport: &str,
+    host: &str,
+    body: &str,
+) -> Result<String, ExecError> {
+    use std::io::{Read, Write};
+    let fail = |e: String| ExecError::Api(endpoint.to_string(), e);
+    let mut s = std::net::TcpStream::connect(hostport).map_err(|e| fail(e.to_string()))?;
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)
+        .map_err(|e| fail(e.to_string()))?;
+    if let Some(code) = between(&resp, "<Code>", "</Code>") {
+        let msg = between(&resp, "<Message>", "</Message>").unwrap_or("");
+        return Err(ExecError::Instance(format!("{code}: {msg}")));
+    }
+    Ok(resp)
+}
+
+/// Build the namespaces: instance — r1 — … — metadata, one veth per link.
+fn build(args: &ExecArgs, instance_ip: Ipv4Addr) -> Result<Topology, ExecError> {
+    let tag = std::process::id() % 100_000;
+    let hops = args.hops as usize;
+    let mut topo = Topology {
+        names: Vec::new(),
+        attached: None,
+    };
+    let mut nodes = vec![format!("imds-{tag}-i")];
+    for r in 1..hops {
+        nodes.push(format!("imds-{tag}-r{r}"));
+    }
+    nodes.push(format!("imds-{tag}-m"));
+    for n in &nodes {
+        ip(&["netns", "add", n])?;
+        topo.names.push(n.clone());
+        ip(&["-n", n, "link", "set", "lo", "up"])?;
+    }
+    let v6 = metadata::netns::instance_v6(instance_ip).to_string();
+    let md4 = metadata::netns::IPV4.to_string();
+    let md6 = metadata::netns::IPV6.to_string();
+    let last = nodes.len() - 1;
+    for k in 0..last {
+        let (left, right) = (&nodes[k], &nodes[k + 1]);
+        let (a, b) = (format!("im{tag}a{k}"), format!("im{tag}b{k}"));
+        ip(&[
+            "link", "add", &a, "netns", left, "type", "veth", "peer", "name", &b, "netns", right,
+        ])?;
+        ip(&["-n", left, "link", "set", &a, "up"])?;
+        ip(&["-n", right, "link", "set", &b, "up"])?;
+        let (la, ra) = (format!("10.254.{k}.1"), format!("10.254.{k}.2"));
+        let (la6, ra6) = (format!("fd00:ec2:2:{k}::1"), format!("fd00:ec2:2:{k}::2"));
+        ip(&["-n", left, "addr", "add", &format!("{la}/30"), "dev", &a])?;
+        ip(&["-n", right, "addr", "add", &format!("{ra}/30"), "dev", &b])?;
+        ip(&[
+            "-n",
+            left,
+            "addr",
+            "add",
+            &format!("{la6}/64"),
+            "dev",
+            &a,
+            "nodad",
+        ])?;
+        ip(&[
+            "-n",
+            right,
+            "addr",
+            "add",
+            &format!("{ra6}/64"),
+            "dev",
+            &b,
+            "nodad",
+        ])?;
+        if k == 0 {
+            // The instance: its private address (and its IPv6), the metadata service beyond.
+            ip(&[
+                "-n",
+                left,
+                "addr",
+                "add",
+                &format!("{instance_ip}/32"),
+                "dev",
+                &a,
+            ])?;
+            ip(&[
+                "-n",
+                left,
+                "addr",
+                "add",
+                &format!("{v6}/128"),
+                "dev",
+                &a,
+                "nodad",
+            ])?;
+            ip(&[
+                "-n",
+                left,
+                "route",
+                "add",
+                &format!("{md4}/32"),
+                "via",
+                &ra,
+                "src",
+                &instance_ip.to_string(),
+            ])?;
+            ip(&[
+                "-n",
+                left,
+                "-6",
+                "route",
+                "add",
+                &format!("{md6}/128"),
+                "via",
+                &ra6,
+                "src",
+                &v6,
+            ])?;
+        } else {
+            ip(&["-n", left, "route", "add", &format!("{md4}/32"), "via", &ra])?;
+            ip(&[
+                "-n",
+                left,
+                "-6",
+                "route",
+                "add",
+                &format!("{md6}/128"),
+                "via",
+                &ra6,
+            ])?;
+        }
+        if k + 1 == last {
+            ip(&["-n", right, "addr", "add", &format!("{md4}/32"), "dev", &b])?;
+            ip(&[
+                "-n",
+                right,
+                "addr",
+                "add",
+                &format!("{md6}/128"),
+                "dev",
+                &b,
+                "nodad",
+            ])?;
+        }
+        // The way back to the instance, from every node after it.
+        ip(&[
+            "-n",
+            right,
+            "route",
+            "add",
+            &format!("{instance_ip}/32"),
+            "via",
+            &la,
+        ])?;
+        ip(&[
+            "-n",
+            right,
+            "-6",
+            "route",
+            "add",
+            &format!("{v6}/128"),
+            "via",
+            &la6,
+        ])?;
+        if k + 1 < last {
+            for fam in ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"] {
+                let out = Command::new("ip")
+                    .args(["netns", "exec", right, "sysctl", "-q", "-w", fam])
+                    .output()
+                    .map_err(ExecError::NoIp)?;
+                if !out.status.success() {
+                    return Err(ExecError::Ip(
+                        format!("sysctl {fam} in {right}"),
+                        String::from_utf8_lossy(&out.stderr).into(),
+                    ));
+                }
+            }
+        }
+    }
+    admin(&args.endpoint, "POST", &nodes[last])?;
+    topo.attached = Some((args.endpoint.clone(), nodes[last].clone()));
+    Ok(topo)
+}
+
+pub fn run(args: ExecArgs) -> Result<ExitStatus, ExecError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(ExecError::NotPrivileged);
+    }
+    let (id, instance_ip) = find_instance(&args)?;
+    // SIGINT/SIGTERM/SIGHUP set a flag instead of killing us: the command gets the signal,
+    // and we still tear the namespaces down.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
+    let topo = build(&args, instance_ip)?;
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &topo.names[0]])
+        .args(&args.command);
+    cmd.env("IMDS_INSTANCE_ID", &id);
+    if args.ipv6 {
+        cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6");
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ExecError::Command(args.command.join(" "), e))?;
+    let mut forwarded = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err(ExecError::Command(args.command.join(" "), e)),
+        }
+        if !forwarded && stop.load(std::sync::atomic::Ordering::Relaxed) {
+            forwarded = true;
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    drop(topo);
+    Ok(status)
+}
