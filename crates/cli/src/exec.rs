@@ -93,6 +93,11 @@ fn admin(endpoint: &str, method: &str, name: &str) -> Result<(), ExecError> {
     http(endpoint, method, &format!("/_imds/netns/{name}"), "").map(|_| ())
 }
 
+/// `GET path` on the server.
+pub fn get(endpoint: &str, path: &str) -> Result<String, ExecError> {
+    http(endpoint, "GET", path, "")
+}
+
 /// A minimal HTTP/1.1 client for the server on loopback (no TLS, no redirects).
 fn http(endpoint: &str, method: &str, path: &str, body: &str) -> Result<String, ExecError> {
     use std::io::{Read, Write};

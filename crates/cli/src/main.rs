@@ -8,6 +8,7 @@
 
 mod config;
 mod exec;
+mod metrics;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,15 @@ enum Command {
     /// Run a command as if on an instance: in a network namespace with the instance's address,
     /// where 169.254.169.254 is the metadata service (needs root or CAP_NET_ADMIN).
     Exec(exec::ExecArgs),
+    /// A line per instance: metadata requests, MetadataNoToken, MetadataNoTokenRejected, tokens.
+    Stats(StatsArgs),
+}
+
+#[derive(clap::Args)]
+struct StatsArgs {
+    /// The EC2 API of the running `imds serve`.
+    #[arg(long, env = "IMDS_ENDPOINT", default_value = "http://127.0.0.1:8773")]
+    endpoint: String,
 }
 
 fn main() -> std::process::ExitCode {
@@ -50,6 +60,20 @@ fn main() -> std::process::ExitCode {
                 Err(e) => {
                     eprintln!("imds exec: {e}");
                     std::process::ExitCode::from(125)
+                }
+            }
+        }
+        Command::Stats(args) => {
+            return match exec::get(&args.endpoint, "/metrics") {
+                Ok(text) => {
+                    for line in metrics::stats_lines(&text) {
+                        println!("{line}");
+                    }
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("imds stats: {e}");
+                    std::process::ExitCode::FAILURE
                 }
             }
         }

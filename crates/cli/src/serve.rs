@@ -94,7 +94,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     println!("imds: EC2 API listening on http://{addr} ({location})");
     let _ = std::io::stdout().flush();
     let attachments = Arc::new(metadata::netns::Attachments::default());
-    let admin = admin_router(host.clone(), attachments, stop_rx.clone());
+    let admin = admin_router(host.clone(), attachments, stop_rx.clone())
+        .merge(metrics_router(host.clone()));
     let served = axum::serve(listener, ec2api::router(api.clone()).merge(admin))
         .with_graceful_shutdown(shutdown_signal())
         .await;
@@ -147,6 +148,25 @@ fn admin_router(
                 } else {
                     (StatusCode::NOT_FOUND, format!("not serving in {name}\n"))
                 }
+            }
+        }),
+    )
+}
+
+/// `GET /metrics`: Prometheus text of the metadata service's counters.
+fn metrics_router(host: Arc<metadata::Host>) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let host = host.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    crate::metrics::render(&host),
+                )
             }
         }),
     )
