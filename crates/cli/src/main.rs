@@ -6,6 +6,7 @@
 //!   Service (the `metadata` crate) beside it.
 //! - [`exec`]: `imds exec`: a command run as if on an instance, in network namespaces.
 
+mod bench;
 mod config;
 mod exec;
 mod metrics;
@@ -33,6 +34,8 @@ enum Command {
     Exec(exec::ExecArgs),
     /// A line per instance: metadata requests, MetadataNoToken, MetadataNoTokenRejected, tokens.
     Stats(StatsArgs),
+    /// Measure against a baseline in the same run (`imds bench metadata`).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -77,8 +80,10 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        Command::Serve(args) => args,
+        Command::Serve(args) => (args, None),
+        Command::Bench(b) => (config::ServeArgs::default(), Some(b)),
     };
+    let (args, bench_args) = args;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -89,6 +94,25 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Some(b) = bench_args {
+        let write = b.write.clone();
+        return match runtime.block_on(bench::run(b)) {
+            Ok(report) => {
+                println!("{report}");
+                if let Some(path) = write {
+                    if let Err(e) = std::fs::write(&path, format!("{report}\n")) {
+                        eprintln!("imds bench: cannot write {}: {e}", path.display());
+                        return std::process::ExitCode::FAILURE;
+                    }
+                }
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("imds bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(serve::run(args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
