@@ -151,7 +151,9 @@ pub async fn run(args: BenchArgs) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let host = metadata::Host::new(store.clone(), Duration::from_millis(10));
+    let signer =
+        metadata::identity::IdentitySigner::load_or_create(None).map_err(|e| e.to_string())?;
+    let host = metadata::Host::new(store.clone(), Duration::from_millis(10), Arc::new(signer));
     tokio::spawn(host.clone().run(stop_rx.clone()));
     while host
         .lookup("127.0.0.1".parse().map_err(|_| "addr")?)

@@ -80,7 +80,7 @@ pub enum ConfigError {
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8773";
 pub const DEFAULT_IMDS_LISTEN: &str = "127.0.0.1:1338";
 
-fn default_data_dir() -> Option<PathBuf> {
+pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "imds").map(|d| d.data_dir().to_path_buf())
 }
 

@@ -36,6 +36,15 @@ enum Command {
     Stats(StatsArgs),
     /// Measure against a baseline in the same run (`imds bench metadata`).
     Bench(bench::BenchArgs),
+    /// Print the certificate that verifies instance identity documents (PEM).
+    Certificate(CertificateArgs),
+}
+
+#[derive(clap::Args)]
+struct CertificateArgs {
+    /// The data dir of `imds serve` (its key is made there if it does not exist yet).
+    #[arg(long, env = "IMDS_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -79,6 +88,26 @@ fn main() -> std::process::ExitCode {
                     std::process::ExitCode::FAILURE
                 }
             }
+        }
+        Command::Certificate(c) => {
+            let dir = c.data_dir.or_else(config::default_data_dir);
+            let Some(dir) = dir else {
+                eprintln!("imds certificate: no data directory; give --data-dir");
+                return std::process::ExitCode::FAILURE;
+            };
+            let _ = std::fs::create_dir_all(&dir);
+            return match metadata::identity::IdentitySigner::load_or_create(Some(
+                &dir.join(serve::IDENTITY_KEY),
+            )) {
+                Ok(s) => {
+                    print!("{}", s.certificate_pem());
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("imds certificate: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
         }
         Command::Serve(args) => (args, None),
         Command::Bench(b) => (config::ServeArgs::default(), Some(b)),

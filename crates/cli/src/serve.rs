@@ -10,8 +10,13 @@ use store::sqlite::{Durability, SqliteStore};
 use store::Store;
 use tokio::sync::watch;
 
+/// The file, in the data dir, of the key that signs instance identity documents.
+pub const IDENTITY_KEY: &str = "identity-key.pem";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error(transparent)]
+    Identity(#[from] metadata::identity::IdentityError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error("cannot create {0}: {1}")]
@@ -79,7 +84,11 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         stop_rx.clone(),
     ));
     // The metadata host: serves every instance from memory and applies changed options.
-    let host = metadata::Host::new(store.clone(), settings.apply_delay);
+    // The key that signs identity documents lives beside the store (a throw-away one when
+    // the store is ephemeral).
+    let key_path = matches!(settings.store, StoreLocation::Dir(_)).then(|| dir.join(IDENTITY_KEY));
+    let signer = metadata::identity::IdentitySigner::load_or_create(key_path.as_deref())?;
+    let host = metadata::Host::new(store.clone(), settings.apply_delay, Arc::new(signer));
     let following = tokio::spawn(host.clone().run(stop_rx.clone()));
     let imds = tokio::spawn(metadata::server::serve(
         imds_listener,

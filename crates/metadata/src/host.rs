@@ -26,11 +26,12 @@ use tokio::sync::watch;
 
 /// One instance as the service serves it: its view, its category tree and identity
 /// document (built once), its counters.
-#[derive(Debug)]
 pub struct Served {
     pub view: InstanceView,
     pub tree: Node,
     pub identity_document: Bytes,
+    /// `signature` and `pkcs7` of the document, made on first request (an RSA signature each).
+    pub identity_signatures: std::sync::OnceLock<(Bytes, Bytes)>,
     pub counters: Arc<Counters>,
 }
 
@@ -39,6 +40,7 @@ impl Served {
         Served {
             tree: tree::meta_data(&view),
             identity_document: Bytes::from(identity_document(&view)),
+            identity_signatures: std::sync::OnceLock::new(),
             view,
             counters,
         }
@@ -108,6 +110,7 @@ struct State {
 
 pub struct Host {
     store: Arc<dyn Store>,
+    identity: Arc<crate::identity::IdentitySigner>,
     apply_delay: Duration,
     pub tokens: TokenKey,
     credentials_key: [u8; 32],
@@ -116,9 +119,14 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn new(store: Arc<dyn Store>, apply_delay: Duration) -> Arc<Host> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        apply_delay: Duration,
+        identity: Arc<crate::identity::IdentitySigner>,
+    ) -> Arc<Host> {
         Arc::new(Host {
             store,
+            identity,
             apply_delay,
             tokens: TokenKey::random(),
             credentials_key: rand::random(),
@@ -288,6 +296,24 @@ impl Host {
         all.retain(|_, c| c.expiration_ms > now);
         all.insert(akid, issued.clone());
         issued
+    }
+
+    /// `signature` and `pkcs7` of an instance's identity document.
+    pub fn identity_signatures(&self, served: &Served) -> (Bytes, Bytes) {
+        served
+            .identity_signatures
+            .get_or_init(|| {
+                let doc = &served.identity_document;
+                let pkcs7 = self.identity.pkcs7(doc).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "cannot sign an identity document");
+                    String::new()
+                });
+                (
+                    Bytes::from(self.identity.signature(doc)),
+                    Bytes::from(pkcs7),
+                )
+            })
+            .clone()
     }
 
     /// Credentials this host handed out, by access key id (for the IAM stage).

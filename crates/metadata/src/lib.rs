@@ -15,6 +15,7 @@
 
 pub mod counters;
 pub mod host;
+pub mod identity;
 pub mod netns;
 pub mod server;
 pub mod service;

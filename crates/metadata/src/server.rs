@@ -101,7 +101,8 @@ fn respond(
                 path: req.uri().path(),
                 header: &header,
             };
-            service::answer(&request, &served, &host.tokens, now, &creds)
+            let signatures = |s: &crate::host::Served| host.identity_signatures(s);
+            service::answer(&request, &served, &host.tokens, now, &creds, &signatures)
         }
         // No instance at all (an empty store): nothing to serve.
         None => Reply::page(404),

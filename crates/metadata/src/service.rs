@@ -128,12 +128,16 @@ pub enum CredentialRequest<'a> {
 
 pub type Credentials<'a> = &'a dyn Fn(CredentialRequest<'_>) -> Bytes;
 
+/// The signatures of the identity document, from the host.
+pub type Signatures<'a> = &'a dyn Fn(&Served) -> (Bytes, Bytes);
+
 pub fn answer(
     req: &Request<'_>,
     served: &Served,
     key: &TokenKey,
     now_ms: i64,
     creds: Credentials<'_>,
+    signatures: Signatures<'_>,
 ) -> Reply {
     let counters: &Counters = &served.counters;
     Counters::bump(&counters.requests);
@@ -192,7 +196,7 @@ pub fn answer(
         None => Auth::V1,
     };
 
-    let mut reply = resolve(path, served, &auth, creds);
+    let mut reply = resolve(path, served, &auth, creds, signatures);
     if reply.status == 200 {
         match auth {
             Auth::V1 => Counters::bump(&counters.no_token),
@@ -211,7 +215,13 @@ fn is_token_path(path: &str) -> bool {
     VERSIONS.contains(&version) && (rest == "api/token" || rest == "api/token/")
 }
 
-fn resolve(path: &str, served: &Served, auth: &Auth, creds: Credentials<'_>) -> Reply {
+fn resolve(
+    path: &str,
+    served: &Served,
+    auth: &Auth,
+    creds: Credentials<'_>,
+    signatures: Signatures<'_>,
+) -> Reply {
     if path == "/" {
         return Reply::text(VERSIONS.join("\n"));
     }
@@ -259,9 +269,15 @@ fn resolve(path: &str, served: &Served, auth: &Auth, creds: Credentials<'_>) -> 
     if let Some(dy) = sub.strip_prefix("dynamic/") {
         return match dy.trim_end_matches('/') {
             "" => Reply::text("instance-identity/"),
-            "instance-identity" if dy.ends_with('/') => Reply::text("document"),
+            "instance-identity" if dy.ends_with('/') => {
+                Reply::text("document\npkcs7\nrsa2048\nsignature")
+            }
             "instance-identity" => Reply::redirect(path),
             "instance-identity/document" => Reply::text(served.identity_document.clone()),
+            "instance-identity/signature" => Reply::text(signatures(served).0),
+            "instance-identity/pkcs7" | "instance-identity/rsa2048" => {
+                Reply::text(signatures(served).1)
+            }
             _ => Reply::page(404),
         };
     }
