@@ -57,6 +57,8 @@ pub enum ExecError {
 struct Topology {
     names: Vec<String>,
     attached: Option<(String, String)>,
+    /// (instance namespace, next hop, source) of the instance's IPv6 route to the service.
+    v6_route: Option<(String, String, String)>,
 }
 
 impl Drop for Topology {
@@ -193,12 +195,13 @@ fn http_with_host(
 }
 
 /// Build the namespaces: instance — r1 — … — metadata, one veth per link.
-fn build(args: &ExecArgs, instance_ip: Ipv4Addr) -> Result<Topology, ExecError> {
+fn build(args: &ExecArgs, instance_id: &str, instance_ip: Ipv4Addr) -> Result<Topology, ExecError> {
     let tag = std::process::id() % 100_000;
     let hops = args.hops as usize;
     let mut topo = Topology {
         names: Vec::new(),
         attached: None,
+        v6_route: None,
     };
     let mut nodes = vec![format!("imds-{tag}-i")];
     for r in 1..hops {
@@ -278,18 +281,18 @@ fn build(args: &ExecArgs, instance_ip: Ipv4Addr) -> Result<Topology, ExecError> 
                 "src",
                 &instance_ip.to_string(),
             ])?;
+            // The IPv6 route to the service is the server's to set: present only while the
+            // instance has the IPv6 endpoint enabled (see metadata::netns).
             ip(&[
                 "-n",
                 left,
                 "-6",
                 "route",
                 "add",
+                "unreachable",
                 &format!("{md6}/128"),
-                "via",
-                &ra6,
-                "src",
-                &v6,
             ])?;
+            topo.v6_route = Some((left.clone(), ra6.clone(), v6.clone()));
         } else {
             ip(&["-n", left, "route", "add", &format!("{md4}/32"), "via", &ra])?;
             ip(&[
@@ -351,7 +354,18 @@ fn build(args: &ExecArgs, instance_ip: Ipv4Addr) -> Result<Topology, ExecError> 
             }
         }
     }
-    admin(&args.endpoint, "POST", &nodes[last])?;
+    let query = match &topo.v6_route {
+        Some((ns, via, src)) => {
+            format!("?instance={instance_id}&instance_ns={ns}&via={via}&src={src}")
+        }
+        None => String::new(),
+    };
+    http(
+        &args.endpoint,
+        "POST",
+        &format!("/_imds/netns/{}{query}", nodes[last]),
+        "",
+    )?;
     topo.attached = Some((args.endpoint.clone(), nodes[last].clone()));
     Ok(topo)
 }
@@ -371,7 +385,7 @@ pub fn run(args: ExecArgs) -> Result<ExitStatus, ExecError> {
     ] {
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
-    let topo = build(&args, instance_ip)?;
+    let topo = build(&args, &id, instance_ip)?;
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &topo.names[0]])
         .args(&args.command);

@@ -124,7 +124,7 @@ fn admin_router(
     attachments: Arc<metadata::netns::Attachments>,
     stop: watch::Receiver<bool>,
 ) -> axum::Router {
-    use axum::extract::Path;
+    use axum::extract::{Path, Query};
     use axum::http::StatusCode;
     use axum::routing::post;
     let valid = |name: &str| {
@@ -137,18 +137,31 @@ fn admin_router(
     let (h, a1, a2) = (host, attachments.clone(), attachments);
     axum::Router::new().route(
         "/_imds/netns/{name}",
-        post(move |Path(name): Path<String>| {
-            let (h, a, stop) = (h.clone(), a1.clone(), stop.clone());
-            async move {
-                if !valid(&name) {
-                    return (StatusCode::BAD_REQUEST, "bad namespace name".to_string());
+        post(
+            move |Path(name): Path<String>, Query(q): Query<AttachQuery>| {
+                let (h, a, stop) = (h.clone(), a1.clone(), stop.clone());
+                async move {
+                    if !valid(&name) || !q.instance_ns.as_deref().is_none_or(valid) {
+                        return (StatusCode::BAD_REQUEST, "bad namespace name".to_string());
+                    }
+                    let side = match (q.instance, q.instance_ns, q.via, q.src) {
+                        (Some(instance_id), Some(netns), Some(via), Some(src)) => {
+                            Some(metadata::netns::InstanceSide {
+                                instance_id,
+                                netns,
+                                via,
+                                src,
+                            })
+                        }
+                        _ => None,
+                    };
+                    match a.attach(h, &name, side, stop).await {
+                        Ok(()) => (StatusCode::OK, format!("serving in {name}\n")),
+                        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()),
+                    }
                 }
-                match a.attach(h, &name, stop) {
-                    Ok(()) => (StatusCode::OK, format!("serving in {name}\n")),
-                    Err(e) => (StatusCode::BAD_REQUEST, e.to_string()),
-                }
-            }
-        })
+            },
+        )
         .delete(move |Path(name): Path<String>| {
             let a = a2.clone();
             async move {
@@ -160,6 +173,15 @@ fn admin_router(
             }
         }),
     )
+}
+
+/// What `imds exec` tells the server about the instance side of an attachment.
+#[derive(Debug, serde::Deserialize)]
+struct AttachQuery {
+    instance: Option<String>,
+    instance_ns: Option<String>,
+    via: Option<std::net::Ipv6Addr>,
+    src: Option<std::net::Ipv6Addr>,
 }
 
 /// `GET /metrics`: Prometheus text of the metadata service's counters.

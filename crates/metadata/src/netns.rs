@@ -82,6 +82,68 @@ fn listen_in(path: &Path) -> Result<Vec<std::net::TcpListener>, NetnsError> {
     .map_err(|_| NetnsError::Thread)?
 }
 
+/// The instance side of an attachment: the instance's namespace and its IPv6 route to the
+/// service, which exists only while the instance has the IPv6 endpoint enabled, so that a
+/// caller otherwise gets "Network is unreachable", as on EC2 (spec imds.md §7).
+#[derive(Debug, Clone)]
+pub struct InstanceSide {
+    pub instance_id: String,
+    pub netns: String,
+    pub via: Ipv6Addr,
+    pub src: Ipv6Addr,
+}
+
+fn ipv6_enabled(host: &Host, side: &InstanceSide) -> bool {
+    host.served(&side.instance_id)
+        .is_some_and(|s| s.view.options.http_protocol_ipv6.is_enabled())
+}
+
+/// Set the instance's IPv6 route to the service: via the routers, or `unreachable`.
+async fn set_ipv6_route(side: &InstanceSide, enabled: bool) -> bool {
+    let dest = format!("{IPV6}/128");
+    let (via, src) = (side.via.to_string(), side.src.to_string());
+    let mut args = vec!["-n", side.netns.as_str(), "-6", "route", "replace"];
+    if enabled {
+        args.extend([dest.as_str(), "via", via.as_str(), "src", src.as_str()]);
+    } else {
+        args.extend(["unreachable", dest.as_str()]);
+    }
+    match tokio::process::Command::new("ip")
+        .args(&args)
+        .output()
+        .await
+    {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            tracing::warn!(stderr = %String::from_utf8_lossy(&o.stderr), netns = %side.netns, "cannot set the IPv6 route");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot run ip");
+            false
+        }
+    }
+}
+
+/// Keep the instance's IPv6 route in step with its `HttpProtocolIpv6` option.
+async fn follow_ipv6(
+    host: Arc<Host>,
+    side: InstanceSide,
+    mut current: Option<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let enabled = ipv6_enabled(&host, &side);
+        if current != Some(enabled) && set_ipv6_route(&side, enabled).await {
+            current = Some(enabled);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// The namespaces the server serves in, by name.
 #[derive(Default)]
 pub struct Attachments {
@@ -90,10 +152,11 @@ pub struct Attachments {
 
 impl Attachments {
     /// Serve in the namespace `/var/run/netns/<name>` until detached (or the server stops).
-    pub fn attach(
+    pub async fn attach(
         &self,
         host: Arc<Host>,
         name: &str,
+        instance: Option<InstanceSide>,
         mut server_stop: watch::Receiver<bool>,
     ) -> Result<(), NetnsError> {
         let path = Path::new("/var/run/netns").join(name);
@@ -103,6 +166,12 @@ impl Attachments {
             let l = tokio::net::TcpListener::from_std(l)
                 .map_err(|e| NetnsError::Listen(SocketAddr::from((IPV4, 80)), path.clone(), e))?;
             tokio::spawn(crate::server::serve(l, host.clone(), stop_rx.clone()));
+        }
+        if let Some(side) = instance {
+            // The first route is in place before the command starts.
+            let enabled = ipv6_enabled(&host, &side);
+            let current = set_ipv6_route(&side, enabled).await.then_some(enabled);
+            tokio::spawn(follow_ipv6(host.clone(), side, current, stop_rx.clone()));
         }
         let mut stop_watch = stop_tx.subscribe();
         let forward = stop_tx.clone();
