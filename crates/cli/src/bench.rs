@@ -165,7 +165,12 @@ pub async fn run(args: BenchArgs) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     let md_addr = md.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(metadata::server::serve(md, host.clone(), stop_rx.clone()));
+    tokio::spawn(metadata::server::serve(
+        md,
+        host.clone(),
+        metadata::server::Caller::BySource,
+        stop_rx.clone(),
+    ));
     let base = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;

@@ -93,6 +93,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let imds = tokio::spawn(metadata::server::serve(
         imds_listener,
         host.clone(),
+        metadata::server::Caller::BySource,
         stop_rx.clone(),
     ));
     let location = match &settings.store {

@@ -165,7 +165,16 @@ impl Attachments {
         for l in listeners {
             let l = tokio::net::TcpListener::from_std(l)
                 .map_err(|e| NetnsError::Listen(SocketAddr::from((IPV4, 80)), path.clone(), e))?;
-            tokio::spawn(crate::server::serve(l, host.clone(), stop_rx.clone()));
+            let caller = match &instance {
+                Some(side) => crate::server::Caller::Instance(side.instance_id.clone()),
+                None => crate::server::Caller::BySource,
+            };
+            tokio::spawn(crate::server::serve(
+                l,
+                host.clone(),
+                caller,
+                stop_rx.clone(),
+            ));
         }
         if let Some(side) = instance {
             // The first route is in place before the command starts.

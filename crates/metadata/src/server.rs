@@ -22,7 +22,24 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Serve on `listener` until shutdown.
-pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::Receiver<bool>) {
+/// How a listener finds the instance that calls.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// By the connection's source address (loopback: an unknown address is the default
+    /// instance).
+    BySource,
+    /// Always this instance: a listener inside the namespaces `imds exec` built for it.
+    /// Private addresses are unique per VPC only, so two Regions may share one.
+    Instance(String),
+}
+
+/// Serve on `listener` until shutdown.
+pub async fn serve(
+    listener: TcpListener,
+    host: Arc<Host>,
+    caller: Caller,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -36,6 +53,7 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::
             _ = shutdown.changed() => return,
         };
         let host = host.clone();
+        let caller = caller.clone();
         // A second handle on the same socket, for setting the TTL of a token reply.
         let ttl_handle = stream
             .as_fd()
@@ -46,8 +64,12 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::
             let ttl_handle = Arc::new(ttl_handle);
             let svc = service_fn(move |req| {
                 let host = host.clone();
+                let caller = caller.clone();
                 let ttl_handle = ttl_handle.clone();
-                async move { respond(&host, peer, req, ttl_handle.as_ref().as_ref()).ok_or(Unanswered) }
+                async move {
+                    respond(&host, &caller, peer, req, ttl_handle.as_ref().as_ref())
+                        .ok_or(Unanswered)
+                }
             });
             let conn = http1::Builder::new()
                 .keep_alive(false)
@@ -74,6 +96,7 @@ impl std::error::Error for Unanswered {}
 
 fn respond(
     host: &Host,
+    caller: &Caller,
     peer: SocketAddr,
     req: http::Request<Incoming>,
     sock: Option<&socket2::Socket>,
@@ -85,7 +108,10 @@ fn respond(
             .get(name)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     };
-    let served = host.lookup(peer.ip());
+    let served = match caller {
+        Caller::BySource => host.lookup(peer.ip()),
+        Caller::Instance(id) => host.served(id),
+    };
     // The IPv6 endpoint exists only while the instance has it enabled (spec imds.md §7):
     // otherwise nothing answers.
     if let (std::net::IpAddr::V6(v6), Some(s)) = (peer.ip(), &served) {

@@ -86,6 +86,14 @@ impl Reply {
         r
     }
 
+    /// A metadata value, with the `Last-Modified` EC2 sends on them.
+    fn metadata(body: impl Into<Bytes>, last_modified_ms: i64) -> Reply {
+        let mut r = Reply::text(body);
+        r.headers
+            .push(("Last-Modified", http_date(last_modified_ms)));
+        r
+    }
+
     /// EC2's XHTML error page (401, 404, 400), byte for byte.
     pub fn page(status: u16) -> Reply {
         let text = match status {
@@ -111,6 +119,26 @@ impl Reply {
 enum Auth {
     V1,
     V2 { remaining: u64 },
+}
+
+/// `Sun, 22 Nov 2026 18:03:18 GMT` (RFC 7231 IMF-fixdate).
+pub fn http_date(ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = model::instance::civil_from_days(days);
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m as usize).saturating_sub(1) % 12],
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 /// Seconds since the epoch.
@@ -254,9 +282,10 @@ fn resolve(
         return Reply::redirect(path);
     }
     if let Some(md) = sub.strip_prefix("meta-data/") {
+        let changed = view.launch_time_ms;
         return match served.tree.lookup(md) {
-            Lookup::Leaf(b) => Reply::text(b.clone()),
-            Lookup::Listing(l) => Reply::text(l),
+            Lookup::Leaf(b) => Reply::metadata(b.clone(), changed),
+            Lookup::Listing(l) => Reply::metadata(l, changed),
             Lookup::Redirect => Reply::redirect(path.trim_end_matches('/')),
             Lookup::Credentials(name) => Reply::text(creds(CredentialRequest::Role {
                 name,
@@ -296,6 +325,15 @@ mod tests {
         assert!(Reply::page(404)
             .body
             .starts_with(b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n<!DOCTYPE"));
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(1_795_370_598_000),
+            "Sun, 22 Nov 2026 18:03:18 GMT"
+        );
     }
 
     #[test]

@@ -85,8 +85,13 @@ impl Node {
                 _ => return Lookup::NotFound,
             }
         }
+        // EC2 answers `tags/instance` with its listing even without the slash (spec imds.md
+        // §15 row 23, and the user guide's own curl example).
+        let listed_anyway = path.trim_end_matches('/') == "tags/instance";
         match node {
-            Node::Dir { .. } if trailing => Lookup::Listing(node.listing().unwrap_or_default()),
+            Node::Dir { .. } if trailing || listed_anyway => {
+                Lookup::Listing(node.listing().unwrap_or_default())
+            }
             Node::Dir { .. } => Lookup::Redirect,
             // A leaf asked for with a trailing slash is answered as the leaf (botocore asks
             // `placement/availability-zone/`).

@@ -206,14 +206,29 @@ fn zone_count(region: &str) -> usize {
     }
 }
 
+/// The prefix of a Region's Availability Zone ids, as EC2 forms them: `use1` for us-east-1,
+/// `apne1` for ap-northeast-1, `euc1` for eu-central-1.
+pub fn zone_id_prefix(region: &str) -> String {
+    let parts: Vec<&str> = region.split('-').collect();
+    fn direction(d: &str) -> &str {
+        match d {
+            "northeast" => "ne",
+            "southeast" => "se",
+            "northwest" => "nw",
+            "southwest" => "sw",
+            other => other.get(..1).unwrap_or(other),
+        }
+    }
+    match parts.as_slice() {
+        [area, dir, n] => format!("{area}{}{n}", direction(dir)),
+        _ => region.replace('-', ""),
+    }
+}
+
 /// The Region's default VPC.
 pub fn default_vpc(region: &str) -> Vpc {
     let vpc_id = crate::ids::new_id(crate::ids::VPC, fnv(region));
-    let short: String = region
-        .split('-')
-        .map(|p| p.chars().next().unwrap_or('x'))
-        .collect::<String>()
-        + region.rsplit('-').next().unwrap_or("1");
+    let short = zone_id_prefix(region);
     let subnets = (0..zone_count(region))
         .map(|i| {
             let letter = (b'a' + i as u8) as char;
@@ -224,11 +239,7 @@ pub fn default_vpc(region: &str) -> Vpc {
                 ),
                 vpc_id: vpc_id.clone(),
                 availability_zone: format!("{region}{letter}"),
-                availability_zone_id: format!(
-                    "{}-az{}",
-                    short.trim_end_matches(char::is_numeric),
-                    i + 1
-                ),
+                availability_zone_id: format!("{short}-az{}", i + 1),
                 cidr: (Ipv4Addr::new(172, 31, (i as u8) * 16, 0), 20),
                 default_for_az: true,
             }
@@ -275,6 +286,18 @@ mod tests {
         assert_eq!(default_vpc("us-east-1"), v, "stable ids");
         assert_ne!(default_vpc("us-west-2").vpc_id, v.vpc_id);
         assert_eq!(v.subnets[0].usable().len(), 4091);
+    }
+
+    #[test]
+    fn zone_ids() {
+        assert_eq!(zone_id_prefix("us-east-1"), "use1");
+        assert_eq!(zone_id_prefix("ap-northeast-1"), "apne1");
+        assert_eq!(zone_id_prefix("eu-central-1"), "euc1");
+        assert_eq!(zone_id_prefix("ap-southeast-2"), "apse2");
+        assert_eq!(
+            default_vpc("us-west-2").subnets[1].availability_zone_id,
+            "usw2-az2"
+        );
     }
 
     #[test]
