@@ -45,23 +45,39 @@ pub struct Measure {
     pub errors: u64,
 }
 
-/// Keep `connections` clients sending `request` to `addr` for `seconds`.
+/// Keep `connections` clients sending `request` to `addr` for `seconds`: as fast as they can
+/// (`rate` None: saturation), or paced to `rate` requests per second in all, latency counted
+/// from each request's scheduled time (no coordinated omission).
 async fn load(
     addr: SocketAddr,
     request: Arc<Vec<u8>>,
     connections: usize,
     seconds: u64,
+    rate: Option<f64>,
 ) -> Measure {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
-    for _ in 0..connections {
+    for c in 0..connections {
         let request = request.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
             let mut buf = Vec::with_capacity(1024);
+            // Each connection's share of the rate, staggered.
+            let interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r));
+            let mut next = start
+                + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / connections as f64));
             while Instant::now() < deadline {
-                let t = Instant::now();
+                let t = match interval {
+                    Some(i) => {
+                        tokio::time::sleep_until(next.into()).await;
+                        let scheduled = next;
+                        next += i;
+                        scheduled
+                    }
+                    None => Instant::now(),
+                };
                 let ok = async {
                     let mut s = TcpStream::connect(addr).await?;
                     s.set_nodelay(true)?;
@@ -94,7 +110,7 @@ async fn load(
             .unwrap_or(f64::NAN)
     };
     Measure {
-        rps: all.len() as f64 / seconds as f64,
+        rps: all.len() as f64 / start.elapsed().as_secs_f64().max(seconds as f64),
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         errors,
@@ -213,9 +229,15 @@ pub async fn run(args: BenchArgs) -> Result<String, String> {
     );
     let (c, secs) = (args.connections, args.seconds);
     let mut rows = Vec::new();
+    let mut paced = Vec::new();
     for (name, req) in [("GET instance-id with a token", get), ("PUT token", put)] {
-        let b = load(base_addr, req.clone(), c, secs).await;
-        let m = load(md_addr, req, c, secs).await;
+        let b = load(base_addr, req.clone(), c, secs, None).await;
+        let m = load(md_addr, req.clone(), c, secs, None).await;
+        // Latency under a steady load: half of what the baseline sustains.
+        let rate = (b.rps / 2.0).max(100.0);
+        let bp = load(base_addr, req.clone(), c, secs, Some(rate)).await;
+        let mp = load(md_addr, req, c, secs, Some(rate)).await;
+        paced.push((name, rate, bp, mp));
         rows.push((name, b, m));
     }
     let _ = stop_tx.send(true);
@@ -234,6 +256,19 @@ pub async fn run(args: BenchArgs) -> Result<String, String> {
             m.p50_ms,
             m.p99_ms,
             m.rps / b.rps,
+            b.errors + m.errors
+        ));
+    }
+    out.push_str(&format!(
+        "\nLatency under a steady load (open loop, {c} connections sharing a fixed rate of half the baseline's saturation throughput; latency from each request's scheduled time):\n\n| request | rate req/s | baseline p50 ms | baseline p99 ms | metadata p50 ms | metadata p99 ms | errors |\n|---|---|---|---|---|---|---|\n"
+    ));
+    for (name, rate, b, m) in &paced {
+        out.push_str(&format!(
+            "| {name} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |\n",
+            b.p50_ms,
+            b.p99_ms,
+            m.p50_ms,
+            m.p99_ms,
             b.errors + m.errors
         ));
     }
