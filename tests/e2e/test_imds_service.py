@@ -1044,3 +1044,26 @@ class TestSuccessorDefaultInstance:
         with options_applied(s.ec2, s.iid, HttpTokens="required"):
             assert_page(get(s.addr, path), 401)
             assert json.loads(get(s.addr, path, t).body)["AccessKeyId"] == v2["AccessKeyId"]
+
+
+def test_imds_identity_credentials(imds, tok):
+    """Spec §9: `identity-credentials/ec2/info` ({Code, LastUpdated, AccountId}) and the
+    instance's own `ec2-instance` credentials, on every instance (no profile needed)."""
+    listing = get(imds, "/latest/meta-data/identity-credentials/ec2/", tok)
+    assert_text_200(listing)
+    assert listing.text == "info\nsecurity-credentials/"
+    info = get(imds, "/latest/meta-data/identity-credentials/ec2/info", tok)
+    assert_text_200(info)
+    pairs = json.loads(info.body, object_pairs_hook=list)
+    assert [k for k, _ in pairs] == ["Code", "LastUpdated", "AccountId"]
+    assert dict(pairs)["Code"] == "Success" and dict(pairs)["AccountId"] == helpers.ACCOUNT
+    names = get(imds, "/latest/meta-data/identity-credentials/ec2/security-credentials/", tok)
+    assert names.text == "ec2-instance"
+    creds = get(imds, "/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance", tok)
+    assert_text_200(creds)
+    c = json.loads(creds.body, object_pairs_hook=list)
+    assert [k for k, _ in c] == ["Code", "LastUpdated", "Type", "AccessKeyId", "SecretAccessKey",
+                                 "Token", "Expiration"]
+    assert dict(c)["AccessKeyId"].startswith("ASIA") and dict(c)["Expiration"].endswith("Z")
+    root = get(imds, "/latest/meta-data/", tok)
+    assert "identity-credentials/" in root.text.split("\n")

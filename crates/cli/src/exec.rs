@@ -90,6 +90,18 @@ fn ip(args: &[&str]) -> Result<(), ExecError> {
     }
 }
 
+/// Whether this process holds CAP_NET_ADMIN (bit 12 of the effective set).
+fn has_net_admin() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << 12) != 0)
+}
+
 /// `POST`/`DELETE` `/_imds/netns/NAME` on the server.
 fn admin(endpoint: &str, method: &str, name: &str) -> Result<(), ExecError> {
     http(endpoint, method, &format!("/_imds/netns/{name}"), "").map(|_| ())
@@ -371,7 +383,7 @@ fn build(args: &ExecArgs, instance_id: &str, instance_ip: Ipv4Addr) -> Result<To
 }
 
 pub fn run(args: ExecArgs) -> Result<ExitStatus, ExecError> {
-    if !nix::unistd::geteuid().is_root() {
+    if !nix::unistd::geteuid().is_root() && !has_net_admin() {
         return Err(ExecError::NotPrivileged);
     }
     let (id, instance_ip) = find_instance(&args)?;

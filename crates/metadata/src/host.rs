@@ -233,16 +233,23 @@ impl Host {
 
     /// Role credentials (and `iam/info`) for an instance, as EC2 formats them.
     pub fn credentials(&self, v: &InstanceView, req: CredentialRequest<'_>, now_ms: i64) -> Bytes {
-        let Some(profile) = &v.iam_profile else {
-            return Bytes::new();
-        };
         let epoch = now_ms.div_euclid(ROTATE_MS);
         let updated = iso_seconds(epoch * ROTATE_MS);
+        let profile = v.iam_profile.as_ref();
         match req {
-            CredentialRequest::Info => Bytes::from(format!(
+            CredentialRequest::IdentityInfo => Bytes::from(format!(
+                "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"{updated}\",\n  \"AccountId\" : \"{}\"\n}}",
+                v.account
+            )),
+            CredentialRequest::Info => {
+                let Some(profile) = profile else {
+                    return Bytes::new();
+                };
+                Bytes::from(format!(
                 "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"{updated}\",\n  \"InstanceProfileArn\" : \"{}\",\n  \"InstanceProfileId\" : \"{}\"\n}}",
                 profile.arn, profile.id
-            )),
+            ))
+            }
             CredentialRequest::Role { name, v2 } => {
                 let c = self.issue(v, name, v2, epoch);
                 Bytes::from(format!(

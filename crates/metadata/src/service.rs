@@ -150,6 +150,8 @@ pub fn now_s(now_ms: i64) -> u64 {
 pub enum CredentialRequest<'a> {
     /// `iam/info`.
     Info,
+    /// `identity-credentials/ec2/info`.
+    IdentityInfo,
     /// `iam/security-credentials/ROLE`, fetched with a token (`v2`) or without.
     Role { name: &'a str, v2: bool },
 }
@@ -287,11 +289,17 @@ fn resolve(
             Lookup::Leaf(b) => Reply::metadata(b.clone(), changed),
             Lookup::Listing(l) => Reply::metadata(l, changed),
             Lookup::Redirect => Reply::redirect(path.trim_end_matches('/')),
-            Lookup::Credentials(name) => Reply::text(creds(CredentialRequest::Role {
-                name,
-                v2: matches!(auth, Auth::V2 { .. }),
-            })),
-            Lookup::CredentialsInfo => Reply::text(creds(CredentialRequest::Info)),
+            Lookup::Credentials(name) => Reply::metadata(
+                creds(CredentialRequest::Role {
+                    name,
+                    v2: matches!(auth, Auth::V2 { .. }),
+                }),
+                changed,
+            ),
+            Lookup::CredentialsInfo => Reply::metadata(creds(CredentialRequest::Info), changed),
+            Lookup::IdentityCredentialsInfo => {
+                Reply::metadata(creds(CredentialRequest::IdentityInfo), changed)
+            }
             Lookup::NotFound => Reply::page(404),
         };
     }

@@ -23,6 +23,8 @@ pub enum Node {
         role: String,
     },
     CredentialsInfo,
+    /// `identity-credentials/ec2/info`.
+    IdentityCredentialsInfo,
 }
 
 /// What a path resolves to.
@@ -35,6 +37,7 @@ pub enum Lookup<'a> {
     Redirect,
     Credentials(&'a str),
     CredentialsInfo,
+    IdentityCredentialsInfo,
     NotFound,
 }
 
@@ -98,9 +101,13 @@ impl Node {
             Node::Leaf(b) => Lookup::Leaf(b),
             Node::Credentials { role } => Lookup::Credentials(role),
             Node::CredentialsInfo => Lookup::CredentialsInfo,
+            Node::IdentityCredentialsInfo => Lookup::IdentityCredentialsInfo,
         }
     }
 }
+
+/// The name under which the instance identity credentials are served.
+pub const IDENTITY_ROLE: &str = "ec2-instance";
 
 /// The role an instance profile carries: imds names the role like the profile.
 pub fn role_name(profile_arn: &str) -> &str {
@@ -211,6 +218,28 @@ pub fn meta_data(v: &InstanceView) -> Node {
             ]),
         ));
     }
+    // The instance's own identity credentials (since 2018-05-23), on every instance.
+    root.push((
+        "identity-credentials",
+        dir(vec![(
+            "ec2",
+            dir(vec![
+                ("info", Node::IdentityCredentialsInfo),
+                (
+                    "security-credentials",
+                    Node::Dir {
+                        entries: vec![(
+                            IDENTITY_ROLE.to_string(),
+                            Node::Credentials {
+                                role: IDENTITY_ROLE.to_string(),
+                            },
+                        )],
+                        listing: None,
+                    },
+                ),
+            ]),
+        )]),
+    ));
     if let Some(k) = &v.key_name {
         root.push((
             "public-keys",
