@@ -435,3 +435,17 @@ def test_exec_case_32_ipv6(server, ec2e):
         assert r.status is None and r.rc == 7, r
     finally:
         ec2e.terminate_instances(InstanceIds=[iid])
+
+
+def test_exec_without_privilege_says_so(server):
+    """Without root or CAP_NET_ADMIN, `imds exec` refuses clearly and builds nothing."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to drop privileges: apt-get install util-linux")
+    before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", IMDS_BIN, "exec", "--endpoint", server.endpoint,
+                        "--", "true"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 125, p
+    assert "needs root or CAP_NET_ADMIN" in p.stderr
+    after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert after == before
