@@ -97,11 +97,8 @@ def iam_config(tmp_path, scps: dict[str, str] | None = None):
     return path
 
 
-# Cases 3 and 17 need signatures to count and policies to be evaluated: `--iam-config`,
-# which the IAM issue delivers. They are written in full and expected to fail until then
-# (strict: the day they pass, the marker must go).
-@pytest.mark.needs_iam
-@pytest.mark.xfail(strict=True, reason="needs --iam-config (the IAM issue)")
+# Case 17 needs policies to be evaluated (SCPs), which the IAM issue delivers; it is written in
+# full and expected to fail until then (strict: the day it passes, the marker must go).
 def test_case_3_unknown_access_key_auth_failure(server_factory, tmp_path):
     srv = server_factory(extra_args=["--iam-config", str(iam_config(tmp_path))])
     # AKIDEXAMPLE is not a key of any configured account.

@@ -162,6 +162,7 @@ pub async fn run(args: BenchArgs) -> Result<String, String> {
     let api = ec2api::Api {
         store: store.clone(),
         config: ec2api::ApiConfig::default(),
+        iam: None,
     };
     ec2api::actions::launch_first_instance(&api)
         .await

@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// How long terminated instances stay visible.
     #[arg(long, env = "IMDS_TERMINATED_RETENTION", value_parser = humantime::parse_duration)]
     pub terminated_retention: Option<Duration>,
+    /// Accounts, access keys and SCPs (TOML): every request must then be signed by a known key.
+    #[arg(long, env = "IMDS_IAM_CONFIG")]
+    pub iam_config: Option<PathBuf>,
     /// A TOML file with any of the settings above (`api_listen = "…"`, `apply_delay = "300ms"`, …).
     #[arg(long, env = "IMDS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -46,6 +49,7 @@ struct FileConfig {
     apply_delay: Option<String>,
     transition_delay: Option<String>,
     terminated_retention: Option<String>,
+    iam_config: Option<PathBuf>,
 }
 
 /// The settings `imds serve` runs with.
@@ -57,6 +61,7 @@ pub struct Settings {
     pub apply_delay: Duration,
     pub transition_delay: Duration,
     pub terminated_retention: Duration,
+    pub iam_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +147,7 @@ impl ServeArgs {
                 "terminated_retention",
                 Duration::from_secs(3600),
             )?,
+            iam_config: self.iam_config.clone().or(file.iam_config),
         })
     }
 }

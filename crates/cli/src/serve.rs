@@ -17,6 +17,8 @@ pub const IDENTITY_KEY: &str = "identity-key.pem";
 pub enum ServeError {
     #[error(transparent)]
     Identity(#[from] metadata::identity::IdentityError),
+    #[error("--iam-config: {0}")]
+    Iam(#[from] iam::ConfigError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error("cannot create {0}: {1}")]
@@ -57,12 +59,17 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let db = dir.join("imds.sqlite");
     let first_start = !db.exists();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db, durability).await?);
+    let iam = match &settings.iam_config {
+        Some(path) => Some(Arc::new(iam::Directory::new(iam::IamConfig::load(path)?))),
+        None => None,
+    };
     let api = Arc::new(Api {
         store: store.clone(),
         config: ApiConfig {
             transition_delay: settings.transition_delay,
             terminated_retention: settings.terminated_retention,
         },
+        iam,
     });
     if first_start {
         let id = ec2api::actions::launch_first_instance(&api)

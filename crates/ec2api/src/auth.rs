@@ -1,9 +1,10 @@
-//! Who is calling: the SigV4 claims of a request, checked as far as this stage of imds does.
+//! Who is calling: the SigV4 claims of a request.
 //!
-//! Until IAM configuration exists (`--iam-config`, a later stage), any well-formed credential
-//! acts as the root of the default account, and an unsigned request is accepted too. The
-//! clock is checked already: a request signed more than 15 minutes away from now is
-//! `RequestExpired`, as on EC2.
+//! Without IAM configuration, any well-formed credential acts as the root of the default
+//! account, and an unsigned request is accepted too; only the clock is checked (a request
+//! signed more than 15 minutes away from now is `RequestExpired`, as on EC2). With
+//! `--iam-config`, every request must be signed by a known access key, and the signature is
+//! verified (`MissingAuthenticationToken`, `AuthFailure`, `SignatureDoesNotMatch`).
 
 use crate::sigv4::{self, SigV4Error};
 use model::{Ec2Error, DEFAULT_ACCOUNT, DEFAULT_REGION};
@@ -42,14 +43,50 @@ fn region_from_host(host: Option<&str>) -> String {
     .unwrap_or_else(|| DEFAULT_REGION.to_string())
 }
 
-/// Authenticate a request from its headers (lowercase names) and query-string pairs.
+/// The request as the signature covers it.
+pub struct SignedParts<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The undecoded query string.
+    pub raw_query: &'a str,
+    /// Header (lowercase name, value) pairs.
+    pub headers: &'a [(String, String)],
+    /// The decoded query-string pairs.
+    pub query: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+/// Authenticate a request.
 pub fn authenticate(
-    method: &str,
-    headers: &[(String, String)],
-    query: &[(String, String)],
+    req: &SignedParts<'_>,
     now: time::OffsetDateTime,
+    directory: Option<&iam::Directory>,
 ) -> Result<Caller, Ec2Error> {
+    let (method, headers, query) = (req.method, req.headers, req.query);
     let root = |account: &str| format!("arn:aws:iam::{account}:root");
+    if let Some(dir) = directory {
+        let signed = sigv4::parse(method, headers, query).map_err(to_ec2)?;
+        sigv4::check_time(&signed, now).map_err(to_ec2)?;
+        let (principal, secret) = dir
+            .key(&signed.access_key_id)
+            .ok_or(Ec2Error::AuthFailure)?;
+        sigv4::verify(
+            &signed,
+            secret,
+            method,
+            req.path,
+            req.raw_query,
+            headers,
+            req.body,
+        )
+        .map_err(to_ec2)?;
+        return Ok(Caller {
+            account: principal.account.clone(),
+            access_key_id: Some(signed.access_key_id),
+            region: signed.region,
+            arn: principal.arn.clone(),
+        });
+    }
     match sigv4::parse(method, headers, query) {
         Ok(signed) => {
             sigv4::check_time(&signed, now).map_err(to_ec2)?;
@@ -80,15 +117,26 @@ pub fn authenticate(
 mod tests {
     use super::*;
 
+    fn parts(headers: &[(String, String)]) -> SignedParts<'_> {
+        SignedParts {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers,
+            query: &[],
+            body: b"",
+        }
+    }
+
     #[test]
     fn unsigned_uses_host_region() {
         let h = vec![(
             "host".to_string(),
             "ec2.eu-west-1.amazonaws.com".to_string(),
         )];
-        let c = authenticate("POST", &h, &[], time::OffsetDateTime::now_utc()).unwrap();
+        let c = authenticate(&parts(&h), time::OffsetDateTime::now_utc(), None).unwrap();
         assert_eq!(c.region, "eu-west-1");
-        let c = authenticate("POST", &[], &[], time::OffsetDateTime::now_utc()).unwrap();
+        let c = authenticate(&parts(&[]), time::OffsetDateTime::now_utc(), None).unwrap();
         assert_eq!(c.region, "us-east-1");
     }
 
@@ -115,8 +163,92 @@ mod tests {
             )),
         ];
         assert_eq!(
-            authenticate("POST", &headers, &[], now),
+            authenticate(&parts(&headers), now, None),
             Err(Ec2Error::RequestExpired)
         );
+    }
+
+    #[test]
+    fn with_a_directory_signatures_count() {
+        let dir = iam::Directory::new(vec![iam::config::Account {
+            id: "111122223333".into(),
+            root_access_key_id: "AKIDEXAMPLE0000000000".into(),
+            root_secret_access_key: "secret".into(),
+            scps: vec![],
+        }]);
+        let now = time::OffsetDateTime::now_utc();
+        let amz = format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            now.year(),
+            now.month() as u8,
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second()
+        );
+        let body = b"Action=DescribeInstances&Version=2016-11-15";
+        let mut headers = vec![
+            (
+                "content-type".to_string(),
+                "application/x-www-form-urlencoded; charset=utf-8".to_string(),
+            ),
+            ("host".to_string(), "localhost".to_string()),
+            ("x-amz-date".to_string(), amz.clone()),
+        ];
+        let signed_headers: Vec<String> = ["content-type", "host", "x-amz-date"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let base = headers.clone();
+        let sign = |key: &str, secret: &str| {
+            sigv4::authorization_header(
+                key,
+                secret,
+                "us-east-1",
+                "ec2",
+                &amz,
+                "POST",
+                "/",
+                "",
+                &base,
+                &signed_headers,
+                body,
+            )
+        };
+        let req = |h: &[(String, String)]| {
+            let p = SignedParts {
+                method: "POST",
+                path: "/",
+                raw_query: "",
+                headers: h,
+                query: &[],
+                body,
+            };
+            authenticate(&p, now, Some(&dir))
+        };
+        assert_eq!(
+            req(&headers),
+            Err(Ec2Error::MissingAuthenticationToken),
+            "unsigned"
+        );
+        headers.push((
+            "authorization".into(),
+            sign("AKIDEXAMPLE0000000000", "secret"),
+        ));
+        let caller = req(&headers).unwrap();
+        assert_eq!(caller.account, "111122223333");
+        assert_eq!(caller.arn, "arn:aws:iam::111122223333:root");
+        headers.pop();
+        headers.push((
+            "authorization".into(),
+            sign("AKIDEXAMPLE0000000000", "wrong"),
+        ));
+        assert_eq!(req(&headers), Err(Ec2Error::SignatureDoesNotMatch));
+        headers.pop();
+        headers.push((
+            "authorization".into(),
+            sign("AKIDUNKNOWN000000000", "secret"),
+        ));
+        assert_eq!(req(&headers), Err(Ec2Error::AuthFailure));
     }
 }

@@ -39,6 +39,8 @@ impl Default for ApiConfig {
 pub struct Api {
     pub store: Arc<dyn Store>,
     pub config: ApiConfig,
+    /// With `--iam-config`: the accounts and keys that sign requests.
+    pub iam: Option<Arc<iam::Directory>>,
 }
 
 /// Largest request body accepted (EC2's own limit is not published; RunInstances user data,
@@ -120,12 +122,15 @@ async fn answer(
         })
         .collect();
     // 1. signature, credentials, clock
-    let caller = auth::authenticate(
-        method.as_str(),
-        &header_pairs,
-        query_params.pairs(),
-        now_utc(),
-    )?;
+    let signed = auth::SignedParts {
+        method: method.as_str(),
+        path: uri.path(),
+        raw_query: uri.query().unwrap_or(""),
+        headers: &header_pairs,
+        query: query_params.pairs(),
+        body,
+    };
+    let caller = auth::authenticate(&signed, now_utc(), api.iam.as_deref())?;
     let mut params = query_params;
     if method == Method::POST {
         params.extend(Params::parse(body)?);

@@ -1,0 +1,123 @@
+"""Authentication with --iam-config: every request signed by a known key, signatures verified
+(spec ec2-api.md §1.2), and each key acting in its own account."""
+from __future__ import annotations
+
+import datetime
+import urllib.parse
+
+import boto3
+import pytest
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+import helpers
+from helpers import AMI_AL2, REGION, ec2_error, expect_raw_error, raw
+
+A = ("111122223333", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+B = ("444455556666", "AKIAI44QH8DHBEXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    d = tmp_path_factory.mktemp("iam")
+    cfg = d / "iam.toml"
+    cfg.write_text("".join(
+        f'[[accounts]]\nid = "{acct}"\nroot_access_key_id = "{key}"\nroot_secret_access_key = "{secret}"\n'
+        for acct, key, secret in (A, B)))
+    srv = helpers.ImdsServer(d / "srv", extra_args=["--iam-config", str(cfg)])
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def client(srv, who, secret=None):
+    _, key, real_secret = who
+    return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret or real_secret,
+                                 region_name=REGION).client(
+        "ec2", endpoint_url=srv.endpoint, config=Config(retries={"total_max_attempts": 1}))
+
+
+def signed(srv, who, body: str, *, query: bool = False):
+    """A request signed by `who`: (url, headers, body)."""
+    _, key, secret = who
+    url = srv.endpoint + "/"
+    req = AWSRequest(method="GET" if query else "POST",
+                     url=url + ("?" + body if query else ""),
+                     data=None if query else body.encode(),
+                     headers={} if query else {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    signer = (SigV4QueryAuth(Credentials(key, secret), "ec2", REGION, expires=300) if query
+              else SigV4Auth(Credentials(key, secret), "ec2", REGION))
+    signer.add_auth(req)
+    return req
+
+
+def send(srv, req, body_override: bytes | None = None):
+    import http.client
+    parts = urllib.parse.urlsplit(req.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        path = parts.path + ("?" + parts.query if parts.query else "")
+        body = body_override if body_override is not None else req.body
+        conn.request(req.method, path, body=body, headers=dict(req.headers.items()))
+        r = conn.getresponse()
+        return helpers.RawResponse(r.status, r.reason, {k.lower(): v for k, v in r.getheaders()},
+                                   r.read(), r.getheaders())
+    finally:
+        conn.close()
+
+
+def test_known_key_acts_in_its_own_account(server):
+    a, b = client(server, A), client(server, B)
+    iid = a.run_instances(ImageId=AMI_AL2, InstanceType="t3.micro", MinCount=1, MaxCount=1)
+    assert iid["OwnerId"] == A[0]
+    mine = iid["Instances"][0]["InstanceId"]
+    seen_by_b = [i["InstanceId"] for r in b.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert mine not in seen_by_b
+    with ec2_error("InvalidInstanceID.NotFound", 400):
+        b.describe_instances(InstanceIds=[mine])
+    seen_by_a = [i["InstanceId"] for r in a.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert mine in seen_by_a
+
+
+def test_wrong_secret_signature_does_not_match(server):
+    with ec2_error("SignatureDoesNotMatch", 403):
+        client(server, A, secret="x" * 40).describe_instances()
+
+
+def test_tampered_body_signature_does_not_match(server):
+    req = signed(server, A, "Action=DescribeInstances&Version=2016-11-15")
+    ok = send(server, req)
+    assert ok.status == 200, ok.body
+    bad = send(server, req, body_override=b"Action=DescribeInstances&Version=2016-11-15&MaxResults=5")
+    expect_raw_error(bad, "SignatureDoesNotMatch", 403)
+
+
+def test_unsigned_request_is_refused(server):
+    resp = raw(server.endpoint, {"Action": "DescribeInstances"}, sign_request=False)
+    expect_raw_error(resp, "MissingAuthenticationToken", 403)
+
+
+def test_presigned_query_is_verified(server):
+    req = signed(server, B, "Action=DescribeInstances&Version=2016-11-15", query=True)
+    ok = send(server, req)
+    assert ok.status == 200, ok.body
+    tampered = req.url.replace("Action=DescribeInstances", "Action=DescribeImages")
+    req2 = AWSRequest(method="GET", url=tampered, headers=dict(req.headers.items()))
+    bad = send(server, req2)
+    expect_raw_error(bad, "SignatureDoesNotMatch", 403)
+
+
+def test_old_signature_from_a_known_key_is_expired(server):
+    then = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(minutes=20)
+    req = AWSRequest(method="POST", url=server.endpoint + "/",
+                     data=b"Action=DescribeInstances&Version=2016-11-15",
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    import unittest.mock as mock
+    import botocore.auth
+    with mock.patch.object(botocore.auth, "get_current_datetime", lambda *a, **k: then):
+        SigV4Auth(Credentials(A[1], A[2]), "ec2", REGION).add_auth(req)
+    expect_raw_error(send(server, req), "RequestExpired", 400, "Request has expired.")
