@@ -4,9 +4,22 @@
 //!
 //! - [`config`]: the TOML file (`[[accounts]]` with root keys and SCP files).
 //! - [`directory`]: access key id → principal and secret, for the signature check.
+//! - [`policy`]: policy documents parsed once (statements, matchers, conditions).
+//! - [`condition`]: the condition operators, as IAM evaluates them.
+//! - [`evaluate`]: the decision: explicit deny wins, SCPs and identity policies (and a
+//!   boundary or session policy) must each allow, default deny.
+//!
+//! Hand-written because no maintained crate evaluates IAM policies: the semantics (absent
+//! keys, negated operators, `…IfExists`, set qualifiers, per-component ARN matching) follow
+//! the IAM User Guide's "Policy evaluation logic" and "Condition operators" and are pinned by
+//! the tests against spec/iam.md.
 
+pub mod condition;
 pub mod config;
 pub mod directory;
+pub mod evaluate;
+pub mod glob;
+pub mod policy;
 
 pub use config::{ConfigError, IamConfig};
 pub use directory::{Directory, Principal};

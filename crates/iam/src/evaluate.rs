@@ -1,0 +1,664 @@
+//! The authorization decision (IAM User Guide, "Policy evaluation logic"; spec iam.md §4.1):
+//! any matching Deny in any policy is an explicit deny; otherwise every level of SCPs (unless
+//! the management account), the identity policies, and a permissions boundary or session
+//! policy when present must each contain a matching Allow; otherwise an implicit deny.
+
+use crate::condition::{substitute, Context};
+use crate::glob;
+use crate::policy::{Effect, Matcher, Policy, Statement};
+
+/// Where a policy comes from: it decides the wording of a denial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Identity,
+    Scp,
+    Boundary,
+    Session,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Identity => "identity-based policy",
+            Kind::Scp => "service control policy",
+            Kind::Boundary => "permissions boundary",
+            Kind::Session => "session policy",
+        }
+    }
+}
+
+/// The policies that apply to a principal.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet<'a> {
+    pub identity: Vec<&'a Policy>,
+    /// One entry per level of the organization (root, OUs, account), each needing an Allow.
+    pub scp_levels: Vec<Vec<&'a Policy>>,
+    pub boundary: Option<&'a Policy>,
+    pub session: Option<&'a Policy>,
+    /// The management account is not subject to SCPs.
+    pub management_account: bool,
+}
+
+/// One authorization check: an action on one resource, with its context.
+#[derive(Debug, Clone)]
+pub struct Check<'a> {
+    pub action: &'a str,
+    pub resource: &'a str,
+    pub context: &'a Context,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub kind: Kind,
+    pub sid: Option<String>,
+    pub effect: Effect,
+    pub statement: Statement,
+}
+
+impl Eq for Statement {}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Allowed,
+    ExplicitDeny(Kind),
+    NoAllow(Kind),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// The action and resource of the check that decided (the first denied one).
+    pub action: String,
+    pub resource: String,
+    pub matched: Vec<Matched>,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.outcome == Outcome::Allowed
+    }
+    pub fn explicit_deny(&self) -> bool {
+        matches!(self.outcome, Outcome::ExplicitDeny(_))
+    }
+    /// IAM's phrasing of why (`with an explicit deny in a service control policy`, …).
+    pub fn reason(&self) -> String {
+        match self.outcome {
+            Outcome::Allowed => String::new(),
+            Outcome::ExplicitDeny(k) => format!("with an explicit deny in a {}", k.name()),
+            Outcome::NoAllow(k) => {
+                format!("because no {} allows the {} action", k.name(), self.action)
+            }
+        }
+    }
+}
+
+fn action_matches(m: &Matcher, action: &str) -> bool {
+    let hit = m.patterns.iter().any(|p| glob::matches(p, action, true));
+    hit != m.negated
+}
+
+fn resource_matches(m: &Matcher, resource: &str, ctx: &Context) -> bool {
+    let hit = m
+        .patterns
+        .iter()
+        .any(|p| glob::matches(&substitute(p, ctx), resource, false));
+    hit != m.negated
+}
+
+fn statement_applies(s: &Statement, check: &Check<'_>) -> bool {
+    action_matches(&s.action, check.action)
+        && resource_matches(&s.resource, check.resource, check.context)
+        && s.conditions.iter().all(|c| c.holds(check.context))
+}
+
+fn matching(policies: &[&Policy], kind: Kind, check: &Check<'_>) -> Vec<Matched> {
+    policies
+        .iter()
+        .flat_map(|p| p.statements.iter())
+        .filter(|s| statement_applies(s, check))
+        .map(|s| Matched {
+            kind,
+            sid: s.sid.clone(),
+            effect: s.effect,
+            statement: s.clone(),
+        })
+        .collect()
+}
+
+/// Decide one check.
+pub fn decide(set: &PolicySet<'_>, check: &Check<'_>) -> Decision {
+    let mut all = matching(&set.identity, Kind::Identity, check);
+    let scp_matches: Vec<Vec<Matched>> = set
+        .scp_levels
+        .iter()
+        .map(|level| matching(level, Kind::Scp, check))
+        .collect();
+    if !set.management_account {
+        all.extend(scp_matches.iter().flatten().cloned());
+    }
+    let boundary = set.boundary.map(|b| matching(&[b], Kind::Boundary, check));
+    let session = set.session.map(|s| matching(&[s], Kind::Session, check));
+    all.extend(boundary.iter().flatten().cloned());
+    all.extend(session.iter().flatten().cloned());
+    let decision = |outcome: Outcome, matched: Vec<Matched>| Decision {
+        outcome,
+        action: check.action.to_string(),
+        resource: check.resource.to_string(),
+        matched,
+    };
+    let denies: Vec<Matched> = all
+        .iter()
+        .filter(|m| m.effect == Effect::Deny)
+        .cloned()
+        .collect();
+    if let Some(first) = denies.first() {
+        return decision(Outcome::ExplicitDeny(first.kind), denies);
+    }
+    let allows = |ms: &[Matched]| ms.iter().any(|m| m.effect == Effect::Allow);
+    if !set.management_account && scp_matches.iter().any(|level| !allows(level)) {
+        return decision(Outcome::NoAllow(Kind::Scp), vec![]);
+    }
+    let identity: Vec<Matched> = all
+        .iter()
+        .filter(|m| m.kind == Kind::Identity)
+        .cloned()
+        .collect();
+    if !allows(&identity) {
+        return decision(Outcome::NoAllow(Kind::Identity), vec![]);
+    }
+    if boundary.as_ref().is_some_and(|b| !allows(b)) {
+        return decision(Outcome::NoAllow(Kind::Boundary), vec![]);
+    }
+    if session.as_ref().is_some_and(|s| !allows(s)) {
+        return decision(Outcome::NoAllow(Kind::Session), vec![]);
+    }
+    decision(
+        Outcome::Allowed,
+        all.into_iter()
+            .filter(|m| m.effect == Effect::Allow)
+            .collect(),
+    )
+}
+
+/// Decide a request that touches several resources: allowed only if every check is.
+pub fn decide_all(set: &PolicySet<'_>, checks: &[Check<'_>]) -> Decision {
+    let mut last = None;
+    for c in checks {
+        let d = decide(set, c);
+        if !d.allowed() {
+            return d;
+        }
+        last = Some(d);
+    }
+    last.unwrap_or(Decision {
+        outcome: Outcome::NoAllow(Kind::Identity),
+        action: String::new(),
+        resource: String::new(),
+        matched: vec![],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALLOW_EC2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#;
+    const FULL_SCP: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    const A: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"RequireImdsV2","Effect":"Deny","Action":"ec2:RunInstances","Resource":"arn:aws:ec2:*:*:instance/*","Condition":{"StringNotEquals":{"ec2:MetadataHttpTokens":"required"}}}]}"#;
+    const B: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:RunInstances","Resource":"arn:aws:ec2:*:*:instance/*","Condition":{"NumericGreaterThan":{"ec2:MetadataHttpPutResponseHopLimit":"3"}}}]}"#;
+    const C: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:ModifyInstanceMetadataOptions","Resource":"arn:aws:ec2:*:*:instance/*","Condition":{"StringNotEquals":{"ec2:Attribute/HttpTokens":"required"},"Null":{"ec2:Attribute/HttpTokens":"false"}}}]}"#;
+    const C_NO_NULL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:ModifyInstanceMetadataOptions","Resource":"arn:aws:ec2:*:*:instance/*","Condition":{"StringNotEquals":{"ec2:Attribute/HttpTokens":"required"}}}]}"#;
+    const D: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:ModifyInstanceMetadataOptions","Resource":"*","Condition":{"StringNotLike":{"aws:PrincipalARN":"arn:aws:iam::*:role/ec2-imds-admins"}}}]}"#;
+    const E: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"NumericLessThan":{"ec2:RoleDelivery":"2.0"}}}]}"#;
+    const E_IF_EXISTS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"NumericLessThanIfExists":{"ec2:RoleDelivery":"2.0"}}}]}"#;
+
+    const INSTANCE: &str = "arn:aws:ec2:us-east-1:111122223333:instance/*";
+    const IMAGE: &str = "arn:aws:ec2:us-east-1::image/ami-0abcdef1234567890";
+
+    fn p(s: &str) -> Policy {
+        Policy::parse_str(s).unwrap()
+    }
+
+    fn run(set: &PolicySet<'_>, ctx: &Context) -> Decision {
+        let empty = Context::new();
+        decide_all(
+            set,
+            &[
+                Check {
+                    action: "ec2:RunInstances",
+                    resource: IMAGE,
+                    context: &empty,
+                },
+                Check {
+                    action: "ec2:RunInstances",
+                    resource: INSTANCE,
+                    context: ctx,
+                },
+            ],
+        )
+    }
+
+    fn tokens(v: &str) -> Context {
+        Context::new().with("ec2:MetadataHttpTokens", v)
+    }
+
+    #[test]
+    fn case_1_no_policies_is_implicit_deny() {
+        let set = PolicySet::default();
+        let d = decide(
+            &set,
+            &Check {
+                action: "ec2:DescribeInstances",
+                resource: "*",
+                context: &Context::new(),
+            },
+        );
+        assert_eq!(d.outcome, Outcome::NoAllow(Kind::Identity));
+    }
+
+    #[test]
+    fn cases_2_to_6_require_imdsv2() {
+        let (allow, a) = (p(ALLOW_EC2), p(A));
+        let set = PolicySet {
+            identity: vec![&allow, &a],
+            ..Default::default()
+        };
+        assert!(run(&set, &tokens("required")).allowed(), "case 2");
+        let d = run(&set, &tokens("optional"));
+        assert!(d.explicit_deny(), "case 3");
+        assert_eq!(d.matched[0].sid.as_deref(), Some("RequireImdsV2"));
+        assert!(
+            run(&set, &Context::new()).explicit_deny(),
+            "case 4: key absent, StringNotEquals true"
+        );
+        let star = p(&A.replace("arn:aws:ec2:*:*:instance/*", "*"));
+        let set = PolicySet {
+            identity: vec![&allow, &star],
+            ..Default::default()
+        };
+        assert!(
+            run(&set, &tokens("required")).explicit_deny(),
+            "case 6: the image check lacks the key"
+        );
+    }
+
+    #[test]
+    fn cases_7_8_hop_limit() {
+        let (allow, b) = (p(ALLOW_EC2), p(B));
+        let set = PolicySet {
+            identity: vec![&allow, &b],
+            ..Default::default()
+        };
+        let hop = |h: &str| Context::new().with("ec2:MetadataHttpPutResponseHopLimit", h);
+        assert!(run(&set, &hop("3")).allowed());
+        assert!(run(&set, &hop("4")).explicit_deny());
+        assert!(
+            run(&set, &Context::new()).allowed(),
+            "case 8: absent key does not trigger"
+        );
+    }
+
+    #[test]
+    fn cases_9_to_12_modify_guard() {
+        let (allow, c, c2) = (p(ALLOW_EC2), p(C), p(C_NO_NULL));
+        let res = "arn:aws:ec2:us-east-1:111122223333:instance/i-0123456789abcdef0";
+        let go = |set: &PolicySet<'_>, ctx: &Context| {
+            decide(
+                set,
+                &Check {
+                    action: "ec2:ModifyInstanceMetadataOptions",
+                    resource: res,
+                    context: ctx,
+                },
+            )
+        };
+        let set = PolicySet {
+            identity: vec![&allow, &c],
+            ..Default::default()
+        };
+        let attr = |v: &str| Context::new().with("ec2:Attribute/HttpTokens", v);
+        assert!(go(&set, &attr("optional")).explicit_deny(), "case 9");
+        assert!(go(&set, &attr("required")).allowed(), "case 10");
+        let hop_only = Context::new().with("ec2:Attribute/HttpPutResponseHopLimit", "2");
+        assert!(go(&set, &hop_only).allowed(), "case 11");
+        let set = PolicySet {
+            identity: vec![&allow, &c2],
+            ..Default::default()
+        };
+        assert!(go(&set, &hop_only).explicit_deny(), "case 12");
+    }
+
+    #[test]
+    fn cases_13_14_one_role_only() {
+        let (allow, d) = (p(ALLOW_EC2), p(D));
+        let set = PolicySet {
+            identity: vec![&allow, &d],
+            ..Default::default()
+        };
+        let who = |arn: &str| Context::new().with("aws:PrincipalArn", arn);
+        let go = |ctx: &Context| {
+            decide(
+                &set,
+                &Check {
+                    action: "ec2:ModifyInstanceMetadataOptions",
+                    resource: "*",
+                    context: ctx,
+                },
+            )
+        };
+        assert!(go(&who("arn:aws:iam::111122223333:role/ec2-imds-admins")).allowed());
+        assert!(go(&who("arn:aws:iam::111122223333:role/dev")).explicit_deny());
+        assert!(
+            go(&who("arn:aws:iam::111122223333:role/EC2-IMDS-Admins")).explicit_deny(),
+            "case-sensitive"
+        );
+    }
+
+    #[test]
+    fn cases_15_to_17_role_delivery() {
+        let (allow, e, e2) = (p(ALLOW_EC2), p(E), p(E_IF_EXISTS));
+        let go = |set: &PolicySet<'_>, ctx: &Context| {
+            decide(
+                set,
+                &Check {
+                    action: "ec2:DescribeInstances",
+                    resource: "*",
+                    context: ctx,
+                },
+            )
+        };
+        let set = PolicySet {
+            identity: vec![&allow, &e],
+            ..Default::default()
+        };
+        assert!(go(&set, &Context::new().with("ec2:RoleDelivery", "1.0")).explicit_deny());
+        assert!(go(&set, &Context::new().with("ec2:RoleDelivery", "2.0")).allowed());
+        assert!(
+            go(&set, &Context::new()).allowed(),
+            "case 16: user keys, key absent"
+        );
+        let set = PolicySet {
+            identity: vec![&allow, &e2],
+            ..Default::default()
+        };
+        assert!(
+            go(&set, &Context::new()).explicit_deny(),
+            "case 17: IfExists"
+        );
+    }
+
+    #[test]
+    fn cases_18_to_21_scps_and_boundaries() {
+        let (allow, a, full) = (p(ALLOW_EC2), p(A), p(FULL_SCP));
+        let set = PolicySet {
+            identity: vec![&allow],
+            scp_levels: vec![vec![&full], vec![&full, &a]],
+            ..Default::default()
+        };
+        let d = run(&set, &tokens("optional"));
+        assert_eq!(d.outcome, Outcome::ExplicitDeny(Kind::Scp), "case 18");
+        assert_eq!(
+            d.reason(),
+            "with an explicit deny in a service control policy"
+        );
+        let describe_only = p(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}"#,
+        );
+        let set = PolicySet {
+            identity: vec![&allow],
+            scp_levels: vec![vec![&full], vec![&describe_only]],
+            ..Default::default()
+        };
+        let d = run(&set, &tokens("required"));
+        assert_eq!(d.outcome, Outcome::NoAllow(Kind::Scp), "case 19");
+        assert_eq!(
+            d.reason(),
+            "because no service control policy allows the ec2:RunInstances action"
+        );
+        let set = PolicySet {
+            management_account: true,
+            ..set
+        };
+        assert!(run(&set, &tokens("required")).allowed(), "case 20");
+        let set = PolicySet {
+            identity: vec![&allow],
+            boundary: Some(&describe_only),
+            ..Default::default()
+        };
+        let go = |action: &str| {
+            decide(
+                &set,
+                &Check {
+                    action,
+                    resource: "*",
+                    context: &Context::new(),
+                },
+            )
+        };
+        assert_eq!(
+            go("ec2:ModifyInstanceMetadataOptions").outcome,
+            Outcome::NoAllow(Kind::Boundary),
+            "case 21"
+        );
+        assert!(go("ec2:DescribeInstances").allowed());
+    }
+
+    #[test]
+    fn cases_22_23_resources() {
+        let one = p(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:ModifyInstanceMetadataOptions","Resource":"arn:aws:ec2:us-east-1:111122223333:instance/i-0aaaaaaaaaaaaaaaa"}]}"#,
+        );
+        let set = PolicySet {
+            identity: vec![&one],
+            ..Default::default()
+        };
+        let go = |res: &str| {
+            decide(
+                &set,
+                &Check {
+                    action: "ec2:ModifyInstanceMetadataOptions",
+                    resource: res,
+                    context: &Context::new(),
+                },
+            )
+        };
+        assert!(go("arn:aws:ec2:us-east-1:111122223333:instance/i-0aaaaaaaaaaaaaaaa").allowed());
+        assert!(!go("arn:aws:ec2:us-east-1:111122223333:instance/i-0bbbbbbbbbbbbbbbb").allowed());
+        let inst = p(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:ModifyInstanceMetadataDefaults","Resource":"arn:aws:ec2:*:*:instance/*"}]}"#,
+        );
+        let set = PolicySet {
+            identity: vec![&inst],
+            ..Default::default()
+        };
+        assert!(
+            !decide(
+                &set,
+                &Check {
+                    action: "ec2:ModifyInstanceMetadataDefaults",
+                    resource: "*",
+                    context: &Context::new()
+                }
+            )
+            .allowed(),
+            "case 23"
+        );
+    }
+
+    #[test]
+    fn cases_26_27_key_case_and_numbers() {
+        let upper = p(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*","Condition":{"StringEquals":{"EC2:METADATAHTTPTOKENS":"required"}}}]}"#,
+        );
+        let set = PolicySet {
+            identity: vec![&upper],
+            ..Default::default()
+        };
+        let go = |ctx: &Context| {
+            decide(
+                &set,
+                &Check {
+                    action: "ec2:RunInstances",
+                    resource: INSTANCE,
+                    context: ctx,
+                },
+            )
+        };
+        assert!(go(&tokens("required")).allowed());
+        assert!(
+            !go(&tokens("Required")).allowed(),
+            "values are case-sensitive"
+        );
+        let num = p(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"NumericEquals":{"ec2:RoleDelivery":"2"}}}]}"#,
+        );
+        let set = PolicySet {
+            identity: vec![&num],
+            ..Default::default()
+        };
+        assert!(decide(
+            &set,
+            &Check {
+                action: "ec2:DescribeInstances",
+                resource: "*",
+                context: &Context::new().with("ec2:RoleDelivery", "2.0")
+            }
+        )
+        .allowed());
+    }
+
+    #[test]
+    fn operators_and_qualifiers() {
+        let mut ctx = Context::new();
+        ctx.set("aws:TagKeys", vec!["Name".into(), "team".into()]);
+        ctx.set("aws:SourceIp", vec!["10.1.2.3".into()]);
+        ctx.set("aws:CurrentTime", vec!["2026-11-22T18:00:00Z".into()]);
+        ctx.set("aws:username", vec!["alice".into()]);
+        let cond = |c: &str| {
+            let pol = p(&format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{c}}}]}}"#
+            ));
+            let set = PolicySet {
+                identity: vec![&pol],
+                ..Default::default()
+            };
+            decide(
+                &set,
+                &Check {
+                    action: "ec2:X",
+                    resource: "*",
+                    context: &ctx,
+                },
+            )
+            .allowed()
+        };
+        assert!(cond(
+            r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["Name","team","env"]}}"#
+        ));
+        assert!(!cond(
+            r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["Name"]}}"#
+        ));
+        assert!(cond(
+            r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["team"]}}"#
+        ));
+        assert!(!cond(
+            r#"{"ForAnyValue:StringEquals":{"aws:Missing":["x"]}}"#
+        ));
+        assert!(
+            cond(r#"{"ForAllValues:StringEquals":{"aws:Missing":["x"]}}"#),
+            "absent: vacuously true"
+        );
+        assert!(cond(r#"{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#));
+        assert!(cond(
+            r#"{"NotIpAddress":{"aws:SourceIp":"192.168.0.0/16"}}"#
+        ));
+        assert!(cond(
+            r#"{"DateGreaterThan":{"aws:CurrentTime":"2026-01-01T00:00:00Z"}}"#
+        ));
+        assert!(!cond(
+            r#"{"DateLessThan":{"aws:CurrentTime":"2026-01-01"}}"#
+        ));
+        assert!(
+            cond(r#"{"StringEquals":{"aws:username":"${aws:username}"}}"#),
+            "policy variables"
+        );
+        assert!(cond(
+            r#"{"StringEqualsIgnoreCase":{"aws:username":"ALICE"}}"#
+        ));
+        assert!(cond(r#"{"Null":{"aws:Missing":"true"}}"#));
+        assert!(!cond(r#"{"Null":{"aws:username":"true"}}"#));
+        assert!(cond(r#"{"StringLikeIfExists":{"aws:Missing":"x*"}}"#));
+        assert!(!cond(r#"{"ArnLike":{"aws:PrincipalArn":"*"}}"#), "absent");
+        assert!(Policy::parse_str(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bogus":{"a":"b"}}}]}"#).is_err());
+        assert!(Policy::parse_str(
+            r#"{"Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}"#
+        )
+        .is_err());
+    }
+
+    /// Property: whatever the other policies say, a request matched by an explicit deny is
+    /// never allowed (a deterministic sweep over generated policy sets).
+    #[test]
+    fn explicit_deny_always_wins() {
+        let actions = [
+            "ec2:RunInstances",
+            "ec2:ModifyInstanceMetadataOptions",
+            "ec2:DescribeInstances",
+        ];
+        let patterns = [
+            "*",
+            "ec2:*",
+            "ec2:Run*",
+            "ec2:Modify*",
+            "ec2:Describe*",
+            "ec2:RunInstances",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let allow = p(&format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{}","Resource":"*"}}]}}"#,
+                patterns[next(patterns.len())]
+            ));
+            let deny_pat = patterns[next(patterns.len())];
+            let deny = p(&format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":"{deny_pat}","Resource":"*"}}]}}"#
+            ));
+            let where_deny = next(3);
+            let full = p(FULL_SCP);
+            let set = PolicySet {
+                identity: if where_deny == 0 {
+                    vec![&allow, &deny]
+                } else {
+                    vec![&allow]
+                },
+                scp_levels: if where_deny == 1 {
+                    vec![vec![&full, &deny]]
+                } else {
+                    vec![vec![&full]]
+                },
+                boundary: if where_deny == 2 { Some(&deny) } else { None },
+                ..Default::default()
+            };
+            let action = actions[next(actions.len())];
+            let d = decide(
+                &set,
+                &Check {
+                    action,
+                    resource: "*",
+                    context: &Context::new(),
+                },
+            );
+            if glob::matches(deny_pat, action, true) {
+                assert!(!d.allowed(), "{deny_pat} denies {action}");
+                assert!(d.explicit_deny());
+            }
+        }
+    }
+}
