@@ -121,3 +121,68 @@ def test_old_signature_from_a_known_key_is_expired(server):
     with mock.patch.object(botocore.auth, "get_current_datetime", lambda *a, **k: then):
         SigV4Auth(Credentials(A[1], A[2]), "ec2", REGION).add_auth(req)
     expect_raw_error(send(server, req), "RequestExpired", 400, "Request has expired.")
+
+
+# SCPs on the account: the reference policies of the EC2 guide (spec iam.md §3 A and C),
+# enforced for the account's root through the API.
+SCP_A = ('{"Version":"2012-10-17","Statement":[{"Sid":"AllowAll","Effect":"Allow","Action":"*","Resource":"*"},'
+         '{"Sid":"RequireImdsV2","Effect":"Deny","Action":"ec2:RunInstances",'
+         '"Resource":"arn:aws:ec2:*:*:instance/*","Condition":{"StringNotEquals":{"ec2:MetadataHttpTokens":"required"}}},'
+         '{"Sid":"NoV1Again","Effect":"Deny","Action":"ec2:ModifyInstanceMetadataOptions",'
+         '"Resource":"arn:aws:ec2:*:*:instance/*","Condition":{"StringNotEquals":{"ec2:Attribute/HttpTokens":"required"},'
+         '"Null":{"ec2:Attribute/HttpTokens":"false"}}}]}')
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    d = tmp_path_factory.mktemp("scp")
+    (d / "require-imdsv2.json").write_text(SCP_A)
+    acct, key, secret = A
+    (d / "iam.toml").write_text(
+        f'[[accounts]]\nid = "{acct}"\nroot_access_key_id = "{key}"\nroot_secret_access_key = "{secret}"\n'
+        'scps = ["require-imdsv2.json"]\n')
+    srv = helpers.ImdsServer(d / "srv", extra_args=["--iam-config", str(d / "iam.toml")])
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def launch(ec2, **opts):
+    kw = {"ImageId": AMI_AL2, "InstanceType": "t3.micro", "MinCount": 1, "MaxCount": 1}
+    if opts:
+        kw["MetadataOptions"] = opts
+    return ec2.run_instances(**kw)
+
+
+def test_scp_requires_imdsv2_at_launch(guarded):
+    ec2 = client(guarded, A)
+    before = len([i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]])
+    assert launch(ec2, HttpTokens="required")["Instances"][0]["MetadataOptions"]["HttpTokens"] == "required"
+    with ec2_error("UnauthorizedOperation", 403) as e:
+        launch(ec2, HttpTokens="optional")
+    msg = e.value.response["Error"]["Message"]
+    assert msg.startswith("You are not authorized to perform this operation.")
+    assert "with an explicit deny in a service control policy" in msg
+    assert "Encoded authorization failure message: " in msg
+    with ec2_error("UnauthorizedOperation", 403):
+        launch(ec2)  # spec iam.md case 4: no options, the key is absent, the deny applies
+    after = len([i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]])
+    assert after == before + 1, "only the IMDSv2 launch happened"
+
+
+def test_scp_forbids_going_back_to_imdsv1(guarded):
+    ec2 = client(guarded, A)
+    iid = launch(ec2, HttpTokens="required")["Instances"][0]["InstanceId"]
+    with ec2_error("UnauthorizedOperation", 403):
+        ec2.modify_instance_metadata_options(InstanceId=iid, HttpTokens="optional")
+    with ec2_error("UnauthorizedOperation", 403):
+        ec2.modify_instance_metadata_options(InstanceId=iid, HttpTokens="optional", DryRun=True)
+    # Not touching HttpTokens stays allowed (the Null clause), and so does a dry run of it.
+    with ec2_error("DryRunOperation", 412):
+        ec2.modify_instance_metadata_options(InstanceId=iid, HttpPutResponseHopLimit=2, DryRun=True)
+    r = ec2.modify_instance_metadata_options(InstanceId=iid, HttpPutResponseHopLimit=2)
+    assert r["InstanceMetadataOptions"]["HttpTokens"] == "required"
+    # Read actions are denied without an encoded message; here they are allowed.
+    assert ec2.describe_instances(InstanceIds=[iid])["Reservations"]

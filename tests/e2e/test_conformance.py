@@ -97,8 +97,6 @@ def iam_config(tmp_path, scps: dict[str, str] | None = None):
     return path
 
 
-# Case 17 needs policies to be evaluated (SCPs), which the IAM issue delivers; it is written in
-# full and expected to fail until then (strict: the day it passes, the marker must go).
 def test_case_3_unknown_access_key_auth_failure(server_factory, tmp_path):
     srv = server_factory(extra_args=["--iam-config", str(iam_config(tmp_path))])
     # AKIDEXAMPLE is not a key of any configured account.
@@ -239,7 +237,6 @@ def test_case_16_dry_run_allowed(ec2):
 
 
 @pytest.mark.needs_iam
-@pytest.mark.xfail(strict=True, reason="needs --iam-config (the IAM issue)")
 def test_case_17_dry_run_denied(server_factory, tmp_path):
     deny = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", '
             '"Resource": "*"}, {"Effect": "Deny", "Action": "ec2:ModifyInstanceMetadataOptions", '

@@ -24,6 +24,7 @@ pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
         SignatureDoesNotMatch => (403, "SignatureDoesNotMatch"),
         IncompleteSignature(_) => (400, "IncompleteSignature"),
         MissingAuthenticationToken => (403, "MissingAuthenticationToken"),
+        UnauthorizedOperation(_) => (403, "UnauthorizedOperation"),
         InvalidInstanceIdMalformed(_) => (400, "InvalidInstanceID.Malformed"),
         InvalidInstanceIdNotFound(_) => (400, "InvalidInstanceID.NotFound"),
         InvalidAmiIdMalformed(_) | InvalidAmiIdMalformedAttr(_) => (400, "InvalidAMIID.Malformed"),

@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod auth;
+mod authz;
 pub mod error;
 pub mod protocol;
 mod render;

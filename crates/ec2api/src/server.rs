@@ -148,6 +148,10 @@ async fn answer(
         scope: Scope::new(caller.account.clone(), caller.region.clone()),
         caller: &caller,
     };
+    // With --iam-config: the account's SCPs decide (before the handler; see authz).
+    if let Some(dir) = &api.iam {
+        crate::authz::authorize_root(action.name(), &input, &caller, dir.scps(&caller.account))?;
+    }
     // 3..8: validation, lookup, state checks, dry run, execution: the action's handler.
     let output = actions::dispatch(&ctx, action, input).await?;
     xml::encode(action.name(), request_id, &output).map_err(|e| {

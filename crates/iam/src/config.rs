@@ -91,6 +91,9 @@ impl IamConfig {
                     .map_err(|e| ConfigError::Scp(full.clone(), e.to_string()))?;
                 let json: serde_json::Value = serde_json::from_str(&doc)
                     .map_err(|e| ConfigError::Scp(full.clone(), e.to_string()))?;
+                // A malformed SCP stops the start rather than being ignored.
+                crate::policy::Policy::parse(&json)
+                    .map_err(|e| ConfigError::Scp(full.clone(), e.to_string()))?;
                 scps.push((full, json));
             }
             out.push(Account {

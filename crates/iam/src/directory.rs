@@ -12,6 +12,8 @@ pub struct Principal {
 pub struct Directory {
     keys: HashMap<String, (Principal, String)>,
     accounts: Vec<Account>,
+    /// Each account's SCPs, parsed once.
+    scps: HashMap<String, Vec<crate::policy::Policy>>,
 }
 
 impl Directory {
@@ -31,7 +33,28 @@ impl Directory {
                 )
             })
             .collect();
-        Directory { keys, accounts }
+        let scps = accounts
+            .iter()
+            .map(|a| {
+                (
+                    a.id.clone(),
+                    a.scps
+                        .iter()
+                        .filter_map(|(_, doc)| crate::policy::Policy::parse(doc).ok())
+                        .collect(),
+                )
+            })
+            .collect();
+        Directory {
+            keys,
+            accounts,
+            scps,
+        }
+    }
+
+    /// The SCPs that apply to every principal of `account`.
+    pub fn scps(&self, account: &str) -> &[crate::policy::Policy] {
+        self.scps.get(account).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The principal and secret of an access key.

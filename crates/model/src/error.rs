@@ -43,6 +43,8 @@ pub enum Ec2Error {
     IncompleteSignature(String),
     #[error("Request is missing Authentication Token")]
     MissingAuthenticationToken,
+    #[error("{0}")]
+    UnauthorizedOperation(String),
 
     // --- resources ---
     #[error("Invalid id: \"{0}\"")]

@@ -1,0 +1,217 @@
+//! Authorization of EC2 actions with `--iam-config`: which resources each action is checked
+//! on, the request context (the `ec2:Metadata*` keys, `ec2:Attribute/…`, global keys), and
+//! the decision from the `iam` evaluator (spec iam.md §1, §2, §4).
+//!
+//! This stage knows account roots only: a root may do anything its account's SCPs allow
+//! (identity policies of users and roles come with the IAM API). The check runs after the
+//! parameters are decoded and before the action's own validation; EC2 validates first
+//! (spec ec2-api.md §1.6), so a request that is both invalid and denied gets
+//! `UnauthorizedOperation` here (to be moved into the handlers with the IAM API).
+
+use crate::auth::Caller;
+use base64::Engine;
+use iam::condition::Context;
+use iam::evaluate::{decide_all, Check, Decision, PolicySet};
+use iam::policy::Policy;
+use model::Ec2Error;
+use serde_json::Value;
+
+/// Actions that only read: EC2 denies them without an encoded message.
+fn is_read(action: &str) -> bool {
+    action.starts_with("Describe") || action.starts_with("Get")
+}
+
+fn s(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(|x| match x {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    })
+}
+
+/// The metadata option members, as their condition keys name them.
+const OPTION_KEYS: &[(&str, &str)] = &[
+    ("HttpTokens", "ec2:MetadataHttpTokens"),
+    (
+        "HttpPutResponseHopLimit",
+        "ec2:MetadataHttpPutResponseHopLimit",
+    ),
+    ("HttpEndpoint", "ec2:MetadataHttpEndpoint"),
+    ("InstanceMetadataTags", "ec2:InstanceMetadataTags"),
+];
+
+/// (resource ARN, context) of each check an action needs.
+fn checks(action: &str, input: &Value, caller: &Caller) -> Vec<(String, Context)> {
+    let (region, account) = (&caller.region, &caller.account);
+    let mut global = Context::new();
+    global
+        .set("aws:PrincipalArn", vec![caller.arn.clone()])
+        .set("aws:PrincipalAccount", vec![account.clone()])
+        .set("aws:RequestedRegion", vec![region.clone()])
+        .set("ec2:Region", vec![region.clone()])
+        .set(
+            "aws:CurrentTime",
+            vec![time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()],
+        );
+    let arn = |kind: &str, id: &str| format!("arn:aws:ec2:{region}:{account}:{kind}/{id}");
+    let ids = |key: &str| -> Vec<String> {
+        input
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match action {
+        "RunInstances" => {
+            let mut inst = global.clone();
+            if let Some(m) = input.get("MetadataOptions") {
+                for (member, key) in OPTION_KEYS {
+                    if let Some(v) = s(m, member) {
+                        inst.set(key, vec![v]);
+                    }
+                }
+            }
+            if let Some(t) = s(input, "InstanceType") {
+                inst.set("ec2:InstanceType", vec![t]);
+            }
+            let image = s(input, "ImageId").unwrap_or_default();
+            vec![
+                (
+                    format!("arn:aws:ec2:{region}::image/{image}"),
+                    global.clone(),
+                ),
+                (arn("instance", "*"), inst),
+                (arn("network-interface", "*"), global.clone()),
+                (arn("security-group", "*"), global.clone()),
+                (arn("subnet", "*"), global.clone()),
+                (arn("volume", "*"), global),
+            ]
+        }
+        "ModifyInstanceMetadataOptions" => {
+            let mut ctx = global;
+            for member in [
+                "HttpTokens",
+                "HttpPutResponseHopLimit",
+                "HttpEndpoint",
+                "HttpProtocolIpv6",
+                "InstanceMetadataTags",
+            ] {
+                if let Some(v) = s(input, member) {
+                    ctx.set(&format!("ec2:Attribute/{member}"), vec![v]);
+                }
+            }
+            let id = s(input, "InstanceId").unwrap_or_default();
+            ctx.set("ec2:InstanceID", vec![id.clone()]);
+            vec![(arn("instance", &id), ctx)]
+        }
+        "ModifyInstanceMetadataDefaults" => {
+            let mut ctx = global;
+            for member in [
+                "HttpTokens",
+                "HttpTokensEnforced",
+                "HttpPutResponseHopLimit",
+                "HttpEndpoint",
+                "InstanceMetadataTags",
+            ] {
+                if let Some(v) = s(input, member) {
+                    ctx.set(&format!("ec2:Attribute/{member}"), vec![v]);
+                }
+            }
+            vec![("*".into(), ctx)]
+        }
+        "StartInstances" | "StopInstances" | "RebootInstances" | "TerminateInstances" => {
+            ids("InstanceIds")
+                .iter()
+                .map(|i| (arn("instance", i), global.clone()))
+                .collect()
+        }
+        "ModifyImageAttribute" | "DescribeImageAttribute" => {
+            vec![(
+                format!(
+                    "arn:aws:ec2:{region}::image/{}",
+                    s(input, "ImageId").unwrap_or_default()
+                ),
+                global,
+            )]
+        }
+        _ => vec![("*".into(), global)],
+    }
+}
+
+/// The message of a denial; mutating actions carry an encoded authorization message that
+/// `sts:DecodeAuthorizationMessage` will turn back into the decision.
+fn denial(action: &str, caller: &Caller, d: &Decision) -> Ec2Error {
+    if is_read(action) {
+        return Ec2Error::UnauthorizedOperation(
+            "You are not authorized to perform this operation.".into(),
+        );
+    }
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        serde_json::json!({
+            "allowed": false,
+            "explicitDeny": d.explicit_deny(),
+            "matchedStatements": {"items": d.matched.iter().map(|m| serde_json::json!({
+                "statementId": m.sid.clone().unwrap_or_default(),
+                "effect": "DENY",
+            })).collect::<Vec<_>>()},
+            "context": {"principal": {"arn": caller.arn}, "action": format!("ec2:{action}"), "resource": d.resource},
+        })
+        .to_string(),
+    );
+    Ec2Error::UnauthorizedOperation(format!(
+        "You are not authorized to perform this operation. User: {} is not authorized to perform: ec2:{action} on resource: {} {}. Encoded authorization failure message: {encoded}",
+        caller.arn,
+        d.resource,
+        d.reason()
+    ))
+}
+
+/// Authorize `action` for a root caller of an account with `scps`.
+pub fn authorize_root(
+    action: &str,
+    input: &Value,
+    caller: &Caller,
+    scps: &[Policy],
+) -> Result<(), Ec2Error> {
+    let everything = root_policy();
+    let set = PolicySet {
+        identity: vec![&everything],
+        scp_levels: if scps.is_empty() {
+            vec![]
+        } else {
+            vec![scps.iter().collect()]
+        },
+        ..Default::default()
+    };
+    let name = format!("ec2:{action}");
+    let list = checks(action, input, caller);
+    let check_refs: Vec<Check<'_>> = list
+        .iter()
+        .map(|(r, c)| Check {
+            action: &name,
+            resource: r,
+            context: c,
+        })
+        .collect();
+    let d = decide_all(&set, &check_refs);
+    if d.allowed() {
+        Ok(())
+    } else {
+        Err(denial(action, caller, &d))
+    }
+}
+
+/// The account root may do everything (only SCPs restrict it).
+fn root_policy() -> Policy {
+    Policy::parse_str(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    )
+    .expect("built-in policy parses")
+}
