@@ -368,6 +368,13 @@ class TtlSniffer:
     def __init__(self, service_port: int):
         self.port = service_port
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        # Other suites may fill `lo` with traffic at the same time: a large buffer keeps the
+        # kernel from dropping the packets we are after (SO_RCVBUFFORCE needs root, as does
+        # the AF_PACKET socket itself).
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
         self.sock.bind(("lo", 0))
         self.sock.settimeout(0.3)
         self.packets: list[tuple[int, int, int, bytes]] = []  # (sport, dport, ttl, payload)
@@ -395,8 +402,15 @@ class TtlSniffer:
             self.packets.append((sport, dport, ip[8], bytes(tcp[off:])))
 
     def payload_ttls(self, client_port: int) -> set[int]:
-        self.drain()
-        return {ttl for _, dport, ttl, payload in self.packets if dport == client_port and payload}
+        found = lambda: {ttl for _, dport, ttl, payload in self.packets if dport == client_port and payload}
+        # Drain until the reply to this port has been seen (or the capture goes quiet).
+        deadline = time.monotonic() + 5
+        while not found() and time.monotonic() < deadline:
+            before = len(self.packets)
+            self.drain()
+            if len(self.packets) == before:
+                break
+        return found()
 
 
 def request_with_port(addr: str, method: str, path: str, headers: dict | None = None,
