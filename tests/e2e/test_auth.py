@@ -186,3 +186,70 @@ def test_scp_forbids_going_back_to_imdsv1(guarded):
     assert r["InstanceMetadataOptions"]["HttpTokens"] == "required"
     # Read actions are denied without an encoded message; here they are allowed.
     assert ec2.describe_instances(InstanceIds=[iid])["Reservations"]
+
+
+# Policy E of the EC2 guide (spec iam.md §3 E, cases 15-16) as an SCP: role credentials must
+# have been fetched with IMDSv2. The credentials come from the metadata service, fetched from
+# inside the instance with `imds exec`, and then sign API calls as the role's session.
+SCP_E = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},'
+         '{"Sid":"RequireImdsV2Credentials","Effect":"Deny","Action":"*","Resource":"*",'
+         '"Condition":{"NumericLessThan":{"ec2:RoleDelivery":"2.0"}}}]}')
+
+
+@pytest.fixture(scope="module")
+def role_delivery(tmp_path_factory):
+    import os
+    if os.geteuid() != 0:
+        pytest.skip("needs root for `imds exec` (network namespaces): run the suite as root")
+    d = tmp_path_factory.mktemp("roledelivery")
+    (d / "e.json").write_text(SCP_E)
+    acct, key, secret = A
+    (d / "iam.toml").write_text(
+        f'[[accounts]]\nid = "{acct}"\nroot_access_key_id = "{key}"\nroot_secret_access_key = "{secret}"\n'
+        'scps = ["e.json"]\n')
+    srv = helpers.ImdsServer(d / "srv", extra_args=["--iam-config", str(d / "iam.toml")])
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def fetch_credentials(srv, iid: str, v2: bool) -> dict:
+    import json
+    import os
+    import subprocess
+    path = "http://169.254.169.254/latest/meta-data/iam/security-credentials/app"
+    script = (f'T=$(curl -s -m 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" '
+              f'http://169.254.169.254/latest/api/token); curl -s -m 5 -H "X-aws-ec2-metadata-token: $T" {path}'
+              if v2 else f"curl -s -m 5 {path}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ACCESS_KEY_ID": A[1], "AWS_SECRET_ACCESS_KEY": A[2]})
+    p = subprocess.run([helpers.IMDS_BIN, "exec", "--endpoint", srv.endpoint, "--region", REGION,
+                        "--instance", iid, "--", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == 0, p
+    return json.loads(p.stdout)
+
+
+def test_role_delivery_requires_imdsv2_credentials(role_delivery):
+    root = client(role_delivery, A)
+    iid = root.run_instances(ImageId=AMI_AL2, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                             IamInstanceProfile={"Name": "app"})["Instances"][0]["InstanceId"]
+    helpers.wait_state(root, iid, "running")
+    v1, v2 = fetch_credentials(role_delivery, iid, v2=False), fetch_credentials(role_delivery, iid, v2=True)
+    assert v1["AccessKeyId"] != v2["AccessKeyId"], "distinct sets per delivery"
+
+    def session(c):
+        return boto3.session.Session(
+            aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+            aws_session_token=c["Token"], region_name=REGION).client(
+            "ec2", endpoint_url=role_delivery.endpoint, config=Config(retries={"total_max_attempts": 1}))
+
+    with ec2_error("UnauthorizedOperation", 403, message="You are not authorized to perform this operation."):
+        session(v1).describe_instances()
+    seen = [i["InstanceId"] for r in session(v2).describe_instances()["Reservations"] for i in r["Instances"]]
+    assert iid in seen, "the role session acts in the instance's account"
+    forged = dict(v2, Token=v2["Token"][:-4] + "AAAA")
+    with ec2_error("AuthFailure", 401):
+        session(forged).describe_instances()

@@ -163,6 +163,7 @@ pub async fn run(args: BenchArgs) -> Result<String, String> {
         store: store.clone(),
         config: ec2api::ApiConfig::default(),
         iam: None,
+        instance_credentials: None,
     };
     ec2api::actions::launch_first_instance(&api)
         .await

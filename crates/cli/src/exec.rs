@@ -181,6 +181,22 @@ fn find_instance(args: &ExecArgs) -> Result<(String, Ipv4Addr), ExecError> {
     Ok((id, ip))
 }
 
+/// `X-Amz-Date` for now: `yyyymmddThhmmssZ`.
+fn amz_date() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (y, m, d) = model::instance::civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
 fn http_with_host(
     endpoint: &str,
     hostport: &str,
@@ -190,8 +206,44 @@ fn http_with_host(
     use std::io::{Read, Write};
     let fail = |e: String| ExecError::Api(endpoint.to_string(), e);
     let mut s = std::net::TcpStream::connect(hostport).map_err(|e| fail(e.to_string()))?;
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    // With AWS credentials in the environment the request is SigV4-signed (a server with
+    // --iam-config refuses unsigned requests).
+    let auth = match (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Ok(key), Ok(secret)) if !key.is_empty() => {
+            let amz = amz_date();
+            let region = host.split('.').nth(1).unwrap_or("us-east-1");
+            let headers = vec![
+                ("content-type".to_string(), content_type.to_string()),
+                ("host".to_string(), host.to_string()),
+                ("x-amz-date".to_string(), amz.clone()),
+            ];
+            let signed: Vec<String> = ["content-type", "host", "x-amz-date"]
+                .iter()
+                .map(|h| h.to_string())
+                .collect();
+            let value = ec2api::sigv4::authorization_header(
+                &key,
+                &secret,
+                region,
+                "ec2",
+                &amz,
+                "POST",
+                "/",
+                "",
+                &headers,
+                &signed,
+                body.as_bytes(),
+            );
+            format!("X-Amz-Date: {amz}\r\nAuthorization: {value}\r\n")
+        }
+        _ => String::new(),
+    };
     let req = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes())

@@ -59,6 +59,11 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let db = dir.join("imds.sqlite");
     let first_start = !db.exists();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db, durability).await?);
+    // The key that signs identity documents lives beside the store (a throw-away one when
+    // the store is ephemeral).
+    let key_path = matches!(settings.store, StoreLocation::Dir(_)).then(|| dir.join(IDENTITY_KEY));
+    let signer = metadata::identity::IdentitySigner::load_or_create(key_path.as_deref())?;
+    let host = metadata::Host::new(store.clone(), settings.apply_delay, Arc::new(signer));
     let iam = match &settings.iam_config {
         Some(path) => Some(Arc::new(iam::Directory::new(iam::IamConfig::load(path)?))),
         None => None,
@@ -70,6 +75,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
             terminated_retention: settings.terminated_retention,
         },
         iam,
+        instance_credentials: Some(Arc::new(HostCredentials(host.clone()))),
     });
     if first_start {
         let id = ec2api::actions::launch_first_instance(&api)
@@ -91,11 +97,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         stop_rx.clone(),
     ));
     // The metadata host: serves every instance from memory and applies changed options.
-    // The key that signs identity documents lives beside the store (a throw-away one when
-    // the store is ephemeral).
-    let key_path = matches!(settings.store, StoreLocation::Dir(_)).then(|| dir.join(IDENTITY_KEY));
-    let signer = metadata::identity::IdentitySigner::load_or_create(key_path.as_deref())?;
-    let host = metadata::Host::new(store.clone(), settings.apply_delay, Arc::new(signer));
+
     let following = tokio::spawn(host.clone().run(stop_rx.clone()));
     let imds = tokio::spawn(metadata::server::serve(
         imds_listener,
@@ -123,6 +125,31 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     store.close().await;
     tracing::info!("stopped");
     served.map_err(ServeError::Serve)
+}
+
+/// The role credentials the metadata host handed out, for the API's signature check.
+struct HostCredentials(Arc<metadata::Host>);
+
+impl ec2api::auth::CredentialSource for HostCredentials {
+    fn instance_credentials(
+        &self,
+        access_key_id: &str,
+    ) -> Option<ec2api::auth::InstanceCredentials> {
+        let c = self.0.issued(access_key_id)?;
+        if c.expiration_ms <= store::now_ms() {
+            return None;
+        }
+        let served = self.0.served(&c.instance_id)?;
+        Some(ec2api::auth::InstanceCredentials {
+            secret_access_key: c.secret_access_key,
+            session_token: c.session_token,
+            account: served.view.account.clone(),
+            region: served.view.region.clone(),
+            role: c.role,
+            instance_id: c.instance_id,
+            delivery: c.delivery.to_string(),
+        })
+    }
 }
 
 /// `POST`/`DELETE /_imds/netns/NAME`: `imds exec` asks the server to serve (or stop serving)

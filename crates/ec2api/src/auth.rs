@@ -16,8 +16,31 @@ pub struct Caller {
     /// The access key that signed the request (`None` when unsigned).
     pub access_key_id: Option<String>,
     pub region: String,
-    /// The ARN the caller acts as.
+    /// The ARN the caller acts as (an assumed-role session for instance credentials).
     pub arn: String,
+    /// `aws:PrincipalArn`: the role's ARN for a role session, else `arn`.
+    pub principal_arn: String,
+    /// Request context that comes with the credentials (`ec2:RoleDelivery`,
+    /// `ec2:SourceInstanceARN` for instance role credentials).
+    pub context: Vec<(String, String)>,
+}
+
+/// Temporary credentials an instance fetched from its metadata service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceCredentials {
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub account: String,
+    pub region: String,
+    pub role: String,
+    pub instance_id: String,
+    /// `1.0` (fetched without a token) or `2.0`.
+    pub delivery: String,
+}
+
+/// Where the API finds the credentials the metadata service handed out.
+pub trait CredentialSource: Send + Sync {
+    fn instance_credentials(&self, access_key_id: &str) -> Option<InstanceCredentials>;
 }
 
 fn to_ec2(e: SigV4Error) -> Ec2Error {
@@ -61,30 +84,69 @@ pub fn authenticate(
     req: &SignedParts<'_>,
     now: time::OffsetDateTime,
     directory: Option<&iam::Directory>,
+    instance_credentials: Option<&dyn CredentialSource>,
 ) -> Result<Caller, Ec2Error> {
     let (method, headers, query) = (req.method, req.headers, req.query);
     let root = |account: &str| format!("arn:aws:iam::{account}:root");
     if let Some(dir) = directory {
         let signed = sigv4::parse(method, headers, query).map_err(to_ec2)?;
         sigv4::check_time(&signed, now).map_err(to_ec2)?;
-        let (principal, secret) = dir
-            .key(&signed.access_key_id)
+        let verify = |secret: &str| {
+            sigv4::verify(
+                &signed,
+                secret,
+                method,
+                req.path,
+                req.raw_query,
+                headers,
+                req.body,
+            )
+            .map_err(to_ec2)
+        };
+        if let Some((principal, secret)) = dir.key(&signed.access_key_id) {
+            verify(secret)?;
+            return Ok(Caller {
+                account: principal.account.clone(),
+                access_key_id: Some(signed.access_key_id.clone()),
+                region: signed.region.clone(),
+                arn: principal.arn.clone(),
+                principal_arn: principal.arn.clone(),
+                context: Vec::new(),
+            });
+        }
+        let c = instance_credentials
+            .and_then(|src| src.instance_credentials(&signed.access_key_id))
             .ok_or(Ec2Error::AuthFailure)?;
-        sigv4::verify(
-            &signed,
-            secret,
-            method,
-            req.path,
-            req.raw_query,
-            headers,
-            req.body,
-        )
-        .map_err(to_ec2)?;
+        verify(&c.secret_access_key)?;
+        // Temporary credentials are only good with their session token.
+        let token_ok = signed.security_token.as_deref().is_some_and(|t| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                t.as_bytes(),
+                c.session_token.as_bytes(),
+            ))
+        });
+        if !token_ok {
+            return Err(Ec2Error::AuthFailure);
+        }
         return Ok(Caller {
-            account: principal.account.clone(),
-            access_key_id: Some(signed.access_key_id),
-            region: signed.region,
-            arn: principal.arn.clone(),
+            arn: format!(
+                "arn:aws:sts::{}:assumed-role/{}/{}",
+                c.account, c.role, c.instance_id
+            ),
+            principal_arn: format!("arn:aws:iam::{}:role/{}", c.account, c.role),
+            context: vec![
+                ("ec2:RoleDelivery".into(), c.delivery.clone()),
+                (
+                    "ec2:SourceInstanceARN".into(),
+                    format!(
+                        "arn:aws:ec2:{}:{}:instance/{}",
+                        c.region, c.account, c.instance_id
+                    ),
+                ),
+            ],
+            account: c.account,
+            access_key_id: Some(signed.access_key_id.clone()),
+            region: signed.region.clone(),
         });
     }
     match sigv4::parse(method, headers, query) {
@@ -95,6 +157,8 @@ pub fn authenticate(
                 access_key_id: Some(signed.access_key_id),
                 region: signed.region,
                 arn: root(DEFAULT_ACCOUNT),
+                principal_arn: root(DEFAULT_ACCOUNT),
+                context: Vec::new(),
             })
         }
         Err(SigV4Error::Missing) => {
@@ -107,6 +171,8 @@ pub fn authenticate(
                 access_key_id: None,
                 region: region_from_host(host),
                 arn: root(DEFAULT_ACCOUNT),
+                principal_arn: root(DEFAULT_ACCOUNT),
+                context: Vec::new(),
             })
         }
         Err(e) => Err(to_ec2(e)),
@@ -134,9 +200,9 @@ mod tests {
             "host".to_string(),
             "ec2.eu-west-1.amazonaws.com".to_string(),
         )];
-        let c = authenticate(&parts(&h), time::OffsetDateTime::now_utc(), None).unwrap();
+        let c = authenticate(&parts(&h), time::OffsetDateTime::now_utc(), None, None).unwrap();
         assert_eq!(c.region, "eu-west-1");
-        let c = authenticate(&parts(&[]), time::OffsetDateTime::now_utc(), None).unwrap();
+        let c = authenticate(&parts(&[]), time::OffsetDateTime::now_utc(), None, None).unwrap();
         assert_eq!(c.region, "us-east-1");
     }
 
@@ -163,7 +229,7 @@ mod tests {
             )),
         ];
         assert_eq!(
-            authenticate(&parts(&headers), now, None),
+            authenticate(&parts(&headers), now, None, None),
             Err(Ec2Error::RequestExpired)
         );
     }
@@ -224,7 +290,7 @@ mod tests {
                 query: &[],
                 body,
             };
-            authenticate(&p, now, Some(&dir))
+            authenticate(&p, now, Some(&dir), None)
         };
         assert_eq!(
             req(&headers),

@@ -46,7 +46,7 @@ fn checks(action: &str, input: &Value, caller: &Caller) -> Vec<(String, Context)
     let (region, account) = (&caller.region, &caller.account);
     let mut global = Context::new();
     global
-        .set("aws:PrincipalArn", vec![caller.arn.clone()])
+        .set("aws:PrincipalArn", vec![caller.principal_arn.clone()])
         .set("aws:PrincipalAccount", vec![account.clone()])
         .set("aws:RequestedRegion", vec![region.clone()])
         .set("ec2:Region", vec![region.clone()])
@@ -56,6 +56,9 @@ fn checks(action: &str, input: &Value, caller: &Caller) -> Vec<(String, Context)
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default()],
         );
+    for (k, v) in &caller.context {
+        global.set(k, vec![v.clone()]);
+    }
     let arn = |kind: &str, id: &str| format!("arn:aws:ec2:{region}:{account}:{kind}/{id}");
     let ids = |key: &str| -> Vec<String> {
         input

@@ -41,6 +41,8 @@ pub struct Api {
     pub config: ApiConfig,
     /// With `--iam-config`: the accounts and keys that sign requests.
     pub iam: Option<Arc<iam::Directory>>,
+    /// Role credentials handed out by the metadata service, valid for signing.
+    pub instance_credentials: Option<Arc<dyn crate::auth::CredentialSource>>,
 }
 
 /// Largest request body accepted (EC2's own limit is not published; RunInstances user data,
@@ -130,7 +132,12 @@ async fn answer(
         query: query_params.pairs(),
         body,
     };
-    let caller = auth::authenticate(&signed, now_utc(), api.iam.as_deref())?;
+    let caller = auth::authenticate(
+        &signed,
+        now_utc(),
+        api.iam.as_deref(),
+        api.instance_credentials.as_deref(),
+    )?;
     let mut params = query_params;
     if method == Method::POST {
         params.extend(Params::parse(body)?);

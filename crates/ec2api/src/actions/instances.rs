@@ -796,6 +796,8 @@ pub async fn launch_first_instance(api: &crate::Api) -> Result<String, Ec2Error>
         access_key_id: None,
         region: scope.region.clone(),
         arn: format!("arn:aws:iam::{}:root", scope.account),
+        principal_arn: format!("arn:aws:iam::{}:root", scope.account),
+        context: Vec::new(),
     };
     let ctx = Ctx {
         api,
