@@ -253,3 +253,37 @@ def test_role_delivery_requires_imdsv2_credentials(role_delivery):
     forged = dict(v2, Token=v2["Token"][:-4] + "AAAA")
     with ec2_error("AuthFailure", 401):
         session(forged).describe_instances()
+
+
+def sts(srv, who):
+    _, key, secret = who
+    return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                                 region_name=REGION).client(
+        "sts", endpoint_url=srv.endpoint, config=Config(retries={"total_max_attempts": 1}))
+
+
+def test_sts_get_caller_identity(server):
+    me = sts(server, B).get_caller_identity()
+    assert (me["Account"], me["Arn"], me["UserId"]) == (B[0], f"arn:aws:iam::{B[0]}:root", B[0])
+
+
+def test_decode_authorization_message_of_a_denial(guarded):
+    """spec iam.md case 28: the token of a denied launch decodes to the decision."""
+    import json
+    import re
+    with ec2_error("UnauthorizedOperation", 403) as e:
+        launch(client(guarded, A), HttpTokens="optional")
+    token = re.search(r"Encoded authorization failure message: (\S+)", e.value.response["Error"]["Message"]).group(1)
+    decoded = json.loads(sts(guarded, A).decode_authorization_message(EncodedMessage=token)["DecodedMessage"])
+    assert decoded["allowed"] is False and decoded["explicitDeny"] is True
+    assert [s["statementId"] for s in decoded["matchedStatements"]["items"]] == ["RequireImdsV2"]
+    assert decoded["matchedStatements"]["items"][0]["effect"] == "DENY"
+    ctx = decoded["context"]
+    assert ctx["resource"] == f"arn:aws:ec2:{REGION}:{A[0]}:instance/*"
+    assert ctx["action"] == "ec2:RunInstances"
+    conditions = {c["key"]: [v["value"] for v in c["values"]["items"]] for c in ctx["conditions"]["items"]}
+    assert conditions["ec2:MetadataHttpTokens"] == ["optional"]
+    with pytest.raises(Exception) as bad:
+        sts(guarded, A).decode_authorization_message(EncodedMessage="not-a-message")
+    assert bad.value.response["Error"]["Code"] == "InvalidAuthorizationMessageException"
+    assert bad.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

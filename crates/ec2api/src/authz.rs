@@ -150,21 +150,57 @@ fn checks(action: &str, input: &Value, caller: &Caller) -> Vec<(String, Context)
 
 /// The message of a denial; mutating actions carry an encoded authorization message that
 /// `sts:DecodeAuthorizationMessage` will turn back into the decision.
-fn denial(action: &str, caller: &Caller, d: &Decision) -> Ec2Error {
+/// The context keys of a check, sorted (for the encoded message).
+fn list_context(ctx: Option<&Context>) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = ctx
+        .map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn denial(action: &str, caller: &Caller, d: &Decision, context: Option<&Context>) -> Ec2Error {
     if is_read(action) {
         return Ec2Error::UnauthorizedOperation(
             "You are not authorized to perform this operation.".into(),
         );
     }
+    let items = |v: Vec<serde_json::Value>| serde_json::json!({ "items": v });
+    let value = |s: &str| serde_json::json!({ "value": s });
+    let matched: Vec<serde_json::Value> = d
+        .matched
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "statementId": m.sid.clone().unwrap_or_default(),
+                "effect": if m.effect == iam::policy::Effect::Deny { "DENY" } else { "ALLOW" },
+                "principals": items(vec![]),
+                "principalGroups": items(vec![]),
+                "actions": items(m.statement.action.patterns.iter().map(|p| value(p)).collect()),
+                "resources": items(m.statement.resource.patterns.iter().map(|p| value(p)).collect()),
+                "conditions": items(m.statement.conditions.iter().map(|c| serde_json::json!({
+                    "key": c.key,
+                    "values": items(c.values.iter().map(|v| value(v)).collect()),
+                })).collect()),
+            })
+        })
+        .collect();
+    let context_items: Vec<serde_json::Value> = list_context(context)
+        .into_iter()
+        .map(|(k, vs)| serde_json::json!({"key": k, "values": items(vs.iter().map(|v| value(v)).collect())}))
+        .collect();
     let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
         serde_json::json!({
             "allowed": false,
             "explicitDeny": d.explicit_deny(),
-            "matchedStatements": {"items": d.matched.iter().map(|m| serde_json::json!({
-                "statementId": m.sid.clone().unwrap_or_default(),
-                "effect": "DENY",
-            })).collect::<Vec<_>>()},
-            "context": {"principal": {"arn": caller.arn}, "action": format!("ec2:{action}"), "resource": d.resource},
+            "matchedStatements": items(matched),
+            "failures": items(vec![]),
+            "context": {
+                "principal": {"id": caller.access_key_id.clone().unwrap_or_default(), "arn": caller.arn},
+                "action": format!("ec2:{action}"),
+                "resource": d.resource,
+                "conditions": items(context_items),
+            },
         })
         .to_string(),
     );
@@ -207,7 +243,8 @@ pub fn authorize_root(
     if d.allowed() {
         Ok(())
     } else {
-        Err(denial(action, caller, &d))
+        let context = list.iter().find(|(r, _)| *r == d.resource).map(|(_, c)| c);
+        Err(denial(action, caller, &d, context))
     }
 }
 

@@ -14,5 +14,6 @@ pub mod protocol;
 mod render;
 pub mod server;
 pub mod sigv4;
+pub mod sts;
 
 pub use server::{router, Api, ApiConfig};

@@ -81,7 +81,13 @@ async fn handle(
     };
     let result = answer(&api, &method, &uri, &headers, &body, &request_id).await;
     match result {
-        Ok(xml) => (
+        Ok(Answered::Sts((status, xml))) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            [(header::CONTENT_TYPE, "text/xml")],
+            Body::from(xml),
+        )
+            .into_response(),
+        Ok(Answered::Ec2(xml)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/xml;charset=UTF-8")],
             Body::from(xml),
@@ -102,6 +108,12 @@ pub fn error_response(e: &Ec2Error, request_id: &str) -> Response {
         .into_response()
 }
 
+/// A successful EC2 answer, or an STS answer (which carries its own errors).
+enum Answered {
+    Ec2(String),
+    Sts(crate::sts::Answer),
+}
+
 async fn answer(
     api: &Api,
     method: &Method,
@@ -109,7 +121,7 @@ async fn answer(
     headers: &HeaderMap,
     body: &Bytes,
     request_id: &str,
-) -> Result<String, Ec2Error> {
+) -> Result<Answered, Ec2Error> {
     if method != Method::GET && method != Method::POST {
         return Err(Ec2Error::InvalidAction(method.to_string()));
     }
@@ -142,6 +154,11 @@ async fn answer(
     if method == Method::POST {
         params.extend(Params::parse(body)?);
     }
+    if params.get("Version") == Some(crate::sts::VERSION) {
+        return Ok(Answered::Sts(crate::sts::answer(
+            &params, &caller, request_id,
+        )));
+    }
     // 2. action known, parameters known, required present
     let action_name = match params.get("Action") {
         Some(a) if !a.is_empty() => a.to_string(),
@@ -161,10 +178,12 @@ async fn answer(
     }
     // 3..8: validation, lookup, state checks, dry run, execution: the action's handler.
     let output = actions::dispatch(&ctx, action, input).await?;
-    xml::encode(action.name(), request_id, &output).map_err(|e| {
-        tracing::error!(error = %e, action = action.name(), "response encoding");
-        Ec2Error::InternalError
-    })
+    xml::encode(action.name(), request_id, &output)
+        .map(Answered::Ec2)
+        .map_err(|e| {
+            tracing::error!(error = %e, action = action.name(), "response encoding");
+            Ec2Error::InternalError
+        })
 }
 
 /// Drive the lifecycle (state transitions, purge of terminated instances) until shutdown:

@@ -125,10 +125,10 @@ pub struct Condition {
     pub values: Vec<String>,
 }
 
-/// The request context: key (any case) → values.
+/// The request context: key (matched in any case, kept as first written) → values.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    values: HashMap<String, Vec<String>>,
+    values: HashMap<String, (String, Vec<String>)>,
 }
 
 impl Context {
@@ -136,7 +136,8 @@ impl Context {
         Context::default()
     }
     pub fn set(&mut self, key: &str, values: Vec<String>) -> &mut Self {
-        self.values.insert(key.to_ascii_lowercase(), values);
+        self.values
+            .insert(key.to_ascii_lowercase(), (key.to_string(), values));
         self
     }
     pub fn with(mut self, key: &str, value: &str) -> Context {
@@ -146,10 +147,11 @@ impl Context {
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.values
             .get(&key.to_ascii_lowercase())
-            .map(Vec::as_slice)
+            .map(|(_, v)| v.as_slice())
     }
+    /// Keys as written, with their values.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
-        self.values.iter()
+        self.values.values().map(|(k, v)| (k, v))
     }
 }
 
