@@ -287,3 +287,24 @@ def test_decode_authorization_message_of_a_denial(guarded):
         sts(guarded, A).decode_authorization_message(EncodedMessage="not-a-message")
     assert bad.value.response["Error"]["Code"] == "InvalidAuthorizationMessageException"
     assert bad.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_scp_sees_launch_template_options(guarded):
+    """spec iam.md case 5: values a launch template supplies count as launch configuration."""
+    ec2 = client(guarded, A)
+    import uuid
+    def template(tokens):
+        name = f"lt-{tokens}-{uuid.uuid4().hex[:8]}"
+        return ec2.create_launch_template(
+            LaunchTemplateName=name,
+            LaunchTemplateData={"ImageId": AMI_AL2, "InstanceType": "t3.micro",
+                                "MetadataOptions": {"HttpTokens": tokens}})["LaunchTemplate"]["LaunchTemplateId"]
+    good, bad = template("required"), template("optional")
+    r = ec2.run_instances(MinCount=1, MaxCount=1, LaunchTemplate={"LaunchTemplateId": good})
+    assert r["Instances"][0]["MetadataOptions"]["HttpTokens"] == "required"
+    with ec2_error("UnauthorizedOperation", 403):
+        ec2.run_instances(MinCount=1, MaxCount=1, LaunchTemplate={"LaunchTemplateId": bad})
+    # The request's own value wins over the template's, for the policy as for the launch.
+    r = ec2.run_instances(MinCount=1, MaxCount=1, LaunchTemplate={"LaunchTemplateId": bad},
+                          MetadataOptions={"HttpTokens": "required"})
+    assert r["Instances"][0]["MetadataOptions"]["HttpTokens"] == "required"

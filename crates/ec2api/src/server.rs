@@ -174,7 +174,12 @@ async fn answer(
     };
     // With --iam-config: the account's SCPs decide (before the handler; see authz).
     if let Some(dir) = &api.iam {
-        crate::authz::authorize_root(action.name(), &input, &caller, dir.scps(&caller.account))?;
+        let seen = if action == Action::RunInstances {
+            actions::run_instances_for_authorization(&ctx, &input).await
+        } else {
+            input.clone()
+        };
+        crate::authz::authorize_root(action.name(), &seen, &caller, dir.scps(&caller.account))?;
     }
     // 3..8: validation, lookup, state checks, dry run, execution: the action's handler.
     let output = actions::dispatch(&ctx, action, input).await?;

@@ -233,3 +233,58 @@ mod tests {
         assert!(decode_token("instances", "garbage!").is_err());
     }
 }
+
+/// The RunInstances input as authorization sees it: the metadata options (and instance type)
+/// a referenced launch template supplies count as launch configuration where the request
+/// leaves them out (spec iam.md §2). A template that cannot be read is left to the handler,
+/// which reports it.
+pub async fn run_instances_for_authorization(ctx: &Ctx<'_>, input: &Value) -> Value {
+    let mut out = input.clone();
+    let Some(spec) = input.get("LaunchTemplate") else {
+        return out;
+    };
+    let field = |k: &str| spec.get(k).and_then(Value::as_str);
+    let Ok(t) = templates::for_launch(
+        ctx,
+        field("LaunchTemplateId"),
+        field("LaunchTemplateName"),
+        field("Version"),
+    )
+    .await
+    else {
+        return out;
+    };
+    let m = t.metadata;
+    let from_template: [(&str, Option<Value>); 5] = [
+        ("HttpTokens", m.http_tokens.map(|v| v.as_str().into())),
+        (
+            "HttpPutResponseHopLimit",
+            m.hop_limit.map(|h| i64::from(h.get()).into()),
+        ),
+        ("HttpEndpoint", m.http_endpoint.map(|v| v.as_str().into())),
+        (
+            "HttpProtocolIpv6",
+            m.http_protocol_ipv6.map(|v| v.as_str().into()),
+        ),
+        (
+            "InstanceMetadataTags",
+            m.instance_metadata_tags.map(|v| v.as_str().into()),
+        ),
+    ];
+    if let Some(obj) = out.as_object_mut() {
+        let options = obj
+            .entry("MetadataOptions")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(o) = options.as_object_mut() {
+            for (k, v) in from_template {
+                if let Some(v) = v {
+                    o.entry(k).or_insert(v);
+                }
+            }
+        }
+        if let Some(ty) = t.instance_type {
+            obj.entry("InstanceType").or_insert(Value::String(ty));
+        }
+    }
+    out
+}
