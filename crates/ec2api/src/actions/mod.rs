@@ -209,31 +209,6 @@ pub fn now_ms() -> i64 {
     store::now_ms()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn action_names_are_model_operations() {
-        let m = crate::protocol::shapes::model();
-        for a in Action::ALL {
-            assert!(
-                m.operations.contains_key(a.name()),
-                "{} not in the model",
-                a.name()
-            );
-        }
-    }
-
-    #[test]
-    fn tokens_round_trip_and_refuse_garbage() {
-        let t = encode_token("instances", 42);
-        assert_eq!(decode_token("instances", &t).unwrap(), 42);
-        assert!(decode_token("tags", &t).is_err());
-        assert!(decode_token("instances", "garbage!").is_err());
-    }
-}
-
 /// The RunInstances input as authorization sees it: the metadata options (and instance type)
 /// a referenced launch template supplies count as launch configuration where the request
 /// leaves them out (spec iam.md §2). A template that cannot be read is left to the handler,
@@ -287,4 +262,29 @@ pub async fn run_instances_for_authorization(ctx: &Ctx<'_>, input: &Value) -> Va
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_are_model_operations() {
+        let m = crate::protocol::shapes::model();
+        for a in Action::ALL {
+            assert!(
+                m.operations.contains_key(a.name()),
+                "{} not in the model",
+                a.name()
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip_and_refuse_garbage() {
+        let t = encode_token("instances", 42);
+        assert_eq!(decode_token("instances", &t).unwrap(), 42);
+        assert!(decode_token("tags", &t).is_err());
+        assert!(decode_token("instances", "garbage!").is_err());
+    }
 }
