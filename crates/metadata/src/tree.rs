@@ -285,50 +285,17 @@ pub(crate) mod tests {
 
     pub fn instance() -> model::Instance {
         let vpc = catalogue::default_vpc("us-east-1");
-        let s = &vpc.subnets[0];
-        model::Instance {
-            instance_id: "i-0123456789abcdef0".into(),
-            scope: model::Scope::new("123456789012", "us-east-1"),
-            reservation_id: "r-0123456789abcdef0".into(),
-            image_id: catalogue::AL2_IMAGE.into(),
-            instance_type: "t3.micro".into(),
-            state: model::InstanceState::Running,
-            transition: None,
-            state_transition_reason: String::new(),
-            state_reason: None,
-            launch_time_ms: 0,
-            private_ip: std::net::Ipv4Addr::new(172, 31, 0, 4),
-            subnet_id: s.subnet_id.clone(),
-            vpc_id: vpc.vpc_id.clone(),
-            availability_zone: s.availability_zone.clone(),
-            network_interface_id: "eni-0123456789abcdef0".into(),
-            mac_address: "02:00:00:00:00:01".into(),
-            root_volume_id: "vol-0123456789abcdef0".into(),
-            ami_launch_index: 0,
-            key_name: None,
-            security_groups: vec![("sg-1".into(), "default".into())],
-            iam_instance_profile: None,
-            user_data: None,
-            client_token: None,
-            launch_fingerprint: None,
-            ebs_optimized: false,
-            disable_api_termination: false,
-            disable_api_stop: false,
-            monitoring: false,
-            shutdown_behavior: "stop".into(),
-            hibernation: false,
-            cpu_credits: None,
-            launch_template: None,
-            metadata: model::MetadataOptions::BUILT_IN,
-            options_generation: 1,
-            applied_generation: 1,
-            applied_metadata: Some(model::MetadataOptions::BUILT_IN),
-            tags: vec![model::tags::Tag {
-                key: "Name".into(),
-                value: "web".into(),
-            }],
-            terminated_at_ms: None,
-        }
+        let subnet = &vpc.subnets[0];
+        let mut i = model::testing::instance("t3.micro");
+        i.subnet_id = subnet.subnet_id.clone();
+        i.vpc_id = vpc.vpc_id.clone();
+        i.availability_zone = subnet.availability_zone.clone();
+        i.security_groups = vec![("sg-1".into(), "default".into())];
+        i.tags = vec![model::tags::Tag {
+            key: "Name".into(),
+            value: "web".into(),
+        }];
+        i
     }
 
     #[test]

@@ -466,46 +466,7 @@ pub(crate) mod tests {
     use crate::options::{HopLimit, HttpEndpoint};
 
     pub fn sample(instance_type: &str) -> Instance {
-        Instance {
-            instance_id: "i-0123456789abcdef0".into(),
-            scope: Scope::new("123456789012", "us-east-1"),
-            reservation_id: "r-0123456789abcdef0".into(),
-            image_id: "ami-0abcdef1234567890".into(),
-            instance_type: instance_type.into(),
-            state: InstanceState::Running,
-            transition: None,
-            state_transition_reason: String::new(),
-            state_reason: None,
-            launch_time_ms: 0,
-            private_ip: Ipv4Addr::new(172, 31, 0, 4),
-            subnet_id: "subnet-0123456789abcdef0".into(),
-            vpc_id: "vpc-0123456789abcdef0".into(),
-            availability_zone: "us-east-1a".into(),
-            network_interface_id: "eni-0123456789abcdef0".into(),
-            mac_address: "02:00:00:00:00:01".into(),
-            root_volume_id: "vol-0123456789abcdef0".into(),
-            ami_launch_index: 0,
-            key_name: None,
-            security_groups: vec![],
-            iam_instance_profile: None,
-            user_data: None,
-            client_token: None,
-            launch_fingerprint: None,
-            ebs_optimized: false,
-            disable_api_termination: false,
-            disable_api_stop: false,
-            monitoring: false,
-            shutdown_behavior: "stop".into(),
-            hibernation: false,
-            cpu_credits: None,
-            launch_template: None,
-            metadata: MetadataOptions::BUILT_IN,
-            options_generation: 1,
-            applied_generation: 1,
-            applied_metadata: Some(MetadataOptions::BUILT_IN),
-            tags: vec![],
-            terminated_at_ms: None,
-        }
+        crate::testing::instance(instance_type)
     }
 
     #[test]

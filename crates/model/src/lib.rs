@@ -24,6 +24,8 @@ pub mod launch_template;
 pub mod options;
 pub mod precedence;
 pub mod tags;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use defaults::{AccountDefaults, Preference};
 pub use error::Ec2Error;

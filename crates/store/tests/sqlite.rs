@@ -3,8 +3,8 @@
 use imds_store as store;
 
 use model::filter::Filter;
-use model::instance::{Instance, InstanceState};
-use model::{catalogue, Ec2Error, HttpTokens, MetadataOptions, OptionsPatch, Scope};
+use model::instance::Instance;
+use model::{catalogue, Ec2Error, HttpTokens, OptionsPatch, Scope};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,46 +30,14 @@ fn scope() -> Scope {
 }
 
 fn proto(n: u32, ip: Ipv4Addr, subnet: &str) -> Instance {
-    Instance {
-        instance_id: format!("i-{:017x}", 0x1000 + n as u64),
-        scope: scope(),
-        reservation_id: "r-00000000000000001".into(),
-        image_id: catalogue::AL2_IMAGE.into(),
-        instance_type: "m5.large".into(),
-        state: InstanceState::Running,
-        transition: None,
-        state_transition_reason: String::new(),
-        state_reason: None,
-        launch_time_ms: 0,
-        private_ip: ip,
-        subnet_id: subnet.into(),
-        vpc_id: "vpc-1".into(),
-        availability_zone: "us-west-2a".into(),
-        network_interface_id: "eni-1".into(),
-        mac_address: "02:00:00:00:00:01".into(),
-        root_volume_id: "vol-1".into(),
-        ami_launch_index: n,
-        key_name: None,
-        security_groups: vec![],
-        iam_instance_profile: None,
-        user_data: None,
-        client_token: None,
-        launch_fingerprint: None,
-        ebs_optimized: false,
-        disable_api_termination: false,
-        disable_api_stop: false,
-        monitoring: false,
-        shutdown_behavior: "stop".into(),
-        hibernation: false,
-        cpu_credits: None,
-        launch_template: None,
-        metadata: MetadataOptions::BUILT_IN,
-        options_generation: 1,
-        applied_generation: 1,
-        applied_metadata: Some(MetadataOptions::BUILT_IN),
-        tags: vec![],
-        terminated_at_ms: None,
-    }
+    let mut i = model::testing::instance("m5.large");
+    i.instance_id = format!("i-{:017x}", 0x1000 + n as u64);
+    i.scope = scope();
+    i.private_ip = ip;
+    i.subnet_id = subnet.into();
+    i.availability_zone = "us-west-2a".into();
+    i.ami_launch_index = n;
+    i
 }
 
 async fn launch(s: &SqliteStore, count: u32, token: Option<&str>) -> Vec<Instance> {

@@ -545,20 +545,28 @@ pub struct DescribeInstancesIn {
 
 const INSTANCES_TOKEN: &str = "instances";
 
-pub async fn describe_instances(
-    ctx: &Ctx<'_>,
-    req: DescribeInstancesIn,
-) -> Result<Value, Ec2Error> {
-    let ids = match &req.instance_ids {
+/// `InstanceId.N` or `MaxResults`, not both (spec ec2-api.md §6, case 35).
+fn ids_or_pages(
+    ids: &Option<Vec<String>>,
+    max: Option<i64>,
+) -> Result<(Option<Vec<String>>, Option<u32>), Ec2Error> {
+    let ids = match ids {
         Some(list) if !list.is_empty() => Some(instance_ids(list, "InstanceId")?),
         _ => None,
     };
-    if ids.is_some() && req.max_results.is_some() {
+    if ids.is_some() && max.is_some() {
         return Err(Ec2Error::InvalidParameterCombination(
             "The parameter instancesSet cannot be used with the parameter maxResults".into(),
         ));
     }
-    let limit = max_results(req.max_results)?;
+    Ok((ids, max_results(max)?))
+}
+
+pub async fn describe_instances(
+    ctx: &Ctx<'_>,
+    req: DescribeInstancesIn,
+) -> Result<Value, Ec2Error> {
+    let (ids, limit) = ids_or_pages(&req.instance_ids, req.max_results)?;
     let after = match &req.next_token {
         Some(t) if !t.is_empty() => Some(decode_token(INSTANCES_TOKEN, t)?),
         _ => None,
@@ -703,16 +711,7 @@ pub async fn describe_instance_status(
     ctx: &Ctx<'_>,
     req: DescribeInstanceStatusIn,
 ) -> Result<Value, Ec2Error> {
-    let ids = match &req.instance_ids {
-        Some(list) if !list.is_empty() => Some(instance_ids(list, "InstanceId")?),
-        _ => None,
-    };
-    if ids.is_some() && req.max_results.is_some() {
-        return Err(Ec2Error::InvalidParameterCombination(
-            "The parameter instancesSet cannot be used with the parameter maxResults".into(),
-        ));
-    }
-    let limit = max_results(req.max_results)?;
+    let (ids, limit) = ids_or_pages(&req.instance_ids, req.max_results)?;
     // The token is an offset into the filtered statuses (the list is built in memory).
     let offset = match &req.next_token {
         Some(t) if !t.is_empty() => decode_token("status", t)?.max(0) as usize,
