@@ -60,6 +60,23 @@ fn push_values(qb: &mut QueryBuilder<'_, Sqlite>, col: &str, values: &[String]) 
     qb.push(")");
 }
 
+/// Split rows fetched with `LIMIT limit + 1` into one page and the position the next page
+/// starts after (the position of the page's last row), when there is a next page.
+fn page<R>(
+    mut rows: Vec<R>,
+    limit: Option<u32>,
+    position: impl Fn(&R) -> i64,
+) -> (Vec<R>, Option<i64>) {
+    match limit {
+        Some(l) if rows.len() > l as usize => {
+            rows.truncate(l as usize);
+            let next = rows.last().map(&position);
+            (rows, next)
+        }
+        _ => (rows, None),
+    }
+}
+
 pub async fn latest_seq(conn: &mut SqliteConnection) -> Result<u64> {
     let s: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM changes")
         .fetch_one(&mut *conn)
@@ -140,17 +157,8 @@ pub async fn describe_instances(
         qb.push(" LIMIT ").push_bind(limit as i64 + 1);
     }
     let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(pool).await?;
-    let more = q.limit.is_some_and(|l| rows.len() > l as usize);
-    let take = q
-        .limit
-        .map(|l| l as usize)
-        .unwrap_or(rows.len())
-        .min(rows.len());
-    let next = if more { Some(rows[take - 1].0) } else { None };
-    let instances = rows[..take]
-        .iter()
-        .map(|(_, d)| decode(d))
-        .collect::<Result<_>>()?;
+    let (rows, next) = page(rows, q.limit, |r| r.0);
+    let instances = rows.iter().map(|(_, d)| decode(d)).collect::<Result<_>>()?;
     Ok(InstancePage { instances, next })
 }
 
@@ -173,13 +181,8 @@ pub async fn all_instances(
             .bind(limit as i64 + 1)
             .fetch_all(pool)
             .await?;
-    let more = rows.len() > limit as usize;
-    let take = rows.len().min(limit as usize);
-    let next = if more { Some(rows[take - 1].0) } else { None };
-    let instances = rows[..take]
-        .iter()
-        .map(|(_, d)| decode(d))
-        .collect::<Result<_>>()?;
+    let (rows, next) = page(rows, Some(limit), |r| r.0);
+    let instances = rows.iter().map(|(_, d)| decode(d)).collect::<Result<_>>()?;
     Ok(InstancePage { instances, next })
 }
 
@@ -233,14 +236,8 @@ pub async fn describe_tags(pool: &SqlitePool, scope: &Scope, q: &TagQuery) -> Re
     }
     let rows: Vec<(i64, String, String, String, String)> =
         qb.build_query_as().fetch_all(pool).await?;
-    let more = q.limit.is_some_and(|l| rows.len() > l as usize);
-    let take = q
-        .limit
-        .map(|l| l as usize)
-        .unwrap_or(rows.len())
-        .min(rows.len());
-    let next = if more { Some(rows[take - 1].0) } else { None };
-    let tags = rows[..take]
+    let (rows, next) = page(rows, q.limit, |r| r.0);
+    let tags = rows
         .iter()
         .map(|(_, id, rt, k, v)| TagRow {
             resource_id: id.clone(),
