@@ -112,14 +112,23 @@ pub fn get(endpoint: &str, path: &str) -> Result<String, ExecError> {
     http(endpoint, "GET", path, "")
 }
 
-/// A minimal HTTP/1.1 client for the server on loopback (no TLS, no redirects).
-fn http(endpoint: &str, method: &str, path: &str, body: &str) -> Result<String, ExecError> {
+/// One HTTP/1.1 exchange with the server on loopback (no TLS, no redirects): the status
+/// code and the body. `host` overrides the `Host` header; `extra` are more header lines.
+fn request(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    host: Option<&str>,
+    extra: &str,
+    body: &str,
+) -> Result<(String, String), ExecError> {
     use std::io::{Read, Write};
     let fail = |e: String| ExecError::Api(endpoint.to_string(), e);
     let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut s = std::net::TcpStream::connect(hostport).map_err(|e| fail(e.to_string()))?;
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {FORM}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        host.unwrap_or(hostport),
         body.len()
     );
     s.write_all(req.as_bytes())
@@ -132,10 +141,21 @@ fn http(endpoint: &str, method: &str, path: &str, body: &str) -> Result<String, 
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
+    Ok((status, body))
+}
+
+const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+/// A request to the server's own endpoints (`/_imds/…`, `/metrics`): a 2xx or an error.
+fn http(endpoint: &str, method: &str, path: &str, body: &str) -> Result<String, ExecError> {
+    let (status, body) = request(endpoint, method, path, None, "", body)?;
     if status.starts_with('2') {
         Ok(body)
     } else {
-        Err(fail(format!("{status}: {}", body.trim())))
+        Err(ExecError::Api(
+            endpoint.to_string(),
+            format!("{status}: {}", body.trim()),
+        ))
     }
 }
 
@@ -151,14 +171,8 @@ fn find_instance(args: &ExecArgs) -> Result<(String, Ipv4Addr), ExecError> {
     if let Some(id) = &args.instance {
         body.push_str(&format!("&InstanceId.1={id}"));
     }
-    // Unsigned requests take their Region from a regional host name.
-    let hostport = args
-        .endpoint
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
-    let xml = http_with_host(
+    let xml = ec2_call(
         &args.endpoint,
-        hostport,
         &format!("ec2.{}.amazonaws.com", args.region),
         &body,
     )?;
@@ -197,18 +211,10 @@ fn amz_date() -> String {
     )
 }
 
-fn http_with_host(
-    endpoint: &str,
-    hostport: &str,
-    host: &str,
-    body: &str,
-) -> Result<String, ExecError> {
-    use std::io::{Read, Write};
-    let fail = |e: String| ExecError::Api(endpoint.to_string(), e);
-    let mut s = std::net::TcpStream::connect(hostport).map_err(|e| fail(e.to_string()))?;
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-    // With AWS credentials in the environment the request is SigV4-signed (a server with
-    // --iam-config refuses unsigned requests).
+/// An EC2 Query request as `host` (a regional host name: unsigned requests take their Region
+/// from it), SigV4-signed when AWS credentials are in the environment (a server with
+/// `--iam-config` refuses unsigned requests). An EC2 error is reported as such.
+fn ec2_call(endpoint: &str, host: &str, body: &str) -> Result<String, ExecError> {
     let auth = match (
         std::env::var("AWS_ACCESS_KEY_ID"),
         std::env::var("AWS_SECRET_ACCESS_KEY"),
@@ -217,7 +223,7 @@ fn http_with_host(
             let amz = amz_date();
             let region = host.split('.').nth(1).unwrap_or("us-east-1");
             let headers = vec![
-                ("content-type".to_string(), content_type.to_string()),
+                ("content-type".to_string(), FORM.to_string()),
                 ("host".to_string(), host.to_string()),
                 ("x-amz-date".to_string(), amz.clone()),
             ];
@@ -242,15 +248,7 @@ fn http_with_host(
         }
         _ => String::new(),
     };
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes())
-        .map_err(|e| fail(e.to_string()))?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)
-        .map_err(|e| fail(e.to_string()))?;
+    let (_, resp) = request(endpoint, "POST", "/", Some(host), &auth, body)?;
     if let Some(code) = between(&resp, "<Code>", "</Code>") {
         let msg = between(&resp, "<Message>", "</Message>").unwrap_or("");
         return Err(ExecError::Instance(format!("{code}: {msg}")));
