@@ -1,7 +1,7 @@
 //! RunInstances, DescribeInstances, the lifecycle actions and DescribeInstanceStatus.
 
 use super::{
-    decode_token, dry_run, encode_token, filters, instance_id, instance_ids, max_results, now_ms,
+    dry_run, encode_token, filters, instance_id, instance_ids, max_results, now_ms, page_after,
     random, tags_for, FilterIn, TagSpecificationIn,
 };
 use crate::render;
@@ -567,10 +567,7 @@ pub async fn describe_instances(
     req: DescribeInstancesIn,
 ) -> Result<Value, Ec2Error> {
     let (ids, limit) = ids_or_pages(&req.instance_ids, req.max_results)?;
-    let after = match &req.next_token {
-        Some(t) if !t.is_empty() => Some(decode_token(INSTANCES_TOKEN, t)?),
-        _ => None,
-    };
+    let after = page_after(INSTANCES_TOKEN, &req.next_token)?;
     let filters = filters(req.filters)?;
     filter::validate(&filters, INSTANCE_FILTERS)?;
     dry_run(req.dry_run)?;
@@ -713,10 +710,7 @@ pub async fn describe_instance_status(
 ) -> Result<Value, Ec2Error> {
     let (ids, limit) = ids_or_pages(&req.instance_ids, req.max_results)?;
     // The token is an offset into the filtered statuses (the list is built in memory).
-    let offset = match &req.next_token {
-        Some(t) if !t.is_empty() => decode_token("status", t)?.max(0) as usize,
-        _ => 0,
-    };
+    let offset = page_after("status", &req.next_token)?.unwrap_or(0).max(0) as usize;
     let filters = filters(req.filters)?;
     filter::validate(&filters, STATUS_FILTERS)?;
     dry_run(req.dry_run)?;

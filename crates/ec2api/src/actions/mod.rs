@@ -163,6 +163,14 @@ pub fn encode_token(kind: &str, position: i64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{position}"))
 }
 
+/// The position a `NextToken` resumes after; none (or an empty one) starts at the beginning.
+pub fn page_after(kind: &str, token: &Option<String>) -> Result<Option<i64>, Ec2Error> {
+    match token.as_deref() {
+        Some(t) if !t.is_empty() => decode_token(kind, t).map(Some),
+        _ => Ok(None),
+    }
+}
+
 pub fn decode_token(kind: &str, token: &str) -> Result<i64, Ec2Error> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)

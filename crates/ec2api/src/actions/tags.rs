@@ -1,6 +1,6 @@
 //! CreateTags, DeleteTags, DescribeTags, across the resource types imds keeps.
 
-use super::{decode_token, dry_run, encode_token, filters, max_results, FilterIn, TagIn};
+use super::{dry_run, encode_token, filters, max_results, page_after, FilterIn, TagIn};
 use crate::server::Ctx;
 use model::tags::{self, Tag};
 use model::{ids, Ec2Error};
@@ -210,10 +210,7 @@ pub async fn describe_tags(ctx: &Ctx<'_>, req: DescribeTagsIn) -> Result<Value, 
     let filters = filters(req.filters)?;
     model::filter::validate(&filters, TAG_FILTERS)?;
     let limit = max_results(req.max_results)?;
-    let after = match &req.next_token {
-        Some(t) if !t.is_empty() => Some(decode_token("tags", t)?),
-        _ => None,
-    };
+    let after = page_after("tags", &req.next_token)?;
     dry_run(req.dry_run)?;
     let page = ctx
         .api
