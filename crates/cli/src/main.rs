@@ -113,19 +113,10 @@ fn main() -> std::process::ExitCode {
         Command::Bench(b) => (config::ServeArgs::default(), Some(b)),
     };
     let (args, bench_args) = args;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("imds: cannot start the runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
     if let Some(b) = bench_args {
+        // The benchmark builds its own runtimes, one per core.
         let write = b.write.clone();
-        return match runtime.block_on(bench::run(b)) {
+        return match bench::run(b) {
             Ok(report) => {
                 println!("{report}");
                 if let Some(path) = write {
@@ -142,6 +133,16 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("imds: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     match runtime.block_on(serve::run(args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
