@@ -232,8 +232,25 @@ def fetch_credentials(srv, iid: str, v2: bool) -> dict:
     return json.loads(p.stdout)
 
 
+EC2_TRUST = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+             '"Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}')
+
+
+def iam_client(srv, who):
+    _, key, secret = who
+    return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                                 region_name=REGION).client(
+        "iam", endpoint_url=srv.endpoint, config=Config(retries={"total_max_attempts": 1}))
+
+
 def test_role_delivery_requires_imdsv2_credentials(role_delivery):
     root = client(role_delivery, A)
+    # The role `app` (allowed to describe) in the instance profile `app`, made through IAM.
+    iam = iam_client(role_delivery, A)
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.attach_role_policy(RoleName="app", PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
+    iam.create_instance_profile(InstanceProfileName="app")
+    iam.add_role_to_instance_profile(InstanceProfileName="app", RoleName="app")
     iid = root.run_instances(ImageId=AMI_AL2, InstanceType="t3.micro", MinCount=1, MaxCount=1,
                              IamInstanceProfile={"Name": "app"})["Instances"][0]["InstanceId"]
     helpers.wait_state(root, iid, "running")

@@ -222,11 +222,16 @@ async fn start_servers() -> Result<Servers, String> {
         .await
         .map_err(|e| e.to_string())?,
     );
+    let sessions = Arc::new(iam::session::SessionKey::random());
+    let principals = Arc::new(
+        ec2api::principals::Principals::load(None, sessions.clone(), store.clone())
+            .await
+            .map_err(|e| e.to_string())?,
+    );
     let api = ec2api::Api {
         store: store.clone(),
         config: ec2api::ApiConfig::default(),
-        iam: None,
-        instance_credentials: None,
+        principals,
     };
     ec2api::actions::launch_first_instance(&api)
         .await
@@ -234,7 +239,12 @@ async fn start_servers() -> Result<Servers, String> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let signer =
         metadata::identity::IdentitySigner::load_or_create(None).map_err(|e| e.to_string())?;
-    let host = metadata::Host::new(store.clone(), Duration::from_millis(10), Arc::new(signer));
+    let host = metadata::Host::new(
+        store.clone(),
+        Duration::from_millis(10),
+        Arc::new(signer),
+        sessions,
+    );
     tokio::spawn(host.clone().run(stop_rx.clone()));
     while host
         .lookup("127.0.0.1".parse().map_err(|_| "addr")?)

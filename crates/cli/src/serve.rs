@@ -13,6 +13,10 @@ use tokio::sync::watch;
 /// The file, in the data dir, of the key that signs instance identity documents.
 pub const IDENTITY_KEY: &str = "identity-key.pem";
 
+/// The file, in the data dir, of the key that authenticates session credentials (AssumeRole
+/// and instance role credentials), so that credentials handed out survive a restart.
+pub const SESSION_KEY: &str = "session.key";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
@@ -23,6 +27,8 @@ pub enum ServeError {
     Config(#[from] crate::config::ConfigError),
     #[error("cannot create {0}: {1}")]
     DataDir(PathBuf, std::io::Error),
+    #[error("session key {0}: {1}")]
+    SessionKey(PathBuf, std::io::Error),
     #[error("cannot open the store: {0}")]
     Store(#[from] store::StoreError),
     #[error("cannot listen on {0}: {1}")]
@@ -63,19 +69,33 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     // the store is ephemeral).
     let key_path = matches!(settings.store, StoreLocation::Dir(_)).then(|| dir.join(IDENTITY_KEY));
     let signer = metadata::identity::IdentitySigner::load_or_create(key_path.as_deref())?;
-    let host = metadata::Host::new(store.clone(), settings.apply_delay, Arc::new(signer));
-    let iam = match &settings.iam_config {
+    let sessions = Arc::new(match &settings.store {
+        StoreLocation::Dir(_) => {
+            let p = dir.join(SESSION_KEY);
+            iam::session::SessionKey::load_or_create(&p)
+                .map_err(|e| ServeError::SessionKey(p, e))?
+        }
+        StoreLocation::Ephemeral => iam::session::SessionKey::random(),
+    });
+    let host = metadata::Host::new(
+        store.clone(),
+        settings.apply_delay,
+        Arc::new(signer),
+        sessions.clone(),
+    );
+    let directory = match &settings.iam_config {
         Some(path) => Some(Arc::new(iam::Directory::new(iam::IamConfig::load(path)?))),
         None => None,
     };
+    let principals =
+        Arc::new(ec2api::principals::Principals::load(directory, sessions, store.clone()).await?);
     let api = Arc::new(Api {
         store: store.clone(),
         config: ApiConfig {
             transition_delay: settings.transition_delay,
             terminated_retention: settings.terminated_retention,
         },
-        iam,
-        instance_credentials: Some(Arc::new(HostCredentials(host.clone()))),
+        principals,
     });
     if first_start {
         let id = ec2api::actions::launch_first_instance(&api)
@@ -115,9 +135,13 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let attachments = Arc::new(metadata::netns::Attachments::default());
     let admin = admin_router(host.clone(), attachments, stop_rx.clone())
         .merge(metrics_router(host.clone()));
-    let served = axum::serve(listener, ec2api::router(api.clone()).merge(admin))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let app = ec2api::router(api.clone()).merge(admin);
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     let _ = stop_tx.send(true);
     let _ = lifecycle.await;
     let _ = following.await;
@@ -125,31 +149,6 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     store.close().await;
     tracing::info!("stopped");
     served.map_err(ServeError::Serve)
-}
-
-/// The role credentials the metadata host handed out, for the API's signature check.
-struct HostCredentials(Arc<metadata::Host>);
-
-impl ec2api::auth::CredentialSource for HostCredentials {
-    fn instance_credentials(
-        &self,
-        access_key_id: &str,
-    ) -> Option<ec2api::auth::InstanceCredentials> {
-        let c = self.0.issued(access_key_id)?;
-        if c.expiration_ms <= store::now_ms() {
-            return None;
-        }
-        let served = self.0.served(&c.instance_id)?;
-        Some(ec2api::auth::InstanceCredentials {
-            secret_access_key: c.secret_access_key,
-            session_token: c.session_token,
-            account: served.view.account.clone(),
-            region: served.view.region.clone(),
-            role: c.role,
-            instance_id: c.instance_id,
-            delivery: c.delivery.to_string(),
-        })
-    }
 }
 
 /// `POST`/`DELETE /_imds/netns/NAME`: `imds exec` asks the server to serve (or stop serving)

@@ -9,38 +9,125 @@
 use crate::sigv4::{self, SigV4Error};
 use model::{Ec2Error, DEFAULT_ACCOUNT, DEFAULT_REGION};
 
+/// Who signed a request, for collecting the policies that apply.
+pub use iam::registry::Subject;
+
 /// The authenticated caller of one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub account: String,
     /// The access key that signed the request (`None` when unsigned).
     pub access_key_id: Option<String>,
     pub region: String,
-    /// The ARN the caller acts as (an assumed-role session for instance credentials).
+    /// The signing service of the credential scope (`ec2`, `iam`, `sts`; `ec2` when unsigned).
+    pub service: String,
+    /// The ARN the caller acts as (an assumed-role session for role credentials).
     pub arn: String,
     /// `aws:PrincipalArn`: the role's ARN for a role session, else `arn`.
     pub principal_arn: String,
+    /// `aws:userid`: the account for the root, the user's id, `ROLEID:session` for a session.
+    pub user_id: String,
+    pub subject: Subject,
+    /// The session policy of an AssumeRole session.
+    pub session_policy: Option<std::sync::Arc<iam::policy::Policy>>,
     /// Request context that comes with the credentials (`ec2:RoleDelivery`,
-    /// `ec2:SourceInstanceARN` for instance role credentials).
+    /// `ec2:SourceInstanceARN` for instance role credentials; `aws:username` for users).
     pub context: Vec<(String, String)>,
 }
 
-/// Temporary credentials an instance fetched from its metadata service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceCredentials {
-    pub secret_access_key: String,
-    pub session_token: String,
-    pub account: String,
-    pub region: String,
-    pub role: String,
-    pub instance_id: String,
-    /// `1.0` (fetched without a token) or `2.0`.
-    pub delivery: String,
+impl PartialEq for Caller {
+    fn eq(&self, o: &Caller) -> bool {
+        (
+            &self.account,
+            &self.access_key_id,
+            &self.region,
+            &self.arn,
+            &self.principal_arn,
+        ) == (
+            &o.account,
+            &o.access_key_id,
+            &o.region,
+            &o.arn,
+            &o.principal_arn,
+        ) && self.subject == o.subject
+            && self.context == o.context
+    }
 }
 
-/// Where the API finds the credentials the metadata service handed out.
-pub trait CredentialSource: Send + Sync {
-    fn instance_credentials(&self, access_key_id: &str) -> Option<InstanceCredentials>;
+impl Caller {
+    /// The root of `account` (imds without IAM configuration: every caller).
+    pub fn root(
+        account: &str,
+        access_key_id: Option<String>,
+        region: String,
+        service: String,
+    ) -> Caller {
+        let arn = format!("arn:aws:iam::{account}:root");
+        Caller {
+            account: account.to_string(),
+            access_key_id,
+            region,
+            service,
+            principal_arn: arn.clone(),
+            arn,
+            user_id: account.to_string(),
+            subject: Subject::Root,
+            session_policy: None,
+            context: Vec::new(),
+        }
+    }
+
+    /// A role session: AssumeRole's, or an instance's role credentials.
+    pub fn session(
+        claims: &iam::session::SessionClaims,
+        role_id: &str,
+        access_key_id: String,
+        region: String,
+        service: String,
+    ) -> Caller {
+        let account = &claims.account;
+        let mut context = Vec::new();
+        if let Some(i) = &claims.instance {
+            context.push(("ec2:RoleDelivery".to_string(), i.delivery.clone()));
+            context.push((
+                "ec2:SourceInstanceARN".to_string(),
+                format!(
+                    "arn:aws:ec2:{}:{account}:instance/{}",
+                    i.region, i.instance_id
+                ),
+            ));
+        }
+        Caller {
+            account: account.clone(),
+            access_key_id: Some(access_key_id),
+            region,
+            service,
+            arn: format!(
+                "arn:aws:sts::{account}:assumed-role/{}/{}",
+                claims.role, claims.session
+            ),
+            principal_arn: format!(
+                "arn:aws:iam::{account}:role{}{}",
+                claims.role_path, claims.role
+            ),
+            user_id: format!("{role_id}:{}", claims.session),
+            subject: Subject::Role(claims.role.clone()),
+            session_policy: claims
+                .policy
+                .as_deref()
+                .and_then(|p| iam::policy::Policy::parse_str(p).ok())
+                .map(std::sync::Arc::new),
+            context,
+        }
+    }
+}
+
+/// What authenticates signed requests with `--iam-config`.
+#[derive(Clone, Copy)]
+pub struct Known<'a> {
+    pub directory: &'a iam::Directory,
+    pub registry: &'a iam::registry::Registry,
+    pub sessions: &'a iam::session::SessionKey,
 }
 
 fn to_ec2(e: SigV4Error) -> Ec2Error {
@@ -79,104 +166,113 @@ pub struct SignedParts<'a> {
     pub body: &'a [u8],
 }
 
-/// Authenticate a request.
+/// Authenticate a request: with `known` (IAM configured), the signature of a root key, a
+/// user's access key, or session credentials (whose token must verify and not be expired);
+/// without, any well-formed signature (or none) acts as the default account's root.
 pub fn authenticate(
     req: &SignedParts<'_>,
     now: time::OffsetDateTime,
-    directory: Option<&iam::Directory>,
-    instance_credentials: Option<&dyn CredentialSource>,
+    known: Option<Known<'_>>,
 ) -> Result<Caller, Ec2Error> {
     let (method, headers, query) = (req.method, req.headers, req.query);
-    let root = |account: &str| format!("arn:aws:iam::{account}:root");
-    if let Some(dir) = directory {
-        let signed = sigv4::parse(method, headers, query).map_err(to_ec2)?;
-        sigv4::check_time(&signed, now).map_err(to_ec2)?;
-        let verify = |secret: &str| {
-            sigv4::verify(
-                &signed,
-                secret,
-                method,
-                req.path,
-                req.raw_query,
-                headers,
-                req.body,
-            )
-            .map_err(to_ec2)
+    let Some(known) = known else {
+        return match sigv4::parse(method, headers, query) {
+            Ok(signed) => {
+                sigv4::check_time(&signed, now).map_err(to_ec2)?;
+                Ok(Caller::root(
+                    DEFAULT_ACCOUNT,
+                    Some(signed.access_key_id),
+                    signed.region,
+                    signed.service,
+                ))
+            }
+            Err(SigV4Error::Missing) => {
+                let host = headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+                    .map(|(_, v)| v.as_str());
+                Ok(Caller::root(
+                    DEFAULT_ACCOUNT,
+                    None,
+                    region_from_host(host),
+                    "ec2".into(),
+                ))
+            }
+            Err(e) => Err(to_ec2(e)),
         };
-        if let Some((principal, secret)) = dir.key(&signed.access_key_id) {
-            verify(secret)?;
-            return Ok(Caller {
-                account: principal.account.clone(),
-                access_key_id: Some(signed.access_key_id.clone()),
-                region: signed.region.clone(),
-                arn: principal.arn.clone(),
-                principal_arn: principal.arn.clone(),
-                context: Vec::new(),
-            });
-        }
-        let c = instance_credentials
-            .and_then(|src| src.instance_credentials(&signed.access_key_id))
+    };
+    let signed = sigv4::parse(method, headers, query).map_err(to_ec2)?;
+    sigv4::check_time(&signed, now).map_err(to_ec2)?;
+    let verify = |secret: &str| {
+        sigv4::verify(
+            &signed,
+            secret,
+            method,
+            req.path,
+            req.raw_query,
+            headers,
+            req.body,
+        )
+        .map_err(to_ec2)
+    };
+    let (akid, region, service) = (
+        signed.access_key_id.clone(),
+        signed.region.clone(),
+        signed.service.clone(),
+    );
+    // Temporary credentials: the token carries the session; it must be this server's.
+    if let Some(token) = &signed.security_token {
+        let (claims, secret) = known
+            .sessions
+            .open(&akid, token)
             .ok_or(Ec2Error::AuthFailure)?;
-        verify(&c.secret_access_key)?;
-        // Temporary credentials are only good with their session token.
-        let token_ok = signed.security_token.as_deref().is_some_and(|t| {
-            bool::from(subtle::ConstantTimeEq::ct_eq(
-                t.as_bytes(),
-                c.session_token.as_bytes(),
-            ))
-        });
-        if !token_ok {
-            return Err(Ec2Error::AuthFailure);
+        verify(&secret)?;
+        if claims.expires_ms <= (now.unix_timestamp_nanos() / 1_000_000) as i64 {
+            return Err(Ec2Error::RequestExpired);
         }
-        return Ok(Caller {
-            arn: format!(
-                "arn:aws:sts::{}:assumed-role/{}/{}",
-                c.account, c.role, c.instance_id
-            ),
-            principal_arn: format!("arn:aws:iam::{}:role/{}", c.account, c.role),
-            context: vec![
-                ("ec2:RoleDelivery".into(), c.delivery.clone()),
-                (
-                    "ec2:SourceInstanceARN".into(),
-                    format!(
-                        "arn:aws:ec2:{}:{}:instance/{}",
-                        c.region, c.account, c.instance_id
-                    ),
-                ),
-            ],
-            account: c.account,
-            access_key_id: Some(signed.access_key_id.clone()),
-            region: signed.region.clone(),
-        });
+        let role_id = known
+            .registry
+            .account(&claims.account)
+            .and_then(|a| a.roles.get(&claims.role))
+            .map(|r| r.id.clone())
+            .unwrap_or_else(|| format!("AROA{}", claims.role.to_ascii_uppercase()));
+        return Ok(Caller::session(&claims, &role_id, akid, region, service));
     }
-    match sigv4::parse(method, headers, query) {
-        Ok(signed) => {
-            sigv4::check_time(&signed, now).map_err(to_ec2)?;
-            Ok(Caller {
-                account: DEFAULT_ACCOUNT.to_string(),
-                access_key_id: Some(signed.access_key_id),
-                region: signed.region,
-                arn: root(DEFAULT_ACCOUNT),
-                principal_arn: root(DEFAULT_ACCOUNT),
-                context: Vec::new(),
-            })
-        }
-        Err(SigV4Error::Missing) => {
-            let host = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("host"))
-                .map(|(_, v)| v.as_str());
-            Ok(Caller {
-                account: DEFAULT_ACCOUNT.to_string(),
-                access_key_id: None,
-                region: region_from_host(host),
-                arn: root(DEFAULT_ACCOUNT),
-                principal_arn: root(DEFAULT_ACCOUNT),
-                context: Vec::new(),
-            })
-        }
-        Err(e) => Err(to_ec2(e)),
+    if let Some((principal, secret)) = known.directory.key(&akid) {
+        verify(secret)?;
+        return Ok(Caller::root(
+            &principal.account,
+            Some(akid),
+            region,
+            service,
+        ));
     }
+    let (user, key) = known
+        .registry
+        .access_key(&akid)
+        .ok_or(Ec2Error::AuthFailure)?;
+    verify(&key.secret)?;
+    if key.status != iam::registry::KeyStatus::Active {
+        return Err(Ec2Error::AuthFailure);
+    }
+    let account = known
+        .registry
+        .key_account(&akid)
+        .unwrap_or_default()
+        .to_string();
+    let arn = format!("arn:aws:iam::{account}:user{}{}", user.path, user.name);
+    Ok(Caller {
+        account,
+        access_key_id: Some(akid),
+        region,
+        service,
+        principal_arn: arn.clone(),
+        arn,
+        user_id: user.id.clone(),
+        subject: Subject::User(user.name.clone()),
+        session_policy: None,
+        context: vec![("aws:username".into(), user.name.clone())],
+    })
 }
 
 #[cfg(test)]
@@ -200,9 +296,9 @@ mod tests {
             "host".to_string(),
             "ec2.eu-west-1.amazonaws.com".to_string(),
         )];
-        let c = authenticate(&parts(&h), time::OffsetDateTime::now_utc(), None, None).unwrap();
+        let c = authenticate(&parts(&h), time::OffsetDateTime::now_utc(), None).unwrap();
         assert_eq!(c.region, "eu-west-1");
-        let c = authenticate(&parts(&[]), time::OffsetDateTime::now_utc(), None, None).unwrap();
+        let c = authenticate(&parts(&[]), time::OffsetDateTime::now_utc(), None).unwrap();
         assert_eq!(c.region, "us-east-1");
     }
 
@@ -229,7 +325,7 @@ mod tests {
             )),
         ];
         assert_eq!(
-            authenticate(&parts(&headers), now, None, None),
+            authenticate(&parts(&headers), now, None),
             Err(Ec2Error::RequestExpired)
         );
     }
@@ -240,8 +336,16 @@ mod tests {
             id: "111122223333".into(),
             root_access_key_id: "AKIDEXAMPLE0000000000".into(),
             root_secret_access_key: "secret".into(),
-            scps: vec![],
+            scp_levels: vec![],
+            management_account: false,
         }]);
+        let registry = iam::registry::Registry::default();
+        let sessions = iam::session::SessionKey::random();
+        let known = Known {
+            directory: &dir,
+            registry: &registry,
+            sessions: &sessions,
+        };
         let now = time::OffsetDateTime::now_utc();
         let amz = format!(
             "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -290,7 +394,7 @@ mod tests {
                 query: &[],
                 body,
             };
-            authenticate(&p, now, Some(&dir), None)
+            authenticate(&p, now, Some(known))
         };
         assert_eq!(
             req(&headers),

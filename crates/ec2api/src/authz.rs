@@ -2,17 +2,16 @@
 //! on, the request context (the `ec2:Metadata*` keys, `ec2:Attribute/…`, global keys), and
 //! the decision from the `iam` evaluator (spec iam.md §1, §2, §4).
 //!
-//! This stage knows account roots only: a root may do anything its account's SCPs allow
-//! (identity policies of users and roles come with the IAM API). The check runs after the
-//! parameters are decoded and before the action's own validation; EC2 validates first
-//! (spec ec2-api.md §1.6), so a request that is both invalid and denied gets
-//! `UnauthorizedOperation` here (to be moved into the handlers with the IAM API).
+//! The policies come from [`crate::principals`]: an account root may do anything its SCPs
+//! allow; users and role sessions have their identity policies (inline and attached), a
+//! permissions boundary, a session policy, and their account's SCPs. The decision is made
+//! from policies parsed when they were written, so a check costs microseconds.
 
 use crate::auth::Caller;
+use crate::principals::Principals;
 use base64::Engine;
 use iam::condition::Context;
 use iam::evaluate::{decide_all, Check, Decision, PolicySet};
-use iam::policy::Policy;
 use model::Ec2Error;
 use serde_json::Value;
 
@@ -41,24 +40,47 @@ const OPTION_KEYS: &[(&str, &str)] = &[
     ("InstanceMetadataTags", "ec2:InstanceMetadataTags"),
 ];
 
-/// (resource ARN, context) of each check an action needs.
-fn checks(action: &str, input: &Value, caller: &Caller) -> Vec<(String, Context)> {
-    let (region, account) = (&caller.region, &caller.account);
+/// The keys every check of a request carries (spec iam.md §2, "Global keys").
+pub fn global_context(caller: &Caller, source_ip: Option<std::net::IpAddr>) -> Context {
     let mut global = Context::new();
     global
         .set("aws:PrincipalArn", vec![caller.principal_arn.clone()])
-        .set("aws:PrincipalAccount", vec![account.clone()])
-        .set("aws:RequestedRegion", vec![region.clone()])
-        .set("ec2:Region", vec![region.clone()])
+        .set("aws:PrincipalAccount", vec![caller.account.clone()])
+        .set("aws:userid", vec![caller.user_id.clone()])
+        .set("aws:RequestedRegion", vec![caller.region.clone()])
+        .set("ec2:Region", vec![caller.region.clone()])
+        .set(
+            "aws:PrincipalType",
+            vec![match caller.subject {
+                iam::registry::Subject::Root => "Account",
+                iam::registry::Subject::User(_) => "User",
+                iam::registry::Subject::Role(_) => "AssumedRole",
+            }
+            .to_string()],
+        )
+        .set("aws:SecureTransport", vec!["false".to_string()])
         .set(
             "aws:CurrentTime",
             vec![time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default()],
+        )
+        .set(
+            "aws:EpochTime",
+            vec![time::OffsetDateTime::now_utc().unix_timestamp().to_string()],
         );
+    if let Some(ip) = source_ip {
+        global.set("aws:SourceIp", vec![ip.to_string()]);
+    }
     for (k, v) in &caller.context {
         global.set(k, vec![v.clone()]);
     }
+    global
+}
+
+/// (resource ARN, context) of each check an action needs.
+fn checks(action: &str, input: &Value, caller: &Caller, global: Context) -> Vec<(String, Context)> {
+    let (region, account) = (&caller.region, &caller.account);
     let arn = |kind: &str, id: &str| format!("arn:aws:ec2:{region}:{account}:{kind}/{id}");
     let ids = |key: &str| -> Vec<String> {
         input
@@ -212,46 +234,66 @@ fn denial(action: &str, caller: &Caller, d: &Decision, context: Option<&Context>
     ))
 }
 
-/// Authorize `action` for a root caller of an account with `scps`.
-pub fn authorize_root(
-    action: &str,
-    input: &Value,
+/// The decision for `caller` performing `action` (`ec2:RunInstances`, `sts:AssumeRole`, …) on
+/// every resource of `checks`: explicit deny wins; SCPs (unless the management account),
+/// identity policies, and a boundary or session policy when present must allow.
+pub fn decide_for(
+    principals: &Principals,
     caller: &Caller,
-    scps: &[Policy],
-) -> Result<(), Ec2Error> {
-    let everything = root_policy();
+    action: &str,
+    checks: &[(String, Context)],
+) -> Decision {
+    let registry = principals.registry();
+    let mine = registry
+        .account(&caller.account)
+        .map(|a| a.policies_of(&caller.subject))
+        .unwrap_or_else(|| match caller.subject {
+            iam::registry::Subject::Root => {
+                iam::registry::AccountIam::default().policies_of(&iam::registry::Subject::Root)
+            }
+            _ => Default::default(),
+        });
+    let directory = principals.directory.as_deref();
     let set = PolicySet {
-        identity: vec![&everything],
-        scp_levels: if scps.is_empty() {
-            vec![]
-        } else {
-            vec![scps.iter().collect()]
-        },
-        ..Default::default()
+        identity: mine.identity.iter().map(|p| p.as_ref()).collect(),
+        scp_levels: directory
+            .map(|d| {
+                d.scp_levels(&caller.account)
+                    .iter()
+                    .map(|level| level.iter().collect())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        boundary: mine.boundary.as_deref(),
+        session: caller.session_policy.as_deref(),
+        management_account: directory.is_some_and(|d| d.is_management(&caller.account)),
     };
-    let name = format!("ec2:{action}");
-    let list = checks(action, input, caller);
-    let check_refs: Vec<Check<'_>> = list
+    let check_refs: Vec<Check<'_>> = checks
         .iter()
         .map(|(r, c)| Check {
-            action: &name,
+            action,
             resource: r,
             context: c,
         })
         .collect();
-    let d = decide_all(&set, &check_refs);
+    decide_all(&set, &check_refs)
+}
+
+/// Authorize an EC2 `action` with IAM configured.
+pub fn authorize(
+    principals: &Principals,
+    action: &str,
+    input: &Value,
+    caller: &Caller,
+    source_ip: Option<std::net::IpAddr>,
+) -> Result<(), Ec2Error> {
+    let name = format!("ec2:{action}");
+    let list = checks(action, input, caller, global_context(caller, source_ip));
+    let d = decide_for(principals, caller, &name, &list);
     if d.allowed() {
         Ok(())
     } else {
         let context = list.iter().find(|(r, _)| *r == d.resource).map(|(_, c)| c);
         Err(denial(action, caller, &d, context))
     }
-}
-
-/// The account root may do everything (only SCPs restrict it).
-fn root_policy() -> Policy {
-    Policy::parse_str(
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-    )
-    .expect("built-in policy parses")
 }

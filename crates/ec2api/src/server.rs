@@ -39,10 +39,15 @@ impl Default for ApiConfig {
 pub struct Api {
     pub store: Arc<dyn Store>,
     pub config: ApiConfig,
-    /// With `--iam-config`: the accounts and keys that sign requests.
-    pub iam: Option<Arc<iam::Directory>>,
-    /// Role credentials handed out by the metadata service, valid for signing.
-    pub instance_credentials: Option<Arc<dyn crate::auth::CredentialSource>>,
+    /// The identities: `--iam-config` accounts, IAM entities, the session key.
+    pub principals: Arc<crate::principals::Principals>,
+}
+
+impl Api {
+    /// Whether requests must be signed and are authorized (`--iam-config`).
+    pub fn iam_enforced(&self) -> bool {
+        self.principals.directory.is_some()
+    }
 }
 
 /// Largest request body accepted (EC2's own limit is not published; RunInstances user data,
@@ -69,6 +74,7 @@ fn now_utc() -> time::OffsetDateTime {
 
 async fn handle(
     State(api): State<Arc<Api>>,
+    extensions: axum::http::Extensions,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -79,9 +85,20 @@ async fn handle(
         Ok(b) => b,
         Err(_) => return error_response(&Ec2Error::RequestEntityTooLarge(MAX_BODY), &request_id),
     };
-    let result = answer(&api, &method, &uri, &headers, &body, &request_id).await;
+    let source_ip = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let request = Request {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+        request_id: &request_id,
+        source_ip,
+    };
+    let result = answer(&api, &request).await;
     match result {
-        Ok(Answered::Sts((status, xml))) => (
+        Ok(Answered::Query((status, xml))) => (
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             [(header::CONTENT_TYPE, "text/xml")],
             Body::from(xml),
@@ -108,20 +125,25 @@ pub fn error_response(e: &Ec2Error, request_id: &str) -> Response {
         .into_response()
 }
 
-/// A successful EC2 answer, or an STS answer (which carries its own errors).
+/// A successful EC2 answer, or an IAM or STS answer (which carry their own errors).
 enum Answered {
     Ec2(String),
-    Sts(crate::sts::Answer),
+    Query(crate::query_api::Answer),
 }
 
-async fn answer(
-    api: &Api,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-    request_id: &str,
-) -> Result<Answered, Ec2Error> {
+/// One HTTP request, as the API reads it.
+pub struct Request<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub body: &'a Bytes,
+    pub request_id: &'a str,
+    pub source_ip: Option<std::net::IpAddr>,
+}
+
+async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
+    let (method, uri, headers, body, request_id) =
+        (req.method, req.uri, req.headers, req.body, req.request_id);
     if method != Method::GET && method != Method::POST {
         return Err(Ec2Error::InvalidAction(method.to_string()));
     }
@@ -144,20 +166,33 @@ async fn answer(
         query: query_params.pairs(),
         body,
     };
-    let caller = auth::authenticate(
-        &signed,
-        now_utc(),
-        api.iam.as_deref(),
-        api.instance_credentials.as_deref(),
-    )?;
+    let registry = api.principals.registry();
+    let known = api
+        .principals
+        .directory
+        .as_deref()
+        .map(|directory| auth::Known {
+            directory,
+            registry: &registry,
+            sessions: &api.principals.sessions,
+        });
+    let caller = auth::authenticate(&signed, now_utc(), known)?;
     let mut params = query_params;
     if method == Method::POST {
         params.extend(Params::parse(body)?);
     }
-    if params.get("Version") == Some(crate::sts::VERSION) {
-        return Ok(Answered::Sts(crate::sts::answer(
-            &params, &caller, request_id,
-        )));
+    let query = crate::query_api::Call {
+        api,
+        params: &params,
+        caller: &caller,
+        request_id,
+        source_ip: req.source_ip,
+    };
+    if params.get("Version") == Some(crate::sts::VERSION) || caller.service == "sts" {
+        return Ok(Answered::Query(crate::sts::answer(&query).await));
+    }
+    if params.get("Version") == Some(crate::iam_api::VERSION) || caller.service == "iam" {
+        return Ok(Answered::Query(crate::iam_api::answer(&query).await));
     }
     // 2. action known, parameters known, required present
     let action_name = match params.get("Action") {
@@ -172,14 +207,20 @@ async fn answer(
         scope: Scope::new(caller.account.clone(), caller.region.clone()),
         caller: &caller,
     };
-    // With --iam-config: the account's SCPs decide (before the handler; see authz).
-    if let Some(dir) = &api.iam {
+    // With --iam-config: the caller's policies decide (see authz).
+    if api.iam_enforced() {
         let seen = if action == Action::RunInstances {
             actions::run_instances_for_authorization(&ctx, &input).await
         } else {
             input.clone()
         };
-        crate::authz::authorize_root(action.name(), &seen, &caller, dir.scps(&caller.account))?;
+        crate::authz::authorize(
+            &api.principals,
+            action.name(),
+            &seen,
+            &caller,
+            req.source_ip,
+        )?;
     }
     // 3..8: validation, lookup, state checks, dry run, execution: the action's handler.
     let output = actions::dispatch(&ctx, action, input).await?;

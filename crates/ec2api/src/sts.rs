@@ -1,40 +1,17 @@
-//! The STS actions a user of the EC2 guardrails needs on the same endpoint, told apart from
-//! EC2 by `Version=2011-06-15` (botocore's STS client, pointed at imds with `endpoint_url`):
-//! `GetCallerIdentity` and `DecodeAuthorizationMessage` (spec iam.md §5).
-//!
-//! STS speaks the plain Query protocol, not EC2's: results are wrapped in `<…Result>` and
-//! `<ResponseMetadata>`, and errors are `<ErrorResponse><Error><Type>Sender</Type>…`.
+//! The STS actions on the same endpoint, told apart from EC2 by `Version=2011-06-15` (or the
+//! signing service `sts`): `GetCallerIdentity`, `AssumeRole` (trust policies honoured) and
+//! `DecodeAuthorizationMessage` (spec iam.md §5).
 
-use crate::auth::Caller;
-use crate::protocol::query::Params;
+use crate::query_api::{authorize, error, iam_error, required, success, Answer, Call};
 use base64::Engine;
-use quick_xml::escape::escape;
+use iam::registry::{iso_date, Subject};
+use iam::session::SessionClaims;
+use iam::trust::TrustCaller;
+use iam::IamError;
+use serde_json::json;
 
 pub const VERSION: &str = "2011-06-15";
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
-
-/// An STS answer: status and body.
-pub type Answer = (u16, String);
-
-fn error(status: u16, code: &str, message: &str, request_id: &str) -> Answer {
-    (
-        status,
-        format!(
-            "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
-            escape(code),
-            escape(message)
-        ),
-    )
-}
-
-fn success(action: &str, result: &str, request_id: &str) -> Answer {
-    (
-        200,
-        format!(
-            "<{action}Response xmlns=\"{NAMESPACE}\">\n  <{action}Result>\n{result}  </{action}Result>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</{action}Response>\n"
-        ),
-    )
-}
 
 /// Decode what `authz` encoded into an `UnauthorizedOperation` message.
 pub fn decode_message(encoded: &str) -> Option<String> {
@@ -46,38 +23,160 @@ pub fn decode_message(encoded: &str) -> Option<String> {
     Some(text)
 }
 
-pub fn answer(params: &Params, caller: &Caller, request_id: &str) -> Answer {
-    match params.get("Action") {
-        Some("GetCallerIdentity") => {
-            let user_id = if caller.arn.ends_with(":root") {
-                caller.account.clone()
-            } else {
-                caller.arn.rsplit('/').next().unwrap_or_default().to_string()
-            };
-            success(
-                "GetCallerIdentity",
-                &format!(
-                    "    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n",
-                    escape(caller.arn.as_str()),
-                    escape(user_id.as_str()),
-                    escape(caller.account.as_str())
-                ),
-                request_id,
-            )
+pub async fn answer(call: &Call<'_>) -> Answer {
+    let rid = call.request_id;
+    let caller = call.caller;
+    match call.params.get("Action") {
+        Some("GetCallerIdentity") => success(
+            NAMESPACE,
+            "GetCallerIdentity",
+            Some(&json!({
+                "UserId": caller.user_id,
+                "Account": caller.account,
+                "Arn": caller.arn,
+            })),
+            rid,
+        ),
+        Some("DecodeAuthorizationMessage") => {
+            if let Err(e) = authorize(call, "sts:DecodeAuthorizationMessage", "*") {
+                return iam_error(NAMESPACE, &e, rid);
+            }
+            match call.params.get("EncodedMessage") {
+                None | Some("") => error(NAMESPACE, 400, "MissingParameter", "The request must contain the parameter EncodedMessage", rid),
+                Some(m) if m.len() > 10_240 => error(NAMESPACE, 400, "ValidationError", "1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240", rid),
+                Some(m) => match decode_message(m) {
+                    Some(json) => success(NAMESPACE, "DecodeAuthorizationMessage", Some(&json!({"DecodedMessage": json})), rid),
+                    None => error(NAMESPACE, 400, "InvalidAuthorizationMessageException", "The message is not a valid authorization message.", rid),
+                },
+            }
         }
-        Some("DecodeAuthorizationMessage") => match params.get("EncodedMessage") {
-            None | Some("") => error(400, "MissingParameter", "The request must contain the parameter EncodedMessage", request_id),
-            Some(m) if m.len() > 10_240 => error(400, "ValidationError", "1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240", request_id),
-            Some(m) => match decode_message(m) {
-                Some(json) => success(
-                    "DecodeAuthorizationMessage",
-                    &format!("    <DecodedMessage>{}</DecodedMessage>\n", escape(json.as_str())),
-                    request_id,
-                ),
-                None => error(400, "InvalidAuthorizationMessageException", "The message is not a valid authorization message.", request_id),
-            },
+        Some("AssumeRole") => match assume_role(call) {
+            Ok(v) => success(NAMESPACE, "AssumeRole", Some(&v), rid),
+            Err(e) => iam_error(NAMESPACE, &e, rid),
         },
-        Some(other) => error(400, "InvalidAction", &format!("Could not find operation {other} for version {VERSION}"), request_id),
-        None => error(400, "MissingAction", "Missing Action", request_id),
+        Some(other) => error(
+            NAMESPACE,
+            400,
+            "InvalidAction",
+            &format!("Could not find operation {other} for version {VERSION}"),
+            rid,
+        ),
+        None => error(NAMESPACE, 400, "MissingAction", "Missing Action", rid),
     }
+}
+
+/// AssumeRole (STS API Reference; IAM User Guide, "Policy evaluation logic" for roles): the
+/// role's trust policy must allow the caller, either by naming it (no identity policy needed)
+/// or by naming its account (then the caller's identity policies must allow `sts:AssumeRole`
+/// on the role); SCPs must allow; an explicit deny anywhere refuses.
+fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
+    let params = call.params;
+    let caller = call.caller;
+    let role_arn = required(params, "RoleArn")?.to_string();
+    let session = required(params, "RoleSessionName")?.to_string();
+    let session_ok = (2..=64).contains(&session.len())
+        && session
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if !session_ok {
+        return Err(IamError::ValidationError(format!(
+            "1 validation error detected: Value '{session}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+        )));
+    }
+    let policy = params.get("Policy").map(str::to_string);
+    if let Some(p) = &policy {
+        iam::policy::Policy::parse_str(p).map_err(|e| IamError::MalformedPolicyDocument(e.0))?;
+    }
+    let denied = || {
+        IamError::AccessDenied(format!(
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            caller.arn
+        ))
+    };
+    if caller.subject == Subject::Root && call.api.iam_enforced() {
+        return Err(IamError::AccessDenied(
+            "Roles may not be assumed by root accounts.".into(),
+        ));
+    }
+    // arn:aws:iam::ACCOUNT:role/PATH/NAME
+    let rest = role_arn.strip_prefix("arn:aws:iam::").ok_or_else(denied)?;
+    let (account, role_part) = rest.split_once(":role/").ok_or_else(denied)?;
+    let role_name = role_part
+        .rsplit('/')
+        .next()
+        .unwrap_or(role_part)
+        .to_string();
+    let registry = call.api.principals.registry();
+    let role = registry
+        .account(account)
+        .and_then(|a| a.roles.get(&role_name))
+        .ok_or_else(denied)?;
+    let max = role.max_session_duration as i64;
+    let duration = match params.get("DurationSeconds") {
+        Some(d) => d.parse::<i64>().ok().filter(|d| *d >= 900).ok_or_else(|| {
+            IamError::ValidationError(format!(
+                "1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"
+            ))
+        })?,
+        None => 3600,
+    };
+    if duration > max {
+        return Err(IamError::ValidationError(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+                .into(),
+        ));
+    }
+    if call.api.iam_enforced() {
+        let ctx = crate::authz::global_context(caller, call.source_ip);
+        let arns = [caller.arn.clone(), caller.principal_arn.clone()];
+        let trust = role.trust.parsed.answer(
+            &TrustCaller {
+                account: &caller.account,
+                arns: &arns,
+                context: &ctx,
+            },
+            "sts:AssumeRole",
+        );
+        let d = crate::authz::decide_for(
+            &call.api.principals,
+            caller,
+            "sts:AssumeRole",
+            &[(role_arn.clone(), ctx)],
+        );
+        use iam::evaluate::{Kind, Outcome};
+        let allowed = !trust.explicit_deny
+            && match d.outcome {
+                Outcome::Allowed => trust.allows_principal || trust.allows_account,
+                Outcome::NoAllow(Kind::Identity) => trust.allows_principal,
+                _ => false,
+            };
+        if !allowed {
+            return Err(denied());
+        }
+    }
+    let now = store::now_ms();
+    let claims = SessionClaims {
+        account: account.to_string(),
+        role: role.name.clone(),
+        role_path: role.path.clone(),
+        session: session.clone(),
+        expires_ms: now + duration * 1000,
+        policy,
+        instance: None,
+        nonce: iam::registry::unique_id(""),
+    };
+    let creds = call.api.principals.sessions.mint(&claims);
+    Ok(json!({
+        "Credentials": {
+            "AccessKeyId": creds.access_key_id,
+            "SecretAccessKey": creds.secret_access_key,
+            "SessionToken": creds.session_token,
+            "Expiration": iso_date(creds.expires_ms),
+        },
+        "AssumedRoleUser": {
+            "AssumedRoleId": format!("{}:{session}", role.id),
+            "Arn": format!("arn:aws:sts::{account}:assumed-role/{}/{session}", role.name),
+        },
+        "PackedPolicySize": if claims.policy.is_some() { json!(6) } else { serde_json::Value::Null },
+    }))
 }

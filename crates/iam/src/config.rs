@@ -6,6 +6,9 @@
 //! root_access_key_id = "AKIA…"
 //! root_secret_access_key = "…"
 //! scps = ["scp/require-imdsv2.json"]   # relative to this file; every principal of the account
+//! # or, for an organization's levels root → OUs → account (each level must allow):
+//! # scp_levels = [["scp/full-access.json"], ["scp/ou-describe-only.json"]]
+//! # management_account = true          # the organization's management account: no SCPs apply
 //! ```
 
 use serde::Deserialize;
@@ -25,6 +28,10 @@ pub struct AccountConfig {
     pub root_secret_access_key: String,
     #[serde(default)]
     pub scps: Vec<PathBuf>,
+    #[serde(default)]
+    pub scp_levels: Vec<Vec<PathBuf>>,
+    #[serde(default)]
+    pub management_account: bool,
 }
 
 /// A loaded account: its SCP documents read (their evaluation comes with the policy engine).
@@ -33,7 +40,9 @@ pub struct Account {
     pub id: String,
     pub root_access_key_id: String,
     pub root_secret_access_key: String,
-    pub scps: Vec<(PathBuf, serde_json::Value)>,
+    /// SCP documents by level (root → OUs → account); `scps` is one level.
+    pub scp_levels: Vec<Vec<(PathBuf, serde_json::Value)>>,
+    pub management_account: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +93,7 @@ impl IamConfig {
             {
                 return Err(ConfigError::DuplicateKey(p, a.root_access_key_id));
             }
-            let mut scps = Vec::new();
-            for rel in &a.scps {
+            let read = |rel: &PathBuf| -> Result<(PathBuf, serde_json::Value), ConfigError> {
                 let full = base.join(rel);
                 let doc = std::fs::read_to_string(&full)
                     .map_err(|e| ConfigError::Scp(full.clone(), e.to_string()))?;
@@ -94,13 +102,22 @@ impl IamConfig {
                 // A malformed SCP stops the start rather than being ignored.
                 crate::policy::Policy::parse(&json)
                     .map_err(|e| ConfigError::Scp(full.clone(), e.to_string()))?;
-                scps.push((full, json));
+                Ok((full, json))
+            };
+            let mut scp_levels = Vec::new();
+            for level in a
+                .scp_levels
+                .iter()
+                .chain(Some(&a.scps).filter(|l| !l.is_empty()))
+            {
+                scp_levels.push(level.iter().map(read).collect::<Result<Vec<_>, _>>()?);
             }
             out.push(Account {
                 id: a.id,
                 root_access_key_id: a.root_access_key_id,
                 root_secret_access_key: a.root_secret_access_key,
-                scps,
+                scp_levels,
+                management_account: a.management_account,
             });
         }
         Ok(out)
@@ -133,7 +150,8 @@ mod tests {
         );
         let accounts = IamConfig::load(&f).unwrap();
         assert_eq!(accounts.len(), 1);
-        assert_eq!(accounts[0].scps.len(), 1);
+        assert_eq!(accounts[0].scp_levels.len(), 1);
+        assert_eq!(accounts[0].scp_levels[0].len(), 1);
         let bad = write(&dir, "bad.toml", "[[accounts]]\nid = \"1234\"\nroot_access_key_id = \"AKIAIOSFODNN7EXAMPLE\"\nroot_secret_access_key = \"s\"\n");
         assert!(matches!(
             IamConfig::load(&bad),

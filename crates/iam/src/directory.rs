@@ -12,8 +12,8 @@ pub struct Principal {
 pub struct Directory {
     keys: HashMap<String, (Principal, String)>,
     accounts: Vec<Account>,
-    /// Each account's SCPs, parsed once.
-    scps: HashMap<String, Vec<crate::policy::Policy>>,
+    /// Each account's SCPs by level, parsed once.
+    scps: HashMap<String, Vec<Vec<crate::policy::Policy>>>,
 }
 
 impl Directory {
@@ -38,9 +38,14 @@ impl Directory {
             .map(|a| {
                 (
                     a.id.clone(),
-                    a.scps
+                    a.scp_levels
                         .iter()
-                        .filter_map(|(_, doc)| crate::policy::Policy::parse(doc).ok())
+                        .map(|level| {
+                            level
+                                .iter()
+                                .filter_map(|(_, doc)| crate::policy::Policy::parse(doc).ok())
+                                .collect()
+                        })
                         .collect(),
                 )
             })
@@ -52,9 +57,16 @@ impl Directory {
         }
     }
 
-    /// The SCPs that apply to every principal of `account`.
-    pub fn scps(&self, account: &str) -> &[crate::policy::Policy] {
+    /// The SCPs that apply to every principal of `account`, by level (root → OUs → account).
+    pub fn scp_levels(&self, account: &str) -> &[Vec<crate::policy::Policy>] {
         self.scps.get(account).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Whether `account` is its organization's management account (SCPs do not apply).
+    pub fn is_management(&self, account: &str) -> bool {
+        self.accounts
+            .iter()
+            .any(|a| a.id == account && a.management_account)
     }
 
     /// The principal and secret of an access key.

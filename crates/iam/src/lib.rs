@@ -8,6 +8,10 @@
 //! - [`condition`]: the condition operators, as IAM evaluates them.
 //! - [`evaluate`]: the decision: explicit deny wins, SCPs and identity policies (and a
 //!   boundary or session policy) must each allow, default deny.
+//! - [`registry`]: users, access keys, roles, managed and inline policies, instance profiles,
+//!   and the IAM API's operations on them.
+//! - [`trust`]: role trust policies (who may assume a role).
+//! - [`session`]: temporary credentials whose token carries its own authenticated claims.
 //!
 //! Hand-written because no maintained crate evaluates IAM policies: the semantics (absent
 //! keys, negated operators, `…IfExists`, set qualifiers, per-component ARN matching) follow
@@ -17,9 +21,14 @@
 pub mod condition;
 pub mod config;
 pub mod directory;
+pub mod error;
 pub mod evaluate;
 pub mod glob;
 pub mod policy;
+pub mod registry;
+pub mod session;
+pub mod trust;
 
 pub use config::{ConfigError, IamConfig};
 pub use directory::{Directory, Principal};
+pub use error::IamError;

@@ -11,15 +11,12 @@ use crate::service::CredentialRequest;
 use crate::token::TokenKey;
 use crate::tree::{self, Node};
 use crate::view::InstanceView;
-use base64::Engine;
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
 use model::instance::Instance;
-use sha2::Sha256;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use store::{ChangeKind, Store};
 use tokio::sync::watch;
@@ -78,20 +75,6 @@ pub fn iso_seconds(ms: i64) -> String {
     )
 }
 
-/// Role credentials handed out, remembered with how they were delivered (IMDSv1 or IMDSv2),
-/// so that the API can honour `ec2:RoleDelivery` for calls signed with them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuedCredentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: String,
-    pub instance_id: String,
-    pub role: String,
-    /// `1.0` (fetched without a token) or `2.0`.
-    pub delivery: &'static str,
-    pub expiration_ms: i64,
-}
-
 /// Credentials are renewed every hour and live six hours, so new ones are always served well
 /// before the old ones expire (EC2: at least five minutes before).
 const ROTATE_MS: i64 = 3_600_000;
@@ -113,9 +96,10 @@ pub struct Host {
     identity: Arc<crate::identity::IdentitySigner>,
     apply_delay: Duration,
     pub tokens: TokenKey,
-    credentials_key: [u8; 32],
+    /// Mints role credentials whose session token carries their claims (instance, role,
+    /// delivery), so the API verifies them without asking this host, even after a restart.
+    sessions: Arc<iam::session::SessionKey>,
     state: RwLock<State>,
-    issued: Mutex<HashMap<String, IssuedCredentials>>,
 }
 
 impl Host {
@@ -123,15 +107,15 @@ impl Host {
         store: Arc<dyn Store>,
         apply_delay: Duration,
         identity: Arc<crate::identity::IdentitySigner>,
+        sessions: Arc<iam::session::SessionKey>,
     ) -> Arc<Host> {
         Arc::new(Host {
             store,
             identity,
             apply_delay,
             tokens: TokenKey::random(),
-            credentials_key: rand::random(),
+            sessions,
             state: RwLock::new(State::default()),
-            issued: Mutex::new(HashMap::new()),
         })
     }
 
@@ -254,55 +238,36 @@ impl Host {
                 let c = self.issue(v, name, v2, epoch);
                 Bytes::from(format!(
                     "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"{updated}\",\n  \"Type\" : \"AWS-HMAC\",\n  \"AccessKeyId\" : \"{}\",\n  \"SecretAccessKey\" : \"{}\",\n  \"Token\" : \"{}\",\n  \"Expiration\" : \"{}\"\n}}",
-                    c.access_key_id, c.secret_access_key, c.session_token, iso_seconds(c.expiration_ms)
+                    c.access_key_id, c.secret_access_key, c.session_token, iso_seconds(c.expires_ms)
                 ))
             }
         }
     }
 
-    /// The credentials of (instance, role, delivery, hour): derived from a key only this
-    /// process holds, the same all hour, and remembered with their delivery.
-    fn issue(&self, v: &InstanceView, role: &str, v2: bool, epoch: i64) -> IssuedCredentials {
-        let delivery = if v2 { "2.0" } else { "1.0" };
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.credentials_key).expect("any key length");
-        mac.update(
-            format!(
-                "{}|{}|{}|{}|{}",
-                v.instance_id, role, delivery, epoch, v.launch_time_ms
-            )
-            .as_bytes(),
-        );
-        let d = mac.finalize().into_bytes();
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-        let akid: String = "ASIA"
-            .chars()
-            .chain(d[..16].iter().map(|b| ALPHABET[(*b as usize) % 32] as char))
-            .collect();
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let secret: String = b64.encode(&d[..30]).chars().take(40).collect();
-        let mut token_bytes = Vec::with_capacity(192);
-        for round in 0u8..6 {
-            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.credentials_key)
-                .expect("any key length");
-            m.update(&d);
-            m.update(&[round]);
-            token_bytes.extend_from_slice(&m.finalize().into_bytes());
-        }
-        let issued = IssuedCredentials {
-            access_key_id: akid.clone(),
-            secret_access_key: secret,
-            session_token: format!("IQoJb3JpZ2luX2Vj{}", b64.encode(&token_bytes)),
-            instance_id: v.instance_id.clone(),
+    /// The credentials of (instance, role, delivery, hour): the same all hour, living six
+    /// hours, and carrying how they were delivered (`ec2:RoleDelivery`).
+    fn issue(
+        &self,
+        v: &InstanceView,
+        role: &str,
+        v2: bool,
+        epoch: i64,
+    ) -> iam::session::TemporaryCredentials {
+        let claims = iam::session::SessionClaims {
+            account: v.account.clone(),
             role: role.to_string(),
-            delivery,
-            expiration_ms: epoch * ROTATE_MS + LIFETIME_MS,
+            role_path: "/".into(),
+            session: v.instance_id.clone(),
+            expires_ms: epoch * ROTATE_MS + LIFETIME_MS,
+            policy: None,
+            instance: Some(iam::session::InstanceClaim {
+                instance_id: v.instance_id.clone(),
+                region: v.region.clone(),
+                delivery: if v2 { "2.0" } else { "1.0" }.into(),
+            }),
+            nonce: format!("{epoch}-{}", v.launch_time_ms),
         };
-        let mut all = self.issued.lock().unwrap_or_else(|e| e.into_inner());
-        let now = epoch * ROTATE_MS;
-        all.retain(|_, c| c.expiration_ms > now);
-        all.insert(akid, issued.clone());
-        issued
+        self.sessions.mint(&claims)
     }
 
     /// `signature` and `pkcs7` of an instance's identity document.
@@ -321,15 +286,6 @@ impl Host {
                 )
             })
             .clone()
-    }
-
-    /// Credentials this host handed out, by access key id (for the IAM stage).
-    pub fn issued(&self, access_key_id: &str) -> Option<IssuedCredentials> {
-        self.issued
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(access_key_id)
-            .cloned()
     }
 
     /// Load every instance, then follow the feed until shutdown.

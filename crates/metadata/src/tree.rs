@@ -203,7 +203,10 @@ pub fn meta_data(v: &InstanceView) -> Node {
         ),
     ];
     if let Some(p) = &v.iam_profile {
-        let role = role_name(&p.arn).to_string();
+        let role = p
+            .role
+            .clone()
+            .unwrap_or_else(|| role_name(&p.arn).to_string());
         root.push((
             "iam",
             dir(vec![

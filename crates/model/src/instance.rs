@@ -86,6 +86,10 @@ impl StateReason {
 pub struct IamProfileRef {
     pub arn: String,
     pub id: String,
+    /// The profile's role when the launch resolved it through IAM; otherwise the role is
+    /// named like the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// One instance, as the store keeps it.

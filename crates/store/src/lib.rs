@@ -51,6 +51,11 @@ impl From<StoreError> for Ec2Error {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// An IAM record's key: (account, kind, name).
+pub type IamKey = (String, String, String);
+/// IAM records by key.
+pub type IamRecords = std::collections::BTreeMap<IamKey, String>;
+
 /// A change to instances, decided by the model. Called once per instance, in the order the
 /// ids were given; any error aborts the whole call and nothing is written.
 pub type InstanceMutation =
@@ -144,6 +149,12 @@ pub trait Store: Send + Sync + 'static {
         f: TemplateMutation,
     ) -> Result<(LaunchTemplate, Option<LaunchTemplateVersion>)>;
     async fn delete_template(&self, scope: &Scope, template_id: &str) -> Result<LaunchTemplate>;
+
+    // ---- IAM entities (documents the `iam` registry writes) ----
+    /// Every IAM record: (account, kind, name) → document.
+    async fn iam_records(&self) -> Result<IamRecords>;
+    /// Write and delete IAM records in one transaction.
+    async fn write_iam(&self, puts: IamRecords, deletes: Vec<IamKey>) -> Result<()>;
 
     // ---- change feed ----
     /// Changes with a sequence number above `after`, oldest first, at most `limit`.

@@ -146,7 +146,38 @@ fn check_image(id: &str, own: &[model::image::Image]) -> Result<model::image::Im
         .ok_or_else(|| Ec2Error::InvalidAmiIdNotFound(id.to_string()))
 }
 
-fn iam_profile(p: &IamInstanceProfileIn, account: &str) -> Result<IamProfileRef, Ec2Error> {
+/// The instance profile of a launch. A profile created through the IAM API gives its ARN, id
+/// and role; with IAM configured, a profile IAM does not know is refused as EC2 refuses it.
+fn iam_profile(ctx: &Ctx<'_>, p: &IamInstanceProfileIn) -> Result<IamProfileRef, Ec2Error> {
+    let account = &ctx.scope.account;
+    let registry = ctx.api.principals.registry();
+    let known = registry.account(account).and_then(|a| {
+        a.profile_by_ref(
+            p.arn.as_deref().filter(|s| !s.is_empty()),
+            p.name.as_deref().filter(|s| !s.is_empty()),
+        )
+    });
+    if let Some(k) = known {
+        return Ok(IamProfileRef {
+            arn: k.arn.clone(),
+            id: k.id.clone(),
+            role: k.roles.first().cloned(),
+        });
+    }
+    if ctx.api.iam_enforced() {
+        return Err(match (&p.arn, &p.name) {
+            (Some(arn), _) if !arn.is_empty() => Ec2Error::InvalidParameterValue(format!(
+                "Value ({arn}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN"
+            )),
+            (_, Some(name)) if !name.is_empty() => Ec2Error::InvalidParameterValue(format!(
+                "Value ({name}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+            )),
+            _ => Ec2Error::InvalidParameterValue(
+                "Value () for parameter iamInstanceProfile is invalid. The value cannot be empty"
+                    .into(),
+            ),
+        });
+    }
     let arn = match (&p.arn, &p.name) {
         (Some(arn), _) if !arn.is_empty() => {
             if !arn.starts_with("arn:aws:iam::") || !arn.contains(":instance-profile/") {
@@ -175,6 +206,7 @@ fn iam_profile(p: &IamInstanceProfileIn, account: &str) -> Result<IamProfileRef,
     Ok(IamProfileRef {
         arn,
         id: id[..21].to_string(),
+        role: None,
     })
 }
 
@@ -332,7 +364,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         .as_ref()
         .or(tpl.iam_instance_profile.as_ref())
     {
-        Some(p) => Some(iam_profile(p, &ctx.scope.account)?),
+        Some(p) => Some(iam_profile(ctx, p)?),
         None => None,
     };
     let mut tags = tpl.instance_tags.clone();
@@ -784,14 +816,8 @@ pub async fn describe_instance_status(
 /// so that a new user has something to look at and `curl` gets answers at once.
 pub async fn launch_first_instance(api: &crate::Api) -> Result<String, Ec2Error> {
     let scope = Scope::new(model::DEFAULT_ACCOUNT, model::DEFAULT_REGION);
-    let caller = crate::auth::Caller {
-        account: scope.account.clone(),
-        access_key_id: None,
-        region: scope.region.clone(),
-        arn: format!("arn:aws:iam::{}:root", scope.account),
-        principal_arn: format!("arn:aws:iam::{}:root", scope.account),
-        context: Vec::new(),
-    };
+    let caller =
+        crate::auth::Caller::root(&scope.account, None, scope.region.clone(), "ec2".into());
     let ctx = Ctx {
         api,
         caller: &caller,

@@ -175,6 +175,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn iam_records(&self) -> Result<crate::IamRecords> {
+        reads::iam_records(&self.read).await
+    }
+
+    async fn write_iam(&self, puts: crate::IamRecords, deletes: Vec<crate::IamKey>) -> Result<()> {
+        self.write(move |reply| writer::write_iam(puts, deletes, reply))
+            .await
+    }
+
     async fn put_image(&self, scope: &Scope, image: Image) -> Result<()> {
         let scope = scope.clone();
         self.write(move |reply| writer::put_image(scope, image, reply))

@@ -343,3 +343,14 @@ pub async fn next_due(pool: &SqlitePool, retention_ms: i64) -> Result<Option<i64
         (a, b) => a.or(b),
     })
 }
+
+pub async fn iam_records(pool: &SqlitePool) -> Result<crate::IamRecords> {
+    let rows: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT account, kind, name, doc FROM iam_records")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, k, n, d)| ((a, k, n), d))
+        .collect())
+}

@@ -2,7 +2,7 @@
 
 use sqlx::{Connection, SqliteConnection};
 
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE instances (
@@ -89,6 +89,18 @@ CREATE TABLE changes (
 );
 "#;
 
+/// Version 2: the IAM entities (users, roles, managed policies, instance profiles), one JSON
+/// document each, as `iam::registry` writes them.
+const V2: &str = r#"
+CREATE TABLE iam_records (
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (account, kind, name)
+) WITHOUT ROWID;
+"#;
+
 pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<()> {
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")
         .fetch_one(&mut *conn)
@@ -97,7 +109,12 @@ pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<()> {
         return Ok(());
     }
     let mut tx = conn.begin().await?;
-    sqlx::raw_sql(V1).execute(&mut *tx).await?;
+    // Each step brings a database of the version before it up to date.
+    for (step, sql) in [(1, V1), (2, V2)] {
+        if version < step {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        }
+    }
     sqlx::raw_sql(&format!("PRAGMA user_version = {VERSION}"))
         .execute(&mut *tx)
         .await?;

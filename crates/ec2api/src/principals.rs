@@ -1,0 +1,88 @@
+//! The identities the API knows: the accounts of `--iam-config` (root keys, SCPs), the IAM
+//! entities created through the IAM API (kept in the store, served from memory), and the key
+//! that authenticates session credentials.
+//!
+//! Reads take a snapshot ([`Principals::registry`]) and never wait on a write. Writes are
+//! serialized: a change runs on a copy of the registry, the records it changed are written to
+//! the store (durable before the answer), and only then does the copy become the registry.
+
+use iam::registry::{AccountIam, Registry};
+use iam::session::SessionKey;
+use iam::IamError;
+use std::sync::{Arc, RwLock};
+use store::{Store, StoreError};
+
+/// Why a change was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Refused(#[from] IamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Principals {
+    /// `--iam-config`: accounts, root keys, SCPs (None: imds is open, any key is a root).
+    pub directory: Option<Arc<iam::Directory>>,
+    pub sessions: Arc<SessionKey>,
+    registry: RwLock<Arc<Registry>>,
+    writes: tokio::sync::Mutex<()>,
+    store: Arc<dyn Store>,
+}
+
+impl Principals {
+    /// Load the IAM entities from the store.
+    pub async fn load(
+        directory: Option<Arc<iam::Directory>>,
+        sessions: Arc<SessionKey>,
+        store: Arc<dyn Store>,
+    ) -> Result<Principals, StoreError> {
+        let records = store.iam_records().await?;
+        let (registry, problems) = Registry::from_records(&records);
+        for p in problems {
+            tracing::error!(problem = %p, "IAM record skipped");
+        }
+        Ok(Principals {
+            directory,
+            sessions,
+            registry: RwLock::new(Arc::new(registry)),
+            writes: tokio::sync::Mutex::new(()),
+            store,
+        })
+    }
+
+    /// The registry as of now.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Change one account's entities; durable before it returns.
+    pub async fn change<T>(
+        &self,
+        account: &str,
+        f: impl FnOnce(&mut AccountIam) -> Result<T, IamError>,
+    ) -> Result<T, ChangeError> {
+        let _one_at_a_time = self.writes.lock().await;
+        let before = self.registry();
+        let mut next = (*before).clone();
+        let out = next.with_account(account, f)?;
+        let (old, new) = (before.records(), next.records());
+        let deletes: Vec<store::IamKey> = old
+            .keys()
+            .filter(|k| !new.contains_key(*k))
+            .cloned()
+            .collect();
+        let puts: store::IamRecords = new
+            .into_iter()
+            .filter(|(k, v)| old.get(k) != Some(v))
+            .collect();
+        if !puts.is_empty() || !deletes.is_empty() {
+            self.store.write_iam(puts, deletes).await?;
+        }
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        Ok(out)
+    }
+}
