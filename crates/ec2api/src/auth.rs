@@ -228,7 +228,7 @@ pub fn authenticate(
             .ok_or(Ec2Error::AuthFailure)?;
         verify(&secret)?;
         if claims.expires_ms <= (now.unix_timestamp_nanos() / 1_000_000) as i64 {
-            return Err(Ec2Error::RequestExpired);
+            return Err(Ec2Error::ExpiredToken);
         }
         let role_id = known
             .registry

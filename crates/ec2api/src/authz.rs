@@ -13,6 +13,7 @@ use base64::Engine;
 use iam::condition::Context;
 use iam::evaluate::{decide_all, Check, Decision, PolicySet};
 use model::Ec2Error;
+use model::Instance;
 use serde_json::Value;
 
 /// Actions that only read: EC2 denies them without an encoded message.
@@ -78,9 +79,90 @@ pub fn global_context(caller: &Caller, source_ip: Option<std::net::IpAddr>) -> C
     global
 }
 
-/// (resource ARN, context) of each check an action needs.
-fn checks(action: &str, input: &Value, caller: &Caller, global: Context) -> Vec<(String, Context)> {
+/// The keys an existing instance brings to a check on it (Service Authorization Reference,
+/// "Resource types defined by Amazon EC2", `instance`): its type, placement, profile, tags,
+/// and its current metadata options (spec iam.md §2: for ModifyInstanceMetadataOptions the
+/// `ec2:Metadata*` keys describe the instance as it is, not the request).
+fn instance_keys(ctx: &mut Context, i: &Instance) {
+    let m = &i.metadata;
+    ctx.set("ec2:InstanceID", vec![i.instance_id.clone()])
+        .set("ec2:InstanceType", vec![i.instance_type.clone()])
+        .set("ec2:AvailabilityZone", vec![i.availability_zone.clone()])
+        .set("ec2:Tenancy", vec!["default".into()])
+        .set("ec2:RootDeviceType", vec!["ebs".into()])
+        .set("ec2:InstanceMarketType", vec!["on-demand".into()])
+        .set(
+            "ec2:MetadataHttpTokens",
+            vec![m.http_tokens.as_str().into()],
+        )
+        .set(
+            "ec2:MetadataHttpPutResponseHopLimit",
+            vec![m.hop_limit.get().to_string()],
+        )
+        .set(
+            "ec2:MetadataHttpEndpoint",
+            vec![m.http_endpoint.as_str().into()],
+        )
+        .set(
+            "ec2:InstanceMetadataTags",
+            vec![m.instance_metadata_tags.as_str().into()],
+        );
+    if let Some(p) = &i.iam_instance_profile {
+        ctx.set("ec2:InstanceProfile", vec![p.arn.clone()]);
+    }
+    for t in &i.tags {
+        ctx.set(&format!("ec2:ResourceTag/{}", t.key), vec![t.value.clone()]);
+        ctx.set(&format!("aws:ResourceTag/{}", t.key), vec![t.value.clone()]);
+    }
+}
+
+/// `aws:RequestTag/…` and `aws:TagKeys` of the tags a request puts on `resource_type`.
+fn request_tag_keys(ctx: &mut Context, input: &Value, resource_type: &str) {
+    let mut keys = Vec::new();
+    for spec in input
+        .get("TagSpecifications")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if spec.get("ResourceType").and_then(Value::as_str) != Some(resource_type) {
+            continue;
+        }
+        for t in spec
+            .get("Tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(k), v) = (s(t, "Key"), s(t, "Value").unwrap_or_default()) {
+                ctx.set(&format!("aws:RequestTag/{k}"), vec![v]);
+                keys.push(k);
+            }
+        }
+    }
+    if !keys.is_empty() {
+        ctx.set("aws:TagKeys", keys);
+    }
+}
+
+/// (resource ARN, context) of each check an action needs; `instances` are the existing
+/// instances the request names.
+fn checks(
+    action: &str,
+    input: &Value,
+    caller: &Caller,
+    global: Context,
+    instances: &[Instance],
+) -> Vec<(String, Context)> {
     let (region, account) = (&caller.region, &caller.account);
+    let on_instance = |id: &str, mut ctx: Context| {
+        if let Some(i) = instances.iter().find(|i| i.instance_id == id) {
+            instance_keys(&mut ctx, i);
+        } else {
+            ctx.set("ec2:InstanceID", vec![id.to_string()]);
+        }
+        (format!("arn:aws:ec2:{region}:{account}:instance/{id}"), ctx)
+    };
     let arn = |kind: &str, id: &str| format!("arn:aws:ec2:{region}:{account}:{kind}/{id}");
     let ids = |key: &str| -> Vec<String> {
         input
@@ -106,6 +188,15 @@ fn checks(action: &str, input: &Value, caller: &Caller, global: Context) -> Vec<
             if let Some(t) = s(input, "InstanceType") {
                 inst.set("ec2:InstanceType", vec![t]);
             }
+            if let Some(p) = input.get("IamInstanceProfile") {
+                let arn = s(p, "Arn").or_else(|| {
+                    s(p, "Name").map(|n| format!("arn:aws:iam::{account}:instance-profile/{n}"))
+                });
+                if let Some(arn) = arn {
+                    inst.set("ec2:InstanceProfile", vec![arn]);
+                }
+            }
+            request_tag_keys(&mut inst, input, "instance");
             let image = s(input, "ImageId").unwrap_or_default();
             vec![
                 (
@@ -133,8 +224,9 @@ fn checks(action: &str, input: &Value, caller: &Caller, global: Context) -> Vec<
                 }
             }
             let id = s(input, "InstanceId").unwrap_or_default();
-            ctx.set("ec2:InstanceID", vec![id.clone()]);
-            vec![(arn("instance", &id), ctx)]
+            // The request's own values are the `ec2:Attribute/…` keys above; the instance
+            // keys describe the instance as it is.
+            vec![on_instance(&id, ctx)]
         }
         "ModifyInstanceMetadataDefaults" => {
             let mut ctx = global;
@@ -154,7 +246,7 @@ fn checks(action: &str, input: &Value, caller: &Caller, global: Context) -> Vec<
         "StartInstances" | "StopInstances" | "RebootInstances" | "TerminateInstances" => {
             ids("InstanceIds")
                 .iter()
-                .map(|i| (arn("instance", i), global.clone()))
+                .map(|i| on_instance(i, global.clone()))
                 .collect()
         }
         "ModifyImageAttribute" | "DescribeImageAttribute" => {
@@ -188,6 +280,8 @@ fn denial(action: &str, caller: &Caller, d: &Decision, context: Option<&Context>
         );
     }
     let items = |v: Vec<serde_json::Value>| serde_json::json!({ "items": v });
+    // The statement's principal as IAM reports it: the unique id (a role's AROA…).
+    let principal_id = caller.user_id.split(':').next().unwrap_or_default();
     let value = |s: &str| serde_json::json!({ "value": s });
     let matched: Vec<serde_json::Value> = d
         .matched
@@ -196,7 +290,7 @@ fn denial(action: &str, caller: &Caller, d: &Decision, context: Option<&Context>
             serde_json::json!({
                 "statementId": m.sid.clone().unwrap_or_default(),
                 "effect": if m.effect == iam::policy::Effect::Deny { "DENY" } else { "ALLOW" },
-                "principals": items(vec![]),
+                "principals": items(vec![value(principal_id)]),
                 "principalGroups": items(vec![]),
                 "actions": items(m.statement.action.patterns.iter().map(|p| value(p)).collect()),
                 "resources": items(m.statement.resource.patterns.iter().map(|p| value(p)).collect()),
@@ -218,8 +312,8 @@ fn denial(action: &str, caller: &Caller, d: &Decision, context: Option<&Context>
             "matchedStatements": items(matched),
             "failures": items(vec![]),
             "context": {
-                "principal": {"id": caller.access_key_id.clone().unwrap_or_default(), "arn": caller.arn},
-                "action": format!("ec2:{action}"),
+                "principal": {"id": caller.user_id, "arn": caller.arn},
+                "action": d.action,
                 "resource": d.resource,
                 "conditions": items(context_items),
             },
@@ -227,8 +321,9 @@ fn denial(action: &str, caller: &Caller, d: &Decision, context: Option<&Context>
         .to_string(),
     );
     Ec2Error::UnauthorizedOperation(format!(
-        "You are not authorized to perform this operation. User: {} is not authorized to perform: ec2:{action} on resource: {} {}. Encoded authorization failure message: {encoded}",
+        "You are not authorized to perform this operation. User: {} is not authorized to perform: {} on resource: {} {}. Encoded authorization failure message: {encoded}",
         caller.arn,
+        d.action,
         d.resource,
         d.reason()
     ))
@@ -279,21 +374,39 @@ pub fn decide_for(
     decide_all(&set, &check_refs)
 }
 
-/// Authorize an EC2 `action` with IAM configured.
+/// What an EC2 request brings to its authorization beyond its parameters.
+pub struct Facts<'a> {
+    pub source_ip: Option<std::net::IpAddr>,
+    /// The existing instances the request names.
+    pub instances: &'a [Instance],
+    /// The role of the instance profile a launch passes (`iam:PassRole`).
+    pub passed_role: Option<String>,
+}
+
+/// Authorize an EC2 `action` with IAM configured. A launch that passes a role to its
+/// instance also needs `iam:PassRole` on that role (EC2 User Guide, "IAM roles for EC2":
+/// "the user launching the instance must have iam:PassRole").
 pub fn authorize(
     principals: &Principals,
     action: &str,
     input: &Value,
     caller: &Caller,
-    source_ip: Option<std::net::IpAddr>,
+    facts: &Facts<'_>,
 ) -> Result<(), Ec2Error> {
     let name = format!("ec2:{action}");
-    let list = checks(action, input, caller, global_context(caller, source_ip));
+    let global = global_context(caller, facts.source_ip);
+    let list = checks(action, input, caller, global.clone(), facts.instances);
     let d = decide_for(principals, caller, &name, &list);
-    if d.allowed() {
-        Ok(())
-    } else {
+    if !d.allowed() {
         let context = list.iter().find(|(r, _)| *r == d.resource).map(|(_, c)| c);
-        Err(denial(action, caller, &d, context))
+        return Err(denial(action, caller, &d, context));
     }
+    if let Some(role) = &facts.passed_role {
+        let pass = [(role.clone(), global)];
+        let d = decide_for(principals, caller, "iam:PassRole", &pass);
+        if !d.allowed() {
+            return Err(denial(action, caller, &d, Some(&pass[0].1)));
+        }
+    }
+    Ok(())
 }

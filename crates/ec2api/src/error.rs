@@ -19,7 +19,7 @@ pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
         InvalidPaginationToken(_) => (400, "InvalidPaginationToken"),
         DryRunOperation => (412, "DryRunOperation"),
         MalformedQueryString(_) => (400, "MalformedQueryString"),
-        RequestExpired => (400, "RequestExpired"),
+        RequestExpired | ExpiredToken => (400, "RequestExpired"),
         AuthFailure | AuthFailureMessage(_) => (401, "AuthFailure"),
         SignatureDoesNotMatch => (403, "SignatureDoesNotMatch"),
         IncompleteSignature(_) => (400, "IncompleteSignature"),

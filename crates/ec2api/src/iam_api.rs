@@ -156,6 +156,16 @@ fn resource(call: &Call<'_>, action: &str) -> String {
     if let Some(arn) = call.params.get("PolicySourceArn") {
         return arn.to_string();
     }
+    // Without `UserName`, the user actions act on the calling user.
+    let on_self = [
+        "GetUser",
+        "CreateAccessKey",
+        "DeleteAccessKey",
+        "ListAccessKeys",
+    ];
+    if on_self.contains(&action) && matches!(call.caller.subject, Subject::User(_)) {
+        return call.caller.arn.clone();
+    }
     "*".to_string()
 }
 

@@ -176,11 +176,32 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
             registry: &registry,
             sessions: &api.principals.sessions,
         });
-    let caller = auth::authenticate(&signed, now_utc(), known)?;
-    let mut params = query_params;
+    let mut params = query_params.clone();
     if method == Method::POST {
         params.extend(Params::parse(body)?);
     }
+    let caller = match auth::authenticate(&signed, now_utc(), known) {
+        Ok(c) => c,
+        // IAM and STS answer a failed authentication in their own envelope.
+        Err(e) => {
+            let namespace = match params.get("Version") {
+                Some(crate::sts::VERSION) => crate::sts::NAMESPACE,
+                Some(crate::iam_api::VERSION) => crate::iam_api::NAMESPACE,
+                _ => return Err(e),
+            };
+            let (status, code) = match e {
+                Ec2Error::ExpiredToken => (403, "ExpiredToken"),
+                _ => code_and_status(&e),
+            };
+            return Ok(Answered::Query(crate::query_api::error(
+                namespace,
+                status,
+                code,
+                &e.to_string(),
+                request_id,
+            )));
+        }
+    };
     let query = crate::query_api::Call {
         api,
         params: &params,
@@ -214,13 +235,20 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
         } else {
             input.clone()
         };
-        crate::authz::authorize(
-            &api.principals,
-            action.name(),
-            &seen,
-            &caller,
-            req.source_ip,
-        )?;
+        let instances = match ids_named(&input) {
+            ids if ids.is_empty() => Vec::new(),
+            ids => api
+                .store
+                .instances(&ctx.scope, &ids)
+                .await
+                .unwrap_or_default(),
+        };
+        let facts = crate::authz::Facts {
+            source_ip: req.source_ip,
+            instances: &instances,
+            passed_role: passed_role(api, &caller, &seen),
+        };
+        crate::authz::authorize(&api.principals, action.name(), &seen, &caller, &facts)?;
     }
     // 3..8: validation, lookup, state checks, dry run, execution: the action's handler.
     let output = actions::dispatch(&ctx, action, input).await?;
@@ -230,6 +258,34 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
             tracing::error!(error = %e, action = action.name(), "response encoding");
             Ec2Error::InternalError
         })
+}
+
+/// The instance ids a request names (`InstanceId`, `InstanceIds`).
+fn ids_named(input: &serde_json::Value) -> Vec<String> {
+    let one = input
+        .get("InstanceId")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
+    let many = input
+        .get("InstanceIds")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string));
+    one.into_iter().chain(many).collect()
+}
+
+/// The ARN of the role a launch passes to its instance through an instance profile.
+fn passed_role(api: &Api, caller: &Caller, input: &serde_json::Value) -> Option<String> {
+    let p = input.get("IamInstanceProfile")?;
+    let field = |k: &str| p.get(k).and_then(serde_json::Value::as_str);
+    let registry = api.principals.registry();
+    let account = registry.account(&caller.account)?;
+    let role = account
+        .profile_by_ref(field("Arn"), field("Name"))?
+        .roles
+        .first()?;
+    account.roles.get(role).map(|r| account.role_arn(r))
 }
 
 /// Drive the lifecycle (state transitions, purge of terminated instances) until shutdown:

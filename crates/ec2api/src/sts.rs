@@ -11,7 +11,7 @@ use iam::IamError;
 use serde_json::json;
 
 pub const VERSION: &str = "2011-06-15";
-const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 /// Decode what `authz` encoded into an `UnauthorizedOperation` message.
 pub fn decode_message(encoded: &str) -> Option<String> {
@@ -120,6 +120,14 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
         })?,
         None => 3600,
     };
+    // Role chaining (a role session assuming a role) is limited to one hour (IAM User
+    // Guide, "Role terms and concepts").
+    let chained = matches!(caller.subject, Subject::Role(_));
+    if chained && params.get("DurationSeconds").is_some() && duration > 3600 {
+        return Err(IamError::ValidationError(
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".into(),
+        ));
+    }
     if duration > max {
         return Err(IamError::ValidationError(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
@@ -127,7 +135,11 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
         ));
     }
     if call.api.iam_enforced() {
-        let ctx = crate::authz::global_context(caller, call.source_ip);
+        let mut ctx = crate::authz::global_context(caller, call.source_ip);
+        ctx.set("sts:RoleSessionName", vec![session.clone()]);
+        if let Some(e) = params.get("ExternalId") {
+            ctx.set("sts:ExternalId", vec![e.to_string()]);
+        }
         let arns = [caller.arn.clone(), caller.principal_arn.clone()];
         let trust = role.trust.parsed.answer(
             &TrustCaller {

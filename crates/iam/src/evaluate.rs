@@ -84,7 +84,10 @@ impl Decision {
     pub fn reason(&self) -> String {
         match self.outcome {
             Outcome::Allowed => String::new(),
-            Outcome::ExplicitDeny(k) => format!("with an explicit deny in a {}", k.name()),
+            Outcome::ExplicitDeny(k) => {
+                let article = if k == Kind::Identity { "an" } else { "a" };
+                format!("with an explicit deny in {article} {}", k.name())
+            }
             Outcome::NoAllow(k) => {
                 format!("because no {} allows the {} action", k.name(), self.action)
             }

@@ -530,6 +530,9 @@ impl AccountIam {
 
     /// A managed policy by ARN: this account's, or an AWS managed one.
     pub fn policy(&self, arn: &str) -> Result<&ManagedPolicy, IamError> {
+        if !arn.starts_with("arn:") || arn.split(':').count() < 6 {
+            return Err(IamError::InvalidInput(format!("ARN {arn} is not valid.")));
+        }
         if let Some(p) = aws_managed(arn) {
             return Ok(p);
         }
@@ -669,6 +672,7 @@ impl AccountIam {
             )));
         }
         let trust = TrustDoc::new(trust)?;
+        self.check_principals(&trust)?;
         if self.roles.keys().any(|n| n.eq_ignore_ascii_case(name)) {
             return Err(IamError::EntityAlreadyExists(format!(
                 "Role with name {name} already exists."
@@ -686,6 +690,28 @@ impl AccountIam {
             tags,
         };
         Ok(self.roles.entry(name.to_string()).or_insert(role))
+    }
+
+    /// IAM refuses a trust policy naming a user or role of this account that does not exist
+    /// (it stores principals by unique id).
+    fn check_principals(&self, trust: &TrustDoc) -> Result<(), IamError> {
+        let prefix = format!("arn:aws:iam::{}:", self.id);
+        for p in trust.parsed.statements.iter().flat_map(|s| s.aws.iter()) {
+            let Some(rest) = p.strip_prefix(&prefix) else {
+                continue;
+            };
+            let exists = match rest.split_once('/') {
+                Some(("user", n)) => self.users.contains_key(n.rsplit('/').next().unwrap_or(n)),
+                Some(("role", n)) => self.roles.contains_key(n.rsplit('/').next().unwrap_or(n)),
+                _ => true,
+            };
+            if !exists && !p.contains('*') {
+                return Err(IamError::MalformedPolicyDocument(format!(
+                    "Invalid principal in policy: \"AWS\":\"{p}\""
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub fn delete_role(&mut self, name: &str) -> Result<(), IamError> {

@@ -33,6 +33,10 @@ pub enum Ec2Error {
     // --- authentication ---
     #[error("Request has expired.")]
     RequestExpired,
+    /// Session credentials past their expiration: EC2 says `RequestExpired`; STS and IAM
+    /// say `ExpiredToken`.
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
     #[error("AWS was not able to validate the provided access credentials")]
     AuthFailure,
     #[error("{0}")]
