@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// What to measure (only `metadata` for now).
+    /// What to measure: `metadata` (the metadata service) or `authz` (authorization).
     #[arg(default_value = "metadata")]
     pub what: String,
     /// Seconds of load per measurement.
@@ -303,8 +303,20 @@ async fn start_servers() -> Result<Servers, String> {
 /// Run the benchmark: servers on a one-worker runtime pinned to one core, load from this
 /// thread, pinned to the other.
 pub fn run(args: BenchArgs) -> Result<String, String> {
-    if args.what != "metadata" {
-        return Err(format!("unknown benchmark {:?} (try: metadata)", args.what));
+    match args.what.as_str() {
+        "metadata" => {}
+        "authz" => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            return rt.block_on(crate::bench_authz::run(args.seconds, 8));
+        }
+        other => {
+            return Err(format!(
+                "unknown benchmark {other:?} (try: metadata, authz)"
+            ))
+        }
     }
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

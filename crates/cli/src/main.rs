@@ -7,6 +7,7 @@
 //! - [`exec`]: `imds exec`: a command run as if on an instance, in network namespaces.
 
 mod bench;
+mod bench_authz;
 mod config;
 mod exec;
 mod metrics;

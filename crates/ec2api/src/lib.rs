@@ -8,7 +8,7 @@
 
 pub mod actions;
 pub mod auth;
-mod authz;
+pub mod authz;
 pub mod error;
 pub mod iam_api;
 pub mod principals;

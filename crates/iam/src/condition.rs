@@ -273,7 +273,8 @@ impl Condition {
             let want_absent = self.values.iter().any(|v| v.eq_ignore_ascii_case("true"));
             return present.is_none() == want_absent;
         }
-        let values: Vec<String> = self.values.iter().map(|v| substitute(v, ctx)).collect();
+        let values: Vec<std::borrow::Cow<'_, str>> =
+            self.values.iter().map(|v| substitute(v, ctx)).collect();
         let Some(request) = present else {
             return match self.set {
                 SetQualifier::ForAllValues => true,
@@ -297,9 +298,9 @@ impl Condition {
 
 /// Resolve `${key}` policy variables (and `${*}`, `${?}`, `${$}`) from the context; an
 /// unresolvable variable leaves the value unmatchable.
-pub fn substitute(value: &str, ctx: &Context) -> String {
+pub fn substitute<'v>(value: &'v str, ctx: &Context) -> std::borrow::Cow<'v, str> {
     if !value.contains("${") {
-        return value.to_string();
+        return std::borrow::Cow::Borrowed(value);
     }
     let mut out = String::new();
     let mut rest = value;
@@ -308,7 +309,7 @@ pub fn substitute(value: &str, ctx: &Context) -> String {
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
             out.push_str(&rest[start..]);
-            return out;
+            return std::borrow::Cow::Owned(out);
         };
         let name = &after[..end];
         match name {
@@ -323,5 +324,5 @@ pub fn substitute(value: &str, ctx: &Context) -> String {
         rest = &after[end + 1..];
     }
     out.push_str(rest);
-    out
+    std::borrow::Cow::Owned(out)
 }

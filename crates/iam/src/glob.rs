@@ -2,22 +2,39 @@
 
 /// Whether `text` matches `pattern`; `fold` compares ASCII case-insensitively (actions).
 pub fn matches(pattern: &str, text: &str, fold: bool) -> bool {
+    // Policies and requests are almost always ASCII: match bytes without allocating.
+    if pattern.is_ascii() && text.is_ascii() {
+        return matches_units(
+            pattern.as_bytes(),
+            text.as_bytes(),
+            fold,
+            b'*',
+            b'?',
+            |a, b| a.eq_ignore_ascii_case(b),
+        );
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
-    let eq = |a: char, b: char| {
-        if fold {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
-    };
+    matches_units(&p, &t, fold, '*', '?', |a, b| a.eq_ignore_ascii_case(b))
+}
+
+/// The wildcard match over any units (bytes or chars), backtracking to the last `*`.
+fn matches_units<T: Copy + PartialEq>(
+    p: &[T],
+    t: &[T],
+    fold: bool,
+    star_unit: T,
+    one: T,
+    fold_eq: impl Fn(&T, &T) -> bool,
+) -> bool {
+    let eq = |a: T, b: T| if fold { fold_eq(&a, &b) } else { a == b };
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && eq(p[pi], t[ti]))) {
+        if pi < p.len() && (p[pi] == one || (p[pi] != star_unit && eq(p[pi], t[ti]))) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == star_unit {
             star = Some((pi, ti));
             pi += 1;
         } else if let Some((sp, st)) = star {
@@ -28,15 +45,20 @@ pub fn matches(pattern: &str, text: &str, fold: bool) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == star_unit)
 }
 
 /// ARN matching as `ArnLike` does it: each of the six colon-separated components separately
 /// (the resource part keeps its own colons).
 pub fn arn_matches(pattern: &str, arn: &str) -> bool {
-    let split = |s: &str| -> Vec<String> { s.splitn(6, ':').map(str::to_string).collect() };
-    let (p, a) = (split(pattern), split(arn));
-    p.len() == 6 && a.len() == 6 && p.iter().zip(&a).all(|(p, a)| matches(p, a, false))
+    let (mut p, mut a) = (pattern.splitn(6, ':'), arn.splitn(6, ':'));
+    for _ in 0..6 {
+        match (p.next(), a.next()) {
+            (Some(p), Some(a)) if matches(p, a, false) => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]
