@@ -193,6 +193,21 @@ fn request(method: &str, path: &str, header: &str) -> Arc<Vec<u8>> {
     )
 }
 
+/// A volatile store in a fresh temporary directory (the caller removes the directory).
+pub async fn throwaway_store(
+    what: &str,
+) -> Result<(std::path::PathBuf, Arc<dyn store::Store>), String> {
+    let dir = std::env::temp_dir().join(format!("imds-bench-{what}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let store = store::sqlite::SqliteStore::open(
+        &dir.join("imds.sqlite"),
+        store::sqlite::Durability::Volatile,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok((dir, Arc::new(store)))
+}
+
 /// What the measurements run against; dropping it stops the servers and removes the store.
 struct Servers {
     metadata: SocketAddr,
@@ -212,16 +227,7 @@ impl Drop for Servers {
 /// runtime that drives this, and get a token for the GETs.
 async fn start_servers() -> Result<Servers, String> {
     // A throw-away store with one instance, and a metadata host serving it.
-    let dir = std::env::temp_dir().join(format!("imds-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let store: Arc<dyn store::Store> = Arc::new(
-        store::sqlite::SqliteStore::open(
-            &dir.join("imds.sqlite"),
-            store::sqlite::Durability::Volatile,
-        )
-        .await
-        .map_err(|e| e.to_string())?,
-    );
+    let (dir, store) = throwaway_store("metadata").await?;
     let sessions = Arc::new(iam::session::SessionKey::random());
     let principals = Arc::new(
         ec2api::principals::Principals::load(None, sessions.clone(), store.clone())

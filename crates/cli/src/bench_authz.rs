@@ -144,41 +144,17 @@ async fn load(
 
 /// A POST signed by `key` (any key works on the open API).
 fn signed_request(key: &str, secret: &str, body: &str) -> Arc<Vec<u8>> {
-    let now = time::OffsetDateTime::now_utc();
-    let amz = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        now.year(),
-        now.month() as u8,
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
-    let headers = vec![
+    let host = "ec2.us-east-1.amazonaws.com";
+    let (amz, auth) =
+        ec2api::sigv4::sign_form_post(key, secret, model::DEFAULT_REGION, host, body.as_bytes());
+    let headers = [
         (
-            "content-type".to_string(),
-            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
         ),
-        (
-            "host".to_string(),
-            "ec2.us-east-1.amazonaws.com".to_string(),
-        ),
-        ("x-amz-date".to_string(), amz.clone()),
+        ("host", host),
+        ("x-amz-date", amz.as_str()),
     ];
-    let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
-    let auth = ec2api::sigv4::authorization_header(
-        key,
-        secret,
-        model::DEFAULT_REGION,
-        "ec2",
-        &amz,
-        "POST",
-        "/",
-        "",
-        &headers,
-        &names,
-        body.as_bytes(),
-    );
     let mut out = String::from("POST / HTTP/1.1\r\n");
     for (k, v) in &headers {
         out.push_str(&format!("{k}: {v}\r\n"));
@@ -206,16 +182,7 @@ async fn serve(api: Arc<ec2api::Api>) -> Result<SocketAddr, String> {
 }
 
 pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
-    let dir = std::env::temp_dir().join(format!("imds-bench-authz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let store: Arc<dyn store::Store> = Arc::new(
-        store::sqlite::SqliteStore::open(
-            &dir.join("imds.sqlite"),
-            store::sqlite::Durability::Volatile,
-        )
-        .await
-        .map_err(|e| e.to_string())?,
-    );
+    let (dir, store) = crate::bench::throwaway_store("authz").await?;
     let sessions = Arc::new(iam::session::SessionKey::random());
     let directory = Arc::new(iam::Directory::new(vec![iam::config::Account {
         id: ACCOUNT.into(),

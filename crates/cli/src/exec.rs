@@ -195,22 +195,6 @@ fn find_instance(args: &ExecArgs) -> Result<(String, Ipv4Addr), ExecError> {
     Ok((id, ip))
 }
 
-/// `X-Amz-Date` for now: `yyyymmddThhmmssZ`.
-fn amz_date() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (y, m, d) = model::instance::civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
 /// An EC2 Query request as `host` (a regional host name: unsigned requests take their Region
 /// from it), SigV4-signed when AWS credentials are in the environment (a server with
 /// `--iam-config` refuses unsigned requests). An EC2 error is reported as such.
@@ -220,30 +204,9 @@ fn ec2_call(endpoint: &str, host: &str, body: &str) -> Result<String, ExecError>
         std::env::var("AWS_SECRET_ACCESS_KEY"),
     ) {
         (Ok(key), Ok(secret)) if !key.is_empty() => {
-            let amz = amz_date();
             let region = host.split('.').nth(1).unwrap_or("us-east-1");
-            let headers = vec![
-                ("content-type".to_string(), FORM.to_string()),
-                ("host".to_string(), host.to_string()),
-                ("x-amz-date".to_string(), amz.clone()),
-            ];
-            let signed: Vec<String> = ["content-type", "host", "x-amz-date"]
-                .iter()
-                .map(|h| h.to_string())
-                .collect();
-            let value = ec2api::sigv4::authorization_header(
-                &key,
-                &secret,
-                region,
-                "ec2",
-                &amz,
-                "POST",
-                "/",
-                "",
-                &headers,
-                &signed,
-                body.as_bytes(),
-            );
+            let (amz, value) =
+                ec2api::sigv4::sign_form_post(&key, &secret, region, host, body.as_bytes());
             format!("X-Amz-Date: {amz}\r\nAuthorization: {value}\r\n")
         }
         _ => String::new(),

@@ -307,15 +307,7 @@ mod tests {
         // spec ec2-api.md case 2: an X-Amz-Date 20 minutes old.
         let now = time::OffsetDateTime::now_utc();
         let then = now - time::Duration::minutes(20);
-        let amz = format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-            then.year(),
-            then.month() as u8,
-            then.day(),
-            then.hour(),
-            then.minute(),
-            then.second()
-        );
+        let amz = sigv4::format_amz_date(then);
         let headers = vec![
             ("host".to_string(), "localhost".to_string()),
             ("x-amz-date".to_string(), amz.clone()),
@@ -347,15 +339,7 @@ mod tests {
             sessions: &sessions,
         };
         let now = time::OffsetDateTime::now_utc();
-        let amz = format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-            now.year(),
-            now.month() as u8,
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
+        let amz = sigv4::format_amz_date(now);
         let body = b"Action=DescribeInstances&Version=2016-11-15";
         let mut headers = vec![
             (

@@ -564,6 +564,31 @@ pub fn check_time(req: &SignedRequest, now: OffsetDateTime) -> Result<(), SigV4E
 /// `amz_date` is the `X-Amz-Date` value (`yyyymmddThhmmssZ`), which must also be among `headers`
 /// if `x-amz-date` is signed. The arguments mirror [`verify`] plus the credentials, hence their
 /// number.
+/// Sign a form-encoded `POST /` for EC2 as a client does (for imds's own clients: `imds
+/// exec`, the benchmarks): the `X-Amz-Date` and `Authorization` header values.
+pub fn sign_form_post(
+    access_key: &str,
+    secret: &str,
+    region: &str,
+    host: &str,
+    body: &[u8],
+) -> (String, String) {
+    let amz = format_amz_date(OffsetDateTime::now_utc());
+    let headers = vec![
+        (
+            "content-type".to_string(),
+            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
+        ),
+        ("host".to_string(), host.to_string()),
+        ("x-amz-date".to_string(), amz.clone()),
+    ];
+    let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
+    let auth = authorization_header(
+        access_key, secret, region, "ec2", &amz, "POST", "/", "", &headers, &names, body,
+    );
+    (amz, auth)
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn authorization_header(
     access_key: &str,
@@ -848,7 +873,7 @@ fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
     .map(PrimitiveDateTime::assume_utc)
 }
 
-fn format_amz_date(t: OffsetDateTime) -> String {
+pub fn format_amz_date(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
