@@ -284,14 +284,16 @@ impl Condition {
         };
         let positive = self.op.positive();
         let matches_any = |r: &String| values.iter().any(|p| matches(positive, p, r));
-        let hit = match self.set {
-            SetQualifier::ForAllValues => request.iter().all(matches_any),
-            _ => request.iter().any(matches_any),
-        };
-        if self.op.negated() {
-            !hit
-        } else {
-            hit
+        // With a set qualifier, a negated operator applies to each request value
+        // (`ForAnyValue:StringNotEquals`: some value equals none of the policy's; IAM User
+        // Guide, "Set operators for multivalued context keys"); without one, it is true iff
+        // no request value matches.
+        let negated = self.op.negated();
+        let each = |r: &String| matches_any(r) != negated;
+        match self.set {
+            SetQualifier::ForAllValues => request.iter().all(each),
+            SetQualifier::ForAnyValue => request.iter().any(each),
+            SetQualifier::Single => request.iter().any(matches_any) != negated,
         }
     }
 }
