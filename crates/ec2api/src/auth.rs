@@ -405,4 +405,88 @@ mod tests {
         ));
         assert_eq!(req(&headers), Err(Ec2Error::AuthFailure));
     }
+
+    /// Session credentials verify from their token alone, act as the role's session, and
+    /// stop working at their expiration (`ExpiredToken`), checked here at a chosen "now"
+    /// rather than by waiting out AssumeRole's shortest session (900 s).
+    #[test]
+    fn session_credentials_verify_until_they_expire() {
+        let dir = iam::Directory::new(vec![]);
+        let registry = iam::registry::Registry::default();
+        let sessions = iam::session::SessionKey::random();
+        let known = Known {
+            directory: &dir,
+            registry: &registry,
+            sessions: &sessions,
+        };
+        let issued = time::OffsetDateTime::now_utc();
+        let expires_ms = (issued.unix_timestamp() + 900) * 1000;
+        let claims = iam::session::SessionClaims {
+            account: "111122223333".into(),
+            role: "dev".into(),
+            role_path: "/".into(),
+            session: "s1".into(),
+            expires_ms,
+            policy: None,
+            instance: Some(iam::session::InstanceClaim {
+                instance_id: "i-0aaa".into(),
+                region: "us-east-1".into(),
+                delivery: "2.0".into(),
+            }),
+            nonce: "n".into(),
+        };
+        let creds = sessions.mint(&claims);
+        let body = b"Action=DescribeInstances&Version=2016-11-15";
+        // A request signed at `at` and checked at `at`.
+        let at_time = |at: time::OffsetDateTime, token: &str| {
+            let amz = sigv4::format_amz_date(at);
+            let mut headers = vec![
+                ("host".to_string(), "localhost".to_string()),
+                ("x-amz-date".to_string(), amz.clone()),
+                ("x-amz-security-token".to_string(), token.to_string()),
+            ];
+            let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
+            let auth = sigv4::authorization_header(
+                &creds.access_key_id,
+                &creds.secret_access_key,
+                "us-east-1",
+                "ec2",
+                &amz,
+                "POST",
+                "/",
+                "",
+                &headers,
+                &names,
+                body,
+            );
+            headers.push(("authorization".into(), auth));
+            let p = SignedParts {
+                method: "POST",
+                path: "/",
+                raw_query: "",
+                headers: &headers,
+                query: &[],
+                body,
+            };
+            authenticate(&p, at, Some(known))
+        };
+        let c = at_time(issued, &creds.session_token).unwrap();
+        assert_eq!(c.arn, "arn:aws:sts::111122223333:assumed-role/dev/s1");
+        assert_eq!(c.principal_arn, "arn:aws:iam::111122223333:role/dev");
+        assert!(c
+            .context
+            .contains(&("ec2:RoleDelivery".into(), "2.0".into())));
+        let just_before = issued + time::Duration::seconds(899);
+        assert!(at_time(just_before, &creds.session_token).is_ok());
+        let after = issued + time::Duration::seconds(901);
+        assert_eq!(
+            at_time(after, &creds.session_token),
+            Err(Ec2Error::ExpiredToken)
+        );
+        // A token altered in any way no longer authenticates.
+        let mut forged = creds.session_token.clone();
+        let last = forged.pop();
+        forged.push(if last == Some('A') { 'B' } else { 'A' });
+        assert_eq!(at_time(issued, &forged), Err(Ec2Error::AuthFailure));
+    }
 }
