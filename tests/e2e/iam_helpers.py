@@ -414,3 +414,58 @@ def running_with_profile(ec2, profile: str, **kw) -> str:
     iid = launch(ec2, IamInstanceProfile={"Name": profile}, **kw)["InstanceId"]
     helpers.wait_state(ec2, iid, "running")
     return iid
+
+
+# --------------------------------------------------------------------------------------
+# Hand-signed requests (any credentials, any date)
+# --------------------------------------------------------------------------------------
+
+
+def signed_request(srv: helpers.ImdsServer, creds: Creds, params: dict, *,
+                   service: str = "ec2", region: str = REGION, when=None, query: bool = False,
+                   expires: int = 300, token_override: str | None = None) -> helpers.RawResponse:
+    """Send one Query request signed by botocore's SigV4 with `creds` (session token
+    included and signed when present). `when` (naive UTC) fixes X-Amz-Date; with
+    `token_override` the X-Amz-Security-Token sent differs from the signed one."""
+    import http.client
+    import urllib.parse
+    from unittest import mock
+
+    import botocore.auth
+    from botocore.auth import SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    body = urllib.parse.urlencode(params)
+    url = srv.endpoint + "/"
+    if query:
+        req = AWSRequest(method="GET", url=url + "?" + body)
+    else:
+        req = AWSRequest(method="POST", url=url, data=body.encode(), headers={
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    bc = Credentials(creds.key, creds.secret, creds.token)
+    signer = (SigV4QueryAuth(bc, service, region, expires=expires) if query
+              else SigV4Auth(bc, service, region))
+    if when is None:
+        signer.add_auth(req)
+    else:
+        with mock.patch.object(botocore.auth, "get_current_datetime", lambda *a, **k: when):
+            signer.add_auth(req)
+    headers = dict(req.headers.items())
+    target = req.url
+    if token_override is not None:
+        if query:
+            target = target.replace(urllib.parse.quote(creds.token, safe=""),
+                                    urllib.parse.quote(token_override, safe=""))
+        else:
+            headers["X-Amz-Security-Token"] = token_override
+    parts = urllib.parse.urlsplit(target)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        path = parts.path + ("?" + parts.query if parts.query else "")
+        conn.request(req.method, path, body=None if query else req.body, headers=headers)
+        r = conn.getresponse()
+        hl = r.getheaders()
+        return helpers.RawResponse(r.status, r.reason, {k.lower(): v for k, v in hl}, r.read(), hl)
+    finally:
+        conn.close()
