@@ -167,12 +167,18 @@ class Clients:
                                    region_name=region or self.region, config=_cfg(validate))
 
     def iam(self, validate: bool = True):
-        return self.session.client("iam", endpoint_url=self.srv.endpoint,
-                                   region_name="us-east-1", config=_cfg(validate))
+        """IAM client; every response is held to botocore's IAM model (element names,
+        <member> lists, scalar types, the ErrorResponse envelope)."""
+        c = self.session.client("iam", endpoint_url=self.srv.endpoint,
+                                region_name="us-east-1", config=_cfg(validate))
+        install_model_check(c, "iam")
+        return c
 
     def sts(self, validate: bool = True):
-        return self.session.client("sts", endpoint_url=self.srv.endpoint,
-                                   region_name="us-east-1", config=_cfg(validate))
+        c = self.session.client("sts", endpoint_url=self.srv.endpoint,
+                                region_name="us-east-1", config=_cfg(validate))
+        install_model_check(c, "sts")
+        return c
 
 
 # --------------------------------------------------------------------------------------
@@ -469,3 +475,110 @@ def signed_request(srv: helpers.ImdsServer, creds: Creds, params: dict, *,
         return helpers.RawResponse(r.status, r.reason, {k.lower(): v for k, v in hl}, r.read(), hl)
     finally:
         conn.close()
+
+
+# --------------------------------------------------------------------------------------
+# botocore model check for IAM / STS responses (awsQuery protocol)
+# --------------------------------------------------------------------------------------
+
+import xml.etree.ElementTree as _ET  # noqa: E402
+
+_QUERY_NS = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+             "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
+_TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _walk_query(elem, shape, path: str, out: list[str]) -> None:
+    t = shape.type_name
+    if t == "structure":
+        by_xml = {m.serialization.get("name", n): m for n, m in shape.members.items()}
+        seen = set()
+        for child in elem:
+            name = _local(child.tag)
+            if name not in by_xml:
+                out.append(f"{path}/{name}: not a member of {shape.name} ({sorted(by_xml)})")
+                continue
+            if name in seen and by_xml[name].type_name != "list":
+                out.append(f"{path}/{name}: repeated")
+            seen.add(name)
+            _walk_query(child, by_xml[name], f"{path}/{name}", out)
+    elif t == "list":
+        member_name = shape.member.serialization.get("name", "member")
+        for i, child in enumerate(elem):
+            if _local(child.tag) != member_name:
+                out.append(f"{path}/{_local(child.tag)}: list items must be <{member_name}>")
+                continue
+            _walk_query(child, shape.member, f"{path}/{member_name}[{i}]", out)
+    elif t == "map":
+        for entry in elem:
+            if _local(entry.tag) != "entry":
+                out.append(f"{path}/{_local(entry.tag)}: map items must be <entry>")
+    else:
+        if len(elem):
+            out.append(f"{path}: scalar {shape.name} has child elements")
+            return
+        text = elem.text or ""
+        if t in ("integer", "long") and not re.fullmatch(r"-?\d+", text):
+            out.append(f"{path}: {text!r} is not an integer")
+        elif t == "boolean" and text not in ("true", "false"):
+            out.append(f"{path}: {text!r} is not a boolean")
+        elif t == "timestamp" and not _TS_RE.match(text):
+            out.append(f"{path}: {text!r} is not an ISO-8601 timestamp")
+        elif t == "string" and getattr(shape, "enum", None) and text not in shape.enum:
+            out.append(f"{path}: {text!r} not in {shape.name} {list(shape.enum)}")
+
+
+def query_model_violations(service: str, model, status: int, body: bytes) -> list[str]:
+    ns = _QUERY_NS[service]
+    try:
+        root = _ET.fromstring(body)
+    except _ET.ParseError as e:
+        return [f"body is not XML ({e}): {body[:300]!r}"]
+    out: list[str] = []
+    if status >= 300:
+        if _local(root.tag) != "ErrorResponse":
+            out.append(f"error root is {root.tag!r}, expected ErrorResponse")
+            return out
+        errs = [c for c in root if _local(c.tag) == "Error"]
+        if len(errs) != 1:
+            out.append(f"expected one Error element, got {len(errs)}")
+        else:
+            f = {_local(c.tag): (c.text or "") for c in errs[0]}
+            if not f.get("Code"):
+                out.append("error without Code")
+            if f.get("Type") not in ("Sender", "Receiver"):
+                out.append(f"error Type {f.get('Type')!r} is not Sender/Receiver")
+        if not any(_local(c.tag) == "RequestId" and (c.text or "").strip() for c in root):
+            out.append("error without RequestId")
+        return out
+    name = model.name
+    if root.tag != f"{{{ns}}}{name}Response":
+        out.append(f"root is {root.tag!r}, expected {{{ns}}}{name}Response")
+    kids = [_local(c.tag) for c in root]
+    shape = model.output_shape
+    want = ([f"{name}Result"] if shape is not None else []) + ["ResponseMetadata"]
+    if kids != want:
+        out.append(f"children {kids}, expected {want}")
+    for c in root:
+        if _local(c.tag) == f"{name}Result" and shape is not None:
+            _walk_query(c, shape, f"/{name}Result", out)
+        elif _local(c.tag) == "ResponseMetadata":
+            rid = [x for x in c if _local(x.tag) == "RequestId"]
+            if not rid or not (rid[0].text or "").strip():
+                out.append("ResponseMetadata without RequestId")
+    return out
+
+
+def install_model_check(client, service: str) -> None:
+    def hook(http_response, model, **_):
+        problems = query_model_violations(service, model, http_response.status_code,
+                                          http_response.content)
+        if problems:
+            raise AssertionError(f"{model.name} response does not match botocore's {service} "
+                                 "model:\n  " + "\n  ".join(problems[:20])
+                                 + f"\nbody: {http_response.content[:2000]!r}")
+    client.meta.events.register(f"after-call.{service}", hook)
