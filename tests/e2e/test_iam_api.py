@@ -603,18 +603,18 @@ def test_assume_role_with_user_trust_needs_nothing_else(server, iam):
     # Another user of the account, even with sts:AssumeRole allowed, is not in that trust.
     _, other = make_user(iam, uniq("other"), [ASSUME_ANY])
     with client_error("AccessDenied", 403):
-        Clients(server, other).sts().assume_role(RoleArn=role_arn, RoleSessionName="x")
+        Clients(server, other).sts().assume_role(RoleArn=role_arn, RoleSessionName="xx")
 
 
 def test_assume_role_denied_for_unknown_role_and_root(server, iam):
     _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
     with client_error("AccessDenied", 403):
         Clients(server, creds).sts().assume_role(
-            RoleArn=f"arn:aws:iam::{A.id}:role/{uniq('nosuch')}", RoleSessionName="s")
+            RoleArn=f"arn:aws:iam::{A.id}:role/{uniq('nosuch')}", RoleSessionName="s0")
     role_arn = make_role(iam, uniq("r"), A.id, [doc(ALLOW_EC2)])
     # "Roles may not be assumed by root accounts."
     with client_error("AccessDenied", 403):
-        Clients(server, A).sts().assume_role(RoleArn=role_arn, RoleSessionName="s")
+        Clients(server, A).sts().assume_role(RoleArn=role_arn, RoleSessionName="s0")
 
 
 def test_assume_role_duration_bounds(server, iam):
@@ -622,16 +622,16 @@ def test_assume_role_duration_bounds(server, iam):
     sts = Clients(server, creds).sts(validate=False)
     role_arn = make_role(iam, uniq("dur"), A.id, [doc(ALLOW_EC2)])
     with client_error("ValidationError", 400):
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s", DurationSeconds=899)
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s0", DurationSeconds=899)
     # Above the role's MaxSessionDuration (3600 by default) the call fails.
     with client_error("ValidationError", 400, message_re="MaxSessionDuration"):
-        sts.assume_role(RoleArn=role_arn, RoleSessionName="s", DurationSeconds=3601)
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s0", DurationSeconds=3601)
     assume(sts, role_arn, DurationSeconds=900)
     assume(sts, role_arn, DurationSeconds=3600)
     long_arn = make_role(iam, uniq("long"), A.id, [doc(ALLOW_EC2)], max_session=43200)
     assert iam.get_role(RoleName=long_arn.rsplit("/", 1)[1])["Role"]["MaxSessionDuration"] == 43200
     now = datetime.datetime.now(datetime.timezone.utc)
-    c = sts.assume_role(RoleArn=long_arn, RoleSessionName="s", DurationSeconds=43200)["Credentials"]
+    c = sts.assume_role(RoleArn=long_arn, RoleSessionName="s0", DurationSeconds=43200)["Credentials"]
     assert abs((c["Expiration"] - now).total_seconds() - 43200) < 120
 
 

@@ -14,6 +14,7 @@ Accounts (spec: "an Organizations member with the default full-access SCP"):
                        case-insensitive within an account, so EC2-IMDS-Admins lives here)
   OU_A  555566667777  levels [FullAWSAccess] → [FullAWSAccess, Policy A]       case 18
   OU_D  666677778888  levels [FullAWSAccess] → [Allow ec2:Describe*]           case 19
+                       (its root is the caller: the SCP leaves no IAM/STS to build a role)
   MGMT  777788889999  the same levels, management_account = true              case 20
 
 SimulatePrincipalPolicy includes the SCPs of the simulated principal's account
@@ -422,22 +423,29 @@ def test_case_18_scp_on_the_ou_explicit_deny(server):
     assert _org_decision(r) == ("explicitDeny", False), r
 
 
-def test_case_19_ou_scp_allows_only_describe(server):
-    org = Org(server, OU_D)
-    arn, dev = org.role([doc(ALLOW_EC2)])
-    ec2 = dev.ec2()
+def test_case_19_ou_scp_allows_only_describe(server, mem):
+    """The OU's SCP allows only ec2:Describe*. SCPs bind every principal of a member account,
+    the root user included, and that also rules out creating IAM users or roles there or
+    assuming one (iam:*, sts:AssumeRole are not allowed at the OU level): the account root is
+    the principal (it has every permission an identity policy could give)."""
+    root = Clients(server, OU_D)
+    ec2 = root.ec2()
+    before = len(helpers.describe(ec2))
     with unauthorized(mutating=True,
                       reason="because no service control policy allows the ec2:RunInstances action"):
         launch(ec2, MetadataOptions={"HttpTokens": "required"})
-    describe_ok(ec2)
-    r = sim_principal(org.iam, arn, "ec2:RunInstances", inst_arn(OU_D),
-                      {"ec2:MetadataHttpTokens": "required"}, full=True)
-    assert _org_decision(r) == ("implicitDeny", False), r
-    assert sim_principal(org.iam, arn, "ec2:DescribeInstances") == "allowed"
+    assert len(helpers.describe(ec2)) == before
+    with client_error("AccessDenied", 403):
+        root.iam().create_user(UserName=uniq("blocked"))
+    # The SCP alone, as the simulator sees a document: RunInstances is not allowed by it.
+    assert sim(mem.iam, [DESCRIBE_ONLY], "ec2:RunInstances", inst_arn(OU_D),
+               {"ec2:MetadataHttpTokens": "required"}) == "implicitDeny"
+    assert sim(mem.iam, [DESCRIBE_ONLY], "ec2:DescribeInstances") == "allowed"
 
 
 def test_case_20_management_account_is_exempt(server):
-    org = Org(server, MGMT)
+    org = Org(server, MGMT)  # IAM and STS work here: the same SCPs do not apply
+    assert launch(org.ec2, MetadataOptions={"HttpTokens": "required"})["InstanceId"]
     arn, dev = org.role([doc(ALLOW_EC2)])
     i = launch(dev.ec2(), MetadataOptions={"HttpTokens": "required"})
     assert i["InstanceId"]
