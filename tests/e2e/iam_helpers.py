@@ -417,8 +417,12 @@ def instance_credentials(srv: helpers.ImdsServer, signer: Acct, iid: str, role: 
 
 
 def running_with_profile(ec2, profile: str, **kw) -> str:
+    """Launch with IamInstanceProfile={"Name": profile}; wait until running; the instance
+    reports the profile (DescribeInstances IamInstanceProfile.Arn)."""
     iid = launch(ec2, IamInstanceProfile={"Name": profile}, **kw)["InstanceId"]
-    helpers.wait_state(ec2, iid, "running")
+    inst = helpers.wait_state(ec2, iid, "running")
+    arn = (inst.get("IamInstanceProfile") or {}).get("Arn", "")
+    assert re.fullmatch(rf"arn:aws:iam::\d{{12}}:instance-profile/{re.escape(profile)}", arn), inst
     return iid
 
 

@@ -713,3 +713,22 @@ def test_simulate_principal_policy_of_user_and_role(iam):
     with client_error("NoSuchEntity", 404):
         iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{A.id}:user/{uniq('g')}",
                                       ActionNames=["ec2:RunInstances"])
+
+
+def test_launch_with_an_unknown_instance_profile_is_refused(root, iam):
+    # EC2 checks the profile at launch: InvalidParameterValue "Value (<name>) for parameter
+    # iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name".
+    ec2 = root.ec2()
+    before = len(helpers.describe(ec2))
+    with client_error("InvalidParameterValue", 400, message_re="(?i)iamInstanceProfile"):
+        launch(ec2, IamInstanceProfile={"Name": uniq("no-such-profile")})
+    assert len(helpers.describe(ec2)) == before
+    prof, role = uniq("lp"), uniq("lr")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=dumps(
+        doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+             "Action": "sts:AssumeRole"})))
+    parn = iam.create_instance_profile(InstanceProfileName=prof)["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName=prof, RoleName=role)
+    i = launch(ec2, IamInstanceProfile={"Arn": parn})
+    got = helpers.instance(ec2, i["InstanceId"]).get("IamInstanceProfile", {})
+    assert got.get("Arn") == parn, got
