@@ -490,6 +490,11 @@ import xml.etree.ElementTree as _ET  # noqa: E402
 _QUERY_NS = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/",
              "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
 _TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
+# Enums the service does not keep to (botocore does not check output enums): IAM sends
+# SourcePolicyType "IAM Policy" / "Resource Policy" (the SimulatePrincipalPolicy reference's
+# sample responses, observed CLI output) and PermissionsBoundaryType "Policy" (observed
+# get-user/get-role output), not the model's PolicySourceType / PermissionsBoundaryPolicy.
+_LAX_ENUMS = {"PolicySourceType", "PermissionsBoundaryAttachmentType"}
 
 
 def _local(tag: str) -> str:
@@ -532,7 +537,8 @@ def _walk_query(elem, shape, path: str, out: list[str]) -> None:
             out.append(f"{path}: {text!r} is not a boolean")
         elif t == "timestamp" and not _TS_RE.match(text):
             out.append(f"{path}: {text!r} is not an ISO-8601 timestamp")
-        elif t == "string" and getattr(shape, "enum", None) and text not in shape.enum:
+        elif (t == "string" and getattr(shape, "enum", None) and text not in shape.enum
+              and shape.name not in _LAX_ENUMS):
             out.append(f"{path}: {text!r} not in {shape.name} {list(shape.enum)}")
 
 

@@ -160,9 +160,16 @@ def test_get_user_without_name_is_the_caller(server, iam):
     # GetUser: "If you do not specify a user name, IAM determines the user name implicitly
     # based on the Amazon Web Services access key ID used to sign the request."
     name = uniq("me")
-    arn, creds = make_user(iam, name)
+    arn = f"arn:aws:iam::{A.id}:user/{name}"
+    # Reading oneself still needs iam:GetUser (IAM User Guide's "manage own credentials"
+    # example grants it on arn:aws:iam::*:user/${aws:username}).
+    _, creds = make_user(iam, name, [doc({"Effect": "Allow", "Action": "iam:GetUser",
+                                          "Resource": "arn:aws:iam::*:user/${aws:username}"})])
     me = Clients(server, creds).iam().get_user()["User"]
     assert (me["UserName"], me["Arn"]) == (name, arn)
+    _, nobody = make_user(iam, uniq("nobody"))
+    with client_error("AccessDenied", 403):
+        Clients(server, nobody).iam().get_user()
 
 
 def test_accounts_are_separate(server, iam):
@@ -525,9 +532,10 @@ def test_permissions_boundaries(iam):
     assert "PermissionsBoundary" not in iam.get_user(UserName=uname)["User"]
     iam.put_user_permissions_boundary(UserName=uname, PermissionsBoundary=parn)
     iam.put_role_permissions_boundary(RoleName=rname, PermissionsBoundary=AWS_EC2_RO)
-    want_u = {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": parn}
-    want_r = {"PermissionsBoundaryType": "PermissionsBoundaryPolicy",
-              "PermissionsBoundaryArn": AWS_EC2_RO}
+    # IAM answers PermissionsBoundaryType "Policy" (observed get-user / get-role output),
+    # although botocore's enum lists only "PermissionsBoundaryPolicy".
+    want_u = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": parn}
+    want_r = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": AWS_EC2_RO}
     assert iam.get_user(UserName=uname)["User"]["PermissionsBoundary"] == want_u
     assert iam.get_role(RoleName=rname)["Role"]["PermissionsBoundary"] == want_r
     with client_error("NoSuchEntity", 404):
