@@ -407,7 +407,8 @@ def test_credentials_and_iam_state_survive_a_restart(tmp_path):
             instance_profile(iam, "kept-prof", "kept-app")
             iid = running_with_profile(root.ec2(), "kept-prof")
             inst = (iid, instance_credentials(srv, A2, iid, "kept-app", v2=True))
-        srv.restart()
+        srv.restart()  # new ports: clients are made anew from here on
+        iam = Clients(srv, A2).iam()
         # IAM state is still there.
         assert iam.get_user(UserName="keeper")["User"]["Arn"] == user_arn
         assert iam.list_attached_role_policies(RoleName="kept-role")["AttachedPolicies"] == \
