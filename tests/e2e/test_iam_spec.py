@@ -463,8 +463,11 @@ def test_case_21_permissions_boundary(mem, target):
                                      PolicyDocument=dumps(DESCRIBE_ONLY))["Policy"]["Arn"]
     arn, dev = mem.role([doc(ALLOW_EC2)], boundary=boundary)
     ec2 = dev.ec2()
-    with unauthorized(mutating=True):
+    with unauthorized(mutating=True) as d:
         ec2.modify_instance_metadata_options(InstanceId=target, HttpPutResponseHopLimit=2)
+    if d.reason is not None:
+        assert d.reason.startswith(
+            "because no permissions boundary allows the ec2:ModifyInstanceMetadataOptions action"), d
     describe_ok(ec2)
     act = "ec2:ModifyInstanceMetadataOptions"
     res = inst_arn(MEM, target)
@@ -485,8 +488,12 @@ def test_case_22_identity_policy_on_one_instance_arn(mem):
               "Resource": inst_arn(MEM, a)}
     arn, dev = mem.role([doc(only_a)])
     ec2 = dev.ec2()
-    with unauthorized(mutating=True):
+    with unauthorized(mutating=True) as d:
         ec2.modify_instance_metadata_options(InstanceId=b, HttpTokens="required")
+    if d.reason is not None:
+        assert d.resource == inst_arn(MEM, b), d
+        assert d.reason.startswith(
+            "because no identity-based policy allows the ec2:ModifyInstanceMetadataOptions action"), d
     r = ec2.modify_instance_metadata_options(InstanceId=a, HttpTokens="required")
     assert r["InstanceMetadataOptions"]["HttpTokens"] == "required"
     act = "ec2:ModifyInstanceMetadataOptions"
@@ -589,3 +596,98 @@ def test_case_28_decode_authorization_message(mem):
     assert ctx.get("ec2:MetadataHttpTokens") == ["optional"], ctx
     with client_error("InvalidAuthorizationMessageException", 400):
         mem.root.sts().decode_authorization_message(EncodedMessage="bm90IGEgdG9rZW4=")
+
+
+# --------------------------------------------------------------------------------------
+# Around the numbered cases: §1 action matching, §5 message forms and implicit-deny tokens
+# --------------------------------------------------------------------------------------
+
+
+def test_action_names_case_insensitive_with_wildcards(mem, target):
+    """§1: action names in policies are case-insensitive and take * / ? wildcards."""
+    odd = {"Effect": "Allow", "Action": ["EC2:modify*metadataOPTIONS", "ec2:Describe?nstances"],
+           "Resource": "*"}
+    _, dev = mem.role([doc(odd)])
+    ec2 = dev.ec2()
+    describe_ok(ec2)
+    assert ec2.modify_instance_metadata_options(InstanceId=target, HttpPutResponseHopLimit=2)
+    with unauthorized(mutating=True):
+        launch(ec2, MetadataOptions={"HttpTokens": "required"})
+    assert sim(mem.iam, [doc(odd)], "ec2:ModifyInstanceMetadataOptions",
+               inst_arn(MEM, target)) == "allowed"
+
+
+def test_not_action_and_not_resource(mem, target):
+    everything_but_run = {"Effect": "Allow", "NotAction": "ec2:RunInstances", "Resource": "*"}
+    not_target = {"Effect": "Deny", "Action": "ec2:ModifyInstanceMetadataOptions",
+                  "NotResource": inst_arn(MEM, target)}
+    other = launch(mem.ec2)["InstanceId"]
+    helpers.wait_state(mem.ec2, other, "running")
+    _, dev = mem.role([doc(everything_but_run, not_target)])
+    ec2 = dev.ec2()
+    describe_ok(ec2)
+    with unauthorized(mutating=True):
+        launch(ec2, MetadataOptions={"HttpTokens": "required"})
+    assert ec2.modify_instance_metadata_options(InstanceId=target, HttpPutResponseHopLimit=2)
+    with unauthorized(mutating=True):
+        ec2.modify_instance_metadata_options(InstanceId=other, HttpPutResponseHopLimit=2)
+
+
+def test_read_and_write_denials_of_the_defaults_actions(mem):
+    """§5: GetInstanceMetadataDefaults (List) is denied with the bare sentence;
+    ModifyInstanceMetadataDefaults (Write) with an encoded message."""
+    _, nothing = mem.role([])
+    ec2 = nothing.ec2()
+    with unauthorized(mutating=False):
+        ec2.get_instance_metadata_defaults()
+    with unauthorized(mutating=True):
+        ec2.modify_instance_metadata_defaults(HttpTokens="required")
+    with unauthorized(mutating=False):
+        ec2.describe_instances(DryRun=True)
+
+
+def test_implicit_deny_token_decodes_without_matched_statements(mem):
+    """§5: explicitDeny false and no matched statements is an implicit deny."""
+    describe_only = doc({"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"})
+    arn, dev = mem.role([describe_only], session="imp")
+    with unauthorized(mutating=True) as d:
+        launch(dev.ec2(), MetadataOptions={"HttpTokens": "required"})
+    m = decode(mem.root.sts(), d.token)
+    assert m["allowed"] is False and m["explicitDeny"] is False, m
+    assert m["matchedStatements"]["items"] == [], m
+    assert m["context"]["principal"]["arn"] == \
+        f"arn:aws:sts::{MEM.id}:assumed-role/{arn.rsplit('/', 1)[1]}/imp"
+
+
+def test_policy_changes_apply_to_live_sessions(mem, target):
+    """Identity policies are evaluated per request: changing the role's policies changes
+    what an already-issued session may do."""
+    name = uniq("live")
+    arn, dev = mem.role([], name=name)
+    ec2 = dev.ec2()
+    with unauthorized(mutating=False):
+        ec2.describe_instances()
+    mem.iam.attach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
+    describe_ok(ec2)
+    mem.iam.put_role_policy(RoleName=name, PolicyName="deny-describe", PolicyDocument=dumps(
+        doc({"Effect": "Deny", "Action": "ec2:DescribeInstances", "Resource": "*"})))
+    with unauthorized(mutating=False):
+        ec2.describe_instances()
+    mem.iam.delete_role_policy(RoleName=name, PolicyName="deny-describe")
+    describe_ok(ec2)
+    mem.iam.detach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
+    with unauthorized(mutating=False):
+        ec2.describe_instances()
+
+
+def test_user_permissions_boundary_caps_administrator_access(server, mem):
+    name = uniq("capped")
+    _, creds = make_user(mem.iam, name, managed=["arn:aws:iam::aws:policy/AdministratorAccess"])
+    bound = mem.iam.create_policy(PolicyName=uniq("b"), PolicyDocument=dumps(DESCRIBE_ONLY))
+    mem.iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=bound["Policy"]["Arn"])
+    ec2 = Clients(server, creds).ec2()
+    describe_ok(ec2)
+    with unauthorized(mutating=True):
+        launch(ec2, MetadataOptions={"HttpTokens": "required"})
+    mem.iam.delete_user_permissions_boundary(UserName=name)
+    assert launch(ec2, MetadataOptions={"HttpTokens": "required"})["InstanceId"]
