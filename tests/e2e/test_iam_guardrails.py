@@ -431,3 +431,28 @@ def test_credentials_and_iam_state_survive_a_restart(tmp_path):
             Clients(srv, forged).ec2().describe_instances()
     finally:
         srv.stop()
+
+
+def _flip(s: str, i: int) -> str:
+    c = s[i]
+    return s[:i] + ("B" if c != "B" else "C") + s[i + 1:]
+
+
+def test_session_token_tampered_anywhere_or_swapped_is_refused(server, root, operator):
+    role = make_role(root.iam(), uniq("swap"), ID.id, [doc(ALLOW_EC2)])
+    sts = Clients(server, operator).sts()
+    a, b = assume(sts, role, "one"), assume(sts, role, "two")
+    for i in (0, len(a.token) // 3, len(a.token) // 2, len(a.token) - 10):
+        bad = Creds(a.key, a.secret, _flip(a.token, i))
+        expect_raw_error(signed_request(server, bad, DESCRIBE), "AuthFailure", 401)
+    # One session's token with the other session's keys.
+    expect_raw_error(signed_request(server, Creds(a.key, a.secret, b.token), DESCRIBE),
+                     "AuthFailure", 401)
+    # The right token, but the secret of the other session: the signature does not match.
+    r = signed_request(server, Creds(a.key, b.secret, a.token), DESCRIBE)
+    assert r.status in (401, 403), r
+    assert r.error[0] in ("SignatureDoesNotMatch", "AuthFailure"), r.error
+    # Sent but not the one signed: the signature covers X-Amz-Security-Token.
+    r = signed_request(server, a, DESCRIBE, token_override=b.token)
+    assert r.status in (401, 403) and r.error[0] in ("SignatureDoesNotMatch", "AuthFailure"), r
+    assert signed_request(server, a, DESCRIBE).status == 200
