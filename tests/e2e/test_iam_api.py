@@ -740,3 +740,87 @@ def test_launch_with_an_unknown_instance_profile_is_refused(root, iam):
     i = launch(ec2, IamInstanceProfile={"Arn": parn})
     got = helpers.instance(ec2, i["InstanceId"]).get("IamInstanceProfile", {})
     assert got.get("Arn") == parn, got
+
+
+# --------------------------------------------------------------------------------------
+# More of AssumeRole: trust conditions, cross-account, chaining, session-policy ceiling
+# --------------------------------------------------------------------------------------
+
+
+def test_trust_policy_conditions_are_evaluated(server, iam):
+    # The usual third-party pattern (IAM User Guide, "confused deputy"): the trust policy
+    # requires sts:ExternalId.
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A.id}:root"},
+                 "Action": "sts:AssumeRole",
+                 "Condition": {"StringEquals": {"sts:ExternalId": "Unique-42"}}})
+    role_arn = make_role(iam, uniq("ext"), A.id, [doc(ALLOW_EC2)], trust=trust)
+    sts = Clients(server, creds).sts()
+    with client_error("AccessDenied", 403):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="noext")
+    with client_error("AccessDenied", 403):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="wrong", ExternalId="unique-42")
+    assert sts.assume_role(RoleArn=role_arn, RoleSessionName="right",
+                           ExternalId="Unique-42")["Credentials"]["SessionToken"]
+
+
+def test_cross_account_assume_role(server, iam):
+    """A role of account B trusting account A: a user of A allowed sts:AssumeRole on it gets
+    a session that acts in B."""
+    other = Clients(server, B).iam()
+    role = uniq("xacct")
+    role_arn = make_role(other, role, B.id, [doc(ALLOW_EC2)], trust=trust_account(A.id))
+    _, creds = make_user(iam, uniq("op"), [doc(
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn})])
+    c = assume(Clients(server, creds).sts(), role_arn, "visit")
+    me = Clients(server, c).sts().get_caller_identity()
+    assert (me["Account"], me["Arn"]) == (B.id, f"arn:aws:sts::{B.id}:assumed-role/{role}/visit")
+    mine = launch(Clients(server, B).ec2())["InstanceId"]
+    seen = {i["InstanceId"] for i in helpers.describe(Clients(server, c).ec2())}
+    assert mine in seen, "the session acts in the role's account"
+    # A role of B that does not trust A cannot be assumed from A.
+    closed = make_role(other, uniq("closed"), B.id, [doc(ALLOW_EC2)])
+    with client_error("AccessDenied", 403):
+        Clients(server, creds).sts().assume_role(RoleArn=closed, RoleSessionName="no")
+
+
+def test_role_chaining_is_limited_to_one_hour(server, iam):
+    # STS AssumeRole: "Role chaining limits your CLI or API role session to a maximum of one
+    # hour ... if you provide a DurationSeconds value greater than one hour, the operation
+    # fails."
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    first = make_role(iam, uniq("first"), A.id, [ASSUME_ANY])
+    second = make_role(iam, uniq("second"), A.id, [doc(ALLOW_EC2)], max_session=43200)
+    s1 = assume(Clients(server, creds).sts(), first, "hop1")
+    sts1 = Clients(server, s1).sts()
+    with client_error("ValidationError", 400):
+        sts1.assume_role(RoleArn=second, RoleSessionName="hop2", DurationSeconds=7200)
+    s2 = assume(sts1, second, "hop2", DurationSeconds=3600)
+    assert Clients(server, s2).sts().get_caller_identity()["Arn"].endswith(
+        f":assumed-role/{second.rsplit('/', 1)[1]}/hop2")
+
+
+def test_role_session_name_is_validated(server, iam):
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    role_arn = make_role(iam, uniq("sn"), A.id, [doc(ALLOW_EC2)])
+    with client_error("ValidationError", 400):
+        Clients(server, creds).sts().assume_role(RoleArn=role_arn, RoleSessionName="bad name")
+
+
+def test_session_policy_cannot_widen_the_role(server, iam):
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    role_arn = make_role(iam, uniq("narrow"), A.id, [DESCRIBE_ONLY])
+    wide = assume(Clients(server, creds).sts(), role_arn, "wide", Policy=dumps(doc(ALLOW_EC2)))
+    ec2 = Clients(server, wide).ec2()
+    ec2.describe_instances()
+    with unauthorized(mutating=True, reason="because no identity-based policy allows"):
+        launch(ec2, MetadataOptions={"HttpTokens": "required"})
+
+
+def test_role_sessions_use_iam_with_the_roles_permissions(server, iam):
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    admin = make_role(iam, uniq("adm"), A.id, managed=[AWS_ADMIN])
+    s = assume(Clients(server, creds).sts(), admin, "adm")
+    made = uniq("by-session")
+    Clients(server, s).iam().create_user(UserName=made)
+    assert iam.get_user(UserName=made)["User"]["UserName"] == made
