@@ -456,3 +456,65 @@ def test_session_token_tampered_anywhere_or_swapped_is_refused(server, root, ope
     r = signed_request(server, a, DESCRIBE, token_override=b.token)
     assert r.status in (401, 403) and r.error[0] in ("SignatureDoesNotMatch", "AuthFailure"), r
     assert signed_request(server, a, DESCRIBE).status == 200
+
+
+# --------------------------------------------------------------------------------------
+# Launching with an instance profile: iam:PassRole and ec2:InstanceProfile
+# --------------------------------------------------------------------------------------
+
+
+def two_profiles(root) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
+    """Two instance profiles, each with its own role: ((profile, profile ARN, role ARN), ...)."""
+    iam = root.iam()
+    out = []
+    for _ in range(2):
+        role, prof = uniq("passed"), uniq("pp")
+        role_arn = make_role(iam, role, ID.id, [], trust=trust_ec2())
+        out.append((prof, instance_profile(iam, prof, role), role_arn))
+    return out[0], out[1]
+
+
+def test_launch_with_a_profile_needs_pass_role(server, root):
+    """RunInstances with an instance profile whose role is passed to EC2 needs iam:PassRole
+    on the role (spec iam.md §1 dependent actions; EC2 User Guide "Grant permissions to
+    attach an IAM role to an instance": iam:PassRole is required to launch an instance with
+    an IAM role)."""
+    (prof, prof_arn, role_arn), (other_prof, _, _) = two_profiles(root)
+    can_pass = user_ec2(server, root, ALLOW_EC2,
+                        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn})
+    i = launch(can_pass, IamInstanceProfile={"Name": prof})
+    assert helpers.instance(root.ec2(), i["InstanceId"])["IamInstanceProfile"]["Arn"] == prof_arn
+    with unauthorized(mutating=True):
+        launch(can_pass, IamInstanceProfile={"Name": other_prof})
+    no_pass = user_ec2(server, root, ALLOW_EC2)
+    with unauthorized(mutating=True) as d:
+        launch(no_pass, IamInstanceProfile={"Name": prof})
+    if d.reason is not None:
+        assert "iam:PassRole" in d.message, d
+
+
+def test_instance_profile_condition_key(server, root):
+    """ec2:InstanceProfile on the instance resource of RunInstances: only this profile."""
+    (prof, prof_arn, _), (other_prof, _, _) = two_profiles(root)
+    only_this = {"Effect": "Deny", "Action": "ec2:RunInstances",
+                 "Resource": "arn:aws:ec2:*:*:instance/*",
+                 "Condition": {"ArnNotEquals": {"ec2:InstanceProfile": prof_arn}}}
+    pinned = user_ec2(server, root, ALLOW_EC2, only_this,
+                      {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"})
+    assert launch(pinned, IamInstanceProfile={"Name": prof})["InstanceId"]
+    with unauthorized(mutating=True):
+        launch(pinned, IamInstanceProfile={"Name": other_prof})
+    with unauthorized(mutating=True):
+        launch(pinned)  # no profile: the key is absent, ArnNotEquals holds
+
+
+def test_role_delivery_applies_to_iam_calls_too(server, root, exec_ok):
+    """spec iam.md §2: ec2:RoleDelivery is in the context of any request signed with the
+    instance's role credentials, whatever the service."""
+    role, iid = profile_instance(root, [doc({"Effect": "Allow", "Action": "*", "Resource": "*"},
+                                            V2_CREDENTIALS)])
+    v1 = Clients(server, Creds.of(instance_credentials(server, ID, iid, role, v2=False))).iam()
+    v2 = Clients(server, Creds.of(instance_credentials(server, ID, iid, role, v2=True))).iam()
+    with client_error("AccessDenied", 403, message_re="explicit deny"):
+        v1.get_role(RoleName=role)
+    assert v2.get_role(RoleName=role)["Role"]["RoleName"] == role
