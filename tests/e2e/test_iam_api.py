@@ -824,3 +824,39 @@ def test_role_sessions_use_iam_with_the_roles_permissions(server, iam):
     made = uniq("by-session")
     Clients(server, s).iam().create_user(UserName=made)
     assert iam.get_user(UserName=made)["User"]["UserName"] == made
+
+
+def test_malformed_policy_arn_is_invalid_input(iam):
+    # IAM: InvalidInput 400 "ARN <value> is not valid." for a PolicyArn that is no ARN
+    # (e.g. hashicorp/terraform-provider-aws#1337: "InvalidInput: ARN ... is not valid").
+    name = uniq("arnu")
+    iam.create_user(UserName=name)
+    bad = "not-an-arn-at-all-xxxxxxxx"
+    with client_error("InvalidInput", 400, message_re="is not valid"):
+        iam.attach_user_policy(UserName=name, PolicyArn=bad)
+    with client_error("InvalidInput", 400):
+        iam.get_policy(PolicyArn=bad)
+    assert iam.list_attached_user_policies(UserName=name)["AttachedPolicies"] == []
+
+
+def test_presigned_sts_get_caller_identity(server, iam):
+    """The presigned GetCallerIdentity URL (service "sts", query-string SigV4), as used to
+    prove an identity to a third party, answers with the signer's identity."""
+    from iam_helpers import signed_request
+    arn, creds = make_user(iam, uniq("pre"))
+    r = signed_request(server, creds, {"Action": "GetCallerIdentity", "Version": "2011-06-15"},
+                       service="sts", region="us-east-1", query=True)
+    assert r.status == 200, r
+    root = ET.fromstring(r.body)
+    assert root.tag == f"{{{STS_NS}}}GetCallerIdentityResponse", r.body
+    got = {local(e.tag): e.text for e in root.iter()}
+    assert (got.get("Arn"), got.get("Account")) == (arn, A.id), r.body
+    bad = signed_request(server, Creds(creds.key, "x" * 40),
+                         {"Action": "GetCallerIdentity", "Version": "2011-06-15"},
+                         service="sts", region="us-east-1", query=True)
+    # STS answers its own Query error envelope (ErrorResponse/Error/{Type,Code,Message}),
+    # not EC2's Response/Errors/Error.
+    assert bad.status == 403, bad
+    assert local(ET.fromstring(bad.body).tag) == "ErrorResponse", bad.body
+    with client_error("SignatureDoesNotMatch", 403):  # (the model check sees the envelope)
+        Clients(server, Creds(creds.key, "x" * 40)).sts().get_caller_identity()
