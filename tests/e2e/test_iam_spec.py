@@ -584,11 +584,16 @@ def test_case_28_decode_authorization_message(mem):
     st = items[0]
     assert st["effect"] == "DENY"
     assert [a["value"] for a in st["actions"]["items"]] == ["ec2:RunInstances"]
+    assert [r["value"] for r in st["resources"]["items"]] == ["arn:aws:ec2:*:*:instance/*"], st
+    role_id = mem.iam.get_role(RoleName=role_name)["Role"]["RoleId"]
+    # As in spec §5's example: the statement's principal is the role's id (AROA...).
+    assert [p["value"] for p in st["principals"]["items"]] == [role_id], st
+    assert st["principalGroups"]["items"] == []
+    assert m["failures"]["items"] == []
     conds = {c["key"]: [v["value"] for v in c["values"]["items"]] for c in st["conditions"]["items"]}
     assert conds == {"ec2:MetadataHttpTokens": ["required"]}, st
     c = m["context"]
     assert c["principal"]["arn"] == f"arn:aws:sts::{MEM.id}:assumed-role/{role_name}/c28"
-    role_id = mem.iam.get_role(RoleName=role_name)["Role"]["RoleId"]
     assert c["principal"]["id"] == f"{role_id}:c28"
     assert c["action"] in ("ec2:RunInstances", "RunInstances"), c["action"]
     assert c["resource"] == inst_arn(MEM)
