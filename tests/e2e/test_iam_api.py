@@ -619,6 +619,12 @@ def test_assume_role_denied_for_unknown_role_and_root(server, iam):
     with client_error("AccessDenied", 403):
         Clients(server, creds).sts().assume_role(
             RoleArn=f"arn:aws:iam::{A.id}:role/{uniq('nosuch')}", RoleSessionName="s0")
+    # A role trusting only the EC2 service cannot be assumed by a user.
+    svc = make_role(iam, uniq("svc"), A.id, [doc(ALLOW_EC2)], trust=doc(
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+         "Action": "sts:AssumeRole"}))
+    with client_error("AccessDenied", 403):
+        Clients(server, creds).sts().assume_role(RoleArn=svc, RoleSessionName="s0")
     role_arn = make_role(iam, uniq("r"), A.id, [doc(ALLOW_EC2)])
     # "Roles may not be assumed by root accounts."
     with client_error("AccessDenied", 403):
@@ -860,3 +866,21 @@ def test_presigned_sts_get_caller_identity(server, iam):
     assert local(ET.fromstring(bad.body).tag) == "ErrorResponse", bad.body
     with client_error("SignatureDoesNotMatch", 403):  # (the model check sees the envelope)
         Clients(server, Creds(creds.key, "x" * 40)).sts().get_caller_identity()
+
+
+def test_unknown_credentials_on_iam_and_sts(server, iam):
+    """IAM and STS answer unknown keys and forged session tokens as the Query services do:
+    InvalidClientTokenId 403 "The security token included in the request is invalid."
+    (EC2's own code for the same thing is AuthFailure 401.)"""
+    ghost = Creds("AKIAZZZZZZZZZZZZZZZZ", "g" * 40)
+    msg = "The security token included in the request is invalid."
+    with client_error("InvalidClientTokenId", 403, msg):
+        Clients(server, ghost).sts().get_caller_identity()
+    with client_error("InvalidClientTokenId", 403, msg):
+        Clients(server, ghost).iam().get_user(UserName="x")
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    role_arn = make_role(iam, uniq("tok"), A.id, [doc(ALLOW_EC2)])
+    s = assume(Clients(server, creds).sts(), role_arn, "tok")
+    forged = Creds(s.key, s.secret, s.token[:-8] + ("A" * 8 if not s.token.endswith("A" * 8) else "B" * 8))
+    with client_error("InvalidClientTokenId", 403):
+        Clients(server, forged).sts().get_caller_identity()
