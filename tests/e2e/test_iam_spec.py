@@ -696,3 +696,86 @@ def test_user_permissions_boundary_caps_administrator_access(server, mem):
         launch(ec2, MetadataOptions={"HttpTokens": "required"})
     mem.iam.delete_user_permissions_boundary(UserName=name)
     assert launch(ec2, MetadataOptions={"HttpTokens": "required"})["InstanceId"]
+
+
+def test_region_keys(mem):
+    """§2: ec2:Region and aws:RequestedRegion carry the request's Region."""
+    west_only = {"Effect": "Deny", "Action": "ec2:*", "Resource": "*",
+                 "Condition": {"StringNotEquals": {"aws:RequestedRegion": R}}}
+    _, dev = mem.role([doc(ALLOW_EC2, west_only)])
+    describe_ok(dev.ec2())
+    with unauthorized(mutating=False):
+        dev.ec2("eu-central-1").describe_instances()
+    ec2_region = {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*",
+                  "Condition": {"StringEquals": {"ec2:Region": "eu-central-1"}}}
+    _, dev2 = mem.role([doc(ec2_region)])
+    describe_ok(dev2.ec2("eu-central-1"))
+    with unauthorized(mutating=False):
+        dev2.ec2().describe_instances()
+
+
+def test_request_tags_and_instance_type_at_launch(mem):
+    """§1: RunInstances' instance resource carries aws:RequestTag/${TagKey}, aws:TagKeys and
+    ec2:InstanceType."""
+    need_team = {"Sid": "TagTeam", "Effect": "Deny", "Action": "ec2:RunInstances",
+                 "Resource": "arn:aws:ec2:*:*:instance/*",
+                 "Condition": {"Null": {"aws:RequestTag/team": "true"}}}
+    small = {"Sid": "Small", "Effect": "Deny", "Action": "ec2:RunInstances",
+             "Resource": "arn:aws:ec2:*:*:instance/*",
+             "Condition": {"StringNotEquals": {"ec2:InstanceType": "t3.micro"}}}
+    only_keys = {"Sid": "Keys", "Effect": "Deny", "Action": "ec2:RunInstances",
+                 "Resource": "arn:aws:ec2:*:*:instance/*",
+                 "Condition": {"ForAnyValue:StringNotEquals": {"aws:TagKeys": ["team", "Name"]}}}
+    _, dev = mem.role([doc(ALLOW_EC2, need_team, small, only_keys)])
+    ec2 = dev.ec2()
+    tags = helpers.tag_spec({"team": "blue"})
+    assert launch(ec2, TagSpecifications=tags)["InstanceId"]
+    with unauthorized(mutating=True):
+        launch(ec2)
+    with unauthorized(mutating=True):
+        launch(ec2, InstanceType="t3.small", TagSpecifications=tags)
+    with unauthorized(mutating=True):
+        launch(ec2, TagSpecifications=helpers.tag_spec({"team": "blue", "cost": "x"}))
+
+
+def test_resource_tags_on_modify(mem):
+    """§1: ModifyInstanceMetadataOptions' instance carries aws:ResourceTag/${TagKey} and
+    ec2:ResourceTag/${TagKey} (the instance's tags)."""
+    dev_i = launch(mem.ec2, TagSpecifications=helpers.tag_spec({"env": "dev"}))["InstanceId"]
+    prod_i = launch(mem.ec2, TagSpecifications=helpers.tag_spec({"env": "prod"}))["InstanceId"]
+    for i in (dev_i, prod_i):
+        helpers.wait_state(mem.ec2, i, "running")
+    for key in ("aws:ResourceTag/env", "ec2:ResourceTag/env"):
+        only_dev = {"Effect": "Allow", "Action": "ec2:ModifyInstanceMetadataOptions",
+                    "Resource": "*", "Condition": {"StringEquals": {key: "dev"}}}
+        _, dev = mem.role([doc(only_dev)])
+        ec2 = dev.ec2()
+        assert ec2.modify_instance_metadata_options(InstanceId=dev_i, HttpPutResponseHopLimit=2)
+        with unauthorized(mutating=True):
+            ec2.modify_instance_metadata_options(InstanceId=prod_i, HttpPutResponseHopLimit=2)
+
+
+def test_set_operators_in_the_simulator(mem):
+    """§4.3 set operators on a multivalued key (aws:TagKeys), as IAM documents them
+    ("Conditions with multiple context keys or values"; per-request-value semantics also
+    tabulated at iam.cloudcopilot.io/resources/operators/ForAnyValue:StringNotEquals):
+    ForAnyValue:StringNotEquals is true iff some request value equals none of the policy
+    values; ForAllValues:StringEquals is true iff every request value equals one of them,
+    and also when the key is absent."""
+    def decide(op, keys):
+        pol = doc({"Effect": "Allow", "Action": "*", "Resource": "*"},
+                  {"Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "*",
+                   "Condition": {op: {"aws:TagKeys": ["team", "Name"]}}})
+        kw = {"PolicyInputList": [dumps(pol)], "ActionNames": ["ec2:RunInstances"]}
+        if keys is not None:
+            kw["ContextEntries"] = [{"ContextKeyName": "aws:TagKeys", "ContextKeyValues": keys,
+                                     "ContextKeyType": "stringList"}]
+        return mem.iam.simulate_custom_policy(**kw)["EvaluationResults"][0]["EvalDecision"]
+    assert decide("ForAnyValue:StringNotEquals", ["team"]) == "allowed"
+    assert decide("ForAnyValue:StringNotEquals", ["team", "cost"]) == "explicitDeny"
+    assert decide("ForAnyValue:StringNotEquals", None) == "allowed"
+    assert decide("ForAnyValue:StringEquals", ["cost", "Name"]) == "explicitDeny"
+    assert decide("ForAnyValue:StringEquals", ["cost"]) == "allowed"
+    assert decide("ForAllValues:StringEquals", ["team", "Name"]) == "explicitDeny"
+    assert decide("ForAllValues:StringEquals", ["team", "cost"]) == "allowed"
+    assert decide("ForAllValues:StringEquals", None) == "explicitDeny"
