@@ -1,0 +1,886 @@
+"""The IAM Query API and STS AssumeRole on the EC2 endpoint, through boto3 (issue 4).
+
+Expected behaviour is AWS's, from:
+* botocore's IAM model (iam/2010-05-08/service-2.json, in the venv): error codes and statuses
+  NoSuchEntity 404, EntityAlreadyExists 409, DeleteConflict 409, LimitExceeded 409,
+  MalformedPolicyDocument 400, InvalidInput 400; STS AssumeRole MalformedPolicyDocument 400;
+  the output shapes (User, Role, Policy, PolicyVersion, InstanceProfile, AccessKey, ...);
+* the IAM API reference (docs.aws.amazon.com/IAM/latest/APIReference): "The policy document
+  returned in this structure is URL-encoded compliant with RFC 3986" (Role
+  AssumeRolePolicyDocument, PolicyVersion Document, Get*Policy PolicyDocument); "An instance
+  profile can contain only one role, and this quota cannot be increased"
+  (AddRoleToInstanceProfile); DeleteUser/DeleteRole: "you must delete the items attached to
+  the user/role manually, or the deletion fails"; names "are not distinguished by case";
+* the STS API reference, AssumeRole: DurationSeconds 900 .. the role's MaxSessionDuration
+  ("If you specify a value higher than this setting, the operation fails"); same-account
+  trust: "the trust policy names the account (root): the caller also needs an identity policy
+  allowing sts:AssumeRole; names the user ARN: no identity policy needed"; root user
+  credentials cannot assume roles (AccessDenied "Roles may not be assumed by root accounts.");
+* messages as IAM words them (also what moto's IAM backend, getmoto/moto
+  moto/iam/models.py, reproduces): "The user with name X cannot be found.", "User with name X
+  already exists.", "Cannot delete entity, must delete access keys first.", "Cannot delete
+  entity, must delete policies first.", "Cannot delete entity, must detach all policies
+  first.", "Cannot delete entity, must remove roles from instance profile first.", "Policy
+  ARN does not exist or is not attachable.", "Cannot exceed quota for AccessKeysPerUser: 2",
+  "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import helpers
+from helpers import REGION
+from iam_helpers import (
+    ALLOW_EC2,
+    Acct,
+    Clients,
+    Creds,
+    assume,
+    client_error,
+    doc,
+    dumps,
+    iam_server,
+    launch,
+    make_role,
+    make_user,
+    sim_custom,
+    trust_account,
+    uniq,
+    unauthorized,
+)
+
+A = Acct("111122223333", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+B = Acct("444455556666", "AKIAI44QH8DHBEXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY")
+
+IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
+STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+AWS_ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+AWS_EC2_FULL = "arn:aws:iam::aws:policy/AmazonEC2FullAccess"
+AWS_EC2_RO = "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess"
+
+DESCRIBE_ONLY = doc({"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"})
+ASSUME_ANY = doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = iam_server(tmp_path_factory.mktemp("iamapi"), [A, B])
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def root(server):
+    return Clients(server, A)
+
+
+@pytest.fixture(scope="module")
+def iam(root):
+    return root.iam()
+
+
+def wire(client):
+    """Capture the raw bodies of a client's responses: returns a list appended per call."""
+    seen: list[tuple[str, int, bytes]] = []
+
+    def hook(http_response, model, **_):
+        seen.append((model.name, http_response.status_code, http_response.content))
+    client.meta.events.register("after-call", hook)
+    return seen
+
+
+def local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def recent(ts: datetime.datetime, within: float = 300) -> bool:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return abs((now - ts).total_seconds()) < within
+
+
+# --------------------------------------------------------------------------------------
+# Users
+# --------------------------------------------------------------------------------------
+
+
+def test_user_create_get_delete(iam):
+    name = uniq("alice")
+    u = iam.create_user(UserName=name)["User"]
+    assert u["UserName"] == name and u["Path"] == "/"
+    assert u["Arn"] == f"arn:aws:iam::{A.id}:user/{name}"
+    assert re.fullmatch(r"AIDA[A-Z0-9]{16,}", u["UserId"]), u["UserId"]
+    assert recent(u["CreateDate"])
+    got = iam.get_user(UserName=name)["User"]
+    assert {k: got[k] for k in ("UserName", "UserId", "Arn", "Path")} == \
+        {k: u[k] for k in ("UserName", "UserId", "Arn", "Path")}
+    with client_error("EntityAlreadyExists", 409, f"User with name {name} already exists."):
+        iam.create_user(UserName=name)
+    iam.delete_user(UserName=name)
+    with client_error("NoSuchEntity", 404, f"The user with name {name} cannot be found."):
+        iam.get_user(UserName=name)
+    with client_error("NoSuchEntity", 404):
+        iam.delete_user(UserName=name)
+
+
+def test_user_with_path(iam):
+    name = uniq("pathy")
+    u = iam.create_user(UserName=name, Path="/division/team/")["User"]
+    assert u["Path"] == "/division/team/"
+    assert u["Arn"] == f"arn:aws:iam::{A.id}:user/division/team/{name}"
+    iam.delete_user(UserName=name)
+
+
+def test_user_names_are_case_insensitive(iam):
+    # IAM User Guide, "IAM identifiers": names of users, roles, policies and instance
+    # profiles must be unique and are not distinguished by case.
+    name = uniq("Carol")
+    iam.create_user(UserName=name)
+    with client_error("EntityAlreadyExists", 409):
+        iam.create_user(UserName=name.lower())
+    with client_error("EntityAlreadyExists", 409):
+        iam.create_user(UserName=name.upper())
+    iam.delete_user(UserName=name)
+
+
+def test_user_name_pattern_is_validated(iam):
+    # UserName pattern [\w+=,.@-]+ (botocore model userNameType); IAM answers ValidationError.
+    with client_error("ValidationError", 400):
+        iam.create_user(UserName="bad name!")
+
+
+def test_get_user_without_name_is_the_caller(server, iam):
+    # GetUser: "If you do not specify a user name, IAM determines the user name implicitly
+    # based on the Amazon Web Services access key ID used to sign the request."
+    name = uniq("me")
+    arn = f"arn:aws:iam::{A.id}:user/{name}"
+    # Reading oneself still needs iam:GetUser (IAM User Guide's "manage own credentials"
+    # example grants it on arn:aws:iam::*:user/${aws:username}).
+    _, creds = make_user(iam, name, [doc({"Effect": "Allow", "Action": "iam:GetUser",
+                                          "Resource": "arn:aws:iam::*:user/${aws:username}"})])
+    me = Clients(server, creds).iam().get_user()["User"]
+    assert (me["UserName"], me["Arn"]) == (name, arn)
+    _, nobody = make_user(iam, uniq("nobody"))
+    with client_error("AccessDenied", 403):
+        Clients(server, nobody).iam().get_user()
+
+
+def test_accounts_are_separate(server, iam):
+    name = uniq("shared")
+    iam.create_user(UserName=name)
+    other = Clients(server, B).iam()
+    with client_error("NoSuchEntity", 404):
+        other.get_user(UserName=name)
+    u = other.create_user(UserName=name)["User"]  # same name, other account: no conflict
+    assert u["Arn"] == f"arn:aws:iam::{B.id}:user/{name}"
+
+
+# --------------------------------------------------------------------------------------
+# Access keys
+# --------------------------------------------------------------------------------------
+
+
+def test_access_keys(server, iam):
+    name = uniq("keys")
+    arn = iam.create_user(UserName=name)["User"]["Arn"]
+    k1 = iam.create_access_key(UserName=name)["AccessKey"]
+    assert k1["UserName"] == name and k1["Status"] == "Active"
+    assert re.fullmatch(r"AKIA[A-Z0-9]{16}", k1["AccessKeyId"]), k1["AccessKeyId"]
+    assert len(k1["SecretAccessKey"]) == 40, k1
+    assert recent(k1["CreateDate"])
+    k2 = iam.create_access_key(UserName=name)["AccessKey"]
+    assert k2["AccessKeyId"] != k1["AccessKeyId"]
+    # Two keys per user, a quota that cannot be raised.
+    with client_error("LimitExceeded", 409, "Cannot exceed quota for AccessKeysPerUser: 2"):
+        iam.create_access_key(UserName=name)
+    listed = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+    assert sorted(m["AccessKeyId"] for m in listed) == sorted([k1["AccessKeyId"], k2["AccessKeyId"]])
+    assert all("SecretAccessKey" not in m and m["Status"] == "Active" and m["UserName"] == name
+               for m in listed), listed
+    # The key signs requests as the user.
+    me = Clients(server, Creds(k1["AccessKeyId"], k1["SecretAccessKey"])).sts().get_caller_identity()
+    user_id = iam.get_user(UserName=name)["User"]["UserId"]
+    assert (me["Arn"], me["Account"], me["UserId"]) == (arn, A.id, user_id)
+    # A deleted key is unknown: EC2 answers AuthFailure (spec ec2-api.md §1.2).
+    iam.delete_access_key(UserName=name, AccessKeyId=k1["AccessKeyId"])
+    assert [m["AccessKeyId"] for m in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]] \
+        == [k2["AccessKeyId"]]
+    with client_error("AuthFailure", 401):
+        Clients(server, Creds(k1["AccessKeyId"], k1["SecretAccessKey"])).ec2().describe_instances()
+    with client_error("NoSuchEntity", 404):
+        iam.delete_access_key(UserName=name, AccessKeyId=k1["AccessKeyId"])
+    with client_error("NoSuchEntity", 404):
+        iam.create_access_key(UserName=uniq("nobody"))
+
+
+def test_delete_user_conflicts(iam):
+    name = uniq("busy")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+    with client_error("DeleteConflict", 409, "Cannot delete entity, must delete access keys first."):
+        iam.delete_user(UserName=name)
+    iam.delete_access_key(UserName=name, AccessKeyId=key)
+    iam.put_user_policy(UserName=name, PolicyName="inline", PolicyDocument=dumps(DESCRIBE_ONLY))
+    with client_error("DeleteConflict", 409, "Cannot delete entity, must delete policies first."):
+        iam.delete_user(UserName=name)
+    iam.delete_user_policy(UserName=name, PolicyName="inline")
+    iam.attach_user_policy(UserName=name, PolicyArn=AWS_EC2_RO)
+    with client_error("DeleteConflict", 409, "Cannot delete entity, must detach all policies first."):
+        iam.delete_user(UserName=name)
+    iam.get_user(UserName=name)  # still there after every refusal
+    iam.detach_user_policy(UserName=name, PolicyArn=AWS_EC2_RO)
+    iam.delete_user(UserName=name)
+    with client_error("NoSuchEntity", 404):
+        iam.get_user(UserName=name)
+
+
+# --------------------------------------------------------------------------------------
+# Managed policies
+# --------------------------------------------------------------------------------------
+
+
+def test_managed_policy_lifecycle_and_attachment_count(iam):
+    pname, uname, rname = uniq("pol"), uniq("u"), uniq("r")
+    p = iam.create_policy(PolicyName=pname, PolicyDocument=dumps(DESCRIBE_ONLY),
+                          Description="describe only")["Policy"]
+    arn = f"arn:aws:iam::{A.id}:policy/{pname}"
+    assert p["Arn"] == arn and p["PolicyName"] == pname and p["Path"] == "/"
+    assert p["DefaultVersionId"] == "v1" and p["AttachmentCount"] == 0 and p["IsAttachable"] is True
+    assert re.fullmatch(r"ANPA[A-Z0-9]{16,}", p["PolicyId"]), p["PolicyId"]
+    with client_error("EntityAlreadyExists", 409):
+        iam.create_policy(PolicyName=pname, PolicyDocument=dumps(DESCRIBE_ONLY))
+    v = iam.get_policy_version(PolicyArn=arn, VersionId="v1")["PolicyVersion"]
+    assert v["Document"] == DESCRIBE_ONLY  # boto3 decodes the URL-encoded JSON to a dict
+    assert v["VersionId"] == "v1" and v["IsDefaultVersion"] is True
+    with client_error("NoSuchEntity", 404):
+        iam.get_policy_version(PolicyArn=arn, VersionId="v2")
+
+    iam.create_user(UserName=uname)
+    iam.create_role(RoleName=rname, AssumeRolePolicyDocument=dumps(trust_account(A.id)))
+    iam.attach_user_policy(UserName=uname, PolicyArn=arn)
+    iam.attach_role_policy(RoleName=rname, PolicyArn=arn)
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 2
+    assert iam.list_attached_user_policies(UserName=uname)["AttachedPolicies"] == \
+        [{"PolicyName": pname, "PolicyArn": arn}]
+    assert iam.list_attached_role_policies(RoleName=rname)["AttachedPolicies"] == \
+        [{"PolicyName": pname, "PolicyArn": arn}]
+    # DeletePolicy: "Before you can delete a managed policy, you must first detach the policy
+    # from all users, groups, and roles that it is attached to."
+    with client_error("DeleteConflict", 409):
+        iam.delete_policy(PolicyArn=arn)
+    iam.detach_user_policy(UserName=uname, PolicyArn=arn)
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 1
+    iam.detach_role_policy(RoleName=rname, PolicyArn=arn)
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 0
+    assert iam.list_attached_user_policies(UserName=uname)["AttachedPolicies"] == []
+    with client_error("NoSuchEntity", 404):
+        iam.detach_user_policy(UserName=uname, PolicyArn=arn)  # not attached any more
+    iam.delete_policy(PolicyArn=arn)
+    with client_error("NoSuchEntity", 404, f"Policy {arn} does not exist or is not attachable."):
+        iam.get_policy(PolicyArn=arn)
+    with client_error("NoSuchEntity", 404, f"Policy {arn} does not exist or is not attachable."):
+        iam.attach_user_policy(UserName=uname, PolicyArn=arn)
+
+
+def test_policy_version_document_is_url_encoded_on_the_wire(iam):
+    pname = uniq("wire")
+    seen = wire(iam)
+    arn = iam.create_policy(PolicyName=pname, PolicyDocument=dumps(DESCRIBE_ONLY))["Policy"]["Arn"]
+    iam.get_policy_version(PolicyArn=arn, VersionId="v1")
+    name, status, body = seen[-1]
+    assert (name, status) == ("GetPolicyVersion", 200)
+    root = ET.fromstring(body)
+    assert root.tag == f"{{{IAM_NS}}}GetPolicyVersionResponse", root.tag
+    [docel] = [e for e in root.iter() if local(e.tag) == "Document"]
+    text = docel.text or ""
+    assert "{" not in text and "%7B" in text.upper(), f"not URL-encoded: {text!r}"
+    assert json.loads(urllib.parse.unquote(text)) == DESCRIBE_ONLY
+
+
+def test_aws_managed_policies_exist(iam):
+    for arn, name, needle in ((AWS_ADMIN, "AdministratorAccess", "*"),
+                              (AWS_EC2_FULL, "AmazonEC2FullAccess", "ec2:*"),
+                              (AWS_EC2_RO, "AmazonEC2ReadOnlyAccess", "ec2:Describe*")):
+        p = iam.get_policy(PolicyArn=arn)["Policy"]
+        assert (p["Arn"], p["PolicyName"], p["IsAttachable"]) == (arn, name, True), p
+        v = iam.get_policy_version(PolicyArn=arn, VersionId=p["DefaultVersionId"])["PolicyVersion"]
+        stmts = v["Document"]["Statement"]
+        stmts = stmts if isinstance(stmts, list) else [stmts]
+        actions = []
+        for s in stmts:
+            a = s.get("Action", [])
+            actions += a if isinstance(a, list) else [a]
+        assert needle in actions, (arn, actions)
+    missing = "arn:aws:iam::aws:policy/NoSuchPolicyAtAll"
+    with client_error("NoSuchEntity", 404, f"Policy {missing} does not exist or is not attachable."):
+        iam.get_policy(PolicyArn=missing)
+
+
+def test_aws_managed_read_only_policy_grants_describe_only(server, iam):
+    _, creds = make_user(iam, uniq("ro"), managed=[AWS_EC2_RO])
+    ec2 = Clients(server, creds).ec2()
+    ec2.describe_instances()
+    with unauthorized(mutating=True):
+        launch(ec2, MetadataOptions={"HttpTokens": "required"})
+
+
+# --------------------------------------------------------------------------------------
+# Inline policies
+# --------------------------------------------------------------------------------------
+
+
+def test_inline_user_policies(iam):
+    name = uniq("inl")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="a", PolicyDocument=dumps(DESCRIBE_ONLY))
+    iam.put_user_policy(UserName=name, PolicyName="b", PolicyDocument=dumps(doc(ALLOW_EC2)))
+    got = iam.get_user_policy(UserName=name, PolicyName="a")
+    assert (got["UserName"], got["PolicyName"], got["PolicyDocument"]) == (name, "a", DESCRIBE_ONLY)
+    assert sorted(iam.list_user_policies(UserName=name)["PolicyNames"]) == ["a", "b"]
+    # Put on an existing name replaces the document.
+    iam.put_user_policy(UserName=name, PolicyName="a", PolicyDocument=dumps(doc(ALLOW_EC2)))
+    assert iam.get_user_policy(UserName=name, PolicyName="a")["PolicyDocument"] == doc(ALLOW_EC2)
+    iam.delete_user_policy(UserName=name, PolicyName="a")
+    assert iam.list_user_policies(UserName=name)["PolicyNames"] == ["b"]
+    with client_error("NoSuchEntity", 404):
+        iam.get_user_policy(UserName=name, PolicyName="a")
+    with client_error("NoSuchEntity", 404):
+        iam.delete_user_policy(UserName=name, PolicyName="a")
+    with client_error("NoSuchEntity", 404):
+        iam.put_user_policy(UserName=uniq("ghost"), PolicyName="a",
+                            PolicyDocument=dumps(DESCRIBE_ONLY))
+
+
+def test_inline_role_policies(iam):
+    name = uniq("inlr")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=dumps(trust_account(A.id)))
+    iam.put_role_policy(RoleName=name, PolicyName="x", PolicyDocument=dumps(DESCRIBE_ONLY))
+    got = iam.get_role_policy(RoleName=name, PolicyName="x")
+    assert (got["RoleName"], got["PolicyName"], got["PolicyDocument"]) == (name, "x", DESCRIBE_ONLY)
+    assert iam.list_role_policies(RoleName=name)["PolicyNames"] == ["x"]
+    with client_error("DeleteConflict", 409, "Cannot delete entity, must delete policies first."):
+        iam.delete_role(RoleName=name)
+    iam.delete_role_policy(RoleName=name, PolicyName="x")
+    assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
+    with client_error("NoSuchEntity", 404):
+        iam.get_role_policy(RoleName=name, PolicyName="x")
+    iam.delete_role(RoleName=name)
+
+
+def test_inline_policy_document_is_url_encoded_on_the_wire(iam):
+    name = uniq("inlw")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="a", PolicyDocument=dumps(DESCRIBE_ONLY))
+    seen = wire(iam)
+    iam.get_user_policy(UserName=name, PolicyName="a")
+    root = ET.fromstring(seen[-1][2])
+    [d] = [e for e in root.iter() if local(e.tag) == "PolicyDocument"]
+    assert "{" not in (d.text or ""), f"not URL-encoded: {d.text!r}"
+
+
+# --------------------------------------------------------------------------------------
+# Malformed documents
+# --------------------------------------------------------------------------------------
+
+
+BAD_DOCS = {
+    "not json": "{ this is not json",
+    "unknown effect": dumps(doc({"Effect": "Alow", "Action": "ec2:*", "Resource": "*"})),
+    "no statement": dumps({"Version": "2012-10-17"}),
+    "no action": dumps(doc({"Effect": "Allow", "Resource": "*"})),
+    "bad version": dumps({"Version": "2099-01-01", "Statement": [ALLOW_EC2]}),
+}
+
+
+@pytest.mark.parametrize("what", list(BAD_DOCS))
+def test_malformed_policy_documents_are_refused(iam, what):
+    bad = BAD_DOCS[what]
+    pname, uname, rname = uniq("bad"), uniq("badu"), uniq("badr")
+    with client_error("MalformedPolicyDocument", 400):
+        iam.create_policy(PolicyName=pname, PolicyDocument=bad)
+    with client_error("NoSuchEntity", 404):
+        iam.get_policy(PolicyArn=f"arn:aws:iam::{A.id}:policy/{pname}")
+    iam.create_user(UserName=uname)
+    with client_error("MalformedPolicyDocument", 400):
+        iam.put_user_policy(UserName=uname, PolicyName="x", PolicyDocument=bad)
+    assert iam.list_user_policies(UserName=uname)["PolicyNames"] == []
+    iam.create_role(RoleName=rname, AssumeRolePolicyDocument=dumps(trust_account(A.id)))
+    with client_error("MalformedPolicyDocument", 400):
+        iam.put_role_policy(RoleName=rname, PolicyName="x", PolicyDocument=bad)
+    assert iam.list_role_policies(RoleName=rname)["PolicyNames"] == []
+
+
+def test_malformed_trust_policy_is_refused(iam):
+    name = uniq("badtrust")
+    with client_error("MalformedPolicyDocument", 400):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument="{nope")
+    # A trust policy must name a principal.
+    with client_error("MalformedPolicyDocument", 400):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=dumps(
+            doc({"Effect": "Allow", "Action": "sts:AssumeRole"})))
+    with client_error("NoSuchEntity", 404, f"The role with name {name} cannot be found."):
+        iam.get_role(RoleName=name)
+
+
+def test_trust_policy_naming_an_unknown_user_is_refused(iam):
+    # IAM checks principal ARNs in a trust policy when it is saved:
+    # MalformedPolicyDocument "Invalid principal in policy".
+    name = uniq("ghosttrust")
+    ghost = f"arn:aws:iam::{A.id}:user/{uniq('nobody')}"
+    with client_error("MalformedPolicyDocument", 400, message_re="Invalid principal in policy"):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=dumps(
+            doc({"Effect": "Allow", "Principal": {"AWS": ghost}, "Action": "sts:AssumeRole"})))
+
+
+# --------------------------------------------------------------------------------------
+# Roles and instance profiles
+# --------------------------------------------------------------------------------------
+
+
+def test_role_create_get_delete(iam):
+    name = uniq("role")
+    trust = trust_account(A.id)
+    seen = wire(iam)
+    r = iam.create_role(RoleName=name, AssumeRolePolicyDocument=dumps(trust),
+                        Description="test role")["Role"]
+    assert r["Arn"] == f"arn:aws:iam::{A.id}:role/{name}" and r["Path"] == "/"
+    assert re.fullmatch(r"AROA[A-Z0-9]{16,}", r["RoleId"]), r["RoleId"]
+    assert r["AssumeRolePolicyDocument"] == trust
+    got = iam.get_role(RoleName=name)["Role"]
+    assert got["AssumeRolePolicyDocument"] == trust
+    assert got["MaxSessionDuration"] == 3600  # default, CreateRole MaxSessionDuration
+    assert (got["RoleId"], got["Arn"]) == (r["RoleId"], r["Arn"])
+    # On the wire the document is URL-encoded (IAM API reference, Role).
+    body = seen[-1][2]
+    [d] = [e for e in ET.fromstring(body).iter() if local(e.tag) == "AssumeRolePolicyDocument"]
+    assert "{" not in (d.text or "") and json.loads(urllib.parse.unquote(d.text)) == trust
+    with client_error("EntityAlreadyExists", 409, f"Role with name {name} already exists."):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=dumps(trust))
+    with client_error("EntityAlreadyExists", 409):
+        iam.create_role(RoleName=name.upper(), AssumeRolePolicyDocument=dumps(trust))
+    iam.delete_role(RoleName=name)
+    with client_error("NoSuchEntity", 404, f"The role with name {name} cannot be found."):
+        iam.get_role(RoleName=name)
+    with client_error("NoSuchEntity", 404):
+        iam.delete_role(RoleName=name)
+
+
+def test_delete_role_with_attached_policy_conflicts(iam):
+    name = uniq("rolea")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=dumps(trust_account(A.id)))
+    iam.attach_role_policy(RoleName=name, PolicyArn=AWS_EC2_RO)
+    with client_error("DeleteConflict", 409, "Cannot delete entity, must detach all policies first."):
+        iam.delete_role(RoleName=name)
+    iam.detach_role_policy(RoleName=name, PolicyArn=AWS_EC2_RO)
+    iam.delete_role(RoleName=name)
+
+
+def test_instance_profiles(iam):
+    prof, r1, r2 = uniq("prof"), uniq("pr1"), uniq("pr2")
+    ip = iam.create_instance_profile(InstanceProfileName=prof)["InstanceProfile"]
+    assert ip["Arn"] == f"arn:aws:iam::{A.id}:instance-profile/{prof}"
+    assert ip["InstanceProfileName"] == prof and ip["Path"] == "/" and ip["Roles"] == []
+    assert re.fullmatch(r"AIPA[A-Z0-9]{16,}", ip["InstanceProfileId"]), ip["InstanceProfileId"]
+    with client_error("EntityAlreadyExists", 409):
+        iam.create_instance_profile(InstanceProfileName=prof)
+    for r in (r1, r2):
+        iam.create_role(RoleName=r, AssumeRolePolicyDocument=dumps(
+            doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                 "Action": "sts:AssumeRole"})))
+    with client_error("NoSuchEntity", 404):
+        iam.add_role_to_instance_profile(InstanceProfileName=prof, RoleName=uniq("ghost"))
+    iam.add_role_to_instance_profile(InstanceProfileName=prof, RoleName=r1)
+    got = iam.get_instance_profile(InstanceProfileName=prof)["InstanceProfile"]
+    assert [r["RoleName"] for r in got["Roles"]] == [r1]
+    assert got["Roles"][0]["Arn"] == f"arn:aws:iam::{A.id}:role/{r1}"
+    # One role per instance profile, a quota that cannot be increased.
+    with client_error("LimitExceeded", 409,
+                      "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1"):
+        iam.add_role_to_instance_profile(InstanceProfileName=prof, RoleName=r2)
+    with client_error("DeleteConflict", 409,
+                      "Cannot delete entity, must remove roles from instance profile first."):
+        iam.delete_role(RoleName=r1)
+    with client_error("DeleteConflict", 409):
+        iam.delete_instance_profile(InstanceProfileName=prof)
+    iam.remove_role_from_instance_profile(InstanceProfileName=prof, RoleName=r1)
+    assert iam.get_instance_profile(InstanceProfileName=prof)["InstanceProfile"]["Roles"] == []
+    with client_error("NoSuchEntity", 404):
+        iam.remove_role_from_instance_profile(InstanceProfileName=prof, RoleName=r1)
+    iam.delete_role(RoleName=r1)
+    iam.delete_instance_profile(InstanceProfileName=prof)
+    with client_error("NoSuchEntity", 404, f"Instance Profile {prof} cannot be found."):
+        iam.get_instance_profile(InstanceProfileName=prof)
+
+
+# --------------------------------------------------------------------------------------
+# Permissions boundaries
+# --------------------------------------------------------------------------------------
+
+
+def test_permissions_boundaries(iam):
+    pname, uname, rname = uniq("bound"), uniq("bu"), uniq("br")
+    parn = iam.create_policy(PolicyName=pname, PolicyDocument=dumps(DESCRIBE_ONLY))["Policy"]["Arn"]
+    iam.create_user(UserName=uname)
+    iam.create_role(RoleName=rname, AssumeRolePolicyDocument=dumps(trust_account(A.id)))
+    assert "PermissionsBoundary" not in iam.get_user(UserName=uname)["User"]
+    iam.put_user_permissions_boundary(UserName=uname, PermissionsBoundary=parn)
+    iam.put_role_permissions_boundary(RoleName=rname, PermissionsBoundary=AWS_EC2_RO)
+    # IAM answers PermissionsBoundaryType "Policy" (observed get-user / get-role output),
+    # although botocore's enum lists only "PermissionsBoundaryPolicy".
+    want_u = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": parn}
+    want_r = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": AWS_EC2_RO}
+    assert iam.get_user(UserName=uname)["User"]["PermissionsBoundary"] == want_u
+    assert iam.get_role(RoleName=rname)["Role"]["PermissionsBoundary"] == want_r
+    with client_error("NoSuchEntity", 404):
+        iam.put_user_permissions_boundary(UserName=uniq("ghost"), PermissionsBoundary=parn)
+    iam.delete_user_permissions_boundary(UserName=uname)
+    iam.delete_role_permissions_boundary(RoleName=rname)
+    assert "PermissionsBoundary" not in iam.get_user(UserName=uname)["User"]
+    assert "PermissionsBoundary" not in iam.get_role(RoleName=rname)["Role"]
+
+
+# --------------------------------------------------------------------------------------
+# The wire: IAM's own namespace and error envelope on the shared endpoint
+# --------------------------------------------------------------------------------------
+
+
+def test_iam_answers_in_its_own_namespace_and_error_envelope(iam):
+    seen = wire(iam)
+    iam.list_user_policies(UserName=iam.create_user(UserName=uniq("ns"))["User"]["UserName"])
+    name, status, body = seen[-1]
+    root = ET.fromstring(body)
+    assert (status, root.tag) == (200, f"{{{IAM_NS}}}ListUserPoliciesResponse"), body[:300]
+    assert [local(c.tag) for c in root] == ["ListUserPoliciesResult", "ResponseMetadata"], body
+    with client_error("NoSuchEntity", 404):
+        iam.get_user(UserName=uniq("ghost"))
+    _, status, body = seen[-1]
+    root = ET.fromstring(body)
+    # Query-protocol error (awsQuery): ErrorResponse/Error/{Type,Code,Message} + RequestId.
+    assert local(root.tag) == "ErrorResponse", body
+    err = [c for c in root if local(c.tag) == "Error"]
+    assert len(err) == 1, body
+    fields = {local(c.tag): c.text for c in err[0]}
+    assert fields.get("Type") == "Sender" and fields.get("Code") == "NoSuchEntity", fields
+    assert any(local(c.tag) == "RequestId" and (c.text or "").strip() for c in root), body
+
+
+# --------------------------------------------------------------------------------------
+# STS AssumeRole
+# --------------------------------------------------------------------------------------
+
+
+def test_assume_role_with_account_trust_needs_an_identity_policy(server, iam):
+    role = uniq("dev")
+    role_arn = make_role(iam, role, A.id, [doc(ALLOW_EC2)])
+    user_arn, with_policy = make_user(iam, uniq("op"), [ASSUME_ANY])
+    _, without = make_user(iam, uniq("nop"))
+    sts = Clients(server, with_policy).sts()
+    before = datetime.datetime.now(datetime.timezone.utc)
+    r = sts.assume_role(RoleArn=role_arn, RoleSessionName="s1", DurationSeconds=1800)
+    c, who = r["Credentials"], r["AssumedRoleUser"]
+    assert re.fullmatch(r"ASIA[A-Z0-9]{16}", c["AccessKeyId"]), c["AccessKeyId"]
+    assert len(c["SecretAccessKey"]) == 40 and c["SessionToken"]
+    assert abs((c["Expiration"] - before).total_seconds() - 1800) < 120, c["Expiration"]
+    assert who["Arn"] == f"arn:aws:sts::{A.id}:assumed-role/{role}/s1"
+    role_id = iam.get_role(RoleName=role)["Role"]["RoleId"]
+    assert who["AssumedRoleId"] == f"{role_id}:s1"
+    me = Clients(server, Creds.of(c)).sts().get_caller_identity()
+    assert (me["Arn"], me["UserId"], me["Account"]) == (who["Arn"], f"{role_id}:s1", A.id)
+    # Without an identity policy allowing sts:AssumeRole, a trust naming the account is not
+    # enough: AccessDenied 403.
+    with client_error("AccessDenied", 403, message_re=r"not authorized to perform: sts:AssumeRole"):
+        Clients(server, without).sts().assume_role(RoleArn=role_arn, RoleSessionName="s2")
+
+
+def test_assume_role_with_user_trust_needs_nothing_else(server, iam):
+    uname = uniq("trusted")
+    user_arn, creds = make_user(iam, uname)  # no identity policy at all
+    role = uniq("svc")
+    role_arn = make_role(iam, role, A.id, [doc(ALLOW_EC2)], trust=doc(
+        {"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}))
+    c = assume(Clients(server, creds).sts(), role_arn, "direct")
+    assert Clients(server, c).sts().get_caller_identity()["Arn"] == \
+        f"arn:aws:sts::{A.id}:assumed-role/{role}/direct"
+    # Another user of the account, even with sts:AssumeRole allowed, is not in that trust.
+    _, other = make_user(iam, uniq("other"), [ASSUME_ANY])
+    with client_error("AccessDenied", 403):
+        Clients(server, other).sts().assume_role(RoleArn=role_arn, RoleSessionName="xx")
+
+
+def test_assume_role_denied_for_unknown_role_and_root(server, iam):
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    with client_error("AccessDenied", 403):
+        Clients(server, creds).sts().assume_role(
+            RoleArn=f"arn:aws:iam::{A.id}:role/{uniq('nosuch')}", RoleSessionName="s0")
+    # A role trusting only the EC2 service cannot be assumed by a user.
+    svc = make_role(iam, uniq("svc"), A.id, [doc(ALLOW_EC2)], trust=doc(
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+         "Action": "sts:AssumeRole"}))
+    with client_error("AccessDenied", 403):
+        Clients(server, creds).sts().assume_role(RoleArn=svc, RoleSessionName="s0")
+    role_arn = make_role(iam, uniq("r"), A.id, [doc(ALLOW_EC2)])
+    # "Roles may not be assumed by root accounts."
+    with client_error("AccessDenied", 403):
+        Clients(server, A).sts().assume_role(RoleArn=role_arn, RoleSessionName="s0")
+
+
+def test_assume_role_duration_bounds(server, iam):
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    sts = Clients(server, creds).sts(validate=False)
+    role_arn = make_role(iam, uniq("dur"), A.id, [doc(ALLOW_EC2)])
+    with client_error("ValidationError", 400):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s0", DurationSeconds=899)
+    # Above the role's MaxSessionDuration (3600 by default) the call fails.
+    with client_error("ValidationError", 400, message_re="MaxSessionDuration"):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s0", DurationSeconds=3601)
+    assume(sts, role_arn, DurationSeconds=900)
+    assume(sts, role_arn, DurationSeconds=3600)
+    long_arn = make_role(iam, uniq("long"), A.id, [doc(ALLOW_EC2)], max_session=43200)
+    assert iam.get_role(RoleName=long_arn.rsplit("/", 1)[1])["Role"]["MaxSessionDuration"] == 43200
+    now = datetime.datetime.now(datetime.timezone.utc)
+    c = sts.assume_role(RoleArn=long_arn, RoleSessionName="s0", DurationSeconds=43200)["Credentials"]
+    assert abs((c["Expiration"] - now).total_seconds() - 43200) < 120
+
+
+def test_session_policy_narrows_the_role(server, iam):
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    role_arn = make_role(iam, uniq("wide"), A.id, [doc(ALLOW_EC2)])
+    narrowed = assume(Clients(server, creds).sts(), role_arn, "narrow",
+                      Policy=dumps(DESCRIBE_ONLY))
+    ec2 = Clients(server, narrowed).ec2()
+    ec2.describe_instances()
+    with unauthorized(mutating=True, reason="because no session policy allows"):
+        launch(ec2, MetadataOptions={"HttpTokens": "required"})
+    full = Clients(server, assume(Clients(server, creds).sts(), role_arn, "full")).ec2()
+    assert launch(full, MetadataOptions={"HttpTokens": "required"})["InstanceId"]
+    with client_error("MalformedPolicyDocument", 400):
+        Clients(server, creds).sts().assume_role(RoleArn=role_arn, RoleSessionName="bad",
+                                                  Policy="{not json")
+
+
+def test_iam_user_without_iam_permissions_is_denied(server, iam):
+    # IAM actions are authorized like any other: AccessDenied 403, "User: <arn> is not
+    # authorized to perform: iam:CreateUser on resource: ... because no identity-based policy
+    # allows the iam:CreateUser action".
+    arn, creds = make_user(iam, uniq("weak"), [doc(ALLOW_EC2)])
+    ghost = uniq("made-by-weak")
+    with client_error("AccessDenied", 403,
+                      message_re=rf"User: {re.escape(arn)} is not authorized to perform: iam:CreateUser"):
+        Clients(server, creds).iam().create_user(UserName=ghost)
+    with client_error("NoSuchEntity", 404):
+        iam.get_user(UserName=ghost)
+    _, admin = make_user(iam, uniq("admin"), managed=[AWS_ADMIN])
+    made = uniq("made-by-admin")
+    Clients(server, admin).iam().create_user(UserName=made)
+    iam.get_user(UserName=made)
+
+
+# --------------------------------------------------------------------------------------
+# The simulator
+# --------------------------------------------------------------------------------------
+
+
+def test_simulate_custom_policy_decisions(iam):
+    allow = doc({"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"})
+    deny = doc({"Effect": "Deny", "Action": "ec2:DescribeInstances", "Resource": "*"})
+    assert sim_custom(iam, [allow], "ec2:DescribeInstances") == "allowed"
+    assert sim_custom(iam, [allow], "ec2:RunInstances",
+                      f"arn:aws:ec2:{REGION}:{A.id}:instance/*") == "implicitDeny"
+    assert sim_custom(iam, [allow, deny], "ec2:DescribeInstances") == "explicitDeny"
+    assert sim_custom(iam, [], "ec2:DescribeInstances") == "implicitDeny"
+    cond = doc({"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*",
+                "Condition": {"StringEquals": {"ec2:MetadataHttpTokens": "required"}}})
+    res = f"arn:aws:ec2:{REGION}:{A.id}:instance/*"
+    assert sim_custom(iam, [cond], "ec2:RunInstances", res,
+                      {"ec2:MetadataHttpTokens": "required"}) == "allowed"
+    assert sim_custom(iam, [cond], "ec2:RunInstances", res,
+                      {"ec2:MetadataHttpTokens": "optional"}) == "implicitDeny"
+    assert sim_custom(iam, [cond], "ec2:RunInstances", res) == "implicitDeny"
+    r = iam.simulate_custom_policy(PolicyInputList=[dumps(allow)],
+                                   ActionNames=["ec2:DescribeInstances", "ec2:RunInstances"])
+    assert [(e["EvalActionName"], e["EvalDecision"]) for e in r["EvaluationResults"]] == \
+        [("ec2:DescribeInstances", "allowed"), ("ec2:RunInstances", "implicitDeny")]
+    allowed = r["EvaluationResults"][0]
+    assert allowed["MatchedStatements"], allowed
+
+
+def test_simulate_principal_policy_of_user_and_role(iam):
+    uname = uniq("simu")
+    user_arn, _ = make_user(iam, uname, [DESCRIBE_ONLY])
+    assert iam.simulate_principal_policy(
+        PolicySourceArn=user_arn, ActionNames=["ec2:DescribeInstances"]
+    )["EvaluationResults"][0]["EvalDecision"] == "allowed"
+    assert iam.simulate_principal_policy(
+        PolicySourceArn=user_arn, ActionNames=["ec2:RunInstances"]
+    )["EvaluationResults"][0]["EvalDecision"] == "implicitDeny"
+    role_arn = make_role(iam, uniq("simr"), A.id, managed=[AWS_EC2_FULL])
+    assert iam.simulate_principal_policy(
+        PolicySourceArn=role_arn, ActionNames=["ec2:RunInstances"]
+    )["EvaluationResults"][0]["EvalDecision"] == "allowed"
+    with client_error("NoSuchEntity", 404):
+        iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{A.id}:user/{uniq('g')}",
+                                      ActionNames=["ec2:RunInstances"])
+
+
+def test_launch_with_an_unknown_instance_profile_is_refused(root, iam):
+    # EC2 checks the profile at launch: InvalidParameterValue "Value (<name>) for parameter
+    # iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name".
+    ec2 = root.ec2()
+    before = len(helpers.describe(ec2))
+    with client_error("InvalidParameterValue", 400, message_re="(?i)iamInstanceProfile"):
+        launch(ec2, IamInstanceProfile={"Name": uniq("no-such-profile")})
+    assert len(helpers.describe(ec2)) == before
+    prof, role = uniq("lp"), uniq("lr")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=dumps(
+        doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+             "Action": "sts:AssumeRole"})))
+    parn = iam.create_instance_profile(InstanceProfileName=prof)["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName=prof, RoleName=role)
+    i = launch(ec2, IamInstanceProfile={"Arn": parn})
+    got = helpers.instance(ec2, i["InstanceId"]).get("IamInstanceProfile", {})
+    assert got.get("Arn") == parn, got
+
+
+# --------------------------------------------------------------------------------------
+# More of AssumeRole: trust conditions, cross-account, chaining, session-policy ceiling
+# --------------------------------------------------------------------------------------
+
+
+def test_trust_policy_conditions_are_evaluated(server, iam):
+    # The usual third-party pattern (IAM User Guide, "confused deputy"): the trust policy
+    # requires sts:ExternalId.
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A.id}:root"},
+                 "Action": "sts:AssumeRole",
+                 "Condition": {"StringEquals": {"sts:ExternalId": "Unique-42"}}})
+    role_arn = make_role(iam, uniq("ext"), A.id, [doc(ALLOW_EC2)], trust=trust)
+    sts = Clients(server, creds).sts()
+    with client_error("AccessDenied", 403):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="noext")
+    with client_error("AccessDenied", 403):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="wrong", ExternalId="unique-42")
+    assert sts.assume_role(RoleArn=role_arn, RoleSessionName="right",
+                           ExternalId="Unique-42")["Credentials"]["SessionToken"]
+
+
+def test_cross_account_assume_role(server, iam):
+    """A role of account B trusting account A: a user of A allowed sts:AssumeRole on it gets
+    a session that acts in B."""
+    other = Clients(server, B).iam()
+    role = uniq("xacct")
+    role_arn = make_role(other, role, B.id, [doc(ALLOW_EC2)], trust=trust_account(A.id))
+    _, creds = make_user(iam, uniq("op"), [doc(
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn})])
+    c = assume(Clients(server, creds).sts(), role_arn, "visit")
+    me = Clients(server, c).sts().get_caller_identity()
+    assert (me["Account"], me["Arn"]) == (B.id, f"arn:aws:sts::{B.id}:assumed-role/{role}/visit")
+    mine = launch(Clients(server, B).ec2())["InstanceId"]
+    seen = {i["InstanceId"] for i in helpers.describe(Clients(server, c).ec2())}
+    assert mine in seen, "the session acts in the role's account"
+    # A role of B that does not trust A cannot be assumed from A.
+    closed = make_role(other, uniq("closed"), B.id, [doc(ALLOW_EC2)])
+    with client_error("AccessDenied", 403):
+        Clients(server, creds).sts().assume_role(RoleArn=closed, RoleSessionName="no")
+
+
+def test_role_chaining_is_limited_to_one_hour(server, iam):
+    # STS AssumeRole: "Role chaining limits your CLI or API role session to a maximum of one
+    # hour ... if you provide a DurationSeconds value greater than one hour, the operation
+    # fails."
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    first = make_role(iam, uniq("first"), A.id, [ASSUME_ANY])
+    second = make_role(iam, uniq("second"), A.id, [doc(ALLOW_EC2)], max_session=43200)
+    s1 = assume(Clients(server, creds).sts(), first, "hop1")
+    sts1 = Clients(server, s1).sts()
+    with client_error("ValidationError", 400):
+        sts1.assume_role(RoleArn=second, RoleSessionName="hop2", DurationSeconds=7200)
+    s2 = assume(sts1, second, "hop2", DurationSeconds=3600)
+    assert Clients(server, s2).sts().get_caller_identity()["Arn"].endswith(
+        f":assumed-role/{second.rsplit('/', 1)[1]}/hop2")
+
+
+def test_role_session_name_is_validated(server, iam):
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    role_arn = make_role(iam, uniq("sn"), A.id, [doc(ALLOW_EC2)])
+    with client_error("ValidationError", 400):
+        Clients(server, creds).sts().assume_role(RoleArn=role_arn, RoleSessionName="bad name")
+
+
+def test_session_policy_cannot_widen_the_role(server, iam):
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    role_arn = make_role(iam, uniq("narrow"), A.id, [DESCRIBE_ONLY])
+    wide = assume(Clients(server, creds).sts(), role_arn, "wide", Policy=dumps(doc(ALLOW_EC2)))
+    ec2 = Clients(server, wide).ec2()
+    ec2.describe_instances()
+    with unauthorized(mutating=True, reason="because no identity-based policy allows"):
+        launch(ec2, MetadataOptions={"HttpTokens": "required"})
+
+
+def test_role_sessions_use_iam_with_the_roles_permissions(server, iam):
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    admin = make_role(iam, uniq("adm"), A.id, managed=[AWS_ADMIN])
+    s = assume(Clients(server, creds).sts(), admin, "adm")
+    made = uniq("by-session")
+    Clients(server, s).iam().create_user(UserName=made)
+    assert iam.get_user(UserName=made)["User"]["UserName"] == made
+
+
+def test_malformed_policy_arn_is_invalid_input(iam):
+    # IAM: InvalidInput 400 "ARN <value> is not valid." for a PolicyArn that is no ARN
+    # (e.g. hashicorp/terraform-provider-aws#1337: "InvalidInput: ARN ... is not valid").
+    name = uniq("arnu")
+    iam.create_user(UserName=name)
+    bad = "not-an-arn-at-all-xxxxxxxx"
+    with client_error("InvalidInput", 400, message_re="is not valid"):
+        iam.attach_user_policy(UserName=name, PolicyArn=bad)
+    with client_error("InvalidInput", 400):
+        iam.get_policy(PolicyArn=bad)
+    assert iam.list_attached_user_policies(UserName=name)["AttachedPolicies"] == []
+
+
+def test_presigned_sts_get_caller_identity(server, iam):
+    """The presigned GetCallerIdentity URL (service "sts", query-string SigV4), as used to
+    prove an identity to a third party, answers with the signer's identity."""
+    from iam_helpers import signed_request
+    arn, creds = make_user(iam, uniq("pre"))
+    r = signed_request(server, creds, {"Action": "GetCallerIdentity", "Version": "2011-06-15"},
+                       service="sts", region="us-east-1", query=True)
+    assert r.status == 200, r
+    root = ET.fromstring(r.body)
+    assert root.tag == f"{{{STS_NS}}}GetCallerIdentityResponse", r.body
+    got = {local(e.tag): e.text for e in root.iter()}
+    assert (got.get("Arn"), got.get("Account")) == (arn, A.id), r.body
+    bad = signed_request(server, Creds(creds.key, "x" * 40),
+                         {"Action": "GetCallerIdentity", "Version": "2011-06-15"},
+                         service="sts", region="us-east-1", query=True)
+    # STS answers its own Query error envelope (ErrorResponse/Error/{Type,Code,Message}),
+    # not EC2's Response/Errors/Error.
+    assert bad.status == 403, bad
+    assert local(ET.fromstring(bad.body).tag) == "ErrorResponse", bad.body
+    with client_error("SignatureDoesNotMatch", 403):  # (the model check sees the envelope)
+        Clients(server, Creds(creds.key, "x" * 40)).sts().get_caller_identity()
+
+
+def test_unknown_credentials_on_iam_and_sts(server, iam):
+    """IAM and STS answer unknown keys and forged session tokens as the Query services do:
+    InvalidClientTokenId 403 "The security token included in the request is invalid."
+    (EC2's own code for the same thing is AuthFailure 401.)"""
+    ghost = Creds("AKIAZZZZZZZZZZZZZZZZ", "g" * 40)
+    msg = "The security token included in the request is invalid."
+    with client_error("InvalidClientTokenId", 403, msg):
+        Clients(server, ghost).sts().get_caller_identity()
+    with client_error("InvalidClientTokenId", 403, msg):
+        Clients(server, ghost).iam().get_user(UserName="x")
+    _, creds = make_user(iam, uniq("op"), [ASSUME_ANY])
+    role_arn = make_role(iam, uniq("tok"), A.id, [doc(ALLOW_EC2)])
+    s = assume(Clients(server, creds).sts(), role_arn, "tok")
+    forged = Creds(s.key, s.secret, s.token[:-8] + ("A" * 8 if not s.token.endswith("A" * 8) else "B" * 8))
+    with client_error("InvalidClientTokenId", 403):
+        Clients(server, forged).sts().get_caller_identity()
