@@ -779,3 +779,27 @@ def test_set_operators_in_the_simulator(mem):
     assert decide("ForAllValues:StringEquals", ["team", "Name"]) == "explicitDeny"
     assert decide("ForAllValues:StringEquals", ["team", "cost"]) == "allowed"
     assert decide("ForAllValues:StringEquals", None) == "explicitDeny"
+
+
+def test_launch_is_checked_on_the_key_pair_and_the_attribute_names(mem):
+    """§1: RunInstances is also authorized on the key pair it names
+    (arn:aws:ec2:<region>:<account>:key-pair/<name>); ModifyInstanceMetadataOptions carries
+    `ec2:Attribute` with the names of the attributes it sets."""
+    no_key = {"Sid": "NoKey", "Effect": "Deny", "Action": "ec2:RunInstances",
+              "Resource": f"arn:aws:ec2:*:{MEM.id}:key-pair/forbidden"}
+    only_hops = {"Sid": "OnlyHops", "Effect": "Deny",
+                 "Action": "ec2:ModifyInstanceMetadataOptions", "Resource": "*",
+                 "Condition": {"ForAnyValue:StringNotEquals": {
+                     "ec2:Attribute": ["HttpPutResponseHopLimit"]}}}
+    _, dev = mem.role([doc(ALLOW_EC2, no_key, only_hops)], session="keys")
+    ec2 = dev.ec2()
+    iid = launch(ec2, KeyName="allowed", MetadataOptions={"HttpTokens": "required"})["InstanceId"]
+    with unauthorized(mutating=True) as d:
+        launch(ec2, KeyName="forbidden", MetadataOptions={"HttpTokens": "required"})
+    if d.resource is not None:
+        assert d.resource == f"arn:aws:ec2:{R}:{MEM.id}:key-pair/forbidden"
+    helpers.wait_state(ec2, iid, "running")
+    assert ec2.modify_instance_metadata_options(InstanceId=iid, HttpPutResponseHopLimit=2)
+    with unauthorized(mutating=True):
+        ec2.modify_instance_metadata_options(InstanceId=iid, HttpPutResponseHopLimit=2,
+                                             HttpTokens="required")

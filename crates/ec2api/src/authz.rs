@@ -116,6 +116,31 @@ fn instance_keys(ctx: &mut Context, i: &Instance) {
     }
 }
 
+/// `ec2:Attribute/<Param>` for each of `members` the request sends (its value as sent), and
+/// `ec2:Attribute` with their names.
+fn attribute_keys(ctx: &mut Context, input: &Value, members: &[&str]) {
+    for member in members {
+        if let Some(v) = s(input, member) {
+            ctx.set(&format!("ec2:Attribute/{member}"), vec![v]);
+        }
+    }
+    attribute_names(ctx, input);
+}
+
+/// `ec2:Attribute`: the names of the attributes a modify request sets.
+fn attribute_names(ctx: &mut Context, input: &Value) {
+    let names: Vec<String> = input
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !matches!(k.as_str(), "InstanceId" | "DryRun" | "ImageId"))
+        .map(|(k, _)| k.clone())
+        .collect();
+    if !names.is_empty() {
+        ctx.set("ec2:Attribute", names);
+    }
+}
+
 /// `aws:RequestTag/…` and `aws:TagKeys` of the tags a request puts on `resource_type`.
 fn request_tag_keys(ctx: &mut Context, input: &Value, resource_type: &str) {
     let mut keys = Vec::new();
@@ -197,32 +222,65 @@ fn checks(
                 }
             }
             request_tag_keys(&mut inst, input, "instance");
+            let mut on_resource = global.clone();
+            if let Some(id) = input
+                .get("LaunchTemplate")
+                .and_then(|t| s(t, "LaunchTemplateId"))
+            {
+                let template = arn("launch-template", &id);
+                inst.set("ec2:LaunchTemplate", vec![template.clone()]);
+                on_resource.set("ec2:LaunchTemplate", vec![template]);
+            }
             let image = s(input, "ImageId").unwrap_or_default();
-            vec![
-                (
-                    format!("arn:aws:ec2:{region}::image/{image}"),
-                    global.clone(),
-                ),
+            let mut image_ctx = on_resource.clone();
+            image_ctx.set("ec2:ImageID", vec![image.clone()]);
+            // The resources a launch touches, named where the request names them (Service
+            // Authorization Reference, RunInstances: image, instance, network-interface,
+            // security-group, subnet, volume; key-pair and launch-template when used).
+            let groups = ids("SecurityGroupIds");
+            let mut list = vec![
+                (format!("arn:aws:ec2:{region}::image/{image}"), image_ctx),
                 (arn("instance", "*"), inst),
-                (arn("network-interface", "*"), global.clone()),
-                (arn("security-group", "*"), global.clone()),
-                (arn("subnet", "*"), global.clone()),
-                (arn("volume", "*"), global),
-            ]
+                (arn("network-interface", "*"), on_resource.clone()),
+                (
+                    arn(
+                        "subnet",
+                        &s(input, "SubnetId").unwrap_or_else(|| "*".into()),
+                    ),
+                    on_resource.clone(),
+                ),
+                (arn("volume", "*"), on_resource.clone()),
+            ];
+            if groups.is_empty() {
+                list.push((arn("security-group", "*"), on_resource.clone()));
+            }
+            for g in groups {
+                list.push((arn("security-group", &g), on_resource.clone()));
+            }
+            if let Some(k) = s(input, "KeyName") {
+                list.push((arn("key-pair", &k), on_resource.clone()));
+            }
+            if let Some(t) = on_resource
+                .get("ec2:LaunchTemplate")
+                .and_then(|v| v.first())
+            {
+                list.push((t.clone(), on_resource.clone()));
+            }
+            list
         }
         "ModifyInstanceMetadataOptions" => {
             let mut ctx = global;
-            for member in [
-                "HttpTokens",
-                "HttpPutResponseHopLimit",
-                "HttpEndpoint",
-                "HttpProtocolIpv6",
-                "InstanceMetadataTags",
-            ] {
-                if let Some(v) = s(input, member) {
-                    ctx.set(&format!("ec2:Attribute/{member}"), vec![v]);
-                }
-            }
+            attribute_keys(
+                &mut ctx,
+                input,
+                &[
+                    "HttpTokens",
+                    "HttpPutResponseHopLimit",
+                    "HttpEndpoint",
+                    "HttpProtocolIpv6",
+                    "InstanceMetadataTags",
+                ],
+            );
             let id = s(input, "InstanceId").unwrap_or_default();
             // The request's own values are the `ec2:Attribute/…` keys above; the instance
             // keys describe the instance as it is.
@@ -230,17 +288,17 @@ fn checks(
         }
         "ModifyInstanceMetadataDefaults" => {
             let mut ctx = global;
-            for member in [
-                "HttpTokens",
-                "HttpTokensEnforced",
-                "HttpPutResponseHopLimit",
-                "HttpEndpoint",
-                "InstanceMetadataTags",
-            ] {
-                if let Some(v) = s(input, member) {
-                    ctx.set(&format!("ec2:Attribute/{member}"), vec![v]);
-                }
-            }
+            attribute_keys(
+                &mut ctx,
+                input,
+                &[
+                    "HttpTokens",
+                    "HttpTokensEnforced",
+                    "HttpPutResponseHopLimit",
+                    "HttpEndpoint",
+                    "InstanceMetadataTags",
+                ],
+            );
             vec![("*".into(), ctx)]
         }
         "StartInstances" | "StopInstances" | "RebootInstances" | "TerminateInstances" => {
@@ -250,13 +308,15 @@ fn checks(
                 .collect()
         }
         "ModifyImageAttribute" | "DescribeImageAttribute" => {
-            vec![(
-                format!(
-                    "arn:aws:ec2:{region}::image/{}",
-                    s(input, "ImageId").unwrap_or_default()
-                ),
-                global,
-            )]
+            let image = s(input, "ImageId").unwrap_or_default();
+            let mut ctx = global;
+            ctx.set("ec2:ImageID", vec![image.clone()]);
+            if action == "ModifyImageAttribute" {
+                attribute_names(&mut ctx, input);
+            } else if let Some(a) = s(input, "Attribute") {
+                ctx.set("ec2:Attribute", vec![a]);
+            }
+            vec![(format!("arn:aws:ec2:{region}::image/{image}"), ctx)]
         }
         _ => vec![("*".into(), global)],
     }
