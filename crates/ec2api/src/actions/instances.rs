@@ -354,6 +354,20 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
     };
     let mut tags = tpl.instance_tags.clone();
     model::tags::upsert(&mut tags, &request_tags)?;
+    // EC2 tags an instance launched from a template with the template and version (EC2 user
+    // guide, "Launch an instance from a launch template"); Terraform's aws_instance reads its
+    // `launch_template` back from these tags (DescribeTags).
+    if let Some((id, version)) = &tpl.template {
+        for (key, value) in [
+            ("aws:ec2launchtemplate:id", id),
+            ("aws:ec2launchtemplate:version", version),
+        ] {
+            tags.push(model::tags::Tag {
+                key: key.into(),
+                value: value.clone(),
+            });
+        }
+    }
     if let Some(name) = req.security_groups.iter().find(|n| n.as_str() != "default") {
         return Err(Ec2Error::InvalidParameterValue(format!(
             "The security group '{name}' does not exist in default VPC '{}'",
@@ -416,7 +430,13 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         key_name: req.key_name.clone().or(tpl.key_name.clone()),
         security_groups,
         iam_instance_profile: profile,
-        user_data: req.user_data.clone().or(tpl.user_data.clone()),
+        // An empty value is no user data: Terraform writes `LaunchTemplateData.UserData=`
+        // into every template, and an instance launched from one has none.
+        user_data: req
+            .user_data
+            .clone()
+            .or(tpl.user_data.clone())
+            .filter(|u| !u.trim().is_empty()),
         client_token: req.client_token.clone().filter(|t| !t.is_empty()),
         launch_fingerprint: Some(launch_fingerprint.clone()),
         ebs_optimized: req.ebs_optimized.or(tpl.ebs_optimized).unwrap_or(false),
