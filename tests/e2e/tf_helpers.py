@@ -134,6 +134,10 @@ class Workspace:
         (self.dir / "main.tf").write_text(
             provider_block(self.endpoint, self.region) + "\n" + textwrap.dedent(body))
 
+    def write_config(self, text: str) -> None:
+        """A whole configuration, provider block included."""
+        (self.dir / "main.tf").write_text(text)
+
     # -- commands ------------------------------------------------------------------------
     def run(self, *args: str, timeout: float = 300) -> Result:
         argv = [self.tooling.terraform, *args]

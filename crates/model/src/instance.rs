@@ -698,4 +698,46 @@ pub(crate) mod tests {
             "2025-11-22 17:00:00 GMT"
         );
     }
+
+    #[test]
+    fn attributes_that_need_a_stopped_instance() {
+        let mut i = sample("t3.micro");
+        i.cpu_credits = Some("standard".into());
+        i.modify_attribute(&AttributeChange::DisableApiTermination(true))
+            .unwrap();
+        assert!(i.disable_api_termination);
+        for change in [
+            AttributeChange::InstanceType("m5.large".into()),
+            AttributeChange::UserData(Some("aGk=".into())),
+            AttributeChange::EbsOptimized(true),
+        ] {
+            let before = i.clone();
+            let err = i.modify_attribute(&change).unwrap_err();
+            assert!(
+                matches!(err, Ec2Error::IncorrectInstanceState(_)),
+                "{change:?}"
+            );
+            assert_eq!(i, before, "nothing changes");
+        }
+        i.state = InstanceState::Stopped;
+        i.modify_attribute(&AttributeChange::InstanceType("m5.large".into()))
+            .unwrap();
+        assert_eq!(
+            (i.instance_type.as_str(), &i.cpu_credits),
+            ("m5.large", &None)
+        );
+        i.modify_attribute(&AttributeChange::InstanceType("t2.micro".into()))
+            .unwrap();
+        assert_eq!(i.cpu_credits.as_deref(), Some("standard"), "T2 default");
+        assert!(i
+            .modify_attribute(&AttributeChange::InstanceType("t4g.micro".into()))
+            .is_err());
+        assert!(i
+            .modify_attribute(&AttributeChange::InstanceType("x9.huge".into()))
+            .is_err());
+        i.state = InstanceState::Terminated;
+        assert!(i
+            .modify_attribute(&AttributeChange::DisableApiStop(true))
+            .is_err());
+    }
 }
