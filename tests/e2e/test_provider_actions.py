@@ -186,6 +186,39 @@ def test_describe_instance_credit_specifications(ec2):
                           CreditSpecification={"CpuCredits": "infinite"})
 
 
+def test_modify_instance_credit_specification(ec2):
+    """Per-instance results: the burstable ones change, the others are listed with their
+    error code; a bad credit value fails the whole request and changes nothing."""
+    t3 = run_one(ec2, itype="t3.micro")
+    m5 = run_one(ec2, itype="m5.large")
+    gone = run_one(ec2, itype="t3.micro")
+    ec2.terminate_instances(InstanceIds=[gone])
+    resp = ec2.modify_instance_credit_specification(InstanceCreditSpecifications=[
+        {"InstanceId": t3, "CpuCredits": "standard"},
+        {"InstanceId": m5, "CpuCredits": "standard"},
+        {"InstanceId": gone, "CpuCredits": "standard"},
+        {"InstanceId": "i-0123456789abcdef9", "CpuCredits": "standard"},
+    ])
+    assert resp["SuccessfulInstanceCreditSpecifications"] == [{"InstanceId": t3}]
+    codes = {u["InstanceId"]: u["Error"]["Code"]
+             for u in resp["UnsuccessfulInstanceCreditSpecifications"]}
+    assert codes == {m5: "InstanceCreditSpecification.NotSupported",
+                     gone: "IncorrectInstanceState",
+                     "i-0123456789abcdef9": "InvalidInstanceID.NotFound"}
+    spec = ec2.describe_instance_credit_specifications(InstanceIds=[t3])
+    assert spec["InstanceCreditSpecifications"][0]["CpuCredits"] == "standard"
+    with ec2_error("InvalidParameterValue"):
+        ec2.modify_instance_credit_specification(InstanceCreditSpecifications=[
+            {"InstanceId": t3, "CpuCredits": "unlimited"},
+            {"InstanceId": m5, "CpuCredits": "turbo"}])
+    with ec2_error("DryRunOperation", 412):
+        ec2.modify_instance_credit_specification(
+            InstanceCreditSpecifications=[{"InstanceId": t3, "CpuCredits": "unlimited"}],
+            DryRun=True)
+    spec = ec2.describe_instance_credit_specifications(InstanceIds=[t3])
+    assert spec["InstanceCreditSpecifications"][0]["CpuCredits"] == "standard"
+
+
 # ----------------------------------------------------------------------------- volumes
 
 
@@ -255,3 +288,25 @@ def test_unimplemented_actions_are_invalid_action(server):
                    "AuthorizeSecurityGroupIngress"):
         resp = raw(server.endpoint, {"Action": action}, region=REGION)
         assert (resp.status, resp.error[0]) == (400, "InvalidAction"), (action, resp.body[:300])
+
+
+def test_run_instances_client_token_is_idempotent(ec2):
+    """RunInstances with a ClientToken (Terraform sends one): the same request again returns
+    the same reservation and launches nothing; other parameters under the same token are
+    IdempotentParameterMismatch (EC2 API reference, "Ensuring idempotency")."""
+    params = dict(ImageId=AMI_AL2, InstanceType="t3.micro", MinCount=2, MaxCount=2,
+                  ClientToken="tf-idempotency-1",
+                  MetadataOptions={"HttpTokens": "required"})
+    first = ec2.run_instances(**params)
+    before = {i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
+              for i in r["Instances"]}
+    again = ec2.run_instances(**params)
+    assert again["ReservationId"] == first["ReservationId"]
+    assert [i["InstanceId"] for i in again["Instances"]] == \
+        [i["InstanceId"] for i in first["Instances"]]
+    with ec2_error("IdempotentParameterMismatch"):
+        ec2.run_instances(**(params | {"InstanceType": "m5.large"}))
+    after = {i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
+             for i in r["Instances"]}
+    assert after == before
+    assert all(i["ClientToken"] == "tf-idempotency-1" for i in first["Instances"])

@@ -43,7 +43,7 @@ SCENARIOS: dict = {}
 
 
 @pytest.fixture(scope="module")
-def scenarios(tooling, server, tmp_path_factory):
+def scenarios(tooling, server, tmp_path_factory, request):
     """Every scenario starts at once against the module's one server, each in its own
     working directory and Region: most of a scenario is the provider waiting (10 s before it
     first polls a new instance or changed options), so together they take about as long as
@@ -59,9 +59,12 @@ def scenarios(tooling, server, tmp_path_factory):
             return ws
         return make
 
-    pool = ThreadPoolExecutor(max_workers=len(SCENARIOS))
+    # Only the scenarios whose tests were selected (`-k`).
+    selected = {item.name for item in request.session.items}
+    chosen = {name: fn for name, fn in SCENARIOS.items() if f"test_{name}" in selected}
+    pool = ThreadPoolExecutor(max_workers=max(1, len(chosen)))
     futures = {name: pool.submit(fn, workspace_factory(name), server)
-               for name, fn in SCENARIOS.items()}
+               for name, fn in chosen.items()}
     try:
         yield futures
     finally:
@@ -148,15 +151,15 @@ def aws_instance_metadata_options_lifecycle(workspace, server):
 
 @scenario
 def aws_instance_attributes_change_in_place(workspace, server):
-    """What else the provider reads and writes on an instance: DisableApiTermination,
-    InstanceInitiatedShutdownBehavior, DisableApiStop (ModifyInstanceAttribute), monitoring,
-    and a burstable type's credit specification; destroy turns termination protection off
+    """What else the provider reads and writes on an instance: DisableApiTermination and
+    InstanceInitiatedShutdownBehavior (ModifyInstanceAttribute), a burstable type's credit
+    option (ModifyInstanceCreditSpecification); destroy turns termination protection off
     before TerminateInstances, as the provider does."""
     region = "us-east-2"
     ec2 = server.client(region)
     ws = workspace(region)
 
-    def body(protect: bool, behavior: str) -> str:
+    def body(protect: bool, behavior: str, credits: str) -> str:
         return f"""
             resource "aws_instance" "app" {{
               ami                                  = "{AMI_AL2}"
@@ -164,7 +167,7 @@ def aws_instance_attributes_change_in_place(workspace, server):
               disable_api_termination              = {str(protect).lower()}
               instance_initiated_shutdown_behavior = "{behavior}"
               credit_specification {{
-                cpu_credits = "standard"
+                cpu_credits = "{credits}"
               }}
               metadata_options {{
                 http_tokens = "required"
@@ -173,27 +176,31 @@ def aws_instance_attributes_change_in_place(workspace, server):
             output "id" {{ value = aws_instance.app.id }}
             """
 
-    ws.write(body(True, "terminate"))
-    ws.init()
-    ws.apply()
-    iid = ws.outputs()["id"]
-
     def attr(name):
         return ec2.describe_instance_attribute(InstanceId=iid, Attribute=name)
 
+    def credits():
+        spec = ec2.describe_instance_credit_specifications(InstanceIds=[iid])
+        return [c["CpuCredits"] for c in spec["InstanceCreditSpecifications"]]
+
+    ws.write(body(True, "terminate", "standard"))
+    ws.init()
+    ws.apply()
+    iid = ws.outputs()["id"]
     assert attr("disableApiTermination")["DisableApiTermination"]["Value"] is True
     assert attr("instanceInitiatedShutdownBehavior")[
         "InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
-    spec = ec2.describe_instance_credit_specifications(InstanceIds=[iid])
-    assert spec["InstanceCreditSpecifications"] == [{"InstanceId": iid, "CpuCredits": "standard"}]
+    assert credits() == ["standard"]
     with ec2_error("OperationNotPermitted"):
         ec2.terminate_instances(InstanceIds=[iid])
     ws.plan_is_clean()
 
-    ws.write(body(True, "stop"))
+    ws.write(body(True, "stop", "unlimited"))
     ws.apply()
     assert attr("instanceInitiatedShutdownBehavior")[
         "InstanceInitiatedShutdownBehavior"]["Value"] == "stop"
+    assert credits() == ["unlimited"]
+    assert ws.outputs()["id"] == iid
     ws.plan_is_clean()
 
     ws.destroy()

@@ -394,6 +394,32 @@ impl Instance {
         Ok(())
     }
 
+    /// ModifyInstanceCreditSpecification for this instance: burstable types only, not once
+    /// shutting down or terminated. The error is the item's `(code, message)` (the action
+    /// reports failures per instance).
+    pub fn set_cpu_credits(&mut self, credits: &str) -> Result<(), (&'static str, String)> {
+        if self.state.is_gone() {
+            return Err((
+                "IncorrectInstanceState",
+                format!(
+                    "The instance '{}' is not in a state from which its credit option can be modified.",
+                    self.instance_id
+                ),
+            ));
+        }
+        if self.cpu_credits.is_none() {
+            return Err((
+                "InstanceCreditSpecification.NotSupported",
+                format!(
+                    "The instance type {} of instance '{}' does not support CPU credits.",
+                    self.instance_type, self.instance_id
+                ),
+            ));
+        }
+        self.cpu_credits = Some(credits.to_string());
+        Ok(())
+    }
+
     pub fn reboot(&self) -> Result<(), Ec2Error> {
         if self.state.is_gone() {
             return Err(Ec2Error::IncorrectInstanceState(format!(

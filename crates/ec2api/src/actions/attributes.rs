@@ -382,3 +382,97 @@ pub async fn describe_instance_credit_specifications(
         limit,
     )
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreditSpecificationIn {
+    instance_id: Option<String>,
+    cpu_credits: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyInstanceCreditSpecificationIn {
+    #[serde(default)]
+    instance_credit_specifications: Vec<CreditSpecificationIn>,
+    dry_run: Option<bool>,
+}
+
+/// ModifyInstanceCreditSpecification: `standard` or `unlimited` per burstable instance.
+/// A bad credit value fails the request; an instance that cannot take it (malformed,
+/// unknown, not burstable, terminated) is reported in the unsuccessful set and the others
+/// change (EC2 API reference; item messages UNCONFIRMED).
+pub async fn modify_instance_credit_specification(
+    ctx: &Ctx<'_>,
+    req: ModifyInstanceCreditSpecificationIn,
+) -> Result<Value, Ec2Error> {
+    if req.instance_credit_specifications.is_empty() {
+        return Err(Ec2Error::MissingParameter(
+            "InstanceCreditSpecification".into(),
+        ));
+    }
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    let mut failed: Vec<Value> = Vec::new();
+    let failure = |id: &str, code: &str, message: String| json!({"InstanceId": id, "Error": {"Code": code, "Message": message}});
+    for spec in &req.instance_credit_specifications {
+        let id = spec.instance_id.clone().unwrap_or_default();
+        let credits = spec.cpu_credits.clone().unwrap_or_default();
+        if credits != "standard" && credits != "unlimited" {
+            return Err(Ec2Error::invalid_enum(
+                &credits,
+                "CpuCredits",
+                &["standard", "unlimited"],
+            ));
+        }
+        match instance_id(&id) {
+            Ok(id) => wanted.push((id, credits)),
+            Err(e) => failed.push(failure(&id, "InvalidInstanceID.Malformed", e.to_string())),
+        }
+    }
+    let mut ok: Vec<(String, String)> = Vec::new();
+    for (id, credits) in wanted {
+        match ctx
+            .api
+            .store
+            .instances(&ctx.scope, std::slice::from_ref(&id))
+            .await
+        {
+            Ok(mut found) => match found.pop() {
+                Some(mut i) => match i.set_cpu_credits(&credits) {
+                    Ok(()) => ok.push((id, credits)),
+                    Err((code, message)) => failed.push(failure(&id, code, message)),
+                },
+                None => return Err(Ec2Error::InternalError),
+            },
+            Err(store::StoreError::Refused(e @ Ec2Error::InvalidInstanceIdNotFound(_))) => {
+                failed.push(failure(&id, "InvalidInstanceID.NotFound", e.to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    dry_run(req.dry_run)?;
+    let ids: Vec<String> = ok.iter().map(|(id, _)| id.clone()).collect();
+    if !ids.is_empty() {
+        ctx.api
+            .store
+            .update_instances(
+                &ctx.scope,
+                &ids,
+                Box::new(move |i, _| {
+                    let credits = ok
+                        .iter()
+                        .find(|(id, _)| *id == i.instance_id)
+                        .map(|(_, c)| c.as_str())
+                        .unwrap_or("standard");
+                    i.set_cpu_credits(credits)
+                        .map_err(|(_, message)| Ec2Error::IncorrectInstanceState(message))
+                }),
+            )
+            .await?;
+    }
+    let succeeded: Vec<Value> = ids.iter().map(|id| json!({ "InstanceId": id })).collect();
+    Ok(json!({
+        "SuccessfulInstanceCreditSpecifications": succeeded,
+        "UnsuccessfulInstanceCreditSpecifications": failed,
+    }))
+}

@@ -69,6 +69,7 @@ actions! {
     DescribeInstanceAttribute => attributes::describe_instance_attribute,
     ModifyInstanceAttribute => attributes::modify_instance_attribute,
     DescribeInstanceCreditSpecifications => attributes::describe_instance_credit_specifications,
+    ModifyInstanceCreditSpecification => attributes::modify_instance_credit_specification,
     DescribeInstanceTypes => network::describe_instance_types,
     DescribeVpcs => network::describe_vpcs,
     DescribeSubnets => network::describe_subnets,
