@@ -18,12 +18,31 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import helpers
-from helpers import AMI_AL2, ec2_error, instance, options, raw, state
+from helpers import AMI_AL2, ImdsServer, ec2_error, instance, options, raw, state
 from tf_helpers import Workspace, find_terraform
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 TOOLING, WHY = find_terraform()
+
+
+# Longer than the 10 s the provider waits before it first polls a new instance, changed
+# options or a terminating instance: it sees `pending` / `shutting-down` and has to wait for
+# the end state, so reading `running` / `applied` / `terminated` right after an apply shows
+# that it did.
+APPLY_DELAY = "11s"
+TRANSITION_DELAY = "11s"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = ImdsServer(tmp_path_factory.mktemp("imds-terraform"), apply_delay=APPLY_DELAY,
+                     transition_delay=TRANSITION_DELAY)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +332,7 @@ def data_sources_filter_on_http_tokens(workspace, server):
     optional = helpers.run_ids(ec2, 1, metadata={"HttpTokens": "optional"})
     ec2.create_tags(Resources=optional, Tags=[{"Key": "Name", "Value": "legacy"}])
     for iid in required + optional:
-        helpers.wait_state(ec2, iid, "running")
+        helpers.wait_state(ec2, iid, "running", timeout=30)
     ws = workspace(region)
     ws.write("""
         data "aws_instances" "v2" {

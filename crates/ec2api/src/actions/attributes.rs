@@ -333,16 +333,10 @@ pub struct DescribeInstanceCreditSpecificationsIn {
     dry_run: Option<bool>,
 }
 
-/// The credit option of a burstable instance, as EC2 reports it.
-fn credit_specification(i: &Instance) -> Option<Value> {
-    i.cpu_credits
-        .as_ref()
-        .map(|c| json!({"InstanceId": i.instance_id, "CpuCredits": c}))
-}
-
-/// DescribeInstanceCreditSpecifications: the burstable instances (T2, T3, T4g) of the
-/// caller, or those named; filter `instance-id`. A named instance of another family is
-/// `InvalidParameterValue` (UNCONFIRMED wording).
+/// DescribeInstanceCreditSpecifications. Named instances are each reported; one that is not
+/// burstable reads `standard` (the API reference says such an id is an error, but EC2
+/// answers `standard`, as observed in k1LoW/awspec#404). Without ids, EC2 lists only the
+/// instances whose credit option is `unlimited` (API reference). Filter: `instance-id`.
 pub async fn describe_instance_credit_specifications(
     ctx: &Ctx<'_>,
     req: DescribeInstanceCreditSpecificationsIn,
@@ -358,22 +352,20 @@ pub async fn describe_instance_credit_specifications(
         Some(instance_ids(&req.instance_ids, "InstanceId")?)
     };
     dry_run(req.dry_run)?;
-    let instances = super::every_instance(ctx, ids.clone()).await?;
-    let mut items = Vec::new();
-    for i in instances.iter().filter(|i| !i.state.is_gone()) {
-        let Some(spec) = credit_specification(i) else {
-            if ids.is_some() {
-                return Err(Ec2Error::InvalidParameterValue(format!(
-                    "The instance '{}' is not a burstable performance instance.",
-                    i.instance_id
-                )));
-            }
-            continue;
-        };
-        if filter::passes(&filters, &[("instance-id".into(), i.instance_id.clone())]) {
-            items.push(spec);
-        }
-    }
+    let named = ids.is_some();
+    let instances = super::every_instance(ctx, ids).await?;
+    let items = instances
+        .iter()
+        .filter(|i| !i.state.is_gone())
+        .filter(|i| named || i.cpu_credits.as_deref() == Some("unlimited"))
+        .filter(|i| filter::passes(&filters, &[("instance-id".into(), i.instance_id.clone())]))
+        .map(|i| {
+            json!({
+                "InstanceId": i.instance_id,
+                "CpuCredits": i.cpu_credits.as_deref().unwrap_or("standard"),
+            })
+        })
+        .collect();
     page_in_memory(
         "InstanceCreditSpecifications",
         "credits",
