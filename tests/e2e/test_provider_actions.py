@@ -286,6 +286,29 @@ def test_default_vpc_and_subnets(ec2):
         ec2.describe_subnets(SubnetIds=["subnet-0123456789abcdef0"])
 
 
+def test_default_vpc_attributes_and_main_route_table(ec2):
+    """What data "aws_vpc" reads besides DescribeVpcs (with its camelCase `isDefault`)."""
+    by_alias = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    assert by_alias == ec2.describe_vpcs()["Vpcs"]
+    vpc = by_alias[0]["VpcId"]
+    for name, member, value in (("enableDnsSupport", "EnableDnsSupport", True),
+                                ("enableDnsHostnames", "EnableDnsHostnames", True),
+                                ("enableNetworkAddressUsageMetrics",
+                                 "EnableNetworkAddressUsageMetrics", False)):
+        got = ec2.describe_vpc_attribute(VpcId=vpc, Attribute=name)
+        assert (got["VpcId"], got[member]) == (vpc, {"Value": value})
+    with ec2_error("InvalidVpcID.NotFound"):
+        ec2.describe_vpc_attribute(VpcId="vpc-0123456789abcdef0", Attribute="enableDnsSupport")
+    tables = ec2.describe_route_tables(Filters=[
+        {"Name": "vpc-id", "Values": [vpc]},
+        {"Name": "association.main", "Values": ["true"]}])["RouteTables"]
+    assert len(tables) == 1 and tables[0]["Associations"][0]["Main"] is True
+    routes = {r["DestinationCidrBlock"]: r["GatewayId"] for r in tables[0]["Routes"]}
+    assert routes["172.31.0.0/16"] == "local" and routes["0.0.0.0/0"].startswith("igw-")
+    assert ec2.describe_route_tables(Filters=[
+        {"Name": "association.main", "Values": ["false"]}])["RouteTables"] == []
+
+
 def test_unimplemented_actions_are_invalid_action(server):
     for action in ("CreateVolume", "DescribeSpotPriceHistory", "CreateVpc",
                    "AuthorizeSecurityGroupIngress"):

@@ -13,6 +13,7 @@ under IMDS_REQUIRE_ALL=1).
 """
 from __future__ import annotations
 
+import base64
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -228,6 +229,79 @@ def aws_instance_attributes_change_in_place(workspace, server):
 
 
 @scenario
+def default_vpc_and_changes_that_need_a_stop(workspace, server):
+    """The default VPC through the data sources (DescribeVpcs with `isDefault`,
+    DescribeVpcAttribute, DescribeRouteTables, DescribeSubnets), an instance in its first
+    subnet; changing user_data and instance_type makes the provider stop the instance, wait
+    for `stopped`, ModifyInstanceAttribute, start it and wait for `running`."""
+    region = "ca-central-1"
+    ec2 = server.client(region)
+    ws = workspace(region)
+
+    def body(itype: str, script: str) -> str:
+        return f"""
+            data "aws_vpc" "default" {{
+              default = true
+            }}
+            data "aws_subnets" "default" {{
+              filter {{
+                name   = "vpc-id"
+                values = [data.aws_vpc.default.id]
+              }}
+              filter {{
+                name   = "default-for-az"
+                values = ["true"]
+              }}
+            }}
+            data "aws_subnet" "first" {{
+              id = sort(data.aws_subnets.default.ids)[0]
+            }}
+            resource "aws_instance" "app" {{
+              ami           = "{AMI_AL2}"
+              instance_type = "{itype}"
+              subnet_id     = data.aws_subnet.first.id
+              user_data     = "#!/bin/sh\\necho {script}\\n"
+              metadata_options {{
+                http_tokens = "required"
+              }}
+            }}
+            output "id" {{ value = aws_instance.app.id }}
+            output "vpc" {{ value = data.aws_vpc.default.id }}
+            output "cidr" {{ value = data.aws_vpc.default.cidr_block }}
+            output "subnets" {{ value = data.aws_subnets.default.ids }}
+            output "subnet" {{ value = data.aws_subnet.first.id }}
+            """
+
+    def user_data(iid):
+        value = ec2.describe_instance_attribute(InstanceId=iid, Attribute="userData")
+        return base64.b64decode(value["UserData"]["Value"]).decode()
+
+    ws.write(body("t3.micro", "one"))
+    ws.init()
+    ws.apply()
+    out = ws.outputs()
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    assert (out["vpc"], out["cidr"]) == (vpcs[0]["VpcId"], vpcs[0]["CidrBlock"])
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [out["vpc"]]}])
+    assert sorted(out["subnets"]) == sorted(s["SubnetId"] for s in subnets["Subnets"])
+    iid = out["id"]
+    got = instance(ec2, iid)
+    assert (got["SubnetId"], got["VpcId"]) == (out["subnet"], out["vpc"])
+    assert user_data(iid) == "#!/bin/sh\necho one\n"
+    ws.plan_is_clean()
+
+    ws.write(body("t3.small", "two"))
+    ws.apply()
+    got = instance(ec2, iid)
+    assert ws.outputs()["id"] == iid, "changed in place"
+    assert (got["InstanceType"], got["State"]["Name"]) == ("t3.small", "running")
+    assert user_data(iid) == "#!/bin/sh\necho two\n"
+    ws.plan_is_clean()
+    ws.destroy()
+    assert state(ec2, iid) == "terminated"
+
+
+@scenario
 def instance_metadata_defaults_resource(workspace, server):
     """aws_ec2_instance_metadata_defaults: create, plan clean, update, plan clean, destroy
     (back to no preference)."""
@@ -427,3 +501,7 @@ def test_data_sources_filter_on_http_tokens(scenarios):
 
 def test_unimplemented_action_fails_fast(scenarios):
     outcome(scenarios, unimplemented_action_fails_fast)
+
+
+def test_default_vpc_and_changes_that_need_a_stop(scenarios):
+    outcome(scenarios, default_vpc_and_changes_that_need_a_stop)

@@ -68,6 +68,8 @@ pub enum Ec2Error {
     InvalidVolumeNotFound(String),
     #[error("{0}")]
     InvalidInstanceType(String),
+    #[error("The routeTable ID '{0}' does not exist")]
+    InvalidRouteTableIdNotFound(String),
     #[error("The vpc ID '{0}' does not exist")]
     InvalidVpcIdNotFound(String),
     #[error("The launch template ID '{0}' is malformed. The ID must start with 'lt-' and be followed by 17 hexadecimal characters.")]

@@ -72,6 +72,8 @@ actions! {
     ModifyInstanceCreditSpecification => attributes::modify_instance_credit_specification,
     DescribeInstanceTypes => network::describe_instance_types,
     DescribeVpcs => network::describe_vpcs,
+    DescribeVpcAttribute => network::describe_vpc_attribute,
+    DescribeRouteTables => network::describe_route_tables,
     DescribeSubnets => network::describe_subnets,
     DescribeVolumes => network::describe_volumes,
 }

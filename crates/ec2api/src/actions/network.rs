@@ -284,9 +284,12 @@ pub struct DescribeVpcsIn {
     dry_run: Option<bool>,
 }
 
+/// EC2 also answers the camelCase spellings the Terraform provider sends (`isDefault`,
+/// `availabilityZone`, `defaultForAz`, `cidrBlock`), which its documentation does not list.
 const VPC_FILTERS: &[&str] = &[
     "vpc-id",
     "is-default",
+    "isDefault",
     "state",
     "cidr",
     "cidr-block-association.cidr-block",
@@ -339,6 +342,7 @@ pub async fn describe_vpcs(ctx: &Ctx<'_>, req: DescribeVpcsIn) -> Result<Value, 
         attrs(&[
             ("vpc-id", v.vpc_id.clone()),
             ("is-default", "true".into()),
+            ("isDefault", "true".into()),
             ("state", "available".into()),
             ("cidr", cidr(v.cidr)),
             ("cidr-block-association.cidr-block", cidr(v.cidr)),
@@ -387,7 +391,9 @@ const SUBNET_FILTERS: &[&str] = &[
     "subnet-id",
     "vpc-id",
     "availability-zone",
+    "availabilityZone",
     "availability-zone-id",
+    "availabilityZoneId",
     "default-for-az",
     "defaultForAz",
     "state",
@@ -404,7 +410,9 @@ fn subnet_attributes(s: &Subnet, account: &str) -> Vec<(String, String)> {
         ("subnet-id", s.subnet_id.clone()),
         ("vpc-id", s.vpc_id.clone()),
         ("availability-zone", s.availability_zone.clone()),
+        ("availabilityZone", s.availability_zone.clone()),
         ("availability-zone-id", s.availability_zone_id.clone()),
+        ("availabilityZoneId", s.availability_zone_id.clone()),
         ("default-for-az", s.default_for_az.to_string()),
         ("defaultForAz", s.default_for_az.to_string()),
         ("state", "available".into()),
@@ -467,6 +475,145 @@ pub async fn describe_subnets(ctx: &Ctx<'_>, req: DescribeSubnetsIn) -> Result<V
         })
         .collect();
     page_in_memory("Subnets", "subnets", items, &req.next_token, limit)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeVpcAttributeIn {
+    vpc_id: Option<String>,
+    attribute: Option<String>,
+    dry_run: Option<bool>,
+}
+
+/// DescribeVpcAttribute of the default VPC: DNS support and DNS hostnames are on, Network
+/// Address Usage metrics off (EC2 user guide, "Default VPCs").
+pub async fn describe_vpc_attribute(
+    ctx: &Ctx<'_>,
+    req: DescribeVpcAttributeIn,
+) -> Result<Value, Ec2Error> {
+    let attribute = req
+        .attribute
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| Ec2Error::MissingParameter("Attribute".into()))?;
+    let vpc_id = req
+        .vpc_id
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Ec2Error::MissingParameter("VpcId".into()))?;
+    let vpc = catalogue::default_vpc(&ctx.scope.region);
+    check_ids(
+        std::slice::from_ref(&vpc_id),
+        &[vpc.vpc_id.as_str()],
+        ids::VPC,
+        Ec2Error::InvalidVpcIdNotFound,
+    )?;
+    let (member, value) = match attribute.as_str() {
+        "enableDnsSupport" => ("EnableDnsSupport", true),
+        "enableDnsHostnames" => ("EnableDnsHostnames", true),
+        "enableNetworkAddressUsageMetrics" => ("EnableNetworkAddressUsageMetrics", false),
+        other => {
+            return Err(Ec2Error::invalid_enum(
+                other,
+                "Attribute",
+                &["enableDnsSupport", "enableDnsHostnames"],
+            ))
+        }
+    };
+    dry_run(req.dry_run)?;
+    Ok(json!({ "VpcId": vpc_id, member: { "Value": value } }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeRouteTablesIn {
+    #[serde(default)]
+    route_table_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<FilterIn>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    dry_run: Option<bool>,
+}
+
+const ROUTE_TABLE_FILTERS: &[&str] = &[
+    "route-table-id",
+    "vpc-id",
+    "association.main",
+    "association.route-table-id",
+    "association.route-table-association-id",
+    "owner-id",
+    "route.destination-cidr-block",
+    "route.gateway-id",
+    "route.state",
+    "route.origin",
+    "tag-key",
+];
+
+/// The default VPC's main route table: the local route and the default route to its
+/// internet gateway (EC2 user guide, "Default VPCs"). Stable ids derived from the VPC's.
+pub async fn describe_route_tables(
+    ctx: &Ctx<'_>,
+    req: DescribeRouteTablesIn,
+) -> Result<Value, Ec2Error> {
+    let limit = max_results(req.max_results)?;
+    super::page_after("routes", &req.next_token)?;
+    let vpc = catalogue::default_vpc(&ctx.scope.region);
+    let suffix = &vpc.vpc_id[4..];
+    let table = format!("rtb-{suffix}");
+    let association = format!("rtbassoc-{suffix}");
+    let igw = format!("igw-{suffix}");
+    check_ids(
+        &req.route_table_ids,
+        &[table.as_str()],
+        "rtb",
+        Ec2Error::InvalidRouteTableIdNotFound,
+    )?;
+    let account = ctx.scope.account.clone();
+    let tables = filtered([&vpc], req.filters, ROUTE_TABLE_FILTERS, |v| {
+        attrs(&[
+            ("route-table-id", table.clone()),
+            ("vpc-id", v.vpc_id.clone()),
+            ("association.main", "true".into()),
+            ("association.route-table-id", table.clone()),
+            (
+                "association.route-table-association-id",
+                association.clone(),
+            ),
+            ("owner-id", account.clone()),
+            ("route.destination-cidr-block", cidr(v.cidr)),
+            ("route.destination-cidr-block", "0.0.0.0/0".into()),
+            ("route.gateway-id", "local".into()),
+            ("route.gateway-id", igw.clone()),
+            ("route.state", "active".into()),
+            ("route.origin", "CreateRouteTable".into()),
+            ("route.origin", "CreateRoute".into()),
+        ])
+    })?;
+    dry_run(req.dry_run)?;
+    let items = tables
+        .into_iter()
+        .map(|v| {
+            json!({
+                "RouteTableId": table,
+                "VpcId": v.vpc_id,
+                "OwnerId": account,
+                "Associations": [{
+                    "Main": true,
+                    "RouteTableAssociationId": association,
+                    "RouteTableId": table,
+                    "AssociationState": {"State": "associated"},
+                }],
+                "PropagatingVgws": [],
+                "Routes": [
+                    {"DestinationCidrBlock": cidr(v.cidr), "GatewayId": "local",
+                     "Origin": "CreateRouteTable", "State": "active"},
+                    {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw,
+                     "Origin": "CreateRoute", "State": "active"},
+                ],
+                "Tags": [],
+            })
+        })
+        .collect();
+    page_in_memory("RouteTables", "routes", items, &req.next_token, limit)
 }
 
 // ------------------------------------------------------------------- volumes
