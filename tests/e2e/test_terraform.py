@@ -343,9 +343,12 @@ def launch_template_precedence(workspace, server):
     """aws_launch_template with metadata_options, and an aws_instance launched from it that
     sets only the hop limit: the instance gets the template's tokens and tags setting and its
     own hop limit (spec ec2-api.md §5, case 34); the provider reads the template back from
-    the instance (aws:ec2launchtemplate:* tags), so the plan stays clean."""
+    the instance (aws:ec2launchtemplate:* tags), so the plan stays clean. The Region's
+    account defaults (optional, hop 5, tags off) lose to both."""
     region = "eu-west-1"
     ec2 = server.client(region)
+    ec2.modify_instance_metadata_defaults(HttpTokens="optional", HttpPutResponseHopLimit=5,
+                                          InstanceMetadataTags="disabled")
     ws = workspace(region)
     ws.write(f"""
         resource "aws_launch_template" "lt" {{
