@@ -34,6 +34,7 @@ OPERATIONS = [
     "DescribeVolumes", "DescribeInstanceCreditSpecifications", "DescribeVpcs",
     "DescribeSubnets", "DescribeAvailabilityZones", "DescribeRegions",
     "DescribeAccountAttributes", "DescribeSecurityGroups", "DescribeKeyPairs",
+    "ModifyInstanceCreditSpecification", "DescribeVpcAttribute", "DescribeRouteTables",
 ]
 
 DROP = {"documentation", "deprecatedMessage", "examples", "documentationUrl"}

@@ -261,6 +261,20 @@ ACTIONS = {
     "CreateLaunchTemplate": {"LaunchTemplateName": "free:fuzz",
                              "LaunchTemplateData.MetadataOptions.HttpTokens": ("required",),
                              "DryRun": "bool"},
+    # What Terraform's provider calls around an instance (issue 5).
+    "ModifyInstanceAttribute": {"InstanceId": "id", "DisableApiStop.Value": "bool",
+                                "DryRun": "bool"},
+    "DescribeInstanceAttribute": {"InstanceId": "id",
+                                  "Attribute": ("userData", "disableApiStop"), "DryRun": "bool"},
+    "ModifyInstanceCreditSpecification": {
+        "InstanceCreditSpecification.1.InstanceId": "free:i-0123456789abcdef9",
+        "InstanceCreditSpecification.1.CpuCredits": ("standard", "unlimited"), "DryRun": "bool"},
+    "DescribeInstanceTypes": {"InstanceType.1": ("t3.micro", "m5.large"),
+                              "MaxResults": "maxresults", "DryRun": "bool"},
+    "DescribeVolumes": {"Filter.1.Name": ("volume-id", "attachment.instance-id"),
+                        "MaxResults": "maxresults", "DryRun": "bool"},
+    "DescribeSubnets": {"Filter.1.Name": ("vpc-id", "default-for-az"),
+                        "MaxResults": "maxresults", "DryRun": "bool"},
 }
 # "free:x" marks a free-form string (any value is valid): never used as the bad parameter.
 

@@ -301,6 +301,12 @@ fn checks(
             );
             vec![("*".into(), ctx)]
         }
+        // Service Authorization Reference: instance-level actions (resource type `instance`).
+        "ModifyInstanceAttribute" | "DescribeInstanceAttribute" => {
+            let mut ctx = global;
+            attribute_names(&mut ctx, input);
+            vec![on_instance(&s(input, "InstanceId").unwrap_or_default(), ctx)]
+        }
         "StartInstances" | "StopInstances" | "RebootInstances" | "TerminateInstances" => {
             ids("InstanceIds")
                 .iter()

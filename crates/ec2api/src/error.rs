@@ -32,6 +32,10 @@ pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
         InvalidId(_) => (400, "InvalidID"),
         InvalidSubnetIdNotFound(_) => (400, "InvalidSubnetID.NotFound"),
         InvalidVpcIdNotFound(_) => (400, "InvalidVpcID.NotFound"),
+        InvalidRouteTableIdNotFound(_) => (400, "InvalidRouteTableID.NotFound"),
+        InvalidVolumeIdMalformed(_) => (400, "InvalidVolumeID.Malformed"),
+        InvalidVolumeNotFound(_) => (400, "InvalidVolume.NotFound"),
+        InvalidInstanceType(_) => (400, "InvalidInstanceType"),
         InvalidLaunchTemplateIdMalformed(_) => (400, "InvalidLaunchTemplateId.Malformed"),
         InvalidLaunchTemplateIdNotFound(_) => (400, "InvalidLaunchTemplateId.NotFound"),
         InvalidLaunchTemplateNameNotFound(_) => {

@@ -52,15 +52,29 @@ fn private_dns_name(i: &Instance) -> String {
     }
 }
 
+/// The device of every instance's root volume.
+pub const ROOT_DEVICE: &str = "/dev/xvda";
+
+/// `InstanceBlockDeviceMappingList`: the root volume, attached at launch.
+pub fn block_device_mappings(i: &Instance) -> Value {
+    json!([{"DeviceName": ROOT_DEVICE, "Ebs": {
+        "AttachTime": timestamp(i.launch_time_ms), "DeleteOnTermination": true, "Status": "attached", "VolumeId": i.root_volume_id
+    }}])
+}
+
+/// `GroupIdentifierList`: the instance's security groups.
+pub fn groups(i: &Instance) -> Value {
+    i.security_groups
+        .iter()
+        .map(|(id, name)| json!({"GroupId": id, "GroupName": name}))
+        .collect()
+}
+
 /// The `Instance` structure of DescribeInstances and RunInstances.
 pub fn instance(i: &Instance) -> Value {
     let launch = timestamp(i.launch_time_ms);
     let dns = private_dns_name(i);
-    let groups: Vec<Value> = i
-        .security_groups
-        .iter()
-        .map(|(id, name)| json!({"GroupId": id, "GroupName": name}))
-        .collect();
+    let groups = groups(i);
     let vcpus = catalogue::instance_type(&i.instance_type)
         .map(|t| t.vcpus)
         .unwrap_or(1);
@@ -82,10 +96,10 @@ pub fn instance(i: &Instance) -> Value {
         "EbsOptimized": i.ebs_optimized,
         "EnaSupport": true,
         "Hypervisor": "xen",
-        "RootDeviceName": "/dev/xvda",
+        "RootDeviceName": ROOT_DEVICE,
         "RootDeviceType": "ebs",
-        "SecurityGroups": groups,
-        "SourceDestCheck": true,
+        "SecurityGroups": groups.clone(),
+        "SourceDestCheck": i.source_dest_check,
         "Tags": tags(&i.tags),
         "VirtualizationType": "hvm",
         "CpuOptions": {"CoreCount": vcpus.div_ceil(2).max(1), "ThreadsPerCore": if vcpus > 1 { 2 } else { 1 }},
@@ -105,19 +119,14 @@ pub fn instance(i: &Instance) -> Value {
         obj.insert("SubnetId".into(), json!(i.subnet_id));
         obj.insert("VpcId".into(), json!(i.vpc_id));
         obj.insert("PrivateIpAddress".into(), json!(i.private_ip.to_string()));
-        obj.insert(
-            "BlockDeviceMappings".into(),
-            json!([{"DeviceName": "/dev/xvda", "Ebs": {
-                "AttachTime": launch, "DeleteOnTermination": true, "Status": "attached", "VolumeId": i.root_volume_id
-            }}]),
-        );
+        obj.insert("BlockDeviceMappings".into(), block_device_mappings(i));
         obj.insert(
             "NetworkInterfaces".into(),
             json!([{
                 "Attachment": {"AttachTime": launch, "AttachmentId": i.network_interface_id.replace("eni-", "eni-attach-"),
                     "DeleteOnTermination": true, "DeviceIndex": 0, "Status": "attached", "NetworkCardIndex": 0},
                 "Description": "",
-                "Groups": i.security_groups.iter().map(|(id, name)| json!({"GroupId": id, "GroupName": name})).collect::<Vec<_>>(),
+                "Groups": groups,
                 "Ipv6Addresses": [],
                 "MacAddress": i.mac_address,
                 "NetworkInterfaceId": i.network_interface_id,
@@ -125,7 +134,7 @@ pub fn instance(i: &Instance) -> Value {
                 "PrivateDnsName": dns,
                 "PrivateIpAddress": i.private_ip.to_string(),
                 "PrivateIpAddresses": [{"Primary": true, "PrivateDnsName": dns, "PrivateIpAddress": i.private_ip.to_string()}],
-                "SourceDestCheck": true,
+                "SourceDestCheck": i.source_dest_check,
                 "Status": "in-use",
                 "SubnetId": i.subnet_id,
                 "VpcId": i.vpc_id,

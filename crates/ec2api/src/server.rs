@@ -110,7 +110,10 @@ async fn handle(
             Body::from(xml),
         )
             .into_response(),
-        Err(e) => error_response(&e, &request_id),
+        Err(e) => {
+            tracing::debug!(code = code_and_status(&e).1, message = %e, "error answer");
+            error_response(&e, &request_id)
+        }
     }
 }
 
@@ -226,6 +229,12 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
         Some(a) if !a.is_empty() => a.to_string(),
         _ => return Err(Ec2Error::MissingAction),
     };
+    tracing::debug!(
+        action = %action_name,
+        params = ?params.pairs().iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        "request"
+    );
+    tracing::trace!(params = ?params.pairs(), "request parameters");
     let action =
         Action::parse(&action_name).ok_or_else(|| Ec2Error::InvalidAction(action_name.clone()))?;
     let input = query::decode(action.name(), &params)?;

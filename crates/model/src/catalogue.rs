@@ -147,6 +147,16 @@ pub const INSTANCE_TYPES: &[InstanceType] = &[
     t("r5.large", Nitro, false, 2, 16384, "x86_64"),
 ];
 
+/// The credit option a burstable type launches with unless told otherwise: `standard` for
+/// T2, `unlimited` for T3 and later (EC2 user guide, "Burstable performance instances").
+pub fn default_cpu_credits(t: &InstanceType) -> &'static str {
+    if t.name.starts_with("t2.") {
+        "standard"
+    } else {
+        "unlimited"
+    }
+}
+
 /// The type RunInstances uses when none is given (EC2's documented default).
 pub const DEFAULT_INSTANCE_TYPE: &str = "m1.small";
 

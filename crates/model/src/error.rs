@@ -66,6 +66,14 @@ pub enum Ec2Error {
     InvalidId(String),
     #[error("The subnet ID '{0}' does not exist")]
     InvalidSubnetIdNotFound(String),
+    #[error("Invalid id: \"{0}\" (expecting \"vol-...\")")]
+    InvalidVolumeIdMalformed(String),
+    #[error("The volume '{0}' does not exist.")]
+    InvalidVolumeNotFound(String),
+    #[error("{0}")]
+    InvalidInstanceType(String),
+    #[error("The routeTable ID '{0}' does not exist")]
+    InvalidRouteTableIdNotFound(String),
     #[error("The vpc ID '{0}' does not exist")]
     InvalidVpcIdNotFound(String),
     #[error("The launch template ID '{0}' is malformed. The ID must start with 'lt-' and be followed by 17 hexadecimal characters.")]

@@ -39,6 +39,7 @@ pub fn instance(instance_type: &str) -> Instance {
         shutdown_behavior: "stop".into(),
         hibernation: false,
         cpu_credits: None,
+        source_dest_check: true,
         launch_template: None,
         metadata: MetadataOptions::BUILT_IN,
         options_generation: 1,

@@ -1,8 +1,8 @@
 //! RunInstances, DescribeInstances, the lifecycle actions and DescribeInstanceStatus.
 
 use super::{
-    dry_run, encode_token, filters, instance_id, instance_ids, max_results, now_ms, page_after,
-    random, tags_for, FilterIn, TagSpecificationIn,
+    dry_run, encode_token, filters, ids_without_max, instance_id, instance_ids, max_results,
+    now_ms, page_after, page_in_memory, random, tags_for, FilterIn, TagSpecificationIn,
 };
 use crate::render;
 use crate::server::Ctx;
@@ -259,6 +259,20 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
             ));
         }
     }
+    if let Some(c) = req
+        .credit_specification
+        .as_ref()
+        .and_then(|c| c.cpu_credits.as_deref())
+        .filter(|c| !c.is_empty())
+    {
+        if c != "standard" && c != "unlimited" {
+            return Err(Ec2Error::invalid_enum(
+                c,
+                "CpuCredits",
+                &["standard", "unlimited"],
+            ));
+        }
+    }
     if let Some(ud) = &req.user_data {
         if base64::engine::general_purpose::STANDARD
             .decode(ud.trim())
@@ -338,11 +352,14 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         return Err(model::instance::xen_ipv6_error());
     }
     let vpc = catalogue::default_vpc(&ctx.scope.region);
+    // Terraform sends `Placement.AvailabilityZone=` (empty) when none is chosen: EC2 reads
+    // an empty value as "not set".
     let subnet = match (
-        &req.subnet_id,
+        req.subnet_id.as_ref().filter(|s| !s.is_empty()),
         req.placement
             .as_ref()
-            .and_then(|p| p.availability_zone.as_ref()),
+            .and_then(|p| p.availability_zone.as_ref())
+            .filter(|s| !s.is_empty()),
     ) {
         (Some(id), _) => vpc
             .subnets
@@ -369,6 +386,20 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
     };
     let mut tags = tpl.instance_tags.clone();
     model::tags::upsert(&mut tags, &request_tags)?;
+    // EC2 tags an instance launched from a template with the template and version (EC2 user
+    // guide, "Launch an instance from a launch template"); Terraform's aws_instance reads its
+    // `launch_template` back from these tags (DescribeTags).
+    if let Some((id, version)) = &tpl.template {
+        for (key, value) in [
+            ("aws:ec2launchtemplate:id", id),
+            ("aws:ec2launchtemplate:version", version),
+        ] {
+            tags.push(model::tags::Tag {
+                key: key.into(),
+                value: value.clone(),
+            });
+        }
+    }
     if let Some(name) = req.security_groups.iter().find(|n| n.as_str() != "default") {
         return Err(Ec2Error::InvalidParameterValue(format!(
             "The security group '{name}' does not exist in default VPC '{}'",
@@ -431,7 +462,13 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         key_name: req.key_name.clone().or(tpl.key_name.clone()),
         security_groups,
         iam_instance_profile: profile,
-        user_data: req.user_data.clone().or(tpl.user_data.clone()),
+        // An empty value is no user data: Terraform writes `LaunchTemplateData.UserData=`
+        // into every template, and an instance launched from one has none.
+        user_data: req
+            .user_data
+            .clone()
+            .or(tpl.user_data.clone())
+            .filter(|u| !u.trim().is_empty()),
         client_token: req.client_token.clone().filter(|t| !t.is_empty()),
         launch_fingerprint: Some(launch_fingerprint.clone()),
         ebs_optimized: req.ebs_optimized.or(tpl.ebs_optimized).unwrap_or(false),
@@ -463,17 +500,13 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
                 req.credit_specification
                     .as_ref()
                     .and_then(|c| c.cpu_credits.clone())
-                    .unwrap_or_else(|| {
-                        if itype.name.starts_with("t2.") {
-                            "standard".into()
-                        } else {
-                            "unlimited".into()
-                        }
-                    }),
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or_else(|| catalogue::default_cpu_credits(itype).into()),
             )
         } else {
             None
         },
+        source_dest_check: true,
         launch_template: template,
         metadata: model::MetadataOptions::BUILT_IN,
         options_generation: 1,
@@ -586,11 +619,7 @@ fn ids_or_pages(
         Some(list) if !list.is_empty() => Some(instance_ids(list, "InstanceId")?),
         _ => None,
     };
-    if ids.is_some() && max.is_some() {
-        return Err(Ec2Error::InvalidParameterCombination(
-            "The parameter instancesSet cannot be used with the parameter maxResults".into(),
-        ));
-    }
+    ids_without_max(ids.as_deref().unwrap_or_default(), max, "instancesSet")?;
     Ok((ids, max_results(max)?))
 }
 
@@ -742,26 +771,14 @@ pub async fn describe_instance_status(
 ) -> Result<Value, Ec2Error> {
     let (ids, limit) = ids_or_pages(&req.instance_ids, req.max_results)?;
     // The token is an offset into the filtered statuses (the list is built in memory).
-    let offset = page_after("status", &req.next_token)?.unwrap_or(0).max(0) as usize;
+    page_after("status", &req.next_token)?;
     let filters = filters(req.filters)?;
     filter::validate(&filters, STATUS_FILTERS)?;
     dry_run(req.dry_run)?;
     let all = req.include_all_instances == Some(true);
-    let page = ctx
-        .api
-        .store
-        .describe_instances(
-            &ctx.scope,
-            &InstanceQuery {
-                ids,
-                filters: vec![],
-                after: None,
-                limit: None,
-            },
-        )
-        .await?;
+    let instances = super::every_instance(ctx, ids).await?;
     let mut statuses = Vec::new();
-    for i in &page.instances {
+    for i in &instances {
         if !all && i.state != InstanceState::Running {
             continue;
         }
@@ -798,18 +815,13 @@ pub async fn describe_instance_status(
             "Events": [],
         }));
     }
-    let end = limit.map_or(statuses.len(), |l| {
-        (offset + l as usize).min(statuses.len())
-    });
-    let page: Vec<Value> = statuses
-        .get(offset..end)
-        .map(<[Value]>::to_vec)
-        .unwrap_or_default();
-    let mut out = json!({ "InstanceStatuses": page });
-    if end < statuses.len() {
-        out["NextToken"] = json!(encode_token("status", end as i64));
-    }
-    Ok(out)
+    page_in_memory(
+        "InstanceStatuses",
+        "status",
+        statuses,
+        &req.next_token,
+        limit,
+    )
 }
 
 /// The instance a fresh data dir starts with: running, in the default account and region,

@@ -2,11 +2,13 @@
 //! act on. A handler takes the decoded input (a JSON object keyed by the model's member
 //! names), deserializes it into its typed request, and returns the output the same way.
 
+mod attributes;
 mod defaults;
 mod images;
 mod instances;
 pub use instances::launch_first_instance;
 mod metadata_options;
+mod network;
 mod tags;
 mod templates;
 
@@ -64,6 +66,16 @@ actions! {
     DescribeLaunchTemplates => templates::describe_launch_templates,
     DescribeLaunchTemplateVersions => templates::describe_launch_template_versions,
     DeleteLaunchTemplate => templates::delete_launch_template,
+    DescribeInstanceAttribute => attributes::describe_instance_attribute,
+    ModifyInstanceAttribute => attributes::modify_instance_attribute,
+    DescribeInstanceCreditSpecifications => attributes::describe_instance_credit_specifications,
+    ModifyInstanceCreditSpecification => attributes::modify_instance_credit_specification,
+    DescribeInstanceTypes => network::describe_instance_types,
+    DescribeVpcs => network::describe_vpcs,
+    DescribeVpcAttribute => network::describe_vpc_attribute,
+    DescribeRouteTables => network::describe_route_tables,
+    DescribeSubnets => network::describe_subnets,
+    DescribeVolumes => network::describe_volumes,
 }
 
 /// Deserialize the decoded input into a typed request. The decoder already checked names and
@@ -187,16 +199,56 @@ pub fn decode_token(kind: &str, token: &str) -> Result<i64, Ec2Error> {
 
 /// `MaxResults` of the Describe calls: 5..=1000 (spec ec2-api.md §6).
 pub fn max_results(v: Option<i64>) -> Result<Option<u32>, Ec2Error> {
+    max_results_up_to(v, 1000)
+}
+
+/// `MaxResults` of a Describe call whose model caps it lower (DescribeInstanceTypes: 100,
+/// DescribeVolumes: 500).
+pub fn max_results_up_to(v: Option<i64>, most: i64) -> Result<Option<u32>, Ec2Error> {
     match v {
         None => Ok(None),
         Some(n) if n < 5 => Err(Ec2Error::InvalidParameterValue(format!(
             "Value ( {n} ) for parameter maxResults is invalid. Expecting a value greater than 5."
         ))),
-        Some(n) if n > 1000 => Err(Ec2Error::InvalidParameterValue(format!(
-            "Value ( {n} ) for parameter maxResults is invalid. Expecting a value less than 1000."
+        Some(n) if n > most => Err(Ec2Error::InvalidParameterValue(format!(
+            "Value ( {n} ) for parameter maxResults is invalid. Expecting a value less than {most}."
         ))),
         Some(n) => Ok(Some(n as u32)),
     }
+}
+
+/// The output of a Describe call whose listing is built in memory: the items after the
+/// position `token` names (an offset), at most `limit`, under `member`, with `NextToken`
+/// while more remain.
+pub fn page_in_memory(
+    member: &str,
+    kind: &str,
+    items: Vec<Value>,
+    token: &Option<String>,
+    limit: Option<u32>,
+) -> Result<Value, Ec2Error> {
+    let offset = page_after(kind, token)?.unwrap_or(0).max(0) as usize;
+    let end = limit.map_or(items.len(), |l| (offset + l as usize).min(items.len()));
+    let page: Vec<Value> = items
+        .get(offset..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    let mut out = serde_json::json!({ member: page });
+    if end < items.len() {
+        out["NextToken"] = Value::String(encode_token(kind, end as i64));
+    }
+    Ok(out)
+}
+
+/// Ids given together with `MaxResults`: EC2 refuses the pair (`parameter` names the list as
+/// the error message does, e.g. `instancesSet`, `volumeSet`).
+pub fn ids_without_max(ids: &[String], max: Option<i64>, parameter: &str) -> Result<(), Ec2Error> {
+    if !ids.is_empty() && max.is_some() {
+        return Err(Ec2Error::InvalidParameterCombination(format!(
+            "The parameter {parameter} cannot be used with the parameter maxResults"
+        )));
+    }
+    Ok(())
 }
 
 /// The answer of an allowed dry run.
@@ -206,6 +258,25 @@ pub fn dry_run(flag: Option<bool>) -> Result<(), Ec2Error> {
     } else {
         Ok(())
     }
+}
+
+/// Every instance of the caller (or those named), for listings built in memory.
+pub async fn every_instance(
+    ctx: &Ctx<'_>,
+    ids: Option<Vec<String>>,
+) -> Result<Vec<model::instance::Instance>, Ec2Error> {
+    let query = store::InstanceQuery {
+        ids,
+        filters: vec![],
+        after: None,
+        limit: None,
+    };
+    Ok(ctx
+        .api
+        .store
+        .describe_instances(&ctx.scope, &query)
+        .await?
+        .instances)
 }
 
 /// A fresh 64-bit random for ids.

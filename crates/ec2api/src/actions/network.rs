@@ -1,0 +1,727 @@
+//! The catalogue as the Describe calls show it: DescribeInstanceTypes, DescribeVpcs and
+//! DescribeSubnets (each Region's default VPC and its default subnets), and DescribeVolumes
+//! (the root volume every instance gets).
+
+use super::{
+    dry_run, filters, ids_without_max, max_results, max_results_up_to, page_in_memory, FilterIn,
+};
+use crate::render;
+use crate::server::Ctx;
+use model::catalogue::{self, Hypervisor, InstanceType, Subnet};
+use model::filter::{self, Filter};
+use model::instance::Instance;
+use model::{ids, Ec2Error};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Keep the items whose attributes pass every filter (names checked against `known` first).
+fn filtered<T>(
+    items: impl IntoIterator<Item = T>,
+    input: Vec<FilterIn>,
+    known: &[&str],
+    attributes: impl Fn(&T) -> Vec<(String, String)>,
+) -> Result<Vec<T>, Ec2Error> {
+    let filters: Vec<Filter> = filters(input)?;
+    filter::validate(&filters, known)?;
+    Ok(items
+        .into_iter()
+        .filter(|t| filter::passes(&filters, &attributes(t)))
+        .collect())
+}
+
+fn attrs(pairs: &[(&str, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+// ------------------------------------------------------------------- instance types
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeInstanceTypesIn {
+    #[serde(default)]
+    instance_types: Vec<String>,
+    #[serde(default)]
+    filters: Vec<FilterIn>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    dry_run: Option<bool>,
+}
+
+const INSTANCE_TYPE_FILTERS: &[&str] = &[
+    "instance-type",
+    "current-generation",
+    "free-tier-eligible",
+    "burstable-performance-supported",
+    "bare-metal",
+    "hypervisor",
+    "hibernation-supported",
+    "processor-info.supported-architecture",
+    "vcpu-info.default-vcpus",
+    "memory-info.size-in-mib",
+    "supported-usage-class",
+    "supported-root-device-type",
+    "supported-virtualization-type",
+    "instance-storage-supported",
+    "network-info.ipv6-supported",
+    "network-info.ena-support",
+    "ebs-info.nvme-support",
+];
+
+fn family(t: &InstanceType) -> &'static str {
+    t.name.split('.').next().unwrap_or(t.name)
+}
+
+/// Families of the previous generation (EC2's "Previous generation instances" page).
+fn current_generation(t: &InstanceType) -> bool {
+    !matches!(family(t), "m1" | "c3")
+}
+
+fn free_tier(t: &InstanceType) -> bool {
+    matches!(t.name, "t2.micro" | "t3.micro")
+}
+
+/// Local disks: m1.small (one 160 GB HDD) and c3.large (two 16 GB SSDs) have them.
+fn instance_storage(t: &InstanceType) -> Option<(i64, i64, &'static str)> {
+    match t.name {
+        "m1.small" => Some((160, 1, "hdd")),
+        "c3.large" => Some((16, 2, "ssd")),
+        _ => None,
+    }
+}
+
+fn ena_support(t: &InstanceType) -> &'static str {
+    match (t.hypervisor, family(t)) {
+        (Hypervisor::Nitro, _) => "required",
+        (_, "m4") => "supported",
+        _ => "unsupported",
+    }
+}
+
+fn threads_per_core(t: &InstanceType) -> u32 {
+    if t.vcpus > 1 && t.architecture != "arm64" {
+        2
+    } else {
+        1
+    }
+}
+
+fn instance_type_attributes(t: &InstanceType) -> Vec<(String, String)> {
+    let arm = t.architecture == "arm64";
+    let mut a = attrs(&[
+        ("instance-type", t.name.to_string()),
+        ("current-generation", current_generation(t).to_string()),
+        ("free-tier-eligible", free_tier(t).to_string()),
+        ("burstable-performance-supported", t.burstable.to_string()),
+        ("bare-metal", "false".into()),
+        ("hypervisor", t.hypervisor.as_str().into()),
+        ("hibernation-supported", (t.name != "m1.small").to_string()),
+        (
+            "processor-info.supported-architecture",
+            t.architecture.into(),
+        ),
+        ("vcpu-info.default-vcpus", t.vcpus.to_string()),
+        ("memory-info.size-in-mib", t.memory_mib.to_string()),
+        ("supported-usage-class", "on-demand".into()),
+        ("supported-usage-class", "spot".into()),
+        ("supported-root-device-type", "ebs".into()),
+        ("supported-virtualization-type", "hvm".into()),
+        (
+            "instance-storage-supported",
+            instance_storage(t).is_some().to_string(),
+        ),
+        (
+            "network-info.ipv6-supported",
+            (t.name != "m1.small").to_string(),
+        ),
+        ("network-info.ena-support", ena_support(t).into()),
+        (
+            "ebs-info.nvme-support",
+            if t.hypervisor == Hypervisor::Nitro {
+                "required"
+            } else {
+                "unsupported"
+            }
+            .into(),
+        ),
+    ]);
+    if !arm && t.hypervisor == Hypervisor::Xen {
+        a.push((
+            "processor-info.supported-architecture".into(),
+            "i386".into(),
+        ));
+    }
+    a
+}
+
+/// `InstanceTypeInfo`, from the catalogue's facts about the type.
+fn instance_type_info(t: &InstanceType) -> Value {
+    let nitro = t.hypervisor == Hypervisor::Nitro;
+    let arm = t.architecture == "arm64";
+    let threads = threads_per_core(t);
+    let mut architectures = vec![t.architecture];
+    if !arm && !nitro {
+        architectures.insert(0, "i386");
+    }
+    let network = if t.burstable {
+        "Up to 5 Gigabit"
+    } else if nitro {
+        "Up to 10 Gigabit"
+    } else {
+        "Moderate"
+    };
+    let interfaces = if t.vcpus > 1 { 3 } else { 2 };
+    let mut v = json!({
+        "InstanceType": t.name,
+        "CurrentGeneration": current_generation(t),
+        "FreeTierEligible": free_tier(t),
+        "SupportedUsageClasses": ["on-demand", "spot"],
+        "SupportedRootDeviceTypes": if instance_storage(t).is_some() { json!(["ebs", "instance-store"]) } else { json!(["ebs"]) },
+        "SupportedVirtualizationTypes": ["hvm"],
+        "BareMetal": false,
+        "Hypervisor": t.hypervisor.as_str(),
+        "ProcessorInfo": {
+            "SupportedArchitectures": architectures,
+            "SustainedClockSpeedInGhz": if arm { 2.5 } else if nitro { 3.1 } else { 2.4 },
+            "Manufacturer": if arm { "AWS" } else { "Intel" },
+        },
+        "VCpuInfo": {
+            "DefaultVCpus": t.vcpus,
+            "DefaultCores": (t.vcpus / threads).max(1),
+            "DefaultThreadsPerCore": threads,
+        },
+        "MemoryInfo": {"SizeInMiB": t.memory_mib},
+        "InstanceStorageSupported": instance_storage(t).is_some(),
+        "EbsInfo": {
+            "EbsOptimizedSupport": if nitro || matches!(family(t), "m4" | "c4") { "default" } else if t.burstable { "unsupported" } else { "supported" },
+            "EncryptionSupport": "supported",
+            "NvmeSupport": if nitro { "required" } else { "unsupported" },
+        },
+        "NetworkInfo": {
+            "NetworkPerformance": network,
+            "MaximumNetworkInterfaces": interfaces,
+            "MaximumNetworkCards": 1,
+            "DefaultNetworkCardIndex": 0,
+            "NetworkCards": [{"NetworkCardIndex": 0, "NetworkPerformance": network, "MaximumNetworkInterfaces": interfaces}],
+            "Ipv4AddressesPerInterface": if t.vcpus > 1 { 12 } else { 2 },
+            "Ipv6AddressesPerInterface": if t.name == "m1.small" { 0 } else if t.vcpus > 1 { 12 } else { 2 },
+            "Ipv6Supported": t.name != "m1.small",
+            "EnaSupport": ena_support(t),
+            "EfaSupported": false,
+            "EncryptionInTransitSupported": false,
+            "EnaSrdSupported": false,
+        },
+        "PlacementGroupInfo": {"SupportedStrategies": if t.burstable { json!(["partition", "spread"]) } else { json!(["cluster", "partition", "spread"]) }},
+        "HibernationSupported": t.name != "m1.small",
+        "BurstablePerformanceSupported": t.burstable,
+        "DedicatedHostsSupported": !t.burstable || family(t) == "t3",
+        "AutoRecoverySupported": instance_storage(t).is_none(),
+        "SupportedBootModes": if arm { json!(["uefi"]) } else if nitro { json!(["legacy-bios", "uefi"]) } else { json!(["legacy-bios"]) },
+        "NitroEnclavesSupport": "unsupported",
+        "NitroTpmSupport": if nitro { "supported" } else { "unsupported" },
+        "PhcSupport": "unsupported",
+    });
+    if let Some((size, count, kind)) = instance_storage(t) {
+        v["InstanceStorageInfo"] = json!({
+            "TotalSizeInGB": size * count,
+            "Disks": [{"SizeInGB": size, "Count": count, "Type": kind}],
+            "NvmeSupport": "unsupported",
+        });
+    }
+    if nitro {
+        v["NitroTpmInfo"] = json!({"SupportedVersions": ["2.0"]});
+    }
+    v
+}
+
+/// DescribeInstanceTypes over the catalogue: named types must exist
+/// (`InvalidInstanceType`), MaxResults is 5..100 (the model's `DITMaxResults`).
+pub async fn describe_instance_types(
+    _ctx: &Ctx<'_>,
+    req: DescribeInstanceTypesIn,
+) -> Result<Value, Ec2Error> {
+    let limit = max_results_up_to(req.max_results, 100)?;
+    super::page_after("types", &req.next_token)?;
+    let unknown: Vec<&str> = req
+        .instance_types
+        .iter()
+        .map(String::as_str)
+        .filter(|n| catalogue::instance_type(n).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Ec2Error::InvalidInstanceType(format!(
+            "The following supplied instance types do not exist: [{}]",
+            unknown.join(", ")
+        )));
+    }
+    let named = |t: &&InstanceType| {
+        req.instance_types.is_empty() || req.instance_types.iter().any(|n| n == t.name)
+    };
+    let types = filtered(
+        catalogue::INSTANCE_TYPES.iter().filter(named),
+        req.filters,
+        INSTANCE_TYPE_FILTERS,
+        |t| instance_type_attributes(t),
+    )?;
+    dry_run(req.dry_run)?;
+    let items = types.into_iter().map(instance_type_info).collect();
+    page_in_memory("InstanceTypes", "types", items, &req.next_token, limit)
+}
+
+// ------------------------------------------------------------------- VPCs and subnets
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeVpcsIn {
+    #[serde(default)]
+    vpc_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<FilterIn>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    dry_run: Option<bool>,
+}
+
+/// EC2 also answers the camelCase spellings the Terraform provider sends (`isDefault`,
+/// `availabilityZone`, `defaultForAz`, `cidrBlock`), which its documentation does not list.
+const VPC_FILTERS: &[&str] = &[
+    "vpc-id",
+    "is-default",
+    "isDefault",
+    "state",
+    "cidr",
+    "cidr-block-association.cidr-block",
+    "cidr-block-association.state",
+    "dhcp-options-id",
+    "owner-id",
+    "tag-key",
+];
+
+fn cidr((ip, len): (std::net::Ipv4Addr, u8)) -> String {
+    format!("{ip}/{len}")
+}
+
+fn dhcp_options_id(vpc_id: &str) -> String {
+    format!("dopt-{}", &vpc_id[4..])
+}
+
+/// Every id in `wanted` must be one of `existing`, or `not_found` names the first missing.
+fn check_ids(
+    wanted: &[String],
+    existing: &[&str],
+    prefix: &str,
+    not_found: fn(String) -> Ec2Error,
+) -> Result<(), Ec2Error> {
+    for id in wanted {
+        if !ids::is_well_formed(id, prefix) {
+            return Err(Ec2Error::InvalidParameterValue(format!(
+                "Invalid id: \"{id}\" (expecting \"{prefix}-...\")"
+            )));
+        }
+        if !existing.contains(&id.as_str()) {
+            return Err(not_found(id.clone()));
+        }
+    }
+    Ok(())
+}
+
+pub async fn describe_vpcs(ctx: &Ctx<'_>, req: DescribeVpcsIn) -> Result<Value, Ec2Error> {
+    let limit = max_results(req.max_results)?;
+    super::page_after("vpcs", &req.next_token)?;
+    let vpc = catalogue::default_vpc(&ctx.scope.region);
+    check_ids(
+        &req.vpc_ids,
+        &[vpc.vpc_id.as_str()],
+        ids::VPC,
+        Ec2Error::InvalidVpcIdNotFound,
+    )?;
+    let account = ctx.scope.account.clone();
+    let vpcs = filtered([&vpc], req.filters, VPC_FILTERS, |v| {
+        attrs(&[
+            ("vpc-id", v.vpc_id.clone()),
+            ("is-default", "true".into()),
+            ("isDefault", "true".into()),
+            ("state", "available".into()),
+            ("cidr", cidr(v.cidr)),
+            ("cidr-block-association.cidr-block", cidr(v.cidr)),
+            ("cidr-block-association.state", "associated".into()),
+            ("dhcp-options-id", dhcp_options_id(&v.vpc_id)),
+            ("owner-id", account.clone()),
+        ])
+    })?;
+    dry_run(req.dry_run)?;
+    let items = vpcs
+        .into_iter()
+        .map(|v| {
+            json!({
+                "CidrBlock": cidr(v.cidr),
+                "DhcpOptionsId": dhcp_options_id(&v.vpc_id),
+                "State": "available",
+                "VpcId": v.vpc_id,
+                "OwnerId": ctx.scope.account,
+                "InstanceTenancy": "default",
+                "CidrBlockAssociationSet": [{
+                    "AssociationId": format!("vpc-cidr-assoc-{}", &v.vpc_id[4..]),
+                    "CidrBlock": cidr(v.cidr),
+                    "CidrBlockState": {"State": "associated"},
+                }],
+                "IsDefault": true,
+                "BlockPublicAccessStates": {"InternetGatewayBlockMode": "off"},
+            })
+        })
+        .collect();
+    page_in_memory("Vpcs", "vpcs", items, &req.next_token, limit)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeSubnetsIn {
+    #[serde(default)]
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<FilterIn>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    dry_run: Option<bool>,
+}
+
+const SUBNET_FILTERS: &[&str] = &[
+    "subnet-id",
+    "vpc-id",
+    "availability-zone",
+    "availabilityZone",
+    "availability-zone-id",
+    "availabilityZoneId",
+    "default-for-az",
+    "defaultForAz",
+    "state",
+    "cidr-block",
+    "cidr",
+    "cidrBlock",
+    "owner-id",
+    "map-public-ip-on-launch",
+    "tag-key",
+];
+
+fn subnet_attributes(s: &Subnet, account: &str) -> Vec<(String, String)> {
+    attrs(&[
+        ("subnet-id", s.subnet_id.clone()),
+        ("vpc-id", s.vpc_id.clone()),
+        ("availability-zone", s.availability_zone.clone()),
+        ("availabilityZone", s.availability_zone.clone()),
+        ("availability-zone-id", s.availability_zone_id.clone()),
+        ("availabilityZoneId", s.availability_zone_id.clone()),
+        ("default-for-az", s.default_for_az.to_string()),
+        ("defaultForAz", s.default_for_az.to_string()),
+        ("state", "available".into()),
+        ("cidr-block", cidr(s.cidr)),
+        ("cidr", cidr(s.cidr)),
+        ("cidrBlock", cidr(s.cidr)),
+        ("owner-id", account.to_string()),
+        ("map-public-ip-on-launch", "true".into()),
+    ])
+}
+
+pub async fn describe_subnets(ctx: &Ctx<'_>, req: DescribeSubnetsIn) -> Result<Value, Ec2Error> {
+    let limit = max_results(req.max_results)?;
+    super::page_after("subnets", &req.next_token)?;
+    let vpc = catalogue::default_vpc(&ctx.scope.region);
+    let existing: Vec<&str> = vpc.subnets.iter().map(|s| s.subnet_id.as_str()).collect();
+    check_ids(
+        &req.subnet_ids,
+        &existing,
+        ids::SUBNET,
+        Ec2Error::InvalidSubnetIdNotFound,
+    )?;
+    let account = ctx.scope.account.clone();
+    let named = |s: &&Subnet| req.subnet_ids.is_empty() || req.subnet_ids.contains(&s.subnet_id);
+    let subnets = filtered(
+        vpc.subnets.iter().filter(named),
+        req.filters,
+        SUBNET_FILTERS,
+        |s| subnet_attributes(s, &account),
+    )?;
+    dry_run(req.dry_run)?;
+    let items = subnets
+        .into_iter()
+        .map(|s| {
+            let usable = s.usable().len() as i64;
+            json!({
+                "AvailabilityZone": s.availability_zone,
+                "AvailabilityZoneId": s.availability_zone_id,
+                "AvailableIpAddressCount": usable,
+                "CidrBlock": cidr(s.cidr),
+                "DefaultForAz": s.default_for_az,
+                "MapPublicIpOnLaunch": true,
+                "MapCustomerOwnedIpOnLaunch": false,
+                "State": "available",
+                "SubnetId": s.subnet_id,
+                "VpcId": s.vpc_id,
+                "OwnerId": account,
+                "AssignIpv6AddressOnCreation": false,
+                "Ipv6CidrBlockAssociationSet": [],
+                "SubnetArn": format!("arn:aws:ec2:{}:{}:subnet/{}", ctx.scope.region, account, s.subnet_id),
+                "EnableDns64": false,
+                "Ipv6Native": false,
+                "PrivateDnsNameOptionsOnLaunch": {
+                    "HostnameType": "ip-name",
+                    "EnableResourceNameDnsARecord": false,
+                    "EnableResourceNameDnsAAAARecord": false,
+                },
+                "BlockPublicAccessStates": {"InternetGatewayBlockMode": "off"},
+            })
+        })
+        .collect();
+    page_in_memory("Subnets", "subnets", items, &req.next_token, limit)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeVpcAttributeIn {
+    vpc_id: Option<String>,
+    attribute: Option<String>,
+    dry_run: Option<bool>,
+}
+
+/// DescribeVpcAttribute of the default VPC: DNS support and DNS hostnames are on, Network
+/// Address Usage metrics off (EC2 user guide, "Default VPCs").
+pub async fn describe_vpc_attribute(
+    ctx: &Ctx<'_>,
+    req: DescribeVpcAttributeIn,
+) -> Result<Value, Ec2Error> {
+    let attribute = req
+        .attribute
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| Ec2Error::MissingParameter("Attribute".into()))?;
+    let vpc_id = req
+        .vpc_id
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Ec2Error::MissingParameter("VpcId".into()))?;
+    let vpc = catalogue::default_vpc(&ctx.scope.region);
+    check_ids(
+        std::slice::from_ref(&vpc_id),
+        &[vpc.vpc_id.as_str()],
+        ids::VPC,
+        Ec2Error::InvalidVpcIdNotFound,
+    )?;
+    let (member, value) = match attribute.as_str() {
+        "enableDnsSupport" => ("EnableDnsSupport", true),
+        "enableDnsHostnames" => ("EnableDnsHostnames", true),
+        "enableNetworkAddressUsageMetrics" => ("EnableNetworkAddressUsageMetrics", false),
+        other => {
+            return Err(Ec2Error::invalid_enum(
+                other,
+                "Attribute",
+                &["enableDnsSupport", "enableDnsHostnames"],
+            ))
+        }
+    };
+    dry_run(req.dry_run)?;
+    Ok(json!({ "VpcId": vpc_id, member: { "Value": value } }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeRouteTablesIn {
+    #[serde(default)]
+    route_table_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<FilterIn>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    dry_run: Option<bool>,
+}
+
+const ROUTE_TABLE_FILTERS: &[&str] = &[
+    "route-table-id",
+    "vpc-id",
+    "association.main",
+    "association.route-table-id",
+    "association.route-table-association-id",
+    "owner-id",
+    "route.destination-cidr-block",
+    "route.gateway-id",
+    "route.state",
+    "route.origin",
+    "tag-key",
+];
+
+/// The default VPC's main route table: the local route and the default route to its
+/// internet gateway (EC2 user guide, "Default VPCs"). Stable ids derived from the VPC's.
+pub async fn describe_route_tables(
+    ctx: &Ctx<'_>,
+    req: DescribeRouteTablesIn,
+) -> Result<Value, Ec2Error> {
+    let limit = max_results(req.max_results)?;
+    super::page_after("routes", &req.next_token)?;
+    let vpc = catalogue::default_vpc(&ctx.scope.region);
+    let suffix = &vpc.vpc_id[4..];
+    let table = format!("rtb-{suffix}");
+    let association = format!("rtbassoc-{suffix}");
+    let igw = format!("igw-{suffix}");
+    check_ids(
+        &req.route_table_ids,
+        &[table.as_str()],
+        "rtb",
+        Ec2Error::InvalidRouteTableIdNotFound,
+    )?;
+    let account = ctx.scope.account.clone();
+    let tables = filtered([&vpc], req.filters, ROUTE_TABLE_FILTERS, |v| {
+        attrs(&[
+            ("route-table-id", table.clone()),
+            ("vpc-id", v.vpc_id.clone()),
+            ("association.main", "true".into()),
+            ("association.route-table-id", table.clone()),
+            (
+                "association.route-table-association-id",
+                association.clone(),
+            ),
+            ("owner-id", account.clone()),
+            ("route.destination-cidr-block", cidr(v.cidr)),
+            ("route.destination-cidr-block", "0.0.0.0/0".into()),
+            ("route.gateway-id", "local".into()),
+            ("route.gateway-id", igw.clone()),
+            ("route.state", "active".into()),
+            ("route.origin", "CreateRouteTable".into()),
+            ("route.origin", "CreateRoute".into()),
+        ])
+    })?;
+    dry_run(req.dry_run)?;
+    let items = tables
+        .into_iter()
+        .map(|v| {
+            json!({
+                "RouteTableId": table,
+                "VpcId": v.vpc_id,
+                "OwnerId": account,
+                "Associations": [{
+                    "Main": true,
+                    "RouteTableAssociationId": association,
+                    "RouteTableId": table,
+                    "AssociationState": {"State": "associated"},
+                }],
+                "PropagatingVgws": [],
+                "Routes": [
+                    {"DestinationCidrBlock": cidr(v.cidr), "GatewayId": "local",
+                     "Origin": "CreateRouteTable", "State": "active"},
+                    {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw,
+                     "Origin": "CreateRoute", "State": "active"},
+                ],
+                "Tags": [],
+            })
+        })
+        .collect();
+    page_in_memory("RouteTables", "routes", items, &req.next_token, limit)
+}
+
+// ------------------------------------------------------------------- volumes
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeVolumesIn {
+    #[serde(default)]
+    volume_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<FilterIn>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    dry_run: Option<bool>,
+}
+
+const VOLUME_FILTERS: &[&str] = &[
+    "volume-id",
+    "attachment.instance-id",
+    "attachment.device",
+    "attachment.status",
+    "attachment.delete-on-termination",
+    "availability-zone",
+    "status",
+    "size",
+    "volume-type",
+    "encrypted",
+    "snapshot-id",
+    "multi-attach-enabled",
+    "tag-key",
+];
+
+/// Every instance's root volume: 8 GiB gp3 from its image's snapshot, attached at launch as
+/// `/dev/xvda`, deleted on termination (so a terminated instance has none).
+fn root_volume(i: &Instance) -> Value {
+    let attached = render::timestamp(i.launch_time_ms);
+    json!({
+        "VolumeId": i.root_volume_id,
+        "Size": 8,
+        "SnapshotId": format!("snap-{}", &i.image_id[4..]),
+        "AvailabilityZone": i.availability_zone,
+        "State": "in-use",
+        "CreateTime": attached,
+        "Attachments": [{
+            "AttachTime": attached,
+            "Device": render::ROOT_DEVICE,
+            "InstanceId": i.instance_id,
+            "State": "attached",
+            "VolumeId": i.root_volume_id,
+            "DeleteOnTermination": true,
+        }],
+        "Encrypted": false,
+        "VolumeType": "gp3",
+        "Iops": 3000,
+        "Throughput": 125,
+        "MultiAttachEnabled": false,
+    })
+}
+
+fn volume_attributes(i: &Instance) -> Vec<(String, String)> {
+    attrs(&[
+        ("volume-id", i.root_volume_id.clone()),
+        ("attachment.instance-id", i.instance_id.clone()),
+        ("attachment.device", render::ROOT_DEVICE.into()),
+        ("attachment.status", "attached".into()),
+        ("attachment.delete-on-termination", "true".into()),
+        ("availability-zone", i.availability_zone.clone()),
+        ("status", "in-use".into()),
+        ("size", "8".into()),
+        ("volume-type", "gp3".into()),
+        ("encrypted", "false".into()),
+        ("snapshot-id", format!("snap-{}", &i.image_id[4..])),
+        ("multi-attach-enabled", "false".into()),
+    ])
+}
+
+/// DescribeVolumes over the root volumes of the caller's instances that are not terminated.
+/// MaxResults is 5..500 and not with VolumeId.N.
+pub async fn describe_volumes(ctx: &Ctx<'_>, req: DescribeVolumesIn) -> Result<Value, Ec2Error> {
+    ids_without_max(&req.volume_ids, req.max_results, "volumeSet")?;
+    let limit = max_results_up_to(req.max_results, 500)?;
+    super::page_after("volumes", &req.next_token)?;
+    for id in &req.volume_ids {
+        if !ids::is_well_formed(id, ids::VOLUME) {
+            return Err(Ec2Error::InvalidVolumeIdMalformed(id.clone()));
+        }
+    }
+    let all = super::every_instance(ctx, None).await?;
+    let live: Vec<&Instance> = all
+        .iter()
+        .filter(|i| i.state != model::InstanceState::Terminated)
+        .collect();
+    if let Some(missing) = req
+        .volume_ids
+        .iter()
+        .find(|v| !live.iter().any(|i| &i.root_volume_id == *v))
+    {
+        return Err(Ec2Error::InvalidVolumeNotFound(missing.clone()));
+    }
+    let named =
+        |i: &&Instance| req.volume_ids.is_empty() || req.volume_ids.contains(&i.root_volume_id);
+    let volumes = filtered(
+        live.into_iter().filter(named),
+        req.filters,
+        VOLUME_FILTERS,
+        |i| volume_attributes(i),
+    )?;
+    dry_run(req.dry_run)?;
+    let items = volumes.into_iter().map(root_volume).collect();
+    page_in_memory("Volumes", "volumes", items, &req.next_token, limit)
+}
