@@ -127,8 +127,13 @@ fn attribute_keys(ctx: &mut Context, input: &Value, members: &[&str]) {
     attribute_names(ctx, input);
 }
 
-/// `ec2:Attribute`: the names of the attributes a modify request sets.
+/// `ec2:Attribute`: the names of the attributes a modify request sets (or the one an
+/// `Attribute` parameter names).
 fn attribute_names(ctx: &mut Context, input: &Value) {
+    if let Some(a) = s(input, "Attribute") {
+        ctx.set("ec2:Attribute", vec![a]);
+        return;
+    }
     let names: Vec<String> = input
         .as_object()
         .into_iter()
@@ -317,11 +322,7 @@ fn checks(
             let image = s(input, "ImageId").unwrap_or_default();
             let mut ctx = global;
             ctx.set("ec2:ImageID", vec![image.clone()]);
-            if action == "ModifyImageAttribute" {
-                attribute_names(&mut ctx, input);
-            } else if let Some(a) = s(input, "Attribute") {
-                ctx.set("ec2:Attribute", vec![a]);
-            }
+            attribute_names(&mut ctx, input);
             vec![(format!("arn:aws:ec2:{region}::image/{image}"), ctx)]
         }
         _ => vec![("*".into(), global)],
