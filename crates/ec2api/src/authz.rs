@@ -310,7 +310,10 @@ fn checks(
         "ModifyInstanceAttribute" | "DescribeInstanceAttribute" => {
             let mut ctx = global;
             attribute_names(&mut ctx, input);
-            vec![on_instance(&s(input, "InstanceId").unwrap_or_default(), ctx)]
+            vec![on_instance(
+                &s(input, "InstanceId").unwrap_or_default(),
+                ctx,
+            )]
         }
         "StartInstances" | "StopInstances" | "RebootInstances" | "TerminateInstances" => {
             ids("InstanceIds")
