@@ -439,6 +439,24 @@ def test_imds_case_25_versioned_read_with_latest_token(imds, tok, iid):
     assert get(imds, "/2016-09-02/meta-data/instance-id").text == iid  # v1 too, under optional
 
 
+def test_imds_dated_versions_serve_the_categories_they_had(imds, tok):
+    """Dated prefixes are frozen builds (spec imds.md §1, §12 gives each category's first
+    version): a category newer than the version asked for is neither listed nor served."""
+    listing = lambda v: get(imds, f"/{v}/meta-data/", tok).text.split("\n")  # noqa: E731
+    assert "instance-type" not in listing("2007-03-01")
+    assert "instance-type" in listing("2007-08-29")
+    assert "placement/" not in listing("2007-12-15") and "placement/" in listing("2008-02-01")
+    assert "services/" not in listing("2012-01-12") and "services/" in listing("2014-02-25")
+    assert "identity-credentials/" not in listing("2018-03-28")
+    assert "identity-credentials/" in listing("2018-08-17") and "identity-credentials/" in listing("latest")
+    assert get(imds, "/2007-03-01/meta-data/instance-type", tok).status == 404
+    assert get(imds, "/2007-08-29/meta-data/instance-type", tok).status == 200
+    assert get(imds, "/2019-10-01/meta-data/placement/region", tok).status == 404
+    assert get(imds, "/latest/meta-data/placement/region", tok).status == 200
+    assert get(imds, "/2014-02-25/meta-data/services/", tok).text == "domain"
+    assert get(imds, "/latest/meta-data/services/", tok).text == "domain\npartition"
+
+
 def test_imds_case_26_leaf_with_trailing_slash(imds, tok, inst):
     r = get(imds, "/latest/meta-data/placement/availability-zone/", tok)
     assert_text_200(r)

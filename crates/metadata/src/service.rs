@@ -285,7 +285,7 @@ fn resolve(
     }
     if let Some(md) = sub.strip_prefix("meta-data/") {
         let changed = view.launch_time_ms;
-        return match served.tree.lookup(md) {
+        return match served.tree.lookup_as_of(md, version) {
             Lookup::Leaf(b) => Reply::metadata(b.clone(), changed),
             Lookup::Listing(l) => Reply::metadata(l, changed),
             Lookup::Redirect => Reply::redirect(path.trim_end_matches('/')),

@@ -55,8 +55,68 @@ fn dir(entries: Vec<(&str, Node)>) -> Node {
     }
 }
 
+/// The version that first served each category (spec imds.md §12, from the user guide's
+/// "Instance metadata categories"); paths are relative to `meta-data/`, `*` is one segment.
+/// A category not named here is as old as `1.0`. Dated versions are frozen builds: a category
+/// newer than the version asked for is not listed and answers 404.
+const INTRODUCED: &[(&str, &str)] = &[
+    ("ancestor-ami-ids", "2007-10-10"),
+    ("autoscaling", "2021-07-15"),
+    ("block-device-mapping", "2007-12-15"),
+    ("elastic-gpus", "2016-11-30"),
+    ("elastic-inference", "2018-11-29"),
+    ("events", "2018-08-17"),
+    ("events/recommendations", "2020-10-27"),
+    ("iam", "2012-01-12"),
+    ("identity-credentials", "2018-05-23"),
+    ("instance-action", "2008-09-01"),
+    ("instance-life-cycle", "2019-10-01"),
+    ("instance-type", "2007-08-29"),
+    ("ipv6", "2021-01-03"),
+    ("kernel-id", "2008-02-01"),
+    ("local-hostname", "2007-01-19"),
+    ("mac", "2011-01-01"),
+    ("network", "2011-01-01"),
+    ("network/interfaces/macs/*/ipv6s", "2016-06-30"),
+    ("network/interfaces/macs/*/network-card-index", "2020-11-01"),
+    ("placement", "2008-02-01"),
+    ("placement/availability-zone-id", "2019-10-01"),
+    ("placement/group-name", "2020-08-24"),
+    ("placement/host-id", "2020-08-24"),
+    ("placement/partition-number", "2020-08-24"),
+    ("placement/region", "2020-08-24"),
+    ("product-codes", "2007-03-01"),
+    ("public-hostname", "2007-01-19"),
+    ("public-ipv4", "2007-01-19"),
+    ("ramdisk-id", "2007-10-10"),
+    ("services", "2014-02-25"),
+    ("services/partition", "2015-10-20"),
+    ("spot", "2014-11-05"),
+    ("spot/instance-action", "2016-11-15"),
+    ("tags", "2021-03-23"),
+];
+
+/// Whether the category at `path` (segments under `meta-data/`) exists in `version`.
+/// Versions compare as their text: `1.0` sorts before every dated version.
+fn exists_in(path: &[&str], version: &str) -> bool {
+    if version == "latest" {
+        return true;
+    }
+    INTRODUCED.iter().all(|(p, since)| {
+        let pattern: Vec<&str> = p.split('/').collect();
+        let applies = pattern.len() == path.len()
+            && pattern.iter().zip(path).all(|(a, b)| *a == "*" || a == b);
+        !applies || version >= *since
+    })
+}
+
 impl Node {
     pub fn listing(&self) -> Option<String> {
+        self.listing_as_of(&[], "latest")
+    }
+
+    /// The listing of a directory at `path`, as `version` serves it.
+    fn listing_as_of(&self, path: &[&str], version: &str) -> Option<String> {
         match self {
             Node::Dir {
                 listing: Some(l), ..
@@ -64,6 +124,11 @@ impl Node {
             Node::Dir { entries, .. } => Some(
                 entries
                     .iter()
+                    .filter(|(k, _)| {
+                        let mut p = path.to_vec();
+                        p.push(k);
+                        exists_in(&p, version)
+                    })
                     .map(|(k, v)| match v {
                         Node::Dir { .. } => format!("{k}/"),
                         _ => k.clone(),
@@ -75,11 +140,20 @@ impl Node {
         }
     }
 
-    /// Resolve `path` (the part after `meta-data/`, without the leading `/`).
+    /// Resolve `path` (the part after `meta-data/`, without the leading `/`) in `latest`.
     pub fn lookup(&self, path: &str) -> Lookup<'_> {
+        self.lookup_as_of(path, "latest")
+    }
+
+    /// Resolve `path` as the dated `version` (or `latest`) serves it.
+    pub fn lookup_as_of(&self, path: &str, version: &str) -> Lookup<'_> {
         let trailing = path.is_empty() || path.ends_with('/');
         let mut node = self;
-        for seg in path.split('/').filter(|s| !s.is_empty()) {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        for (i, seg) in segments.iter().enumerate() {
+            if !exists_in(&segments[..=i], version) {
+                return Lookup::NotFound;
+            }
             match node {
                 Node::Dir { entries, .. } => match entries.iter().find(|(k, _)| k == seg) {
                     Some((_, n)) => node = n,
@@ -93,7 +167,7 @@ impl Node {
         let listed_anyway = path.trim_end_matches('/') == "tags/instance";
         match node {
             Node::Dir { .. } if trailing || listed_anyway => {
-                Lookup::Listing(node.listing().unwrap_or_default())
+                Lookup::Listing(node.listing_as_of(&segments, version).unwrap_or_default())
             }
             Node::Dir { .. } => Lookup::Redirect,
             // A leaf asked for with a trailing slash is answered as the leaf (botocore asks
@@ -342,5 +416,44 @@ pub(crate) mod tests {
             t.lookup("tags/instance/Name"),
             Lookup::Leaf(&Bytes::from("web"))
         );
+    }
+
+    #[test]
+    fn dated_versions_serve_the_categories_they_had() {
+        let t = meta_data(&sample());
+        let listing = |version: &str| match t.lookup_as_of("", version) {
+            Lookup::Listing(l) => l,
+            _ => panic!("no listing"),
+        };
+        let old = listing("2007-01-19");
+        assert!(old.contains("instance-id") && old.contains("local-hostname"));
+        assert!(
+            !old.contains("instance-type") && !old.contains("placement/"),
+            "{old}"
+        );
+        assert!(listing("2008-02-01").contains("placement/"));
+        assert!(!listing("2011-01-01").contains("iam/"));
+        assert!(!listing("2021-01-03").contains("tags/"));
+        assert!(listing("latest").contains("identity-credentials/"));
+        assert!(matches!(
+            t.lookup_as_of("instance-type", "2007-03-01"),
+            Lookup::NotFound
+        ));
+        assert!(matches!(
+            t.lookup_as_of("instance-type", "2007-08-29"),
+            Lookup::Leaf(_)
+        ));
+        assert!(matches!(
+            t.lookup_as_of("placement/region", "2019-10-01"),
+            Lookup::NotFound
+        ));
+        assert!(matches!(
+            t.lookup_as_of("placement/availability-zone", "2019-10-01"),
+            Lookup::Leaf(_)
+        ));
+        match t.lookup_as_of("placement/", "2019-10-01") {
+            Lookup::Listing(l) => assert_eq!(l, "availability-zone\navailability-zone-id"),
+            _ => panic!("no placement listing"),
+        }
     }
 }
