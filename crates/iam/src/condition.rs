@@ -9,7 +9,6 @@
 use crate::glob;
 use crate::policy::{strings, PolicyError};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,9 +125,13 @@ pub struct Condition {
 }
 
 /// The request context: key (matched in any case, kept as first written) → values.
+///
+/// A short list searched case-insensitively: a request carries a few dozen keys at most, and
+/// a scan with `eq_ignore_ascii_case` costs less than lowercasing (allocating) the key of
+/// every condition on every evaluation.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    values: HashMap<String, (String, Vec<String>)>,
+    values: Vec<(String, Vec<String>)>,
 }
 
 impl Context {
@@ -136,8 +139,14 @@ impl Context {
         Context::default()
     }
     pub fn set(&mut self, key: &str, values: Vec<String>) -> &mut Self {
-        self.values
-            .insert(key.to_ascii_lowercase(), (key.to_string(), values));
+        match self
+            .values
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
+            Some(slot) => *slot = (key.to_string(), values),
+            None => self.values.push((key.to_string(), values)),
+        }
         self
     }
     pub fn with(mut self, key: &str, value: &str) -> Context {
@@ -146,12 +155,13 @@ impl Context {
     }
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.values
-            .get(&key.to_ascii_lowercase())
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.as_slice())
     }
     /// Keys as written, with their values.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
-        self.values.values().map(|(k, v)| (k, v))
+        self.values.iter().map(|(k, v)| (k, v))
     }
 }
 
