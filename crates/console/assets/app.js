@@ -1,0 +1,80 @@
+// The console's entry point: sign-in (kept in sessionStorage) and the pages.
+
+import { call } from "./ec2.js";
+import { InstancesPage } from "./instances.js";
+import { ModifyDialog } from "./modify.js";
+import { showError } from "./ui.js";
+
+const KEY = "imds.console.session";
+const $ = (id) => document.getElementById(id);
+
+export function loadSession() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(KEY) || "null");
+    return s && s.accessKeyId && s.secretAccessKey && s.region ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+let page = null;
+
+function showSignIn() {
+  if (page) page.stop();
+  page = null;
+  $("instances").hidden = true;
+  $("sign-out").hidden = true;
+  $("who").textContent = "";
+  $("signin").hidden = false;
+  $("access-key-id").focus();
+}
+
+function showInstances(session) {
+  $("signin").hidden = true;
+  $("instances").hidden = false;
+  $("sign-out").hidden = false;
+  $("who").textContent = `${session.accessKeyId} · ${session.region}`;
+  const dialog = new ModifyDialog(session, () => page && page.refresh());
+  page = new InstancesPage(session, dialog);
+  page.start();
+}
+
+async function signIn(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const session = {
+    accessKeyId: f.accessKeyId.value.trim(),
+    secretAccessKey: f.secretAccessKey.value,
+    sessionToken: f.sessionToken.value.trim(),
+    region: f.region.value.trim(),
+  };
+  const err = $("signin-error");
+  err.hidden = true;
+  if (!session.accessKeyId || !session.secretAccessKey || !session.region) {
+    showError(err, { code: "MissingParameter", message: "Access key ID, secret access key and Region are required." });
+    return;
+  }
+  try {
+    // A cheap signed call proves the keys before anything is shown.
+    await call(session, "DescribeInstances", { MaxResults: 5 });
+  } catch (e) {
+    showError(err, e);
+    return;
+  }
+  sessionStorage.setItem(KEY, JSON.stringify(session));
+  f.secretAccessKey.value = "";
+  showInstances(session);
+}
+
+function init() {
+  $("signin-form").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY);
+    showSignIn();
+  });
+  const s = loadSession();
+  if (s) showInstances(s);
+  else showSignIn();
+}
+
+init();
