@@ -71,6 +71,19 @@ def drive(script: str, cfg: dict, timeout: float = 90) -> list[dict]:
     return lines
 
 
+def browser_cfg(srv, tmp_path, key: str, secret: str, iid: str, prefix: str = "") -> dict:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return {"base": srv.endpoint, "accessKeyId": key, "secretAccessKey": secret,
+            "region": helpers.DEFAULT_REGION, "instanceId": iid, "prefix": prefix,
+            "userDataDir": str(tmp_path / "chromium-profile"), "artifacts": str(ARTIFACTS),
+            "chromium": CHROMIUM}
+
+
+def default_instance(ec2) -> dict:
+    [inst] = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+    return inst
+
+
 def step(lines: list[dict], name: str) -> dict:
     found = [line for line in lines if line.get("step") == name]
     assert found, f"no step {name!r} in {lines}"
@@ -89,8 +102,7 @@ def console_server(tmp_path):
 
 def test_modify_metadata_options_in_the_console(console_server, tmp_path):
     ec2 = ih.Clients(console_server, ROOT, region=helpers.DEFAULT_REGION).ec2()
-    [inst] = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
-    iid = inst["InstanceId"]
+    iid = default_instance(ec2)["InstanceId"]
     # Two IMDSv1 calls on the loopback metadata service (served as the default instance).
     imds = imds_helpers.imds_address(console_server)
     for _ in range(2):
@@ -103,14 +115,8 @@ def test_modify_metadata_options_in_the_console(console_server, tmp_path):
                                          HttpPutResponseHopLimit=1, HttpEndpoint="enabled")
     helpers.wait_until(lambda: ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]
                        ["Instances"][0]["MetadataOptions"]["State"] == "applied", timeout=15)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    lines = drive("drive.mjs", {
-        "base": console_server.endpoint, "accessKeyId": ROOT.key,
-        "secretAccessKey": ROOT.secret, "region": helpers.DEFAULT_REGION, "instanceId": iid,
-        "userDataDir": str(tmp_path / "chromium-profile"), "artifacts": str(ARTIFACTS),
-        "chromium": CHROMIUM,
-    })
+    lines = drive("modify.mjs", browser_cfg(console_server, tmp_path, ROOT.key, ROOT.secret, iid))
 
     row = step(lines, "row")
     assert row["name"] == "imds-default"
@@ -134,3 +140,38 @@ def test_modify_metadata_options_in_the_console(console_server, tmp_path):
     mo = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["MetadataOptions"]
     assert (mo["State"], mo["HttpTokens"], mo["HttpPutResponseHopLimit"], mo["HttpEndpoint"]) == (
         "applied", "optional", 3, "enabled")
+
+
+DESCRIBE_ONLY = ih.doc(
+    {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"},
+    {"Effect": "Deny", "Action": "ec2:ModifyInstanceMetadataOptions", "Resource": "*"})
+
+
+def test_console_is_denied_what_iam_denies(console_server, tmp_path):
+    root = ih.Clients(console_server, ROOT, region=helpers.DEFAULT_REGION)
+    ec2 = root.ec2()
+    before = default_instance(ec2)
+    _, viewer = ih.make_user(root.iam(), "console-viewer", [DESCRIBE_ONLY])
+    # What the aws CLI would be told with a wrong secret.
+    wrong = ih.Clients(console_server, ih.Creds(viewer.key, viewer.secret + "x"),
+                       region=helpers.DEFAULT_REGION).ec2()
+    with pytest.raises(ih.ClientError) as bad:
+        wrong.describe_instances()
+    bad_code = bad.value.response["Error"]["Code"]
+
+    lines = drive("deny.mjs", browser_cfg(console_server, tmp_path, viewer.key, viewer.secret,
+                                          before["InstanceId"], prefix="deny-"))
+
+    refused = step(lines, "bad-secret")
+    assert refused["text"].startswith(bad_code + ":"), (bad_code, refused)
+    assert refused["stillSignIn"]
+    denied = step(lines, "denied")
+    assert denied["text"].startswith("UnauthorizedOperation:"), denied
+    assert "not allowed" in denied["text"], "the code is explained in words"
+    assert denied["dialogOpen"], "the dialog stays open to show the error"
+    # The browser itself logs the refused requests; nothing else may go wrong on the page.
+    errors = step(lines, "done")["consoleErrors"]
+    assert all(e.startswith("Failed to load resource: the server responded with a status of 4")
+               for e in errors), errors
+    after = default_instance(ec2)
+    assert after["MetadataOptions"] == before["MetadataOptions"], "a denied change was made"

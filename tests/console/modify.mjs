@@ -1,49 +1,21 @@
 // Drives headless Chromium through the console for tests/e2e/test_console.py.
 //
-//   node drive.mjs '<json>'   json: {base, accessKeyId, secretAccessKey, region, instanceId,
+//   node modify.mjs '<json>'   json: {base, accessKeyId, secretAccessKey, region, instanceId,
 //                                    userDataDir, artifacts, chromium}
 //
 // Prints one JSON line per step ({"step": ..., ...}); exits non-zero with the reason on the
 // last line ({"error": ...}) when something the test expects does not happen. Only
 // http://127.0.0.1 is reachable: every other request is aborted.
 
-import { chromium } from "playwright-core";
-import path from "node:path";
+import { log, openModify, signIn, withBrowser } from "./lib.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
-const log = (o) => console.log(JSON.stringify(o));
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-const context = await chromium.launchPersistentContext(cfg.userDataDir, {
-  executablePath: cfg.chromium,
-  headless: true,
-  args: ARGS,
-  viewport: { width: 1280, height: 800 },
-});
-const shot = async (page, name) => {
-  const file = path.join(cfg.artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  log({ step: "screenshot", file });
-};
-let page;
-try {
-  await context.route("**/*", (route) => {
-    const u = new URL(route.request().url());
-    return u.hostname === "127.0.0.1" ? route.continue() : route.abort();
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  const consoleErrors = [];
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
-
+await withBrowser(cfg, async (page, shot, consoleErrors) => {
   // Sign in.
   await page.goto(`${cfg.base}/console`);
-  await page.getByLabel("Access key ID").fill(cfg.accessKeyId);
-  await page.getByLabel("Secret access key").fill(cfg.secretAccessKey);
   await page.getByLabel("Region").fill(cfg.region);
   await shot(page, "01-sign-in");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, cfg);
 
   // The default instance's row.
   const row = page.locator(`tr[data-instance-id="${cfg.instanceId}"]`);
@@ -70,10 +42,7 @@ try {
 
   // Select it; Actions → Instance settings → Modify instance metadata options.
   await page.getByLabel(`Select ${name || cfg.instanceId}`).check();
-  await page.getByRole("button", { name: "Actions" }).click();
-  await page.getByRole("menuitem", { name: "Modify instance metadata options" }).click();
-  const dialog = page.getByRole("dialog", { name: "Modify instance metadata options" });
-  await dialog.waitFor();
+  const dialog = await openModify(page);
   const focusedInDialog = await page.evaluate(() => !!document.activeElement?.closest("dialog"));
   log({ step: "dialog", focusedInDialog });
 
@@ -82,9 +51,7 @@ try {
   await dialog.waitFor({ state: "hidden" });
   const focusBack = await page.evaluate(() => document.activeElement?.id);
   log({ step: "escape", focusBack });
-  await page.getByRole("button", { name: "Actions" }).click();
-  await page.getByRole("menuitem", { name: "Modify instance metadata options" }).click();
-  await dialog.waitFor();
+  await openModify(page);
 
   // An invalid hop limit is refused in words, with the code.
   await dialog.getByLabel("Metadata response hop limit").fill("65");
@@ -123,10 +90,4 @@ try {
   await page.getByRole("button", { name: "Instance ID" }).click();
   log({ step: "sort", ariaSort: await page.locator('th[data-key="id"]').getAttribute("aria-sort") });
   log({ step: "done", consoleErrors });
-} catch (e) {
-  if (page) await shot(page, "99-failure").catch(() => {});
-  log({ error: String(e && e.stack || e) });
-  process.exitCode = 1;
-} finally {
-  await context.close();
-}
+});
