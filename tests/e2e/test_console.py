@@ -175,3 +175,18 @@ def test_console_is_denied_what_iam_denies(console_server, tmp_path):
                for e in errors), errors
     after = default_instance(ec2)
     assert after["MetadataOptions"] == before["MetadataOptions"], "a denied change was made"
+
+
+def test_account_imds_defaults_in_the_console(console_server, tmp_path):
+    ec2 = ih.Clients(console_server, ROOT, region=helpers.DEFAULT_REGION).ec2()
+    iid = default_instance(ec2)["InstanceId"]
+    lines = drive("defaults.mjs", browser_cfg(console_server, tmp_path, ROOT.key, ROOT.secret, iid))
+
+    assert step(lines, "loaded") == {"step": "loaded", "tokens": "no-preference", "hop": "",
+                                     "current": "page"}
+    assert step(lines, "saved") == {"step": "saved", "tokens": "required", "hop": "2",
+                                    "enforced": "enabled"}
+    assert step(lines, "done")["consoleErrors"] == []
+    level = ec2.get_instance_metadata_defaults()["AccountLevel"]
+    assert (level["HttpTokens"], level["HttpPutResponseHopLimit"], level["HttpTokensEnforced"]) == (
+        "required", 2, "enabled"), level

@@ -4,6 +4,7 @@ import { call } from "./ec2.js";
 import { InstancesPage } from "./instances.js";
 import { ModifyDialog } from "./modify.js";
 import { showError } from "./ui.js";
+import { DefaultsPage } from "./defaults.js";
 
 const KEY = "imds.console.session";
 const $ = (id) => document.getElementById(id);
@@ -18,10 +19,14 @@ export function loadSession() {
 }
 
 let page = null;
+let defaults = null;
 
 function showSignIn() {
   if (page) page.stop();
-  page = null;
+  if (defaults) defaults.stop();
+  page = defaults = null;
+  $("nav").hidden = true;
+  $("defaults").hidden = true;
   $("instances").hidden = true;
   $("sign-out").hidden = true;
   $("who").textContent = "";
@@ -31,12 +36,29 @@ function showSignIn() {
 
 function showInstances(session) {
   $("signin").hidden = true;
-  $("instances").hidden = false;
   $("sign-out").hidden = false;
+  $("nav").hidden = false;
   $("who").textContent = `${session.accessKeyId} · ${session.region}`;
   const dialog = new ModifyDialog(session, () => page && page.refresh());
   page = new InstancesPage(session, dialog);
+  defaults = new DefaultsPage(session);
   page.start();
+  route();
+}
+
+/** #instances (the default) or #defaults: show that page, mark its link. */
+function route() {
+  if (!page) return;
+  const which = location.hash === "#defaults" ? "defaults" : "instances";
+  $("instances").hidden = which !== "instances";
+  $("defaults").hidden = which !== "defaults";
+  for (const w of ["instances", "defaults"]) {
+    const a = $(`nav-${w}`);
+    if (w === which) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  if (which === "defaults") defaults.load();
+  $(`${which}-title`).focus?.();
 }
 
 async function signIn(ev) {
@@ -72,6 +94,7 @@ function init() {
     sessionStorage.removeItem(KEY);
     showSignIn();
   });
+  window.addEventListener("hashchange", route);
   const s = loadSession();
   if (s) showInstances(s);
   else showSignIn();

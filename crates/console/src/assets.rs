@@ -32,6 +32,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("modify.js", JS),
     asset!("ui.js", JS),
     asset!("metrics.js", JS),
+    asset!("defaults.js", JS),
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static Asset> {
