@@ -2,13 +2,11 @@
 //
 //   node defaults.mjs '<json>'   json: as modify.mjs
 
-import { log, signIn, withBrowser } from "./lib.mjs";
+import { log, openSignedIn, withBrowser } from "./lib.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
 await withBrowser(cfg, async (page, shot, consoleErrors) => {
-  await page.goto(`${cfg.base}/console`);
-  await signIn(page, cfg);
-  await page.locator(`tr[data-instance-id="${cfg.instanceId}"]`).waitFor({ timeout: 15000 });
+  await openSignedIn(page, cfg);
   await page.getByRole("link", { name: "Account attributes" }).click();
   const form = page.locator("#defaults");
   await form.waitFor();

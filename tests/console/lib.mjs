@@ -58,3 +58,10 @@ export async function openModify(page) {
   await dialog.waitFor();
   return dialog;
 }
+
+/** Opens the console, signs in and waits for the row of cfg.instanceId. */
+export async function openSignedIn(page, cfg) {
+  await page.goto(`${cfg.base}/console`);
+  await signIn(page, cfg);
+  await page.locator(`tr[data-instance-id="${cfg.instanceId}"]`).waitFor({ timeout: 15000 });
+}

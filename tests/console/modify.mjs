@@ -49,6 +49,9 @@ await withBrowser(cfg, async (page, shot, consoleErrors) => {
   // Esc closes it, focus back on Actions; reopen.
   await page.keyboard.press("Escape");
   await dialog.waitFor({ state: "hidden" });
+  // The dialog's close event (which returns focus) follows its hiding as a separate task.
+  await page.waitForFunction(() => document.activeElement?.id === "actions-button", null,
+    { timeout: 2000 }).catch(() => {});
   const focusBack = await page.evaluate(() => document.activeElement?.id);
   log({ step: "escape", focusBack });
   await openModify(page);

@@ -190,3 +190,26 @@ def test_account_imds_defaults_in_the_console(console_server, tmp_path):
     level = ec2.get_instance_metadata_defaults()["AccountLevel"]
     assert (level["HttpTokens"], level["HttpPutResponseHopLimit"], level["HttpTokensEnforced"]) == (
         "required", 2, "enabled"), level
+
+
+def test_launch_instance_with_advanced_details(console_server, tmp_path):
+    ec2 = ih.Clients(console_server, ROOT, region=helpers.DEFAULT_REGION).ec2()
+    iid = default_instance(ec2)["InstanceId"]
+    ec2.modify_instance_metadata_defaults(HttpPutResponseHopLimit=3)  # the account's default
+    cfg = browser_cfg(console_server, tmp_path, ROOT.key, ROOT.secret, iid)
+    lines = drive("launch.mjs", {**cfg, "amiV2": helpers.AMI_AL2023, "amiPlain": helpers.AMI_AL2})
+
+    # Shown: what the launch resolves to (account hop 3 wins over the image's 2; the v2.0
+    # image makes tokens required; EC2's defaults for the rest).
+    assert step(lines, "plain") == {"step": "plain", "endpoint": "enabled", "tokens": "optional",
+                                    "hop": "3", "tags": "disabled"}
+    assert step(lines, "v2") == {"step": "v2", "endpoint": "enabled", "tokens": "required",
+                                 "hop": "3", "tags": "disabled"}
+    launched = step(lines, "launched")
+    assert (launched["tokens"], launched["hop"], launched["tags"]) == ("required", "3", "enabled")
+    assert step(lines, "done")["consoleErrors"] == []
+    inst = ec2.describe_instances(InstanceIds=[launched["id"]])["Reservations"][0]["Instances"][0]
+    mo = inst["MetadataOptions"]
+    assert (inst["ImageId"], mo["HttpTokens"], mo["HttpPutResponseHopLimit"],
+            mo["InstanceMetadataTags"]) == (helpers.AMI_AL2023, "required", 3, "enabled")
+    assert {"Key": "Name", "Value": "console-launched"} in inst["Tags"]

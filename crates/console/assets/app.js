@@ -5,6 +5,7 @@ import { InstancesPage } from "./instances.js";
 import { ModifyDialog } from "./modify.js";
 import { showError } from "./ui.js";
 import { DefaultsPage } from "./defaults.js";
+import { LaunchPage } from "./launch.js";
 
 const KEY = "imds.console.session";
 const $ = (id) => document.getElementById(id);
@@ -20,14 +21,16 @@ export function loadSession() {
 
 let page = null;
 let defaults = null;
+let launch = null;
+const PAGES = ["instances", "launch", "defaults"];
 
 function showSignIn() {
   if (page) page.stop();
   if (defaults) defaults.stop();
-  page = defaults = null;
+  if (launch) launch.stop();
+  page = defaults = launch = null;
   $("nav").hidden = true;
-  $("defaults").hidden = true;
-  $("instances").hidden = true;
+  for (const p of PAGES) $(p).hidden = true;
   $("sign-out").hidden = true;
   $("who").textContent = "";
   $("signin").hidden = false;
@@ -42,6 +45,10 @@ function showInstances(session) {
   const dialog = new ModifyDialog(session, () => page && page.refresh());
   page = new InstancesPage(session, dialog);
   defaults = new DefaultsPage(session);
+  launch = new LaunchPage(session, () => {
+    location.hash = "#instances";
+    page.refresh();
+  });
   page.start();
   route();
 }
@@ -49,15 +56,15 @@ function showInstances(session) {
 /** #instances (the default) or #defaults: show that page, mark its link. */
 function route() {
   if (!page) return;
-  const which = location.hash === "#defaults" ? "defaults" : "instances";
-  $("instances").hidden = which !== "instances";
-  $("defaults").hidden = which !== "defaults";
+  const which = PAGES.find((p) => location.hash === `#${p}`) || "instances";
+  for (const p of PAGES) $(p).hidden = p !== which;
   for (const w of ["instances", "defaults"]) {
     const a = $(`nav-${w}`);
     if (w === which) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
   if (which === "defaults") defaults.load();
+  if (which === "launch") launch.load();
   $(`${which}-title`).focus?.();
 }
 

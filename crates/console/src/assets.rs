@@ -33,6 +33,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("ui.js", JS),
     asset!("metrics.js", JS),
     asset!("defaults.js", JS),
+    asset!("launch.js", JS),
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static Asset> {
