@@ -44,6 +44,7 @@ export class InstancesPage {
     this.on($("actions-button"), "click", () => this.toggleMenu());
     this.on($("actions-menu"), "keydown", (e) => {
       if (e.key === "Escape") { this.toggleMenu(false); $("actions-button").focus(); }
+      if (e.key === "Tab") this.toggleMenu(false);
     });
     this.on(document, "click", (e) => {
       if (!e.target.closest(".menu")) this.toggleMenu(false);
