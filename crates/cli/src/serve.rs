@@ -135,7 +135,10 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let attachments = Arc::new(metadata::netns::Attachments::default());
     let admin = admin_router(host.clone(), attachments, stop_rx.clone())
         .merge(metrics_router(host.clone()));
-    let app = ec2api::router(api.clone()).merge(admin);
+    // The web console: static files; the browser signs its own EC2 requests to `/`.
+    let app = ec2api::router(api.clone())
+        .merge(admin)
+        .merge(console::router());
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
