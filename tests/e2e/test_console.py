@@ -213,3 +213,28 @@ def test_launch_instance_with_advanced_details(console_server, tmp_path):
     assert (inst["ImageId"], mo["HttpTokens"], mo["HttpPutResponseHopLimit"],
             mo["InstanceMetadataTags"]) == (helpers.AMI_AL2023, "required", 3, "enabled")
     assert {"Key": "Name", "Value": "console-launched"} in inst["Tags"]
+
+
+def test_endpoint_turned_off_in_the_console_is_off_for_the_instance(console_server, tmp_path):
+    """Issue 6: turn the endpoint off in the console and check, through the metadata service
+    itself, that it now answers 403 (spec imds.md: IMDS turned off)."""
+    ec2 = ih.Clients(console_server, ROOT, region=helpers.DEFAULT_REGION).ec2()
+    iid = default_instance(ec2)["InstanceId"]
+    imds = imds_helpers.imds_address(console_server)
+
+    def status() -> int:
+        conn = http.client.HTTPConnection(imds, timeout=10)
+        try:
+            conn.request("PUT", "/latest/api/token",
+                         headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    assert status() == 200, "the metadata service is on before the change"
+    lines = drive("endpoint.mjs", browser_cfg(console_server, tmp_path, ROOT.key, ROOT.secret, iid))
+    assert step(lines, "applied")["endpoint"] == "disabled"
+    assert step(lines, "done")["consoleErrors"] == []
+    assert status() == 403, "the metadata service still answers after the console turned it off"
+    mo = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["MetadataOptions"]
+    assert (mo["State"], mo["HttpEndpoint"]) == ("applied", "disabled")
