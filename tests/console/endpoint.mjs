@@ -5,16 +5,24 @@
 //
 // One JSON line per step; {"error": ...} last when something expected does not happen.
 
-import { log, openModify, openSignedIn, withBrowser } from "./lib.mjs";
+import { log, openSignedIn, withBrowser } from "./lib.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
 await withBrowser(cfg, async (page, shot, consoleErrors) => {
   await openSignedIn(page, cfg);
   const row = page.locator(`tr[data-instance-id="${cfg.instanceId}"]`);
   await row.locator('input[type="checkbox"]').check();
-  const dialog = await openModify(page);
+  // By keyboard: ArrowDown on Actions opens the menu on its item, Enter opens the dialog.
+  await page.getByRole("button", { name: "Actions" }).focus();
+  await page.keyboard.press("ArrowDown");
+  const focusedItem = await page.evaluate(() => document.activeElement?.getAttribute("role"));
+  await page.keyboard.press("End");
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog", { name: "Modify instance metadata options" });
+  await dialog.waitFor();
+  log({ step: "keyboard", focusedItem });
   await dialog.getByLabel("Enable").first().uncheck();
-  await shot(page, "07-endpoint-off-dialog");
+  await shot(page, "10-endpoint-off-dialog");
   await dialog.getByRole("button", { name: "Save" }).click();
   await dialog.waitFor({ state: "hidden" });
   await page.waitForFunction(
@@ -24,6 +32,6 @@ await withBrowser(cfg, async (page, shot, consoleErrors) => {
     },
     cfg.instanceId, { timeout: 20000, polling: 50 });
   log({ step: "applied", endpoint: await row.locator('td[data-col="httpEndpoint"]').textContent() });
-  await shot(page, "08-endpoint-off");
+  await shot(page, "11-endpoint-off");
   log({ step: "done", consoleErrors });
 });

@@ -24,6 +24,7 @@ await withBrowser(cfg, async (page, shot, consoleErrors) => {
   await form.getByLabel("Image (AMI)").selectOption(cfg.amiV2);
   log({ step: "v2", ...(await shown()) });
   await form.getByLabel("Name").fill("console-launched");
+  await form.getByLabel("Metadata version").selectOption("required");  // "V2 only (token required)"
   await form.getByLabel("Allow tags in metadata").selectOption("enabled");
   await shot(page, "08-launch-advanced");
   await form.getByRole("button", { name: "Launch instance" }).click();

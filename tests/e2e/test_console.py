@@ -191,6 +191,18 @@ def test_account_imds_defaults_in_the_console(console_server, tmp_path):
     assert (level["HttpTokens"], level["HttpPutResponseHopLimit"], level["HttpTokensEnforced"]) == (
         "required", 2, "enabled"), level
 
+    # And launch again: the launch page now shows the account's new defaults, even for an
+    # image without ImdsSupport, and the instance gets them.
+    lines = drive("launch.mjs", {**browser_cfg(console_server, tmp_path, ROOT.key, ROOT.secret, iid),
+                                 "amiV2": helpers.AMI_AL2023, "amiPlain": helpers.AMI_AL2})
+    assert step(lines, "plain") == {"step": "plain", "endpoint": "enabled", "tokens": "required",
+                                    "hop": "2", "tags": "disabled"}
+    launched = step(lines, "launched")
+    assert (launched["tokens"], launched["hop"]) == ("required", "2")
+    mo = ec2.describe_instances(InstanceIds=[launched["id"]])["Reservations"][0]["Instances"][0][
+        "MetadataOptions"]
+    assert (mo["HttpTokens"], mo["HttpPutResponseHopLimit"]) == ("required", 2), mo
+
 
 def test_launch_instance_with_advanced_details(console_server, tmp_path):
     ec2 = ih.Clients(console_server, ROOT, region=helpers.DEFAULT_REGION).ec2()
@@ -233,6 +245,7 @@ def test_endpoint_turned_off_in_the_console_is_off_for_the_instance(console_serv
 
     assert status() == 200, "the metadata service is on before the change"
     lines = drive("endpoint.mjs", browser_cfg(console_server, tmp_path, ROOT.key, ROOT.secret, iid))
+    assert step(lines, "keyboard")["focusedItem"] == "menuitem", "ArrowDown did not open the menu"
     assert step(lines, "applied")["endpoint"] == "disabled"
     assert step(lines, "done")["consoleErrors"] == []
     assert status() == 403, "the metadata service still answers after the console turned it off"

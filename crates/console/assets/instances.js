@@ -42,9 +42,21 @@ export class InstancesPage {
       this.on(th.querySelector("button"), "click", () => this.sortBy(th.dataset.key));
     }
     this.on($("actions-button"), "click", () => this.toggleMenu());
+    // The WAI-ARIA menu button pattern: ArrowDown/ArrowUp on the button open the menu; in the
+    // menu the arrows, Home and End move between items, Esc closes it and returns focus.
+    this.on($("actions-button"), "keydown", (e) => {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") { e.preventDefault(); this.toggleMenu(true); }
+    });
     this.on($("actions-menu"), "keydown", (e) => {
       if (e.key === "Escape") { this.toggleMenu(false); $("actions-button").focus(); }
       if (e.key === "Tab") this.toggleMenu(false);
+      const items = [...$("actions-menu").querySelectorAll('[role="menuitem"]:not([disabled])')];
+      const at = items.indexOf(document.activeElement);
+      const go = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 }[e.key];
+      if (go !== undefined && items.length) {
+        e.preventDefault();
+        items[(go + items.length) % items.length].focus();
+      }
     });
     this.on(document, "click", (e) => {
       if (!e.target.closest(".menu")) this.toggleMenu(false);
