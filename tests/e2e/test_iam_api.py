@@ -663,6 +663,17 @@ def test_session_policy_narrows_the_role(server, iam):
     with client_error("MalformedPolicyDocument", 400):
         Clients(server, creds).sts().assume_role(RoleArn=role_arn, RoleSessionName="bad",
                                                   Policy="{not json")
+    # PackedPolicySize: a percentage, present only with a session policy (STS API Reference);
+    # a policy over the model's 2,048 characters is refused.
+    sts = Clients(server, creds).sts()
+    with_policy = sts.assume_role(RoleArn=role_arn, RoleSessionName="pps", Policy=dumps(DESCRIBE_ONLY))
+    assert 1 <= with_policy["PackedPolicySize"] <= 100, with_policy
+    assert "PackedPolicySize" not in sts.assume_role(RoleArn=role_arn, RoleSessionName="nopps")
+    padded = dumps(doc(*[{"Sid": f"S{i}", "Effect": "Allow", "Action": "ec2:DescribeInstances",
+                          "Resource": "*"} for i in range(40)]))
+    assert len(padded) > 2048
+    with client_error("ValidationError", 400):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="big", Policy=padded)
 
 
 def test_iam_user_without_iam_permissions_is_denied(server, iam):

@@ -409,15 +409,7 @@ pub fn decide_for(
     checks: &[(String, Context)],
 ) -> Decision {
     let registry = principals.registry();
-    let mine = registry
-        .account(&caller.account)
-        .map(|a| a.policies_of(&caller.subject))
-        .unwrap_or_else(|| match caller.subject {
-            iam::registry::Subject::Root => {
-                iam::registry::AccountIam::default().policies_of(&iam::registry::Subject::Root)
-            }
-            _ => Default::default(),
-        });
+    let mine = registry.policies_of(&caller.account, &caller.subject);
     let directory = principals.directory.as_deref();
     let set = PolicySet {
         identity: mine.identity.iter().map(|p| p.as_ref()).collect(),

@@ -3,6 +3,26 @@
 
 use model::Ec2Error;
 
+/// `(HTTP status, code, message)` of an error before an IAM or STS call reached its action
+/// (authentication, decoding): IAM and STS name an unknown key `InvalidClientTokenId` (403)
+/// where EC2 says `AuthFailure` (401), and expired session credentials `ExpiredToken` (403)
+/// where EC2 says `RequestExpired` (botocore `iam`/`sts` models; STS API Reference,
+/// "Common Errors"). Everything else is coded as EC2 codes it.
+pub fn query_code_and_status(e: &Ec2Error) -> (u16, &'static str, String) {
+    match e {
+        Ec2Error::ExpiredToken => (403, "ExpiredToken", e.to_string()),
+        Ec2Error::AuthFailure => (
+            403,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.".to_string(),
+        ),
+        _ => {
+            let (status, code) = code_and_status(e);
+            (status, code, e.to_string())
+        }
+    }
+}
+
 /// `(HTTP status, EC2 error code)` of an error.
 pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
     use Ec2Error::*;
@@ -91,5 +111,29 @@ mod tests {
             (400, "InvalidInstanceID.NotFound")
         );
         assert_eq!(code_and_status(&Ec2Error::InternalError).0, 500);
+    }
+
+    #[test]
+    fn iam_and_sts_name_authentication_errors_their_own_way() {
+        assert_eq!(
+            query_code_and_status(&Ec2Error::AuthFailure),
+            (
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.".to_string()
+            )
+        );
+        assert_eq!(
+            query_code_and_status(&Ec2Error::ExpiredToken).1,
+            "ExpiredToken"
+        );
+        assert_eq!(
+            code_and_status(&Ec2Error::ExpiredToken),
+            (400, "RequestExpired")
+        );
+        assert_eq!(
+            query_code_and_status(&Ec2Error::SignatureDoesNotMatch).1,
+            "SignatureDoesNotMatch"
+        );
     }
 }

@@ -229,15 +229,13 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
     let principals = &call.api.principals;
     let get = |n: &str| params.get(n).map(str::to_string);
     let now = now_ms();
-    // Read the account as of now (an account with no entities yet reads as empty).
-    let read = || {
-        let r = principals.registry();
-        let a = r.account(&acct).cloned().unwrap_or_else(|| AccountIam {
-            id: acct.clone(),
-            ..Default::default()
-        });
-        a
+    // Reads use the registry as of now (an account with no entities yet reads as empty).
+    let registry = principals.registry();
+    let empty = AccountIam {
+        id: acct.clone(),
+        ..Default::default()
     };
+    let a = registry.account(&acct).unwrap_or(&empty);
     match action {
         // ---- users ----
         "CreateUser" => {
@@ -253,7 +251,6 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
             Ok(Some(json!({ "User": v })))
         }
         "GetUser" => {
-            let a = read();
             let u = match get("UserName") {
                 Some(n) => a.user(&n)?.clone(),
                 None => match &call.caller.subject {
@@ -266,7 +263,7 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
                     }
                 },
             };
-            Ok(Some(json!({ "User": user_json(&a, &u) })))
+            Ok(Some(json!({ "User": user_json(a, &u) })))
         }
         "DeleteUser" => {
             let name = required(params, "UserName")?.to_string();
@@ -307,7 +304,6 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
             Ok(None)
         }
         "ListAccessKeys" => {
-            let a = read();
             let name = match get("UserName") {
                 Some(n) => n,
                 None => match &call.caller.subject {
@@ -344,12 +340,10 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
             Ok(Some(json!({ "Policy": v })))
         }
         "GetPolicy" => {
-            let a = read();
             let p = a.policy(required(params, "PolicyArn")?)?;
-            Ok(Some(json!({ "Policy": policy_json(&a, p) })))
+            Ok(Some(json!({ "Policy": policy_json(a, p) })))
         }
         "GetPolicyVersion" => {
-            let a = read();
             let p = a.policy(required(params, "PolicyArn")?)?;
             let vid = required(params, "VersionId")?;
             let v = p.versions.iter().find(|v| v.id == vid).ok_or_else(|| {
@@ -392,7 +386,6 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
             Ok(None)
         }
         "ListAttachedUserPolicies" | "ListAttachedRolePolicies" => {
-            let a = read();
             let (h, name) = holder(params, action)?;
             let h = as_holder(h, &name);
             let list: Vec<Value> = a
@@ -417,7 +410,6 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
             Ok(None)
         }
         "GetUserPolicy" | "GetRolePolicy" => {
-            let a = read();
             let (h, name) = holder(params, action)?;
             let pname = required(params, "PolicyName")?;
             let doc = a.inline(as_holder(h, &name), pname)?;
@@ -441,7 +433,6 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
             Ok(None)
         }
         "ListUserPolicies" | "ListRolePolicies" => {
-            let a = read();
             let (h, name) = holder(params, action)?;
             let names: Vec<&String> = a.permissions(as_holder(h, &name))?.inline.keys().collect();
             Ok(Some(json!({ "PolicyNames": names, "IsTruncated": false })))
@@ -495,9 +486,8 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
             Ok(Some(json!({ "Role": v })))
         }
         "GetRole" => {
-            let a = read();
             let r = a.role(required(params, "RoleName")?)?;
-            Ok(Some(json!({ "Role": role_json(&a, r) })))
+            Ok(Some(json!({ "Role": role_json(a, r) })))
         }
         "DeleteRole" => {
             let name = required(params, "RoleName")?.to_string();
@@ -517,9 +507,8 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
             Ok(Some(json!({ "InstanceProfile": v })))
         }
         "GetInstanceProfile" => {
-            let a = read();
             let p = a.profile(required(params, "InstanceProfileName")?)?;
-            Ok(Some(json!({ "InstanceProfile": profile_json(&a, p) })))
+            Ok(Some(json!({ "InstanceProfile": profile_json(a, p) })))
         }
         "AddRoleToInstanceProfile" | "RemoveRoleFromInstanceProfile" => {
             let profile = required(params, "InstanceProfileName")?.to_string();
@@ -625,41 +614,52 @@ fn simulate(call: &Call<'_>, source: Option<&str>) -> Result<Value, Failure> {
     let ctx = context_entries(call);
     let registry = call.api.principals.registry();
     let acct = call.caller.account.clone();
-    let (mut identity, mut boundary, mut scp_levels, mut management) =
-        (Vec::new(), None, Vec::new(), false);
-    if let Some(arn) = source {
-        let a = registry
-            .account(&acct)
-            .ok_or_else(|| IamError::NoSuchEntity(format!("Could not find entity {arn}")))?;
-        let subject = if let Some(n) = arn.split(":user/").nth(1) {
-            let n = n.rsplit('/').next().unwrap_or(n);
-            a.user(n)?;
-            Subject::User(n.to_string())
-        } else if let Some(n) = arn.split(":role/").nth(1) {
-            let n = n.rsplit('/').next().unwrap_or(n);
-            a.role(n)?;
-            Subject::Role(n.to_string())
-        } else {
-            return Err(IamError::InvalidInput(format!("Invalid ARN: {arn}")).into());
-        };
-        let mine = a.policies_of(&subject);
-        identity = mine.identity;
-        boundary = mine.boundary;
-        if let Some(d) = call.api.principals.directory.as_deref() {
-            scp_levels = d.scp_levels(&acct).to_vec();
-            management = d.is_management(&acct);
+    let directory = call.api.principals.directory.as_deref();
+    // SimulatePrincipalPolicy adds the principal's own policies and its account's SCPs.
+    let (mine, scp_levels, management): (
+        iam::registry::PrincipalPolicies,
+        Vec<Vec<&Policy>>,
+        bool,
+    ) = match source {
+        None => (Default::default(), Vec::new(), false),
+        Some(arn) => {
+            let a = registry
+                .account(&acct)
+                .ok_or_else(|| IamError::NoSuchEntity(format!("Could not find entity {arn}")))?;
+            let subject = if let Some(n) = arn.split(":user/").nth(1) {
+                let n = n.rsplit('/').next().unwrap_or(n);
+                a.user(n)?;
+                Subject::User(n.to_string())
+            } else if let Some(n) = arn.split(":role/").nth(1) {
+                let n = n.rsplit('/').next().unwrap_or(n);
+                a.role(n)?;
+                Subject::Role(n.to_string())
+            } else {
+                return Err(IamError::InvalidInput(format!("Invalid ARN: {arn}")).into());
+            };
+            let levels: Vec<Vec<&Policy>> = directory
+                .map(|d| {
+                    d.scp_levels(&acct)
+                        .iter()
+                        .map(|l| l.iter().collect())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                a.policies_of(&subject),
+                levels,
+                directory.is_some_and(|d| d.is_management(&acct)),
+            )
         }
-    }
-    let boundary_policy: Option<Policy> = match (boundary_inputs.is_empty(), &boundary) {
-        (false, _) => Some(Policy {
-            statements: boundary_inputs
-                .iter()
-                .flat_map(|p| p.statements.clone())
-                .collect(),
-        }),
-        (true, Some(b)) => Some((**b).clone()),
-        (true, None) => None,
     };
+    // A boundary given in the request replaces the principal's own.
+    let given_boundary = (!boundary_inputs.is_empty()).then(|| Policy {
+        statements: boundary_inputs
+            .iter()
+            .flat_map(|p| p.statements.clone())
+            .collect(),
+    });
+    let identity = mine.identity;
     let mut ids: Vec<(String, &Policy)> = inputs
         .iter()
         .enumerate()
@@ -673,8 +673,8 @@ fn simulate(call: &Call<'_>, source: Option<&str>) -> Result<Value, Failure> {
     );
     let set = PolicySet {
         identity: ids.iter().map(|(_, p)| *p).collect(),
-        scp_levels: scp_levels.iter().map(|l| l.iter().collect()).collect(),
-        boundary: boundary_policy.as_ref(),
+        scp_levels,
+        boundary: given_boundary.as_ref().or(mine.boundary.as_deref()),
         session: None,
         management_account: management,
     };
@@ -704,7 +704,7 @@ fn simulate(call: &Call<'_>, source: Option<&str>) -> Result<Value, Failure> {
             r.insert("EvalDecision".into(), json!(decision_name(&d)));
             r.insert("MatchedStatements".into(), json!(matched));
             r.insert("MissingContextValues".into(), json!([]));
-            if source.is_some() && !scp_levels.is_empty() {
+            if source.is_some() && !set.scp_levels.is_empty() {
                 let scp_denied = matches!(
                     d.outcome,
                     Outcome::ExplicitDeny(Kind::Scp) | Outcome::NoAllow(Kind::Scp)

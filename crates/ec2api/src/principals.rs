@@ -69,7 +69,11 @@ impl Principals {
         let before = self.registry();
         let mut next = (*before).clone();
         let out = next.with_account(account, f)?;
-        let (old, new) = (before.records(), next.records());
+        // Only this account changed: compare its records alone.
+        let (old, new) = (
+            before.account_records(account),
+            next.account_records(account),
+        );
         let deletes: Vec<store::IamKey> = old
             .keys()
             .filter(|k| !new.contains_key(*k))

@@ -192,20 +192,7 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
                 Some(crate::iam_api::VERSION) => crate::iam_api::NAMESPACE,
                 _ => return Err(e),
             };
-            // IAM and STS name an unknown key `InvalidClientTokenId` (403) where EC2 says
-            // `AuthFailure` (401), and expired session credentials `ExpiredToken`.
-            let (status, code, message) = match e {
-                Ec2Error::ExpiredToken => (403, "ExpiredToken", e.to_string()),
-                Ec2Error::AuthFailure => (
-                    403,
-                    "InvalidClientTokenId",
-                    "The security token included in the request is invalid.".to_string(),
-                ),
-                _ => {
-                    let (status, code) = code_and_status(&e);
-                    (status, code, e.to_string())
-                }
-            };
+            let (status, code, message) = crate::error::query_code_and_status(&e);
             return Ok(Answered::Query(crate::query_api::error(
                 namespace, status, code, &message, request_id,
             )));

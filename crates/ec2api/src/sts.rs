@@ -13,6 +13,19 @@ use serde_json::json;
 pub const VERSION: &str = "2011-06-15";
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
+/// The longest session policy AssumeRole takes (botocore `sts`, sessionPolicyDocumentType).
+const SESSION_POLICY_MAX: usize = 2048;
+
+/// `PackedPolicySize`: how much of the packed-policy allowance the session policy uses, in
+/// percent (STS API Reference, AssumeRole). AWS's packing is not published; imds counts the
+/// policy's characters without insignificant white space against the 2,048 allowed.
+fn packed_policy_size(policy: &str) -> u64 {
+    let packed = serde_json::from_str::<serde_json::Value>(policy)
+        .map(|v| v.to_string().chars().count())
+        .unwrap_or_else(|_| policy.chars().count());
+    (packed as u64 * 100).div_ceil(SESSION_POLICY_MAX as u64)
+}
+
 /// Decode what `authz` encoded into an `UnauthorizedOperation` message.
 pub fn decode_message(encoded: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -85,6 +98,12 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
     }
     let policy = params.get("Policy").map(str::to_string);
     if let Some(p) = &policy {
+        // botocore `sts`: sessionPolicyDocumentType, 1..2048 characters.
+        if p.chars().count() > SESSION_POLICY_MAX {
+            return Err(IamError::ValidationError(format!(
+                "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to {SESSION_POLICY_MAX}"
+            )));
+        }
         iam::policy::Policy::parse_str(p).map_err(|e| IamError::MalformedPolicyDocument(e.0))?;
     }
     let denied = || {
@@ -189,6 +208,6 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
             "AssumedRoleId": format!("{}:{session}", role.id),
             "Arn": format!("arn:aws:sts::{account}:assumed-role/{}/{session}", role.name),
         },
-        "PackedPolicySize": if claims.policy.is_some() { json!(6) } else { serde_json::Value::Null },
+        "PackedPolicySize": claims.policy.as_deref().map_or(serde_json::Value::Null, |p| json!(packed_policy_size(p))),
     }))
 }

@@ -401,24 +401,17 @@ impl Registry {
     /// Every entity as a persisted record.
     pub fn records(&self) -> Records {
         let mut out = Records::new();
-        for (acct, a) in &self.accounts {
-            let mut put = |kind: &str, name: &str, doc: serde_json::Result<String>| {
-                if let Ok(doc) = doc {
-                    out.insert((acct.clone(), kind.to_string(), name.to_string()), doc);
-                }
-            };
-            for (n, x) in &a.users {
-                put(KIND_USER, n, serde_json::to_string(x));
-            }
-            for (n, x) in &a.roles {
-                put(KIND_ROLE, n, serde_json::to_string(x));
-            }
-            for (n, x) in &a.policies {
-                put(KIND_POLICY, n, serde_json::to_string(x));
-            }
-            for (n, x) in &a.profiles {
-                put(KIND_PROFILE, n, serde_json::to_string(x));
-            }
+        for a in self.accounts.values() {
+            a.put_records(&mut out);
+        }
+        out
+    }
+
+    /// One account's entities as persisted records (none for an account without entities).
+    pub fn account_records(&self, id: &str) -> Records {
+        let mut out = Records::new();
+        if let Some(a) = self.accounts.get(id) {
+            a.put_records(&mut out);
         }
         out
     }
@@ -469,6 +462,15 @@ impl Registry {
         Some((u, k))
     }
 
+    /// The policies of `subject` in `account` (an account with no entities: a root still has
+    /// its allow-all, anyone else nothing).
+    pub fn policies_of(&self, account: &str, subject: &Subject) -> PrincipalPolicies {
+        match self.accounts.get(account) {
+            Some(a) => a.policies_of(subject),
+            None => AccountIam::default().policies_of(subject),
+        }
+    }
+
     /// The account of a user access key.
     pub fn key_account(&self, key_id: &str) -> Option<&str> {
         self.keys.get(key_id).map(|(a, _)| a.as_str())
@@ -508,6 +510,26 @@ impl Holder<'_> {
 }
 
 impl AccountIam {
+    fn put_records(&self, out: &mut Records) {
+        let mut put = |kind: &str, name: &str, doc: serde_json::Result<String>| {
+            if let Ok(doc) = doc {
+                out.insert((self.id.clone(), kind.to_string(), name.to_string()), doc);
+            }
+        };
+        for (n, x) in &self.users {
+            put(KIND_USER, n, serde_json::to_string(x));
+        }
+        for (n, x) in &self.roles {
+            put(KIND_ROLE, n, serde_json::to_string(x));
+        }
+        for (n, x) in &self.policies {
+            put(KIND_POLICY, n, serde_json::to_string(x));
+        }
+        for (n, x) in &self.profiles {
+            put(KIND_PROFILE, n, serde_json::to_string(x));
+        }
+    }
+
     pub fn user_arn(&self, u: &User) -> String {
         format!("arn:aws:iam::{}:user{}{}", self.id, u.path, u.name)
     }
