@@ -322,6 +322,52 @@ mod tests {
         );
     }
 
+    const BODY: &[u8] = b"Action=DescribeInstances&Version=2016-11-15";
+
+    /// Authenticate a POST of [`BODY`] at `at`: signed by `key` (access key id, secret) with
+    /// a session token if given, or unsigned when `key` is `None`.
+    fn post_at(
+        known: Known<'_>,
+        at: time::OffsetDateTime,
+        key: Option<(&str, &str)>,
+        token: Option<&str>,
+    ) -> Result<Caller, Ec2Error> {
+        let amz = sigv4::format_amz_date(at);
+        let mut headers = vec![
+            ("host".to_string(), "localhost".to_string()),
+            ("x-amz-date".to_string(), amz.clone()),
+        ];
+        if let Some(t) = token {
+            headers.push(("x-amz-security-token".to_string(), t.to_string()));
+        }
+        if let Some((id, secret)) = key {
+            let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
+            let auth = sigv4::authorization_header(
+                id,
+                secret,
+                "us-east-1",
+                "ec2",
+                &amz,
+                "POST",
+                "/",
+                "",
+                &headers,
+                &names,
+                BODY,
+            );
+            headers.push(("authorization".into(), auth));
+        }
+        let p = SignedParts {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: &headers,
+            query: &[],
+            body: BODY,
+        };
+        authenticate(&p, at, Some(known))
+    }
+
     #[test]
     fn with_a_directory_signatures_count() {
         let dir = iam::Directory::new(vec![iam::config::Account {
@@ -339,71 +385,23 @@ mod tests {
             sessions: &sessions,
         };
         let now = time::OffsetDateTime::now_utc();
-        let amz = sigv4::format_amz_date(now);
-        let body = b"Action=DescribeInstances&Version=2016-11-15";
-        let mut headers = vec![
-            (
-                "content-type".to_string(),
-                "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-            ),
-            ("host".to_string(), "localhost".to_string()),
-            ("x-amz-date".to_string(), amz.clone()),
-        ];
-        let signed_headers: Vec<String> = ["content-type", "host", "x-amz-date"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let base = headers.clone();
-        let sign = |key: &str, secret: &str| {
-            sigv4::authorization_header(
-                key,
-                secret,
-                "us-east-1",
-                "ec2",
-                &amz,
-                "POST",
-                "/",
-                "",
-                &base,
-                &signed_headers,
-                body,
-            )
-        };
-        let req = |h: &[(String, String)]| {
-            let p = SignedParts {
-                method: "POST",
-                path: "/",
-                raw_query: "",
-                headers: h,
-                query: &[],
-                body,
-            };
-            authenticate(&p, now, Some(known))
-        };
+        let req = |key| post_at(known, now, key, None);
         assert_eq!(
-            req(&headers),
+            req(None),
             Err(Ec2Error::MissingAuthenticationToken),
             "unsigned"
         );
-        headers.push((
-            "authorization".into(),
-            sign("AKIDEXAMPLE0000000000", "secret"),
-        ));
-        let caller = req(&headers).unwrap();
+        let caller = req(Some(("AKIDEXAMPLE0000000000", "secret"))).unwrap();
         assert_eq!(caller.account, "111122223333");
         assert_eq!(caller.arn, "arn:aws:iam::111122223333:root");
-        headers.pop();
-        headers.push((
-            "authorization".into(),
-            sign("AKIDEXAMPLE0000000000", "wrong"),
-        ));
-        assert_eq!(req(&headers), Err(Ec2Error::SignatureDoesNotMatch));
-        headers.pop();
-        headers.push((
-            "authorization".into(),
-            sign("AKIDUNKNOWN000000000", "secret"),
-        ));
-        assert_eq!(req(&headers), Err(Ec2Error::AuthFailure));
+        assert_eq!(
+            req(Some(("AKIDEXAMPLE0000000000", "wrong"))),
+            Err(Ec2Error::SignatureDoesNotMatch)
+        );
+        assert_eq!(
+            req(Some(("AKIDUNKNOWN000000000", "secret"))),
+            Err(Ec2Error::AuthFailure)
+        );
     }
 
     /// Session credentials verify from their token alone, act as the role's session, and
@@ -436,40 +434,12 @@ mod tests {
             nonce: "n".into(),
         };
         let creds = sessions.mint(&claims);
-        let body = b"Action=DescribeInstances&Version=2016-11-15";
+        let key = Some((
+            creds.access_key_id.as_str(),
+            creds.secret_access_key.as_str(),
+        ));
         // A request signed at `at` and checked at `at`.
-        let at_time = |at: time::OffsetDateTime, token: &str| {
-            let amz = sigv4::format_amz_date(at);
-            let mut headers = vec![
-                ("host".to_string(), "localhost".to_string()),
-                ("x-amz-date".to_string(), amz.clone()),
-                ("x-amz-security-token".to_string(), token.to_string()),
-            ];
-            let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
-            let auth = sigv4::authorization_header(
-                &creds.access_key_id,
-                &creds.secret_access_key,
-                "us-east-1",
-                "ec2",
-                &amz,
-                "POST",
-                "/",
-                "",
-                &headers,
-                &names,
-                body,
-            );
-            headers.push(("authorization".into(), auth));
-            let p = SignedParts {
-                method: "POST",
-                path: "/",
-                raw_query: "",
-                headers: &headers,
-                query: &[],
-                body,
-            };
-            authenticate(&p, at, Some(known))
-        };
+        let at_time = |at, token: &str| post_at(known, at, key, Some(token));
         let c = at_time(issued, &creds.session_token).unwrap();
         assert_eq!(c.arn, "arn:aws:sts::111122223333:assumed-role/dev/s1");
         assert_eq!(c.principal_arn, "arn:aws:iam::111122223333:role/dev");
