@@ -135,29 +135,38 @@ async fn load(
             (lat, errors)
         }));
     }
-    let mut all = Vec::new();
-    let mut errors = 0;
+    let (all, errors) = gather(tasks).await;
+    if let Some(p) = pacer {
+        let _ = p.await;
+    }
+    Measure {
+        rps: all.len() as f64 / start.elapsed().as_secs_f64().max(seconds as f64),
+        p50_ms: quantile(&all, 0.50) * 1e3,
+        p99_ms: quantile(&all, 0.99) * 1e3,
+        errors,
+    }
+}
+
+/// The clients' latencies, sorted, and their errors.
+pub async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, u64)>>,
+) -> (Vec<Duration>, u64) {
+    let (mut all, mut errors) = (Vec::new(), 0);
     for t in tasks {
         if let Ok((l, e)) = t.await {
             all.extend(l);
             errors += e;
         }
     }
-    if let Some(p) = pacer {
-        let _ = p.await;
-    }
     all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .unwrap_or(f64::NAN)
-    };
-    Measure {
-        rps: all.len() as f64 / start.elapsed().as_secs_f64().max(seconds as f64),
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        errors,
-    }
+    (all, errors)
+}
+
+/// The `p` quantile of sorted latencies, in seconds (NaN when there are none).
+pub fn quantile(sorted: &[Duration], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .map_or(f64::NAN, Duration::as_secs_f64)
 }
 
 /// Connect to `addr` from one of many loopback source addresses (127.1.<connection>.<1..=8>).

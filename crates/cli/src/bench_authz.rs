@@ -121,23 +121,11 @@ async fn load(
             })
         })
         .collect();
-    let (mut all, mut errors) = (Vec::new(), 0);
-    for t in tasks {
-        if let Ok((l, e)) = t.await {
-            all.extend(l);
-            errors += e;
-        }
-    }
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map(|d| d.as_secs_f64() * 1e6)
-            .unwrap_or(f64::NAN)
-    };
+    let (all, errors) = crate::bench::gather(tasks).await;
     Measure {
         rps: all.len() as f64 / start.elapsed().as_secs_f64(),
-        p50_us: pct(0.5),
-        p99_us: pct(0.99),
+        p50_us: crate::bench::quantile(&all, 0.5) * 1e6,
+        p99_us: crate::bench::quantile(&all, 0.99) * 1e6,
         errors,
     }
 }
