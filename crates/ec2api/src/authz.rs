@@ -436,6 +436,23 @@ pub fn decide_for(
     decide_all(&set, &check_refs)
 }
 
+/// The actions authorized on the existing instances they name (resource type `instance`),
+/// whose checks carry the instances' own keys: the store is read for these only.
+const ON_INSTANCES: &[&str] = &[
+    "ModifyInstanceMetadataOptions",
+    "ModifyInstanceAttribute",
+    "DescribeInstanceAttribute",
+    "StartInstances",
+    "StopInstances",
+    "RebootInstances",
+    "TerminateInstances",
+];
+
+/// Whether authorizing `action` needs the instances the request names ([`Facts::instances`]).
+pub fn checks_instances(action: &str) -> bool {
+    ON_INSTANCES.contains(&action)
+}
+
 /// What an EC2 request brings to its authorization beyond its parameters.
 pub struct Facts<'a> {
     pub source_ip: Option<std::net::IpAddr>,
@@ -471,4 +488,36 @@ pub fn authorize(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The actions [`checks_instances`] names are exactly those whose checks carry the named
+    /// instance's keys: the store is read for them, and for no other.
+    #[test]
+    fn instance_keys_only_where_the_instances_are_read() {
+        let mut i = model::testing::instance("t3.micro");
+        i.tags.push(model::tags::Tag {
+            key: "env".into(),
+            value: "dev".into(),
+        });
+        let caller = Caller::root("123456789012", None, "us-east-1".into(), "ec2".into());
+        let id = i.instance_id.clone();
+        for action in crate::actions::Action::ALL.iter().map(|a| a.name()) {
+            let input = serde_json::json!({"InstanceId": id, "InstanceIds": [id]});
+            let list = checks(
+                action,
+                &input,
+                &caller,
+                Context::new(),
+                std::slice::from_ref(&i),
+            );
+            let carries = list
+                .iter()
+                .any(|(_, c)| c.get("ec2:ResourceTag/env").is_some());
+            assert_eq!(carries, checks_instances(action), "{action}");
+        }
+    }
 }

@@ -238,7 +238,7 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
             input.clone()
         };
         let instances = match ids_named(&input) {
-            ids if ids.is_empty() => Vec::new(),
+            ids if ids.is_empty() || !crate::authz::checks_instances(action.name()) => Vec::new(),
             ids => api
                 .store
                 .instances(&ctx.scope, &ids)
