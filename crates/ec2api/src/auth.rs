@@ -80,6 +80,7 @@ impl Caller {
     /// A role session: AssumeRole's, or an instance's role credentials.
     pub fn session(
         claims: &iam::session::SessionClaims,
+        session_policy: Option<std::sync::Arc<iam::policy::Policy>>,
         role_id: &str,
         access_key_id: String,
         region: String,
@@ -112,11 +113,7 @@ impl Caller {
             ),
             user_id: format!("{role_id}:{}", claims.session),
             subject: Subject::Role(claims.role.clone()),
-            session_policy: claims
-                .policy
-                .as_deref()
-                .and_then(|p| iam::policy::Policy::parse_str(p).ok())
-                .map(std::sync::Arc::new),
+            session_policy,
             context,
         }
     }
@@ -128,6 +125,7 @@ pub struct Known<'a> {
     pub directory: &'a iam::Directory,
     pub registry: &'a iam::registry::Registry,
     pub sessions: &'a iam::session::SessionKey,
+    pub session_policies: &'a iam::session::ParsedPolicies,
 }
 
 fn to_ec2(e: SigV4Error) -> Ec2Error {
@@ -236,7 +234,13 @@ pub fn authenticate(
             .and_then(|a| a.roles.get(&claims.role))
             .map(|r| r.id.clone())
             .unwrap_or_else(|| format!("AROA{}", claims.role.to_ascii_uppercase()));
-        return Ok(Caller::session(&claims, &role_id, akid, region, service));
+        let policy = claims
+            .policy
+            .as_deref()
+            .and_then(|p| known.session_policies.get(p));
+        return Ok(Caller::session(
+            &claims, policy, &role_id, akid, region, service,
+        ));
     }
     if let Some((principal, secret)) = known.directory.key(&akid) {
         verify(secret)?;
@@ -379,10 +383,12 @@ mod tests {
         }]);
         let registry = iam::registry::Registry::default();
         let sessions = iam::session::SessionKey::random();
+        let parsed = iam::session::ParsedPolicies::default();
         let known = Known {
             directory: &dir,
             registry: &registry,
             sessions: &sessions,
+            session_policies: &parsed,
         };
         let now = time::OffsetDateTime::now_utc();
         let req = |key| post_at(known, now, key, None);
@@ -412,10 +418,12 @@ mod tests {
         let dir = iam::Directory::new(vec![]);
         let registry = iam::registry::Registry::default();
         let sessions = iam::session::SessionKey::random();
+        let parsed = iam::session::ParsedPolicies::default();
         let known = Known {
             directory: &dir,
             registry: &registry,
             sessions: &sessions,
+            session_policies: &parsed,
         };
         let issued = time::OffsetDateTime::now_utc();
         let expires_ms = (issued.unix_timestamp() + 900) * 1000;

@@ -25,6 +25,8 @@ pub struct Principals {
     /// `--iam-config`: accounts, root keys, SCPs (None: imds is open, any key is a root).
     pub directory: Option<Arc<iam::Directory>>,
     pub sessions: Arc<SessionKey>,
+    /// Session policies of session credentials, parsed once.
+    pub session_policies: iam::session::ParsedPolicies,
     registry: RwLock<Arc<Registry>>,
     writes: tokio::sync::Mutex<()>,
     store: Arc<dyn Store>,
@@ -45,6 +47,7 @@ impl Principals {
         Ok(Principals {
             directory,
             sessions,
+            session_policies: Default::default(),
             registry: RwLock::new(Arc::new(registry)),
             writes: tokio::sync::Mutex::new(()),
             store,

@@ -178,6 +178,7 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
             directory,
             registry: &registry,
             sessions: &api.principals.sessions,
+            session_policies: &api.principals.session_policies,
         });
     let mut params = query_params.clone();
     if method == Method::POST {

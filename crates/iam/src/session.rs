@@ -14,6 +14,32 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::path::Path;
 
+/// Session policies, parsed once: requests signed with session credentials carry their
+/// session policy as text in the token, and parsing it on every request would put a JSON
+/// parse on the request path. Bounded: when full it starts over.
+#[derive(Debug, Default)]
+pub struct ParsedPolicies(
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<crate::policy::Policy>>>,
+);
+
+impl ParsedPolicies {
+    const MAX: usize = 1024;
+
+    /// The parsed form of `text` (None if it does not parse; AssumeRole refused such).
+    pub fn get(&self, text: &str) -> Option<std::sync::Arc<crate::policy::Policy>> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = map.get(text) {
+            return Some(p.clone());
+        }
+        let parsed = std::sync::Arc::new(crate::policy::Policy::parse_str(text).ok()?);
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(text.to_string(), parsed.clone());
+        Some(parsed)
+    }
+}
+
 /// What a session token asserts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionClaims {
