@@ -65,25 +65,16 @@ class ServerFactory:
                 srv.stop()
 
 
-def _running(srv: ImdsServer):
-    """Start `srv`, hand it out, and stop it whatever happens."""
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One server for the whole test module (ephemeral store)."""
-    yield from _running(ImdsServer(tmp_path_factory.mktemp("imds-module")))
+    yield from helpers.running(ImdsServer(tmp_path_factory.mktemp("imds-module")))
 
 
 @pytest.fixture
 def fresh_server(tmp_path):
     """A server of its own for one test: pristine store (only the default instance)."""
-    yield from _running(ImdsServer(tmp_path / "imds"))
+    yield from helpers.running(ImdsServer(tmp_path / "imds"))
 
 
 @pytest.fixture

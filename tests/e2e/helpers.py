@@ -183,6 +183,17 @@ def _kill_leftovers() -> None:
             proc.kill()
 
 
+def running(srv: "ImdsServer"):
+    """Start `srv` (unless it already is), hand it out, and stop it whatever happens: the body
+    of a server fixture (`yield from running(...)`)."""
+    try:
+        if not srv.running:
+            srv.start()
+        yield srv
+    finally:
+        srv.stop()
+
+
 class ImdsServer:
     """One `imds serve` process (restartable on the same data dir)."""
 
@@ -369,28 +380,36 @@ def _walk(elem: ET.Element, shape, path: str, out: list[str]) -> None:
     elif t == "map":
         out.append(f"{path}: unexpected map shape {shape.name}")
     else:
-        if len(elem):
-            out.append(f"{path}: scalar {shape.name} has child elements")
-            return
-        text = elem.text or ""
-        if t in ("integer", "long"):
-            if not re.fullmatch(r"-?\d+", text):
-                out.append(f"{path}: {text!r} is not an integer")
-        elif t == "boolean":
-            if text not in ("true", "false"):
-                out.append(f"{path}: {text!r} is not a boolean")
-        elif t == "timestamp":
-            if not _TIMESTAMP_RE.match(text):
-                out.append(f"{path}: {text!r} is not an ISO-8601 timestamp")
-        elif t in ("double", "float"):
-            try:
-                float(text)
-            except ValueError:
-                out.append(f"{path}: {text!r} is not a number")
-        elif t == "string":
-            enum = getattr(shape, "enum", None) or []
-            if enum and text not in enum:
-                out.append(f"{path}: {text!r} is not one of {shape.name} {list(enum)}")
+        scalar_violations(elem, shape, path, out)
+
+
+def scalar_violations(elem: ET.Element, shape, path: str, out: list[str],
+                      lax_enums: frozenset[str] = frozenset()) -> None:
+    """What is wrong with a scalar element of `shape` (EC2 and the plain Query protocol
+    encode scalars alike); enums named in `lax_enums` are not held to the model."""
+    t = shape.type_name
+    if len(elem):
+        out.append(f"{path}: scalar {shape.name} has child elements")
+        return
+    text = elem.text or ""
+    if t in ("integer", "long"):
+        if not re.fullmatch(r"-?\d+", text):
+            out.append(f"{path}: {text!r} is not an integer")
+    elif t == "boolean":
+        if text not in ("true", "false"):
+            out.append(f"{path}: {text!r} is not a boolean")
+    elif t == "timestamp":
+        if not _TIMESTAMP_RE.match(text):
+            out.append(f"{path}: {text!r} is not an ISO-8601 timestamp")
+    elif t in ("double", "float"):
+        try:
+            float(text)
+        except ValueError:
+            out.append(f"{path}: {text!r} is not a number")
+    elif t == "string":
+        enum = getattr(shape, "enum", None) or []
+        if enum and text not in enum and shape.name not in lax_enums:
+            out.append(f"{path}: {text!r} is not one of {shape.name} {list(enum)}")
 
 
 def model_violations(operation: str, status: int, body: bytes) -> list[str]:

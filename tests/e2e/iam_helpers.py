@@ -489,16 +489,11 @@ import xml.etree.ElementTree as _ET  # noqa: E402
 
 _QUERY_NS = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/",
              "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
-_TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
 # Enums the service does not keep to (botocore does not check output enums): IAM sends
 # SourcePolicyType "IAM Policy" / "Resource Policy" (the SimulatePrincipalPolicy reference's
 # sample responses, observed CLI output) and PermissionsBoundaryType "Policy" (observed
 # get-user/get-role output), not the model's PolicySourceType / PermissionsBoundaryPolicy.
-_LAX_ENUMS = {"PolicySourceType", "PermissionsBoundaryAttachmentType"}
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+_LAX_ENUMS = frozenset({"PolicySourceType", "PermissionsBoundaryAttachmentType"})
 
 
 def _walk_query(elem, shape, path: str, out: list[str]) -> None:
@@ -507,7 +502,7 @@ def _walk_query(elem, shape, path: str, out: list[str]) -> None:
         by_xml = {m.serialization.get("name", n): m for n, m in shape.members.items()}
         seen = set()
         for child in elem:
-            name = _local(child.tag)
+            name = helpers.local(child.tag)
             if name not in by_xml:
                 out.append(f"{path}/{name}: not a member of {shape.name} ({sorted(by_xml)})")
                 continue
@@ -518,28 +513,16 @@ def _walk_query(elem, shape, path: str, out: list[str]) -> None:
     elif t == "list":
         member_name = shape.member.serialization.get("name", "member")
         for i, child in enumerate(elem):
-            if _local(child.tag) != member_name:
-                out.append(f"{path}/{_local(child.tag)}: list items must be <{member_name}>")
+            if helpers.local(child.tag) != member_name:
+                out.append(f"{path}/{helpers.local(child.tag)}: list items must be <{member_name}>")
                 continue
             _walk_query(child, shape.member, f"{path}/{member_name}[{i}]", out)
     elif t == "map":
         for entry in elem:
-            if _local(entry.tag) != "entry":
-                out.append(f"{path}/{_local(entry.tag)}: map items must be <entry>")
+            if helpers.local(entry.tag) != "entry":
+                out.append(f"{path}/{helpers.local(entry.tag)}: map items must be <entry>")
     else:
-        if len(elem):
-            out.append(f"{path}: scalar {shape.name} has child elements")
-            return
-        text = elem.text or ""
-        if t in ("integer", "long") and not re.fullmatch(r"-?\d+", text):
-            out.append(f"{path}: {text!r} is not an integer")
-        elif t == "boolean" and text not in ("true", "false"):
-            out.append(f"{path}: {text!r} is not a boolean")
-        elif t == "timestamp" and not _TS_RE.match(text):
-            out.append(f"{path}: {text!r} is not an ISO-8601 timestamp")
-        elif (t == "string" and getattr(shape, "enum", None) and text not in shape.enum
-              and shape.name not in _LAX_ENUMS):
-            out.append(f"{path}: {text!r} not in {shape.name} {list(shape.enum)}")
+        helpers.scalar_violations(elem, shape, path, out, _LAX_ENUMS)
 
 
 def query_model_violations(service: str, model, status: int, body: bytes) -> list[str]:
@@ -550,34 +533,34 @@ def query_model_violations(service: str, model, status: int, body: bytes) -> lis
         return [f"body is not XML ({e}): {body[:300]!r}"]
     out: list[str] = []
     if status >= 300:
-        if _local(root.tag) != "ErrorResponse":
+        if helpers.local(root.tag) != "ErrorResponse":
             out.append(f"error root is {root.tag!r}, expected ErrorResponse")
             return out
-        errs = [c for c in root if _local(c.tag) == "Error"]
+        errs = [c for c in root if helpers.local(c.tag) == "Error"]
         if len(errs) != 1:
             out.append(f"expected one Error element, got {len(errs)}")
         else:
-            f = {_local(c.tag): (c.text or "") for c in errs[0]}
+            f = {helpers.local(c.tag): (c.text or "") for c in errs[0]}
             if not f.get("Code"):
                 out.append("error without Code")
             if f.get("Type") not in ("Sender", "Receiver"):
                 out.append(f"error Type {f.get('Type')!r} is not Sender/Receiver")
-        if not any(_local(c.tag) == "RequestId" and (c.text or "").strip() for c in root):
+        if not any(helpers.local(c.tag) == "RequestId" and (c.text or "").strip() for c in root):
             out.append("error without RequestId")
         return out
     name = model.name
     if root.tag != f"{{{ns}}}{name}Response":
         out.append(f"root is {root.tag!r}, expected {{{ns}}}{name}Response")
-    kids = [_local(c.tag) for c in root]
+    kids = [helpers.local(c.tag) for c in root]
     shape = model.output_shape
     want = ([f"{name}Result"] if shape is not None else []) + ["ResponseMetadata"]
     if kids != want:
         out.append(f"children {kids}, expected {want}")
     for c in root:
-        if _local(c.tag) == f"{name}Result" and shape is not None:
+        if helpers.local(c.tag) == f"{name}Result" and shape is not None:
             _walk_query(c, shape, f"/{name}Result", out)
-        elif _local(c.tag) == "ResponseMetadata":
-            rid = [x for x in c if _local(x.tag) == "RequestId"]
+        elif helpers.local(c.tag) == "ResponseMetadata":
+            rid = [x for x in c if helpers.local(x.tag) == "RequestId"]
             if not rid or not (rid[0].text or "").strip():
                 out.append("ResponseMetadata without RequestId")
     return out

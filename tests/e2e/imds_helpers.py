@@ -44,13 +44,7 @@ SPEC_VERSIONS = [
 ]
 OPTIONAL_VERSIONS = {"2022-07-09"}
 
-BUILTIN_OPTS = {
-    "HttpTokens": "optional",
-    "HttpPutResponseHopLimit": 1,
-    "HttpEndpoint": "enabled",
-    "HttpProtocolIpv6": "disabled",
-    "InstanceMetadataTags": "disabled",
-}
+BUILTIN_OPTS = helpers.BUILTIN_OPTS
 
 
 def page(status: int, text: str) -> bytes:
@@ -304,6 +298,14 @@ def options_applied(ec2, iid: str, **opts):
 # --------------------------------------------------------------------------------------
 # Loopback only
 # --------------------------------------------------------------------------------------
+
+
+def loopback_only(monkeypatch):
+    """The body of an autouse fixture (`yield from loopback_only(monkeypatch)`): the guard
+    below for one test, which fails if anything tried to go beyond loopback."""
+    guard = LoopbackGuard(monkeypatch)
+    yield guard
+    guard.check()
 
 
 class LoopbackGuard:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import urllib.parse
 
 import boto3
@@ -14,6 +15,7 @@ from botocore.credentials import Credentials
 
 import helpers
 from helpers import AMI_AL2, REGION, ec2_error, expect_raw_error, raw
+from iam_helpers import Acct, iam_server
 
 A = ("111122223333", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 B = ("444455556666", "AKIAI44QH8DHBEXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY")
@@ -21,17 +23,7 @@ B = ("444455556666", "AKIAI44QH8DHBEXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAM
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    d = tmp_path_factory.mktemp("iam")
-    cfg = d / "iam.toml"
-    cfg.write_text("".join(
-        f'[[accounts]]\nid = "{acct}"\nroot_access_key_id = "{key}"\nroot_secret_access_key = "{secret}"\n'
-        for acct, key, secret in (A, B)))
-    srv = helpers.ImdsServer(d / "srv", extra_args=["--iam-config", str(cfg)])
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.stop()
+    yield from helpers.running(iam_server(tmp_path_factory.mktemp("iam"), [Acct(*A), Acct(*B)]))
 
 
 def client(srv, who, secret=None):
@@ -135,18 +127,8 @@ SCP_A = ('{"Version":"2012-10-17","Statement":[{"Sid":"AllowAll","Effect":"Allow
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
-    d = tmp_path_factory.mktemp("scp")
-    (d / "require-imdsv2.json").write_text(SCP_A)
-    acct, key, secret = A
-    (d / "iam.toml").write_text(
-        f'[[accounts]]\nid = "{acct}"\nroot_access_key_id = "{key}"\nroot_secret_access_key = "{secret}"\n'
-        'scps = ["require-imdsv2.json"]\n')
-    srv = helpers.ImdsServer(d / "srv", extra_args=["--iam-config", str(d / "iam.toml")])
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.stop()
+    yield from helpers.running(iam_server(tmp_path_factory.mktemp("scp"),
+                                          [Acct(*A, scps=[json.loads(SCP_A)])]))
 
 
 def launch(ec2, **opts):
@@ -201,18 +183,8 @@ def role_delivery(tmp_path_factory):
     import os
     if os.geteuid() != 0:
         pytest.skip("needs root for `imds exec` (network namespaces): run the suite as root")
-    d = tmp_path_factory.mktemp("roledelivery")
-    (d / "e.json").write_text(SCP_E)
-    acct, key, secret = A
-    (d / "iam.toml").write_text(
-        f'[[accounts]]\nid = "{acct}"\nroot_access_key_id = "{key}"\nroot_secret_access_key = "{secret}"\n'
-        'scps = ["e.json"]\n')
-    srv = helpers.ImdsServer(d / "srv", extra_args=["--iam-config", str(d / "iam.toml")])
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.stop()
+    yield from helpers.running(iam_server(tmp_path_factory.mktemp("roledelivery"),
+                                          [Acct(*A, scps=[json.loads(SCP_E)])]))
 
 
 def fetch_credentials(srv, iid: str, v2: bool) -> dict:

@@ -93,11 +93,7 @@ def step(lines: list[dict], name: str) -> dict:
 @pytest.fixture
 def console_server(tmp_path):
     # A long apply delay so that `pending` is on screen long enough to be seen.
-    srv = ih.iam_server(tmp_path, [ROOT], apply_delay="3s")
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from helpers.running(ih.iam_server(tmp_path, [ROOT], apply_delay="3s"))
 
 
 def test_modify_metadata_options_in_the_console(console_server, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import (
     ACCOUNT, AMI_AL2, AMI_AL2023, AMI_UBUNTU, REGION, RESERVATION_ID_RE, describe,
-    describe_ids, ec2_error, expect_raw_error, instance, raw, run_ids, run_one,
+    describe_ids, ec2_error, expect_raw_error, raw, run_ids, run_one,
     running_instance, stopped_instance, wait_applied, wait_state,
 )
 

@@ -70,11 +70,7 @@ ASSUME_ANY = doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = iam_server(tmp_path_factory.mktemp("iamapi"), [A, B])
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from helpers.running(iam_server(tmp_path_factory.mktemp("iamapi"), [A, B]))
 
 
 @pytest.fixture(scope="module")

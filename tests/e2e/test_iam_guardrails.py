@@ -18,7 +18,6 @@ the same data dir.
 from __future__ import annotations
 
 import datetime
-import time
 
 import pytest
 
@@ -81,11 +80,7 @@ SCPD = Acct("222233334444", "AKIAGUARDSCPD0000002", "gsc/secret/key/000000000000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = iam_server(tmp_path_factory.mktemp("guard"), [ID, SCPD])
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from helpers.running(iam_server(tmp_path_factory.mktemp("guard"), [ID, SCPD]))
 
 
 @pytest.fixture(scope="module")

@@ -113,11 +113,7 @@ IMAGE_ARN = f"arn:aws:ec2:{R}::image/{AMI_AL2}"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = iam_server(tmp_path_factory.mktemp("iamspec"), [MEM, OTHER, OU_A, OU_D, MGMT])
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from helpers.running(iam_server(tmp_path_factory.mktemp("iamspec"), [MEM, OTHER, OU_A, OU_D, MGMT]))
 
 
 class Org:

@@ -25,7 +25,7 @@ from botocore.utils import (
 
 import helpers
 from imds_helpers import (
-    LoopbackGuard,
+    loopback_only,
     TOKEN_RE,
     default_instance,
     imds_address,
@@ -39,9 +39,7 @@ from imds_helpers import (
 
 @pytest.fixture(autouse=True)
 def guard(monkeypatch):
-    g = LoopbackGuard(monkeypatch)
-    yield g
-    g.check()
+    yield from loopback_only(monkeypatch)
 
 
 @pytest.fixture(scope="module")

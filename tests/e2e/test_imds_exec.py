@@ -32,7 +32,7 @@ import pytest
 import helpers
 from helpers import IMDS_BIN
 from imds_helpers import (
-    LoopbackGuard,
+    loopback_only,
     PAGE_401,
     PAGE_404,
     TOKEN_RE,
@@ -74,9 +74,7 @@ def _exec_available():
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch):
     # This process talks to 127.0.0.1 only; the real addresses are used inside `imds exec`.
-    guard = LoopbackGuard(monkeypatch)
-    yield
-    guard.check()
+    yield from loopback_only(monkeypatch)
 
 
 HOST_NETNS = os.readlink("/proc/self/ns/net")

@@ -36,7 +36,7 @@ from imds_helpers import (
     TOKEN_REQ,
     TTL_REQ,
     TTL_RESP,
-    LoopbackGuard,
+    loopback_only,
     TtlSniffer,
     apply_options,
     assert_empty,
@@ -61,9 +61,7 @@ from imds_helpers import (
 
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch):
-    guard = LoopbackGuard(monkeypatch)
-    yield
-    guard.check()
+    yield from loopback_only(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -37,13 +37,8 @@ TRANSITION_DELAY = "11s"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = ImdsServer(tmp_path_factory.mktemp("imds-terraform"), apply_delay=APPLY_DELAY,
-                     transition_delay=TRANSITION_DELAY)
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.stop()
+    yield from helpers.running(ImdsServer(tmp_path_factory.mktemp("imds-terraform"), apply_delay=APPLY_DELAY,
+                     transition_delay=TRANSITION_DELAY))
 
 
 @pytest.fixture(scope="module")
