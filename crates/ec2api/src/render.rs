@@ -11,16 +11,7 @@ use serde_json::{json, Value};
 
 /// `2026-11-22T17:00:00.000Z`, as EC2 writes timestamps.
 pub fn timestamp(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (y, mo, d) = model::instance::civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        ms.rem_euclid(1000)
-    )
+    model::instance::iso8601(ms, true)
 }
 
 pub fn tags(tags: &[Tag]) -> Value {

@@ -240,17 +240,13 @@ pub struct Registry {
     keys: HashMap<String, (String, String)>,
 }
 
-fn iso_ms(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// ISO 8601 time of a millisecond timestamp, as IAM's responses carry dates.
+/// ISO 8601 time of a millisecond timestamp, to the second, as IAM's responses carry dates
+/// (`2026-11-22T17:00:00Z`).
 pub fn iso_date(ms: i64) -> String {
-    let s = iso_ms(ms - ms.rem_euclid(1000));
-    s.replace("+00:00", "Z")
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// An IAM unique id: a prefix naming the kind and 17 characters (IAM User Guide, "Unique
@@ -1098,6 +1094,12 @@ mod tests {
             Err(IamError::DeleteConflict(_))
         ));
         assert_eq!(back.keys.len(), 1);
+    }
+
+    #[test]
+    fn dates_are_utc_to_the_second() {
+        assert_eq!(iso_date(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_date(1_763_830_800_999), "2025-11-22T17:00:00Z");
     }
 
     #[test]

@@ -64,15 +64,7 @@ pub fn identity_document(v: &InstanceView) -> String {
 
 /// `2026-11-22T17:00:00Z`.
 pub fn iso_seconds(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (y, mo, d) = model::instance::civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    model::instance::iso8601(ms, false)
 }
 
 /// Credentials are renewed every hour and live six hours, so new ones are always served well

@@ -555,6 +555,24 @@ fn fmt_reason_time(ms: i64) -> String {
     )
 }
 
+/// A UTC timestamp of milliseconds since the epoch in ISO 8601, `2026-11-22T17:00:00.000Z`
+/// with `millis`, as EC2 writes them, else `2026-11-22T17:00:00Z`, as the metadata service
+/// writes them.
+pub fn iso8601(ms: i64, millis: bool) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    let (h, mi, s) = (rem / 3600, (rem / 60) % 60, rem % 60);
+    if millis {
+        format!(
+            "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z",
+            ms.rem_euclid(1000)
+        )
+    } else {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    }
+}
+
 /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
