@@ -13,7 +13,7 @@ use model::{Ec2Error, DEFAULT_ACCOUNT, DEFAULT_REGION};
 pub use iam::registry::Subject;
 
 /// The authenticated caller of one request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Caller {
     pub account: String,
     /// The access key that signed the request (`None` when unsigned).
@@ -33,25 +33,6 @@ pub struct Caller {
     /// Request context that comes with the credentials (`ec2:RoleDelivery`,
     /// `ec2:SourceInstanceARN` for instance role credentials; `aws:username` for users).
     pub context: Vec<(String, String)>,
-}
-
-impl PartialEq for Caller {
-    fn eq(&self, o: &Caller) -> bool {
-        (
-            &self.account,
-            &self.access_key_id,
-            &self.region,
-            &self.arn,
-            &self.principal_arn,
-        ) == (
-            &o.account,
-            &o.access_key_id,
-            &o.region,
-            &o.arn,
-            &o.principal_arn,
-        ) && self.subject == o.subject
-            && self.context == o.context
-    }
 }
 
 impl Caller {
