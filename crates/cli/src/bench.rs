@@ -310,12 +310,7 @@ async fn start_servers() -> Result<Servers, String> {
         sessions,
     );
     tokio::spawn(host.clone().run(stop_rx.clone()));
-    while host
-        .lookup("127.0.0.1".parse().map_err(|_| "addr")?)
-        .is_none()
-    {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    host.loaded().await;
     let md = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;

@@ -119,6 +119,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     // The metadata host: serves every instance from memory and applies changed options.
 
     let following = tokio::spawn(host.clone().run(stop_rx.clone()));
+    // Serve (and say so) once every instance is known by its address.
+    host.loaded().await;
     let imds = tokio::spawn(metadata::server::serve(
         imds_listener,
         host.clone(),

@@ -92,6 +92,9 @@ pub struct Host {
     /// delivery), so the API verifies them without asking this host, even after a restart.
     sessions: Arc<iam::session::SessionKey>,
     state: RwLock<State>,
+    /// Whether every instance of the store has been loaded (until then an address is not
+    /// yet known to belong to its instance).
+    loaded: watch::Sender<bool>,
 }
 
 impl Host {
@@ -108,6 +111,7 @@ impl Host {
             tokens: TokenKey::random(),
             sessions,
             state: RwLock::new(State::default()),
+            loaded: watch::Sender::new(false),
         })
     }
 
@@ -280,6 +284,12 @@ impl Host {
             .clone()
     }
 
+    /// Wait until [`Host::run`] has loaded every instance the store had when it started: a
+    /// server announces itself ready only then.
+    pub async fn loaded(&self) {
+        let _ = self.loaded.subscribe().wait_for(|done| *done).await;
+    }
+
     /// Load every instance, then follow the feed until shutdown.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let delay_ms = self.apply_delay.as_millis() as i64;
@@ -312,6 +322,7 @@ impl Host {
                 }
             }
         }
+        self.loaded.send_replace(true);
         loop {
             let now = store::now_ms();
             let mut due = Vec::new();
