@@ -633,6 +633,15 @@ def settle(ec2, timeout: float = 15) -> None:
     wait_until(calm, timeout, desc="region settled")
 
 
+@contextlib.contextmanager
+def store_unchanged(ec2):
+    """Fails if what a request could change (`snapshot`) differs after the block."""
+    before = snapshot(ec2)
+    yield
+    settle(ec2)
+    assert snapshot(ec2) == before, "a refused request changed the store"
+
+
 def snapshot(ec2) -> dict:
     """Everything a request could change in the caller's account, in one region."""
     insts = sorted(describe(ec2), key=lambda i: i["InstanceId"])

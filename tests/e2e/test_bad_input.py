@@ -10,7 +10,7 @@ import pytest
 
 from helpers import (
     AMI_AL2, REGION, describe_ids, ec2_error, expect_raw_error, raw, running_instance,
-    settle, snapshot, stopped_instance,
+    settle, stopped_instance, store_unchanged,
 )
 
 
@@ -27,10 +27,8 @@ def target(server):
 @pytest.fixture
 def unchanged(target):
     """Fails the test if the store changed during it."""
-    before = snapshot(target["ec2"])
-    yield
-    settle(target["ec2"])
-    assert snapshot(target["ec2"]) == before, "a bad request changed the store"
+    with store_unchanged(target["ec2"]):
+        yield
 
 
 def assert_4xx_envelope(resp, context="") -> str:

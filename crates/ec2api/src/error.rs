@@ -37,6 +37,7 @@ pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
         InvalidParameterCombination(_) => (400, "InvalidParameterCombination"),
         InvalidParameter(_) => (400, "InvalidParameter"),
         InvalidPaginationToken(_) => (400, "InvalidPaginationToken"),
+        FilterLimitExceeded(_) => (400, "FilterLimitExceeded"),
         DryRunOperation => (412, "DryRunOperation"),
         MalformedQueryString(_) => (400, "MalformedQueryString"),
         RequestExpired | ExpiredToken => (400, "RequestExpired"),

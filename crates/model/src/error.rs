@@ -25,6 +25,9 @@ pub enum Ec2Error {
     InvalidParameter(String),
     #[error("{0}")]
     InvalidPaginationToken(String),
+    /// Too many filter values, or one too long (spec wave2.md §3.1).
+    #[error("{0}")]
+    FilterLimitExceeded(String),
     #[error("Request would have succeeded, but DryRun flag is set.")]
     DryRunOperation,
     #[error("{0}")]

@@ -11,6 +11,7 @@
 //! - [`instance`]: instances, their lifecycle and the `pending` → `applied` state of options.
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
 //! - [`ids`]: the formats of EC2 resource ids.
+//! - [`limits`]: EC2's limits on one request, and the bounds of the Query decoder.
 //! - [`error`]: [`Ec2Error`], every error a request can get, worded as EC2 words it.
 
 pub mod catalogue;
@@ -21,6 +22,7 @@ pub mod ids;
 pub mod image;
 pub mod instance;
 pub mod launch_template;
+pub mod limits;
 pub mod options;
 pub mod precedence;
 pub mod tags;

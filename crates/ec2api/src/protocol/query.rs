@@ -6,11 +6,19 @@
 //! input shape; whatever the walk does not consume is an `UnknownParameter`. The result is a
 //! JSON value keyed by the model's member names, which handlers deserialize into typed
 //! requests.
+//!
+//! Decoding runs before authentication is complete and before authorization, so any caller
+//! reaches it: it is bounded in everything an input can make it spend (`model::limits`). The
+//! number of parameters is checked before any is decoded, and a name too long or too deep to
+//! be one the model knows is refused before the tree grows, so the tree is as shallow as the
+//! model (no deep recursion, not even when it is dropped) and the work is linear in the input.
+//! EC2's own limits on filters and ids are checked on the decoded input, before the action's
+//! handler, the store or IAM see it.
 
 use super::shapes::{model, Member, Scalar, Shape};
-use model::Ec2Error;
+use model::{limits, Ec2Error};
 use serde_json::{Map, Number, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Parameters every request may carry that are not members of the operation's input: the
 /// action and version, and the authentication parameters of SigV4 (and SigV2).
@@ -42,12 +50,13 @@ impl Params {
     /// Parse `application/x-www-form-urlencoded` bytes (a POST body or a query string).
     /// Names and values must be UTF-8 once percent-decoded; otherwise the request is a
     /// `MalformedQueryString` (rather than silently altered, as a lossy decoder would).
+    ///
+    /// More than [`limits::MAX_PARAMETERS`] pairs are refused before any is decoded.
     pub fn parse(bytes: &[u8]) -> Result<Params, Ec2Error> {
+        let parts = || bytes.split(|b| *b == b'&').filter(|p| !p.is_empty());
+        limits::check_parameter_count(parts().count())?;
         let mut pairs = Vec::new();
-        for part in bytes.split(|b| *b == b'&') {
-            if part.is_empty() {
-                continue;
-            }
+        for part in parts() {
             let (k, v) = match part.iter().position(|b| *b == b'=') {
                 Some(i) => (&part[..i], &part[i + 1..]),
                 None => (part, &b""[..]),
@@ -97,33 +106,40 @@ struct Node {
 }
 
 fn tree(params: &Params) -> Result<Node, Ec2Error> {
+    limits::check_parameter_count(params.pairs.len())?;
+    let mut seen = HashSet::with_capacity(params.pairs.len());
     let mut root = Node::default();
     for (key, value) in &params.pairs {
+        // A parameter given twice is refused rather than one of its values silently picked
+        // (spec wave2.md §3.3, recommended; EC2's answer is UNCONFIRMED).
+        if !seen.insert(key.as_str()) {
+            return Err(Ec2Error::InvalidParameterValue(format!(
+                "The parameter {} is given more than once.",
+                limits::shortened(key)
+            )));
+        }
         if COMMON.contains(&key.as_str()) {
             continue;
         }
+        limits::check_name(key)?;
         let mut node = &mut root;
-        let mut path = String::new();
+        let mut end = 0;
         for seg in key.split('.') {
             if seg.is_empty() {
                 return Err(Ec2Error::UnknownParameter(key.clone()));
             }
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(seg);
+            end += seg.len();
+            let path = &key[..end];
+            end += 1;
             node = node
                 .children
                 .entry(seg.to_string())
                 .or_insert_with(|| Node {
-                    path: path.clone(),
+                    path: path.to_string(),
                     ..Default::default()
                 });
         }
-        // The first occurrence of a key wins.
-        if node.value.is_none() {
-            node.value = Some(value.clone());
-        }
+        node.value = Some(value.clone());
     }
     Ok(root)
 }
@@ -151,7 +167,33 @@ pub fn decode(operation: &str, params: &Params) -> Result<Value, Ec2Error> {
         };
     };
     let value = structure(input, &mut root, true)?;
+    check_limits(input, &value)?;
     Ok(value)
+}
+
+/// EC2's limits on the decoded input: the filter values of `Filters`, and the length of every
+/// top-level id list (`InstanceIds`, `ImageIds`, …).
+fn check_limits(input: &str, value: &Value) -> Result<(), Ec2Error> {
+    let Some(Shape::Structure { members, .. }) = model().shape(input) else {
+        return Ok(());
+    };
+    for m in members {
+        let Some(Value::Array(items)) = value.get(&m.name) else {
+            continue;
+        };
+        if m.name == "Filters" {
+            limits::check_filter_values(items.iter().map(|f| {
+                f.get("Values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|v| v.as_str().map_or(0, |s| s.chars().count()))
+            }))?;
+        } else if m.name.ends_with("Ids") {
+            limits::check_id_count(&m.wire_name(), items.len())?;
+        }
+    }
+    Ok(())
 }
 
 fn structure(shape_name: &str, node: &mut Node, top: bool) -> Result<Value, Ec2Error> {
@@ -270,6 +312,7 @@ fn scalar(kind: Scalar, node: &mut Node) -> Result<Value, Ec2Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::code_and_status;
 
     fn p(s: &str) -> Params {
         Params::parse(s.as_bytes()).unwrap()
@@ -375,6 +418,122 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v["DryRun"], true);
+    }
+
+    /// Issue 10: a 30 KB name of 15,000 dotted segments overflowed a worker's stack (the
+    /// tree was as deep as the name, and dropped recursively) and took memory quadratic in
+    /// its depth. It is an unknown parameter, refused before the tree grows.
+    #[test]
+    fn deep_names_are_unknown_parameters_without_a_deep_tree() {
+        let deep = vec!["a"; 15_000].join(".");
+        for op in ["DescribeInstances", "RunInstances"] {
+            match decode(op, &p(&format!("{deep}=1"))) {
+                Err(Ec2Error::UnknownParameter(name)) => {
+                    assert!(name.len() <= limits::MAX_NAME_LEN + 3, "{}", name.len())
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Deep but short: still refused at the segment bound.
+        let short_deep = vec!["a"; limits::MAX_NAME_SEGMENTS + 1].join(".");
+        assert_eq!(
+            tree(&p(&format!("{short_deep}=1"))).err(),
+            Some(Ec2Error::UnknownParameter(short_deep))
+        );
+        // What the tree holds is never deeper than the bound.
+        let ok = vec!["a"; limits::MAX_NAME_SEGMENTS].join(".");
+        let root = tree(&p(&format!("{ok}=1"))).unwrap();
+        let mut depth = 0;
+        let mut n = &root;
+        while let Some(c) = n.children.values().next() {
+            depth += 1;
+            n = c;
+        }
+        assert_eq!(depth, limits::MAX_NAME_SEGMENTS);
+    }
+
+    #[test]
+    fn too_many_parameters_are_refused_before_decoding() {
+        let body: String = (1..=limits::MAX_PARAMETERS + 1)
+            .map(|i| format!("InstanceId.{i}=i-1&"))
+            .collect();
+        assert!(matches!(
+            Params::parse(body.as_bytes()),
+            Err(Ec2Error::InvalidParameterValue(m)) if m.contains("parameters")
+        ));
+        // Query string and body together count too.
+        let half: String = (1..=limits::MAX_PARAMETERS / 2 + 1)
+            .map(|i| format!("X{i}=1&"))
+            .collect();
+        let mut both = p(&half);
+        both.extend(p(&half));
+        assert!(matches!(
+            decode("DescribeInstances", &both),
+            Err(Ec2Error::InvalidParameterValue(_))
+        ));
+    }
+
+    /// spec wave2.md §3.3 (recommended): a repeated parameter is refused, never one of its
+    /// values silently picked.
+    #[test]
+    fn repeated_parameters_are_refused() {
+        for q in [
+            "InstanceId=i-1&InstanceId=i-2",
+            "InstanceId=i-1&HttpTokens=required&HttpTokens=optional",
+            "Action=ModifyInstanceMetadataOptions&Action=RunInstances&InstanceId=i-1",
+        ] {
+            assert!(
+                matches!(
+                    decode("ModifyInstanceMetadataOptions", &p(q)),
+                    Err(Ec2Error::InvalidParameterValue(m)) if m.contains("more than once")
+                ),
+                "{q}"
+            );
+        }
+    }
+
+    fn filter_query(values: &[usize], len: usize) -> String {
+        let mut q = String::new();
+        for (f, n) in values.iter().enumerate() {
+            q.push_str(&format!("Filter.{}.Name=tag:Name&", f + 1));
+            for v in 1..=*n {
+                q.push_str(&format!("Filter.{}.Value.{v}={}&", f + 1, "x".repeat(len)));
+            }
+        }
+        q
+    }
+
+    /// spec wave2.md §3.5 cases 39–41, 44: refused at decoding, before any query is built.
+    #[test]
+    fn ec2_limits_on_filters_and_ids() {
+        let code = |r: Result<Value, Ec2Error>| r.map(|_| ()).map_err(|e| code_and_status(&e).1);
+        let ops = ["DescribeInstances", "DescribeTags", "DescribeImages"];
+        for op in ops {
+            assert_eq!(code(decode(op, &p(&filter_query(&[200], 3)))), Ok(()));
+            assert_eq!(
+                code(decode(op, &p(&filter_query(&[201], 3)))),
+                Err("FilterLimitExceeded")
+            );
+            assert_eq!(
+                code(decode(op, &p(&filter_query(&[100, 101], 3)))),
+                Err("FilterLimitExceeded")
+            );
+            assert_eq!(code(decode(op, &p(&filter_query(&[1], 255)))), Ok(()));
+            assert_eq!(
+                code(decode(op, &p(&filter_query(&[1], 256)))),
+                Err("FilterLimitExceeded")
+            );
+        }
+        let ids = |n: usize| -> String {
+            (1..=n)
+                .map(|i| format!("InstanceId.{i}=i-{i:017x}&"))
+                .collect()
+        };
+        assert_eq!(code(decode("DescribeInstances", &p(&ids(1000)))), Ok(()));
+        assert_eq!(
+            code(decode("DescribeInstances", &p(&ids(1001)))),
+            Err("InvalidParameterValue")
+        );
     }
 
     #[test]
