@@ -63,8 +63,10 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     };
     std::fs::create_dir_all(&dir).map_err(|e| ServeError::DataDir(dir.clone(), e))?;
     let db = dir.join("imds.sqlite");
-    let first_start = !db.exists();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db, durability).await?);
+    let sqlite = SqliteStore::open(&db, durability).await?;
+    // A new store (no file, or an empty one) gets the first instance.
+    let first_start = sqlite.created();
+    let store: Arc<dyn Store> = Arc::new(sqlite);
     // The key that signs identity documents lives beside the store (a throw-away one when
     // the store is ephemeral).
     let key_path = matches!(settings.store, StoreLocation::Dir(_)).then(|| dir.join(IDENTITY_KEY));

@@ -35,6 +35,17 @@ pub enum StoreError {
     Corrupt(#[from] serde_json::Error),
     #[error("the store is shut down")]
     Closed,
+    /// The file is not a database, or its pages fail SQLite's integrity check: it is never
+    /// served (it would answer 500s), and the message says what to do.
+    #[error(
+        "the store {} is damaged ({detail}). Restore it from a backup, or move it aside: \
+         imds then starts a new store there, with a first instance",
+        path.display()
+    )]
+    Damaged {
+        path: std::path::PathBuf,
+        detail: String,
+    },
 }
 
 impl From<StoreError> for Ec2Error {

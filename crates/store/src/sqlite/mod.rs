@@ -6,6 +6,7 @@
 //! fsync covers many acknowledged writes. A write is answered only after its commit, so an
 //! acknowledged change is on disk (`synchronous=FULL`) before the API responds.
 
+mod integrity;
 mod reads;
 mod schema;
 mod writer;
@@ -17,6 +18,7 @@ use crate::{
     TemplateMutation,
 };
 use async_trait::async_trait;
+use integrity::damaged;
 use model::image::Image;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
 use model::{AccountDefaults, Instance, Scope};
@@ -30,6 +32,8 @@ pub use writer::now_ms;
 use writer::Job;
 
 pub struct SqliteStore {
+    /// Whether this open created the store (a new or empty file).
+    created: bool,
     read: SqlitePool,
     jobs: mpsc::Sender<writer::Msg>,
     latest: watch::Receiver<u64>,
@@ -46,8 +50,21 @@ pub enum Durability {
 }
 
 impl SqliteStore {
-    /// Open (creating if needed) the store at `path`.
+    /// Open (creating if needed) the store at `path`. A file that is not a database, or whose
+    /// pages fail SQLite's `quick_check`, is refused as [`StoreError::Damaged`]: serving it
+    /// would answer 500s. An empty file is a new store, like a missing one.
     pub async fn open(path: &Path, durability: Durability) -> Result<Self> {
+        Self::open_checked(path, durability)
+            .await
+            .map_err(|e| damaged(path, e))
+    }
+
+    /// Whether this open created the store: the caller then creates the first instance.
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    async fn open_checked(path: &Path, durability: Durability) -> Result<Self> {
         let sync = match durability {
             Durability::Durable => SqliteSynchronous::Full,
             Durability::Volatile => SqliteSynchronous::Off,
@@ -60,7 +77,8 @@ impl SqliteStore {
             .foreign_keys(false)
             .disable_statement_logging();
         let mut conn = base.clone().create_if_missing(true).connect().await?;
-        schema::migrate(&mut conn).await?;
+        integrity::quick_check(&mut conn).await?;
+        let created = schema::migrate(&mut conn).await?;
         let latest = reads::latest_seq(&mut conn).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
@@ -75,6 +93,7 @@ impl SqliteStore {
             Box::pin(writer::run(conn, rx, seq_tx));
         let handle = tokio::spawn(run);
         Ok(SqliteStore {
+            created,
             read,
             jobs: tx,
             latest: seq_rx,

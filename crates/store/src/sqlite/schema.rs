@@ -101,12 +101,14 @@ CREATE TABLE iam_records (
 ) WITHOUT ROWID;
 "#;
 
-pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<()> {
+/// Bring the schema up to date; `true` when the store was new (no schema yet: a file just
+/// created, or an empty one).
+pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")
         .fetch_one(&mut *conn)
         .await?;
     if version >= VERSION {
-        return Ok(());
+        return Ok(false);
     }
     let mut tx = conn.begin().await?;
     // Each step brings a database of the version before it up to date.
@@ -118,5 +120,6 @@ pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<()> {
     sqlx::raw_sql(&format!("PRAGMA user_version = {VERSION}"))
         .execute(&mut *tx)
         .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(version == 0)
 }

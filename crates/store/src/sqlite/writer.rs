@@ -111,6 +111,11 @@ pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: w
         }
     }
     rx.close();
+    // A clean stop leaves everything in the main file (and an empty WAL), so that the file
+    // alone is the store: what a backup copies and what the integrity check at start reads.
+    if let Err(e) = exec(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await {
+        tracing::warn!(error = %e, "cannot checkpoint the store at close");
+    }
     let _ = conn.close().await;
     if let Some(tx) = closing {
         let _ = tx.send(());
