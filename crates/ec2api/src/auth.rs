@@ -340,6 +340,18 @@ mod tests {
         key: Option<(&str, &str)>,
         token: Option<&str>,
     ) -> Result<Caller, Ec2Error> {
+        post_scoped(Some(known), at, key, token, ("us-east-1", "ec2"), "ec2")
+    }
+
+    /// [`post_at`] scoped to `(region, service)`, sent to the endpoint of `endpoint_service`.
+    fn post_scoped(
+        known: Option<Known<'_>>,
+        at: time::OffsetDateTime,
+        key: Option<(&str, &str)>,
+        token: Option<&str>,
+        (region, service): (&str, &str),
+        endpoint_service: &str,
+    ) -> Result<Caller, Ec2Error> {
         let amz = sigv4::format_amz_date(at);
         let mut headers = vec![
             ("host".to_string(), "localhost".to_string()),
@@ -351,17 +363,7 @@ mod tests {
         if let Some((id, secret)) = key {
             let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
             let auth = sigv4::authorization_header(
-                id,
-                secret,
-                "us-east-1",
-                "ec2",
-                &amz,
-                "POST",
-                "/",
-                "",
-                &headers,
-                &names,
-                BODY,
+                id, secret, region, service, &amz, "POST", "/", "", &headers, &names, BODY,
             );
             headers.push(("authorization".into(), auth));
         }
@@ -373,27 +375,47 @@ mod tests {
             query: &[],
             body: BODY,
         };
-        authenticate(&p, at, Some(known), "ec2")
+        authenticate(&p, at, known, endpoint_service)
+    }
+
+    /// The identities of one account (root key `AKIDEXAMPLE0000000000`, secret `secret`).
+    struct Identities {
+        dir: iam::Directory,
+        registry: iam::registry::Registry,
+        sessions: iam::session::SessionKey,
+        parsed: iam::session::ParsedPolicies,
+    }
+
+    impl Identities {
+        fn one_account() -> Identities {
+            Identities {
+                dir: iam::Directory::new(vec![iam::config::Account {
+                    id: "111122223333".into(),
+                    root_access_key_id: "AKIDEXAMPLE0000000000".into(),
+                    root_secret_access_key: "secret".into(),
+                    scp_levels: vec![],
+                    management_account: false,
+                }]),
+                registry: iam::registry::Registry::default(),
+                sessions: iam::session::SessionKey::random(),
+                parsed: iam::session::ParsedPolicies::default(),
+            }
+        }
+
+        fn known(&self) -> Known<'_> {
+            Known {
+                directory: &self.dir,
+                registry: &self.registry,
+                sessions: &self.sessions,
+                session_policies: &self.parsed,
+            }
+        }
     }
 
     #[test]
     fn with_a_directory_signatures_count() {
-        let dir = iam::Directory::new(vec![iam::config::Account {
-            id: "111122223333".into(),
-            root_access_key_id: "AKIDEXAMPLE0000000000".into(),
-            root_secret_access_key: "secret".into(),
-            scp_levels: vec![],
-            management_account: false,
-        }]);
-        let registry = iam::registry::Registry::default();
-        let sessions = iam::session::SessionKey::random();
-        let parsed = iam::session::ParsedPolicies::default();
-        let known = Known {
-            directory: &dir,
-            registry: &registry,
-            sessions: &sessions,
-            session_policies: &parsed,
-        };
+        let ids = Identities::one_account();
+        let known = ids.known();
         let now = time::OffsetDateTime::now_utc();
         let req = |key| post_at(known, now, key, None);
         // wave2 §3.4 / conformance case 45: EC2 says MissingParameter, not
@@ -416,66 +438,17 @@ mod tests {
         );
     }
 
-    /// A header-signed POST of [`BODY`] now, scoped to `region`/`service`, sent to the
-    /// endpoint of `endpoint_service`.
-    fn scoped(
-        known: Option<Known<'_>>,
-        region: &str,
-        service: &str,
-        endpoint_service: &str,
-    ) -> Result<Caller, Ec2Error> {
-        let now = time::OffsetDateTime::now_utc();
-        let amz = sigv4::format_amz_date(now);
-        let mut headers = vec![
-            ("host".to_string(), "localhost".to_string()),
-            ("x-amz-date".to_string(), amz.clone()),
-        ];
-        let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
-        let auth = sigv4::authorization_header(
-            "AKIDEXAMPLE0000000000",
-            "secret",
-            region,
-            service,
-            &amz,
-            "POST",
-            "/",
-            "",
-            &headers,
-            &names,
-            BODY,
-        );
-        headers.push(("authorization".into(), auth));
-        let p = SignedParts {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: &headers,
-            query: &[],
-            body: BODY,
-        };
-        authenticate(&p, now, known, endpoint_service)
-    }
-
     /// Issue 10: the scope must name a Region imds knows (`model::catalogue::REGIONS`,
     /// case-sensitive) and the endpoint's service, with or without `--iam-config`; EC2 says
     /// `AuthFailure` 401 (wave2 §3.2, cases 46–48). Checked before the access key is looked up.
     #[test]
     fn scope_is_checked_with_and_without_iam() {
-        let dir = iam::Directory::new(vec![iam::config::Account {
-            id: "111122223333".into(),
-            root_access_key_id: "AKIDEXAMPLE0000000000".into(),
-            root_secret_access_key: "secret".into(),
-            scp_levels: vec![],
-            management_account: false,
-        }]);
-        let registry = iam::registry::Registry::default();
-        let sessions = iam::session::SessionKey::random();
-        let parsed = iam::session::ParsedPolicies::default();
-        let known = Known {
-            directory: &dir,
-            registry: &registry,
-            sessions: &sessions,
-            session_policies: &parsed,
+        let ids = Identities::one_account();
+        let known = ids.known();
+        let now = time::OffsetDateTime::now_utc();
+        let root = Some(("AKIDEXAMPLE0000000000", "secret"));
+        let scoped = |k, region, service, endpoint| {
+            post_scoped(k, now, root, None, (region, service), endpoint)
         };
         for k in [None, Some(known)] {
             let iam = k.is_some();
