@@ -88,9 +88,12 @@ def test_tampered_body_signature_does_not_match(server):
     expect_raw_error(bad, "SignatureDoesNotMatch", 403)
 
 
-def test_unsigned_request_is_refused(server):
+def test_unsigned_request_is_refused_missing_parameter_wave2_3_4_case_45(server):
+    # wave2 §3.4 corrects ec2-api.md §1.2: EC2 says MissingParameter, not
+    # MissingAuthenticationToken (conformance case 45).
     resp = raw(server.endpoint, {"Action": "DescribeInstances"}, sign_request=False)
-    expect_raw_error(resp, "MissingAuthenticationToken", 403)
+    expect_raw_error(resp, "MissingParameter", 400,
+                     "The request must contain the parameter AWSAccessKeyId")
 
 
 def test_presigned_query_is_verified(server):

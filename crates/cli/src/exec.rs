@@ -124,7 +124,7 @@ fn request(
 ) -> Result<(String, String), ExecError> {
     use std::io::{Read, Write};
     let fail = |e: String| ExecError::Api(endpoint.to_string(), e);
-    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let hostport = host_of(endpoint);
     let mut s = std::net::TcpStream::connect(hostport).map_err(|e| fail(e.to_string()))?;
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {FORM}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -147,8 +147,11 @@ fn request(
 const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
 /// A request to the server's own endpoints (`/_imds/…`, `/metrics`): a 2xx or an error.
+/// Signed when AWS credentials are in the environment: a server with `--iam-config` lets only
+/// allowed callers use them (see the `admin` module).
 fn http(endpoint: &str, method: &str, path: &str, body: &str) -> Result<String, ExecError> {
-    let (status, body) = request(endpoint, method, path, None, "", body)?;
+    let auth = signature_lines(model::DEFAULT_REGION, host_of(endpoint), method, path, body);
+    let (status, body) = request(endpoint, method, path, None, &auth, body)?;
     if status.starts_with('2') {
         Ok(body)
     } else {
@@ -157,6 +160,47 @@ fn http(endpoint: &str, method: &str, path: &str, body: &str) -> Result<String, 
             format!("{status}: {}", body.trim()),
         ))
     }
+}
+
+/// `host:port` of an `http://` endpoint.
+fn host_of(endpoint: &str) -> &str {
+    endpoint.trim_start_matches("http://").trim_end_matches('/')
+}
+
+/// The `X-Amz-Date`, `X-Amz-Security-Token` and `Authorization` header lines that sign a
+/// request as [`request`] sends it (SigV4 for `ec2` in `region`), with the credentials of the
+/// environment as the SDKs read them; none without credentials.
+fn signature_lines(region: &str, host: &str, method: &str, target: &str, body: &str) -> String {
+    let (Ok(key), Ok(secret)) = (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) else {
+        return String::new();
+    };
+    if key.is_empty() {
+        return String::new();
+    }
+    let token = std::env::var("AWS_SESSION_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let mut headers = vec![("content-type".to_string(), FORM.to_string())];
+    if let Some(t) = &token {
+        headers.push(("x-amz-security-token".to_string(), t.clone()));
+    }
+    let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
+    let own = ec2api::sigv4::OwnRequest {
+        method,
+        host,
+        path,
+        raw_query,
+        headers,
+        body: body.as_bytes(),
+    };
+    let (amz, value) = ec2api::sigv4::sign_request(&key, &secret, region, "ec2", &own);
+    let token_line = token
+        .map(|t| format!("X-Amz-Security-Token: {t}\r\n"))
+        .unwrap_or_default();
+    format!("X-Amz-Date: {amz}\r\n{token_line}Authorization: {value}\r\n")
 }
 
 fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
@@ -199,18 +243,8 @@ fn find_instance(args: &ExecArgs) -> Result<(String, Ipv4Addr), ExecError> {
 /// from it), SigV4-signed when AWS credentials are in the environment (a server with
 /// `--iam-config` refuses unsigned requests). An EC2 error is reported as such.
 fn ec2_call(endpoint: &str, host: &str, body: &str) -> Result<String, ExecError> {
-    let auth = match (
-        std::env::var("AWS_ACCESS_KEY_ID"),
-        std::env::var("AWS_SECRET_ACCESS_KEY"),
-    ) {
-        (Ok(key), Ok(secret)) if !key.is_empty() => {
-            let region = host.split('.').nth(1).unwrap_or("us-east-1");
-            let (amz, value) =
-                ec2api::sigv4::sign_form_post(&key, &secret, region, host, body.as_bytes());
-            format!("X-Amz-Date: {amz}\r\nAuthorization: {value}\r\n")
-        }
-        _ => String::new(),
-    };
+    let region = host.split('.').nth(1).unwrap_or(model::DEFAULT_REGION);
+    let auth = signature_lines(region, host, "POST", "/", body);
     let (_, resp) = request(endpoint, "POST", "/", Some(host), &auth, body)?;
     if let Some(code) = between(&resp, "<Code>", "</Code>") {
         let msg = between(&resp, "<Message>", "</Message>").unwrap_or("");

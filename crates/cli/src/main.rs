@@ -6,6 +6,7 @@
 //!   Service (the `metadata` crate) beside it.
 //! - [`exec`]: `imds exec`: a command run as if on an instance, in network namespaces.
 
+mod admin;
 mod bench;
 mod bench_authz;
 mod config;

@@ -137,8 +137,13 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     println!("imds: EC2 API listening on http://{addr} ({location})");
     let _ = std::io::stdout().flush();
     let attachments = Arc::new(metadata::netns::Attachments::default());
-    let admin = admin_router(host.clone(), attachments, stop_rx.clone())
-        .merge(metrics_router(host.clone()));
+    let admin = crate::admin::router(crate::admin::Admin {
+        api: api.clone(),
+        host: host.clone(),
+        attachments,
+        stop: stop_rx.clone(),
+        api_on_loopback: addr.ip().is_loopback(),
+    });
     // The web console: static files; the browser signs its own EC2 requests to `/`.
     let app = ec2api::router(api.clone())
         .merge(admin)
@@ -156,92 +161,6 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     store.close().await;
     tracing::info!("stopped");
     served.map_err(ServeError::Serve)
-}
-
-/// `POST`/`DELETE /_imds/netns/NAME`: `imds exec` asks the server to serve (or stop serving)
-/// inside the metadata namespace it built. Only namespaces under /var/run/netns can be named.
-fn admin_router(
-    host: Arc<metadata::Host>,
-    attachments: Arc<metadata::netns::Attachments>,
-    stop: watch::Receiver<bool>,
-) -> axum::Router {
-    use axum::extract::{Path, Query};
-    use axum::http::StatusCode;
-    use axum::routing::post;
-    let valid = |name: &str| {
-        !name.is_empty()
-            && name.len() <= 64
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    let (h, a1, a2) = (host, attachments.clone(), attachments);
-    axum::Router::new().route(
-        "/_imds/netns/{name}",
-        post(
-            move |Path(name): Path<String>, Query(q): Query<AttachQuery>| {
-                let (h, a, stop) = (h.clone(), a1.clone(), stop.clone());
-                async move {
-                    if !valid(&name) || !q.instance_ns.as_deref().is_none_or(valid) {
-                        return (StatusCode::BAD_REQUEST, "bad namespace name".to_string());
-                    }
-                    let side = match (q.instance, q.instance_ns, q.via, q.src) {
-                        (Some(instance_id), Some(netns), Some(via), Some(src)) => {
-                            Some(metadata::netns::InstanceSide {
-                                instance_id,
-                                netns,
-                                via,
-                                src,
-                            })
-                        }
-                        _ => None,
-                    };
-                    match a.attach(h, &name, side, stop).await {
-                        Ok(()) => (StatusCode::OK, format!("serving in {name}\n")),
-                        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()),
-                    }
-                }
-            },
-        )
-        .delete(move |Path(name): Path<String>| {
-            let a = a2.clone();
-            async move {
-                if a.detach(&name) {
-                    (StatusCode::OK, format!("stopped serving in {name}\n"))
-                } else {
-                    (StatusCode::NOT_FOUND, format!("not serving in {name}\n"))
-                }
-            }
-        }),
-    )
-}
-
-/// What `imds exec` tells the server about the instance side of an attachment.
-#[derive(Debug, serde::Deserialize)]
-struct AttachQuery {
-    instance: Option<String>,
-    instance_ns: Option<String>,
-    via: Option<std::net::Ipv6Addr>,
-    src: Option<std::net::Ipv6Addr>,
-}
-
-/// `GET /metrics`: Prometheus text of the metadata service's counters.
-fn metrics_router(host: Arc<metadata::Host>) -> axum::Router {
-    axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let host = host.clone();
-            async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    crate::metrics::render(&host),
-                )
-            }
-        }),
-    )
 }
 
 fn rand_suffix() -> u64 {

@@ -1,10 +1,13 @@
 //! Who is calling: the SigV4 claims of a request.
 //!
-//! Without IAM configuration, any well-formed credential acts as the root of the default
-//! account, and an unsigned request is accepted too; only the clock is checked (a request
-//! signed more than 15 minutes away from now is `RequestExpired`, as on EC2). With
+//! Every signed request is checked the same way, with or without IAM configuration: its form
+//! (one `Authorization` header, or a presigned query, never both), the clock (a request signed
+//! more than 15 minutes away from now is `RequestExpired`, as on EC2), `host` among the signed
+//! headers, and a credential scope naming a Region imds knows and the service of the endpoint
+//! it reached (`ec2`, `iam`, `sts`). Without IAM configuration, any such credential then acts
+//! as the root of the default account, and an unsigned request is accepted too. With
 //! `--iam-config`, every request must be signed by a known access key, and the signature is
-//! verified (`MissingAuthenticationToken`, `AuthFailure`, `SignatureDoesNotMatch`).
+//! verified (`MissingParameter` when unsigned, `AuthFailure`, `SignatureDoesNotMatch`).
 
 use crate::sigv4::{self, SigV4Error};
 use model::{Ec2Error, DEFAULT_ACCOUNT, DEFAULT_REGION};
@@ -111,9 +114,11 @@ pub struct Known<'a> {
 
 fn to_ec2(e: SigV4Error) -> Ec2Error {
     match e {
-        SigV4Error::Missing => Ec2Error::MissingAuthenticationToken,
+        SigV4Error::Missing => Ec2Error::Unsigned,
         SigV4Error::Incomplete(m) => Ec2Error::IncompleteSignature(m),
         SigV4Error::Malformed(m) => Ec2Error::AuthFailureMessage(m),
+        SigV4Error::HostNotSigned => Ec2Error::HostNotSigned,
+        SigV4Error::Scope(m) => Ec2Error::CredentialScope(m),
         SigV4Error::Expired => Ec2Error::RequestExpired,
         SigV4Error::SignatureMismatch => Ec2Error::SignatureDoesNotMatch,
     }
@@ -145,43 +150,61 @@ pub struct SignedParts<'a> {
     pub body: &'a [u8],
 }
 
-/// Authenticate a request: with `known` (IAM configured), the signature of a root key, a
-/// user's access key, or session credentials (whose token must verify and not be expired);
-/// without, any well-formed signature (or none) acts as the default account's root.
+/// Authenticate a request to `service` (`ec2`, `iam`, `sts`: the endpoint it reached) with the
+/// identities of `principals`: [`authenticate`] with IAM configured when `--iam-config` was
+/// given.
+pub fn authenticate_for(
+    principals: &crate::principals::Principals,
+    req: &SignedParts<'_>,
+    now: time::OffsetDateTime,
+    service: &str,
+) -> Result<Caller, Ec2Error> {
+    let registry = principals.registry();
+    let known = principals.directory.as_deref().map(|directory| Known {
+        directory,
+        registry: &registry,
+        sessions: &principals.sessions,
+        session_policies: &principals.session_policies,
+    });
+    authenticate(req, now, known, service)
+}
+
+/// Authenticate a request to `service`: with `known` (IAM configured), the signature of a
+/// root key, a user's access key, or session credentials (whose token must verify and not be
+/// expired); without, any well-formed signature (or none) acts as the default account's root.
+/// Either way a signature's form, clock and scope are checked first (see the module doc).
 pub fn authenticate(
     req: &SignedParts<'_>,
     now: time::OffsetDateTime,
     known: Option<Known<'_>>,
+    service: &str,
 ) -> Result<Caller, Ec2Error> {
     let (method, headers, query) = (req.method, req.headers, req.query);
-    let Some(known) = known else {
-        return match sigv4::parse(method, headers, query) {
-            Ok(signed) => {
-                sigv4::check_time(&signed, now).map_err(to_ec2)?;
-                Ok(Caller::root(
-                    DEFAULT_ACCOUNT,
-                    Some(signed.access_key_id),
-                    signed.region,
-                    signed.service,
-                ))
-            }
-            Err(SigV4Error::Missing) => {
-                let host = headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("host"))
-                    .map(|(_, v)| v.as_str());
-                Ok(Caller::root(
-                    DEFAULT_ACCOUNT,
-                    None,
-                    region_from_host(host),
-                    "ec2".into(),
-                ))
-            }
-            Err(e) => Err(to_ec2(e)),
-        };
+    let signed = match sigv4::parse_at(method, headers, query, now) {
+        Ok(signed) => signed,
+        Err(SigV4Error::Missing) if known.is_none() => {
+            let host = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+                .map(|(_, v)| v.as_str());
+            return Ok(Caller::root(
+                DEFAULT_ACCOUNT,
+                None,
+                region_from_host(host),
+                service.into(),
+            ));
+        }
+        Err(e) => return Err(to_ec2(e)),
     };
-    let signed = sigv4::parse(method, headers, query).map_err(to_ec2)?;
-    sigv4::check_time(&signed, now).map_err(to_ec2)?;
+    sigv4::check_scope(&signed, model::catalogue::REGIONS, service).map_err(to_ec2)?;
+    let Some(known) = known else {
+        return Ok(Caller::root(
+            DEFAULT_ACCOUNT,
+            Some(signed.access_key_id),
+            signed.region,
+            signed.service,
+        ));
+    };
     let verify = |secret: &str| {
         sigv4::verify(
             &signed,
@@ -281,9 +304,9 @@ mod tests {
             "host".to_string(),
             "ec2.eu-west-1.amazonaws.com".to_string(),
         )];
-        let c = authenticate(&parts(&h), time::OffsetDateTime::now_utc(), None).unwrap();
+        let c = authenticate(&parts(&h), time::OffsetDateTime::now_utc(), None, "ec2").unwrap();
         assert_eq!(c.region, "eu-west-1");
-        let c = authenticate(&parts(&[]), time::OffsetDateTime::now_utc(), None).unwrap();
+        let c = authenticate(&parts(&[]), time::OffsetDateTime::now_utc(), None, "ec2").unwrap();
         assert_eq!(c.region, "us-east-1");
     }
 
@@ -302,7 +325,7 @@ mod tests {
             )),
         ];
         assert_eq!(
-            authenticate(&parts(&headers), now, None),
+            authenticate(&parts(&headers), now, None, "ec2"),
             Err(Ec2Error::RequestExpired)
         );
     }
@@ -317,6 +340,18 @@ mod tests {
         key: Option<(&str, &str)>,
         token: Option<&str>,
     ) -> Result<Caller, Ec2Error> {
+        post_scoped(Some(known), at, key, token, ("us-east-1", "ec2"), "ec2")
+    }
+
+    /// [`post_at`] scoped to `(region, service)`, sent to the endpoint of `endpoint_service`.
+    fn post_scoped(
+        known: Option<Known<'_>>,
+        at: time::OffsetDateTime,
+        key: Option<(&str, &str)>,
+        token: Option<&str>,
+        (region, service): (&str, &str),
+        endpoint_service: &str,
+    ) -> Result<Caller, Ec2Error> {
         let amz = sigv4::format_amz_date(at);
         let mut headers = vec![
             ("host".to_string(), "localhost".to_string()),
@@ -328,17 +363,7 @@ mod tests {
         if let Some((id, secret)) = key {
             let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
             let auth = sigv4::authorization_header(
-                id,
-                secret,
-                "us-east-1",
-                "ec2",
-                &amz,
-                "POST",
-                "/",
-                "",
-                &headers,
-                &names,
-                BODY,
+                id, secret, region, service, &amz, "POST", "/", "", &headers, &names, BODY,
             );
             headers.push(("authorization".into(), auth));
         }
@@ -350,33 +375,55 @@ mod tests {
             query: &[],
             body: BODY,
         };
-        authenticate(&p, at, Some(known))
+        authenticate(&p, at, known, endpoint_service)
+    }
+
+    /// The identities of one account (root key `AKIDEXAMPLE0000000000`, secret `secret`).
+    struct Identities {
+        dir: iam::Directory,
+        registry: iam::registry::Registry,
+        sessions: iam::session::SessionKey,
+        parsed: iam::session::ParsedPolicies,
+    }
+
+    impl Identities {
+        fn one_account() -> Identities {
+            Identities {
+                dir: iam::Directory::new(vec![iam::config::Account {
+                    id: "111122223333".into(),
+                    root_access_key_id: "AKIDEXAMPLE0000000000".into(),
+                    root_secret_access_key: "secret".into(),
+                    scp_levels: vec![],
+                    management_account: false,
+                }]),
+                registry: iam::registry::Registry::default(),
+                sessions: iam::session::SessionKey::random(),
+                parsed: iam::session::ParsedPolicies::default(),
+            }
+        }
+
+        fn known(&self) -> Known<'_> {
+            Known {
+                directory: &self.dir,
+                registry: &self.registry,
+                sessions: &self.sessions,
+                session_policies: &self.parsed,
+            }
+        }
     }
 
     #[test]
     fn with_a_directory_signatures_count() {
-        let dir = iam::Directory::new(vec![iam::config::Account {
-            id: "111122223333".into(),
-            root_access_key_id: "AKIDEXAMPLE0000000000".into(),
-            root_secret_access_key: "secret".into(),
-            scp_levels: vec![],
-            management_account: false,
-        }]);
-        let registry = iam::registry::Registry::default();
-        let sessions = iam::session::SessionKey::random();
-        let parsed = iam::session::ParsedPolicies::default();
-        let known = Known {
-            directory: &dir,
-            registry: &registry,
-            sessions: &sessions,
-            session_policies: &parsed,
-        };
+        let ids = Identities::one_account();
+        let known = ids.known();
         let now = time::OffsetDateTime::now_utc();
         let req = |key| post_at(known, now, key, None);
+        // wave2 §3.4 / conformance case 45: EC2 says MissingParameter, not
+        // MissingAuthenticationToken.
+        assert_eq!(req(None), Err(Ec2Error::Unsigned), "unsigned");
         assert_eq!(
-            req(None),
-            Err(Ec2Error::MissingAuthenticationToken),
-            "unsigned"
+            crate::error::code_and_status(&Ec2Error::Unsigned),
+            (400, "MissingParameter")
         );
         let caller = req(Some(("AKIDEXAMPLE0000000000", "secret"))).unwrap();
         assert_eq!(caller.account, "111122223333");
@@ -388,6 +435,58 @@ mod tests {
         assert_eq!(
             req(Some(("AKIDUNKNOWN000000000", "secret"))),
             Err(Ec2Error::AuthFailure)
+        );
+    }
+
+    /// Issue 10: the scope must name a Region imds knows (`model::catalogue::REGIONS`,
+    /// case-sensitive) and the endpoint's service, with or without `--iam-config`; EC2 says
+    /// `AuthFailure` 401 (wave2 §3.2, cases 46–48). Checked before the access key is looked up.
+    #[test]
+    fn scope_is_checked_with_and_without_iam() {
+        let ids = Identities::one_account();
+        let known = ids.known();
+        let now = time::OffsetDateTime::now_utc();
+        let root = Some(("AKIDEXAMPLE0000000000", "secret"));
+        let scoped = |k, region, service, endpoint| {
+            post_scoped(k, now, root, None, (region, service), endpoint)
+        };
+        for k in [None, Some(known)] {
+            let iam = k.is_some();
+            let region = |r: &str| {
+                Ec2Error::CredentialScope(format!(
+                    "Credential should be scoped to a valid region, not '{r}'. "
+                ))
+            };
+            let service = |s: &str| {
+                Ec2Error::CredentialScope(format!(
+                    "Credential should be scoped to correct service: '{s}'. "
+                ))
+            };
+            for r in ["mars-central-9", "US-EAST-1"] {
+                assert_eq!(scoped(k, r, "ec2", "ec2"), Err(region(r)), "{r} iam={iam}");
+            }
+            assert_eq!(scoped(k, "us-east-1", "s3", "ec2"), Err(service("ec2")));
+            assert_eq!(
+                scoped(k, "us-east-1", "monitoring", "ec2"),
+                Err(service("ec2"))
+            );
+            assert_eq!(scoped(k, "us-east-1", "ec2", "sts"), Err(service("sts")));
+            assert_eq!(scoped(k, "us-east-1", "ec2", "iam"), Err(service("iam")));
+            let c = scoped(k, "eu-west-1", "ec2", "ec2").expect("a known Region");
+            assert_eq!(
+                (c.region.as_str(), c.service.as_str()),
+                ("eu-west-1", "ec2")
+            );
+            assert!(scoped(k, "us-east-1", "sts", "sts").is_ok(), "iam={iam}");
+            assert!(scoped(k, "us-east-1", "iam", "iam").is_ok(), "iam={iam}");
+        }
+        assert_eq!(
+            crate::error::code_and_status(&Ec2Error::CredentialScope(String::new())),
+            (401, "AuthFailure")
+        );
+        assert_eq!(
+            Ec2Error::CredentialScope(String::new()).to_string(),
+            "AWS was not able to validate the provided access credentials"
         );
     }
 

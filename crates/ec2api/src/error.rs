@@ -7,10 +7,19 @@ use model::Ec2Error;
 /// (authentication, decoding): IAM and STS name an unknown key `InvalidClientTokenId` (403)
 /// where EC2 says `AuthFailure` (401), and expired session credentials `ExpiredToken` (403)
 /// where EC2 says `RequestExpired` (botocore `iam`/`sts` models; STS API Reference,
-/// "Common Errors"). Everything else is coded as EC2 codes it.
+/// "Common Errors"); an unsigned request is `MissingAuthenticationToken` (403) where EC2 says
+/// `MissingParameter`, and a credential scoped elsewhere `SignatureDoesNotMatch` with Coral's
+/// message (wave2 §3.2; timkay/aws#111 quotes CloudFormation's, a Query service) where EC2
+/// says `AuthFailure`. Everything else is coded as EC2 codes it.
 pub fn query_code_and_status(e: &Ec2Error) -> (u16, &'static str, String) {
     match e {
         Ec2Error::ExpiredToken => (403, "ExpiredToken", e.to_string()),
+        Ec2Error::Unsigned => (
+            403,
+            "MissingAuthenticationToken",
+            "Request is missing Authentication Token".to_string(),
+        ),
+        Ec2Error::CredentialScope(m) => (403, "SignatureDoesNotMatch", m.clone()),
         Ec2Error::AuthFailure => (
             403,
             "InvalidClientTokenId",
@@ -41,10 +50,10 @@ pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
         DryRunOperation => (412, "DryRunOperation"),
         MalformedQueryString(_) => (400, "MalformedQueryString"),
         RequestExpired | ExpiredToken => (400, "RequestExpired"),
-        AuthFailure | AuthFailureMessage(_) => (401, "AuthFailure"),
-        SignatureDoesNotMatch => (403, "SignatureDoesNotMatch"),
+        AuthFailure | AuthFailureMessage(_) | CredentialScope(_) => (401, "AuthFailure"),
+        SignatureDoesNotMatch | HostNotSigned => (403, "SignatureDoesNotMatch"),
         IncompleteSignature(_) => (400, "IncompleteSignature"),
-        MissingAuthenticationToken => (403, "MissingAuthenticationToken"),
+        Unsigned => (400, "MissingParameter"),
         UnauthorizedOperation(_) => (403, "UnauthorizedOperation"),
         InvalidInstanceIdMalformed(_) => (400, "InvalidInstanceID.Malformed"),
         InvalidInstanceIdNotFound(_) => (400, "InvalidInstanceID.NotFound"),
@@ -135,6 +144,25 @@ mod tests {
         assert_eq!(
             query_code_and_status(&Ec2Error::SignatureDoesNotMatch).1,
             "SignatureDoesNotMatch"
+        );
+        // Issue 10 / wave2 §3.2: a credential scoped elsewhere is Coral's
+        // SignatureDoesNotMatch on IAM and STS; unsigned is MissingAuthenticationToken there.
+        let scope = "Credential should be scoped to correct service: 'sts'. ";
+        assert_eq!(
+            query_code_and_status(&Ec2Error::CredentialScope(scope.into())),
+            (403, "SignatureDoesNotMatch", scope.to_string())
+        );
+        assert_eq!(
+            query_code_and_status(&Ec2Error::Unsigned),
+            (
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token".to_string()
+            )
+        );
+        assert_eq!(
+            code_and_status(&Ec2Error::HostNotSigned),
+            (403, "SignatureDoesNotMatch")
         );
     }
 }

@@ -144,6 +144,35 @@ pub struct Request<'a> {
     pub source_ip: Option<std::net::IpAddr>,
 }
 
+/// Which of the three Query APIs a request is for. AWS serves them on three hosts; imds on
+/// one endpoint, told apart by the API version the request names. The dialect decides the
+/// service the credential must be scoped to and the envelope of an authentication error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Ec2,
+    Iam,
+    Sts,
+}
+
+impl Dialect {
+    fn of(params: &Params) -> Dialect {
+        match params.get("Version") {
+            Some(crate::sts::VERSION) => Dialect::Sts,
+            Some(crate::iam_api::VERSION) => Dialect::Iam,
+            _ => Dialect::Ec2,
+        }
+    }
+
+    /// The signing name of the service (botocore's `signingName`).
+    fn service(self) -> &'static str {
+        match self {
+            Dialect::Ec2 => "ec2",
+            Dialect::Iam => "iam",
+            Dialect::Sts => "sts",
+        }
+    }
+}
+
 async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
     let (method, uri, headers, body, request_id) =
         (req.method, req.uri, req.headers, req.body, req.request_id);
@@ -169,36 +198,27 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
         query: query_params.pairs(),
         body,
     };
-    let registry = api.principals.registry();
-    let known = api
-        .principals
-        .directory
-        .as_deref()
-        .map(|directory| auth::Known {
-            directory,
-            registry: &registry,
-            sessions: &api.principals.sessions,
-            session_policies: &api.principals.session_policies,
-        });
     let mut params = query_params.clone();
     if method == Method::POST {
         params.extend(Params::parse(body)?);
     }
-    let caller = match auth::authenticate(&signed, now_utc(), known) {
-        Ok(c) => c,
-        // IAM and STS answer a failed authentication in their own envelope.
-        Err(e) => {
-            let namespace = match params.get("Version") {
-                Some(crate::sts::VERSION) => crate::sts::NAMESPACE,
-                Some(crate::iam_api::VERSION) => crate::iam_api::NAMESPACE,
-                _ => return Err(e),
-            };
-            let (status, code, message) = crate::error::query_code_and_status(&e);
-            return Ok(Answered::Query(crate::query_api::error(
-                namespace, status, code, &message, request_id,
-            )));
-        }
-    };
+    let dialect = Dialect::of(&params);
+    let caller =
+        match auth::authenticate_for(&api.principals, &signed, now_utc(), dialect.service()) {
+            Ok(c) => c,
+            // IAM and STS answer a failed authentication in their own envelope.
+            Err(e) => {
+                let namespace = match dialect {
+                    Dialect::Ec2 => return Err(e),
+                    Dialect::Sts => crate::sts::NAMESPACE,
+                    Dialect::Iam => crate::iam_api::NAMESPACE,
+                };
+                let (status, code, message) = crate::error::query_code_and_status(&e);
+                return Ok(Answered::Query(crate::query_api::error(
+                    namespace, status, code, &message, request_id,
+                )));
+            }
+        };
     let query = crate::query_api::Call {
         api,
         params: &params,
@@ -206,11 +226,10 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
         request_id,
         source_ip: req.source_ip,
     };
-    if params.get("Version") == Some(crate::sts::VERSION) || caller.service == "sts" {
-        return Ok(Answered::Query(crate::sts::answer(&query).await));
-    }
-    if params.get("Version") == Some(crate::iam_api::VERSION) || caller.service == "iam" {
-        return Ok(Answered::Query(crate::iam_api::answer(&query).await));
+    match dialect {
+        Dialect::Sts => return Ok(Answered::Query(crate::sts::answer(&query).await)),
+        Dialect::Iam => return Ok(Answered::Query(crate::iam_api::answer(&query).await)),
+        Dialect::Ec2 => {}
     }
     // 2. action known, parameters known, required present
     let action_name = match params.get("Action") {

@@ -104,9 +104,18 @@ pub enum SigV4Error {
     /// The signature is syntactically incomplete (EC2 code `IncompleteSignature`); the message is
     /// AWS's wording.
     Incomplete(String),
-    /// The signature parses but its credential is unusable: bad credential scope, bad
-    /// `X-Amz-Expires`. EC2 reports these as `AuthFailure`.
+    /// The signature parses but its credential is unusable: a credential without five elements,
+    /// a bad `X-Amz-Expires`. EC2 reports these as `AuthFailure`.
     Malformed(String),
+    /// `host` is not among the signed headers, so the signature would not bind the request to
+    /// the endpoint it was meant for (Coral: `SignatureDoesNotMatch`, wave2 §3.2).
+    HostNotSigned,
+    /// The credential scope does not name this endpoint: a terminator other than
+    /// `aws4_request`, a date other than `X-Amz-Date`'s, a Region imds does not know, or
+    /// another service. The message is Coral's, which IAM and STS send (as
+    /// `SignatureDoesNotMatch`); EC2 answers all of these with its generic `AuthFailure`
+    /// (wave2 §3.2, cases 46–48).
+    Scope(String),
     /// Outside the allowed clock skew, or a presigned request past its expiry (`RequestExpired`).
     Expired,
     /// The recomputed signature differs (`SignatureDoesNotMatch`).
@@ -118,26 +127,31 @@ impl SigV4Error {
     ///
     /// `Malformed` is `AuthFailure` because that is what EC2 itself answered for a credential
     /// that did not have five elements (quoted in StreisandEffect/streisand#485), where other
-    /// query-protocol services say `IncompleteSignature`.
+    /// query-protocol services say `IncompleteSignature`. An unsigned request is
+    /// `MissingParameter` (wave2 §3.4, conformance case 45).
     pub fn code(&self) -> &'static str {
         match self {
-            SigV4Error::Missing => "MissingAuthenticationToken",
+            SigV4Error::Missing => "MissingParameter",
             SigV4Error::Incomplete(_) => "IncompleteSignature",
-            SigV4Error::Malformed(_) => "AuthFailure",
+            SigV4Error::Malformed(_) | SigV4Error::Scope(_) => "AuthFailure",
             SigV4Error::Expired => "RequestExpired",
-            SigV4Error::SignatureMismatch => "SignatureDoesNotMatch",
+            SigV4Error::HostNotSigned | SigV4Error::SignatureMismatch => "SignatureDoesNotMatch",
         }
     }
 
-    /// The error message to send back, in AWS's wording.
+    /// The error message to send back, in AWS's wording (for [`SigV4Error::Scope`], Coral's:
+    /// EC2 replaces it with its generic sentence).
     pub fn message(&self) -> String {
         match self {
             SigV4Error::Missing => {
-                "The request must contain either a valid (registered) AWS access \
-                                    key ID or X.509 certificate."
-                    .to_string()
+                "The request must contain the parameter AWSAccessKeyId".to_string()
             }
-            SigV4Error::Incomplete(m) | SigV4Error::Malformed(m) => m.clone(),
+            SigV4Error::Incomplete(m) | SigV4Error::Malformed(m) | SigV4Error::Scope(m) => {
+                m.clone()
+            }
+            SigV4Error::HostNotSigned => {
+                "'Host' must be a 'SignedHeader' in the AWS Authorization.".to_string()
+            }
             SigV4Error::Expired => "Request has expired.".to_string(),
             SigV4Error::SignatureMismatch => "The request signature we calculated does not match \
                 the signature you provided. Check your AWS Secret Access Key and signing method. \
@@ -155,12 +169,23 @@ impl std::fmt::Display for SigV4Error {
 
 impl std::error::Error for SigV4Error {}
 
-/// Parse the signature claims of a request.
+/// Two `Authorization` headers: no AWS wording is published, and picking either one would let
+/// a proxy and imds disagree on who signed (wave2 §3.2: UNCONFIRMED, "never pick one").
+pub const DUPLICATE_AUTHORIZATION: &str =
+    "The request must contain exactly one 'Authorization' header. ";
+
+/// Both signature forms at once (Coral's wording, wave2 §3.2, conformance case 53).
+pub const BOTH_FORMS: &str =
+    "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.";
+
+/// Parse the signature claims of a request, without looking at the clock (see [`parse_at`]).
 ///
 /// `headers` are (name, value) pairs as received (names are matched case-insensitively, so
-/// lowercase or not does not matter; repeated headers are allowed); `query` are the decoded
-/// query-string pairs. An `Authorization` header wins over query parameters. The method does not
-/// influence parsing; it is taken so that callers hand over the same request facts everywhere.
+/// lowercase or not does not matter; repeated headers are allowed, except `Authorization`);
+/// `query` are the decoded query-string pairs. A request with both an `Authorization` header
+/// and an `X-Amz-Algorithm` query parameter is refused rather than one of them chosen. The
+/// method does not influence parsing; it is taken so that callers hand over the same request
+/// facts everywhere.
 ///
 /// Never panics, whatever the input.
 pub fn parse(
@@ -168,20 +193,90 @@ pub fn parse(
     headers: &[(String, String)],
     query: &[(String, String)],
 ) -> Result<SignedRequest, SigV4Error> {
-    if let Some(auth) = header(headers, "authorization") {
-        parse_authorization_header(auth, headers)
-    } else if query.iter().any(|(k, _)| k == "X-Amz-Algorithm") {
-        parse_presigned_query(query)
-    } else {
-        Err(SigV4Error::Missing)
+    claims(headers, query)?.check()
+}
+
+/// [`parse`] with the clock checked where AWS checks it (wave2 §3.2, "Recommended check
+/// order", Coral's): presence → syntax and required parts → date format → expiry → `host`
+/// signed → algorithm → credential shape → scope terminator and date. The scope's Region and
+/// service follow in [`check_scope`], which needs to know the endpoint.
+pub fn parse_at(
+    _method: &str,
+    headers: &[(String, String)],
+    query: &[(String, String)],
+    now: OffsetDateTime,
+) -> Result<SignedRequest, SigV4Error> {
+    let claims = claims(headers, query)?;
+    check_clock(claims.amz_date, claims.presigned, claims.expires, now)?;
+    claims.check()
+}
+
+/// What a request claims, checked only for syntax, required parts and the date's format.
+struct Claims<'a> {
+    algorithm: &'a str,
+    credential: &'a str,
+    signed_headers: Vec<String>,
+    signature: &'a str,
+    amz_date: OffsetDateTime,
+    security_token: Option<String>,
+    presigned: bool,
+    expires: Option<u64>,
+}
+
+impl Claims<'_> {
+    /// The checks after the clock, in Coral's order: `host` signed, the algorithm, then the
+    /// credential (see [`build`]).
+    fn check(self) -> Result<SignedRequest, SigV4Error> {
+        if !self.signed_headers.iter().any(|h| h == "host") {
+            return Err(SigV4Error::HostNotSigned);
+        }
+        if self.algorithm != ALGORITHM {
+            return Err(SigV4Error::Incomplete(format!(
+                "Unsupported AWS 'algorithm': '{}' (only {ALGORITHM} for now). ",
+                self.algorithm
+            )));
+        }
+        let mut req = build(
+            self.credential,
+            self.signed_headers,
+            self.signature,
+            self.amz_date,
+            self.security_token,
+            self.expires,
+        )?;
+        req.presigned = self.presigned;
+        Ok(req)
+    }
+}
+
+/// Which form the request is signed in, refusing ambiguity: two `Authorization` headers, or a
+/// header and a presigned query together.
+fn claims<'a>(
+    headers: &'a [(String, String)],
+    query: &'a [(String, String)],
+) -> Result<Claims<'a>, SigV4Error> {
+    let mut authorizations = headers
+        .iter()
+        .filter(|(k, _)| k.trim().eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.as_str());
+    let authorization = authorizations.next();
+    if authorizations.next().is_some() {
+        return Err(SigV4Error::Incomplete(DUPLICATE_AUTHORIZATION.to_string()));
+    }
+    let presigned = query.iter().any(|(k, _)| k == "X-Amz-Algorithm");
+    match (authorization, presigned) {
+        (Some(_), true) => Err(SigV4Error::Incomplete(BOTH_FORMS.to_string())),
+        (Some(auth), false) => header_claims(auth, headers),
+        (None, true) => query_claims(query),
+        (None, false) => Err(SigV4Error::Missing),
     }
 }
 
 /// `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
-fn parse_authorization_header(
-    auth: &str,
-    headers: &[(String, String)],
-) -> Result<SignedRequest, SigV4Error> {
+fn header_claims<'a>(
+    auth: &'a str,
+    headers: &'a [(String, String)],
+) -> Result<Claims<'a>, SigV4Error> {
     let trimmed = auth.trim();
     let (algorithm, rest) = trimmed
         .split_once(|c: char| c.is_ascii_whitespace())
@@ -190,7 +285,10 @@ fn parse_authorization_header(
     let mut credential: Option<&str> = None;
     let mut signed_headers: Option<&str> = None;
     let mut signature: Option<&str> = None;
-    if algorithm == ALGORITHM {
+    // Any scheme but SigV4's (`Basic …`, SigV2's `AWS key:sig`, a bare token) gets AWS's
+    // generic answer below: every part is missing. An unsupported `AWS4-…` algorithm is
+    // refused once the parts are there (see [`Claims::check`]).
+    if algorithm.starts_with("AWS4-") {
         for part in rest.split(',') {
             let part = part.trim();
             if part.is_empty() {
@@ -210,13 +308,7 @@ fn parse_authorization_header(
             };
             slot.get_or_insert(value.trim());
         }
-    } else if algorithm.starts_with("AWS4-") {
-        return Err(SigV4Error::Incomplete(format!(
-            "Unsupported AWS 'algorithm': '{algorithm}'"
-        )));
     }
-    // Any other scheme (`Basic …`, SigV2's `AWS key:sig`, a bare token) gets AWS's generic answer
-    // below: every part is missing.
 
     let credential = credential.filter(|v| !v.is_empty());
     let signed_headers = signed_headers.map(split_signed_headers).unwrap_or_default();
@@ -260,19 +352,20 @@ fn parse_authorization_header(
     }
     .ok_or_else(|| bad_date(date_value))?;
 
-    let security_token = header(headers, "x-amz-security-token").map(|v| v.trim().to_string());
-    build(
+    Ok(Claims {
+        algorithm,
         credential,
         signed_headers,
         signature,
         amz_date,
-        security_token,
-        None,
-    )
+        security_token: header(headers, "x-amz-security-token").map(|v| v.trim().to_string()),
+        presigned: false,
+        expires: None,
+    })
 }
 
 /// `?X-Amz-Algorithm=…&X-Amz-Credential=…&X-Amz-Date=…&X-Amz-Expires=…&X-Amz-SignedHeaders=…&X-Amz-Signature=…`.
-fn parse_presigned_query(query: &[(String, String)]) -> Result<SignedRequest, SigV4Error> {
+fn query_claims(query: &[(String, String)]) -> Result<Claims<'_>, SigV4Error> {
     let param = |name: &str| {
         query
             .iter()
@@ -306,11 +399,6 @@ fn parse_presigned_query(query: &[(String, String)]) -> Result<SignedRequest, Si
         return Err(SigV4Error::Incomplete(msg));
     };
 
-    if algorithm != ALGORITHM {
-        return Err(SigV4Error::Incomplete(format!(
-            "Unsupported AWS 'algorithm': '{algorithm}'"
-        )));
-    }
     let amz_date = parse_amz_date(date).ok_or_else(|| bad_date(date))?;
     let signed_headers = split_signed_headers(signed);
     if signed_headers.is_empty() {
@@ -340,20 +428,19 @@ fn parse_presigned_query(query: &[(String, String)]) -> Result<SignedRequest, Si
         }
     };
 
-    let security_token = param("X-Amz-Security-Token").map(str::to_string);
-    let mut req = build(
+    Ok(Claims {
+        algorithm,
         credential,
         signed_headers,
         signature,
         amz_date,
-        security_token,
+        security_token: param("X-Amz-Security-Token").map(str::to_string),
+        presigned: true,
         expires,
-    )?;
-    req.presigned = true;
-    Ok(req)
+    })
 }
 
-/// The checks shared by both forms: credential scope syntax and its date.
+/// The credential's shape, then the scope's terminator and date.
 fn build(
     credential: &str,
     signed_headers: Vec<String>,
@@ -373,13 +460,13 @@ fn build(
         return Err(bad_credential(credential));
     }
     if *terminator != TERMINATOR {
-        return Err(SigV4Error::Malformed(format!(
-            "Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{terminator}'."
+        return Err(SigV4Error::Scope(format!(
+            "Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{terminator}'. "
         )));
     }
     let amz_date_string = format_amz_date(amz_date);
     if amz_date_string.get(..8) != Some(*date) {
-        return Err(SigV4Error::Malformed(
+        return Err(SigV4Error::Scope(
             "Invalid credential date. Date is not the same as X-Amz-Date.".to_string(),
         ));
     }
@@ -410,18 +497,20 @@ fn bad_date(value: &str) -> SigV4Error {
     ))
 }
 
-/// Check the credential scope names the region and service this endpoint serves. Kept out of
-/// [`parse`] because only the caller knows its region; the wording is AWS's.
-pub fn check_scope(req: &SignedRequest, region: &str, service: &str) -> Result<(), SigV4Error> {
-    if req.region != region {
-        return Err(SigV4Error::Malformed(format!(
-            "Credential should be scoped to a valid region, not '{}'.",
+/// Check the credential scope names a Region among `regions` (exactly: `US-EAST-1` is not
+/// `us-east-1`) and the `service` of the endpoint the request reached. Kept out of [`parse`]
+/// because only the caller knows its endpoint. The wording is Coral's, trailing space included
+/// (wave2 §3.2; aws-sdk-go#1850, timkay/aws#111 quote it).
+pub fn check_scope(req: &SignedRequest, regions: &[&str], service: &str) -> Result<(), SigV4Error> {
+    if !regions.contains(&req.region.as_str()) {
+        return Err(SigV4Error::Scope(format!(
+            "Credential should be scoped to a valid region, not '{}'. ",
             req.region
         )));
     }
     if req.service != service {
-        return Err(SigV4Error::Malformed(format!(
-            "Credential should be scoped to correct service: '{service}'."
+        return Err(SigV4Error::Scope(format!(
+            "Credential should be scoped to correct service: '{service}'. "
         )));
     }
     Ok(())
@@ -542,9 +631,18 @@ pub fn verify(
 /// `X-Amz-Expires` it gets the same 15 minutes, and one dated more than 15 minutes in the future
 /// is refused too, so that a far-future date cannot stretch its lifetime.
 pub fn check_time(req: &SignedRequest, now: OffsetDateTime) -> Result<(), SigV4Error> {
-    let age = now - req.amz_date;
-    let ok = if req.presigned {
-        let lifetime = match req.expires {
+    check_clock(req.amz_date, req.presigned, req.expires, now)
+}
+
+fn check_clock(
+    amz_date: OffsetDateTime,
+    presigned: bool,
+    expires: Option<u64>,
+    now: OffsetDateTime,
+) -> Result<(), SigV4Error> {
+    let age = now - amz_date;
+    let ok = if presigned {
+        let lifetime = match expires {
             Some(secs) => Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)),
             None => MAX_CLOCK_SKEW,
         };
@@ -559,11 +657,6 @@ pub fn check_time(req: &SignedRequest, now: OffsetDateTime) -> Result<(), SigV4E
     }
 }
 
-/// Sign (for tests and for our own clients): returns the `Authorization` header value.
-///
-/// `amz_date` is the `X-Amz-Date` value (`yyyymmddThhmmssZ`), which must also be among `headers`
-/// if `x-amz-date` is signed. The arguments mirror [`verify`] plus the credentials, hence their
-/// number.
 /// Sign a form-encoded `POST /` for EC2 as a client does (for imds's own clients: `imds
 /// exec`, the benchmarks): the `X-Amz-Date` and `Authorization` header values.
 pub fn sign_form_post(
@@ -573,22 +666,70 @@ pub fn sign_form_post(
     host: &str,
     body: &[u8],
 ) -> (String, String) {
+    let content_type = (
+        "content-type".to_string(),
+        "application/x-www-form-urlencoded; charset=utf-8".to_string(),
+    );
+    let request = OwnRequest {
+        method: "POST",
+        host,
+        path: "/",
+        raw_query: "",
+        headers: vec![content_type],
+        body,
+    };
+    sign_request(access_key, secret, region, "ec2", &request)
+}
+
+/// A request one of imds's own clients sends: what [`sign_request`] signs.
+pub struct OwnRequest<'a> {
+    pub method: &'a str,
+    pub host: &'a str,
+    /// The path as sent (already percent-encoded).
+    pub path: &'a str,
+    /// The query string as sent, without `?`.
+    pub raw_query: &'a str,
+    /// Headers to sign besides `host` and `x-amz-date` (lowercase names), such as
+    /// `x-amz-security-token`.
+    pub headers: Vec<(String, String)>,
+    pub body: &'a [u8],
+}
+
+/// Sign `request` for `service` now, signing every header it carries plus `host` and
+/// `x-amz-date`: the `X-Amz-Date` and `Authorization` header values.
+pub fn sign_request(
+    access_key: &str,
+    secret: &str,
+    region: &str,
+    service: &str,
+    request: &OwnRequest<'_>,
+) -> (String, String) {
     let amz = format_amz_date(OffsetDateTime::now_utc());
-    let headers = vec![
-        (
-            "content-type".to_string(),
-            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-        ),
-        ("host".to_string(), host.to_string()),
-        ("x-amz-date".to_string(), amz.clone()),
-    ];
+    let mut headers = request.headers.clone();
+    headers.push(("host".to_string(), request.host.to_string()));
+    headers.push(("x-amz-date".to_string(), amz.clone()));
     let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
     let auth = authorization_header(
-        access_key, secret, region, "ec2", &amz, "POST", "/", "", &headers, &names, body,
+        access_key,
+        secret,
+        region,
+        service,
+        &amz,
+        request.method,
+        request.path,
+        request.raw_query,
+        &headers,
+        &names,
+        request.body,
     );
     (amz, auth)
 }
 
+/// Sign (for tests and for our own clients): returns the `Authorization` header value.
+///
+/// `amz_date` is the `X-Amz-Date` value (`yyyymmddThhmmssZ`), which must also be among `headers`
+/// if `x-amz-date` is signed. The arguments mirror [`verify`] plus the credentials, hence their
+/// number.
 #[allow(clippy::too_many_arguments)]
 pub fn authorization_header(
     access_key: &str,
@@ -966,7 +1107,7 @@ mod tests {
         assert_eq!(req.region, "us-east-1");
         assert_eq!(req.service, "ec2");
         assert!(!req.presigned);
-        check_scope(&req, "us-east-1", "ec2").expect("scope");
+        check_scope(&req, &["us-east-1"], "ec2").expect("scope");
         verify(&req, SECRET, "POST", "/", "", &with_auth, body).expect("verifies");
         let now = req.amz_date + Duration::minutes(5);
         check_time(&req, now).expect("fresh");
@@ -1648,7 +1789,12 @@ mod tests {
     #[test]
     fn missing_and_incomplete() {
         assert_eq!(parse("GET", &h(&[HOST]), &[]), Err(SigV4Error::Missing));
-        assert_eq!(SigV4Error::Missing.code(), "MissingAuthenticationToken");
+        // wave2 §3.4 / conformance case 45 (was MissingAuthenticationToken).
+        assert_eq!(SigV4Error::Missing.code(), "MissingParameter");
+        assert_eq!(
+            SigV4Error::Missing.message(),
+            "The request must contain the parameter AWSAccessKeyId"
+        );
 
         let err = parse(
             "GET",
@@ -1744,15 +1890,19 @@ mod tests {
             )
         );
 
+        // Coral's wording, checked once the parts are all there (wave2 §3.2).
         let err = parse(
             "GET",
-            &h(&[HOST, D, ("Authorization", "AWS4-HMAC-SHA512 Credential=a")]),
+            &h(&[HOST, D, ("Authorization", "AWS4-HMAC-SHA512 Credential=AKIDEXAMPLE/20150830/us-east-1/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=00")]),
             &[],
         )
         .unwrap_err();
         assert_eq!(
             err,
-            SigV4Error::Incomplete("Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512'".to_string())
+            SigV4Error::Incomplete(
+                "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512' (only AWS4-HMAC-SHA256 for now). "
+                    .to_string()
+            )
         );
     }
 
@@ -1783,14 +1933,25 @@ mod tests {
             )
         );
         assert_eq!(err.code(), "AuthFailure");
+        // The scope's terminator and date: EC2's generic AuthFailure (wave2 §3.2), Coral's
+        // message kept for IAM and STS.
         assert!(matches!(
             parse("GET", &auth("AKID/20150830/us-east-1/ec2/aws5_request"), &[]),
-            Err(SigV4Error::Malformed(m)) if m.contains("valid terminator")
+            Err(SigV4Error::Scope(m)) if m.contains("valid terminator")
         ));
-        assert!(matches!(
-            parse("GET", &auth("AKID/20150831/us-east-1/ec2/aws4_request"), &[]),
-            Err(SigV4Error::Malformed(m)) if m.starts_with("Invalid credential date")
-        ));
+        let err = parse(
+            "GET",
+            &auth("AKID/20150831/us-east-1/ec2/aws4_request"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            SigV4Error::Scope(
+                "Invalid credential date. Date is not the same as X-Amz-Date.".to_string()
+            )
+        );
+        assert_eq!(err.code(), "AuthFailure");
         let req = parse(
             "GET",
             &auth("AKID/20150830/us-east-2/ec2/aws4_request"),
@@ -1798,9 +1959,9 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(
-            check_scope(&req, "us-east-1", "ec2"),
-            Err(SigV4Error::Malformed(
-                "Credential should be scoped to a valid region, not 'us-east-2'.".to_string()
+            check_scope(&req, &["us-east-1"], "ec2"),
+            Err(SigV4Error::Scope(
+                "Credential should be scoped to a valid region, not 'us-east-2'. ".to_string()
             ))
         );
         for expires in ["-1", "abc", "604801"] {
@@ -1810,6 +1971,139 @@ mod tests {
                 "X-Amz-Expires={expires}"
             );
         }
+    }
+
+    const GOOD_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=00";
+    const GOOD_QUERY: &str = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-east-1%2Fec2%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=60&X-Amz-Signature=00";
+
+    /// wave2 §3.2, conformance case 51: `host` must be signed, in both forms.
+    #[test]
+    fn host_must_be_signed() {
+        let no_host = GOOD_AUTH.replace("host;x-amz-date", "x-amz-date");
+        let err = parse("GET", &h(&[HOST, D, ("Authorization", &no_host)]), &[]).unwrap_err();
+        assert_eq!(err, SigV4Error::HostNotSigned);
+        assert_eq!(err.code(), "SignatureDoesNotMatch");
+        assert_eq!(
+            err.message(),
+            "'Host' must be a 'SignedHeader' in the AWS Authorization."
+        );
+        let q = decoded_query(&format!("{GOOD_QUERY}&X-Amz-SignedHeaders=content-type"));
+        assert_eq!(
+            parse("GET", &h(&[HOST]), &q),
+            Err(SigV4Error::HostNotSigned)
+        );
+        let q = decoded_query(&format!("{GOOD_QUERY}&X-Amz-SignedHeaders=HOST"));
+        assert!(
+            parse("GET", &h(&[HOST]), &q).is_ok(),
+            "names are case-insensitive"
+        );
+    }
+
+    /// wave2 §3.2, conformance cases 52 and 53: never pick one of two signatures.
+    #[test]
+    fn one_signature_only() {
+        let two = h(&[
+            HOST,
+            D,
+            ("Authorization", GOOD_AUTH),
+            ("authorization", GOOD_AUTH),
+        ]);
+        assert_eq!(
+            parse("GET", &two, &[]),
+            Err(SigV4Error::Incomplete(DUPLICATE_AUTHORIZATION.to_string()))
+        );
+        let q = decoded_query(&format!("{GOOD_QUERY}&X-Amz-SignedHeaders=host"));
+        let err = parse("GET", &h(&[HOST, D, ("Authorization", GOOD_AUTH)]), &q).unwrap_err();
+        assert_eq!(
+            err,
+            SigV4Error::Incomplete(
+                "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as \
+                 HTTP header."
+                    .to_string()
+            )
+        );
+        assert_eq!(err.code(), "IncompleteSignature");
+        assert!(parse("GET", &h(&[HOST, D, ("Authorization", GOOD_AUTH)]), &[]).is_ok());
+        assert!(parse("GET", &h(&[HOST]), &q).is_ok());
+    }
+
+    /// Issue 10: a Region imds does not know (or in the wrong case) and another service are
+    /// refused (wave2 §3.2, cases 46–48); the message is Coral's, trailing space included.
+    #[test]
+    fn scope_names_a_known_region_and_the_service() {
+        let regions = &["us-east-1", "eu-west-1"];
+        let scoped = |region: &str, service: &str| {
+            let auth = GOOD_AUTH.replace("us-east-1/ec2", &format!("{region}/{service}"));
+            let req = parse("GET", &h(&[HOST, D, ("Authorization", &auth)]), &[]).expect("parses");
+            check_scope(&req, regions, "ec2")
+        };
+        assert_eq!(scoped("us-east-1", "ec2"), Ok(()));
+        assert_eq!(scoped("eu-west-1", "ec2"), Ok(()));
+        for region in ["mars-central-9", "US-EAST-1"] {
+            let err = scoped(region, "ec2").unwrap_err();
+            assert_eq!(
+                err,
+                SigV4Error::Scope(format!(
+                    "Credential should be scoped to a valid region, not '{region}'. "
+                ))
+            );
+            assert_eq!(err.code(), "AuthFailure");
+        }
+        for service in ["s3", "monitoring", "EC2", "sts"] {
+            assert_eq!(
+                scoped("us-east-1", service),
+                Err(SigV4Error::Scope(
+                    "Credential should be scoped to correct service: 'ec2'. ".to_string()
+                )),
+                "{service}"
+            );
+        }
+    }
+
+    /// wave2 §3.2 "Recommended check order": the clock is checked after the syntax and the
+    /// date's format but before `host`, the algorithm and the credential.
+    #[test]
+    fn parse_at_checks_in_corals_order() {
+        let then = OffsetDateTime::new_utc(
+            time::Date::from_calendar_date(2015, time::Month::August, 30).unwrap(),
+            time::Time::from_hms(12, 36, 0).unwrap(),
+        );
+        let late = then + Duration::hours(1);
+        let with = |auth: &str| h(&[HOST, D, ("Authorization", auth)]);
+        let no_host = GOOD_AUTH.replace("host;x-amz-date", "x-amz-date");
+        let bad_alg = GOOD_AUTH.replace("HMAC-SHA256", "HMAC-SHA512");
+        let bad_scope = GOOD_AUTH.replace("20150830", "20150831");
+        let bad_shape = GOOD_AUTH.replace("AKIDEXAMPLE/", "AK/ID/");
+        for auth in [&no_host, &bad_alg, &bad_scope, &bad_shape, GOOD_AUTH] {
+            assert_eq!(
+                parse_at("GET", &with(auth), &[], late),
+                Err(SigV4Error::Expired),
+                "{auth}"
+            );
+        }
+        // On time, each gets its own refusal; `host` before the algorithm, the algorithm
+        // before the credential.
+        let no_host_bad_alg = no_host.replace("HMAC-SHA256", "HMAC-SHA512");
+        assert_eq!(
+            parse_at("GET", &with(&no_host_bad_alg), &[], then),
+            Err(SigV4Error::HostNotSigned)
+        );
+        let bad_alg_bad_scope = bad_scope.replace("HMAC-SHA256", "HMAC-SHA512");
+        assert!(matches!(
+            parse_at("GET", &with(&bad_alg_bad_scope), &[], then),
+            Err(SigV4Error::Incomplete(m)) if m.starts_with("Unsupported AWS 'algorithm'")
+        ));
+        assert!(matches!(
+            parse_at("GET", &with(&bad_scope), &[], then),
+            Err(SigV4Error::Scope(_))
+        ));
+        assert!(parse_at("GET", &with(GOOD_AUTH), &[], then).is_ok());
+        // Syntax and the date's format come before the clock.
+        let missing = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ec2/aws4_request";
+        assert!(matches!(
+            parse_at("GET", &with(missing), &[], late),
+            Err(SigV4Error::Incomplete(_))
+        ));
     }
 
     /// Garbage in, errors out; never a panic. A small deterministic xorshift keeps the test

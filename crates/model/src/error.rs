@@ -48,8 +48,18 @@ pub enum Ec2Error {
     SignatureDoesNotMatch,
     #[error("{0}")]
     IncompleteSignature(String),
-    #[error("Request is missing Authentication Token")]
-    MissingAuthenticationToken,
+    /// No signature at all where one is required. EC2 says `MissingParameter` (wave2 §3.4,
+    /// conformance case 45); IAM and STS say `MissingAuthenticationToken`.
+    #[error("The request must contain the parameter AWSAccessKeyId")]
+    Unsigned,
+    /// A credential scope that does not name this endpoint (Region, service, terminator,
+    /// date). EC2 answers with its generic `AuthFailure` sentence (wave2 §3.2); IAM and STS
+    /// with Coral's message, carried here.
+    #[error("AWS was not able to validate the provided access credentials")]
+    CredentialScope(String),
+    /// `host` missing from the signed headers (Coral's wording, wave2 §3.2).
+    #[error("'Host' must be a 'SignedHeader' in the AWS Authorization.")]
+    HostNotSigned,
     #[error("{0}")]
     UnauthorizedOperation(String),
 
