@@ -269,7 +269,8 @@ mod tests {
         let f = dir.join("imds.toml");
         std::fs::write(
             &f,
-            "api_listen = \"127.0.0.1:9999\"\napply_delay = \"2s\"\nephemeral = true\n",
+            "api_listen = \"127.0.0.1:9999\"\napply_delay = \"2s\"\nephemeral = true\n\
+             idle_timeout = \"2s\"\nmax_headers = 20\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -282,6 +283,10 @@ mod tests {
         assert_eq!(s.apply_delay, Duration::from_millis(5));
         assert_eq!(s.transition_delay, Duration::from_millis(500));
         assert!(matches!(s.store, StoreLocation::Ephemeral));
+        assert_eq!(s.connections.idle_timeout, Duration::from_secs(2));
+        assert_eq!(s.connections.max_headers, 20);
+        assert_eq!(s.connections.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.connections.max_connections, None);
         std::fs::write(&f, "bogus = 1\n").unwrap();
         assert!(ServeArgs {
             config: Some(f),
