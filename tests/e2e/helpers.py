@@ -199,13 +199,16 @@ class ImdsServer:
 
     def __init__(self, workdir: Path, *, data_dir: Path | None = None,
                  apply_delay: str = APPLY_DELAY, transition_delay: str = TRANSITION_DELAY,
-                 extra_args: Iterable[str] = (), name: str | None = None):
+                 extra_args: Iterable[str] = (), name: str | None = None,
+                 preexec_fn: Callable[[], None] | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else None
         self.apply_delay = apply_delay
         self.transition_delay = transition_delay
         self.extra_args = list(extra_args)
+        # Run in the child before exec (e.g. a lower RLIMIT_NOFILE for a load test).
+        self.preexec_fn = preexec_fn
         self.name = name or f"imds-{next(_SERVER_SEQ)}"
         self.proc: subprocess.Popen | None = None
         self.address: str | None = None
@@ -240,6 +243,7 @@ class ImdsServer:
             self.proc = subprocess.Popen(
                 self.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                 cwd=str(self.workdir), env=env, start_new_session=True,
+                preexec_fn=self.preexec_fn,
             )
         _STARTED.append(self.proc)
         deadline = time.monotonic() + timeout

@@ -319,6 +319,7 @@ async fn start_servers() -> Result<Servers, String> {
         md,
         host.clone(),
         metadata::server::Caller::BySource,
+        crate::serve::gates(&crate::config::Connections::default()).metadata,
         stop_rx.clone(),
     ));
     let base = TcpListener::bind("127.0.0.1:0")

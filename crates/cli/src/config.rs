@@ -34,6 +34,32 @@ pub struct ServeArgs {
     /// Accounts, access keys and SCPs (TOML): every request must then be signed by a known key.
     #[arg(long, env = "IMDS_IAM_CONFIG")]
     pub iam_config: Option<PathBuf>,
+    /// Connections each server (the EC2 API, the metadata service) holds at once; at the cap
+    /// the oldest idle one is closed. Default: what the open-file limit allows (raised to its
+    /// hard limit at start), at most 10,000.
+    #[arg(long, env = "IMDS_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// How long a connection may take to send a request's line and headers (default 10s).
+    #[arg(long, env = "IMDS_HEADER_READ_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Option<Duration>,
+    /// How long a keep-alive connection of the EC2 API may wait for its next request
+    /// (default 60s, as an Application Load Balancer).
+    #[arg(long, env = "IMDS_IDLE_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// How long an EC2 API request body may take to arrive after its headers (default 30s;
+    /// then 408).
+    #[arg(long, env = "IMDS_BODY_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub body_timeout: Option<Duration>,
+    /// Request headers at most (default 100; more: 431).
+    #[arg(long, env = "IMDS_MAX_HEADERS")]
+    pub max_headers: Option<usize>,
+    /// Bytes of request line and headers at most (default 65536, as an Application Load
+    /// Balancer; more: 431).
+    #[arg(long, env = "IMDS_MAX_HEADER_BYTES")]
+    pub max_header_bytes: Option<usize>,
+    /// On SIGTERM/SIGINT, how long requests in flight get to finish (default 5s).
+    #[arg(long, env = "IMDS_DRAIN_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Option<Duration>,
     /// A TOML file with any of the settings above (`api_listen = "…"`, `apply_delay = "300ms"`, …).
     #[arg(long, env = "IMDS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -50,6 +76,13 @@ struct FileConfig {
     transition_delay: Option<String>,
     terminated_retention: Option<String>,
     iam_config: Option<PathBuf>,
+    max_connections: Option<usize>,
+    header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    body_timeout: Option<String>,
+    max_headers: Option<usize>,
+    max_header_bytes: Option<usize>,
+    drain_timeout: Option<String>,
 }
 
 /// The settings `imds serve` runs with.
@@ -62,6 +95,37 @@ pub struct Settings {
     pub transition_delay: Duration,
     pub terminated_retention: Duration,
     pub iam_config: Option<PathBuf>,
+    pub connections: Connections,
+}
+
+/// What each server allows a connection (see `listen::Limits`).
+#[derive(Debug, Clone)]
+pub struct Connections {
+    /// `None`: derived from the open-file limit.
+    pub max_connections: Option<usize>,
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_headers: usize,
+    pub max_header_bytes: usize,
+    pub drain_timeout: Duration,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            max_connections: None,
+            header_read_timeout: Duration::from_secs(10),
+            // An Application Load Balancer's default idle timeout.
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
+            // hyper's default. UNCONFIRMED for EC2's endpoints.
+            max_headers: 100,
+            // An Application Load Balancer's "entire request header" quota (64K).
+            max_header_bytes: 64 << 10,
+            drain_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +171,7 @@ impl ServeArgs {
                 (None, None) => Ok(default),
             }
         };
+        let defaults = Connections::default();
         let ephemeral = self.ephemeral || file.ephemeral.unwrap_or(false);
         let store = if ephemeral {
             StoreLocation::Ephemeral
@@ -148,6 +213,41 @@ impl ServeArgs {
                 Duration::from_secs(3600),
             )?,
             iam_config: self.iam_config.clone().or(file.iam_config),
+            connections: Connections {
+                max_connections: self.max_connections.or(file.max_connections),
+                header_read_timeout: dur(
+                    self.header_read_timeout,
+                    &file.header_read_timeout,
+                    "header_read_timeout",
+                    defaults.header_read_timeout,
+                )?,
+                idle_timeout: dur(
+                    self.idle_timeout,
+                    &file.idle_timeout,
+                    "idle_timeout",
+                    defaults.idle_timeout,
+                )?,
+                body_timeout: dur(
+                    self.body_timeout,
+                    &file.body_timeout,
+                    "body_timeout",
+                    defaults.body_timeout,
+                )?,
+                max_headers: self
+                    .max_headers
+                    .or(file.max_headers)
+                    .unwrap_or(defaults.max_headers),
+                max_header_bytes: self
+                    .max_header_bytes
+                    .or(file.max_header_bytes)
+                    .unwrap_or(defaults.max_header_bytes),
+                drain_timeout: dur(
+                    self.drain_timeout,
+                    &file.drain_timeout,
+                    "drain_timeout",
+                    defaults.drain_timeout,
+                )?,
+            },
         })
     }
 }
@@ -169,7 +269,8 @@ mod tests {
         let f = dir.join("imds.toml");
         std::fs::write(
             &f,
-            "api_listen = \"127.0.0.1:9999\"\napply_delay = \"2s\"\nephemeral = true\n",
+            "api_listen = \"127.0.0.1:9999\"\napply_delay = \"2s\"\nephemeral = true\n\
+             idle_timeout = \"2s\"\nmax_headers = 20\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -182,6 +283,10 @@ mod tests {
         assert_eq!(s.apply_delay, Duration::from_millis(5));
         assert_eq!(s.transition_delay, Duration::from_millis(500));
         assert!(matches!(s.store, StoreLocation::Ephemeral));
+        assert_eq!(s.connections.idle_timeout, Duration::from_secs(2));
+        assert_eq!(s.connections.max_headers, 20);
+        assert_eq!(s.connections.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.connections.max_connections, None);
         std::fs::write(&f, "bogus = 1\n").unwrap();
         assert!(ServeArgs {
             config: Some(f),

@@ -1,7 +1,7 @@
 //! `imds serve`: open the store, create the first instance of a new data dir, and run the
 //! EC2 API with the lifecycle driver and the applier until SIGINT or SIGTERM.
 
-use crate::config::{ServeArgs, StoreLocation};
+use crate::config::{Connections, ServeArgs, StoreLocation};
 use ec2api::{Api, ApiConfig};
 use std::io::Write;
 use std::path::PathBuf;
@@ -50,6 +50,7 @@ impl Drop for TempDir {
 
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let settings = args.settings()?;
+    let gates = gates(&settings.connections);
     let (dir, durability, _temp) = match &settings.store {
         StoreLocation::Dir(d) => (d.clone(), Durability::Durable, None),
         StoreLocation::Ephemeral => {
@@ -127,6 +128,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         imds_listener,
         host.clone(),
         metadata::server::Caller::BySource,
+        gates.metadata.clone(),
         stop_rx.clone(),
     ));
     let location = match &settings.store {
@@ -136,7 +138,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     println!("imds: Instance Metadata Service listening on http://{imds_addr}");
     println!("imds: EC2 API listening on http://{addr} ({location})");
     let _ = std::io::stdout().flush();
-    let attachments = Arc::new(metadata::netns::Attachments::default());
+    let attachments = Arc::new(metadata::netns::Attachments::new(gates.metadata));
     let admin = crate::admin::router(crate::admin::Admin {
         api: api.clone(),
         host: host.clone(),
@@ -148,19 +150,84 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let app = ec2api::router(api.clone())
         .merge(admin)
         .merge(console::router());
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
+    let served = tokio::spawn(serve_api(listener, app, gates.api, stop_rx.clone()));
+    shutdown_signal().await;
+    tracing::info!("stopping: draining requests in flight");
     let _ = stop_tx.send(true);
     let _ = lifecycle.await;
     let _ = following.await;
     let _ = imds.await;
+    let _ = served.await;
     store.close().await;
     tracing::info!("stopped");
-    served.map_err(ServeError::Serve)
+    Ok(())
+}
+
+/// The connections of the two servers.
+pub struct Gates {
+    pub api: Arc<listen::Gate>,
+    pub metadata: Arc<listen::Gate>,
+}
+
+/// The gates of the EC2 API and the metadata service. The open-file limit is raised to its
+/// hard limit first; a cap not given is what the limit then allows each server.
+pub fn gates(c: &Connections) -> Gates {
+    let nofile = listen::fd::raise_limit();
+    let budget = listen::fd::connection_budget(nofile, 2);
+    let max_connections = match c.max_connections {
+        Some(n) if n > budget => {
+            tracing::warn!(
+                asked = n,
+                allowed = budget,
+                open_file_limit = nofile,
+                "--max-connections is more than the open-file limit allows; using what it allows"
+            );
+            budget
+        }
+        Some(n) => n.max(1),
+        None => budget,
+    };
+    let api = listen::Limits {
+        max_connections,
+        header_read_timeout: c.header_read_timeout,
+        idle_timeout: c.idle_timeout,
+        body_timeout: Some(c.body_timeout),
+        max_headers: c.max_headers,
+        max_header_bytes: c.max_header_bytes,
+        drain_timeout: c.drain_timeout,
+    };
+    // The metadata service reads no body and keeps no connection alive.
+    let metadata = listen::Limits {
+        body_timeout: None,
+        ..api.clone()
+    };
+    tracing::debug!(max_connections, open_file_limit = nofile, "connection caps");
+    Gates {
+        api: listen::Gate::new("EC2 API", api),
+        metadata: listen::Gate::new("metadata service", metadata),
+    }
+}
+
+/// Serve the EC2 API (with the console and admin routes) until `stop`; handlers find the
+/// caller's address in `ConnectInfo`, as `axum::serve` would give it.
+async fn serve_api(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    gate: Arc<listen::Gate>,
+    stop: watch::Receiver<bool>,
+) {
+    let http = hyper::server::conn::http1::Builder::new();
+    listen::serve(listener, gate, http, stop, move |accepted| {
+        let app = app.clone();
+        let peer = accepted.peer;
+        hyper::service::service_fn(move |mut req: http::Request<listen::RequestBody>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            let mut app = app.clone();
+            async move { tower_service::Service::call(&mut app, req).await }
+        })
+    })
+    .await
 }
 
 fn rand_suffix() -> u64 {

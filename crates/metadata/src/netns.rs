@@ -145,12 +145,20 @@ async fn follow_ipv6(
 }
 
 /// The namespaces the server serves in, by name.
-#[derive(Default)]
 pub struct Attachments {
     live: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// The metadata service's connections: listeners in namespaces share its cap.
+    gate: Arc<listen::Gate>,
 }
 
 impl Attachments {
+    pub fn new(gate: Arc<listen::Gate>) -> Self {
+        Attachments {
+            live: Mutex::default(),
+            gate,
+        }
+    }
+
     /// Serve in the namespace `/var/run/netns/<name>` until detached (or the server stops).
     pub async fn attach(
         &self,
@@ -173,6 +181,7 @@ impl Attachments {
                 l,
                 host.clone(),
                 caller,
+                self.gate.clone(),
                 stop_rx.clone(),
             ));
         }

@@ -1,9 +1,10 @@
-//! The accept loop of the metadata service.
+//! The metadata service on the shared accept loop (`listen`): the connection cap, the
+//! timeouts and the header limits are the loop's; this module answers each request.
 //!
-//! hyper serves each connection, with its own accept loop rather than a framework's, because
-//! the reply to a token request must leave with an IP TTL (IPv6 hop limit) equal to the
-//! instance's `HttpPutResponseHopLimit`: the loop keeps a second handle (a `dup`) of each
-//! accepted socket, and the service sets the TTL through it before hyper writes the reply.
+//! The reply to a token request must leave with an IP TTL (IPv6 hop limit) equal to the
+//! instance's `HttpPutResponseHopLimit`: the service sets it on the accepted socket itself
+//! (shared with hyper, no `dup`) before hyper writes the reply. If it cannot be set, no token
+//! is sent: the connection is dropped (fail closed). Only the token reply carries it.
 //! One request per connection, `Connection: close`, as EC2's service does.
 
 use crate::host::Host;
@@ -11,17 +12,14 @@ use crate::service::{self, Reply, Request};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::sync::Arc;
-use tokio::net::TcpListener;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// Serve on `listener` until shutdown.
 /// How a listener finds the instance that calls.
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -33,52 +31,41 @@ pub enum Caller {
     Instance(String),
 }
 
-/// Serve on `listener` until shutdown.
+/// Serve on `listener` until shutdown; `gate` holds the connections of every listener of
+/// the metadata service (the loopback one and those inside namespaces).
 pub async fn serve(
     listener: TcpListener,
     host: Arc<Host>,
     caller: Caller,
-    mut shutdown: watch::Receiver<bool>,
+    gate: Arc<listen::Gate>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metadata service: accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
-        };
+    let mut http = http1::Builder::new();
+    http.keep_alive(false).title_case_headers(true);
+    listen::serve(listener, gate, http, shutdown, move |accepted| {
         let host = host.clone();
         let caller = caller.clone();
-        // A second handle on the same socket, for setting the TTL of a token reply.
-        let ttl_handle = stream
-            .as_fd()
-            .try_clone_to_owned()
-            .ok()
-            .map(socket2::Socket::from);
-        tokio::spawn(async move {
-            let ttl_handle = Arc::new(ttl_handle);
-            let svc = service_fn(move |req| {
-                let host = host.clone();
-                let caller = caller.clone();
-                let ttl_handle = ttl_handle.clone();
-                async move {
-                    respond(&host, &caller, peer, req, ttl_handle.as_ref().as_ref())
-                        .ok_or(Unanswered)
-                }
+        let (stream, peer) = (accepted.stream.clone(), accepted.peer);
+        service_fn(move |req| {
+            let answer = respond(&host, &caller, peer, &req, |hops| {
+                set_hop_limit(&stream, peer, hops)
             });
-            let conn = http1::Builder::new()
-                .keep_alive(false)
-                .title_case_headers(true)
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "metadata connection ended with an error");
-            }
-        });
+            async move { answer.ok_or(Unanswered) }
+        })
+    })
+    .await
+}
+
+/// Warnings that the hop limit could not be set, at most one every few seconds.
+static HOP_LIMIT_FAILED: listen::Throttled = listen::Throttled::new(Duration::from_secs(5));
+
+/// Set the TTL (IPv4) or unicast hop limit (IPv6) of what `stream` sends next.
+fn set_hop_limit(stream: &TcpStream, peer: SocketAddr, hops: u8) -> std::io::Result<()> {
+    let sock = socket2::SockRef::from(stream);
+    if peer.is_ipv4() {
+        sock.set_ttl_v4(u32::from(hops))
+    } else {
+        sock.set_unicast_hops_v6(u32::from(hops))
     }
 }
 
@@ -94,12 +81,14 @@ impl std::fmt::Display for Unanswered {
 
 impl std::error::Error for Unanswered {}
 
-fn respond(
+/// The reply to `req`, or `None` when nothing is to be answered (the connection is dropped).
+/// `set_hop_limit` is called before a reply that carries a hop limit; if it fails, no reply.
+fn respond<B>(
     host: &Host,
     caller: &Caller,
     peer: SocketAddr,
-    req: http::Request<Incoming>,
-    sock: Option<&socket2::Socket>,
+    req: &http::Request<B>,
+    set_hop_limit: impl FnOnce(u8) -> std::io::Result<()>,
 ) -> Option<Response<Full<Bytes>>> {
     let now = store::now_ms();
     let headers = req.headers();
@@ -133,18 +122,26 @@ fn respond(
         // No instance at all (an empty store): nothing to serve.
         None => Reply::page(404),
     };
-    if let (Some(hops), Some(sock)) = (reply.hop_limit, sock) {
-        let r = if peer.is_ipv4() {
-            sock.set_ttl_v4(u32::from(hops))
-        } else {
-            sock.set_unicast_hops_v6(u32::from(hops))
-        };
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "cannot set the hop limit of a token reply");
-        }
-    }
+    let reply = with_hop_limit(reply, set_hop_limit)?;
     let is_head = req.method() == http::Method::HEAD;
     Some(to_http(reply, is_head))
+}
+
+/// Fail closed: a reply that must carry a hop limit is not sent without it.
+fn with_hop_limit(
+    reply: Reply,
+    set_hop_limit: impl FnOnce(u8) -> std::io::Result<()>,
+) -> Option<Reply> {
+    if let Some(hops) = reply.hop_limit {
+        if let Err(e) = set_hop_limit(hops) {
+            HOP_LIMIT_FAILED.warn(
+                "metadata service: cannot set the hop limit of a token reply; not sent",
+                &e,
+            );
+            return None;
+        }
+    }
+    Some(reply)
 }
 
 fn to_http(reply: Reply, is_head: bool) -> Response<Full<Bytes>> {
@@ -167,4 +164,53 @@ fn to_http(reply: Reply, is_head: bool) -> Response<Full<Bytes>> {
     h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected loopback pair: (the server's accepted socket, the client's).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        (server, client)
+    }
+
+    fn token_reply(hops: u8) -> Reply {
+        let mut r = Reply::page(200);
+        r.hop_limit = Some(hops);
+        r
+    }
+
+    #[tokio::test]
+    async fn the_hop_limit_is_set_on_the_accepted_socket_itself() {
+        let (server, client) = pair().await;
+        let peer = client.local_addr().unwrap();
+        let reply = with_hop_limit(token_reply(3), |h| set_hop_limit(&server, peer, h));
+        assert!(reply.is_some());
+        assert_eq!(socket2::SockRef::from(&server).ttl_v4().unwrap(), 3);
+    }
+
+    /// Fail closed. On one descriptor, setting the TTL of a live socket does not fail in
+    /// practice (the old failure was the `dup` under fd exhaustion); the kernel really
+    /// refuses the IPv6 option on an IPv4 socket, which stands in for any failure.
+    #[tokio::test]
+    async fn no_token_reply_leaves_without_its_hop_limit() {
+        let (server, _client) = pair().await;
+        let v6_peer: SocketAddr = "[::1]:1".parse().unwrap();
+        assert!(set_hop_limit(&server, v6_peer, 3).is_err());
+        let reply = with_hop_limit(token_reply(3), |h| set_hop_limit(&server, v6_peer, h));
+        assert_eq!(reply, None);
+        // A reply without a hop limit never touches the socket.
+        let plain = with_hop_limit(Reply::page(200), |_| unreachable!());
+        assert_eq!(plain, Some(Reply::page(200)));
+        let default: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(socket2::SockRef::from(&server).ttl_v4().unwrap(), default);
+    }
 }
