@@ -78,7 +78,7 @@ fn scalar(kind: Scalar, input: &mut Bytes<'_>) -> Value {
 
 fn generate(shape_name: &str, input: &mut Bytes<'_>, depth: usize) -> Value {
     let choice = input.byte();
-    if choice % 29 == 0 {
+    if choice.is_multiple_of(29) {
         return stray(input);
     }
     match model().shape(shape_name) {
