@@ -15,6 +15,9 @@ use time::OffsetDateTime;
 /// The secret the seeds were signed with (`AKIAIOSFODNN7EXAMPLE`'s, from the AWS docs).
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
+/// hyper 1's default limit on the headers of one HTTP/1 request (`DEFAULT_MAX_HEADERS`).
+const MAX_HEADERS: usize = 100;
+
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let TextRequest {
@@ -23,6 +26,11 @@ fuzz_target!(|data: &[u8]| {
         headers,
         body,
     } = TextRequest::parse(&text, "POST");
+    // The server's HTTP layer (hyper) refuses a request with more headers than this; past it the
+    // target would only measure the canonical request's per-header scan.
+    if headers.len() > MAX_HEADERS {
+        return;
+    }
     let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
     let query = Params::parse(raw_query.as_bytes()).unwrap_or_default();
 
