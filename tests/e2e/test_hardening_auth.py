@@ -249,13 +249,18 @@ def test_host_not_signed_in_the_header_is_refused(request, which):
                      HOST_NOT_SIGNED)
 
 
+def presigned_target(srv, creds) -> str:
+    """The path and query of a DescribeInstances GET presigned by botocore."""
+    req = AWSRequest(method="GET", url=srv.endpoint + "/?" + urllib.parse.urlencode(DESCRIBE))
+    SigV4QueryAuth(Credentials(creds.key, creds.secret), "ec2", REGION, expires=300).add_auth(req)
+    return req.url[len(srv.endpoint):]
+
+
 @pytest.mark.parametrize("which", ["open_srv", "iam_srv"])
 def test_host_not_signed_in_a_presigned_query_is_refused(request, which):
     srv = request.getfixturevalue(which)
     creds = any_creds(srv)
-    req = AWSRequest(method="GET", url=srv.endpoint + "/?" + urllib.parse.urlencode(DESCRIBE))
-    SigV4QueryAuth(Credentials(creds.key, creds.secret), "ec2", REGION, expires=300).add_auth(req)
-    target = req.url[len(srv.endpoint):]
+    target = presigned_target(srv, creds)
     assert "X-Amz-SignedHeaders=host" in target, target
     host = ("Host", urllib.parse.urlsplit(srv.endpoint).netloc)
     ok = send(srv, "GET", target, [host])
@@ -285,9 +290,7 @@ def test_two_authorization_headers_are_incomplete(request, which):
 def test_authorization_header_and_presigned_query_are_incomplete(request, which):
     srv = request.getfixturevalue(which)
     creds = any_creds(srv)
-    req = AWSRequest(method="GET", url=srv.endpoint + "/?" + urllib.parse.urlencode(DESCRIBE))
-    SigV4QueryAuth(Credentials(creds.key, creds.secret), "ec2", REGION, expires=300).add_auth(req)
-    target = req.url[len(srv.endpoint):]
+    target = presigned_target(srv, creds)
     headers, _ = header_signed(srv, None, creds, method="GET", path=target)
     resp = send(srv, "GET", target, headers)
     expect_raw_error(resp, "IncompleteSignature", 400, BOTH_FORMS)
