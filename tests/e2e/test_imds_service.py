@@ -351,9 +351,17 @@ def test_imds_200_text_headers(imds, tok):
             assert_text_200(r)
 
 
-def test_imds_200_last_modified(imds, tok):
+@pytest.mark.parametrize("path", [
+    "/latest/meta-data/instance-id",
+    # Issue 11: the identity document (and the rest of dynamic/) had none.
+    "/latest/dynamic/instance-identity/document",
+    "/latest/dynamic/instance-identity/signature",
+    "/latest/dynamic/instance-identity/",
+    "/latest/dynamic/",
+])
+def test_imds_200_last_modified(imds, tok, path):
     """Spec §2: 200 metadata replies carry `Last-Modified` [C10][R2]."""
-    r = get(imds, "/latest/meta-data/instance-id", tok)
+    r = get(imds, path, tok)
     assert r.status == 200
     lm = r.header("Last-Modified")
     assert lm, f"no Last-Modified on a 200 metadata reply: {r.header_list}"

@@ -304,16 +304,18 @@ fn resolve(
         };
     }
     if let Some(dy) = sub.strip_prefix("dynamic/") {
+        // Dynamic data is metadata too: its 200s carry `Last-Modified` (spec imds.md §2).
+        let metadata = |body: Bytes| Reply::metadata(body, view.launch_time_ms);
         return match dy.trim_end_matches('/') {
-            "" => Reply::text("instance-identity/"),
+            "" => metadata("instance-identity/".into()),
             "instance-identity" if dy.ends_with('/') => {
-                Reply::text("document\npkcs7\nrsa2048\nsignature")
+                metadata("document\npkcs7\nrsa2048\nsignature".into())
             }
             "instance-identity" => Reply::redirect(path),
-            "instance-identity/document" => Reply::text(served.identity_document.clone()),
-            "instance-identity/signature" => Reply::text(signatures(served).0),
+            "instance-identity/document" => metadata(served.identity_document.clone()),
+            "instance-identity/signature" => metadata(signatures(served).0),
             "instance-identity/pkcs7" | "instance-identity/rsa2048" => {
-                Reply::text(signatures(served).1)
+                metadata(signatures(served).1)
             }
             _ => Reply::page(404),
         };
