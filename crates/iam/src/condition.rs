@@ -278,13 +278,28 @@ impl Condition {
     /// Evaluate against the request context; `${…}` policy variables in values are resolved
     /// from the context first.
     pub fn holds(&self, ctx: &Context) -> bool {
+        self.holds_with(ctx, true)
+    }
+
+    /// [`Condition::holds`], with policy variables resolved only when `variables` (a
+    /// statement of a 2012-10-17 document); otherwise values are literal.
+    pub fn holds_with(&self, ctx: &Context, variables: bool) -> bool {
         let present = ctx.get(&self.key).filter(|v| !v.is_empty());
         if self.op == Op::Null {
             let want_absent = self.values.iter().any(|v| v.eq_ignore_ascii_case("true"));
             return present.is_none() == want_absent;
         }
-        let values: Vec<std::borrow::Cow<'_, str>> =
-            self.values.iter().map(|v| substitute(v, ctx)).collect();
+        let values: Vec<std::borrow::Cow<'_, str>> = self
+            .values
+            .iter()
+            .map(|v| {
+                if variables {
+                    substitute(v, ctx)
+                } else {
+                    v.as_str().into()
+                }
+            })
+            .collect();
         let Some(request) = present else {
             return match self.set {
                 SetQualifier::ForAllValues => true,

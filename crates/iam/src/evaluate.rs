@@ -100,18 +100,24 @@ fn action_matches(m: &Matcher, action: &str) -> bool {
     hit != m.negated
 }
 
-fn resource_matches(m: &Matcher, resource: &str, ctx: &Context) -> bool {
-    let hit = m
-        .patterns
-        .iter()
-        .any(|p| glob::matches(&substitute(p, ctx), resource, false));
+fn resource_matches(m: &Matcher, resource: &str, ctx: &Context, variables: bool) -> bool {
+    let hit = m.patterns.iter().any(|p| {
+        let pattern = if variables {
+            substitute(p, ctx)
+        } else {
+            p.as_str().into()
+        };
+        glob::matches(&pattern, resource, false)
+    });
     hit != m.negated
 }
 
 fn statement_applies(s: &Statement, check: &Check<'_>) -> bool {
     action_matches(&s.action, check.action)
-        && resource_matches(&s.resource, check.resource, check.context)
-        && s.conditions.iter().all(|c| c.holds(check.context))
+        && resource_matches(&s.resource, check.resource, check.context, s.variables)
+        && s.conditions
+            .iter()
+            .all(|c| c.holds_with(check.context, s.variables))
 }
 
 fn matching(policies: &[&Policy], kind: Kind, check: &Check<'_>) -> Vec<Matched> {
@@ -529,6 +535,40 @@ mod tests {
             }
         )
         .allowed());
+    }
+
+    /// Issue 11: policy variables are resolved only in a `"Version": "2012-10-17"` document;
+    /// with 2008-10-17, or no Version (which means 2008-10-17), `${aws:username}` is a literal
+    /// string (IAM User Guide, "IAM policy elements: Variables and tags").
+    #[test]
+    fn policy_variables_only_in_2012_10_17_documents() {
+        let ctx = Context::new().with("aws:username", "alice");
+        let allowed = |version: &str| {
+            let pol = p(&format!(
+                r#"{{{version}"Statement":[{{"Effect":"Allow","Action":"iam:GetUser",
+                "Resource":"arn:aws:iam::*:user/${{aws:username}}",
+                "Condition":{{"StringEquals":{{"aws:username":"${{aws:username}}"}}}}}}]}}"#
+            ));
+            let set = PolicySet {
+                identity: vec![&pol],
+                ..Default::default()
+            };
+            decide(
+                &set,
+                &Check {
+                    action: "iam:GetUser",
+                    resource: "arn:aws:iam::111122223333:user/alice",
+                    context: &ctx,
+                },
+            )
+            .allowed()
+        };
+        assert!(allowed(r#""Version":"2012-10-17","#));
+        assert!(
+            !allowed(r#""Version":"2008-10-17","#),
+            "2008-10-17: literal"
+        );
+        assert!(!allowed(""), "no Version: 2008-10-17, literal");
     }
 
     #[test]

@@ -23,6 +23,13 @@ pub struct Statement {
     pub action: Matcher,
     pub resource: Matcher,
     pub conditions: Vec<Condition>,
+    /// Whether `${…}` policy variables are resolved: only in documents of `"Version":
+    /// "2012-10-17"`. In a document of 2008-10-17, or without a Version (which means
+    /// 2008-10-17), they are literal strings (IAM User Guide, "IAM policy elements:
+    /// Variables and tags": "If you don't include the Version element and set it to an
+    /// appropriate version date, variables like ${aws:username} are treated as literal strings
+    /// in the policy").
+    pub variables: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +100,7 @@ impl Policy {
                 return Err(malformed("The policy failed legacy parsing"));
             }
         }
+        let variables = obj.get("Version").and_then(Value::as_str) == Some("2012-10-17");
         let statements = match obj.get("Statement") {
             Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
             Some(v @ Value::Object(_)) => vec![v],
@@ -119,6 +127,7 @@ impl Policy {
                     action: matcher(st, "Action", "NotAction")?,
                     resource: matcher(st, "Resource", "NotResource")?,
                     conditions,
+                    variables,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
