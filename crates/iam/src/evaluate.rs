@@ -229,6 +229,23 @@ mod tests {
         Policy::parse_str(s).unwrap()
     }
 
+    /// Whether `pol`, as the caller's only (identity) policy, allows the check.
+    fn identity_allows(pol: &Policy, action: &str, resource: &str, ctx: &Context) -> bool {
+        let set = PolicySet {
+            identity: vec![pol],
+            ..Default::default()
+        };
+        decide(
+            &set,
+            &Check {
+                action,
+                resource,
+                context: ctx,
+            },
+        )
+        .allowed()
+    }
+
     fn run(set: &PolicySet<'_>, ctx: &Context) -> Decision {
         let empty = Context::new();
         decide_all(
@@ -549,19 +566,12 @@ mod tests {
                 "Resource":"arn:aws:iam::*:user/${{aws:username}}",
                 "Condition":{{"StringEquals":{{"aws:username":"${{aws:username}}"}}}}}}]}}"#
             ));
-            let set = PolicySet {
-                identity: vec![&pol],
-                ..Default::default()
-            };
-            decide(
-                &set,
-                &Check {
-                    action: "iam:GetUser",
-                    resource: "arn:aws:iam::111122223333:user/alice",
-                    context: &ctx,
-                },
+            identity_allows(
+                &pol,
+                "iam:GetUser",
+                "arn:aws:iam::111122223333:user/alice",
+                &ctx,
             )
-            .allowed()
         };
         assert!(allowed(r#""Version":"2012-10-17","#));
         assert!(
@@ -582,19 +592,7 @@ mod tests {
             let pol = p(&format!(
                 r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{c}}}]}}"#
             ));
-            let set = PolicySet {
-                identity: vec![&pol],
-                ..Default::default()
-            };
-            decide(
-                &set,
-                &Check {
-                    action: "ec2:X",
-                    resource: "*",
-                    context: &ctx,
-                },
-            )
-            .allowed()
+            identity_allows(&pol, "ec2:X", "*", &ctx)
         };
         assert!(cond(
             r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["Name","team","env"]}}"#
