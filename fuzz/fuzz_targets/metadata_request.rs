@@ -11,7 +11,7 @@
 use bytes::Bytes;
 use imds_fuzz::TextRequest;
 use libfuzzer_sys::fuzz_target;
-use metadata::host::{identity_document, Served};
+use metadata::host::Served;
 use metadata::service::{answer, CredentialRequest, Request, TOKEN_HEADER};
 use metadata::token::TokenKey;
 use metadata::view::InstanceView;
@@ -48,13 +48,7 @@ fn served(rich: bool, options: model::MetadataOptions) -> Served {
     }
     let mut view = InstanceView::of(&i);
     view.options = options;
-    Served {
-        tree: metadata::tree::meta_data(&view),
-        identity_document: Bytes::from(identity_document(&view)),
-        identity_signatures: OnceLock::new(),
-        view,
-        counters: Default::default(),
-    }
+    Served::new(view, Default::default())
 }
 
 /// Built once: the instance under the options that change what the service answers.

@@ -134,14 +134,7 @@ fn authorize(
 ) -> Result<(), Ec2Error> {
     let raw_query = parts.uri.query().unwrap_or("");
     let query = ec2api::protocol::query::Params::parse(raw_query.as_bytes())?;
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            (k.as_str().to_string(), value)
-        })
-        .collect();
+    let headers = ec2api::auth::header_pairs(&parts.headers);
     let signed = ec2api::auth::SignedParts {
         method: parts.method.as_str(),
         path: parts.uri.path(),

@@ -150,6 +150,18 @@ pub struct SignedParts<'a> {
     pub body: &'a [u8],
 }
 
+/// A request's headers as [`SignedParts`] takes them: (name, value) pairs in arrival order,
+/// values that are not UTF-8 decoded lossily (they then cannot match a signature).
+pub fn header_pairs(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_string(), value)
+        })
+        .collect()
+}
+
 /// Authenticate a request to `service` (`ec2`, `iam`, `sts`: the endpoint it reached) with the
 /// identities of `principals`: [`authenticate`] with IAM configured when `--iam-config` was
 /// given.

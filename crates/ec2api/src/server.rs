@@ -180,15 +180,7 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
         return Err(Ec2Error::InvalidAction(method.to_string()));
     }
     let query_params = Params::parse(uri.query().unwrap_or("").as_bytes())?;
-    let header_pairs: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let header_pairs = auth::header_pairs(headers);
     // 1. signature, credentials, clock
     let signed = auth::SignedParts {
         method: method.as_str(),

@@ -33,7 +33,8 @@ pub struct Served {
 }
 
 impl Served {
-    fn new(view: InstanceView, counters: Arc<Counters>) -> Served {
+    /// `view` as the service serves it: its tree and identity document built now.
+    pub fn new(view: InstanceView, counters: Arc<Counters>) -> Served {
         Served {
             tree: tree::meta_data(&view),
             identity_document: Bytes::from(identity_document(&view)),
