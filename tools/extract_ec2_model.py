@@ -35,6 +35,10 @@ OPERATIONS = [
     "DescribeSubnets", "DescribeAvailabilityZones", "DescribeRegions",
     "DescribeAccountAttributes", "DescribeSecurityGroups", "DescribeKeyPairs",
     "ModifyInstanceCreditSpecification", "DescribeVpcAttribute", "DescribeRouteTables",
+    # issue 11: roles given to running instances; VPCs and subnets of one's own
+    "AssociateIamInstanceProfile", "ReplaceIamInstanceProfileAssociation",
+    "DisassociateIamInstanceProfile", "DescribeIamInstanceProfileAssociations",
+    "CreateVpc", "DeleteVpc", "CreateSubnet", "DeleteSubnet",
 ]
 
 DROP = {"documentation", "deprecatedMessage", "examples", "documentationUrl"}
