@@ -31,6 +31,7 @@ from iam_helpers import (
     Creds,
     assume,
     client_error,
+    decode,
     doc,
     dumps,
     exec_unavailable,
@@ -507,3 +508,109 @@ def test_role_delivery_applies_to_iam_calls_too(server, root, exec_ok):
     with client_error("AccessDenied", 403, message_re="explicit deny"):
         v1.get_role(RoleName=role)
     assert v2.get_role(RoleName=role)["Role"]["RoleName"] == role
+
+
+# --------------------------------------------------------------------------------------
+# Tag-on-create (issue 11): EC2 User Guide, "Grant permission to tag Amazon EC2 resources
+# during creation" — "If tags are specified in the resource-creating action, Amazon performs
+# additional authorization on the ec2:CreateTags action"; "The ec2:CreateTags action is also
+# evaluated if tags are provided in a launch template".
+# --------------------------------------------------------------------------------------
+
+LAUNCH_ONLY = {"Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:Describe*",
+                                             "ec2:CreateLaunchTemplate"], "Resource": "*"}
+
+
+def tag_on_create(action: str, **condition) -> dict:
+    """The guide's own statement: CreateTags only as part of `action`."""
+    return {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "arn:aws:ec2:*:*:*/*",
+            "Condition": {"StringEquals": {"ec2:CreateAction": action, **condition}}}
+
+
+def tagged(resource_type: str, **tags) -> list[dict]:
+    return [{"ResourceType": resource_type,
+             "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+
+
+def test_user_guide_tag_on_create_run_instances_needs_create_tags(server, root):
+    ec2 = user_ec2(server, root, LAUNCH_ONLY)
+    before = n_instances(root.ec2())
+    launch(ec2)  # no tags: ec2:CreateTags is not evaluated
+    with unauthorized(mutating=True) as d:
+        launch(ec2, TagSpecifications=tagged("instance", Name="web"))
+    assert d.action == "ec2:CreateTags", d.message
+    assert d.resource == f"arn:aws:ec2:{REGION}:{ID.id}:instance/*", d.message
+    context = {c["key"]: [v["value"] for v in c["values"]["items"]]
+               for c in decode(root.sts(), d.token)["context"]["conditions"]["items"]}
+    assert context["ec2:CreateAction"] == ["RunInstances"], context
+    assert context["aws:RequestTag/Name"] == ["web"], context
+    # The dry run asks the same question.
+    with unauthorized(mutating=True):
+        launch(ec2, TagSpecifications=tagged("instance", Name="web"), DryRun=True)
+    # Volume tags are checked on volume/*.
+    with unauthorized(mutating=True) as d:
+        launch(ec2, TagSpecifications=tagged("volume", Backup="daily"))
+    assert d.resource.endswith(":volume/*"), d.message
+    assert n_instances(root.ec2()) == before + 1, "only the untagged launch happened"
+
+
+def test_user_guide_tag_on_create_allowed_only_with_create_action(server, root):
+    ec2 = user_ec2(server, root, LAUNCH_ONLY, tag_on_create("RunInstances"))
+    i = launch(ec2, TagSpecifications=tagged("instance", Name="web"))
+    tags = helpers.describe(root.ec2(), [i["InstanceId"]])[0].get("Tags", [])
+    assert {"Key": "Name", "Value": "web"} in tags
+    # Not a licence to tag existing resources: ec2:CreateAction is absent there.
+    with unauthorized(mutating=True) as d:
+        ec2.create_tags(Resources=[i["InstanceId"]], Tags=[{"Key": "Env", "Value": "x"}])
+    assert d.action == "ec2:CreateTags"
+    # Nor to tag what another create action makes.
+    with unauthorized(mutating=True) as d:
+        ec2.create_launch_template(
+            LaunchTemplateName=uniq("lt"), LaunchTemplateData={"ImageId": AMI_AL2},
+            TagSpecifications=tagged("launch-template", Team="a"))
+    assert d.action == "ec2:CreateTags" and ":launch-template/*" in d.resource, d.message
+
+
+def test_user_guide_tag_on_create_request_tag_conditions(server, root):
+    ec2 = user_ec2(server, root, LAUNCH_ONLY,
+                   tag_on_create("RunInstances", **{"aws:RequestTag/Env": "dev"}))
+    launch(ec2, TagSpecifications=tagged("instance", Env="dev"))
+    with unauthorized(mutating=True) as d:
+        launch(ec2, TagSpecifications=tagged("instance", Env="prod"))
+    assert d.action == "ec2:CreateTags"
+
+
+def test_user_guide_tag_on_create_sees_the_launch_template_tags(server, root):
+    name = uniq("lt")
+    root.ec2().create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={"ImageId": AMI_AL2, "InstanceType": "t3.micro",
+                            "TagSpecifications": tagged("instance", Team="blue")})
+    ec2 = user_ec2(server, root, LAUNCH_ONLY)
+    with unauthorized(mutating=True) as d:
+        ec2.run_instances(MinCount=1, MaxCount=1, LaunchTemplate={"LaunchTemplateName": name})
+    assert d.action == "ec2:CreateTags", d.message
+    ok = user_ec2(server, root, LAUNCH_ONLY,
+                  tag_on_create("RunInstances", **{"aws:RequestTag/Team": "blue"}))
+    i = ok.run_instances(MinCount=1, MaxCount=1,
+                         LaunchTemplate={"LaunchTemplateName": name})["Instances"][0]
+    tags = helpers.describe(root.ec2(), [i["InstanceId"]])[0].get("Tags", [])
+    assert {"Key": "Team", "Value": "blue"} in tags
+
+
+def test_user_guide_tag_on_create_launch_template(server, root):
+    ec2 = user_ec2(server, root, LAUNCH_ONLY)
+    # The template data's own TagSpecifications tag nothing at creation.
+    ec2.create_launch_template(
+        LaunchTemplateName=uniq("lt"),
+        LaunchTemplateData={"ImageId": AMI_AL2,
+                            "TagSpecifications": tagged("instance", Team="a")})
+    with unauthorized(mutating=True) as d:
+        ec2.create_launch_template(
+            LaunchTemplateName=uniq("lt"), LaunchTemplateData={"ImageId": AMI_AL2},
+            TagSpecifications=tagged("launch-template", Team="a"))
+    assert d.action == "ec2:CreateTags" and ":launch-template/*" in d.resource, d.message
+    ok = user_ec2(server, root, LAUNCH_ONLY, tag_on_create("CreateLaunchTemplate"))
+    ok.create_launch_template(
+        LaunchTemplateName=uniq("lt"), LaunchTemplateData={"ImageId": AMI_AL2},
+        TagSpecifications=tagged("launch-template", Team="a"))

@@ -692,6 +692,27 @@ class TestTagsEnabled:
         assert_text_200(r)
         assert sorted(r.text.split("\n")) == ["Empty", "Env", "Name"], r
 
+    def test_imds_tags_listing_is_a_directory_as_cloud_init_pr_1346_saw_on_ec2(self, imds, tok):
+        """What `tags/` lists (issue 11): `instance/`, a directory. Source: cloud-init PR #1346
+        ("Add 2021-07-15 EC2 instance meta version"), whose test steps on a real EC2 instance
+        show `jq '.ds."meta-data".tags.instance'` as an object of key → value. cloud-init's
+        crawler (`MetadataMaterializer._parse` in cloudinit/sources/helpers/ec2.py) recurses
+        only into lines ending in `/` and reads every other line as a leaf, so that object
+        exists only if EC2 lists `instance/`; a bare `instance` would have been read as one
+        leaf holding the list of keys. This crawl follows the same rule."""
+        def crawl(path: str):
+            out = {}
+            for line in get(imds, path, tok).text.split("\n"):
+                if line.endswith("/"):
+                    out[line[:-1]] = crawl(path + line)
+                elif line:
+                    r = get(imds, path + line, tok)
+                    assert r.status == 200, (path + line, r.status)
+                    out[line] = r.text
+            return out
+        assert crawl("/latest/meta-data/tags/") == {
+            "instance": {"Empty": "", "Env": "prod-1", "Name": "imds-default"}}
+
     def test_imds_tags_follow_create_and_delete_live(self, imds, tok, ec2e, iid):
         """Spec §8: on Nitro (t3.micro) tag changes show up without a restart."""
         ec2e.create_tags(Resources=[iid], Tags=[{"Key": "Live", "Value": "yes"}])

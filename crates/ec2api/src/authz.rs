@@ -166,13 +166,63 @@ fn request_tag_keys(ctx: &mut Context, input: &Value, resource_type: &str) {
         {
             if let (Some(k), v) = (s(t, "Key"), s(t, "Value").unwrap_or_default()) {
                 ctx.set(&format!("aws:RequestTag/{k}"), vec![v]);
-                keys.push(k);
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
             }
         }
     }
     if !keys.is_empty() {
         ctx.set("aws:TagKeys", keys);
     }
+}
+
+/// The `ec2:CreateTags` checks of a create action that tags what it creates (EC2 User Guide,
+/// "Grant permission to tag Amazon EC2 resources during creation": "If tags are specified in
+/// the resource-creating action, Amazon performs additional authorization on the
+/// ec2:CreateTags action"; "The ec2:CreateTags action is also evaluated if tags are provided
+/// in a launch template"). One check per resource type the request tags, on that type's
+/// `…/*` ARN, with `ec2:CreateAction` = the action and that type's `aws:RequestTag/…` and
+/// `aws:TagKeys`. A request that tags nothing needs no `ec2:CreateTags`.
+fn tag_on_create_checks(
+    action: &str,
+    input: &Value,
+    caller: &Caller,
+    global: &Context,
+) -> Vec<(String, Context)> {
+    let mut types: Vec<String> = Vec::new();
+    for spec in input
+        .get("TagSpecifications")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let tagged = spec
+            .get("Tags")
+            .and_then(Value::as_array)
+            .is_some_and(|t| !t.is_empty());
+        if let (true, Some(rt)) = (tagged, s(spec, "ResourceType")) {
+            if !types.contains(&rt) {
+                types.push(rt);
+            }
+        }
+    }
+    let (region, account) = (&caller.region, &caller.account);
+    types
+        .into_iter()
+        .map(|rt| {
+            let mut ctx = global.clone();
+            ctx.set("ec2:CreateAction", vec![action.to_string()]);
+            request_tag_keys(&mut ctx, input, &rt);
+            // Images and snapshots are the ARNs without an account (Service Authorization
+            // Reference, Amazon EC2 resource types).
+            let arn = match rt.as_str() {
+                "image" | "snapshot" => format!("arn:aws:ec2:{region}::{rt}/*"),
+                _ => format!("arn:aws:ec2:{region}:{account}:{rt}/*"),
+            };
+            (arn, ctx)
+        })
+        .collect()
 }
 
 /// (resource ARN, context) of each check an action needs; `instances` are the existing
@@ -479,6 +529,19 @@ pub fn authorize(
     if !d.allowed() {
         let context = list.iter().find(|(r, _)| *r == d.resource).map(|(_, c)| c);
         return Err(denial(action, caller, &d, context));
+    }
+    // Tag-on-create: checked after the action itself. UNCONFIRMED: the order of this check
+    // and `iam:PassRole` when both would deny.
+    let tagging = tag_on_create_checks(action, input, caller, &global);
+    if !tagging.is_empty() {
+        let d = decide_for(principals, caller, "ec2:CreateTags", &tagging);
+        if !d.allowed() {
+            let context = tagging
+                .iter()
+                .find(|(r, _)| *r == d.resource)
+                .map(|(_, c)| c);
+            return Err(denial(action, caller, &d, context));
+        }
     }
     if let Some(role) = &facts.passed_role {
         let pass = [(role.clone(), global)];

@@ -339,6 +339,25 @@ pub async fn run_instances_for_authorization(ctx: &Ctx<'_>, input: &Value) -> Va
         if let Some(ty) = t.instance_type {
             obj.entry("InstanceType").or_insert(Value::String(ty));
         }
+        // The template's instance tags are applied by this launch too, so they are part of
+        // its tag-on-create authorization (EC2 User Guide, "Grant permission to tag Amazon
+        // EC2 resources during creation": "also evaluated if tags are provided in a launch
+        // template"). The template's come first: the request's own values win, as at launch.
+        if !t.instance_tags.is_empty() {
+            let spec = serde_json::json!({
+                "ResourceType": "instance",
+                "Tags": t.instance_tags.iter()
+                    .map(|tag| serde_json::json!({"Key": tag.key, "Value": tag.value}))
+                    .collect::<Vec<_>>(),
+            });
+            if let Some(specs) = obj
+                .entry("TagSpecifications")
+                .or_insert_with(|| Value::Array(Vec::new()))
+                .as_array_mut()
+            {
+                specs.insert(0, spec);
+            }
+        }
     }
     out
 }
