@@ -1,7 +1,9 @@
 //! imds's own routes on the API port, beside the EC2 Query API: `POST`/`DELETE
 //! /_imds/netns/NAME` (`imds exec` asks the server to serve, or stop serving, inside a
-//! metadata namespace it built) and `GET /metrics` (Prometheus text of the metadata service's
-//! counters, read by the console and `imds stats`).
+//! metadata namespace it built), `GET /_imds/instances/{id}/endpoint` (the instance's own
+//! metadata endpoint on loopback, opened on first request: `imds endpoint`, `imds exec
+//! --rootless`) and `GET /metrics` (Prometheus text of the metadata service's counters, read
+//! by the console and `imds stats`).
 //!
 //! # Admin routes and IAM
 //!
@@ -13,6 +15,12 @@
 //! needs a signed caller allowed [`AdminAction::GetMetrics`]. Refusals come in EC2's error
 //! envelope with EC2's codes: `MissingParameter` 400 when unsigned, `AuthFailure` 401,
 //! `SignatureDoesNotMatch` 403, `UnauthorizedOperation` 403.
+//!
+//! An instance's endpoint is what DescribeInstances tells about that instance, so with
+//! `--iam-config` it needs a signed caller of the instance's account allowed
+//! `ec2:DescribeInstances` on `arn:aws:ec2:REGION:ACCOUNT:instance/ID` (with the instance's
+//! condition keys); an instance of another account is `InvalidInstanceID.NotFound`, as EC2
+//! answers for it.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
@@ -68,6 +76,7 @@ pub struct Admin {
     pub api: Arc<Api>,
     pub host: Arc<metadata::Host>,
     pub attachments: Arc<metadata::netns::Attachments>,
+    pub endpoints: Arc<metadata::endpoints::Endpoints>,
     pub stop: watch::Receiver<bool>,
     /// Whether the API listens on a loopback address: `/metrics` then stays open.
     pub api_on_loopback: bool,
@@ -80,8 +89,13 @@ pub fn router(admin: Admin) -> axum::Router {
         metrics_open: admin.api_on_loopback,
     });
     netns_router(admin.host.clone(), admin.attachments, admin.stop)
-        .merge(metrics_router(admin.host))
+        .merge(metrics_router(admin.host.clone()))
         .route_layer(axum::middleware::from_fn_with_state(gate, guard))
+        .merge(endpoint_router(EndpointRoute {
+            api: admin.api,
+            host: admin.host,
+            endpoints: admin.endpoints,
+        }))
 }
 
 /// What decides whether an admin request may go on.
@@ -123,15 +137,12 @@ async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> R
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
-/// Authenticate the request as an EC2 call and decide `action` on `*` with the caller's
-/// policies, as `ec2api::authz` decides an EC2 action.
-fn authorize(
+/// Authenticate the request as an EC2 call (SigV4 for `ec2`, verified as an EC2 call is).
+fn authenticate(
     api: &Api,
-    action: AdminAction,
     parts: &axum::http::request::Parts,
     body: &[u8],
-    source_ip: Option<std::net::IpAddr>,
-) -> Result<(), Ec2Error> {
+) -> Result<ec2api::auth::Caller, Ec2Error> {
     let raw_query = parts.uri.query().unwrap_or("");
     let query = ec2api::protocol::query::Params::parse(raw_query.as_bytes())?;
     let headers = ec2api::auth::header_pairs(&parts.headers);
@@ -144,7 +155,19 @@ fn authorize(
         body,
     };
     let now = time::OffsetDateTime::now_utc();
-    let caller = ec2api::auth::authenticate_for(&api.principals, &signed, now, "ec2")?;
+    ec2api::auth::authenticate_for(&api.principals, &signed, now, "ec2")
+}
+
+/// Authenticate the request and decide `action` on `*` with the caller's policies, as
+/// `ec2api::authz` decides an EC2 action.
+fn authorize(
+    api: &Api,
+    action: AdminAction,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    source_ip: Option<std::net::IpAddr>,
+) -> Result<(), Ec2Error> {
+    let caller = authenticate(api, parts, body)?;
     let context = ec2api::authz::global_context(&caller, source_ip);
     let checks = [("*".to_string(), context)];
     let decision = ec2api::authz::decide_for(&api.principals, &caller, action.name(), &checks);
@@ -221,6 +244,119 @@ struct AttachQuery {
     instance_ns: Option<String>,
     via: Option<std::net::Ipv6Addr>,
     src: Option<std::net::Ipv6Addr>,
+}
+
+/// What the endpoint route needs.
+struct EndpointRoute {
+    api: Arc<Api>,
+    host: Arc<metadata::Host>,
+    endpoints: Arc<metadata::endpoints::Endpoints>,
+}
+
+/// `?port=N` chooses the port of a new endpoint; `?ipv6=true` asks for its `[::1]` URL.
+#[derive(Debug, serde::Deserialize)]
+struct EndpointQuery {
+    port: Option<u16>,
+    #[serde(default)]
+    ipv6: bool,
+}
+
+/// `GET /_imds/instances/{instance-id}/endpoint`: `200 text/plain` with the URL of the
+/// instance's own metadata endpoint, opened now if it is not yet.
+fn endpoint_router(route: EndpointRoute) -> axum::Router {
+    let route = Arc::new(route);
+    axum::Router::new().route(
+        "/_imds/instances/{id}/endpoint",
+        get(
+            move |Path(id): Path<String>, Query(q): Query<EndpointQuery>, request: Request| {
+                let route = route.clone();
+                async move { instance_endpoint(&route, &id, q, request).await }
+            },
+        ),
+    )
+}
+
+async fn instance_endpoint(
+    route: &EndpointRoute,
+    id: &str,
+    q: EndpointQuery,
+    request: Request,
+) -> Response {
+    use metadata::endpoints::EndpointError;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let text = |status: StatusCode, body: String| {
+        (
+            status,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response()
+    };
+    let refused = |e: Ec2Error| {
+        let (status, code) = ec2api::error::code_and_status(&e);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        text(status, format!("{code}: {e}"))
+    };
+    let not_found = || {
+        let e = Ec2Error::InvalidInstanceIdNotFound(vec![id.to_string()]);
+        let (_, code) = ec2api::error::code_and_status(&e);
+        text(StatusCode::NOT_FOUND, format!("{code}: {e}"))
+    };
+    if !model::ids::is_well_formed(id, "i") {
+        return refused(Ec2Error::InvalidInstanceIdMalformed(id.to_string()));
+    }
+    if route.api.iam_enforced() {
+        let (parts, body) = request.into_parts();
+        let body = match axum::body::to_bytes(body, MAX_ADMIN_BODY).await {
+            Ok(b) => b,
+            Err(_) => {
+                let e = Ec2Error::RequestEntityTooLarge(MAX_ADMIN_BODY);
+                return ec2api::server::error_response(&e, &request_id);
+            }
+        };
+        let caller = match authenticate(&route.api, &parts, &body) {
+            Ok(c) => c,
+            Err(e) => return ec2api::server::error_response(&e, &request_id),
+        };
+        let instance = match route.api.store.instance_by_id(id).await {
+            Ok(Some(i)) if i.scope.account == caller.account => i,
+            Ok(_) => return not_found(),
+            Err(e) => return ec2api::server::error_response(&Ec2Error::from(e), &request_id),
+        };
+        let source_ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        if let Err(e) = ec2api::authz::authorize_on_instance(
+            &route.api.principals,
+            "ec2:DescribeInstances",
+            &caller,
+            source_ip,
+            &instance,
+        ) {
+            return ec2api::server::error_response(&e, &request_id);
+        }
+    }
+    if route.host.served(id).is_none() {
+        return not_found();
+    }
+    match route.endpoints.open(id, q.port) {
+        Ok(endpoint) => match endpoint.url(q.ipv6) {
+            Some(url) => text(StatusCode::OK, url),
+            None => text(
+                StatusCode::CONFLICT,
+                EndpointError::NoIpv6(id.to_string()).to_string(),
+            ),
+        },
+        Err(EndpointError::UnknownInstance(_)) => not_found(),
+        Err(EndpointError::Terminated(_)) => refused(Ec2Error::IncorrectInstanceState(format!(
+            "The instance '{id}' is not in a valid state for this operation."
+        ))),
+        Err(e) => text(StatusCode::CONFLICT, e.to_string()),
+    }
 }
 
 /// `GET /metrics`: Prometheus text of the metadata service's counters.

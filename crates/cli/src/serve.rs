@@ -138,11 +138,17 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     println!("imds: Instance Metadata Service listening on http://{imds_addr}");
     println!("imds: EC2 API listening on http://{addr} ({location})");
     let _ = std::io::stdout().flush();
+    let endpoints = Arc::new(metadata::endpoints::Endpoints::new(
+        host.clone(),
+        gates.metadata.clone(),
+        stop_rx.clone(),
+    ));
     let attachments = Arc::new(metadata::netns::Attachments::new(gates.metadata));
     let admin = crate::admin::router(crate::admin::Admin {
         api: api.clone(),
         host: host.clone(),
         attachments,
+        endpoints,
         stop: stop_rx.clone(),
         api_on_loopback: addr.ip().is_loopback(),
     });

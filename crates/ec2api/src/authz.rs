@@ -553,6 +553,31 @@ pub fn authorize(
     Ok(())
 }
 
+/// Authorize `action` (`ec2:DescribeInstances`, …) on one existing instance, with its own
+/// keys, outside an EC2 request: imds's admin routes about an instance (its loopback
+/// metadata endpoint) ask what DescribeInstances on that instance would be allowed.
+pub fn authorize_on_instance(
+    principals: &Principals,
+    action: &str,
+    caller: &Caller,
+    source_ip: Option<std::net::IpAddr>,
+    instance: &Instance,
+) -> Result<(), Ec2Error> {
+    let mut ctx = global_context(caller, source_ip);
+    instance_keys(&mut ctx, instance);
+    let arn = format!(
+        "arn:aws:ec2:{}:{}:instance/{}",
+        instance.scope.region, instance.scope.account, instance.instance_id
+    );
+    let list = [(arn, ctx)];
+    let d = decide_for(principals, caller, action, &list);
+    if d.allowed() {
+        return Ok(());
+    }
+    let short = action.strip_prefix("ec2:").unwrap_or(action);
+    Err(denial(short, caller, &d, Some(&list[0].1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,6 +96,9 @@ pub struct Host {
     /// Whether every instance of the store has been loaded (until then an address is not
     /// yet known to belong to its instance).
     loaded: watch::Sender<bool>,
+    /// Bumped after every view put or removed, so that what depends on an instance's view
+    /// (its loopback endpoint, its IPv6 route) follows it without polling.
+    changed: watch::Sender<u64>,
 }
 
 impl Host {
@@ -113,6 +116,7 @@ impl Host {
             sessions,
             state: RwLock::new(State::default()),
             loaded: watch::Sender::new(false),
+            changed: watch::Sender::new(0),
         })
     }
 
@@ -141,6 +145,11 @@ impl Host {
                     && !s.view.state.is_gone()
             })
             .cloned()
+    }
+
+    /// A receiver that sees a new value after every view was put or removed.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     pub fn served(&self, instance_id: &str) -> Option<Arc<Served>> {
@@ -197,6 +206,8 @@ impl Host {
         state
             .served
             .insert(i.instance_id.clone(), Arc::new(Served::new(view, counters)));
+        drop(state);
+        self.changed.send_modify(|n| *n += 1);
     }
 
     fn remove(&self, id: &str) {
@@ -210,6 +221,8 @@ impl Host {
             state.order.remove(&n);
         }
         state.switched.remove(id);
+        drop(state);
+        self.changed.send_modify(|n| *n += 1);
     }
 
     /// Role credentials (and `iam/info`) for an instance, as EC2 formats them.

@@ -11,9 +11,12 @@
 //! - [`server`]: the accept loop: finds the instance by source address, serves one request
 //!   per connection, and sets the IP TTL of token replies to the hop limit.
 //! - [`netns`]: serving at 169.254.169.254 inside the namespaces `imds exec` builds.
+//! - [`endpoints`]: a loopback port per instance, for users without root (SDKs take it as
+//!   `AWS_EC2_METADATA_SERVICE_ENDPOINT`).
 //! - [`counters`]: `MetadataNoToken`, `MetadataNoTokenRejected`, requests, tokens.
 
 pub mod counters;
+pub mod endpoints;
 pub mod host;
 pub mod identity;
 pub mod netns;
