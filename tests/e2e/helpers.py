@@ -200,7 +200,8 @@ class ImdsServer:
     def __init__(self, workdir: Path, *, data_dir: Path | None = None,
                  apply_delay: str = APPLY_DELAY, transition_delay: str = TRANSITION_DELAY,
                  extra_args: Iterable[str] = (), name: str | None = None,
-                 preexec_fn: Callable[[], None] | None = None):
+                 preexec_fn: Callable[[], None] | None = None,
+                 env: dict[str, str] | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else None
@@ -209,6 +210,8 @@ class ImdsServer:
         self.extra_args = list(extra_args)
         # Run in the child before exec (e.g. a lower RLIMIT_NOFILE for a load test).
         self.preexec_fn = preexec_fn
+        # Environment of the server beyond the test's own (e.g. HOME for discovery tests).
+        self.env = dict(env or {})
         self.name = name or f"imds-{next(_SERVER_SEQ)}"
         self.proc: subprocess.Popen | None = None
         self.address: str | None = None
@@ -239,6 +242,10 @@ class ImdsServer:
         self.logs.append((out_path, err_path))
         env = dict(os.environ)
         env.setdefault("RUST_BACKTRACE", "1")
+        # An ephemeral server records where it listens in the default data dir
+        # ($XDG_DATA_HOME/imds): the test's own, not the user's.
+        env["XDG_DATA_HOME"] = str(self.workdir / "xdg-data")
+        env.update(self.env)
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             self.proc = subprocess.Popen(
                 self.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,

@@ -14,11 +14,30 @@ use clap::Args;
 use std::net::Ipv4Addr;
 use std::process::{Command, ExitStatus, Stdio};
 
+/// Where the running server is: `--endpoint`, or what it recorded (see `discovery`).
+#[derive(Debug, Args, Clone)]
+pub struct ServerArgs {
+    /// The EC2 API of the running `imds serve` (default: the one it recorded in its data dir,
+    /// else http://127.0.0.1:8773).
+    #[arg(long, env = "IMDS_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// The data dir of the running `imds serve`, to find where it listens.
+    #[arg(long, env = "IMDS_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+impl ServerArgs {
+    /// The API URL of the running server.
+    pub fn api(&self) -> Result<String, ExecError> {
+        crate::discovery::api_endpoint(self.endpoint.as_deref(), self.data_dir.as_deref())
+            .map_err(|e| ExecError::Discovery(e.to_string()))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// The EC2 API of the running `imds serve`.
-    #[arg(long, env = "IMDS_ENDPOINT", default_value = "http://127.0.0.1:8773")]
-    pub endpoint: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// The instance to be (default: the first running instance of the Region).
     #[arg(long)]
     pub instance: Option<String>,
@@ -26,21 +45,48 @@ pub struct ExecArgs {
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
     /// How many hops away from the metadata service (1 = on the instance; 2 = a container
-    /// behind a bridge).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    /// behind a bridge). Needs root: a loopback endpoint is no hop away.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16), conflicts_with = "rootless")]
     pub hops: u8,
     /// Prefer the IPv6 endpoint (sets AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 for SDKs).
     #[arg(long)]
     pub ipv6: bool,
+    /// Without root: no namespaces; CMD gets AWS_EC2_METADATA_SERVICE_ENDPOINT set to the
+    /// instance's own metadata endpoint on loopback. The hop limit and 169.254.169.254 need
+    /// `imds exec` as root.
+    #[arg(long)]
+    pub rootless: bool,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, required = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
+/// `imds endpoint`: the URL of an instance's own metadata endpoint on loopback.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The instance (default: the first running instance of the Region).
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// The Region of the instance.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// The port to open the endpoint on (default: any free port). An endpoint already open
+    /// keeps its port.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Print the endpoint's `[::1]` URL (for AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6).
+    #[arg(long)]
+    pub ipv6: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("imds exec needs root or CAP_NET_ADMIN to create network namespaces (try: sudo imds exec …)")]
+    #[error("imds exec needs root or CAP_NET_ADMIN to create network namespaces (try: sudo imds exec …); without root, `imds exec --rootless` gives CMD the instance's own metadata endpoint on loopback")]
     NotPrivileged,
+    #[error("{0}")]
+    Discovery(String),
     #[error("`ip` (iproute2) is needed: {0}")]
     NoIp(std::io::Error),
     #[error("`{0}` failed: {1}")]
@@ -209,25 +255,22 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     Some(&text[start..end])
 }
 
-/// The instance's id and private address, through DescribeInstances.
-fn find_instance(args: &ExecArgs) -> Result<(String, Ipv4Addr), ExecError> {
+/// The instance's id and private address, through DescribeInstances: `instance`, or the
+/// first running instance of `region`.
+fn find_instance(
+    endpoint: &str,
+    instance: Option<&str>,
+    region: &str,
+) -> Result<(String, Ipv4Addr), ExecError> {
     let mut body = "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=instance-state-name&Filter.1.Value.1=running".to_string();
-    if let Some(id) = &args.instance {
+    if let Some(id) = instance {
         body.push_str(&format!("&InstanceId.1={id}"));
     }
-    let xml = ec2_call(
-        &args.endpoint,
-        &format!("ec2.{}.amazonaws.com", args.region),
-        &body,
-    )?;
+    let xml = ec2_call(endpoint, &format!("ec2.{region}.amazonaws.com"), &body)?;
     let item = between(&xml, "<instancesSet>", "</instancesSet>").ok_or_else(|| {
         ExecError::Instance(format!(
-            "no running instance{} in {}",
-            args.instance
-                .as_deref()
-                .map(|i| format!(" {i}"))
-                .unwrap_or_default(),
-            args.region
+            "no running instance{} in {region}",
+            instance.map(|i| format!(" {i}")).unwrap_or_default(),
         ))
     })?;
     let id = between(item, "<instanceId>", "</instanceId>")
@@ -237,6 +280,46 @@ fn find_instance(args: &ExecArgs) -> Result<(String, Ipv4Addr), ExecError> {
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| ExecError::Instance(format!("instance {id} has no private address")))?;
     Ok((id, ip))
+}
+
+/// The URL of the instance's own metadata endpoint (opened by the server if need be).
+fn instance_endpoint(
+    endpoint: &str,
+    instance_id: &str,
+    port: Option<u16>,
+    ipv6: bool,
+) -> Result<String, ExecError> {
+    let mut query = Vec::new();
+    if let Some(p) = port {
+        query.push(format!("port={p}"));
+    }
+    if ipv6 {
+        query.push("ipv6=true".to_string());
+    }
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", query.join("&"))
+    };
+    let url = http(
+        endpoint,
+        "GET",
+        &format!("/_imds/instances/{instance_id}/endpoint{query}"),
+        "",
+    )?;
+    Ok(url.trim().to_string())
+}
+
+/// `imds endpoint`: the URL, for `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
+pub fn endpoint(args: EndpointArgs) -> Result<String, ExecError> {
+    let api = args.server.api()?;
+    let id = match &args.instance {
+        // An id is passed through: the server answers for it (a stopped instance has an
+        // endpoint too).
+        Some(id) => id.clone(),
+        None => find_instance(&api, None, &args.region)?.0,
+    };
+    instance_endpoint(&api, &id, args.port, args.ipv6)
 }
 
 /// An EC2 Query request as `host` (a regional host name: unsigned requests take their Region
@@ -254,7 +337,12 @@ fn ec2_call(endpoint: &str, host: &str, body: &str) -> Result<String, ExecError>
 }
 
 /// Build the namespaces: instance — r1 — … — metadata, one veth per link.
-fn build(args: &ExecArgs, instance_id: &str, instance_ip: Ipv4Addr) -> Result<Topology, ExecError> {
+fn build(
+    args: &ExecArgs,
+    api: &str,
+    instance_id: &str,
+    instance_ip: Ipv4Addr,
+) -> Result<Topology, ExecError> {
     let tag = std::process::id() % 100_000;
     let hops = args.hops as usize;
     let mut topo = Topology {
@@ -420,22 +508,18 @@ fn build(args: &ExecArgs, instance_id: &str, instance_ip: Ipv4Addr) -> Result<To
         None => String::new(),
     };
     http(
-        &args.endpoint,
+        api,
         "POST",
         &format!("/_imds/netns/{}{query}", nodes[last]),
         "",
     )?;
-    topo.attached = Some((args.endpoint.clone(), nodes[last].clone()));
+    topo.attached = Some((api.to_string(), nodes[last].clone()));
     Ok(topo)
 }
 
-pub fn run(args: ExecArgs) -> Result<ExitStatus, ExecError> {
-    if !nix::unistd::geteuid().is_root() && !has_net_admin() {
-        return Err(ExecError::NotPrivileged);
-    }
-    let (id, instance_ip) = find_instance(&args)?;
-    // SIGINT/SIGTERM/SIGHUP set a flag instead of killing us: the command gets the signal,
-    // and we still tear the namespaces down.
+/// SIGINT/SIGTERM/SIGHUP set a flag instead of killing us: the command gets the signal,
+/// and we still clean up.
+fn stop_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGINT,
@@ -444,23 +528,35 @@ pub fn run(args: ExecArgs) -> Result<ExitStatus, ExecError> {
     ] {
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
-    let topo = build(&args, &id, instance_ip)?;
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &topo.names[0]])
-        .args(&args.command);
-    cmd.env("IMDS_INSTANCE_ID", &id);
-    if args.ipv6 {
+    stop
+}
+
+/// The environment of CMD, as on an instance: its id, the endpoint mode asked for, and the
+/// metadata service not switched off (a shell that set `AWS_EC2_METADATA_DISABLED` for
+/// talking to the API would otherwise hide the very service `imds exec` provides).
+fn instance_env(cmd: &mut Command, instance_id: &str, ipv6: bool) {
+    cmd.env("IMDS_INSTANCE_ID", instance_id)
+        .env_remove("AWS_EC2_METADATA_DISABLED");
+    if ipv6 {
         cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6");
     }
+}
+
+/// Run `cmd`, forwarding the first SIGINT/SIGTERM/SIGHUP to it as SIGTERM, until it exits.
+fn wait_forwarding(
+    mut cmd: Command,
+    what: &[String],
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<ExitStatus, ExecError> {
     let mut child = cmd
         .spawn()
-        .map_err(|e| ExecError::Command(args.command.join(" "), e))?;
+        .map_err(|e| ExecError::Command(what.join(" "), e))?;
     let mut forwarded = false;
-    let status = loop {
+    loop {
         match child.try_wait() {
-            Ok(Some(status)) => break status,
+            Ok(Some(status)) => return Ok(status),
             Ok(None) => {}
-            Err(e) => return Err(ExecError::Command(args.command.join(" "), e)),
+            Err(e) => return Err(ExecError::Command(what.join(" "), e)),
         }
         if !forwarded && stop.load(std::sync::atomic::Ordering::Relaxed) {
             forwarded = true;
@@ -472,7 +568,40 @@ pub fn run(args: ExecArgs) -> Result<ExitStatus, ExecError> {
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    }
+}
+
+pub fn run(args: ExecArgs) -> Result<ExitStatus, ExecError> {
+    if args.rootless {
+        return run_rootless(args);
+    }
+    if !nix::unistd::geteuid().is_root() && !has_net_admin() {
+        return Err(ExecError::NotPrivileged);
+    }
+    let api = args.server.api()?;
+    let (id, instance_ip) = find_instance(&api, args.instance.as_deref(), &args.region)?;
+    let stop = stop_flag();
+    let topo = build(&args, &api, &id, instance_ip)?;
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &topo.names[0]])
+        .args(&args.command);
+    instance_env(&mut cmd, &id, args.ipv6);
+    let status = wait_forwarding(cmd, &args.command, &stop);
     drop(topo);
-    Ok(status)
+    status
+}
+
+/// `imds exec --rootless`: no namespaces, no privileges; CMD is pointed at the instance's own
+/// loopback endpoint through `AWS_EC2_METADATA_SERVICE_ENDPOINT`, which every SDK and the aws
+/// CLI honour (and which wins over `…_ENDPOINT_MODE`, so `--ipv6` gives the `[::1]` URL).
+fn run_rootless(args: ExecArgs) -> Result<ExitStatus, ExecError> {
+    let api = args.server.api()?;
+    let (id, _) = find_instance(&api, args.instance.as_deref(), &args.region)?;
+    let url = instance_endpoint(&api, &id, None, args.ipv6)?;
+    let stop = stop_flag();
+    let mut cmd = Command::new(&args.command[0]);
+    cmd.args(&args.command[1..])
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url);
+    instance_env(&mut cmd, &id, args.ipv6);
+    wait_forwarding(cmd, &args.command, &stop)
 }

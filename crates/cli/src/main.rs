@@ -4,12 +4,15 @@
 //! - [`config`]: flags, `IMDS_…` environment and an optional TOML file, merged.
 //! - [`serve`]: `imds serve`: the EC2 API with its lifecycle driver, and the Instance Metadata
 //!   Service (the `metadata` crate) beside it.
-//! - [`exec`]: `imds exec`: a command run as if on an instance, in network namespaces.
+//! - [`exec`]: `imds exec`: a command run as if on an instance, in network namespaces (or,
+//!   `--rootless`, against the instance's own loopback endpoint); `imds endpoint`.
+//! - [`discovery`]: how those commands find the running server.
 
 mod admin;
 mod bench;
 mod bench_authz;
 mod config;
+mod discovery;
 mod exec;
 mod metrics;
 mod serve;
@@ -34,6 +37,9 @@ enum Command {
     /// Run a command as if on an instance: in a network namespace with the instance's address,
     /// where 169.254.169.254 is the metadata service (needs root or CAP_NET_ADMIN).
     Exec(exec::ExecArgs),
+    /// Print the URL of an instance's own metadata endpoint on loopback (opened if need be),
+    /// for AWS_EC2_METADATA_SERVICE_ENDPOINT: any instance, without root.
+    Endpoint(exec::EndpointArgs),
     /// A line per instance: metadata requests, MetadataNoToken, MetadataNoTokenRejected, tokens.
     Stats(StatsArgs),
     /// Measure against a baseline in the same run (`imds bench metadata`).
@@ -51,9 +57,8 @@ struct CertificateArgs {
 
 #[derive(clap::Args)]
 struct StatsArgs {
-    /// The EC2 API of the running `imds serve`.
-    #[arg(long, env = "IMDS_ENDPOINT", default_value = "http://127.0.0.1:8773")]
-    endpoint: String,
+    #[command(flatten)]
+    server: exec::ServerArgs,
 }
 
 fn main() -> std::process::ExitCode {
@@ -77,8 +82,24 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
+        Command::Endpoint(args) => {
+            return match exec::endpoint(args) {
+                Ok(url) => {
+                    println!("{url}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("imds endpoint: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
         Command::Stats(args) => {
-            return match exec::get(&args.endpoint, "/metrics") {
+            let metrics = args
+                .server
+                .api()
+                .and_then(|api| exec::get(&api, "/metrics"));
+            return match metrics {
                 Ok(text) => {
                     for line in metrics::stats_lines(&text) {
                         println!("{line}");
@@ -89,7 +110,7 @@ fn main() -> std::process::ExitCode {
                     eprintln!("imds stats: {e}");
                     std::process::ExitCode::FAILURE
                 }
-            }
+            };
         }
         Command::Certificate(c) => {
             let dir = c.data_dir.or_else(config::default_data_dir);

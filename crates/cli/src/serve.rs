@@ -138,6 +138,17 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     println!("imds: Instance Metadata Service listening on http://{imds_addr}");
     println!("imds: EC2 API listening on http://{addr} ({location})");
     let _ = std::io::stdout().flush();
+    // So that `imds exec` and `imds endpoint` find this server on any port (removed on a
+    // clean stop; see `discovery`).
+    let record_dir = match &settings.store {
+        StoreLocation::Dir(d) => Some(d.clone()),
+        StoreLocation::Ephemeral => crate::config::default_data_dir(),
+    };
+    let _recorded = record_dir.and_then(|d| {
+        crate::discovery::record(&d, addr, imds_addr)
+            .map_err(|e| tracing::warn!(dir = %d.display(), error = %e, "cannot record where this server listens; imds exec will need --endpoint"))
+            .ok()
+    });
     let endpoints = Arc::new(metadata::endpoints::Endpoints::new(
         host.clone(),
         gates.metadata.clone(),
