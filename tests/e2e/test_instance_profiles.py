@@ -531,3 +531,32 @@ def test_actions_are_checked_on_the_instance(server, root, ec2):
                                      "Resource": "*"})
     with unauthorized(mutating=False):
         associations(nobody)
+
+
+# ------------------------------------------------------------------------- settling
+
+
+def test_role_served_only_once_settled_and_settling_survives_a_restart(tmp_path):
+    """`associating` lasts until the metadata host serves the association (here an apply
+    delay of a minute: the role is not served, the association stays `associating`); a server
+    restarted on the same data dir settles what was left unsettled."""
+    srv = iam_server(tmp_path, [A], data_dir=tmp_path / "data", apply_delay="60s")
+    try:
+        root = Clients(srv, A)
+        east = root.ec2(DEFAULT_REGION)
+        iid = im.default_instance(east)
+        p = profile(root, "slow")
+        a = east.associate_iam_instance_profile(
+            InstanceId=iid, IamInstanceProfile={"Name": p.name})["IamInstanceProfileAssociation"]
+        helpers.assert_stays(
+            lambda: association_of(east, iid)["State"] == "associating"
+            and served_role(srv) is None, 1.5, desc="associating, no role served")
+        srv.stop()
+        srv.apply_delay = helpers.APPLY_DELAY
+        srv.start()  # on a new port: new clients
+        root = Clients(srv, A)
+        east = root.ec2(DEFAULT_REGION)
+        wait_association_state(east, a["AssociationId"], "associated")
+        assert_serves_role(srv, root, iid, p)
+    finally:
+        srv.stop()
