@@ -35,9 +35,12 @@ from iam_helpers import (
     Clients,
     Creds,
     client_error,
+    NS_GUARD,
     decode,
     doc,
+    exec_unavailable,
     iam_server,
+    instance_credentials,
     launch,
     make_role,
     make_user,
@@ -560,3 +563,44 @@ def test_role_served_only_once_settled_and_settling_survives_a_restart(tmp_path)
         assert_serves_role(srv, root, iid, p)
     finally:
         srv.stop()
+
+
+# ------------------------------------------------------------------------- inside an instance
+
+
+def status_inside(server, iid: str, path: str) -> int:
+    """The HTTP status an IMDSv2 GET of `path` at 169.254.169.254 gets from inside instance
+    `iid` (`imds exec`: the instance's own network namespace and address)."""
+    script = ('T=$(curl -sf --noproxy "*" -m 5 -X PUT '
+              '-H "X-aws-ec2-metadata-token-ttl-seconds: 60" '
+              'http://169.254.169.254/latest/api/token) && '
+              'curl -s --noproxy "*" -m 5 -o /dev/null -w "%{http_code}" '
+              f'-H "X-aws-ec2-metadata-token: $T" http://169.254.169.254{path}')
+    env = helpers.cli_env()
+    env.update({"AWS_ACCESS_KEY_ID": A.key, "AWS_SECRET_ACCESS_KEY": A.secret})
+    p = subprocess.run([helpers.IMDS_BIN, "exec", "--endpoint", server.endpoint, "--region",
+                        REGION, "--instance", iid, "--", "sh", "-c", NS_GUARD + script],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == 0, p
+    return int(p.stdout)
+
+
+def test_associated_role_reaches_the_instance_itself(server, root, ec2):
+    """From inside an instance (not the default one): no role, then the associated role's
+    credentials at 169.254.169.254, then none again after disassociation."""
+    why = exec_unavailable()
+    if why:
+        pytest.skip(why)
+    p = profile(root, "inside")
+    iid = running(ec2)
+    assert status_inside(server, iid, CREDS_PATH) == 404
+    a = ec2.associate_iam_instance_profile(
+        InstanceId=iid, IamInstanceProfile={"Name": p.name})["IamInstanceProfileAssociation"]
+    wait_association_state(ec2, a["AssociationId"], "associated")
+    c = instance_credentials(server, A, iid, p.role, v2=True)
+    who = Clients(server, Creds.of(c)).sts().get_caller_identity()
+    assert who["Arn"] == f"arn:aws:sts::{A.id}:assumed-role/{p.role}/{iid}", who
+    ec2.disassociate_iam_instance_profile(AssociationId=a["AssociationId"])
+    wait_association_state(ec2, a["AssociationId"], "disassociated")
+    assert status_inside(server, iid, CREDS_PATH) == 404
+    assert status_inside(server, iid, INFO_PATH) == 404
