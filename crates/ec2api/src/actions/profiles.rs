@@ -16,7 +16,9 @@ use model::Ec2Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// `IamInstanceProfileAssociation` as EC2 answers it.
+/// `IamInstanceProfileAssociation` as EC2 answers it. `timestamp` is in the model and the API
+/// Reference ("The time the IAM instance profile was associated with the instance"); the
+/// Reference's older sample responses predate it (UNCONFIRMED whether every action sends it).
 fn association(instance_id: &str, a: &ProfileAssociation) -> Value {
     json!({
         "AssociationId": a.association_id,
