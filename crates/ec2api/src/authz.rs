@@ -371,6 +371,25 @@ fn checks(
                 .map(|i| on_instance(i, global.clone()))
                 .collect()
         }
+        // EC2 User Guide, "Grant permissions to attach an IAM role to an instance"
+        // (permission-to-pass-iam-roles.html): ec2:AssociateIamInstanceProfile,
+        // ec2:ReplaceIamInstanceProfileAssociation and ec2:DisassociateIamInstanceProfile, each
+        // on the instance (Service Authorization Reference: resource type `instance*`), plus
+        // iam:PassRole for the profile's role (see `authorize`).
+        "AssociateIamInstanceProfile" => {
+            vec![on_instance(
+                &s(input, "InstanceId").unwrap_or_default(),
+                global,
+            )]
+        }
+        // These name an association: the server found its instance (none when the id is not
+        // an association of the caller's; the handler then says so).
+        "ReplaceIamInstanceProfileAssociation" | "DisassociateIamInstanceProfile" => {
+            match instances.first() {
+                Some(i) => vec![on_instance(&i.instance_id, global)],
+                None => vec![(arn("instance", "*"), global)],
+            }
+        }
         "ModifyImageAttribute" | "DescribeImageAttribute" => {
             let image = s(input, "ImageId").unwrap_or_default();
             let mut ctx = global;
@@ -496,6 +515,9 @@ const ON_INSTANCES: &[&str] = &[
     "StopInstances",
     "RebootInstances",
     "TerminateInstances",
+    "AssociateIamInstanceProfile",
+    "ReplaceIamInstanceProfileAssociation",
+    "DisassociateIamInstanceProfile",
 ];
 
 /// Whether authorizing `action` needs the instances the request names ([`Facts::instances`]).
@@ -508,13 +530,16 @@ pub struct Facts<'a> {
     pub source_ip: Option<std::net::IpAddr>,
     /// The existing instances the request names.
     pub instances: &'a [Instance],
-    /// The role of the instance profile a launch passes (`iam:PassRole`).
+    /// The role of the instance profile a launch, an association or its replacement passes
+    /// (`iam:PassRole`).
     pub passed_role: Option<String>,
 }
 
 /// Authorize an EC2 `action` with IAM configured. A launch that passes a role to its
 /// instance also needs `iam:PassRole` on that role (EC2 User Guide, "IAM roles for EC2":
-/// "the user launching the instance must have iam:PassRole").
+/// "the user launching the instance must have iam:PassRole"), and so do
+/// AssociateIamInstanceProfile and ReplaceIamInstanceProfileAssociation (EC2 User Guide,
+/// "Grant permissions to attach an IAM role to an instance").
 pub fn authorize(
     principals: &Principals,
     action: &str,

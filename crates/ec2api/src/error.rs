@@ -84,6 +84,8 @@ pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
         InsufficientFreeAddressesInSubnet(_) => (400, "InsufficientFreeAddressesInSubnet"),
         ImageAuthFailure(_) => (401, "AuthFailure"),
         IncorrectInstanceState(_) => (400, "IncorrectInstanceState"),
+        IncorrectState(_) => (400, "IncorrectState"),
+        InvalidAssociationIdNotFound(_) => (400, "InvalidAssociationID.NotFound"),
         UnsupportedOperation(_) => (400, "UnsupportedOperation"),
         OperationNotPermitted(_) => (400, "OperationNotPermitted"),
         IdempotentParameterMismatch(_) => (400, "IdempotentParameterMismatch"),

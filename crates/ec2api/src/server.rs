@@ -249,9 +249,14 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
         } else {
             input.clone()
         };
-        let instances = match ids_named(&input) {
-            ids if ids.is_empty() || !crate::authz::checks_instances(action.name()) => Vec::new(),
-            ids => api
+        let instances = match (ids_named(&input), association_named(&input)) {
+            _ if !crate::authz::checks_instances(action.name()) => Vec::new(),
+            (_, Some(association)) => actions::instance_of_association(&ctx, &association)
+                .await
+                .map(|i| vec![i])
+                .unwrap_or_default(),
+            (ids, None) if ids.is_empty() => Vec::new(),
+            (ids, None) => api
                 .store
                 .instances(&ctx.scope, &ids)
                 .await
@@ -289,7 +294,18 @@ fn ids_named(input: &serde_json::Value) -> Vec<String> {
     one.into_iter().chain(many).collect()
 }
 
-/// The ARN of the role a launch passes to its instance through an instance profile.
+/// The IAM instance profile association a request names (Replace, Disassociate), when it is
+/// one: authorization checks the request on that association's instance.
+fn association_named(input: &serde_json::Value) -> Option<String> {
+    input
+        .get("AssociationId")
+        .and_then(serde_json::Value::as_str)
+        .filter(|a| model::ids::is_well_formed(a, model::profile_association::ASSOCIATION))
+        .map(str::to_string)
+}
+
+/// The ARN of the role a launch (or an association, or its replacement) passes to its
+/// instance through an instance profile.
 fn passed_role(api: &Api, caller: &Caller, input: &serde_json::Value) -> Option<String> {
     let p = input.get("IamInstanceProfile")?;
     let field = |k: &str| p.get(k).and_then(serde_json::Value::as_str);

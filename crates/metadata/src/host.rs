@@ -5,6 +5,11 @@
 //! `apply_delay`, switches the in-memory options of that instance, and only then acknowledges
 //! the generation to the store, which then reads `applied`. Until the switch, the previous
 //! options stay in force (spec imds.md §11).
+//!
+//! IAM instance profile associations settle the same way: `apply_delay` after an association
+//! is made, replaced or removed, the host asks the store to settle it (`associating` →
+//! `associated`, `disassociating` → `disassociated`) and serves the settled record at once:
+//! from then on `iam/` carries the new role (or is gone).
 
 use crate::counters::{Counters, Snapshot};
 use crate::service::CredentialRequest;
@@ -310,6 +315,8 @@ impl Host {
         let mut feed = self.store.watch();
         let mut cursor = *feed.borrow_and_update();
         let mut queue: BinaryHeap<Reverse<(i64, String, u64)>> = BinaryHeap::new();
+        // Associations to settle: (due, instance id, association id).
+        let mut settle: BinaryHeap<Reverse<(i64, String, String)>> = BinaryHeap::new();
         let mut after = None;
         loop {
             match self.store.all_instances(after, 1000).await {
@@ -317,6 +324,13 @@ impl Host {
                     let now = store::now_ms();
                     for i in &page.instances {
                         self.install(i, false);
+                        if let Some(a) = i.unsettled_association() {
+                            settle.push(Reverse((
+                                now + delay_ms,
+                                i.instance_id.clone(),
+                                a.to_string(),
+                            )));
+                        }
                         if i.applied_generation < i.options_generation && i.can_apply() {
                             queue.push(Reverse((
                                 now + delay_ms,
@@ -348,11 +362,24 @@ impl Host {
             if !due.is_empty() {
                 self.apply(due).await;
             }
-            let wait = queue
-                .peek()
-                .map(
-                    |Reverse((at, _, _))| Duration::from_millis((at - now).clamp(1, 60_000) as u64),
-                )
+            let mut settling = Vec::new();
+            while settle.peek().is_some_and(|Reverse((at, _, _))| *at <= now) {
+                if let Some(Reverse((_, id, a))) = settle.pop() {
+                    settling.push((id, a));
+                }
+            }
+            if !settling.is_empty() {
+                self.settle(settling).await;
+            }
+            let next = [
+                queue.peek().map(|Reverse((at, _, _))| *at),
+                settle.peek().map(|Reverse((at, _, _))| *at),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let wait = next
+                .map(|at| Duration::from_millis((at - now).clamp(1, 60_000) as u64))
                 .unwrap_or(Duration::from_secs(60));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -384,6 +411,11 @@ impl Host {
                                     {
                                         queue.push(Reverse((c.at_ms + delay_ms, i.instance_id.clone(), i.options_generation)));
                                     }
+                                    if matches!(c.kind, ChangeKind::Launched | ChangeKind::ProfileChanged) {
+                                        if let Some(a) = i.unsettled_association() {
+                                            settle.push(Reverse((c.at_ms + delay_ms, i.instance_id.clone(), a.to_string())));
+                                        }
+                                    }
                                 }
                                 Ok(None) => self.remove(&c.instance_id),
                                 Err(e) => tracing::error!(error = %e, "metadata host: cannot read an instance"),
@@ -392,6 +424,21 @@ impl Host {
                     }
                 }
                 _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Settle each association in the store, then serve the settled records (the role of a
+    /// settled association, or none once disassociated).
+    async fn settle(&self, due: Vec<(String, String)>) {
+        match self.store.settle_associations(&due).await {
+            Ok(settled) => {
+                for i in &settled {
+                    self.install(i, false);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "metadata host: cannot settle profile associations")
             }
         }
     }

@@ -25,6 +25,8 @@ pub struct InstanceView {
     pub vpc_id: String,
     pub security_groups: Vec<(String, String)>,
     pub key_name: Option<String>,
+    /// The instance profile whose role is served: that of the settled association (see
+    /// `model::profile_association`), not a requested one still `associating`.
     pub iam_profile: Option<IamProfileRef>,
     pub user_data: Option<Vec<u8>>,
     pub tags: Vec<Tag>,
@@ -57,7 +59,7 @@ impl InstanceView {
             vpc_id: i.vpc_id.clone(),
             security_groups: i.security_groups.clone(),
             key_name: i.key_name.clone(),
-            iam_profile: i.iam_instance_profile.clone(),
+            iam_profile: i.served_profile().cloned(),
             user_data: i.user_data.as_deref().and_then(|u| {
                 base64::engine::general_purpose::STANDARD
                     .decode(u.trim())

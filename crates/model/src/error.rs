@@ -110,9 +110,19 @@ pub enum Ec2Error {
     #[error("Not authorized for image:{0}")]
     ImageAuthFailure(String),
 
+    /// An IAM instance profile association id of this account that does not exist (code
+    /// `InvalidAssociationID.NotFound`). UNCONFIRMED wording: moto's
+    /// (`moto/ec2/exceptions.py`); no live answer is quoted in public sources.
+    #[error("An invalid association-id of '{0}' was given")]
+    InvalidAssociationIdNotFound(String),
+
     // --- state and features ---
     #[error("{0}")]
     IncorrectInstanceState(String),
+    /// A resource not in the state a request needs (EC2's `IncorrectState`, e.g. a second IAM
+    /// instance profile association).
+    #[error("{0}")]
+    IncorrectState(String),
     #[error("{0}")]
     UnsupportedOperation(String),
     #[error("{0}")]

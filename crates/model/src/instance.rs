@@ -116,7 +116,13 @@ pub struct Instance {
     pub ami_launch_index: u32,
     pub key_name: Option<String>,
     pub security_groups: Vec<(String, String)>,
+    /// The profile the instance has (DescribeInstances): that of its live association.
     pub iam_instance_profile: Option<IamProfileRef>,
+    /// The instance's IAM instance profile association (see `profile_association`); `None`
+    /// for an instance launched without a profile and never associated, or stored before
+    /// associations existed.
+    #[serde(default)]
+    pub profile_association: Option<crate::profile_association::ProfileAssociation>,
     pub user_data: Option<String>,
     pub client_token: Option<String>,
     /// What the launch asked for, to tell a retry from a different request under the same
@@ -146,6 +152,9 @@ pub struct Instance {
     pub tags: Vec<Tag>,
     pub terminated_at_ms: Option<i64>,
 }
+
+/// The instance attribute (`instance_attrs`) holding its association's id.
+pub const ASSOCIATION_ATTRIBUTE: &str = "iam-instance-profile-association-id";
 
 fn yes() -> bool {
     true
@@ -515,6 +524,11 @@ impl Instance {
         }
         if let Some(p) = &self.iam_instance_profile {
             out.push(("iam-instance-profile.arn".into(), p.arn.clone()));
+        }
+        if let Some(a) = &self.profile_association {
+            // Not a DescribeInstances filter: how Replace and Disassociate find the instance
+            // of an association id (an indexed lookup).
+            out.push((ASSOCIATION_ATTRIBUTE.into(), a.association_id.clone()));
         }
         if let Some(c) = &self.client_token {
             out.push(("client-token".into(), c.clone()));

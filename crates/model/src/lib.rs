@@ -9,6 +9,7 @@
 //! - [`defaults`]: the account-level defaults (`ModifyInstanceMetadataDefaults`).
 //! - [`precedence`]: how the options of a new instance are resolved at launch.
 //! - [`instance`]: instances, their lifecycle and the `pending` → `applied` state of options.
+//! - [`profile_association`]: IAM instance profile associations and their states.
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
 //! - [`ids`]: the formats of EC2 resource ids.
 //! - [`limits`]: EC2's limits on one request, and the bounds of the Query decoder.
@@ -25,6 +26,7 @@ pub mod launch_template;
 pub mod limits;
 pub mod options;
 pub mod precedence;
+pub mod profile_association;
 pub mod tags;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -29,6 +29,7 @@ pub fn instance(instance_type: &str) -> Instance {
         key_name: None,
         security_groups: vec![],
         iam_instance_profile: None,
+        profile_association: None,
         user_data: None,
         client_token: None,
         launch_fingerprint: None,

@@ -21,6 +21,9 @@ pub enum ChangeKind {
     Applied,
     /// Tags changed (the metadata service exposes them when tags in metadata are on).
     TagsChanged,
+    /// The instance's IAM instance profile association changed (made, replaced, removed, or
+    /// settled by the metadata host).
+    ProfileChanged,
     /// The instance is gone from the store.
     Purged,
 }
@@ -35,6 +38,7 @@ impl ChangeKind {
             ChangeKind::StateChanged => "state-changed",
             ChangeKind::Applied => "applied",
             ChangeKind::TagsChanged => "tags-changed",
+            ChangeKind::ProfileChanged => "profile-changed",
             ChangeKind::Purged => "purged",
         }
     }
@@ -47,6 +51,7 @@ impl ChangeKind {
             "state-changed" => ChangeKind::StateChanged,
             "applied" => ChangeKind::Applied,
             "tags-changed" => ChangeKind::TagsChanged,
+            "profile-changed" => ChangeKind::ProfileChanged,
             "purged" => ChangeKind::Purged,
             _ => return None,
         })

@@ -120,6 +120,10 @@ pub trait Store: Send + Sync + 'static {
     /// The metadata host serving these instances has switched to these options generations.
     /// Returns how many instances changed to `applied`.
     async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize>;
+    /// The metadata host serving these instances now serves these IAM instance profile
+    /// associations (instance id, association id): each settles (`associating` →
+    /// `associated`, `disassociating` → `disassociated`). Returns the instances that changed.
+    async fn settle_associations(&self, settled: &[(String, String)]) -> Result<Vec<Instance>>;
     /// Instances that are running with options not yet applied (for recovery at start).
     async fn pending_applies(&self) -> Result<Vec<(String, u64)>>;
     /// One instance by id, whatever its account and Region (for the metadata hosts).

@@ -409,3 +409,98 @@ async fn damaged_stores_are_refused_and_empty_files_are_new() {
     assert!(s.created(), "an empty file is a new store");
     s.close().await;
 }
+
+/// An association change is a `profile-changed` feed entry; the instance is found by its
+/// association id (the indexed attribute Replace and Disassociate use); settling survives a
+/// reopen, and settling again (or an id that is not the instance's) changes nothing.
+#[tokio::test]
+async fn profile_associations_feed_lookup_and_settle() {
+    use model::instance::{IamProfileRef, ASSOCIATION_ATTRIBUTE};
+    use model::profile_association::AssociationState;
+    let d = temp("assoc");
+    let path = d.0.join("db");
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    let a = launch(&s, 2, None).await;
+    let id = a[0].instance_id.clone();
+    let profile = IamProfileRef {
+        arn: "arn:aws:iam::123456789012:instance-profile/web".into(),
+        id: "AIPAEXAMPLE0000000001".into(),
+        role: Some("web".into()),
+    };
+    let before = s.watch().borrow().to_owned();
+    s.update_instances(
+        &scope(),
+        std::slice::from_ref(&id),
+        Box::new(move |i, _| {
+            i.associate_profile(profile.clone(), "iip-assoc-0123456789abcdef0".into(), 7)
+                .map(|_| ())
+        }),
+    )
+    .await
+    .unwrap();
+    let changes = s.changes_after(before, 100).await.unwrap();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.instance_id.as_str(), c.kind))
+            .collect::<Vec<_>>(),
+        vec![(id.as_str(), ChangeKind::ProfileChanged)]
+    );
+    let found = s
+        .describe_instances(
+            &scope(),
+            &InstanceQuery {
+                filters: vec![Filter {
+                    name: ASSOCIATION_ATTRIBUTE.into(),
+                    values: vec!["iip-assoc-0123456789abcdef0".into()],
+                }],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        found
+            .instances
+            .iter()
+            .map(|i| &i.instance_id)
+            .collect::<Vec<_>>(),
+        vec![&id]
+    );
+    s.close().await;
+
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    let settled = s
+        .settle_associations(&[
+            (id.clone(), "iip-assoc-0123456789abcdef0".into()),
+            (
+                a[1].instance_id.clone(),
+                "iip-assoc-0123456789abcdef0".into(),
+            ),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        settled.len(),
+        1,
+        "only the instance holding the association"
+    );
+    assert_eq!(
+        settled[0].profile_association.as_ref().map(|x| x.state),
+        Some(AssociationState::Associated)
+    );
+    assert!(s
+        .settle_associations(&[(id.clone(), "iip-assoc-0123456789abcdef0".into())])
+        .await
+        .unwrap()
+        .is_empty());
+    let now = s
+        .instances(&scope(), std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    assert_eq!(
+        now[0].served_profile().map(|p| p.arn.as_str()),
+        Some("arn:aws:iam::123456789012:instance-profile/web")
+    );
+    s.close().await;
+}

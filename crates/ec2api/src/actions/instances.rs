@@ -13,6 +13,7 @@ use model::ids;
 use model::instance::{IamProfileRef, Instance, InstanceState, StateChange, Transition};
 use model::options::{HttpProtocolIpv6, OptionsPatch};
 use model::precedence;
+use model::profile_association::{ProfileAssociation, ASSOCIATION};
 use model::{Ec2Error, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -148,7 +149,10 @@ fn check_image(id: &str, own: &[model::image::Image]) -> Result<model::image::Im
 
 /// The instance profile of a launch. A profile created through the IAM API gives its ARN, id
 /// and role; with IAM configured, a profile IAM does not know is refused as EC2 refuses it.
-fn iam_profile(ctx: &Ctx<'_>, p: &IamInstanceProfileIn) -> Result<IamProfileRef, Ec2Error> {
+pub(super) fn iam_profile(
+    ctx: &Ctx<'_>,
+    p: &IamInstanceProfileIn,
+) -> Result<IamProfileRef, Ec2Error> {
     let account = &ctx.scope.account;
     let registry = ctx.api.principals.registry();
     let known = registry.account(account).and_then(|a| {
@@ -462,6 +466,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         key_name: req.key_name.clone().or(tpl.key_name.clone()),
         security_groups,
         iam_instance_profile: profile,
+        profile_association: None,
         // An empty value is no user data: Terraform writes `LaunchTemplateData.UserData=`
         // into every template, and an instance launched from one has none.
         user_data: req
@@ -562,6 +567,15 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
                         i.private_ip = *ip;
                         i.ami_launch_index = n as u32;
                         i.metadata = options;
+                        // A launch with a profile makes an association of its own, listed
+                        // by DescribeIamInstanceProfileAssociations as on EC2.
+                        i.profile_association = i.iam_instance_profile.clone().map(|p| {
+                            ProfileAssociation::at_launch(
+                                ids::new_id(ASSOCIATION, random()),
+                                p,
+                                now,
+                            )
+                        });
                         if already_running {
                             i.state = InstanceState::Running;
                             i.transition = None;

@@ -9,6 +9,8 @@ mod instances;
 pub use instances::launch_first_instance;
 mod metadata_options;
 mod network;
+mod profiles;
+pub use profiles::instance_of_association;
 mod tags;
 mod templates;
 
@@ -76,6 +78,10 @@ actions! {
     DescribeRouteTables => network::describe_route_tables,
     DescribeSubnets => network::describe_subnets,
     DescribeVolumes => network::describe_volumes,
+    AssociateIamInstanceProfile => profiles::associate_iam_instance_profile,
+    ReplaceIamInstanceProfileAssociation => profiles::replace_iam_instance_profile_association,
+    DisassociateIamInstanceProfile => profiles::disassociate_iam_instance_profile,
+    DescribeIamInstanceProfileAssociations => profiles::describe_iam_instance_profile_associations,
 }
 
 /// Deserialize the decoded input into a typed request. The decoder already checked names and

@@ -163,6 +163,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn settle_associations(&self, settled: &[(String, String)]) -> Result<Vec<Instance>> {
+        let settled = settled.to_vec();
+        self.write(move |reply| writer::settle_associations(settled, reply))
+            .await
+    }
+
     async fn pending_applies(&self) -> Result<Vec<(String, u64)>> {
         reads::pending_applies(&self.read).await
     }

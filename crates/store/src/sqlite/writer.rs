@@ -310,6 +310,11 @@ async fn save_instance(
     if after.tags != before.tags {
         append_change(conn, id, ChangeKind::TagsChanged, g, now).await?;
     }
+    if after.profile_association != before.profile_association
+        || after.iam_instance_profile != before.iam_instance_profile
+    {
+        append_change(conn, id, ChangeKind::ProfileChanged, g, now).await?;
+    }
     Ok(())
 }
 
@@ -594,6 +599,28 @@ pub fn mark_applied(applied: Vec<(String, u64)>, reply: oneshot::Sender<Result<u
                 }
             }
             Ok(n)
+        })
+    })
+}
+
+pub fn settle_associations(
+    settled: Vec<(String, String)>,
+    reply: oneshot::Sender<Result<Vec<Instance>>>,
+) -> Job {
+    job(reply, move |conn, now| {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (id, association_id) in settled {
+                let Some((pk, before)) = load_for_update(conn, None, &id).await? else {
+                    continue;
+                };
+                let mut after = before.clone();
+                if after.settle_association(&association_id) {
+                    save_instance(conn, pk, &before, &after, now).await?;
+                    out.push(after);
+                }
+            }
+            Ok(out)
         })
     })
 }

@@ -1,0 +1,246 @@
+//! IAM instance profile associations: AssociateIamInstanceProfile,
+//! ReplaceIamInstanceProfileAssociation, DisassociateIamInstanceProfile and
+//! DescribeIamInstanceProfileAssociations, EC2's way to give a role to an instance after launch
+//! (EC2 User Guide, "Attach an IAM role to an instance"). The rules are the model's
+//! (`model::profile_association`); the metadata host settles each change once it serves it.
+
+use super::instances::{iam_profile, IamInstanceProfileIn};
+use super::{filters, instance_id, max_results, now_ms, page_in_memory, random, FilterIn};
+use crate::render;
+use crate::server::Ctx;
+use model::filter;
+use model::ids;
+use model::instance::{Instance, InstanceState, ASSOCIATION_ATTRIBUTE};
+use model::profile_association::{ProfileAssociation, ASSOCIATION};
+use model::Ec2Error;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// `IamInstanceProfileAssociation` as EC2 answers it. `timestamp` is in the model and the API
+/// Reference ("The time the IAM instance profile was associated with the instance"); the
+/// Reference's older sample responses predate it (UNCONFIRMED whether every action sends it).
+fn association(instance_id: &str, a: &ProfileAssociation) -> Value {
+    json!({
+        "AssociationId": a.association_id,
+        "InstanceId": instance_id,
+        "IamInstanceProfile": {"Arn": a.profile.arn, "Id": a.profile.id},
+        "State": a.state.as_str(),
+        "Timestamp": render::timestamp(a.timestamp_ms),
+    })
+}
+
+/// The answer of the three changes: the association the request made or changed.
+fn answer(i: &Instance) -> Result<Value, Ec2Error> {
+    let a = i
+        .profile_association
+        .as_ref()
+        .ok_or(Ec2Error::InternalError)?;
+    Ok(json!({ "IamInstanceProfileAssociation": association(&i.instance_id, a) }))
+}
+
+/// An association id as a request gives it. A value that is not one (an instance id, say)
+/// is `InvalidParameterValue` "Invalid value for associationId." (aws/aws-cli#2570, observed
+/// for ReplaceIamInstanceProfileAssociation).
+fn association_id(id: &Option<String>) -> Result<String, Ec2Error> {
+    match id.as_deref() {
+        None | Some("") => Err(Ec2Error::MissingParameter("AssociationId".into())),
+        Some(id) if ids::is_well_formed(id, ASSOCIATION) => Ok(id.to_string()),
+        Some(_) => Err(Ec2Error::InvalidParameterValue(
+            "Invalid value for associationId.".into(),
+        )),
+    }
+}
+
+/// The instance of an association of the caller's account and Region, or
+/// `InvalidAssociationID.NotFound`. Also used by authorization, which checks Replace and
+/// Disassociate on that instance.
+pub async fn instance_of_association(ctx: &Ctx<'_>, id: &str) -> Result<Instance, Ec2Error> {
+    let page = ctx
+        .api
+        .store
+        .describe_instances(
+            &ctx.scope,
+            &store::InstanceQuery {
+                filters: vec![filter::Filter {
+                    name: ASSOCIATION_ATTRIBUTE.into(),
+                    values: vec![id.to_string()],
+                }],
+                ..Default::default()
+            },
+        )
+        .await?;
+    page.instances
+        .into_iter()
+        .find(|i| {
+            i.profile_association
+                .as_ref()
+                .is_some_and(|a| a.association_id == id && a.is_live())
+        })
+        .ok_or_else(|| Ec2Error::InvalidAssociationIdNotFound(id.to_string()))
+}
+
+/// The profile a request names: required, and known to IAM as RunInstances requires it
+/// (`Invalid IAM Instance Profile ARN` / `name`, observed for AssociateIamInstanceProfile in
+/// lacework/go-sdk#1045).
+fn requested_profile(
+    ctx: &Ctx<'_>,
+    spec: &Option<IamInstanceProfileIn>,
+) -> Result<model::instance::IamProfileRef, Ec2Error> {
+    let spec = spec
+        .as_ref()
+        .ok_or_else(|| Ec2Error::MissingParameter("IamInstanceProfile".into()))?;
+    iam_profile(ctx, spec)
+}
+
+/// One instance changed by `f`; its (after) record.
+async fn change(
+    ctx: &Ctx<'_>,
+    id: String,
+    f: impl FnMut(&mut Instance) -> Result<(), Ec2Error> + Send + 'static,
+) -> Result<Instance, Ec2Error> {
+    let mut f = f;
+    let mut changed = ctx
+        .api
+        .store
+        .update_instances(&ctx.scope, &[id], Box::new(move |i, _| f(i)))
+        .await?;
+    changed
+        .pop()
+        .map(|(_, after)| after)
+        .ok_or(Ec2Error::InternalError)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AssociateIn {
+    iam_instance_profile: Option<IamInstanceProfileIn>,
+    instance_id: Option<String>,
+}
+
+pub async fn associate_iam_instance_profile(
+    ctx: &Ctx<'_>,
+    req: AssociateIn,
+) -> Result<Value, Ec2Error> {
+    let id = match req.instance_id.as_deref() {
+        Some(i) if !i.is_empty() => instance_id(i)?,
+        _ => return Err(Ec2Error::MissingParameter("InstanceId".into())),
+    };
+    let profile = requested_profile(ctx, &req.iam_instance_profile)?;
+    let now = now_ms();
+    let after = change(ctx, id, move |i| {
+        let new_id = ids::new_id(ASSOCIATION, random());
+        i.associate_profile(profile.clone(), new_id, now)
+            .map(|_| ())
+    })
+    .await?;
+    answer(&after)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplaceIn {
+    iam_instance_profile: Option<IamInstanceProfileIn>,
+    association_id: Option<String>,
+}
+
+pub async fn replace_iam_instance_profile_association(
+    ctx: &Ctx<'_>,
+    req: ReplaceIn,
+) -> Result<Value, Ec2Error> {
+    let association = association_id(&req.association_id)?;
+    let profile = requested_profile(ctx, &req.iam_instance_profile)?;
+    let instance = instance_of_association(ctx, &association).await?;
+    let now = now_ms();
+    let after = change(ctx, instance.instance_id, move |i| {
+        let new_id = ids::new_id(ASSOCIATION, random());
+        i.replace_profile(&association, profile.clone(), new_id, now)
+            .map(|_| ())
+    })
+    .await?;
+    answer(&after)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DisassociateIn {
+    association_id: Option<String>,
+}
+
+pub async fn disassociate_iam_instance_profile(
+    ctx: &Ctx<'_>,
+    req: DisassociateIn,
+) -> Result<Value, Ec2Error> {
+    let association = association_id(&req.association_id)?;
+    let instance = instance_of_association(ctx, &association).await?;
+    let after = change(ctx, instance.instance_id, move |i| {
+        i.disassociate_profile(&association).map(|_| ())
+    })
+    .await?;
+    answer(&after)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeIn {
+    #[serde(default)]
+    association_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<FilterIn>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+/// The filters of DescribeIamInstanceProfileAssociations (EC2 API Reference).
+const ASSOCIATION_FILTERS: &[&str] = &["instance-id", "state"];
+
+const ASSOCIATIONS_TOKEN: &str = "iip-assoc";
+
+/// Every association of the caller's instances (terminated instances have none left:
+/// UNCONFIRMED, how long EC2 lists them), in launch order, filtered, a page at a time.
+pub async fn describe_iam_instance_profile_associations(
+    ctx: &Ctx<'_>,
+    req: DescribeIn,
+) -> Result<Value, Ec2Error> {
+    for id in &req.association_ids {
+        association_id(&Some(id.clone()))?;
+    }
+    let limit = max_results(req.max_results)?;
+    super::page_after(ASSOCIATIONS_TOKEN, &req.next_token)?;
+    let filters = filters(req.filters)?;
+    filter::validate(&filters, ASSOCIATION_FILTERS)?;
+    let instances = super::every_instance(ctx, None).await?;
+    let all: Vec<(&Instance, &ProfileAssociation)> = instances
+        .iter()
+        .filter(|i| i.state != InstanceState::Terminated)
+        .filter_map(|i| i.profile_association.as_ref().map(|a| (i, a)))
+        .collect();
+    // Ids asked for must exist (UNCONFIRMED: EC2's answer for an unknown one).
+    if let Some(missing) = req
+        .association_ids
+        .iter()
+        .find(|id| !all.iter().any(|(_, a)| a.association_id == **id))
+    {
+        return Err(Ec2Error::InvalidAssociationIdNotFound(missing.clone()));
+    }
+    let items: Vec<Value> = all
+        .into_iter()
+        .filter(|(_, a)| {
+            req.association_ids.is_empty() || req.association_ids.contains(&a.association_id)
+        })
+        .filter(|(i, a)| {
+            let attrs = [
+                ("instance-id".to_string(), i.instance_id.clone()),
+                ("state".to_string(), a.state.as_str().to_string()),
+            ];
+            filter::passes(&filters, &attrs)
+        })
+        .map(|(i, a)| association(&i.instance_id, a))
+        .collect();
+    page_in_memory(
+        "IamInstanceProfileAssociations",
+        ASSOCIATIONS_TOKEN,
+        items,
+        &req.next_token,
+        limit,
+    )
+}
