@@ -130,6 +130,13 @@ pub trait Store: Send + Sync + 'static {
     /// Tags of every resource type in the scope (DescribeTags), filtered.
     async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage>;
     async fn count_instances(&self) -> Result<u64>;
+    /// How many addresses of each of these subnets instances hold: every instance not yet
+    /// `terminated` holds its private address (EC2 releases it at termination), whatever
+    /// its account, since addresses are allocated per subnet id.
+    async fn subnet_usage(
+        &self,
+        subnet_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>>;
 
     // ---- account defaults ----
     async fn defaults(&self, scope: &Scope) -> Result<AccountDefaults>;

@@ -444,14 +444,19 @@ pub async fn describe_subnets(ctx: &Ctx<'_>, req: DescribeSubnetsIn) -> Result<V
         |s| subnet_attributes(s, &account),
     )?;
     dry_run(req.dry_run)?;
+    let ids: Vec<String> = subnets.iter().map(|s| s.subnet_id.clone()).collect();
+    let usage = ctx.api.store.subnet_usage(&ids).await?;
     let items = subnets
         .into_iter()
         .map(|s| {
-            let usable = s.usable().len() as i64;
+            // EC2 counts the addresses neither reserved nor held by an instance (API
+            // reference, Subnet: "The number of unused private IPv4 addresses").
+            let held = usage.get(&s.subnet_id).copied().unwrap_or(0);
+            let available = (s.usable().len() as u64).saturating_sub(held);
             json!({
                 "AvailabilityZone": s.availability_zone,
                 "AvailabilityZoneId": s.availability_zone_id,
-                "AvailableIpAddressCount": usable,
+                "AvailableIpAddressCount": available,
                 "CidrBlock": cidr(s.cidr),
                 "DefaultForAz": s.default_for_az,
                 "MapPublicIpOnLaunch": true,

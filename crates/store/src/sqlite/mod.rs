@@ -183,6 +183,13 @@ impl Store for SqliteStore {
         reads::count_instances(&self.read).await
     }
 
+    async fn subnet_usage(
+        &self,
+        subnet_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        reads::subnet_usage(&self.read, subnet_ids).await
+    }
+
     async fn defaults(&self, scope: &Scope) -> Result<AccountDefaults> {
         let mut conn = self.read.acquire().await?;
         reads::defaults(&mut conn, scope).await

@@ -203,6 +203,26 @@ pub async fn count_instances(pool: &SqlitePool) -> Result<u64> {
     Ok(n as u64)
 }
 
+/// Addresses held per subnet: instances not terminated (the `instances_subnet` index).
+pub async fn subnet_usage(
+    pool: &SqlitePool,
+    subnet_ids: &[String],
+) -> Result<std::collections::HashMap<String, u64>> {
+    if subnet_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT subnet_id, COUNT(*) FROM instances WHERE state != 'terminated' AND subnet_id IN (",
+    );
+    let mut sep = qb.separated(", ");
+    for id in subnet_ids {
+        sep.push_bind(id);
+    }
+    qb.push(") GROUP BY subnet_id");
+    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|(s, n)| (s, n as u64)).collect())
+}
+
 pub async fn describe_tags(pool: &SqlitePool, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
     let mut qb = QueryBuilder::<Sqlite>::new(
         "SELECT pos, resource_id, resource_type, key, value FROM tags WHERE account = ",
