@@ -192,7 +192,6 @@ pub fn role_name(profile_arn: &str) -> &str {
 pub fn meta_data(v: &InstanceView) -> Node {
     let vpc = catalogue::default_vpc(&v.region);
     let subnet = vpc.subnets.iter().find(|s| s.subnet_id == v.subnet_id);
-    let cidr = |c: (std::net::Ipv4Addr, u8)| format!("{}/{}", c.0, c.1);
     let host = v.hostname();
     let group_names: Vec<&str> = v.security_groups.iter().map(|(_, n)| n.as_str()).collect();
     let group_ids: Vec<&str> = v.security_groups.iter().map(|(i, _)| i.as_str()).collect();
@@ -209,11 +208,11 @@ pub fn meta_data(v: &InstanceView) -> Node {
         ("subnet-id", leaf(v.subnet_id.clone())),
     ];
     if let Some(s) = subnet {
-        mac_entries.push(("subnet-ipv4-cidr-block", leaf(cidr(s.cidr))));
+        mac_entries.push(("subnet-ipv4-cidr-block", leaf(s.cidr.to_string())));
     }
     mac_entries.push(("vpc-id", leaf(v.vpc_id.clone())));
-    mac_entries.push(("vpc-ipv4-cidr-block", leaf(cidr(vpc.cidr))));
-    mac_entries.push(("vpc-ipv4-cidr-blocks", leaf(cidr(vpc.cidr))));
+    mac_entries.push(("vpc-ipv4-cidr-block", leaf(vpc.vpc.cidr.to_string())));
+    mac_entries.push(("vpc-ipv4-cidr-blocks", leaf(vpc.vpc.cidr.to_string())));
     let az_id = subnet
         .map(|s| s.availability_zone_id.clone())
         .unwrap_or_default();
@@ -365,7 +364,7 @@ pub(crate) mod tests {
         let subnet = &vpc.subnets[0];
         let mut i = model::testing::instance("t3.micro");
         i.subnet_id = subnet.subnet_id.clone();
-        i.vpc_id = vpc.vpc_id.clone();
+        i.vpc_id = vpc.vpc.vpc_id.clone();
         i.availability_zone = subnet.availability_zone.clone();
         i.security_groups = vec![("sg-1".into(), "default".into())];
         i.tags = vec![model::tags::Tag {

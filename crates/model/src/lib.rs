@@ -10,11 +10,13 @@
 //! - [`precedence`]: how the options of a new instance are resolved at launch.
 //! - [`instance`]: instances, their lifecycle and the `pending` → `applied` state of options.
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
+//! - [`vpc`], [`cidr`]: VPCs and subnets, their CIDR rules and the reserved addresses.
 //! - [`ids`]: the formats of EC2 resource ids.
 //! - [`limits`]: EC2's limits on one request, and the bounds of the Query decoder.
 //! - [`error`]: [`Ec2Error`], every error a request can get, worded as EC2 words it.
 
 pub mod catalogue;
+pub mod cidr;
 pub mod defaults;
 pub mod error;
 pub mod filter;
@@ -28,6 +30,7 @@ pub mod precedence;
 pub mod tags;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod vpc;
 
 pub use defaults::{AccountDefaults, Preference};
 pub use error::Ec2Error;

@@ -11,6 +11,7 @@ mod metadata_options;
 mod network;
 mod tags;
 mod templates;
+mod vpcs;
 
 use crate::server::Ctx;
 use base64::Engine;
@@ -71,10 +72,16 @@ actions! {
     DescribeInstanceCreditSpecifications => attributes::describe_instance_credit_specifications,
     ModifyInstanceCreditSpecification => attributes::modify_instance_credit_specification,
     DescribeInstanceTypes => network::describe_instance_types,
-    DescribeVpcs => network::describe_vpcs,
-    DescribeVpcAttribute => network::describe_vpc_attribute,
-    DescribeRouteTables => network::describe_route_tables,
-    DescribeSubnets => network::describe_subnets,
+    DescribeVpcs => vpcs::describe_vpcs,
+    DescribeVpcAttribute => vpcs::describe_vpc_attribute,
+    DescribeRouteTables => vpcs::describe_route_tables,
+    DescribeSubnets => vpcs::describe_subnets,
+    CreateVpc => vpcs::create_vpc,
+    DeleteVpc => vpcs::delete_vpc,
+    CreateSubnet => vpcs::create_subnet,
+    DeleteSubnet => vpcs::delete_subnet,
+    DescribeNetworkAcls => vpcs::describe_network_acls,
+    DescribeSecurityGroups => vpcs::describe_security_groups,
     DescribeVolumes => network::describe_volumes,
 }
 

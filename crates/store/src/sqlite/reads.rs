@@ -7,6 +7,7 @@ use crate::{Result, StoreError};
 use model::filter::{self, Token};
 use model::image::Image;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
+use model::vpc::{Subnet, Vpc};
 use model::{AccountDefaults, Ec2Error, Instance, Scope};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
@@ -280,6 +281,26 @@ pub async fn defaults(conn: &mut SqliteConnection, scope: &Scope) -> Result<Acco
         Some((d,)) => decode(&d),
         None => Ok(AccountDefaults::default()),
     }
+}
+
+pub async fn vpcs(conn: &mut SqliteConnection, scope: &Scope) -> Result<Vec<Vpc>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT doc FROM vpcs WHERE account = ? AND region = ? ORDER BY pos")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter().map(|(d,)| decode(d)).collect()
+}
+
+pub async fn subnets(conn: &mut SqliteConnection, scope: &Scope) -> Result<Vec<Subnet>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT doc FROM subnets WHERE account = ? AND region = ? ORDER BY pos")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter().map(|(d,)| decode(d)).collect()
 }
 
 pub async fn images(pool: &SqlitePool, scope: &Scope) -> Result<Vec<Image>> {
