@@ -82,6 +82,7 @@ pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
         }
         InvalidIpAddressInUse(_) => (400, "InvalidIPAddress.InUse"),
         InsufficientFreeAddressesInSubnet(_) => (400, "InsufficientFreeAddressesInSubnet"),
+        InvalidNetworkInterfaceIdNotFound(_) => (400, "InvalidNetworkInterfaceID.NotFound"),
         InvalidGroupNotFound(_) => (400, "InvalidGroup.NotFound"),
         InvalidVpcRange(_) => (400, "InvalidVpc.Range"),
         InvalidSubnetRange(_) => (400, "InvalidSubnet.Range"),

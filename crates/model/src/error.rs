@@ -107,6 +107,8 @@ pub enum Ec2Error {
     InvalidParameterValueAddress { address: String },
     #[error("There are not enough free addresses in subnet '{0}' to satisfy the requested number of instances.")]
     InsufficientFreeAddressesInSubnet(String),
+    #[error("The networkInterface ID '{0}' does not exist")]
+    InvalidNetworkInterfaceIdNotFound(String),
     #[error("The security group '{0}' does not exist")]
     InvalidGroupNotFound(String),
     #[error("The CIDR '{0}' is invalid.")]

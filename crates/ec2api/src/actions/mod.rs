@@ -83,6 +83,7 @@ actions! {
     DescribeNetworkAcls => vpcs::describe_network_acls,
     DescribeSecurityGroups => vpcs::describe_security_groups,
     DescribeVolumes => network::describe_volumes,
+    DescribeNetworkInterfaces => network::describe_network_interfaces,
 }
 
 /// Deserialize the decoded input into a typed request. The decoder already checked names and

@@ -376,3 +376,126 @@ pub async fn describe_volumes(ctx: &Ctx<'_>, req: DescribeVolumesIn) -> Result<V
     let items = volumes.into_iter().map(root_volume).collect();
     page_in_memory("Volumes", "volumes", items, &req.next_token, limit)
 }
+
+// ------------------------------------------------------------------- network interfaces
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeNetworkInterfacesIn {
+    #[serde(default)]
+    network_interface_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<FilterIn>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    dry_run: Option<bool>,
+}
+
+const NETWORK_INTERFACE_FILTERS: &[&str] = &[
+    "network-interface-id",
+    "subnet-id",
+    "vpc-id",
+    "availability-zone",
+    "attachment.instance-id",
+    "attachment.status",
+    "status",
+    "private-ip-address",
+    "mac-address",
+    "owner-id",
+    "interface-type",
+    "requester-managed",
+    "group-id",
+    "description",
+    "tag-key",
+];
+
+fn interface_attributes(i: &Instance) -> Vec<(String, String)> {
+    let mut a = attrs(&[
+        ("network-interface-id", i.network_interface_id.clone()),
+        ("subnet-id", i.subnet_id.clone()),
+        ("vpc-id", i.vpc_id.clone()),
+        ("availability-zone", i.availability_zone.clone()),
+        ("attachment.instance-id", i.instance_id.clone()),
+        ("attachment.status", "attached".into()),
+        ("status", "in-use".into()),
+        ("private-ip-address", i.private_ip.to_string()),
+        ("mac-address", i.mac_address.clone()),
+        ("owner-id", i.scope.account.clone()),
+        ("interface-type", "interface".into()),
+        ("requester-managed", "false".into()),
+        ("description", String::new()),
+    ]);
+    for (g, _) in &i.security_groups {
+        a.push(("group-id".into(), g.clone()));
+    }
+    a
+}
+
+/// DescribeNetworkInterfaces over the primary interface of each instance not terminated (it
+/// goes with its instance, as on EC2 with `DeleteOnTermination`): Terraform lists a subnet's
+/// interfaces before it deletes the subnet, to clean up the ones left behind.
+pub async fn describe_network_interfaces(
+    ctx: &Ctx<'_>,
+    req: DescribeNetworkInterfacesIn,
+) -> Result<Value, Ec2Error> {
+    ids_without_max(
+        &req.network_interface_ids,
+        req.max_results,
+        "networkInterfaceIdSet",
+    )?;
+    let limit = max_results_up_to(req.max_results, 1000)?;
+    super::page_after("interfaces", &req.next_token)?;
+    for id in &req.network_interface_ids {
+        if !ids::is_well_formed(id, ids::NETWORK_INTERFACE) {
+            return Err(Ec2Error::InvalidParameterValue(format!(
+                "Invalid id: \"{id}\" (expecting \"eni-...\")"
+            )));
+        }
+    }
+    let all = super::every_instance(ctx, None).await?;
+    let live: Vec<&Instance> = all
+        .iter()
+        .filter(|i| i.state != model::InstanceState::Terminated)
+        .collect();
+    if let Some(missing) = req
+        .network_interface_ids
+        .iter()
+        .find(|n| !live.iter().any(|i| &i.network_interface_id == *n))
+    {
+        return Err(Ec2Error::InvalidNetworkInterfaceIdNotFound(missing.clone()));
+    }
+    let named = |i: &&Instance| {
+        req.network_interface_ids.is_empty()
+            || req.network_interface_ids.contains(&i.network_interface_id)
+    };
+    let found = filtered(
+        live.into_iter().filter(named),
+        req.filters,
+        NETWORK_INTERFACE_FILTERS,
+        |i| interface_attributes(i),
+    )?;
+    dry_run(req.dry_run)?;
+    let items = found
+        .into_iter()
+        .map(|i| {
+            let mut eni = render::primary_interface(i);
+            if let Some(o) = eni.as_object_mut() {
+                o.insert("AvailabilityZone".into(), json!(i.availability_zone));
+                o.insert("RequesterManaged".into(), json!(false));
+                if let Some(a) = o.get_mut("Attachment").and_then(Value::as_object_mut) {
+                    a.insert("InstanceId".into(), json!(i.instance_id));
+                    a.insert("InstanceOwnerId".into(), json!(i.scope.account));
+                }
+                o.insert("TagSet".into(), json!([]));
+            }
+            eni
+        })
+        .collect();
+    page_in_memory(
+        "NetworkInterfaces",
+        "interfaces",
+        items,
+        &req.next_token,
+        limit,
+    )
+}
