@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import ec2_error, instance, run_ids, wait_state
+import helpers
+from helpers import ImdsServer, ec2_error, instance, run_ids, wait_state
+from iam_helpers import FULL_ACCESS, Acct, Clients, doc, iam_server, make_user, uniq, unauthorized
 
 REGION = "eu-west-3"
 
@@ -413,3 +415,162 @@ def test_created_vpc_route_table_acl_security_group_attributes(ec2):
     ec2.delete_subnet(SubnetId=sid)
     ec2.delete_vpc(VpcId=vid)
     assert ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vid]}])["RouteTables"] == []
+
+
+def test_describe_network_interfaces_of_a_subnet(ec2):
+    """What Terraform lists before DeleteSubnet: the interfaces in the subnet. Each instance's
+    primary interface is there while it lives, and goes with it (DeleteOnTermination)."""
+    vid = create_vpc(ec2, "10.10.0.0/16")["VpcId"]
+    sid = create_subnet(ec2, vid, "10.10.0.0/28")["SubnetId"]
+    by_subnet = [{"Name": "subnet-id", "Values": [sid]}]
+    assert ec2.describe_network_interfaces(Filters=by_subnet)["NetworkInterfaces"] == []
+    iid = run_ids(ec2, 1, SubnetId=sid)[0]
+    inst = instance(ec2, iid)
+    enis = ec2.describe_network_interfaces(Filters=by_subnet)["NetworkInterfaces"]
+    assert len(enis) == 1
+    eni = enis[0]
+    assert eni["NetworkInterfaceId"] == inst["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    assert (eni["SubnetId"], eni["VpcId"], eni["Status"]) == (sid, vid, "in-use")
+    assert eni["PrivateIpAddress"] == inst["PrivateIpAddress"] == "10.10.0.4"
+    assert eni["Attachment"]["InstanceId"] == iid
+    assert ec2.describe_network_interfaces(
+        NetworkInterfaceIds=[eni["NetworkInterfaceId"]])["NetworkInterfaces"] == [eni]
+    with ec2_error("InvalidNetworkInterfaceID.NotFound"):
+        ec2.describe_network_interfaces(NetworkInterfaceIds=["eni-0123456789abcdef0"])
+    ec2.terminate_instances(InstanceIds=[iid])
+    wait_state(ec2, iid, "terminated")
+    assert ec2.describe_network_interfaces(Filters=by_subnet)["NetworkInterfaces"] == []
+    ec2.delete_subnet(SubnetId=sid)
+    ec2.delete_vpc(VpcId=vid)
+
+
+# ----------------------------------------------------------------------------- aws CLI
+
+
+@pytest.mark.cli
+def test_aws_cli_vpc_flow(server):
+    """create-vpc, create-subnet (with --tag-specifications), run-instances into it,
+    describe-subnets showing the address taken, then everything deleted, as a user types it."""
+    region = "eu-west-2"
+    vpc = server.aws_json("create-vpc", "--cidr-block", "10.70.0.0/24",
+                          "--tag-specifications",
+                          "ResourceType=vpc,Tags=[{Key=Name,Value=cli}]", region=region)["Vpc"]
+    vid = vpc["VpcId"]
+    sub = server.aws_json("create-subnet", "--vpc-id", vid, "--cidr-block",
+                          "10.70.0.0/28", region=region)["Subnet"]
+    sid = sub["SubnetId"]
+    assert sub["AvailableIpAddressCount"] == 11
+    run = server.aws_json("run-instances", "--image-id", "ami-0abcdef1234567890",
+                          "--instance-type", "t3.micro", "--subnet-id", sid, "--count", "2",
+                          region=region)
+    ids = [i["InstanceId"] for i in run["Instances"]]
+    count = server.aws_json("describe-subnets", "--subnet-ids", sid, "--query",
+                            "Subnets[0].AvailableIpAddressCount", region=region)
+    assert count == 9
+    names = server.aws("describe-vpcs", "--filters", "Name=tag:Name,Values=cli",
+                       "--query", "Vpcs[].VpcId", output="text", region=region)
+    assert names.stdout.split() == [vid]
+    denied = server.aws("delete-vpc", "--vpc-id", vid, region=region, output=None, check=False)
+    assert denied.returncode != 0 and "DependencyViolation" in denied.stderr
+    server.aws_json("terminate-instances", "--instance-ids", *ids, region=region)
+    waited = server.aws("wait", "instance-terminated", "--instance-ids", *ids,
+                        region=region, output=None, check=False)
+    assert waited.returncode == 0, waited.stderr
+    assert server.aws("delete-subnet", "--subnet-id", sid, region=region,
+                      output=None, check=False).returncode == 0
+    assert server.aws("delete-vpc", "--vpc-id", vid, region=region,
+                      output=None, check=False).returncode == 0
+    gone = server.aws("describe-vpcs", "--vpc-ids", vid, region=region, output=None, check=False)
+    assert gone.returncode != 0 and "InvalidVpcID.NotFound" in gone.stderr
+
+
+# ----------------------------------------------------------------------------- durability
+
+
+def test_vpcs_and_subnets_survive_a_restart(server_factory, tmp_path):
+    srv = server_factory(data_dir=tmp_path / "data")
+    ec2 = srv.client(REGION)
+    vid = create_vpc(ec2, "10.11.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "kept"}]}])["VpcId"]
+    sid = create_subnet(ec2, vid, "10.11.0.0/28")["SubnetId"]
+    iid = run_ids(ec2, 1, SubnetId=sid)[0]
+    srv.restart()
+    ec2 = srv.client(REGION)
+    got = ec2.describe_vpcs(VpcIds=[vid])["Vpcs"][0]
+    assert names(got["Tags"]) == {"Name": "kept"}
+    assert subnet(ec2, sid)["AvailableIpAddressCount"] == 10
+    assert instance(ec2, iid)["SubnetId"] == sid
+    with ec2_error("DependencyViolation"):
+        ec2.delete_subnet(SubnetId=sid)
+
+
+# ----------------------------------------------------------------------------- IAM
+
+
+VPC_OWNER = Acct("333344445555", "AKIAVPCOWNER00000001", "vpc/secret/key/0000000000000000000000001",
+                 scps=[FULL_ACCESS])
+DESCRIBE = {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}
+
+
+@pytest.fixture(scope="module")
+def iam_srv(tmp_path_factory):
+    yield from helpers.running(iam_server(tmp_path_factory.mktemp("vpc-iam"), [VPC_OWNER]))
+
+
+def user(srv, root, *statements):
+    _, creds = make_user(root.iam(), uniq("u"), [doc(*statements)])
+    return Clients(srv, creds).ec2(REGION)
+
+
+def test_iam_create_vpc_on_vpc_arn_and_tag_on_create(iam_srv):
+    """Service Authorization Reference: ec2:CreateVpc on `vpc/*`; tags given at creation are
+    also checked as ec2:CreateTags with ec2:CreateAction = CreateVpc (EC2 User Guide, "Grant
+    permission to tag Amazon EC2 resources during creation")."""
+    root = Clients(iam_srv, VPC_OWNER)
+    arn = f"arn:aws:ec2:{REGION}:{VPC_OWNER.id}"
+    ec2 = user(iam_srv, root, DESCRIBE,
+               {"Effect": "Allow", "Action": "ec2:CreateVpc", "Resource": f"{arn}:vpc/*"})
+    vid = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
+    with unauthorized() as d:
+        ec2.create_vpc(CidrBlock="10.51.0.0/16", TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "x"}]}])
+    assert (d.action, d.resource) == ("ec2:CreateTags", f"{arn}:vpc/*"), d.message
+    tagger = user(iam_srv, root, DESCRIBE,
+                  {"Effect": "Allow", "Action": "ec2:CreateVpc", "Resource": f"{arn}:vpc/*"},
+                  {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": f"{arn}:vpc/*",
+                   "Condition": {"StringEquals": {"ec2:CreateAction": "CreateVpc"}}})
+    tagged = tagger.create_vpc(CidrBlock="10.52.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "x"}]}])["Vpc"]
+    assert names(tagged["Tags"]) == {"Name": "x"}
+    # Without the action at all: denied on vpc/*.
+    nothing = user(iam_srv, root, DESCRIBE)
+    with unauthorized() as d:
+        nothing.create_vpc(CidrBlock="10.53.0.0/16")
+    assert (d.action, d.resource) == ("ec2:CreateVpc", f"{arn}:vpc/*")
+    # DeleteVpc is checked on the VPC itself.
+    with unauthorized() as d:
+        ec2.delete_vpc(VpcId=vid)
+    assert (d.action, d.resource) == ("ec2:DeleteVpc", f"{arn}:vpc/{vid}")
+    root.ec2(REGION).delete_vpc(VpcId=vid)
+    root.ec2(REGION).delete_vpc(VpcId=tagged["VpcId"])
+
+
+def test_iam_create_subnet_on_subnet_and_its_vpc(iam_srv):
+    """ec2:CreateSubnet on `subnet/*` and on the VPC it goes in; DeleteSubnet on the subnet."""
+    root = Clients(iam_srv, VPC_OWNER)
+    admin = root.ec2(REGION)
+    arn = f"arn:aws:ec2:{REGION}:{VPC_OWNER.id}"
+    mine = create_vpc(admin, "10.54.0.0/16")["VpcId"]
+    theirs = create_vpc(admin, "10.55.0.0/16")["VpcId"]
+    ec2 = user(iam_srv, root, DESCRIBE,
+               {"Effect": "Allow", "Action": "ec2:CreateSubnet",
+                "Resource": [f"{arn}:subnet/*", f"{arn}:vpc/{mine}"]},
+               {"Effect": "Allow", "Action": "ec2:DeleteSubnet", "Resource": f"{arn}:subnet/*"})
+    sid = create_subnet(ec2, mine, "10.54.0.0/24")["SubnetId"]
+    with unauthorized() as d:
+        ec2.create_subnet(VpcId=theirs, CidrBlock="10.55.0.0/24")
+    assert (d.action, d.resource) == ("ec2:CreateSubnet", f"{arn}:vpc/{theirs}"), d.message
+    assert admin.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [theirs]}])["Subnets"] == []
+    ec2.delete_subnet(SubnetId=sid)
+    admin.delete_vpc(VpcId=mine)
+    admin.delete_vpc(VpcId=theirs)
