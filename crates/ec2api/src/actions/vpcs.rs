@@ -42,6 +42,16 @@ pub async fn subnet_by_id(ctx: &Ctx<'_>, id: &str) -> Result<Subnet, Ec2Error> {
         .ok_or_else(|| Ec2Error::InvalidSubnetIdNotFound(id.to_string()))
 }
 
+/// The block of a VPC of the scope (the instance metadata shows it).
+pub async fn vpc_cidr_of(ctx: &Ctx<'_>, vpc_id: &str) -> Result<model::cidr::Cidr, Ec2Error> {
+    all_vpcs(ctx)
+        .await?
+        .into_iter()
+        .find(|v| v.vpc_id == vpc_id)
+        .map(|v| v.cidr)
+        .ok_or_else(|| Ec2Error::InvalidVpcIdNotFound(vpc_id.to_string()))
+}
+
 /// The hex part of a VPC's id: the ids of what EC2 makes with a VPC derive from it, so that
 /// they are stable.
 fn suffix(id: &str) -> &str {
