@@ -47,7 +47,7 @@ impl Cidr {
         self.base
     }
 
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         self.len
     }
 

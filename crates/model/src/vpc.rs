@@ -59,7 +59,7 @@ fn not_a_block(value: &str) -> Ec2Error {
 }
 
 fn sized(c: &Cidr) -> bool {
-    (LARGEST_PREFIX..=SMALLEST_PREFIX).contains(&c.len())
+    (LARGEST_PREFIX..=SMALLEST_PREFIX).contains(&c.prefix_len())
 }
 
 /// The block of a new VPC: an IPv4 CIDR block of /16 to /28.

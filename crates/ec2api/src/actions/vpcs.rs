@@ -127,7 +127,7 @@ fn check_ids(
     Ok(())
 }
 
-fn named<'a, T>(items: Vec<T>, wanted: &'a [String], id: fn(&T) -> &str) -> Vec<T> {
+fn named<T>(items: Vec<T>, wanted: &[String], id: fn(&T) -> &str) -> Vec<T> {
     items
         .into_iter()
         .filter(|t| wanted.is_empty() || wanted.iter().any(|w| w == id(t)))
