@@ -303,6 +303,21 @@ def test_launch_into_a_slash_28_until_full(ec2):
     ec2.delete_vpc(VpcId=vid)
 
 
+def test_launch_zone_must_be_the_subnets(ec2):
+    """A Placement zone other than the subnet's is refused (code as EC2; its wording is
+    UNCONFIRMED); the subnet's own zone is accepted."""
+    vid = create_vpc(ec2, "10.12.0.0/16")["VpcId"]
+    sub = create_subnet(ec2, vid, "10.12.0.0/28", AvailabilityZone=f"{REGION}a")
+    with ec2_error("InvalidParameterValue"):
+        run_ids(ec2, 1, SubnetId=sub["SubnetId"], Placement={"AvailabilityZone": f"{REGION}b"})
+    iid = run_ids(ec2, 1, SubnetId=sub["SubnetId"], Placement={"AvailabilityZone": f"{REGION}a"})[0]
+    assert instance(ec2, iid)["Placement"]["AvailabilityZone"] == f"{REGION}a"
+    ec2.terminate_instances(InstanceIds=[iid])
+    wait_state(ec2, iid, "terminated")
+    ec2.delete_subnet(SubnetId=sub["SubnetId"])
+    ec2.delete_vpc(VpcId=vid)
+
+
 def test_launch_into_unknown_subnet(ec2):
     with ec2_error("InvalidSubnetID.NotFound",
                    message="The subnet ID 'subnet-0123456789abcdef0' does not exist"):
