@@ -39,6 +39,8 @@ OPERATIONS = [
     "AssociateIamInstanceProfile", "ReplaceIamInstanceProfileAssociation",
     "DisassociateIamInstanceProfile", "DescribeIamInstanceProfileAssociations",
     "CreateVpc", "DeleteVpc", "CreateSubnet", "DeleteSubnet",
+    # what Terraform's aws_vpc and aws_subnet read besides them (issue 11)
+    "DescribeNetworkAcls", "DescribeNetworkInterfaces",
 ]
 
 DROP = {"documentation", "deprecatedMessage", "examples", "documentationUrl"}

@@ -310,7 +310,7 @@ def test_default_vpc_attributes_and_main_route_table(ec2):
 
 
 def test_unimplemented_actions_are_invalid_action(server):
-    for action in ("CreateVolume", "DescribeSpotPriceHistory", "CreateVpc",
+    for action in ("CreateVolume", "DescribeSpotPriceHistory", "CreateInternetGateway",
                    "AuthorizeSecurityGroupIngress"):
         resp = raw(server.endpoint, {"Action": action}, region=REGION)
         assert (resp.status, resp.error[0]) == (400, "InvalidAction"), (action, resp.body[:300])

@@ -454,6 +454,58 @@ def data_sources_filter_on_http_tokens(workspace, server):
 
 
 @scenario
+def vpc_subnet_and_instance_in_it(workspace, server):
+    """aws_vpc + aws_subnet (a /28) + aws_instance in that subnet (issue 11): apply (the
+    provider also reads DescribeVpcAttribute, the main route table, the default network ACL
+    and security group), a clean plan, then destroy (it lists the subnet's network interfaces
+    before DeleteSubnet, and DeleteVpc comes after the subnet is gone)."""
+    region = "eu-west-3"
+    ec2 = server.client(region)
+    ws = workspace(region)
+    ws.write(f"""
+        resource "aws_vpc" "main" {{
+          cidr_block = "10.60.0.0/16"
+          tags = {{ Name = "tf-vpc" }}
+        }}
+        resource "aws_subnet" "small" {{
+          vpc_id            = aws_vpc.main.id
+          cidr_block        = "10.60.1.0/28"
+          availability_zone = "eu-west-3b"
+          tags = {{ Name = "tf-subnet" }}
+        }}
+        resource "aws_instance" "app" {{
+          ami           = "{AMI_AL2}"
+          instance_type = "t3.micro"
+          subnet_id     = aws_subnet.small.id
+        }}
+        output "vpc" {{ value = aws_vpc.main.id }}
+        output "subnet" {{ value = aws_subnet.small.id }}
+        output "sg" {{ value = aws_vpc.main.default_security_group_id }}
+        output "id" {{ value = aws_instance.app.id }}
+        """)
+    ws.init()
+    ws.apply()
+    out = ws.outputs()
+    vpc = ec2.describe_vpcs(VpcIds=[out["vpc"]])["Vpcs"][0]
+    assert (vpc["CidrBlock"], vpc["Tags"]) == ("10.60.0.0/16", [{"Key": "Name", "Value": "tf-vpc"}])
+    sub = ec2.describe_subnets(SubnetIds=[out["subnet"]])["Subnets"][0]
+    assert (sub["CidrBlock"], sub["AvailabilityZone"], sub["VpcId"]) == \
+        ("10.60.1.0/28", "eu-west-3b", out["vpc"])
+    assert sub["AvailableIpAddressCount"] == 10  # 16 − 5 reserved − the instance's
+    got = instance(ec2, out["id"])
+    assert (got["SubnetId"], got["VpcId"]) == (out["subnet"], out["vpc"])
+    assert got["PrivateIpAddress"] == "10.60.1.4"
+    assert got["SecurityGroups"][0]["GroupId"] == out["sg"]
+    ws.plan_is_clean()
+    ws.destroy()
+    assert state(ec2, out["id"]) == "terminated"
+    with ec2_error("InvalidVpcID.NotFound"):
+        ec2.describe_vpcs(VpcIds=[out["vpc"]])
+    with ec2_error("InvalidSubnetID.NotFound"):
+        ec2.describe_subnets(SubnetIds=[out["subnet"]])
+
+
+@scenario
 def unimplemented_action_fails_fast(workspace, server):
     """A resource whose API imds does not serve (aws_ebs_volume: CreateVolume) gets
     InvalidAction, a 400 that no client retries: terraform fails at once instead of retrying
@@ -503,3 +555,7 @@ def test_unimplemented_action_fails_fast(scenarios):
 
 def test_default_vpc_and_changes_that_need_a_stop(scenarios):
     outcome(scenarios, default_vpc_and_changes_that_need_a_stop)
+
+
+def test_vpc_subnet_and_instance_in_it(scenarios):
+    outcome(scenarios, vpc_subnet_and_instance_in_it)

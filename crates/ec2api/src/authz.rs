@@ -390,6 +390,25 @@ fn checks(
                 None => vec![(arn("instance", "*"), global)],
             }
         }
+        // Service Authorization Reference, Amazon EC2: CreateVpc on `vpc/*` (with the request
+        // tags); CreateSubnet on `subnet/*` (request tags) and on the VPC it goes in;
+        // DeleteVpc and DeleteSubnet on the resource.
+        "CreateVpc" => {
+            let mut ctx = global;
+            request_tag_keys(&mut ctx, input, "vpc");
+            vec![(arn("vpc", "*"), ctx)]
+        }
+        "CreateSubnet" => {
+            let mut ctx = global.clone();
+            request_tag_keys(&mut ctx, input, "subnet");
+            let vpc = s(input, "VpcId").unwrap_or_default();
+            vec![(arn("subnet", "*"), ctx), (arn("vpc", &vpc), global)]
+        }
+        "DeleteVpc" => vec![(arn("vpc", &s(input, "VpcId").unwrap_or_default()), global)],
+        "DeleteSubnet" => vec![(
+            arn("subnet", &s(input, "SubnetId").unwrap_or_default()),
+            global,
+        )],
         "ModifyImageAttribute" | "DescribeImageAttribute" => {
             let image = s(input, "ImageId").unwrap_or_default();
             let mut ctx = global;

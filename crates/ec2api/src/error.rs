@@ -82,6 +82,12 @@ pub fn code_and_status(e: &Ec2Error) -> (u16, &'static str) {
         }
         InvalidIpAddressInUse(_) => (400, "InvalidIPAddress.InUse"),
         InsufficientFreeAddressesInSubnet(_) => (400, "InsufficientFreeAddressesInSubnet"),
+        InvalidNetworkInterfaceIdNotFound(_) => (400, "InvalidNetworkInterfaceID.NotFound"),
+        InvalidGroupNotFound(_) => (400, "InvalidGroup.NotFound"),
+        InvalidVpcRange(_) => (400, "InvalidVpc.Range"),
+        InvalidSubnetRange(_) => (400, "InvalidSubnet.Range"),
+        InvalidSubnetConflict(_) => (400, "InvalidSubnet.Conflict"),
+        DependencyViolation(_) => (400, "DependencyViolation"),
         ImageAuthFailure(_) => (401, "AuthFailure"),
         IncorrectInstanceState(_) => (400, "IncorrectInstanceState"),
         IncorrectState(_) => (400, "IncorrectState"),

@@ -61,6 +61,31 @@ pub fn groups(i: &Instance) -> Value {
         .collect()
 }
 
+/// An instance's primary network interface, as its `NetworkInterfaces` item shows it (and
+/// DescribeNetworkInterfaces, which adds the members only it has).
+pub fn primary_interface(i: &Instance) -> Value {
+    let launch = timestamp(i.launch_time_ms);
+    let dns = private_dns_name(i);
+    json!({
+        "Attachment": {"AttachTime": launch, "AttachmentId": i.network_interface_id.replace("eni-", "eni-attach-"),
+            "DeleteOnTermination": true, "DeviceIndex": 0, "Status": "attached", "NetworkCardIndex": 0},
+        "Description": "",
+        "Groups": groups(i),
+        "Ipv6Addresses": [],
+        "MacAddress": i.mac_address,
+        "NetworkInterfaceId": i.network_interface_id,
+        "OwnerId": i.scope.account,
+        "PrivateDnsName": dns,
+        "PrivateIpAddress": i.private_ip.to_string(),
+        "PrivateIpAddresses": [{"Primary": true, "PrivateDnsName": dns, "PrivateIpAddress": i.private_ip.to_string()}],
+        "SourceDestCheck": i.source_dest_check,
+        "Status": "in-use",
+        "SubnetId": i.subnet_id,
+        "VpcId": i.vpc_id,
+        "InterfaceType": "interface",
+    })
+}
+
 /// The `Instance` structure of DescribeInstances and RunInstances.
 pub fn instance(i: &Instance) -> Value {
     let launch = timestamp(i.launch_time_ms);
@@ -111,27 +136,7 @@ pub fn instance(i: &Instance) -> Value {
         obj.insert("VpcId".into(), json!(i.vpc_id));
         obj.insert("PrivateIpAddress".into(), json!(i.private_ip.to_string()));
         obj.insert("BlockDeviceMappings".into(), block_device_mappings(i));
-        obj.insert(
-            "NetworkInterfaces".into(),
-            json!([{
-                "Attachment": {"AttachTime": launch, "AttachmentId": i.network_interface_id.replace("eni-", "eni-attach-"),
-                    "DeleteOnTermination": true, "DeviceIndex": 0, "Status": "attached", "NetworkCardIndex": 0},
-                "Description": "",
-                "Groups": groups,
-                "Ipv6Addresses": [],
-                "MacAddress": i.mac_address,
-                "NetworkInterfaceId": i.network_interface_id,
-                "OwnerId": i.scope.account,
-                "PrivateDnsName": dns,
-                "PrivateIpAddress": i.private_ip.to_string(),
-                "PrivateIpAddresses": [{"Primary": true, "PrivateDnsName": dns, "PrivateIpAddress": i.private_ip.to_string()}],
-                "SourceDestCheck": i.source_dest_check,
-                "Status": "in-use",
-                "SubnetId": i.subnet_id,
-                "VpcId": i.vpc_id,
-                "InterfaceType": "interface",
-            }]),
-        );
+        obj.insert("NetworkInterfaces".into(), json!([primary_interface(i)]));
     } else {
         obj.insert("BlockDeviceMappings".into(), json!([]));
         obj.insert("NetworkInterfaces".into(), json!([]));

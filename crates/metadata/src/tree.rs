@@ -192,7 +192,6 @@ pub fn role_name(profile_arn: &str) -> &str {
 pub fn meta_data(v: &InstanceView) -> Node {
     let vpc = catalogue::default_vpc(&v.region);
     let subnet = vpc.subnets.iter().find(|s| s.subnet_id == v.subnet_id);
-    let cidr = |c: (std::net::Ipv4Addr, u8)| format!("{}/{}", c.0, c.1);
     let host = v.hostname();
     let group_names: Vec<&str> = v.security_groups.iter().map(|(_, n)| n.as_str()).collect();
     let group_ids: Vec<&str> = v.security_groups.iter().map(|(i, _)| i.as_str()).collect();
@@ -208,15 +207,22 @@ pub fn meta_data(v: &InstanceView) -> Node {
         ("security-groups", leaf(group_names.join("\n"))),
         ("subnet-id", leaf(v.subnet_id.clone())),
     ];
-    if let Some(s) = subnet {
-        mac_entries.push(("subnet-ipv4-cidr-block", leaf(cidr(s.cidr))));
+    // The network as at launch; instances stored before it was kept are in a default subnet.
+    let (subnet_cidr, vpc_cidr, az_id) = match (&v.network, subnet) {
+        (Some(n), _) => (
+            Some(n.subnet_cidr),
+            n.vpc_cidr,
+            n.availability_zone_id.clone(),
+        ),
+        (None, Some(s)) => (Some(s.cidr), vpc.vpc.cidr, s.availability_zone_id.clone()),
+        (None, None) => (None, vpc.vpc.cidr, String::new()),
+    };
+    if let Some(c) = subnet_cidr {
+        mac_entries.push(("subnet-ipv4-cidr-block", leaf(c.to_string())));
     }
     mac_entries.push(("vpc-id", leaf(v.vpc_id.clone())));
-    mac_entries.push(("vpc-ipv4-cidr-block", leaf(cidr(vpc.cidr))));
-    mac_entries.push(("vpc-ipv4-cidr-blocks", leaf(cidr(vpc.cidr))));
-    let az_id = subnet
-        .map(|s| s.availability_zone_id.clone())
-        .unwrap_or_default();
+    mac_entries.push(("vpc-ipv4-cidr-block", leaf(vpc_cidr.to_string())));
+    mac_entries.push(("vpc-ipv4-cidr-blocks", leaf(vpc_cidr.to_string())));
 
     let mut root: Vec<(&str, Node)> = vec![
         ("ami-id", leaf(v.image_id.clone())),
@@ -365,7 +371,7 @@ pub(crate) mod tests {
         let subnet = &vpc.subnets[0];
         let mut i = model::testing::instance("t3.micro");
         i.subnet_id = subnet.subnet_id.clone();
-        i.vpc_id = vpc.vpc_id.clone();
+        i.vpc_id = vpc.vpc.vpc_id.clone();
         i.availability_zone = subnet.availability_zone.clone();
         i.security_groups = vec![("sg-1".into(), "default".into())];
         i.tags = vec![model::tags::Tag {
@@ -403,6 +409,41 @@ pub(crate) mod tests {
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted, "alphabetical");
+    }
+
+    /// An instance in a subnet of one's own VPC (issue 11): its blocks and zone id are the
+    /// ones kept at launch, not the default VPC's.
+    #[test]
+    fn a_created_subnet_shows_its_own_blocks() {
+        let mut i = instance();
+        i.vpc_id = "vpc-0aaaaaaaaaaaaaaaa".into();
+        i.subnet_id = "subnet-0bbbbbbbbbbbbbbbb".into();
+        i.availability_zone = "us-east-1c".into();
+        i.network = Some(model::instance::NetworkPlacement {
+            subnet_cidr: model::cidr::Cidr::parse("10.5.7.16/28").unwrap(),
+            vpc_cidr: model::cidr::Cidr::parse("10.5.0.0/16").unwrap(),
+            availability_zone_id: "use1-az3".into(),
+        });
+        let v = InstanceView::of(&i);
+        let t = meta_data(&v);
+        let mac = format!("network/interfaces/macs/{}/", v.mac);
+        for (path, want) in [
+            ("subnet-ipv4-cidr-block", "10.5.7.16/28"),
+            ("vpc-ipv4-cidr-block", "10.5.0.0/16"),
+            ("vpc-ipv4-cidr-blocks", "10.5.0.0/16"),
+            ("vpc-id", "vpc-0aaaaaaaaaaaaaaaa"),
+            ("subnet-id", "subnet-0bbbbbbbbbbbbbbbb"),
+        ] {
+            assert_eq!(
+                t.lookup(&format!("{mac}{path}")),
+                Lookup::Leaf(&Bytes::from(want)),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            t.lookup("placement/availability-zone-id"),
+            Lookup::Leaf(&Bytes::from("use1-az3"))
+        );
     }
 
     #[test]

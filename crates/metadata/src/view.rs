@@ -23,6 +23,7 @@ pub struct InstanceView {
     pub interface_id: String,
     pub subnet_id: String,
     pub vpc_id: String,
+    pub network: Option<model::instance::NetworkPlacement>,
     pub security_groups: Vec<(String, String)>,
     pub key_name: Option<String>,
     /// The instance profile whose role is served: that of the settled association (see
@@ -57,6 +58,7 @@ impl InstanceView {
             interface_id: i.network_interface_id.clone(),
             subnet_id: i.subnet_id.clone(),
             vpc_id: i.vpc_id.clone(),
+            network: i.network.clone(),
             security_groups: i.security_groups.clone(),
             key_name: i.key_name.clone(),
             iam_profile: i.served_profile().cloned(),

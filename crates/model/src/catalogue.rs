@@ -4,7 +4,9 @@
 //! The catalogue is the same in every Region (real AMI ids differ per Region; ours do not,
 //! so that examples work anywhere). Ids are fixed, so tests and documentation can name them.
 
+use crate::cidr::Cidr;
 use crate::image::{Image, ImdsSupport};
+pub use crate::vpc::{Subnet, Vpc, Zone};
 use std::net::Ipv4Addr;
 
 /// The account that owns Amazon's public images.
@@ -164,39 +166,11 @@ pub fn instance_type(name: &str) -> Option<&'static InstanceType> {
     INSTANCE_TYPES.iter().find(|t| t.name == name)
 }
 
-/// A default subnet: one per Availability Zone of the default VPC, /20 each, as EC2 lays
-/// out a default VPC (172.31.0.0/16).
+/// The Region's default VPC (172.31.0.0/16) and its default subnets, one /20 per
+/// Availability Zone, as EC2 lays out a default VPC.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subnet {
-    pub subnet_id: String,
-    pub vpc_id: String,
-    pub availability_zone: String,
-    pub availability_zone_id: String,
-    pub cidr: (Ipv4Addr, u8),
-    pub default_for_az: bool,
-}
-
-impl Subnet {
-    /// The addresses an instance may get: AWS reserves the first four and the last one.
-    pub fn usable(&self) -> std::ops::Range<u32> {
-        let size = 1u32 << (32 - self.cidr.1);
-        4..size - 1
-    }
-    pub fn address(&self, offset: u32) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.cidr.0) + offset)
-    }
-    pub fn offset_of(&self, ip: Ipv4Addr) -> Option<u32> {
-        let base = u32::from(self.cidr.0);
-        let size = 1u32 << (32 - self.cidr.1);
-        let v = u32::from(ip);
-        (v >= base && v < base + size).then_some(v - base)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vpc {
-    pub vpc_id: String,
-    pub cidr: (Ipv4Addr, u8),
+pub struct DefaultVpc {
+    pub vpc: Vpc,
     pub subnets: Vec<Subnet>,
 }
 
@@ -235,29 +209,41 @@ pub fn zone_id_prefix(region: &str) -> String {
     }
 }
 
-/// The Region's default VPC.
-pub fn default_vpc(region: &str) -> Vpc {
-    let vpc_id = crate::ids::new_id(crate::ids::VPC, fnv(region));
+/// The Region's Availability Zones, in order (`us-east-1a` is `use1-az1`, …).
+pub fn zones(region: &str) -> Vec<Zone> {
     let short = zone_id_prefix(region);
-    let subnets = (0..zone_count(region))
-        .map(|i| {
-            let letter = (b'a' + i as u8) as char;
-            Subnet {
-                subnet_id: crate::ids::new_id(
-                    crate::ids::SUBNET,
-                    fnv(&format!("{region}{letter}")),
-                ),
-                vpc_id: vpc_id.clone(),
-                availability_zone: format!("{region}{letter}"),
-                availability_zone_id: format!("{short}-az{}", i + 1),
-                cidr: (Ipv4Addr::new(172, 31, (i as u8) * 16, 0), 20),
-                default_for_az: true,
-            }
+    (0..zone_count(region))
+        .map(|i| Zone {
+            name: format!("{region}{}", (b'a' + i as u8) as char),
+            id: format!("{short}-az{}", i + 1),
+        })
+        .collect()
+}
+
+/// The Region's default VPC, the same for every account (stable ids).
+pub fn default_vpc(region: &str) -> DefaultVpc {
+    let vpc_id = crate::ids::new_id(crate::ids::VPC, fnv(region));
+    let subnets = zones(region)
+        .into_iter()
+        .enumerate()
+        .map(|(i, z)| Subnet {
+            subnet_id: crate::ids::new_id(crate::ids::SUBNET, fnv(&z.name)),
+            vpc_id: vpc_id.clone(),
+            availability_zone: z.name,
+            availability_zone_id: z.id,
+            cidr: Cidr::new(Ipv4Addr::new(172, 31, (i as u8) * 16, 0), 20).expect("/20"),
+            default_for_az: true,
+            tags: Vec::new(),
         })
         .collect();
-    Vpc {
-        vpc_id,
-        cidr: (Ipv4Addr::new(172, 31, 0, 0), 16),
+    DefaultVpc {
+        vpc: Vpc {
+            vpc_id,
+            cidr: Cidr::new(Ipv4Addr::new(172, 31, 0, 0), 16).expect("/16"),
+            is_default: true,
+            instance_tenancy: "default".into(),
+            tags: Vec::new(),
+        },
         subnets,
     }
 }
@@ -290,12 +276,13 @@ mod tests {
     fn default_vpc_layout() {
         let v = default_vpc("us-east-1");
         assert_eq!(v.subnets.len(), 6);
-        assert!(crate::ids::is_well_formed(&v.vpc_id, "vpc"));
-        assert_eq!(v.subnets[1].cidr.0, Ipv4Addr::new(172, 31, 16, 0));
-        assert_eq!(v.subnets[0].address(4), Ipv4Addr::new(172, 31, 0, 4));
+        assert!(crate::ids::is_well_formed(&v.vpc.vpc_id, "vpc"));
+        assert_eq!(v.subnets[1].cidr.base(), Ipv4Addr::new(172, 31, 16, 0));
+        assert_eq!(v.subnets[0].cidr.address(4), Ipv4Addr::new(172, 31, 0, 4));
         assert_eq!(default_vpc("us-east-1"), v, "stable ids");
-        assert_ne!(default_vpc("us-west-2").vpc_id, v.vpc_id);
-        assert_eq!(v.subnets[0].usable().len(), 4091);
+        assert_ne!(default_vpc("us-west-2").vpc.vpc_id, v.vpc.vpc_id);
+        assert_eq!(v.subnets[0].cidr.usable_count(), 4091);
+        assert_eq!(v.vpc.cidr.to_string(), "172.31.0.0/16");
     }
 
     #[test]

@@ -107,6 +107,19 @@ pub enum Ec2Error {
     InvalidParameterValueAddress { address: String },
     #[error("There are not enough free addresses in subnet '{0}' to satisfy the requested number of instances.")]
     InsufficientFreeAddressesInSubnet(String),
+    #[error("The networkInterface ID '{0}' does not exist")]
+    InvalidNetworkInterfaceIdNotFound(String),
+    #[error("The security group '{0}' does not exist")]
+    InvalidGroupNotFound(String),
+    #[error("The CIDR '{0}' is invalid.")]
+    InvalidVpcRange(String),
+    #[error("The CIDR '{0}' is invalid.")]
+    InvalidSubnetRange(String),
+    #[error("The CIDR '{0}' conflicts with another subnet")]
+    InvalidSubnetConflict(String),
+    /// A resource that others still depend on (a VPC with subnets, a subnet with instances).
+    #[error("{0}")]
+    DependencyViolation(String),
     #[error("Not authorized for image:{0}")]
     ImageAuthFailure(String),
 

@@ -92,6 +92,14 @@ pub struct IamProfileRef {
     pub role: Option<String>,
 }
 
+/// The blocks of an instance's subnet and VPC and its zone's id, as at launch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkPlacement {
+    pub subnet_cidr: crate::cidr::Cidr,
+    pub vpc_cidr: crate::cidr::Cidr,
+    pub availability_zone_id: String,
+}
+
 /// One instance, as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instance {
@@ -110,6 +118,11 @@ pub struct Instance {
     pub subnet_id: String,
     pub vpc_id: String,
     pub availability_zone: String,
+    /// The network the instance was launched into, as the metadata service shows it (a
+    /// subnet of one's own is not in the catalogue). Absent in instances stored before it
+    /// was kept: the Region's default subnets then answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkPlacement>,
     pub network_interface_id: String,
     pub mac_address: String,
     pub root_volume_id: String,

@@ -11,11 +11,13 @@
 //! - [`instance`]: instances, their lifecycle and the `pending` → `applied` state of options.
 //! - [`profile_association`]: IAM instance profile associations and their states.
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
+//! - [`vpc`], [`cidr`]: VPCs and subnets, their CIDR rules and the reserved addresses.
 //! - [`ids`]: the formats of EC2 resource ids.
 //! - [`limits`]: EC2's limits on one request, and the bounds of the Query decoder.
 //! - [`error`]: [`Ec2Error`], every error a request can get, worded as EC2 words it.
 
 pub mod catalogue;
+pub mod cidr;
 pub mod defaults;
 pub mod error;
 pub mod filter;
@@ -30,6 +32,7 @@ pub mod profile_association;
 pub mod tags;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod vpc;
 
 pub use defaults::{AccountDefaults, Preference};
 pub use error::Ec2Error;

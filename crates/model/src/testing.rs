@@ -22,6 +22,7 @@ pub fn instance(instance_type: &str) -> Instance {
         subnet_id: "subnet-0123456789abcdef0".into(),
         vpc_id: "vpc-0123456789abcdef0".into(),
         availability_zone: "us-east-1a".into(),
+        network: None,
         network_interface_id: "eni-0123456789abcdef0".into(),
         mac_address: "02:00:00:00:00:01".into(),
         root_volume_id: "vol-0123456789abcdef0".into(),

@@ -85,6 +85,28 @@ pub type TemplateMutation = Box<
         + Send,
 >;
 
+/// Builds a new subnet of a VPC (given with its subnets, default ones included) inside the
+/// write transaction; the model checks its block against them.
+pub type SubnetBuilder = Box<
+    dyn FnOnce(
+            &model::vpc::Vpc,
+            &[model::vpc::Subnet],
+        ) -> std::result::Result<model::vpc::Subnet, Ec2Error>
+        + Send,
+>;
+
+/// Decides whether a VPC may be deleted, given how many subnets it has.
+pub type VpcDeletion =
+    Box<dyn FnOnce(&model::vpc::Vpc, usize) -> std::result::Result<(), Ec2Error> + Send>;
+
+/// Decides whether a subnet may be deleted, given how many addresses instances hold in it.
+pub type SubnetDeletion =
+    Box<dyn FnOnce(&model::vpc::Subnet, u64) -> std::result::Result<(), Ec2Error> + Send>;
+
+/// A change to the tags of a VPC or subnet.
+pub type TagsMutation =
+    Box<dyn FnOnce(&mut Vec<model::tags::Tag>) -> std::result::Result<(), Ec2Error> + Send>;
+
 /// Builds the instances of a launch inside the write transaction, once the store has
 /// allocated their addresses and checked the client token.
 pub type LaunchBuilder =
@@ -134,6 +156,13 @@ pub trait Store: Send + Sync + 'static {
     /// Tags of every resource type in the scope (DescribeTags), filtered.
     async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage>;
     async fn count_instances(&self) -> Result<u64>;
+    /// How many addresses of each of these subnets instances hold: every instance not yet
+    /// `terminated` holds its private address (EC2 releases it at termination), whatever
+    /// its account, since addresses are allocated per subnet id.
+    async fn subnet_usage(
+        &self,
+        subnet_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>>;
 
     // ---- account defaults ----
     async fn defaults(&self, scope: &Scope) -> Result<AccountDefaults>;
@@ -164,6 +193,36 @@ pub trait Store: Send + Sync + 'static {
         f: TemplateMutation,
     ) -> Result<(LaunchTemplate, Option<LaunchTemplateVersion>)>;
     async fn delete_template(&self, scope: &Scope, template_id: &str) -> Result<LaunchTemplate>;
+
+    // ---- VPCs and subnets an account creates (the default VPC is the catalogue's) ----
+    async fn create_vpc(&self, scope: &Scope, vpc: model::vpc::Vpc) -> Result<()>;
+    /// The scope's VPCs, in creation order.
+    async fn vpcs(&self, scope: &Scope) -> Result<Vec<model::vpc::Vpc>>;
+    /// Delete a VPC once `check` allows it; unknown is `InvalidVpcID.NotFound`.
+    async fn delete_vpc(
+        &self,
+        scope: &Scope,
+        vpc_id: &str,
+        check: VpcDeletion,
+    ) -> Result<model::vpc::Vpc>;
+    /// Create a subnet in a VPC of the scope (or its Region's default VPC).
+    async fn create_subnet(
+        &self,
+        scope: &Scope,
+        vpc_id: &str,
+        build: SubnetBuilder,
+    ) -> Result<model::vpc::Subnet>;
+    /// The scope's subnets, in creation order.
+    async fn subnets(&self, scope: &Scope) -> Result<Vec<model::vpc::Subnet>>;
+    /// Delete a subnet once `check` allows it; unknown is `InvalidSubnetID.NotFound`.
+    async fn delete_subnet(
+        &self,
+        scope: &Scope,
+        subnet_id: &str,
+        check: SubnetDeletion,
+    ) -> Result<model::vpc::Subnet>;
+    /// Change the tags of a VPC or subnet of the scope (by its id).
+    async fn update_network_tags(&self, scope: &Scope, id: &str, f: TagsMutation) -> Result<()>;
 
     // ---- IAM entities (documents the `iam` registry writes) ----
     /// Every IAM record: (account, kind, name) → document.

@@ -303,8 +303,12 @@ pub async fn modify_instance_attribute(
     ctx: &Ctx<'_>,
     req: ModifyInstanceAttributeIn,
 ) -> Result<Value, Ec2Error> {
-    let vpc = model::catalogue::default_vpc(&ctx.scope.region);
-    let change = requested_change(&req, &vpc.vpc_id)?;
+    // Security groups are those of the instance's own VPC.
+    let vpc_id = match one_instance(ctx, &req.instance_id).await {
+        Ok(i) => i.vpc_id,
+        Err(_) => model::catalogue::default_vpc(&ctx.scope.region).vpc.vpc_id,
+    };
+    let change = requested_change(&req, &vpc_id)?;
     let i = one_instance(ctx, &req.instance_id).await?;
     let is_dry = req.dry_run == Some(true);
     ctx.api

@@ -357,7 +357,8 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
     }
     let vpc = catalogue::default_vpc(&ctx.scope.region);
     // Terraform sends `Placement.AvailabilityZone=` (empty) when none is chosen: EC2 reads
-    // an empty value as "not set".
+    // an empty value as "not set". A subnet of one's own VPC is found in the store; without
+    // a subnet, the launch goes to a default subnet (of the zone asked for).
     let subnet = match (
         req.subnet_id.as_ref().filter(|s| !s.is_empty()),
         req.placement
@@ -365,21 +366,31 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
             .and_then(|p| p.availability_zone.as_ref())
             .filter(|s| !s.is_empty()),
     ) {
-        (Some(id), _) => vpc
-            .subnets
-            .iter()
-            .find(|s| &s.subnet_id == id)
-            .ok_or_else(|| Ec2Error::InvalidSubnetIdNotFound(id.clone()))?,
+        (Some(id), _) => super::vpcs::subnet_by_id(ctx, id).await?,
         (None, Some(az)) => vpc
             .subnets
             .iter()
             .find(|s| &s.availability_zone == az)
+            .cloned()
             .ok_or_else(|| {
                 Ec2Error::InvalidParameterValue(format!("Invalid availability zone: [{az}]"))
             })?,
-        (None, None) => &vpc.subnets[(random() % vpc.subnets.len() as u64) as usize],
+        (None, None) => vpc.subnets[(random() % vpc.subnets.len() as u64) as usize].clone(),
+    };
+    // UNCONFIRMED: EC2's answer to a zone that is not the subnet's.
+    if let Some(az) = req
+        .placement
+        .as_ref()
+        .and_then(|p| p.availability_zone.as_ref())
+        .filter(|s| !s.is_empty())
+    {
+        if *az != subnet.availability_zone {
+            return Err(Ec2Error::InvalidParameterValue(format!(
+                "Value ({az}) for parameter availabilityZone is invalid. Subnet {} is in availability zone {}",
+                subnet.subnet_id, subnet.availability_zone
+            )));
+        }
     }
-    .clone();
     let profile = match req
         .iam_instance_profile
         .as_ref()
@@ -407,12 +418,15 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
     if let Some(name) = req.security_groups.iter().find(|n| n.as_str() != "default") {
         return Err(Ec2Error::InvalidParameterValue(format!(
             "The security group '{name}' does not exist in default VPC '{}'",
-            vpc.vpc_id
+            vpc.vpc.vpc_id
         )));
     }
     let security_groups: Vec<(String, String)> =
         if req.security_group_ids.is_empty() && tpl.security_group_ids.is_empty() {
-            vec![(default_security_group(&vpc.vpc_id), "default".to_string())]
+            vec![(
+                default_security_group(&subnet.vpc_id),
+                "default".to_string(),
+            )]
         } else {
             req.security_group_ids
                 .iter()
@@ -420,7 +434,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
                 .map(|g| {
                     (
                         g.clone(),
-                        if *g == default_security_group(&vpc.vpc_id) {
+                        if *g == default_security_group(&subnet.vpc_id) {
                             "default".into()
                         } else {
                             g.clone()
@@ -459,6 +473,11 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         subnet_id: subnet.subnet_id.clone(),
         vpc_id: subnet.vpc_id.clone(),
         availability_zone: subnet.availability_zone.clone(),
+        network: Some(model::instance::NetworkPlacement {
+            subnet_cidr: subnet.cidr,
+            vpc_cidr: super::vpcs::vpc_cidr_of(ctx, &subnet.vpc_id).await?,
+            availability_zone_id: subnet.availability_zone_id.clone(),
+        }),
         network_interface_id: String::new(),
         mac_address: String::new(),
         root_volume_id: String::new(),
@@ -606,10 +625,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
     }
 }
 
-/// The default security group of a VPC (a stable id per VPC).
-pub fn default_security_group(vpc_id: &str) -> String {
-    format!("sg-{}", &vpc_id[4..])
-}
+pub use super::vpcs::default_security_group;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]

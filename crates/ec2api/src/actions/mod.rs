@@ -13,6 +13,7 @@ mod profiles;
 pub use profiles::instance_of_association;
 mod tags;
 mod templates;
+mod vpcs;
 
 use crate::server::Ctx;
 use base64::Engine;
@@ -73,15 +74,22 @@ actions! {
     DescribeInstanceCreditSpecifications => attributes::describe_instance_credit_specifications,
     ModifyInstanceCreditSpecification => attributes::modify_instance_credit_specification,
     DescribeInstanceTypes => network::describe_instance_types,
-    DescribeVpcs => network::describe_vpcs,
-    DescribeVpcAttribute => network::describe_vpc_attribute,
-    DescribeRouteTables => network::describe_route_tables,
-    DescribeSubnets => network::describe_subnets,
+    DescribeVpcs => vpcs::describe_vpcs,
+    DescribeVpcAttribute => vpcs::describe_vpc_attribute,
+    DescribeRouteTables => vpcs::describe_route_tables,
+    DescribeSubnets => vpcs::describe_subnets,
+    CreateVpc => vpcs::create_vpc,
+    DeleteVpc => vpcs::delete_vpc,
+    CreateSubnet => vpcs::create_subnet,
+    DeleteSubnet => vpcs::delete_subnet,
+    DescribeNetworkAcls => vpcs::describe_network_acls,
+    DescribeSecurityGroups => vpcs::describe_security_groups,
     DescribeVolumes => network::describe_volumes,
     AssociateIamInstanceProfile => profiles::associate_iam_instance_profile,
     ReplaceIamInstanceProfileAssociation => profiles::replace_iam_instance_profile_association,
     DisassociateIamInstanceProfile => profiles::disassociate_iam_instance_profile,
     DescribeIamInstanceProfileAssociations => profiles::describe_iam_instance_profile_associations,
+    DescribeNetworkInterfaces => network::describe_network_interfaces,
 }
 
 /// Deserialize the decoded input into a typed request. The decoder already checked names and

@@ -1,13 +1,10 @@
-//! The catalogue as the Describe calls show it: DescribeInstanceTypes, DescribeVpcs and
-//! DescribeSubnets (each Region's default VPC and its default subnets), and DescribeVolumes
-//! (the root volume every instance gets).
+//! The catalogue as the Describe calls show it: DescribeInstanceTypes, and DescribeVolumes
+//! (the root volume every instance gets). VPCs and subnets are in `vpcs`.
 
-use super::{
-    dry_run, filters, ids_without_max, max_results, max_results_up_to, page_in_memory, FilterIn,
-};
+use super::{dry_run, filters, ids_without_max, max_results_up_to, page_in_memory, FilterIn};
 use crate::render;
 use crate::server::Ctx;
-use model::catalogue::{self, Hypervisor, InstanceType, Subnet};
+use model::catalogue::{self, Hypervisor, InstanceType};
 use model::filter::{self, Filter};
 use model::instance::Instance;
 use model::{ids, Ec2Error};
@@ -15,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Keep the items whose attributes pass every filter (names checked against `known` first).
-fn filtered<T>(
+pub(super) fn filtered<T>(
     items: impl IntoIterator<Item = T>,
     input: Vec<FilterIn>,
     known: &[&str],
@@ -29,7 +26,7 @@ fn filtered<T>(
         .collect())
 }
 
-fn attrs(pairs: &[(&str, String)]) -> Vec<(String, String)> {
+pub(super) fn attrs(pairs: &[(&str, String)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
@@ -270,352 +267,6 @@ pub async fn describe_instance_types(
     page_in_memory("InstanceTypes", "types", items, &req.next_token, limit)
 }
 
-// ------------------------------------------------------------------- VPCs and subnets
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeVpcsIn {
-    #[serde(default)]
-    vpc_ids: Vec<String>,
-    #[serde(default)]
-    filters: Vec<FilterIn>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-    dry_run: Option<bool>,
-}
-
-/// EC2 also answers the camelCase spellings the Terraform provider sends (`isDefault`,
-/// `availabilityZone`, `defaultForAz`, `cidrBlock`), which its documentation does not list.
-const VPC_FILTERS: &[&str] = &[
-    "vpc-id",
-    "is-default",
-    "isDefault",
-    "state",
-    "cidr",
-    "cidr-block-association.cidr-block",
-    "cidr-block-association.state",
-    "dhcp-options-id",
-    "owner-id",
-    "tag-key",
-];
-
-fn cidr((ip, len): (std::net::Ipv4Addr, u8)) -> String {
-    format!("{ip}/{len}")
-}
-
-fn dhcp_options_id(vpc_id: &str) -> String {
-    format!("dopt-{}", &vpc_id[4..])
-}
-
-/// Every id in `wanted` must be one of `existing`, or `not_found` names the first missing.
-fn check_ids(
-    wanted: &[String],
-    existing: &[&str],
-    prefix: &str,
-    not_found: fn(String) -> Ec2Error,
-) -> Result<(), Ec2Error> {
-    for id in wanted {
-        if !ids::is_well_formed(id, prefix) {
-            return Err(Ec2Error::InvalidParameterValue(format!(
-                "Invalid id: \"{id}\" (expecting \"{prefix}-...\")"
-            )));
-        }
-        if !existing.contains(&id.as_str()) {
-            return Err(not_found(id.clone()));
-        }
-    }
-    Ok(())
-}
-
-pub async fn describe_vpcs(ctx: &Ctx<'_>, req: DescribeVpcsIn) -> Result<Value, Ec2Error> {
-    let limit = max_results(req.max_results)?;
-    super::page_after("vpcs", &req.next_token)?;
-    let vpc = catalogue::default_vpc(&ctx.scope.region);
-    check_ids(
-        &req.vpc_ids,
-        &[vpc.vpc_id.as_str()],
-        ids::VPC,
-        Ec2Error::InvalidVpcIdNotFound,
-    )?;
-    let account = ctx.scope.account.clone();
-    let vpcs = filtered([&vpc], req.filters, VPC_FILTERS, |v| {
-        attrs(&[
-            ("vpc-id", v.vpc_id.clone()),
-            ("is-default", "true".into()),
-            ("isDefault", "true".into()),
-            ("state", "available".into()),
-            ("cidr", cidr(v.cidr)),
-            ("cidr-block-association.cidr-block", cidr(v.cidr)),
-            ("cidr-block-association.state", "associated".into()),
-            ("dhcp-options-id", dhcp_options_id(&v.vpc_id)),
-            ("owner-id", account.clone()),
-        ])
-    })?;
-    dry_run(req.dry_run)?;
-    let items = vpcs
-        .into_iter()
-        .map(|v| {
-            json!({
-                "CidrBlock": cidr(v.cidr),
-                "DhcpOptionsId": dhcp_options_id(&v.vpc_id),
-                "State": "available",
-                "VpcId": v.vpc_id,
-                "OwnerId": ctx.scope.account,
-                "InstanceTenancy": "default",
-                "CidrBlockAssociationSet": [{
-                    "AssociationId": format!("vpc-cidr-assoc-{}", &v.vpc_id[4..]),
-                    "CidrBlock": cidr(v.cidr),
-                    "CidrBlockState": {"State": "associated"},
-                }],
-                "IsDefault": true,
-                "BlockPublicAccessStates": {"InternetGatewayBlockMode": "off"},
-            })
-        })
-        .collect();
-    page_in_memory("Vpcs", "vpcs", items, &req.next_token, limit)
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeSubnetsIn {
-    #[serde(default)]
-    subnet_ids: Vec<String>,
-    #[serde(default)]
-    filters: Vec<FilterIn>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-    dry_run: Option<bool>,
-}
-
-const SUBNET_FILTERS: &[&str] = &[
-    "subnet-id",
-    "vpc-id",
-    "availability-zone",
-    "availabilityZone",
-    "availability-zone-id",
-    "availabilityZoneId",
-    "default-for-az",
-    "defaultForAz",
-    "state",
-    "cidr-block",
-    "cidr",
-    "cidrBlock",
-    "owner-id",
-    "map-public-ip-on-launch",
-    "tag-key",
-];
-
-fn subnet_attributes(s: &Subnet, account: &str) -> Vec<(String, String)> {
-    attrs(&[
-        ("subnet-id", s.subnet_id.clone()),
-        ("vpc-id", s.vpc_id.clone()),
-        ("availability-zone", s.availability_zone.clone()),
-        ("availabilityZone", s.availability_zone.clone()),
-        ("availability-zone-id", s.availability_zone_id.clone()),
-        ("availabilityZoneId", s.availability_zone_id.clone()),
-        ("default-for-az", s.default_for_az.to_string()),
-        ("defaultForAz", s.default_for_az.to_string()),
-        ("state", "available".into()),
-        ("cidr-block", cidr(s.cidr)),
-        ("cidr", cidr(s.cidr)),
-        ("cidrBlock", cidr(s.cidr)),
-        ("owner-id", account.to_string()),
-        ("map-public-ip-on-launch", "true".into()),
-    ])
-}
-
-pub async fn describe_subnets(ctx: &Ctx<'_>, req: DescribeSubnetsIn) -> Result<Value, Ec2Error> {
-    let limit = max_results(req.max_results)?;
-    super::page_after("subnets", &req.next_token)?;
-    let vpc = catalogue::default_vpc(&ctx.scope.region);
-    let existing: Vec<&str> = vpc.subnets.iter().map(|s| s.subnet_id.as_str()).collect();
-    check_ids(
-        &req.subnet_ids,
-        &existing,
-        ids::SUBNET,
-        Ec2Error::InvalidSubnetIdNotFound,
-    )?;
-    let account = ctx.scope.account.clone();
-    let named = |s: &&Subnet| req.subnet_ids.is_empty() || req.subnet_ids.contains(&s.subnet_id);
-    let subnets = filtered(
-        vpc.subnets.iter().filter(named),
-        req.filters,
-        SUBNET_FILTERS,
-        |s| subnet_attributes(s, &account),
-    )?;
-    dry_run(req.dry_run)?;
-    let items = subnets
-        .into_iter()
-        .map(|s| {
-            let usable = s.usable().len() as i64;
-            json!({
-                "AvailabilityZone": s.availability_zone,
-                "AvailabilityZoneId": s.availability_zone_id,
-                "AvailableIpAddressCount": usable,
-                "CidrBlock": cidr(s.cidr),
-                "DefaultForAz": s.default_for_az,
-                "MapPublicIpOnLaunch": true,
-                "MapCustomerOwnedIpOnLaunch": false,
-                "State": "available",
-                "SubnetId": s.subnet_id,
-                "VpcId": s.vpc_id,
-                "OwnerId": account,
-                "AssignIpv6AddressOnCreation": false,
-                "Ipv6CidrBlockAssociationSet": [],
-                "SubnetArn": format!("arn:aws:ec2:{}:{}:subnet/{}", ctx.scope.region, account, s.subnet_id),
-                "EnableDns64": false,
-                "Ipv6Native": false,
-                "PrivateDnsNameOptionsOnLaunch": {
-                    "HostnameType": "ip-name",
-                    "EnableResourceNameDnsARecord": false,
-                    "EnableResourceNameDnsAAAARecord": false,
-                },
-                "BlockPublicAccessStates": {"InternetGatewayBlockMode": "off"},
-            })
-        })
-        .collect();
-    page_in_memory("Subnets", "subnets", items, &req.next_token, limit)
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeVpcAttributeIn {
-    vpc_id: Option<String>,
-    attribute: Option<String>,
-    dry_run: Option<bool>,
-}
-
-/// DescribeVpcAttribute of the default VPC: DNS support and DNS hostnames are on, Network
-/// Address Usage metrics off (EC2 user guide, "Default VPCs").
-pub async fn describe_vpc_attribute(
-    ctx: &Ctx<'_>,
-    req: DescribeVpcAttributeIn,
-) -> Result<Value, Ec2Error> {
-    let attribute = req
-        .attribute
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| Ec2Error::MissingParameter("Attribute".into()))?;
-    let vpc_id = req
-        .vpc_id
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| Ec2Error::MissingParameter("VpcId".into()))?;
-    let vpc = catalogue::default_vpc(&ctx.scope.region);
-    check_ids(
-        std::slice::from_ref(&vpc_id),
-        &[vpc.vpc_id.as_str()],
-        ids::VPC,
-        Ec2Error::InvalidVpcIdNotFound,
-    )?;
-    let (member, value) = match attribute.as_str() {
-        "enableDnsSupport" => ("EnableDnsSupport", true),
-        "enableDnsHostnames" => ("EnableDnsHostnames", true),
-        "enableNetworkAddressUsageMetrics" => ("EnableNetworkAddressUsageMetrics", false),
-        other => {
-            return Err(Ec2Error::invalid_enum(
-                other,
-                "Attribute",
-                &["enableDnsSupport", "enableDnsHostnames"],
-            ))
-        }
-    };
-    dry_run(req.dry_run)?;
-    Ok(json!({ "VpcId": vpc_id, member: { "Value": value } }))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeRouteTablesIn {
-    #[serde(default)]
-    route_table_ids: Vec<String>,
-    #[serde(default)]
-    filters: Vec<FilterIn>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-    dry_run: Option<bool>,
-}
-
-const ROUTE_TABLE_FILTERS: &[&str] = &[
-    "route-table-id",
-    "vpc-id",
-    "association.main",
-    "association.route-table-id",
-    "association.route-table-association-id",
-    "owner-id",
-    "route.destination-cidr-block",
-    "route.gateway-id",
-    "route.state",
-    "route.origin",
-    "tag-key",
-];
-
-/// The default VPC's main route table: the local route and the default route to its
-/// internet gateway (EC2 user guide, "Default VPCs"). Stable ids derived from the VPC's.
-pub async fn describe_route_tables(
-    ctx: &Ctx<'_>,
-    req: DescribeRouteTablesIn,
-) -> Result<Value, Ec2Error> {
-    let limit = max_results(req.max_results)?;
-    super::page_after("routes", &req.next_token)?;
-    let vpc = catalogue::default_vpc(&ctx.scope.region);
-    let suffix = &vpc.vpc_id[4..];
-    let table = format!("rtb-{suffix}");
-    let association = format!("rtbassoc-{suffix}");
-    let igw = format!("igw-{suffix}");
-    check_ids(
-        &req.route_table_ids,
-        &[table.as_str()],
-        "rtb",
-        Ec2Error::InvalidRouteTableIdNotFound,
-    )?;
-    let account = ctx.scope.account.clone();
-    let tables = filtered([&vpc], req.filters, ROUTE_TABLE_FILTERS, |v| {
-        attrs(&[
-            ("route-table-id", table.clone()),
-            ("vpc-id", v.vpc_id.clone()),
-            ("association.main", "true".into()),
-            ("association.route-table-id", table.clone()),
-            (
-                "association.route-table-association-id",
-                association.clone(),
-            ),
-            ("owner-id", account.clone()),
-            ("route.destination-cidr-block", cidr(v.cidr)),
-            ("route.destination-cidr-block", "0.0.0.0/0".into()),
-            ("route.gateway-id", "local".into()),
-            ("route.gateway-id", igw.clone()),
-            ("route.state", "active".into()),
-            ("route.origin", "CreateRouteTable".into()),
-            ("route.origin", "CreateRoute".into()),
-        ])
-    })?;
-    dry_run(req.dry_run)?;
-    let items = tables
-        .into_iter()
-        .map(|v| {
-            json!({
-                "RouteTableId": table,
-                "VpcId": v.vpc_id,
-                "OwnerId": account,
-                "Associations": [{
-                    "Main": true,
-                    "RouteTableAssociationId": association,
-                    "RouteTableId": table,
-                    "AssociationState": {"State": "associated"},
-                }],
-                "PropagatingVgws": [],
-                "Routes": [
-                    {"DestinationCidrBlock": cidr(v.cidr), "GatewayId": "local",
-                     "Origin": "CreateRouteTable", "State": "active"},
-                    {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw,
-                     "Origin": "CreateRoute", "State": "active"},
-                ],
-                "Tags": [],
-            })
-        })
-        .collect();
-    page_in_memory("RouteTables", "routes", items, &req.next_token, limit)
-}
-
 // ------------------------------------------------------------------- volumes
 
 #[derive(Debug, Default, Deserialize)]
@@ -724,4 +375,127 @@ pub async fn describe_volumes(ctx: &Ctx<'_>, req: DescribeVolumesIn) -> Result<V
     dry_run(req.dry_run)?;
     let items = volumes.into_iter().map(root_volume).collect();
     page_in_memory("Volumes", "volumes", items, &req.next_token, limit)
+}
+
+// ------------------------------------------------------------------- network interfaces
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeNetworkInterfacesIn {
+    #[serde(default)]
+    network_interface_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<FilterIn>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    dry_run: Option<bool>,
+}
+
+const NETWORK_INTERFACE_FILTERS: &[&str] = &[
+    "network-interface-id",
+    "subnet-id",
+    "vpc-id",
+    "availability-zone",
+    "attachment.instance-id",
+    "attachment.status",
+    "status",
+    "private-ip-address",
+    "mac-address",
+    "owner-id",
+    "interface-type",
+    "requester-managed",
+    "group-id",
+    "description",
+    "tag-key",
+];
+
+fn interface_attributes(i: &Instance) -> Vec<(String, String)> {
+    let mut a = attrs(&[
+        ("network-interface-id", i.network_interface_id.clone()),
+        ("subnet-id", i.subnet_id.clone()),
+        ("vpc-id", i.vpc_id.clone()),
+        ("availability-zone", i.availability_zone.clone()),
+        ("attachment.instance-id", i.instance_id.clone()),
+        ("attachment.status", "attached".into()),
+        ("status", "in-use".into()),
+        ("private-ip-address", i.private_ip.to_string()),
+        ("mac-address", i.mac_address.clone()),
+        ("owner-id", i.scope.account.clone()),
+        ("interface-type", "interface".into()),
+        ("requester-managed", "false".into()),
+        ("description", String::new()),
+    ]);
+    for (g, _) in &i.security_groups {
+        a.push(("group-id".into(), g.clone()));
+    }
+    a
+}
+
+/// DescribeNetworkInterfaces over the primary interface of each instance not terminated (it
+/// goes with its instance, as on EC2 with `DeleteOnTermination`): Terraform lists a subnet's
+/// interfaces before it deletes the subnet, to clean up the ones left behind.
+pub async fn describe_network_interfaces(
+    ctx: &Ctx<'_>,
+    req: DescribeNetworkInterfacesIn,
+) -> Result<Value, Ec2Error> {
+    ids_without_max(
+        &req.network_interface_ids,
+        req.max_results,
+        "networkInterfaceIdSet",
+    )?;
+    let limit = max_results_up_to(req.max_results, 1000)?;
+    super::page_after("interfaces", &req.next_token)?;
+    for id in &req.network_interface_ids {
+        if !ids::is_well_formed(id, ids::NETWORK_INTERFACE) {
+            return Err(Ec2Error::InvalidParameterValue(format!(
+                "Invalid id: \"{id}\" (expecting \"eni-...\")"
+            )));
+        }
+    }
+    let all = super::every_instance(ctx, None).await?;
+    let live: Vec<&Instance> = all
+        .iter()
+        .filter(|i| i.state != model::InstanceState::Terminated)
+        .collect();
+    if let Some(missing) = req
+        .network_interface_ids
+        .iter()
+        .find(|n| !live.iter().any(|i| &i.network_interface_id == *n))
+    {
+        return Err(Ec2Error::InvalidNetworkInterfaceIdNotFound(missing.clone()));
+    }
+    let named = |i: &&Instance| {
+        req.network_interface_ids.is_empty()
+            || req.network_interface_ids.contains(&i.network_interface_id)
+    };
+    let found = filtered(
+        live.into_iter().filter(named),
+        req.filters,
+        NETWORK_INTERFACE_FILTERS,
+        |i| interface_attributes(i),
+    )?;
+    dry_run(req.dry_run)?;
+    let items = found
+        .into_iter()
+        .map(|i| {
+            let mut eni = render::primary_interface(i);
+            if let Some(o) = eni.as_object_mut() {
+                o.insert("AvailabilityZone".into(), json!(i.availability_zone));
+                o.insert("RequesterManaged".into(), json!(false));
+                if let Some(a) = o.get_mut("Attachment").and_then(Value::as_object_mut) {
+                    a.insert("InstanceId".into(), json!(i.instance_id));
+                    a.insert("InstanceOwnerId".into(), json!(i.scope.account));
+                }
+                o.insert("TagSet".into(), json!([]));
+            }
+            eni
+        })
+        .collect();
+    page_in_memory(
+        "NetworkInterfaces",
+        "interfaces",
+        items,
+        &req.next_token,
+        limit,
+    )
 }

@@ -22,6 +22,8 @@ enum Target {
     Instance(String),
     Image(String),
     Template(String),
+    /// A VPC or subnet of one's own.
+    Network(String),
 }
 
 fn target(id: &str) -> Result<Target, Ec2Error> {
@@ -32,6 +34,8 @@ fn target(id: &str) -> Result<Target, Ec2Error> {
         Ok(Target::Image(id.into()))
     } else if ok(ids::LAUNCH_TEMPLATE) {
         Ok(Target::Template(id.into()))
+    } else if ok(ids::VPC) || ok(ids::SUBNET) {
+        Ok(Target::Network(id.into()))
     } else {
         Err(Ec2Error::InvalidId(id.into()))
     }
@@ -119,6 +123,19 @@ async fn for_each(
                         &id,
                         Box::new(move |img| {
                             c.apply(&mut img.tags)?;
+                            dry_run(Some(is_dry))
+                        }),
+                    )
+                    .await?;
+            }
+            Target::Network(id) => {
+                ctx.api
+                    .store
+                    .update_network_tags(
+                        &ctx.scope,
+                        &id,
+                        Box::new(move |tags| {
+                            c.apply(tags)?;
                             dry_run(Some(is_dry))
                         }),
                     )

@@ -15,12 +15,13 @@ use crate::feed::Change;
 use crate::types::*;
 use crate::{
     DefaultsMutation, ImageMutation, InstanceMutation, LaunchBuilder, Result, Store, StoreError,
-    TemplateMutation,
+    SubnetBuilder, SubnetDeletion, TagsMutation, TemplateMutation, VpcDeletion,
 };
 use async_trait::async_trait;
 use integrity::damaged;
 use model::image::Image;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
+use model::vpc::{Subnet, Vpc};
 use model::{AccountDefaults, Instance, Scope};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqlitePool};
@@ -189,6 +190,13 @@ impl Store for SqliteStore {
         reads::count_instances(&self.read).await
     }
 
+    async fn subnet_usage(
+        &self,
+        subnet_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        reads::subnet_usage(&self.read, subnet_ids).await
+    }
+
     async fn defaults(&self, scope: &Scope) -> Result<AccountDefaults> {
         let mut conn = self.read.acquire().await?;
         reads::defaults(&mut conn, scope).await
@@ -197,6 +205,60 @@ impl Store for SqliteStore {
     async fn modify_defaults(&self, scope: &Scope, f: DefaultsMutation) -> Result<AccountDefaults> {
         let scope = scope.clone();
         self.write(move |reply| writer::modify_defaults(scope, f, reply))
+            .await
+    }
+
+    async fn create_vpc(&self, scope: &Scope, vpc: Vpc) -> Result<()> {
+        let scope = scope.clone();
+        self.write(move |reply| writer::create_vpc(scope, vpc, reply))
+            .await
+    }
+
+    async fn vpcs(&self, scope: &Scope) -> Result<Vec<Vpc>> {
+        let mut conn = self.read.acquire().await?;
+        reads::vpcs(&mut conn, scope).await
+    }
+
+    async fn delete_vpc(&self, scope: &Scope, vpc_id: &str, check: VpcDeletion) -> Result<Vpc> {
+        let scope = scope.clone();
+        let id = vpc_id.to_string();
+        self.write(move |reply| writer::delete_vpc(scope, id, check, reply))
+            .await
+    }
+
+    async fn create_subnet(
+        &self,
+        scope: &Scope,
+        vpc_id: &str,
+        build: SubnetBuilder,
+    ) -> Result<Subnet> {
+        let scope = scope.clone();
+        let id = vpc_id.to_string();
+        self.write(move |reply| writer::create_subnet(scope, id, build, reply))
+            .await
+    }
+
+    async fn subnets(&self, scope: &Scope) -> Result<Vec<Subnet>> {
+        let mut conn = self.read.acquire().await?;
+        reads::subnets(&mut conn, scope).await
+    }
+
+    async fn delete_subnet(
+        &self,
+        scope: &Scope,
+        subnet_id: &str,
+        check: SubnetDeletion,
+    ) -> Result<Subnet> {
+        let scope = scope.clone();
+        let id = subnet_id.to_string();
+        self.write(move |reply| writer::delete_subnet(scope, id, check, reply))
+            .await
+    }
+
+    async fn update_network_tags(&self, scope: &Scope, id: &str, f: TagsMutation) -> Result<()> {
+        let scope = scope.clone();
+        let id = id.to_string();
+        self.write(move |reply| writer::update_network_tags(scope, id, f, reply))
             .await
     }
 

@@ -7,6 +7,7 @@ use crate::{Result, StoreError};
 use model::filter::{self, Token};
 use model::image::Image;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
+use model::vpc::{Subnet, Vpc};
 use model::{AccountDefaults, Ec2Error, Instance, Scope};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
@@ -203,6 +204,26 @@ pub async fn count_instances(pool: &SqlitePool) -> Result<u64> {
     Ok(n as u64)
 }
 
+/// Addresses held per subnet: instances not terminated (the `instances_subnet` index).
+pub async fn subnet_usage(
+    pool: &SqlitePool,
+    subnet_ids: &[String],
+) -> Result<std::collections::HashMap<String, u64>> {
+    if subnet_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT subnet_id, COUNT(*) FROM instances WHERE state != 'terminated' AND subnet_id IN (",
+    );
+    let mut sep = qb.separated(", ");
+    for id in subnet_ids {
+        sep.push_bind(id);
+    }
+    qb.push(") GROUP BY subnet_id");
+    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|(s, n)| (s, n as u64)).collect())
+}
+
 pub async fn describe_tags(pool: &SqlitePool, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
     let mut qb = QueryBuilder::<Sqlite>::new(
         "SELECT pos, resource_id, resource_type, key, value FROM tags WHERE account = ",
@@ -260,6 +281,26 @@ pub async fn defaults(conn: &mut SqliteConnection, scope: &Scope) -> Result<Acco
         Some((d,)) => decode(&d),
         None => Ok(AccountDefaults::default()),
     }
+}
+
+pub async fn vpcs(conn: &mut SqliteConnection, scope: &Scope) -> Result<Vec<Vpc>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT doc FROM vpcs WHERE account = ? AND region = ? ORDER BY pos")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter().map(|(d,)| decode(d)).collect()
+}
+
+pub async fn subnets(conn: &mut SqliteConnection, scope: &Scope) -> Result<Vec<Subnet>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT doc FROM subnets WHERE account = ? AND region = ? ORDER BY pos")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter().map(|(d,)| decode(d)).collect()
 }
 
 pub async fn images(pool: &SqlitePool, scope: &Scope) -> Result<Vec<Image>> {

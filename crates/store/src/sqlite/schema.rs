@@ -2,7 +2,7 @@
 
 use sqlx::{Connection, SqliteConnection};
 
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE instances (
@@ -101,6 +101,30 @@ CREATE TABLE iam_records (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 3: the VPCs and subnets accounts create (the default VPC lives in the model's
+/// catalogue), one `model::vpc` document each, in creation order.
+const V3: &str = r#"
+CREATE TABLE vpcs (
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    vpc_id TEXT NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX vpcs_scope ON vpcs(account, region, pos);
+
+CREATE TABLE subnets (
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    subnet_id TEXT NOT NULL UNIQUE,
+    vpc_id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX subnets_scope ON subnets(account, region, pos);
+CREATE INDEX subnets_vpc ON subnets(vpc_id);
+"#;
+
 /// Bring the schema up to date; `true` when the store was new (no schema yet: a file just
 /// created, or an empty one).
 pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
@@ -112,7 +136,7 @@ pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
     }
     let mut tx = conn.begin().await?;
     // Each step brings a database of the version before it up to date.
-    for (step, sql) in [(1, V1), (2, V2)] {
+    for (step, sql) in [(1, V1), (2, V2), (3, V3)] {
         if version < step {
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
         }

@@ -9,13 +9,14 @@ use crate::feed::ChangeKind;
 use crate::types::*;
 use crate::{
     DefaultsMutation, ImageMutation, InstanceMutation, LaunchBuilder, MutationContext, Result,
-    StoreError, TemplateMutation,
+    StoreError, SubnetBuilder, SubnetDeletion, TagsMutation, TemplateMutation, VpcDeletion,
 };
 use model::catalogue;
 use model::image::Image;
 use model::instance::InstanceState;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
 use model::tags::Tag;
+use model::vpc::{Subnet, Vpc};
 use model::{Ec2Error, Instance, Scope};
 use sqlx::{Connection, SqliteConnection};
 use std::collections::HashSet;
@@ -398,29 +399,60 @@ async fn append_change(
     Ok(())
 }
 
-/// Free addresses for a launch: the one asked for, or the lowest free ones of the subnet.
+/// A subnet of the scope by id: one of the Region's default subnets, or one the account made.
+async fn find_subnet(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<Subnet>> {
+    if let Some(s) = catalogue::default_vpc(&scope.region)
+        .subnets
+        .into_iter()
+        .find(|s| s.subnet_id == id)
+    {
+        return Ok(Some(s));
+    }
+    let doc: Option<(String,)> = sqlx::query_as(
+        "SELECT doc FROM subnets WHERE subnet_id = ? AND account = ? AND region = ?",
+    )
+    .bind(id)
+    .bind(&scope.account)
+    .bind(&scope.region)
+    .fetch_optional(&mut *conn)
+    .await?;
+    doc.map(|(d,)| decode(&d)).transpose()
+}
+
+/// The addresses of a subnet that instances hold: every instance not terminated.
+async fn held_addresses(conn: &mut SqliteConnection, subnet_id: &str) -> Result<Vec<Ipv4Addr>> {
+    let used: Vec<(String,)> = sqlx::query_as(
+        "SELECT private_ip FROM instances WHERE subnet_id = ? AND state != 'terminated'",
+    )
+    .bind(subnet_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(used.iter().filter_map(|(s,)| s.parse().ok()).collect())
+}
+
+/// Free addresses for a launch: the one asked for, or the lowest free ones of the subnet
+/// (never one of the five reserved).
 async fn allocate(
     conn: &mut SqliteConnection,
     scope: &Scope,
     req: &LaunchRequest,
 ) -> Result<Vec<Ipv4Addr>> {
-    let vpc = catalogue::default_vpc(&scope.region);
-    let subnet = vpc
-        .subnets
-        .iter()
-        .find(|s| s.subnet_id == req.subnet_id)
+    let subnet = find_subnet(conn, scope, &req.subnet_id)
+        .await?
         .ok_or_else(|| Ec2Error::InvalidSubnetIdNotFound(req.subnet_id.clone()))?;
-    let used: Vec<(String,)> = sqlx::query_as(
-        "SELECT private_ip FROM instances WHERE subnet_id = ? AND state != 'terminated'",
-    )
-    .bind(&subnet.subnet_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let used: HashSet<Ipv4Addr> = used.iter().filter_map(|(s,)| s.parse().ok()).collect();
+    let used: HashSet<Ipv4Addr> = held_addresses(conn, &subnet.subnet_id)
+        .await?
+        .into_iter()
+        .collect();
+    let cidr = subnet.cidr;
     if let Some(ip) = req.private_ip {
-        let inside = subnet
+        let inside = cidr
             .offset_of(ip)
-            .is_some_and(|o| subnet.usable().contains(&o));
+            .is_some_and(|o| cidr.usable().contains(&o));
         if !inside {
             return Err(Ec2Error::InvalidParameterValueAddress {
                 address: ip.to_string(),
@@ -432,9 +464,9 @@ async fn allocate(
         }
         return Ok(vec![ip]);
     }
-    let free: Vec<Ipv4Addr> = subnet
+    let free: Vec<Ipv4Addr> = cidr
         .usable()
-        .map(|o| subnet.address(o))
+        .map(|o| cidr.address(o))
         .filter(|ip| !used.contains(ip))
         .take(req.count as usize)
         .collect();
@@ -852,6 +884,200 @@ pub fn delete_template(
                 sqlx::query(sql).bind(&id).execute(&mut *conn).await?;
             }
             Ok(t)
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// VPCs and subnets
+
+/// A VPC of the scope by id: the Region's default VPC, or one the account made.
+async fn find_vpc(conn: &mut SqliteConnection, scope: &Scope, id: &str) -> Result<Option<Vpc>> {
+    let default = catalogue::default_vpc(&scope.region).vpc;
+    if default.vpc_id == id {
+        return Ok(Some(default));
+    }
+    let doc: Option<(String,)> =
+        sqlx::query_as("SELECT doc FROM vpcs WHERE vpc_id = ? AND account = ? AND region = ?")
+            .bind(id)
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_optional(&mut *conn)
+            .await?;
+    doc.map(|(d,)| decode(&d)).transpose()
+}
+
+/// The subnets of a VPC of the scope (its default subnets first, for the default VPC).
+async fn subnets_of(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    vpc_id: &str,
+) -> Result<Vec<Subnet>> {
+    let mut out: Vec<Subnet> = catalogue::default_vpc(&scope.region)
+        .subnets
+        .into_iter()
+        .filter(|s| s.vpc_id == vpc_id)
+        .collect();
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT doc FROM subnets WHERE vpc_id = ? AND account = ? AND region = ? ORDER BY pos",
+    )
+    .bind(vpc_id)
+    .bind(&scope.account)
+    .bind(&scope.region)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (d,) in rows {
+        out.push(decode(&d)?);
+    }
+    Ok(out)
+}
+
+pub fn create_vpc(scope: Scope, vpc: Vpc, reply: oneshot::Sender<Result<()>>) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO vpcs (vpc_id, account, region, doc) VALUES (?, ?, ?, ?)")
+                .bind(&vpc.vpc_id)
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(serde_json::to_string(&vpc)?)
+                .execute(&mut *conn)
+                .await?;
+            sync_tags(conn, &vpc.vpc_id, "vpc", &scope, &[], &vpc.tags).await
+        })
+    })
+}
+
+pub fn delete_vpc(
+    scope: Scope,
+    id: String,
+    check: VpcDeletion,
+    reply: oneshot::Sender<Result<Vpc>>,
+) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            let vpc = find_vpc(conn, &scope, &id)
+                .await?
+                .ok_or_else(|| Ec2Error::InvalidVpcIdNotFound(id.clone()))?;
+            let subnets = subnets_of(conn, &scope, &id).await?.len();
+            check(&vpc, subnets)?;
+            for sql in [
+                "DELETE FROM vpcs WHERE vpc_id = ?",
+                "DELETE FROM tags WHERE resource_id = ?",
+            ] {
+                sqlx::query(sql).bind(&id).execute(&mut *conn).await?;
+            }
+            Ok(vpc)
+        })
+    })
+}
+
+pub fn create_subnet(
+    scope: Scope,
+    vpc_id: String,
+    build: SubnetBuilder,
+    reply: oneshot::Sender<Result<Subnet>>,
+) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            let vpc = find_vpc(conn, &scope, &vpc_id)
+                .await?
+                .ok_or_else(|| Ec2Error::InvalidVpcIdNotFound(vpc_id.clone()))?;
+            let siblings = subnets_of(conn, &scope, &vpc_id).await?;
+            let subnet = build(&vpc, &siblings)?;
+            sqlx::query(
+                "INSERT INTO subnets (subnet_id, vpc_id, account, region, doc) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&subnet.subnet_id)
+            .bind(&subnet.vpc_id)
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(serde_json::to_string(&subnet)?)
+            .execute(&mut *conn)
+            .await?;
+            sync_tags(conn, &subnet.subnet_id, "subnet", &scope, &[], &subnet.tags).await?;
+            Ok(subnet)
+        })
+    })
+}
+
+pub fn delete_subnet(
+    scope: Scope,
+    id: String,
+    check: SubnetDeletion,
+    reply: oneshot::Sender<Result<Subnet>>,
+) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            let subnet = find_subnet(conn, &scope, &id)
+                .await?
+                .ok_or_else(|| Ec2Error::InvalidSubnetIdNotFound(id.clone()))?;
+            let held = held_addresses(conn, &id).await?.len() as u64;
+            check(&subnet, held)?;
+            for sql in [
+                "DELETE FROM subnets WHERE subnet_id = ?",
+                "DELETE FROM tags WHERE resource_id = ?",
+            ] {
+                sqlx::query(sql).bind(&id).execute(&mut *conn).await?;
+            }
+            Ok(subnet)
+        })
+    })
+}
+
+/// Tags of a VPC or subnet the account made, by its id's prefix. The default VPC and its
+/// subnets are the catalogue's and carry no tags.
+pub fn update_network_tags(
+    scope: Scope,
+    id: String,
+    f: TagsMutation,
+    reply: oneshot::Sender<Result<()>>,
+) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            let is_vpc = id.starts_with("vpc-");
+            let sql = if is_vpc {
+                "SELECT doc FROM vpcs WHERE vpc_id = ? AND account = ? AND region = ?"
+            } else {
+                "SELECT doc FROM subnets WHERE subnet_id = ? AND account = ? AND region = ?"
+            };
+            let doc: Option<(String,)> = sqlx::query_as(sql)
+                .bind(&id)
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some((doc,)) = doc else {
+                return Err(if is_vpc {
+                    Ec2Error::InvalidVpcIdNotFound(id)
+                } else {
+                    Ec2Error::InvalidSubnetIdNotFound(id)
+                }
+                .into());
+            };
+            let (kind, before, after, doc) = if is_vpc {
+                let before: Vpc = decode(&doc)?;
+                let mut after = before.clone();
+                f(&mut after.tags)?;
+                let d = serde_json::to_string(&after)?;
+                ("vpc", before.tags, after.tags, d)
+            } else {
+                let before: Subnet = decode(&doc)?;
+                let mut after = before.clone();
+                f(&mut after.tags)?;
+                let d = serde_json::to_string(&after)?;
+                ("subnet", before.tags, after.tags, d)
+            };
+            let update = if is_vpc {
+                "UPDATE vpcs SET doc = ? WHERE vpc_id = ?"
+            } else {
+                "UPDATE subnets SET doc = ? WHERE subnet_id = ?"
+            };
+            sqlx::query(update)
+                .bind(doc)
+                .bind(&id)
+                .execute(&mut *conn)
+                .await?;
+            sync_tags(conn, &id, kind, &scope, &before, &after).await
         })
     })
 }
