@@ -34,16 +34,23 @@ impl ServerArgs {
     }
 }
 
-#[derive(Debug, Args)]
-pub struct ExecArgs {
-    #[command(flatten)]
-    pub server: ServerArgs,
-    /// The instance to be (default: the first running instance of the Region).
+/// Which instance: `--instance`, or the first running instance of `--region`.
+#[derive(Debug, Args, Clone)]
+pub struct InstanceArgs {
+    /// The instance (default: the first running instance of the Region).
     #[arg(long)]
     pub instance: Option<String>,
     /// The Region of the instance.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub target: InstanceArgs,
     /// How many hops away from the metadata service (1 = on the instance; 2 = a container
     /// behind a bridge). Needs root: a loopback endpoint is no hop away.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16), conflicts_with = "rootless")]
@@ -66,12 +73,8 @@ pub struct ExecArgs {
 pub struct EndpointArgs {
     #[command(flatten)]
     pub server: ServerArgs,
-    /// The instance (default: the first running instance of the Region).
-    #[arg(long)]
-    pub instance: Option<String>,
-    /// The Region of the instance.
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
+    #[command(flatten)]
+    pub target: InstanceArgs,
     /// The port to open the endpoint on (default: any free port). An endpoint already open
     /// keeps its port.
     #[arg(long)]
@@ -313,11 +316,11 @@ fn instance_endpoint(
 /// `imds endpoint`: the URL, for `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
 pub fn endpoint(args: EndpointArgs) -> Result<String, ExecError> {
     let api = args.server.api()?;
-    let id = match &args.instance {
+    let id = match &args.target.instance {
         // An id is passed through: the server answers for it (a stopped instance has an
         // endpoint too).
         Some(id) => id.clone(),
-        None => find_instance(&api, None, &args.region)?.0,
+        None => find_instance(&api, None, &args.target.region)?.0,
     };
     instance_endpoint(&api, &id, args.port, args.ipv6)
 }
@@ -579,7 +582,8 @@ pub fn run(args: ExecArgs) -> Result<ExitStatus, ExecError> {
         return Err(ExecError::NotPrivileged);
     }
     let api = args.server.api()?;
-    let (id, instance_ip) = find_instance(&api, args.instance.as_deref(), &args.region)?;
+    let (id, instance_ip) =
+        find_instance(&api, args.target.instance.as_deref(), &args.target.region)?;
     let stop = stop_flag();
     let topo = build(&args, &api, &id, instance_ip)?;
     let mut cmd = Command::new("ip");
@@ -596,7 +600,7 @@ pub fn run(args: ExecArgs) -> Result<ExitStatus, ExecError> {
 /// CLI honour (and which wins over `…_ENDPOINT_MODE`, so `--ipv6` gives the `[::1]` URL).
 fn run_rootless(args: ExecArgs) -> Result<ExitStatus, ExecError> {
     let api = args.server.api()?;
-    let (id, _) = find_instance(&api, args.instance.as_deref(), &args.region)?;
+    let (id, _) = find_instance(&api, args.target.instance.as_deref(), &args.target.region)?;
     let url = instance_endpoint(&api, &id, None, args.ipv6)?;
     let stop = stop_flag();
     let mut cmd = Command::new(&args.command[0]);

@@ -341,6 +341,27 @@ fn volume_attributes(i: &Instance) -> Vec<(String, String)> {
     ])
 }
 
+/// The instances that are not terminated whose resource (`id_of`: root volume, primary
+/// interface) is one of `ids` (all of them when `ids` is empty); `Err` with the first id that
+/// names none.
+fn named_live<'a>(
+    all: &'a [Instance],
+    ids: &[String],
+    id_of: impl Fn(&Instance) -> &String,
+) -> Result<Vec<&'a Instance>, String> {
+    let live: Vec<&Instance> = all
+        .iter()
+        .filter(|i| i.state != model::InstanceState::Terminated)
+        .collect();
+    if let Some(missing) = ids.iter().find(|v| !live.iter().any(|i| id_of(i) == *v)) {
+        return Err(missing.clone());
+    }
+    Ok(live
+        .into_iter()
+        .filter(|i| ids.is_empty() || ids.contains(id_of(i)))
+        .collect())
+}
+
 /// DescribeVolumes over the root volumes of the caller's instances that are not terminated.
 /// MaxResults is 5..500 and not with VolumeId.N.
 pub async fn describe_volumes(ctx: &Ctx<'_>, req: DescribeVolumesIn) -> Result<Value, Ec2Error> {
@@ -353,25 +374,11 @@ pub async fn describe_volumes(ctx: &Ctx<'_>, req: DescribeVolumesIn) -> Result<V
         }
     }
     let all = super::every_instance(ctx, None).await?;
-    let live: Vec<&Instance> = all
-        .iter()
-        .filter(|i| i.state != model::InstanceState::Terminated)
-        .collect();
-    if let Some(missing) = req
-        .volume_ids
-        .iter()
-        .find(|v| !live.iter().any(|i| &i.root_volume_id == *v))
-    {
-        return Err(Ec2Error::InvalidVolumeNotFound(missing.clone()));
-    }
-    let named =
-        |i: &&Instance| req.volume_ids.is_empty() || req.volume_ids.contains(&i.root_volume_id);
-    let volumes = filtered(
-        live.into_iter().filter(named),
-        req.filters,
-        VOLUME_FILTERS,
-        |i| volume_attributes(i),
-    )?;
+    let live = named_live(&all, &req.volume_ids, |i| &i.root_volume_id)
+        .map_err(Ec2Error::InvalidVolumeNotFound)?;
+    let volumes = filtered(live.into_iter(), req.filters, VOLUME_FILTERS, |i| {
+        volume_attributes(i)
+    })?;
     dry_run(req.dry_run)?;
     let items = volumes.into_iter().map(root_volume).collect();
     page_in_memory("Volumes", "volumes", items, &req.next_token, limit)
@@ -453,23 +460,12 @@ pub async fn describe_network_interfaces(
         }
     }
     let all = super::every_instance(ctx, None).await?;
-    let live: Vec<&Instance> = all
-        .iter()
-        .filter(|i| i.state != model::InstanceState::Terminated)
-        .collect();
-    if let Some(missing) = req
-        .network_interface_ids
-        .iter()
-        .find(|n| !live.iter().any(|i| &i.network_interface_id == *n))
-    {
-        return Err(Ec2Error::InvalidNetworkInterfaceIdNotFound(missing.clone()));
-    }
-    let named = |i: &&Instance| {
-        req.network_interface_ids.is_empty()
-            || req.network_interface_ids.contains(&i.network_interface_id)
-    };
+    let live = named_live(&all, &req.network_interface_ids, |i| {
+        &i.network_interface_id
+    })
+    .map_err(Ec2Error::InvalidNetworkInterfaceIdNotFound)?;
     let found = filtered(
-        live.into_iter().filter(named),
+        live.into_iter(),
         req.filters,
         NETWORK_INTERFACE_FILTERS,
         |i| interface_attributes(i),
