@@ -376,9 +376,7 @@ pub async fn describe_volumes(ctx: &Ctx<'_>, req: DescribeVolumesIn) -> Result<V
     let all = super::every_instance(ctx, None).await?;
     let live = named_live(&all, &req.volume_ids, |i| &i.root_volume_id)
         .map_err(Ec2Error::InvalidVolumeNotFound)?;
-    let volumes = filtered(live.into_iter(), req.filters, VOLUME_FILTERS, |i| {
-        volume_attributes(i)
-    })?;
+    let volumes = filtered(live, req.filters, VOLUME_FILTERS, |i| volume_attributes(i))?;
     dry_run(req.dry_run)?;
     let items = volumes.into_iter().map(root_volume).collect();
     page_in_memory("Volumes", "volumes", items, &req.next_token, limit)
@@ -464,12 +462,9 @@ pub async fn describe_network_interfaces(
         &i.network_interface_id
     })
     .map_err(Ec2Error::InvalidNetworkInterfaceIdNotFound)?;
-    let found = filtered(
-        live.into_iter(),
-        req.filters,
-        NETWORK_INTERFACE_FILTERS,
-        |i| interface_attributes(i),
-    )?;
+    let found = filtered(live, req.filters, NETWORK_INTERFACE_FILTERS, |i| {
+        interface_attributes(i)
+    })?;
     dry_run(req.dry_run)?;
     let items = found
         .into_iter()
