@@ -7,11 +7,11 @@ use super::{
 use crate::render;
 use crate::server::Ctx;
 use base64::Engine;
-use model::catalogue::{self, Hypervisor};
+use model::catalogue;
 use model::filter::{self, INSTANCE_FILTERS};
 use model::ids;
 use model::instance::{IamProfileRef, Instance, InstanceState, StateChange, Transition};
-use model::options::{HttpProtocolIpv6, OptionsPatch};
+use model::options::OptionsPatch;
 use model::precedence;
 use model::profile_association::{ProfileAssociation, ASSOCIATION};
 use model::{Ec2Error, Scope};
@@ -350,10 +350,8 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
             itype.architecture, image.architecture
         )));
     }
-    if launch_options.http_protocol_ipv6 == Some(HttpProtocolIpv6::Enabled)
-        && itype.hypervisor == Hypervisor::Xen
-    {
-        return Err(model::instance::xen_ipv6_error());
+    if let Some(ipv6) = launch_options.http_protocol_ipv6 {
+        itype.hypervisor.allows(ipv6)?;
     }
     let vpc = catalogue::default_vpc(&ctx.scope.region);
     // Terraform sends `Placement.AvailabilityZone=` (empty) when none is chosen: EC2 reads
