@@ -165,11 +165,7 @@ pub const INSTANCE_TYPES: &[InstanceType] = &[
 /// The credit option a burstable type launches with unless told otherwise: `standard` for
 /// T2, `unlimited` for T3 and later (EC2 user guide, "Burstable performance instances").
 pub fn default_cpu_credits(t: &InstanceType) -> &'static str {
-    if t.name.starts_with("t2.") {
-        "standard"
-    } else {
-        "unlimited"
-    }
+    crate::launch::CpuCredits::default_for(t).as_str()
 }
 
 /// The type RunInstances uses when none is given (EC2's documented default).

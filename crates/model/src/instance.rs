@@ -146,7 +146,7 @@ pub struct Instance {
     pub disable_api_termination: bool,
     pub disable_api_stop: bool,
     pub monitoring: bool,
-    pub shutdown_behavior: String,
+    pub shutdown_behavior: crate::launch::ShutdownBehavior,
     pub hibernation: bool,
     pub cpu_credits: Option<String>,
     /// `sourceDestCheck` (ModifyInstanceAttribute); EC2 launches with it on.
@@ -178,7 +178,7 @@ fn yes() -> bool {
 pub enum AttributeChange {
     DisableApiTermination(bool),
     DisableApiStop(bool),
-    ShutdownBehavior(String),
+    ShutdownBehavior(crate::launch::ShutdownBehavior),
     SourceDestCheck(bool),
     /// Security groups by id (name as EC2 reports it).
     Groups(Vec<(String, String)>),
@@ -385,7 +385,7 @@ impl Instance {
         match change {
             AttributeChange::DisableApiTermination(v) => self.disable_api_termination = *v,
             AttributeChange::DisableApiStop(v) => self.disable_api_stop = *v,
-            AttributeChange::ShutdownBehavior(v) => self.shutdown_behavior = v.clone(),
+            AttributeChange::ShutdownBehavior(v) => self.shutdown_behavior = *v,
             AttributeChange::SourceDestCheck(v) => self.source_dest_check = *v,
             AttributeChange::Groups(g) => self.security_groups = g.clone(),
             AttributeChange::UserData(v) => self.user_data = v.clone(),
