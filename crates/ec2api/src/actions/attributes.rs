@@ -273,7 +273,7 @@ fn user_data(v: Option<&str>) -> Result<AttributeChange, Ec2Error> {
 /// `GroupId.N`: security groups of the default VPC by id (the default group is named
 /// `default`; imds keeps no other group records, so any well-formed id is accepted).
 fn groups(ids: &[String], vpc_id: &str) -> Result<AttributeChange, Ec2Error> {
-    let default = super::instances::default_security_group(vpc_id);
+    let default = super::vpcs::default_security_group(vpc_id);
     let mut out = Vec::new();
     for id in ids {
         if !model::ids::is_well_formed(id, model::ids::SECURITY_GROUP) {

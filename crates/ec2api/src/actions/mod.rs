@@ -6,7 +6,8 @@ mod attributes;
 mod defaults;
 mod images;
 mod instances;
-pub use instances::launch_first_instance;
+mod launch;
+pub use launch::launch_first_instance;
 mod metadata_options;
 mod network;
 mod profiles;
@@ -46,7 +47,7 @@ macro_rules! actions {
 }
 
 actions! {
-    RunInstances => instances::run_instances,
+    RunInstances => launch::run_instances,
     DescribeInstances => instances::describe_instances,
     StartInstances => instances::start_instances,
     StopInstances => instances::stop_instances,

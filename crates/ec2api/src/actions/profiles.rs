@@ -4,7 +4,7 @@
 //! (EC2 User Guide, "Attach an IAM role to an instance"). The rules are the model's
 //! (`model::profile_association`); the metadata host settles each change once it serves it.
 
-use super::instances::{iam_profile, IamInstanceProfileIn};
+use super::launch::{iam_profile, IamInstanceProfileIn};
 use super::{filters, instance_id, max_results, now_ms, page_in_memory, random, FilterIn};
 use crate::render;
 use crate::server::Ctx;

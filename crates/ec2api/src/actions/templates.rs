@@ -1,7 +1,7 @@
 //! Launch templates: their versions keep `LaunchTemplateData`, whose `MetadataOptions` take
 //! part in the order of precedence at launch.
 
-use super::instances::{IamInstanceProfileIn, MetadataOptionsIn, TemplateLaunch};
+use super::launch::{IamInstanceProfileIn, MetadataOptionsIn, TemplateLaunch};
 use super::{dry_run, filters, random, tags_for, FilterIn, TagSpecificationIn};
 use crate::protocol::shapes::conform;
 use crate::render;
