@@ -13,7 +13,6 @@ use crate::{
 };
 use model::catalogue;
 use model::image::Image;
-use model::instance::InstanceState;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
 use model::tags::Tag;
 use model::vpc::{Subnet, Vpc};
@@ -287,34 +286,15 @@ async fn save_instance(
         &after.tags,
     )
     .await?;
-    let id = &after.instance_id;
-    let g = after.options_generation;
-    if after.options_generation != before.options_generation {
-        append_change(conn, id, ChangeKind::OptionsChanged, g, now).await?;
-    }
-    if after.applied_generation != before.applied_generation {
-        append_change(conn, id, ChangeKind::Applied, g, now).await?;
-    }
-    if after.state != before.state {
-        let was_up = matches!(
-            before.state,
-            InstanceState::Running | InstanceState::Pending
-        );
-        if after.state == InstanceState::Running {
-            append_change(conn, id, ChangeKind::Started, g, now).await?;
-        } else if was_up && after.state != InstanceState::Pending {
-            append_change(conn, id, ChangeKind::Stopped, g, now).await?;
-        } else {
-            append_change(conn, id, ChangeKind::StateChanged, g, now).await?;
-        }
-    }
-    if after.tags != before.tags {
-        append_change(conn, id, ChangeKind::TagsChanged, g, now).await?;
-    }
-    if after.profile_association != before.profile_association
-        || after.iam_instance_profile != before.iam_instance_profile
-    {
-        append_change(conn, id, ChangeKind::ProfileChanged, g, now).await?;
+    for kind in ChangeKind::between(Some(before), Some(after)) {
+        append_change(
+            conn,
+            &after.instance_id,
+            kind,
+            after.options_generation,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
