@@ -26,6 +26,8 @@ mod applier;
 pub mod counters;
 mod credentials;
 pub mod endpoints;
+#[cfg(test)]
+mod engine_tests;
 mod follower;
 pub mod host;
 pub mod identity;
