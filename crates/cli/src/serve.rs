@@ -158,8 +158,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let admin = crate::admin::router(crate::admin::Admin {
         api: api.clone(),
         host: host.clone(),
-        attachments,
-        endpoints,
+        attachments: attachments.clone(),
+        endpoints: endpoints.clone(),
         stop: stop_rx.clone(),
         api_on_loopback: addr.ip().is_loopback(),
     });
@@ -174,6 +174,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let _ = lifecycle.await;
     let _ = following.await;
     let _ = imds.await;
+    endpoints.closed().await;
+    attachments.closed().await;
     let _ = served.await;
     store.close().await;
     tracing::info!("stopped");

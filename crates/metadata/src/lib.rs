@@ -20,21 +20,25 @@
 //! - [`netns`]: serving at 169.254.169.254 inside the namespaces `imds exec` builds.
 //! - [`endpoints`]: a loopback port per instance, for users without root (SDKs take it as
 //!   `AWS_EC2_METADATA_SERVICE_ENDPOINT`).
+//! - `tasks`: the listeners `endpoints` and `netns` spawn, awaited at shutdown. Every listener
+//!   of the service goes through [`server::serve`], hence the `listen` crate's gate (one
+//!   connection cap for the service) and its drain.
 //! - [`counters`]: `MetadataNoToken`, `MetadataNoTokenRejected`, requests, tokens.
 
 mod applier;
 pub mod counters;
 mod credentials;
 pub mod endpoints;
-#[cfg(test)]
-mod engine_tests;
 mod follower;
 pub mod host;
+#[cfg(test)]
+mod host_tests;
 pub mod identity;
 pub mod netns;
 pub mod served;
 pub mod server;
 pub mod service;
+mod tasks;
 pub mod token;
 pub mod tree;
 pub mod view;

@@ -1,5 +1,6 @@
-//! `pending` → `applied` end to end below the server: the follower and the applier over the
-//! real SQLite store (in a temporary directory), with time passed in, so nothing sleeps.
+//! The metadata host over the real SQLite store (in a temporary directory): `pending` →
+//! `applied` below the server (the follower and the applier, with time passed in, so nothing
+//! sleeps), and the listeners of per-instance endpoints at shutdown.
 
 use crate::applier::Applier;
 use crate::follower::Follower;
@@ -281,4 +282,39 @@ async fn a_record_written_before_the_acknowledgement_keeps_the_switch() {
     assert_eq!(s.view.options.http_tokens, HttpTokens::Required);
     assert_eq!(s.view.generation, 2);
     assert_eq!(s.view.tags.len(), 1);
+}
+
+/// A shutdown waits for every endpoint's listeners to drain, and then nothing listens.
+#[tokio::test]
+async fn endpoints_close_and_are_awaited_at_shutdown() {
+    let h = Harness::new("endpoints").await;
+    let id = h.launch().await;
+    let host = crate::Host::new(
+        h.store.clone(),
+        DELAY,
+        Arc::new(crate::identity::IdentitySigner::load_or_create(None).unwrap()),
+        Arc::new(iam::session::SessionKey::random()),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(host.clone().run(stopped.clone()));
+    host.loaded().await;
+    let limits = listen::Limits {
+        max_connections: 16,
+        header_read_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(5),
+        body_timeout: None,
+        max_headers: 100,
+        max_header_bytes: 16 * 1024,
+        drain_timeout: Duration::from_secs(5),
+    };
+    let gate = listen::Gate::new("metadata service", limits);
+    let endpoints = crate::endpoints::Endpoints::new(host, gate, stopped);
+    let addr = endpoints.open(&id, None).unwrap().v4;
+    tokio::net::TcpStream::connect(addr).await.unwrap();
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), endpoints.closed())
+        .await
+        .expect("the endpoint's tasks end once the server stops");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    running.await.unwrap();
 }
