@@ -524,7 +524,10 @@ def unimplemented_action_fails_fast(workspace, server):
     r = ws.run("apply", "-auto-approve", "-input=false", "-no-color", timeout=120)
     assert r.returncode == 1, r.describe()
     assert "InvalidAction" in r.stderr and "StatusCode: 400" in r.stderr, r.describe()
-    assert r.seconds < 60, f"terraform took {r.seconds:.0f}s: the error was retried"
+    # Not retried: the AWS SDK for Go v2 names a retried error "exceeded maximum number of
+    # attempts" (the provider retries up to 25 times, minutes, past the 120 s timeout above). A
+    # shape, not a wall-clock figure: on a loaded machine one attempt can take a minute.
+    assert "exceeded maximum number of attempts" not in r.stderr, r.describe()
 
 
 # ----------------------------------------------------------------------------- tests

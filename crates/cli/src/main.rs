@@ -1,23 +1,8 @@
-//! `imds`: a faithful local stand-in for the EC2 API of instance metadata options and the
-//! Instance Metadata Service.
-//!
-//! - [`config`]: flags, `IMDS_…` environment and an optional TOML file, merged.
-//! - [`serve`]: `imds serve`: the EC2 API with its lifecycle driver, and the Instance Metadata
-//!   Service (the `metadata` crate) beside it.
-//! - [`exec`]: `imds exec`: a command run as if on an instance, in network namespaces (or,
-//!   `--rootless`, against the instance's own loopback endpoint); `imds endpoint`.
-//! - [`discovery`]: how those commands find the running server.
-
-mod admin;
-mod bench;
-mod bench_authz;
-mod config;
-mod discovery;
-mod exec;
-mod metrics;
-mod serve;
+//! The `imds` command: parses its arguments and runs the subcommand (see the library's
+//! modules, `imds::app` first).
 
 use clap::{Parser, Subcommand};
+use imds::{app, bench, config, exec, metrics, serve};
 
 #[derive(Parser)]
 #[command(
@@ -120,7 +105,7 @@ fn main() -> std::process::ExitCode {
             };
             let _ = std::fs::create_dir_all(&dir);
             return match metadata::identity::IdentitySigner::load_or_create(Some(
-                &dir.join(serve::IDENTITY_KEY),
+                &dir.join(app::IDENTITY_KEY),
             )) {
                 Ok(s) => {
                     print!("{}", s.certificate_pem());

@@ -35,12 +35,7 @@ pub fn metadata_options(m: &MetadataOptions, state: OptionsState) -> Value {
 }
 
 fn private_dns_name(i: &Instance) -> String {
-    let ip = i.private_ip.to_string().replace('.', "-");
-    if i.scope.region == "us-east-1" {
-        format!("ip-{ip}.ec2.internal")
-    } else {
-        format!("ip-{ip}.{}.compute.internal", i.scope.region)
-    }
+    model::instance::private_dns_name(i.private_ip, &i.scope.region)
 }
 
 /// The device of every instance's root volume.

@@ -84,12 +84,7 @@ impl InstanceView {
 
     /// `ip-172-31-0-4.ec2.internal` in us-east-1, `ip-….REGION.compute.internal` elsewhere.
     pub fn hostname(&self) -> String {
-        let ip = self.private_ip.to_string().replace('.', "-");
-        if self.region == "us-east-1" {
-            format!("ip-{ip}.ec2.internal")
-        } else {
-            format!("ip-{ip}.{}.compute.internal", self.region)
-        }
+        model::instance::private_dns_name(self.private_ip, &self.region)
     }
 
     /// Whether a process could be running on it and asking.

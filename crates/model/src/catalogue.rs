@@ -92,6 +92,19 @@ impl Hypervisor {
             Hypervisor::Xen => "xen",
         }
     }
+
+    /// The one rule of the IPv6 endpoint: it cannot be enabled on a Xen-backed type, whether
+    /// at launch, by ModifyInstanceMetadataOptions, or by changing the type of an instance
+    /// that has it enabled.
+    pub fn allows(self, ipv6: crate::options::HttpProtocolIpv6) -> Result<(), crate::Ec2Error> {
+        if self == Hypervisor::Xen && ipv6 == crate::options::HttpProtocolIpv6::Enabled {
+            return Err(crate::Ec2Error::UnsupportedOperation(
+                "The HttpProtocolIpv6 metadata option cannot be enabled for Xen-backed instance types."
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,11 +165,7 @@ pub const INSTANCE_TYPES: &[InstanceType] = &[
 /// The credit option a burstable type launches with unless told otherwise: `standard` for
 /// T2, `unlimited` for T3 and later (EC2 user guide, "Burstable performance instances").
 pub fn default_cpu_credits(t: &InstanceType) -> &'static str {
-    if t.name.starts_with("t2.") {
-        "standard"
-    } else {
-        "unlimited"
-    }
+    crate::launch::CpuCredits::default_for(t).as_str()
 }
 
 /// The type RunInstances uses when none is given (EC2's documented default).
@@ -271,6 +280,15 @@ pub const REGIONS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_xen_refuses_the_ipv6_endpoint() {
+        use crate::options::HttpProtocolIpv6::{Disabled, Enabled};
+        assert!(Hypervisor::Nitro.allows(Enabled).is_ok());
+        assert!(Hypervisor::Xen.allows(Disabled).is_ok());
+        let e = Hypervisor::Xen.allows(Enabled).unwrap_err();
+        assert!(e.to_string().contains("Xen-backed"), "{e}");
+    }
 
     #[test]
     fn default_vpc_layout() {

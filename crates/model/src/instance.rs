@@ -10,7 +10,7 @@ use crate::catalogue::{self, Hypervisor};
 use crate::defaults::AccountDefaults;
 use crate::error::Ec2Error;
 use crate::options::{
-    HttpProtocolIpv6, HttpTokens, InstanceMetadataTags, MetadataOptions, OptionsPatch, OptionsState,
+    HttpTokens, InstanceMetadataTags, MetadataOptions, OptionsPatch, OptionsState,
 };
 use crate::precedence;
 use crate::tags::{self, Tag};
@@ -146,7 +146,7 @@ pub struct Instance {
     pub disable_api_termination: bool,
     pub disable_api_stop: bool,
     pub monitoring: bool,
-    pub shutdown_behavior: String,
+    pub shutdown_behavior: crate::launch::ShutdownBehavior,
     pub hibernation: bool,
     pub cpu_credits: Option<String>,
     /// `sourceDestCheck` (ModifyInstanceAttribute); EC2 launches with it on.
@@ -178,7 +178,7 @@ fn yes() -> bool {
 pub enum AttributeChange {
     DisableApiTermination(bool),
     DisableApiStop(bool),
-    ShutdownBehavior(String),
+    ShutdownBehavior(crate::launch::ShutdownBehavior),
     SourceDestCheck(bool),
     /// Security groups by id (name as EC2 reports it).
     Groups(Vec<(String, String)>),
@@ -258,10 +258,8 @@ impl Instance {
         if patch.http_tokens == Some(HttpTokens::Optional) {
             precedence::check_enforcement(&self.metadata.apply(patch), defaults)?;
         }
-        if patch.http_protocol_ipv6 == Some(HttpProtocolIpv6::Enabled)
-            && self.hypervisor() == Hypervisor::Xen
-        {
-            return Err(xen_ipv6_error());
+        if let Some(ipv6) = patch.http_protocol_ipv6 {
+            self.hypervisor().allows(ipv6)?;
         }
         if patch.instance_metadata_tags == Some(InstanceMetadataTags::Enabled) {
             if let Some(bad) = self.tags.iter().find(|t| !tags::is_metadata_safe(&t.key)) {
@@ -387,7 +385,7 @@ impl Instance {
         match change {
             AttributeChange::DisableApiTermination(v) => self.disable_api_termination = *v,
             AttributeChange::DisableApiStop(v) => self.disable_api_stop = *v,
-            AttributeChange::ShutdownBehavior(v) => self.shutdown_behavior = v.clone(),
+            AttributeChange::ShutdownBehavior(v) => self.shutdown_behavior = *v,
             AttributeChange::SourceDestCheck(v) => self.source_dest_check = *v,
             AttributeChange::Groups(g) => self.security_groups = g.clone(),
             AttributeChange::UserData(v) => self.user_data = v.clone(),
@@ -404,11 +402,7 @@ impl Instance {
                         self.architecture()
                     )));
                 }
-                if t.hypervisor == Hypervisor::Xen
-                    && self.metadata.http_protocol_ipv6 == HttpProtocolIpv6::Enabled
-                {
-                    return Err(xen_ipv6_error());
-                }
+                t.hypervisor.allows(self.metadata.http_protocol_ipv6)?;
                 self.cpu_credits = match (&self.cpu_credits, t.burstable) {
                     (_, false) => None,
                     (Some(c), true) => Some(c.clone()),
@@ -561,11 +555,15 @@ impl Instance {
     }
 }
 
-pub fn xen_ipv6_error() -> Ec2Error {
-    Ec2Error::UnsupportedOperation(
-        "The HttpProtocolIpv6 metadata option cannot be enabled for Xen-backed instance types."
-            .into(),
-    )
+/// `ip-172-31-0-4.ec2.internal` in us-east-1, `ip-….REGION.compute.internal` elsewhere: the
+/// private DNS name DescribeInstances reports and the metadata service's `hostname`.
+pub fn private_dns_name(ip: Ipv4Addr, region: &str) -> String {
+    let ip = ip.to_string().replace('.', "-");
+    if region == "us-east-1" {
+        format!("ip-{ip}.ec2.internal")
+    } else {
+        format!("ip-{ip}.{region}.compute.internal")
+    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS GMT`, as EC2 writes it in `stateTransitionReason`.
@@ -618,7 +616,7 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 pub(crate) mod tests {
     use super::*;
     use crate::defaults::HttpTokensEnforced;
-    use crate::options::{HopLimit, HttpEndpoint};
+    use crate::options::{HopLimit, HttpEndpoint, HttpProtocolIpv6};
 
     pub fn sample(instance_type: &str) -> Instance {
         crate::testing::instance(instance_type)
@@ -671,7 +669,7 @@ pub(crate) mod tests {
         };
         assert_eq!(
             i.modify_metadata(&patch, &AccountDefaults::default()),
-            Err(xen_ipv6_error())
+            Hypervisor::Xen.allows(HttpProtocolIpv6::Enabled)
         );
         assert_eq!(i.options_generation, 1, "nothing changed");
         let d = AccountDefaults {

@@ -26,6 +26,7 @@ pub mod filter;
 pub mod ids;
 pub mod image;
 pub mod instance;
+pub mod launch;
 pub mod launch_template;
 pub mod limits;
 pub mod options;

@@ -38,7 +38,7 @@ pub fn instance(instance_type: &str) -> Instance {
         disable_api_termination: false,
         disable_api_stop: false,
         monitoring: false,
-        shutdown_behavior: "stop".into(),
+        shutdown_behavior: crate::launch::ShutdownBehavior::Stop,
         hibernation: false,
         cpu_credits: None,
         source_dest_check: true,

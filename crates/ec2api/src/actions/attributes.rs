@@ -76,7 +76,7 @@ fn attribute_value(i: &Instance, name: &str) -> Option<(&'static str, Value)> {
         "disableApiTermination" => ("DisableApiTermination", boolean(i.disable_api_termination)),
         "instanceInitiatedShutdownBehavior" => (
             "InstanceInitiatedShutdownBehavior",
-            string_value(Some(&i.shutdown_behavior)),
+            string_value(Some(i.shutdown_behavior.as_str())),
         ),
         "rootDeviceName" => ("RootDeviceName", string_value(Some(render::ROOT_DEVICE))),
         "blockDeviceMapping" => ("BlockDeviceMappings", render::block_device_mappings(i)),
@@ -251,15 +251,7 @@ fn requested_change(
 }
 
 fn shutdown_behavior(v: &str) -> Result<AttributeChange, Ec2Error> {
-    if v == "stop" || v == "terminate" {
-        Ok(AttributeChange::ShutdownBehavior(v.to_string()))
-    } else {
-        Err(Ec2Error::invalid_enum(
-            v,
-            "InstanceInitiatedShutdownBehavior",
-            &["stop", "terminate"],
-        ))
-    }
+    model::launch::ShutdownBehavior::parse(v).map(AttributeChange::ShutdownBehavior)
 }
 
 /// `UserData.Value` is a blob: base64 on the wire, kept as sent (as RunInstances keeps it).

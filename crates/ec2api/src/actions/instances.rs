@@ -7,17 +7,15 @@ use super::{
 use crate::render;
 use crate::server::Ctx;
 use base64::Engine;
-use model::catalogue::{self, Hypervisor};
+use model::catalogue;
 use model::filter::{self, INSTANCE_FILTERS};
 use model::ids;
-use model::instance::{IamProfileRef, Instance, InstanceState, StateChange, Transition};
-use model::options::{HttpProtocolIpv6, OptionsPatch};
-use model::precedence;
-use model::profile_association::{ProfileAssociation, ASSOCIATION};
+use model::instance::{IamProfileRef, Instance, InstanceState, StateChange};
+use model::options::OptionsPatch;
+use model::profile_association::ASSOCIATION;
 use model::{Ec2Error, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::net::Ipv4Addr;
 use store::{InstanceQuery, LaunchRequest};
 
 /// `MetadataOptions` of RunInstances and of launch template data (same members).
@@ -224,59 +222,26 @@ fn fingerprint(req: &RunInstancesIn) -> String {
 }
 
 pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, Ec2Error> {
+    use model::launch::{self, CpuCredits, ShutdownBehavior};
     let launch_fingerprint = fingerprint(&req);
     // --- syntax ---
-    if req.min_count < 1 {
-        return Err(Ec2Error::InvalidParameterValue(format!(
-            "Value ({}) for parameter minCount is invalid. Expected a value greater than 0.",
-            req.min_count
-        )));
-    }
-    if req.max_count < 1 {
-        return Err(Ec2Error::InvalidParameterValue(format!(
-            "Value ({}) for parameter maxCount is invalid. Expected a value greater than 0.",
-            req.max_count
-        )));
-    }
-    if req.min_count > req.max_count {
-        return Err(Ec2Error::InvalidParameterValue(format!(
-            "Value ({}) for parameter minCount is invalid. Expected a value less than or equal to maxCount ({}).",
-            req.min_count, req.max_count
-        )));
-    }
-    if req.max_count > 1000 {
-        return Err(Ec2Error::InvalidParameterValue(format!(
-            "Value ({}) for parameter maxCount is invalid. imds launches at most 1000 instances per call.",
-            req.max_count
-        )));
-    }
+    let count = launch::count(req.min_count, req.max_count)?;
     let request_options = match &req.metadata_options {
         Some(m) => m.patch(|p| p.to_string())?,
         None => OptionsPatch::default(),
     };
-    if let Some(b) = &req.instance_initiated_shutdown_behavior {
-        if b != "stop" && b != "terminate" {
-            return Err(Ec2Error::invalid_enum(
-                b,
-                "InstanceInitiatedShutdownBehavior",
-                &["stop", "terminate"],
-            ));
-        }
-    }
-    if let Some(c) = req
+    let shutdown_behavior = req
+        .instance_initiated_shutdown_behavior
+        .as_deref()
+        .map(ShutdownBehavior::parse)
+        .transpose()?;
+    let cpu_credits = req
         .credit_specification
         .as_ref()
         .and_then(|c| c.cpu_credits.as_deref())
         .filter(|c| !c.is_empty())
-    {
-        if c != "standard" && c != "unlimited" {
-            return Err(Ec2Error::invalid_enum(
-                c,
-                "CpuCredits",
-                &["standard", "unlimited"],
-            ));
-        }
-    }
+        .map(CpuCredits::parse)
+        .transpose()?;
     if let Some(ud) = &req.user_data {
         if base64::engine::general_purpose::STANDARD
             .decode(ud.trim())
@@ -287,19 +252,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
             ));
         }
     }
-    let private_ip = match &req.private_ip_address {
-        Some(s) => Some(s.parse::<Ipv4Addr>().map_err(|_| {
-            Ec2Error::InvalidParameterValue(format!(
-                "Value ({s}) for parameter privateIpAddress is invalid. Invalid format."
-            ))
-        })?),
-        None => None,
-    };
-    if private_ip.is_some() && req.max_count > 1 {
-        return Err(Ec2Error::InvalidParameterCombination(
-            "Cannot specify a private IP address when launching more than one instance.".into(),
-        ));
-    }
+    let private_ip = launch::private_ip(req.private_ip_address.as_deref(), count)?;
     let request_tags = tags_for(
         &req.tag_specifications,
         "instance",
@@ -325,6 +278,17 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         None => TemplateLaunch::default(),
     };
     let launch_options = request_options.over(&tpl.metadata);
+    // UNCONFIRMED: a template's shutdown behaviour is checked when launched from, as the
+    // request's is.
+    let shutdown_behavior = match shutdown_behavior {
+        Some(b) => b,
+        None => tpl
+            .shutdown_behavior
+            .as_deref()
+            .map(ShutdownBehavior::parse)
+            .transpose()?
+            .unwrap_or_default(),
+    };
 
     // --- resources ---
     let image_id = req
@@ -344,28 +308,20 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
     let itype = catalogue::instance_type(&type_name).ok_or_else(|| {
         Ec2Error::InvalidParameterValue(format!("Invalid value '{type_name}' for InstanceType."))
     })?;
-    if itype.architecture != image.architecture {
-        return Err(Ec2Error::InvalidParameterValue(format!(
-            "The architecture '{}' of the specified instance type does not match the architecture '{}' of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again. You can use 'describe-instance-types' or 'describe-images' to discover the architecture of the instance type or AMI.",
-            itype.architecture, image.architecture
-        )));
-    }
-    if launch_options.http_protocol_ipv6 == Some(HttpProtocolIpv6::Enabled)
-        && itype.hypervisor == Hypervisor::Xen
-    {
-        return Err(model::instance::xen_ipv6_error());
+    launch::check_architecture(itype, &image)?;
+    if let Some(ipv6) = launch_options.http_protocol_ipv6 {
+        itype.hypervisor.allows(ipv6)?;
     }
     let vpc = catalogue::default_vpc(&ctx.scope.region);
     // Terraform sends `Placement.AvailabilityZone=` (empty) when none is chosen: EC2 reads
     // an empty value as "not set". A subnet of one's own VPC is found in the store; without
     // a subnet, the launch goes to a default subnet (of the zone asked for).
-    let subnet = match (
-        req.subnet_id.as_ref().filter(|s| !s.is_empty()),
-        req.placement
-            .as_ref()
-            .and_then(|p| p.availability_zone.as_ref())
-            .filter(|s| !s.is_empty()),
-    ) {
+    let zone = req
+        .placement
+        .as_ref()
+        .and_then(|p| p.availability_zone.as_ref())
+        .filter(|s| !s.is_empty());
+    let subnet = match (req.subnet_id.as_ref().filter(|s| !s.is_empty()), zone) {
         (Some(id), _) => super::vpcs::subnet_by_id(ctx, id).await?,
         (None, Some(az)) => vpc
             .subnets
@@ -378,12 +334,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
         (None, None) => vpc.subnets[(random() % vpc.subnets.len() as u64) as usize].clone(),
     };
     // UNCONFIRMED: EC2's answer to a zone that is not the subnet's.
-    if let Some(az) = req
-        .placement
-        .as_ref()
-        .and_then(|p| p.availability_zone.as_ref())
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(az) = zone {
         if *az != subnet.availability_zone {
             return Err(Ec2Error::InvalidParameterValue(format!(
                 "Value ({az}) for parameter availabilityZone is invalid. Subnet {} is in availability zone {}",
@@ -421,71 +372,33 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
             vpc.vpc.vpc_id
         )));
     }
+    let default_group = default_security_group(&subnet.vpc_id);
     let security_groups: Vec<(String, String)> =
         if req.security_group_ids.is_empty() && tpl.security_group_ids.is_empty() {
-            vec![(
-                default_security_group(&subnet.vpc_id),
-                "default".to_string(),
-            )]
+            vec![(default_group, "default".to_string())]
         } else {
             req.security_group_ids
                 .iter()
                 .chain(tpl.security_group_ids.iter())
                 .map(|g| {
-                    (
-                        g.clone(),
-                        if *g == default_security_group(&subnet.vpc_id) {
-                            "default".into()
-                        } else {
-                            g.clone()
-                        },
-                    )
+                    let name = if *g == default_group { "default" } else { g };
+                    (g.clone(), name.to_string())
                 })
                 .collect()
         };
 
     // --- the launch, decided inside the write transaction ---
     let now = now_ms();
-    let delay = ctx.api.config.transition_delay.as_millis() as i64;
-    let scope = ctx.scope.clone();
-    let count = req.max_count as u32;
     let is_dry = req.dry_run == Some(true);
-    let reservation_id = ids::new_id(ids::RESERVATION, random());
-    let template = tpl.template.clone();
-    let proto = Instance {
-        instance_id: String::new(),
-        scope: scope.clone(),
-        reservation_id,
-        image_id: image.image_id.clone(),
-        instance_type: itype.name.to_string(),
-        state: InstanceState::Pending,
-        transition: Some(Transition {
-            to: InstanceState::Running,
-            due_ms: now + delay,
-        }),
-        state_transition_reason: String::new(),
-        state_reason: Some(model::instance::StateReason {
-            code: "pending".into(),
-            message: "pending".into(),
-        }),
-        launch_time_ms: now - now.rem_euclid(1000),
-        private_ip: Ipv4Addr::UNSPECIFIED,
-        subnet_id: subnet.subnet_id.clone(),
-        vpc_id: subnet.vpc_id.clone(),
-        availability_zone: subnet.availability_zone.clone(),
-        network: Some(model::instance::NetworkPlacement {
-            subnet_cidr: subnet.cidr,
-            vpc_cidr: super::vpcs::vpc_cidr_of(ctx, &subnet.vpc_id).await?,
-            availability_zone_id: subnet.availability_zone_id.clone(),
-        }),
-        network_interface_id: String::new(),
-        mac_address: String::new(),
-        root_volume_id: String::new(),
-        ami_launch_index: 0,
+    let spec = launch::Spec {
+        scope: ctx.scope.clone(),
+        image: &image,
+        itype,
+        subnet: &subnet,
+        vpc_cidr: super::vpcs::vpc_cidr_of(ctx, &subnet.vpc_id).await?,
         key_name: req.key_name.clone().or(tpl.key_name.clone()),
         security_groups,
-        iam_instance_profile: profile,
-        profile_association: None,
+        profile,
         // An empty value is no user data: Terraform writes `LaunchTemplateData.UserData=`
         // into every template, and an instance launched from one has none.
         user_data: req
@@ -494,7 +407,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
             .or(tpl.user_data.clone())
             .filter(|u| !u.trim().is_empty()),
         client_token: req.client_token.clone().filter(|t| !t.is_empty()),
-        launch_fingerprint: Some(launch_fingerprint.clone()),
+        fingerprint: launch_fingerprint.clone(),
         ebs_optimized: req.ebs_optimized.or(tpl.ebs_optimized).unwrap_or(false),
         disable_api_termination: req
             .disable_api_termination
@@ -509,43 +422,25 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
             .as_ref()
             .and_then(|m| m.enabled)
             .unwrap_or(false),
-        shutdown_behavior: req
-            .instance_initiated_shutdown_behavior
-            .clone()
-            .or(tpl.shutdown_behavior.clone())
-            .unwrap_or_else(|| "stop".into()),
+        shutdown_behavior,
         hibernation: req
             .hibernation_options
             .as_ref()
             .and_then(|h| h.configured)
             .unwrap_or(false),
-        cpu_credits: if itype.burstable {
-            Some(
-                req.credit_specification
-                    .as_ref()
-                    .and_then(|c| c.cpu_credits.clone())
-                    .filter(|c| !c.is_empty())
-                    .unwrap_or_else(|| catalogue::default_cpu_credits(itype).into()),
-            )
-        } else {
-            None
-        },
-        source_dest_check: true,
-        launch_template: template,
-        metadata: model::MetadataOptions::BUILT_IN,
-        options_generation: 1,
-        applied_generation: 0,
-        applied_metadata: None,
+        cpu_credits: CpuCredits::for_type(itype, cpu_credits),
+        launch_template: tpl.template.clone(),
         tags,
-        terminated_at_ms: None,
     };
+    let delay = ctx.api.config.transition_delay.as_millis() as i64;
+    let proto = launch::prototype(spec, ids::new_id(ids::RESERVATION, random()), now, delay);
     let ami_support = image.imds_support;
     let already_running = req.already_running;
     let outcome = ctx
         .api
         .store
         .launch(
-            &scope,
+            &ctx.scope,
             LaunchRequest {
                 count,
                 client_token: if is_dry {
@@ -557,54 +452,21 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
                 private_ip,
             },
             Box::new(move |lc| {
-                let options = precedence::resolve(&launch_options, &lc.defaults, ami_support);
-                precedence::check_enforcement(&options, &lc.defaults)?;
-                if options.instance_metadata_tags.is_enabled() {
-                    if let Some(bad) = proto
-                        .tags
-                        .iter()
-                        .find(|t| !model::tags::is_metadata_safe(&t.key))
-                    {
-                        return Err(model::tags::metadata_unsafe_error(&bad.key));
-                    }
-                }
+                let options = launch::decide_options(
+                    &launch_options,
+                    &lc.defaults,
+                    ami_support,
+                    &proto.tags,
+                )?;
                 dry_run(Some(is_dry))?;
-                Ok(lc
-                    .addresses
-                    .iter()
-                    .enumerate()
-                    .map(|(n, ip)| {
-                        let mut i = proto.clone();
-                        i.instance_id = ids::new_id(ids::INSTANCE, random());
-                        i.network_interface_id = ids::new_id(ids::NETWORK_INTERFACE, random());
-                        i.root_volume_id = ids::new_id(ids::VOLUME, random());
-                        let r = random().to_be_bytes();
-                        i.mac_address = format!(
-                            "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                            r[0], r[1], r[2], r[3], r[4]
-                        );
-                        i.private_ip = *ip;
-                        i.ami_launch_index = n as u32;
-                        i.metadata = options;
-                        // A launch with a profile makes an association of its own, listed
-                        // by DescribeIamInstanceProfileAssociations as on EC2.
-                        i.profile_association = i.iam_instance_profile.clone().map(|p| {
-                            ProfileAssociation::at_launch(
-                                ids::new_id(ASSOCIATION, random()),
-                                p,
-                                now,
-                            )
-                        });
-                        if already_running {
-                            i.state = InstanceState::Running;
-                            i.transition = None;
-                            i.state_reason = None;
-                            i.applied_generation = i.options_generation;
-                            i.applied_metadata = Some(options);
-                        }
-                        i
-                    })
-                    .collect())
+                Ok(launch::instantiate(
+                    &proto,
+                    &lc.addresses,
+                    options,
+                    already_running,
+                    now,
+                    new_ids,
+                ))
             }),
         )
         .await?;
@@ -622,6 +484,21 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
     match out.as_array_mut().and_then(|a| a.pop()) {
         Some(r) => Ok(r),
         None => Err(Ec2Error::InternalError),
+    }
+}
+
+/// Fresh ids for one launched instance.
+fn new_ids() -> model::launch::NewIds {
+    let r = random().to_be_bytes();
+    model::launch::NewIds {
+        instance: ids::new_id(ids::INSTANCE, random()),
+        network_interface: ids::new_id(ids::NETWORK_INTERFACE, random()),
+        root_volume: ids::new_id(ids::VOLUME, random()),
+        mac_address: format!(
+            "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            r[0], r[1], r[2], r[3], r[4]
+        ),
+        association: ids::new_id(ASSOCIATION, random()),
     }
 }
 

@@ -14,12 +14,16 @@
 //! by tokio's millisecond timer wheel, and latency is counted from each request's scheduled
 //! time, so a server that falls behind is charged for the wait (no coordinated omission).
 
+mod authz;
+mod latency;
+
 use bytes::Bytes;
 use clap::Args;
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use latency::{gather, quantile};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -147,28 +151,6 @@ async fn load(
     }
 }
 
-/// The clients' latencies, sorted, and their errors.
-pub async fn gather(
-    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, u64)>>,
-) -> (Vec<Duration>, u64) {
-    let (mut all, mut errors) = (Vec::new(), 0);
-    for t in tasks {
-        if let Ok((l, e)) = t.await {
-            all.extend(l);
-            errors += e;
-        }
-    }
-    all.sort();
-    (all, errors)
-}
-
-/// The `p` quantile of sorted latencies, in seconds (NaN when there are none).
-pub fn quantile(sorted: &[Duration], p: f64) -> f64 {
-    sorted
-        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-        .map_or(f64::NAN, Duration::as_secs_f64)
-}
-
 /// Connect to `addr` from one of many loopback source addresses (127.1.<connection>.<1..=8>).
 /// A run opens a few hundred thousand connections, each leaving a port in TIME_WAIT for a
 /// minute; from one source address the kernel soon searches a nearly exhausted port range on
@@ -251,77 +233,26 @@ fn request(method: &str, path: &str, header: &str) -> Arc<Vec<u8>> {
     )
 }
 
-/// A volatile store in a fresh temporary directory (the caller removes the directory).
-pub async fn throwaway_store(
-    what: &str,
-) -> Result<(std::path::PathBuf, Arc<dyn store::Store>), String> {
-    let dir = std::env::temp_dir().join(format!("imds-bench-{what}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let store = store::sqlite::SqliteStore::open(
-        &dir.join("imds.sqlite"),
-        store::sqlite::Durability::Volatile,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok((dir, Arc::new(store)))
-}
-
-/// What the measurements run against; dropping it stops the servers and removes the store.
+/// What the measurements run against; dropping it stops the baseline, and the app's tasks end
+/// with the runtime (its throw-away store is removed with it).
 struct Servers {
     metadata: SocketAddr,
     baseline: SocketAddr,
     token: String,
     _stop: watch::Sender<bool>,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _app: crate::app::App,
 }
 
 /// Start the metadata service (on a throw-away store of one instance) and the baseline on the
 /// runtime that drives this, and get a token for the GETs.
 async fn start_servers() -> Result<Servers, String> {
-    // A throw-away store with one instance, and a metadata host serving it.
-    let (dir, store) = throwaway_store("metadata").await?;
-    let sessions = Arc::new(iam::session::SessionKey::random());
-    let principals = Arc::new(
-        ec2api::principals::Principals::load(None, sessions.clone(), store.clone())
-            .await
-            .map_err(|e| e.to_string())?,
-    );
-    let api = ec2api::Api {
-        store: store.clone(),
-        config: ec2api::ApiConfig::default(),
-        principals,
-    };
-    ec2api::actions::launch_first_instance(&api)
+    // imds as `imds serve` assembles it, on a throw-away store with its first instance.
+    let app = crate::app::App::builder(crate::app::Settings::ephemeral_on_port_zero())
+        .start()
         .await
         .map_err(|e| e.to_string())?;
+    let md_addr = app.imds_addr();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let signer =
-        metadata::identity::IdentitySigner::load_or_create(None).map_err(|e| e.to_string())?;
-    let host = metadata::Host::new(
-        store.clone(),
-        Duration::from_millis(10),
-        Arc::new(signer),
-        sessions,
-    );
-    tokio::spawn(host.clone().run(stop_rx.clone()));
-    host.loaded().await;
-    let md = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let md_addr = md.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(metadata::server::serve(
-        md,
-        host.clone(),
-        metadata::server::Caller::BySource,
-        crate::serve::gates(&crate::config::Connections::default()).metadata,
-        stop_rx.clone(),
-    ));
     let base = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -356,7 +287,7 @@ async fn start_servers() -> Result<Servers, String> {
         baseline: base_addr,
         token,
         _stop: stop_tx,
-        dir,
+        _app: app,
     })
 }
 
@@ -370,7 +301,7 @@ pub fn run(args: BenchArgs) -> Result<String, String> {
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            return rt.block_on(crate::bench_authz::run(args.seconds, 8));
+            return rt.block_on(authz::run(args.seconds, 8));
         }
         other => {
             return Err(format!(

@@ -10,13 +10,13 @@
 //!   open (the baseline: any signature accepted, nothing evaluated), for a `DescribeInstances`
 //!   and a `RunInstances` with `DryRun` (authorized, answered `DryRunOperation`, nothing written).
 
+use crate::app::{App, Settings};
 use ec2api::auth::Caller;
-use ec2api::principals::Principals;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const ACCOUNT: &str = model::DEFAULT_ACCOUNT;
 const ROOT_KEY: &str = "AKIABENCHROOT0000001";
@@ -121,11 +121,11 @@ async fn load(
             })
         })
         .collect();
-    let (all, errors) = crate::bench::gather(tasks).await;
+    let (all, errors) = super::latency::gather(tasks).await;
     Measure {
         rps: all.len() as f64 / start.elapsed().as_secs_f64(),
-        p50_us: crate::bench::quantile(&all, 0.5) * 1e6,
-        p99_us: crate::bench::quantile(&all, 0.99) * 1e6,
+        p50_us: super::latency::quantile(&all, 0.5) * 1e6,
+        p99_us: super::latency::quantile(&all, 0.99) * 1e6,
         errors,
     }
 }
@@ -154,24 +154,7 @@ fn signed_request(key: &str, secret: &str, body: &str) -> Arc<Vec<u8>> {
     Arc::new(out.into_bytes())
 }
 
-async fn serve(api: Arc<ec2api::Api>) -> Result<SocketAddr, String> {
-    let l = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = l.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            l,
-            ec2api::router(api).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    Ok(addr)
-}
-
 pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
-    let (dir, store) = crate::bench::throwaway_store("authz").await?;
-    let sessions = Arc::new(iam::session::SessionKey::random());
     let directory = Arc::new(iam::Directory::new(vec![iam::config::Account {
         id: ACCOUNT.into(),
         root_access_key_id: ROOT_KEY.into(),
@@ -182,16 +165,17 @@ pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
         ],
         management_account: false,
     }]));
-    let open = Arc::new(
-        Principals::load(None, sessions.clone(), store.clone())
-            .await
-            .map_err(|e| e.to_string())?,
-    );
-    let guarded = Arc::new(
-        Principals::load(Some(directory), sessions, store.clone())
-            .await
-            .map_err(|e| e.to_string())?,
-    );
+    // Two whole servers, as `imds serve` assembles them: without and with IAM.
+    let start = |directory: Option<Arc<iam::Directory>>| async move {
+        let mut b = App::builder(Settings::ephemeral_on_port_zero());
+        if let Some(d) = directory {
+            b = b.iam_directory(d);
+        }
+        b.start().await.map_err(|e| e.to_string())
+    };
+    let open_app = start(None).await?;
+    let guarded_app = start(Some(directory)).await?;
+    let guarded = guarded_app.api().principals.clone();
     let key = guarded
         .change(ACCOUNT, |a| {
             a.create_user("bench", None, vec![], 0)?;
@@ -200,17 +184,6 @@ pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
             }
             a.create_access_key("bench", 0)
         })
-        .await
-        .map_err(|e| e.to_string())?;
-    let api = |principals: Arc<Principals>| {
-        Arc::new(ec2api::Api {
-            store: store.clone(),
-            config: ec2api::ApiConfig::default(),
-            principals,
-        })
-    };
-    let (open_api, guarded_api) = (api(open), api(guarded.clone()));
-    ec2api::actions::launch_first_instance(&open_api)
         .await
         .map_err(|e| e.to_string())?;
 
@@ -254,7 +227,7 @@ pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
     let decision_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
 
     // Whole requests.
-    let (open_addr, guarded_addr) = (serve(open_api).await?, serve(guarded_api).await?);
+    let (open_addr, guarded_addr) = (open_app.api_addr(), guarded_app.api_addr());
     let describe = "Action=DescribeInstances&Version=2016-11-15";
     let launch = "Action=RunInstances&Version=2016-11-15&DryRun=true&ImageId=ami-0abcdef1234567890&InstanceType=t3.micro&MinCount=1&MaxCount=1&MetadataOptions.HttpTokens=required";
     let mut rows = Vec::new();
@@ -280,7 +253,8 @@ pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
         .await;
         rows.push((name, base, with));
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    open_app.stop().await;
+    guarded_app.stop().await;
 
     let mut out = format!(
         "## imds bench authz\n\nOne authorization decision for a launch by a user with the EC2 guide's metadata guardrails and 20 unrelated statements, under two levels of SCPs (six resource checks, from pre-parsed policies): **{decision_us:.1} µs**.\n\nWhole requests, {connections} keep-alive connections, {seconds} s each, loopback, SigV4-signed. Baseline: the same API without `--iam-config` (signature not verified, nothing evaluated). Ratio = with IAM / baseline.\n\n| request | baseline req/s | baseline p50 µs | with IAM req/s | with IAM p50 µs | with IAM p99 µs | ratio | errors |\n|---|---|---|---|---|---|---|---|\n"

@@ -1,0 +1,24 @@
+//! imds: a faithful local stand-in for the EC2 API of instance metadata options and the
+//! Instance Metadata Service. This crate assembles the other crates into the `imds` command.
+//!
+//! - [`app`]: the composition root: [`app::App`] opens the store and starts the EC2 API, the
+//!   lifecycle driver, the metadata host and service, the admin routes and the console; `imds
+//!   serve`, the benchmarks and the integration tests all start it.
+//! - [`config`]: flags, `IMDS_…` environment and an optional TOML file, merged into
+//!   [`app::Settings`].
+//! - [`serve`]: `imds serve`: an `App` until SIGINT or SIGTERM, announced and recorded.
+//! - [`discovery`]: how `imds exec`, `imds endpoint` and `imds stats` find the running server.
+//! - [`exec`]: `imds exec`: a command run as if on an instance, in network namespaces (or,
+//!   `--rootless`, against the instance's own loopback endpoint); `imds endpoint`.
+//! - `admin`: imds's own routes on the API port (namespaces, instance endpoints, `/metrics`).
+//! - [`metrics`]: the OpenMetrics text of `/metrics` and the lines of `imds stats`.
+//! - [`bench`]: `imds bench metadata|authz`, each against a baseline measured in the same run.
+
+mod admin;
+pub mod app;
+pub mod bench;
+pub mod config;
+pub mod discovery;
+pub mod exec;
+pub mod metrics;
+pub mod serve;
