@@ -116,6 +116,10 @@ pub struct App {
     data_dir: Option<PathBuf>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The per-instance endpoints and namespace attachments: their listeners are awaited
+    /// at stop too.
+    endpoints: Arc<metadata::endpoints::Endpoints>,
+    attachments: Arc<metadata::netns::Attachments>,
     _temp: Option<TempDir>,
 }
 
@@ -261,8 +265,8 @@ impl App {
         let admin = crate::admin::router(crate::admin::Admin {
             api: api.clone(),
             host: host.clone(),
-            attachments,
-            endpoints,
+            attachments: attachments.clone(),
+            endpoints: endpoints.clone(),
             stop: stop_rx.clone(),
             api_on_loopback: api_addr.ip().is_loopback(),
         });
@@ -282,6 +286,8 @@ impl App {
             data_dir: durable.then_some(dir),
             stop,
             tasks,
+            endpoints,
+            attachments,
             _temp: temp,
         })
     }
@@ -293,6 +299,8 @@ impl App {
         for t in self.tasks {
             let _ = t.await;
         }
+        self.endpoints.closed().await;
+        self.attachments.closed().await;
         self.store.close().await;
     }
 }

@@ -16,6 +16,7 @@
 
 use crate::host::Host;
 use crate::server::{self, Caller};
+use crate::tasks::Tasks;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
@@ -65,6 +66,8 @@ pub struct Endpoints {
     gate: Arc<listen::Gate>,
     server_stop: watch::Receiver<bool>,
     live: Arc<Mutex<HashMap<String, Endpoint>>>,
+    /// Every endpoint's listeners and closer, awaited at shutdown ([`Endpoints::closed`]).
+    tasks: Tasks,
 }
 
 /// How many times a free port is looked for on both loopback addresses before the endpoint
@@ -82,6 +85,7 @@ impl Endpoints {
             gate,
             server_stop,
             live: Arc::default(),
+            tasks: Tasks::default(),
         }
     }
 
@@ -117,7 +121,7 @@ impl Endpoints {
             let addr = l.local_addr().ok();
             match tokio::net::TcpListener::from_std(l) {
                 Ok(l) => {
-                    tokio::spawn(server::serve(
+                    self.tasks.spawn(server::serve(
                         l,
                         self.host.clone(),
                         Caller::Instance(instance_id.to_string()),
@@ -128,7 +132,7 @@ impl Endpoints {
                 Err(e) => tracing::warn!(?addr, error = %e, "cannot serve an instance endpoint"),
             }
         }
-        tokio::spawn(close_when_gone(
+        self.tasks.spawn(close_when_gone(
             self.host.clone(),
             self.live.clone(),
             instance_id.to_string(),
@@ -138,6 +142,12 @@ impl Endpoints {
         tracing::info!(instance = %instance_id, url = %format!("http://{}", endpoint.v4), "instance metadata endpoint opened");
         live.insert(instance_id.to_string(), endpoint.clone());
         Ok(endpoint)
+    }
+
+    /// Wait until every endpoint has closed and drained its connections, once the server
+    /// stops (the stop given to [`Endpoints::new`]).
+    pub async fn closed(&self) {
+        self.tasks.join().await;
     }
 
     /// The endpoint of `instance_id`, if one is open.

@@ -8,8 +8,12 @@
 //! do against EC2 (`openssl smime -verify … -certfile cert.pem`, or RSA-SHA256 with the key).
 //! EC2's `pkcs7` uses a DSA key; imds uses the RSA key for both (UNCONFIRMED whether any client
 //! depends on DSA there).
+//!
+//! The document itself ([`document`]) is formatted here too, byte for byte as EC2 writes it.
 
+use crate::view::InstanceView;
 use base64::Engine;
+use bytes::Bytes;
 use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
@@ -151,6 +155,41 @@ impl IdentitySigner {
             .map_err(cert_err)?;
         let der = signed.to_der().map_err(cert_err)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(der))
+    }
+}
+
+/// `dynamic/instance-identity/document`: 2-space indent, `" : "`, EC2's key order, JSON
+/// nulls for what does not apply (spec imds.md §12).
+pub fn document(v: &InstanceView) -> String {
+    let s = |x: &str| serde_json::Value::String(x.to_string()).to_string();
+    format!(
+        "{{\n  \"accountId\" : {},\n  \"architecture\" : {},\n  \"availabilityZone\" : {},\n  \"billingProducts\" : null,\n  \"devpayProductCodes\" : null,\n  \"marketplaceProductCodes\" : null,\n  \"imageId\" : {},\n  \"instanceId\" : {},\n  \"instanceType\" : {},\n  \"kernelId\" : null,\n  \"pendingTime\" : {},\n  \"privateIp\" : {},\n  \"ramdiskId\" : null,\n  \"region\" : {},\n  \"version\" : \"2017-09-30\"\n}}",
+        s(&v.account),
+        s(v.architecture),
+        s(&v.availability_zone),
+        s(&v.image_id),
+        s(&v.instance_id),
+        s(&v.instance_type),
+        s(&iso_seconds(v.launch_time_ms)),
+        s(&v.private_ip.to_string()),
+        s(&v.region),
+    )
+}
+
+/// `2026-11-22T17:00:00Z`: how the identity document and role credentials write times.
+pub fn iso_seconds(ms: i64) -> String {
+    model::instance::iso8601(ms, false)
+}
+
+impl IdentitySigner {
+    /// `signature` and `pkcs7` of a document (an RSA signature each). A document that cannot
+    /// be wrapped in PKCS #7 gets an empty `pkcs7` (logged), never a wrong one.
+    pub fn sign_document(&self, document: &[u8]) -> (Bytes, Bytes) {
+        let pkcs7 = self.pkcs7(document).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot sign an identity document");
+            String::new()
+        });
+        (Bytes::from(self.signature(document)), Bytes::from(pkcs7))
     }
 }
 

@@ -1,9 +1,16 @@
 //! The Instance Metadata Service: what a process on an instance sees at 169.254.169.254.
 //!
-//! - [`host`]: the metadata host. It holds every instance's view in memory, follows the
-//!   store's change feed, switches an instance to newly desired options `--apply-delay` after
-//!   the change, and only then acknowledges the generation to the store (`applied`). Requests
-//!   never touch the database.
+//! - [`host`]: the metadata host, which composes the three below and lends the service its
+//!   tokens, credentials and signatures. Requests never touch the database.
+//!   - [`served`]: the served-state table: every instance's view in memory, by id and by
+//!     address, and the default instance.
+//!   - [`follower`]: loads every instance, then follows the store's change feed (whose rows
+//!     carry the instance), reloading if it missed changes.
+//!   - [`applier`]: switches an instance to newly desired options `--apply-delay` after the
+//!     change, and only then acknowledges the generation to the store (`applied`); settles
+//!     IAM instance profile associations.
+//! - [`credentials`]: role credentials and `iam/info`, as EC2 formats them.
+//! - [`identity`]: the identity document and its signatures.
 //! - [`view`]: what the service knows of one instance (from `model::Instance`).
 //! - [`tree`]: the category tree of `meta-data/`, built once per view.
 //! - [`token`]: IMDSv2 session tokens, authenticated with a key only this process holds.
@@ -13,15 +20,25 @@
 //! - [`netns`]: serving at 169.254.169.254 inside the namespaces `imds exec` builds.
 //! - [`endpoints`]: a loopback port per instance, for users without root (SDKs take it as
 //!   `AWS_EC2_METADATA_SERVICE_ENDPOINT`).
+//! - `tasks`: the listeners `endpoints` and `netns` spawn, awaited at shutdown. Every listener
+//!   of the service goes through [`server::serve`], hence the `listen` crate's gate (one
+//!   connection cap for the service) and its drain.
 //! - [`counters`]: `MetadataNoToken`, `MetadataNoTokenRejected`, requests, tokens.
 
+mod applier;
 pub mod counters;
+mod credentials;
 pub mod endpoints;
+mod follower;
 pub mod host;
+#[cfg(test)]
+mod host_tests;
 pub mod identity;
 pub mod netns;
+pub mod served;
 pub mod server;
 pub mod service;
+mod tasks;
 pub mod token;
 pub mod tree;
 pub mod view;

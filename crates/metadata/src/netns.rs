@@ -9,6 +9,7 @@
 //! packets crossing the routers. Nothing is added to the host's own namespace.
 
 use crate::host::Host;
+use crate::tasks::Tasks;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -149,6 +150,9 @@ pub struct Attachments {
     live: Mutex<HashMap<String, watch::Sender<bool>>>,
     /// The metadata service's connections: listeners in namespaces share its cap.
     gate: Arc<listen::Gate>,
+    /// Every attachment's listeners and route followers, awaited at shutdown
+    /// ([`Attachments::closed`]).
+    tasks: Tasks,
 }
 
 impl Attachments {
@@ -156,6 +160,7 @@ impl Attachments {
         Attachments {
             live: Mutex::default(),
             gate,
+            tasks: Tasks::default(),
         }
     }
 
@@ -177,7 +182,7 @@ impl Attachments {
                 Some(side) => crate::server::Caller::Instance(side.instance_id.clone()),
                 None => crate::server::Caller::BySource,
             };
-            tokio::spawn(crate::server::serve(
+            self.tasks.spawn(crate::server::serve(
                 l,
                 host.clone(),
                 caller,
@@ -189,11 +194,12 @@ impl Attachments {
             // The first route is in place before the command starts.
             let enabled = ipv6_enabled(&host, &side);
             let current = set_ipv6_route(&side, enabled).await.then_some(enabled);
-            tokio::spawn(follow_ipv6(host.clone(), side, current, stop_rx.clone()));
+            self.tasks
+                .spawn(follow_ipv6(host.clone(), side, current, stop_rx.clone()));
         }
         let mut stop_watch = stop_tx.subscribe();
         let forward = stop_tx.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             tokio::select! {
                 _ = server_stop.changed() => { let _ = forward.send(true); }
                 _ = stop_watch.changed() => {}
@@ -208,6 +214,12 @@ impl Attachments {
             let _ = old.send(true);
         }
         Ok(())
+    }
+
+    /// Wait until every attachment has stopped and drained its connections, once the server
+    /// stops (the stop given to [`Attachments::attach`]).
+    pub async fn closed(&self) {
+        self.tasks.join().await;
     }
 
     /// Stop serving in the namespace; returns whether it was attached.

@@ -116,7 +116,7 @@ fn respond<B>(
                 path: req.uri().path(),
                 header: &header,
             };
-            let signatures = |s: &crate::host::Served| host.identity_signatures(s);
+            let signatures = |s: &crate::served::Served| host.identity_signatures(s);
             service::answer(&request, &served, &host.tokens, now, &creds, &signatures)
         }
         // No instance at all (an empty store): nothing to serve.

@@ -2,7 +2,7 @@
 //! §15). Pure apart from the counters: the server does the I/O, the host supplies the state.
 
 use crate::counters::Counters;
-use crate::host::Served;
+use crate::served::Served;
 use crate::token::{TokenKey, MAX_TTL};
 use crate::tree::Lookup;
 use bytes::Bytes;

@@ -39,6 +39,10 @@ pub struct InstanceView {
     pub generation: u64,
     /// The generation the API last asked for.
     pub desired_generation: u64,
+    /// The options of that generation, which the host switches to once it applies them.
+    pub desired: MetadataOptions,
+    /// Whether the host may switch to the desired options now (`Instance::can_apply`).
+    pub can_apply: bool,
 }
 
 impl InstanceView {
@@ -73,6 +77,8 @@ impl InstanceView {
             options: i.options_in_force(),
             generation: i.applied_generation,
             desired_generation: i.options_generation,
+            desired: i.metadata,
+            can_apply: i.can_apply(),
         }
     }
 

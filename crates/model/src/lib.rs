@@ -9,6 +9,7 @@
 //! - [`defaults`]: the account-level defaults (`ModifyInstanceMetadataDefaults`).
 //! - [`precedence`]: how the options of a new instance are resolved at launch.
 //! - [`instance`]: instances, their lifecycle and the `pending` → `applied` state of options.
+//! - [`change`]: what a write did to an instance ([`change::ChangeKind`]), for the change feed.
 //! - [`profile_association`]: IAM instance profile associations and their states.
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
 //! - [`vpc`], [`cidr`]: VPCs and subnets, their CIDR rules and the reserved addresses.
@@ -17,6 +18,7 @@
 //! - [`error`]: [`Ec2Error`], every error a request can get, worded as EC2 words it.
 
 pub mod catalogue;
+pub mod change;
 pub mod cidr;
 pub mod defaults;
 pub mod error;

@@ -233,6 +233,9 @@ pub trait Store: Send + Sync + 'static {
     // ---- change feed ----
     /// Changes with a sequence number above `after`, oldest first, at most `limit`.
     async fn changes_after(&self, after: u64, limit: u32) -> Result<Vec<Change>>;
+    /// The sequence number of the oldest change the feed still holds (`None` when it holds
+    /// none). A follower that has not seen every change before it reloads from the store.
+    async fn oldest_change(&self) -> Result<Option<u64>>;
     /// The latest committed sequence number; changes whenever a write commits.
     fn watch(&self) -> watch::Receiver<u64>;
 

@@ -504,3 +504,43 @@ async fn profile_associations_feed_lookup_and_settle() {
     );
     s.close().await;
 }
+
+/// Each change carries the instance as its write left it, so a follower needs no read; once
+/// the feed is trimmed, its oldest change says what a follower may have missed.
+#[tokio::test]
+async fn changes_carry_the_instance_and_the_feed_says_where_it_starts() {
+    let d = temp("feed-docs");
+    let s = SqliteStore::open(&d.0.join("db"), Durability::Volatile)
+        .await
+        .unwrap();
+    assert_eq!(s.oldest_change().await.unwrap(), None);
+    let launched = launch(&s, 1, None).await.remove(0);
+    let id = launched.instance_id.clone();
+    let changed = s
+        .update_instances(
+            &scope(),
+            std::slice::from_ref(&id),
+            Box::new(|i, mc| {
+                i.modify_metadata(
+                    &OptionsPatch {
+                        http_tokens: Some(HttpTokens::Required),
+                        ..Default::default()
+                    },
+                    &mc.defaults,
+                )
+            }),
+        )
+        .await
+        .unwrap()
+        .remove(0)
+        .1;
+    let feed = s.changes_after(0, 100).await.unwrap();
+    assert_eq!(feed[0].instance.as_ref(), Some(&launched));
+    assert_eq!(feed[1].instance.as_ref(), Some(&changed));
+    assert_eq!(s.oldest_change().await.unwrap(), Some(feed[0].seq));
+    // The lifecycle trims changes older than an hour, keeping the latest.
+    let later = store::now_ms() + 2 * 3_600_000;
+    s.advance(later, 0).await.unwrap();
+    assert_eq!(s.oldest_change().await.unwrap(), Some(feed[1].seq));
+    s.close().await;
+}

@@ -333,6 +333,9 @@ impl Store for SqliteStore {
     async fn changes_after(&self, after: u64, limit: u32) -> Result<Vec<Change>> {
         reads::changes_after(&self.read, after, limit).await
     }
+    async fn oldest_change(&self) -> Result<Option<u64>> {
+        reads::oldest_change(&self.read).await
+    }
 
     fn watch(&self) -> watch::Receiver<u64> {
         self.latest.clone()

@@ -350,25 +350,35 @@ pub async fn template_versions(
 }
 
 pub async fn changes_after(pool: &SqlitePool, after: u64, limit: u32) -> Result<Vec<Change>> {
-    let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT seq, instance_id, kind, generation, at_ms FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+    let rows: Vec<(i64, String, String, i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT seq, instance_id, kind, generation, at_ms, doc FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
     )
     .bind(after as i64)
     .bind(limit as i64)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(seq, id, kind, g, at)| {
-            Some(Change {
-                seq: seq as u64,
-                instance_id: id,
-                kind: ChangeKind::parse(&kind)?,
-                generation: g as u64,
-                at_ms: at,
-            })
-        })
-        .collect())
+    let mut out = Vec::with_capacity(rows.len());
+    for (seq, id, kind, g, at, doc) in rows {
+        let Some(kind) = ChangeKind::parse(&kind) else {
+            continue;
+        };
+        out.push(Change {
+            seq: seq as u64,
+            instance_id: id,
+            kind,
+            generation: g as u64,
+            at_ms: at,
+            instance: doc.as_deref().map(decode).transpose()?,
+        });
+    }
+    Ok(out)
+}
+
+pub async fn oldest_change(pool: &SqlitePool) -> Result<Option<u64>> {
+    let s: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM changes")
+        .fetch_one(pool)
+        .await?;
+    Ok(s.map(|s| s as u64))
 }
 
 pub async fn next_due(pool: &SqlitePool, retention_ms: i64) -> Result<Option<i64>> {

@@ -2,7 +2,7 @@
 
 use sqlx::{Connection, SqliteConnection};
 
-const VERSION: i64 = 3;
+const VERSION: i64 = 4;
 
 const V1: &str = r#"
 CREATE TABLE instances (
@@ -125,6 +125,13 @@ CREATE INDEX subnets_scope ON subnets(account, region, pos);
 CREATE INDEX subnets_vpc ON subnets(vpc_id);
 "#;
 
+/// Version 4: each change carries the instance as the change wrote it (its JSON document),
+/// so that a metadata host installs it without reading the instance again. Rows written
+/// before have none; no follower reads them (a host loads every instance when it starts).
+const V4: &str = r#"
+ALTER TABLE changes ADD COLUMN doc TEXT;
+"#;
+
 /// Bring the schema up to date; `true` when the store was new (no schema yet: a file just
 /// created, or an empty one).
 pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
@@ -136,7 +143,7 @@ pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
     }
     let mut tx = conn.begin().await?;
     // Each step brings a database of the version before it up to date.
-    for (step, sql) in [(1, V1), (2, V2), (3, V3)] {
+    for (step, sql) in [(1, V1), (2, V2), (3, V3), (4, V4)] {
         if version < step {
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
         }

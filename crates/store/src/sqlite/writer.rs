@@ -13,7 +13,6 @@ use crate::{
 };
 use model::catalogue;
 use model::image::Image;
-use model::instance::InstanceState;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
 use model::tags::Tag;
 use model::vpc::{Subnet, Vpc};
@@ -230,19 +229,23 @@ async fn insert_instance(conn: &mut SqliteConnection, i: &Instance, now: i64) ->
     .bind(pending_apply(i))
     .bind(&i.client_token)
     .bind(i.terminated_at_ms)
-    .bind(doc)
+    .bind(&doc)
     .fetch_one(&mut *conn)
     .await?;
     sync_attrs(conn, pk, &[], &i.filter_attributes()).await?;
     sync_tags(conn, &i.instance_id, "instance", &i.scope, &[], &i.tags).await?;
-    append_change(
-        conn,
-        &i.instance_id,
-        ChangeKind::Launched,
-        i.options_generation,
-        now,
-    )
-    .await
+    for kind in ChangeKind::between(None, Some(i)) {
+        append_change(
+            conn,
+            &i.instance_id,
+            kind,
+            i.options_generation,
+            now,
+            Some(&doc),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn pending_apply(i: &Instance) -> i64 {
@@ -259,6 +262,7 @@ async fn save_instance(
     if before == after {
         return Ok(());
     }
+    let doc = serde_json::to_string(after)?;
     sqlx::query(
         "UPDATE instances SET state = ?, private_ip = ?, due_ms = ?, pending_apply = ?, terminated_at_ms = ?, doc = ? WHERE pk = ?",
     )
@@ -267,7 +271,7 @@ async fn save_instance(
     .bind(after.transition.map(|t| t.due_ms))
     .bind(pending_apply(after))
     .bind(after.terminated_at_ms)
-    .bind(serde_json::to_string(after)?)
+    .bind(&doc)
     .bind(pk)
     .execute(&mut *conn)
     .await?;
@@ -287,34 +291,9 @@ async fn save_instance(
         &after.tags,
     )
     .await?;
-    let id = &after.instance_id;
-    let g = after.options_generation;
-    if after.options_generation != before.options_generation {
-        append_change(conn, id, ChangeKind::OptionsChanged, g, now).await?;
-    }
-    if after.applied_generation != before.applied_generation {
-        append_change(conn, id, ChangeKind::Applied, g, now).await?;
-    }
-    if after.state != before.state {
-        let was_up = matches!(
-            before.state,
-            InstanceState::Running | InstanceState::Pending
-        );
-        if after.state == InstanceState::Running {
-            append_change(conn, id, ChangeKind::Started, g, now).await?;
-        } else if was_up && after.state != InstanceState::Pending {
-            append_change(conn, id, ChangeKind::Stopped, g, now).await?;
-        } else {
-            append_change(conn, id, ChangeKind::StateChanged, g, now).await?;
-        }
-    }
-    if after.tags != before.tags {
-        append_change(conn, id, ChangeKind::TagsChanged, g, now).await?;
-    }
-    if after.profile_association != before.profile_association
-        || after.iam_instance_profile != before.iam_instance_profile
-    {
-        append_change(conn, id, ChangeKind::ProfileChanged, g, now).await?;
+    for kind in ChangeKind::between(Some(before), Some(after)) {
+        let g = after.options_generation;
+        append_change(conn, &after.instance_id, kind, g, now, Some(&doc)).await?;
     }
     Ok(())
 }
@@ -382,20 +361,26 @@ async fn sync_tags(
     Ok(())
 }
 
+/// One row of the change feed, in the write's transaction: `doc` is the instance as the
+/// write left it (none once purged).
 async fn append_change(
     conn: &mut SqliteConnection,
     id: &str,
     kind: ChangeKind,
     generation: u64,
     now: i64,
+    doc: Option<&str>,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO changes (instance_id, kind, generation, at_ms) VALUES (?, ?, ?, ?)")
-        .bind(id)
-        .bind(kind.as_str())
-        .bind(generation as i64)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO changes (instance_id, kind, generation, at_ms, doc) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(kind.as_str())
+    .bind(generation as i64)
+    .bind(now)
+    .bind(doc)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -589,7 +574,7 @@ pub fn advance(
                     .bind(&id)
                     .execute(&mut *conn)
                     .await?;
-                append_change(conn, &id, ChangeKind::Purged, 0, now).await?;
+                append_change(conn, &id, ChangeKind::Purged, 0, now, None).await?;
             }
             // Keep the feed bounded: an hour of history is plenty for any follower.
             sqlx::query(

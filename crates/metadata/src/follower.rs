@@ -1,0 +1,137 @@
+//! The feed follower: loads every instance once, then keeps the served-state table current
+//! from the store's change feed, and tells the applier what each change makes due.
+//!
+//! Each change carries the instance as its write left it, so the follower never reads an
+//! instance back. The echo of the host's own acknowledgement (`applied` at a generation the
+//! table already serves) is skipped. A follower that finds it has missed changes (the feed
+//! was trimmed past its cursor) reloads every instance from the store instead.
+
+use crate::applier::Applier;
+use crate::served::ServedTable;
+use model::change::ChangeKind;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{Change, Store};
+
+/// Instances read per page when loading, changes per read of the feed.
+const PAGE: u32 = 1000;
+
+pub(crate) struct Follower {
+    store: Arc<dyn Store>,
+    /// The sequence number of the last change seen.
+    cursor: u64,
+}
+
+impl Follower {
+    /// A follower whose feed starts at `cursor` (the latest sequence number when it starts,
+    /// before it loads: what is written meanwhile is both loaded and followed, harmlessly).
+    pub(crate) fn new(store: Arc<dyn Store>, cursor: u64) -> Follower {
+        Follower { store, cursor }
+    }
+
+    /// Load every instance of the store into `table` (and what each has pending into the
+    /// applier), retrying until the store answers; anything served that the store no longer
+    /// has is removed.
+    pub(crate) async fn load(&mut self, table: &ServedTable, applier: &mut Applier) {
+        let mut after = None;
+        let mut seen = HashSet::new();
+        loop {
+            match self.store.all_instances(after, PAGE).await {
+                Ok(page) => {
+                    let now = store::now_ms();
+                    for i in &page.instances {
+                        table.install(i);
+                        applier.found(now, i);
+                        seen.insert(i.instance_id.clone());
+                    }
+                    match page.next {
+                        Some(n) => after = Some(n),
+                        None => break,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "metadata host: cannot load instances; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        table.retain(&seen);
+    }
+
+    /// Follow the feed up to `latest`.
+    pub(crate) async fn catch_up(
+        &mut self,
+        latest: u64,
+        table: &ServedTable,
+        applier: &mut Applier,
+    ) {
+        while self.cursor < latest {
+            let changes = match self.store.changes_after(self.cursor, PAGE).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "metadata host: cannot read the change feed");
+                    return;
+                }
+            };
+            let Some(first) = changes.first() else {
+                return;
+            };
+            if first.seq > self.cursor + 1 && self.missed(first.seq).await {
+                tracing::warn!(
+                    cursor = self.cursor,
+                    "metadata host: the change feed was trimmed past what it had seen; reloading"
+                );
+                self.cursor = latest.max(changes.last().map_or(0, |c| c.seq));
+                self.load(table, applier).await;
+                return;
+            }
+            for c in changes {
+                self.cursor = c.seq;
+                if !follow(&c, table, applier) {
+                    tracing::warn!(
+                        seq = c.seq,
+                        "metadata host: a change without its instance; reloading"
+                    );
+                    self.load(table, applier).await;
+                }
+            }
+        }
+    }
+
+    /// Whether changes between the cursor and `next` (the first one read after it) are gone
+    /// from the feed, not merely never written (a backend's sequence may have gaps).
+    async fn missed(&self, next: u64) -> bool {
+        match self.store.oldest_change().await {
+            Ok(oldest) => {
+                next > self.cursor + 1 && !matches!(oldest, Some(o) if o <= self.cursor + 1)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "metadata host: cannot read where the feed starts");
+                true
+            }
+        }
+    }
+}
+
+/// Serve what one change wrote. Returns `false` when the change does not carry its instance
+/// (written before changes did), so the caller reloads.
+fn follow(c: &Change, table: &ServedTable, applier: &mut Applier) -> bool {
+    if c.kind == ChangeKind::Purged {
+        table.remove(&c.instance_id);
+        return true;
+    }
+    let Some(i) = &c.instance else {
+        return false;
+    };
+    // The echo of an acknowledgement: the table already serves that generation.
+    let own_echo = c.kind == ChangeKind::Applied
+        && table
+            .served(&i.instance_id)
+            .is_some_and(|s| s.view.generation >= i.applied_generation);
+    if !own_echo {
+        table.install(i);
+    }
+    applier.changed(c.kind, c.at_ms, i);
+    true
+}
