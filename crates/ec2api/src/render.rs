@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 /// `2026-11-22T17:00:00.000Z`, as EC2 writes timestamps.
 pub fn timestamp(ms: i64) -> String {
-    model::instance::iso8601(ms, true)
+    model::time::iso8601(ms, true)
 }
 
 pub fn tags(tags: &[Tag]) -> Value {

@@ -178,7 +178,7 @@ pub fn document(v: &InstanceView) -> String {
 
 /// `2026-11-22T17:00:00Z`: how the identity document and role credentials write times.
 pub fn iso_seconds(ms: i64) -> String {
-    model::instance::iso8601(ms, false)
+    model::time::iso8601(ms, false)
 }
 
 impl IdentitySigner {

@@ -121,25 +121,7 @@ enum Auth {
     V2 { remaining: u64 },
 }
 
-/// `Sun, 22 Nov 2026 18:03:18 GMT` (RFC 7231 IMF-fixdate).
-pub fn http_date(ms: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let (y, m, d) = model::instance::civil_from_days(days);
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m as usize).saturating_sub(1) % 12],
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
+pub use model::time::http_date;
 
 /// Seconds since the epoch.
 pub fn now_s(now_ms: i64) -> u64 {
@@ -335,15 +317,6 @@ mod tests {
         assert!(Reply::page(404)
             .body
             .starts_with(b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n<!DOCTYPE"));
-    }
-
-    #[test]
-    fn http_dates() {
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(
-            http_date(1_795_370_598_000),
-            "Sun, 22 Nov 2026 18:03:18 GMT"
-        );
     }
 
     #[test]

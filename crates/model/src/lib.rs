@@ -10,7 +10,9 @@
 //! - [`precedence`]: how the options of a new instance are resolved at launch.
 //! - [`instance`]: instances, their lifecycle and the `pending` → `applied` state of options.
 //! - [`change`]: what a write did to an instance ([`change::ChangeKind`]), for the change feed.
+//! - [`launch`]: launch planning: what RunInstances makes of a resolved request.
 //! - [`profile_association`]: IAM instance profile associations and their states.
+//! - [`time`]: dates as EC2 and the metadata service write them (the one formatter).
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
 //! - [`vpc`], [`cidr`]: VPCs and subnets, their CIDR rules and the reserved addresses.
 //! - [`ids`]: the formats of EC2 resource ids.
@@ -35,6 +37,7 @@ pub mod profile_association;
 pub mod tags;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod time;
 pub mod vpc;
 
 pub use defaults::{AccountDefaults, Preference};
