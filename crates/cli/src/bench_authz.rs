@@ -134,7 +134,7 @@ async fn load(
 fn signed_request(key: &str, secret: &str, body: &str) -> Arc<Vec<u8>> {
     let host = "ec2.us-east-1.amazonaws.com";
     let (amz, auth) =
-        ec2api::sigv4::sign_form_post(key, secret, model::DEFAULT_REGION, host, body.as_bytes());
+        sigv4::sign_form_post(key, secret, model::DEFAULT_REGION, host, body.as_bytes());
     let headers = [
         (
             "content-type",

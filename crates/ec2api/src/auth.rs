@@ -9,8 +9,8 @@
 //! `--iam-config`, every request must be signed by a known access key, and the signature is
 //! verified (`MissingParameter` when unsigned, `AuthFailure`, `SignatureDoesNotMatch`).
 
-use crate::sigv4::{self, SigV4Error};
 use model::{Ec2Error, DEFAULT_ACCOUNT, DEFAULT_REGION};
+use sigv4::SigV4Error;
 
 /// Who signed a request, for collecting the policies that apply.
 pub use iam::registry::Subject;
@@ -448,6 +448,25 @@ mod tests {
             req(Some(("AKIDUNKNOWN000000000", "secret"))),
             Err(Ec2Error::AuthFailure)
         );
+    }
+
+    /// How EC2 codes each reason `sigv4` gives (asserted in `sigv4`'s own tests before it
+    /// became its own crate): a credential without five elements is `AuthFailure`, as EC2
+    /// itself answered (StreisandEffect/streisand#485); unsigned is `MissingParameter`
+    /// (wave2 §3.4, conformance case 45).
+    #[test]
+    fn sigv4_refusals_in_ec2_codes() {
+        let code = |e: SigV4Error| crate::error::code_and_status(&to_ec2(e)).1;
+        assert_eq!(code(SigV4Error::Expired), "RequestExpired");
+        assert_eq!(code(SigV4Error::Missing), "MissingParameter");
+        assert_eq!(
+            code(SigV4Error::Incomplete(String::new())),
+            "IncompleteSignature"
+        );
+        assert_eq!(code(SigV4Error::Malformed(String::new())), "AuthFailure");
+        assert_eq!(code(SigV4Error::Scope(String::new())), "AuthFailure");
+        assert_eq!(code(SigV4Error::HostNotSigned), "SignatureDoesNotMatch");
+        assert_eq!(code(SigV4Error::SignatureMismatch), "SignatureDoesNotMatch");
     }
 
     /// Issue 10: the scope must name a Region imds knows (`model::catalogue::REGIONS`,

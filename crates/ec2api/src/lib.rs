@@ -16,7 +16,6 @@ pub mod protocol;
 pub mod query_api;
 mod render;
 pub mod server;
-pub mod sigv4;
 pub mod sts;
 
 pub use server::{router, Api, ApiConfig};
