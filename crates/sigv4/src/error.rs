@@ -1,7 +1,8 @@
 //! Why a signature was not accepted, in AWS's words. Which code and HTTP status each reason
 //! gets is the API's business (EC2, IAM and STS word some of them differently), not this crate's.
 
-/// Why a request's signature was not accepted. [`SigV4Error::code`] gives the EC2 error code.
+/// Why a request's signature was not accepted. The EC2 codes named below are how `ec2api` maps
+/// each reason; IAM and STS code some differently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SigV4Error {
     /// No `Authorization` header and no `X-Amz-Algorithm` query parameter: the request is unsigned.
@@ -26,7 +27,10 @@ pub enum SigV4Error {
     /// The recomputed signature differs (`SignatureDoesNotMatch`).
     SignatureMismatch,
 }
+
 impl SigV4Error {
+    /// The error message to send back, in AWS's wording (for [`SigV4Error::Scope`], Coral's:
+    /// EC2 replaces it with its generic sentence).
     pub fn message(&self) -> String {
         match self {
             SigV4Error::Missing => {

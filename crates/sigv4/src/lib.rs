@@ -12,7 +12,8 @@
 //!   back the canonical request the client built.
 //! * `scratchstack-aws-signature` does verify, but it is a single-maintainer crate built around
 //!   `http::Request` and a `tower` service with `chrono`, `regex` and its own principal/error crates;
-//!   far more than the ~400 lines needed here, and its errors do not carry the EC2 error codes.
+//!   far more than the ~400 lines needed here, and it decides the answer to a refusal itself
+//!   (here each API codes a [`SigV4Error`] its own way).
 //!
 //! Everything here therefore uses only `hmac`, `sha2`, `hex`, `subtle` and `time`.
 //!
@@ -36,13 +37,13 @@
 //!
 //! # Modules
 //!
-//! * [`parse`](mod@parse): what a request claims ([`SignedRequest`]), read from the
+//! * `parse`: what a request claims ([`SignedRequest`]), read from the
 //!   `Authorization` header or the presigned query, in the order AWS checks it; the scope check.
-//! * [`clock`]: how far the signature's date may be from now.
-//! * [`canonical`]: the canonical request and the string to sign.
-//! * [`signature`]: the signing key, and [`verify`], the signature recomputed and compared.
-//! * [`sign`]: the client's side, for imds's own clients and the tests.
-//! * [`error`]: [`SigV4Error`], why a signature was refused, in AWS's words.
+//! * `clock`: how far the signature's date may be from now.
+//! * `canonical`: the canonical request and the string to sign.
+//! * `signature`: the signing key, and [`verify`], the signature recomputed and compared.
+//! * `sign`: the client's side, for imds's own clients and the tests.
+//! * `error`: [`SigV4Error`], why a signature was refused, in AWS's words.
 //! * `date`: the two date formats a signature may carry.
 
 mod canonical;

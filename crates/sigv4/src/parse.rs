@@ -20,7 +20,7 @@ pub const DUPLICATE_AUTHORIZATION: &str =
 pub const BOTH_FORMS: &str =
     "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.";
 
-/// Parse the signature claims of a request, without looking at the clock (see [`parse_at`]).
+/// Parse the signature claims of a request, without looking at the clock (see [`parse_at`](crate::parse_at)).
 ///
 /// `headers` are (name, value) pairs as received (names are matched case-insensitively, so
 /// lowercase or not does not matter; repeated headers are allowed, except `Authorization`);
@@ -38,10 +38,10 @@ pub fn parse(
     claims(headers, query)?.check()
 }
 
-/// [`parse`] with the clock checked where AWS checks it (wave2 §3.2, "Recommended check
+/// [`parse`](crate::parse()) with the clock checked where AWS checks it (wave2 §3.2, "Recommended check
 /// order", Coral's): presence → syntax and required parts → date format → expiry → `host`
 /// signed → algorithm → credential shape → scope terminator and date. The scope's Region and
-/// service follow in [`check_scope`], which needs to know the endpoint.
+/// service follow in [`check_scope`](crate::check_scope), which needs to know the endpoint.
 pub fn parse_at(
     _method: &str,
     headers: &[(String, String)],
@@ -67,7 +67,7 @@ struct Claims<'a> {
 
 impl Claims<'_> {
     /// The checks after the clock, in Coral's order: `host` signed, the algorithm, then the
-    /// credential (see [`build`]).
+    /// credential (see `build`).
     fn check(self) -> Result<SignedRequest, SigV4Error> {
         if !self.signed_headers.iter().any(|h| h == "host") {
             return Err(SigV4Error::HostNotSigned);
@@ -340,7 +340,7 @@ fn bad_date(value: &str) -> SigV4Error {
 }
 
 /// Check the credential scope names a Region among `regions` (exactly: `US-EAST-1` is not
-/// `us-east-1`) and the `service` of the endpoint the request reached. Kept out of [`parse`]
+/// `us-east-1`) and the `service` of the endpoint the request reached. Kept out of [`parse`](crate::parse())
 /// because only the caller knows its endpoint. The wording is Coral's, trailing space included
 /// (wave2 §3.2; aws-sdk-go#1850, timkay/aws#111 quote it).
 pub fn check_scope(req: &SignedRequest, regions: &[&str], service: &str) -> Result<(), SigV4Error> {

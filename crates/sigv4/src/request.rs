@@ -5,16 +5,16 @@ use crate::TERMINATOR;
 use time::OffsetDateTime;
 
 /// What a request says about who signed it, parsed from the `Authorization` header or the
-/// presigned query form. Nothing in here has been checked against a secret yet; see [`verify`].
+/// presigned query form. Nothing in here has been checked against a secret yet; see [`verify`](crate::verify).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedRequest {
     /// The access key id, first element of the credential scope.
     pub access_key_id: String,
     /// `yyyymmdd` from the credential scope (checked to equal the date of `amz_date`).
     pub date: String,
-    /// Region from the credential scope; the caller checks it (see [`check_scope`]).
+    /// Region from the credential scope; the caller checks it (see [`check_scope`](crate::check_scope)).
     pub region: String,
-    /// Service from the credential scope; `ec2` for us (see [`check_scope`]).
+    /// Service from the credential scope; `ec2`, `iam` or `sts` (see [`check_scope`](crate::check_scope)).
     pub service: String,
     /// `X-Amz-Date` (or, for header-signed requests without it, the `Date` header), in UTC.
     pub amz_date: OffsetDateTime,

@@ -33,7 +33,7 @@ pub fn sign_form_post(
     sign_request(access_key, secret, region, "ec2", &request)
 }
 
-/// A request one of imds's own clients sends: what [`sign_request`] signs.
+/// A request one of imds's own clients sends: what [`sign_request`](crate::sign_request) signs.
 pub struct OwnRequest<'a> {
     pub method: &'a str,
     pub host: &'a str,
@@ -80,7 +80,7 @@ pub fn sign_request(
 /// Sign (for tests and for our own clients): returns the `Authorization` header value.
 ///
 /// `amz_date` is the `X-Amz-Date` value (`yyyymmddThhmmssZ`), which must also be among `headers`
-/// if `x-amz-date` is signed. The arguments mirror [`verify`] plus the credentials, hence their
+/// if `x-amz-date` is signed. The arguments mirror [`verify`](crate::verify) plus the credentials, hence their
 /// number.
 #[allow(clippy::too_many_arguments)]
 pub fn authorization_header(

@@ -27,8 +27,8 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
 /// its value is used in the canonical request (as AWS does) but must also equal the body's hash,
 /// otherwise the body could be swapped under a valid signature.
 ///
-/// The region/service of the scope are not checked here (see [`check_scope`]), nor the clock (see
-/// [`check_time`]).
+/// The region/service of the scope are not checked here (see [`check_scope`](crate::check_scope)), nor the clock (see
+/// [`check_time`](crate::check_time)).
 pub fn verify(
     req: &SignedRequest,
     secret: &str,
