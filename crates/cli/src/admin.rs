@@ -155,7 +155,7 @@ fn authenticate(
         body,
     };
     let now = time::OffsetDateTime::now_utc();
-    ec2api::auth::authenticate_for(&api.principals, &signed, now, "ec2")
+    ec2api::auth::authenticate_for(&api.principals, &signed, now, ec2api::Service::Ec2)
 }
 
 /// Authenticate the request and decide `action` on `*` with the caller's policies, as

@@ -225,7 +225,7 @@ pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
             ACCOUNT,
             Some(key.id.clone()),
             model::DEFAULT_REGION.into(),
-            "ec2".into(),
+            ec2api::Service::Ec2,
         )
     };
     let input = serde_json::json!({

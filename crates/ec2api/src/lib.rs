@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod auth;
 pub mod authz;
+pub mod context;
 pub mod error;
 pub mod iam_api;
 pub mod principals;
@@ -16,6 +17,9 @@ pub mod protocol;
 pub mod query_api;
 mod render;
 pub mod server;
+pub mod service;
 pub mod sts;
 
-pub use server::{router, Api, ApiConfig};
+pub use context::{Api, ApiConfig, Ctx};
+pub use server::router;
+pub use service::Service;

@@ -7,8 +7,8 @@
 //! insertion order here), and written element by element.
 
 use crate::auth::Caller;
+use crate::context::Api;
 use crate::protocol::query::Params;
-use crate::server::Api;
 use iam::IamError;
 use quick_xml::escape::escape;
 use serde_json::Value;

@@ -3,9 +3,11 @@
 
 use crate::actions::{self, Action};
 use crate::auth::{self, Caller};
+use crate::context::{Api, Ctx};
 use crate::error::code_and_status;
 use crate::protocol::query::{self, Params};
 use crate::protocol::xml;
+use crate::service::Service;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -15,40 +17,6 @@ use axum::Router;
 use model::{Ec2Error, Scope};
 use std::sync::Arc;
 use std::time::Duration;
-use store::Store;
-
-/// Timing of the simulated fleet.
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    /// How long `pending` → `running`, `stopping` → `stopped`, `shutting-down` → `terminated` take.
-    pub transition_delay: Duration,
-    /// How long terminated instances stay visible (EC2: about an hour).
-    pub terminated_retention: Duration,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        ApiConfig {
-            transition_delay: Duration::from_millis(500),
-            terminated_retention: Duration::from_secs(3600),
-        }
-    }
-}
-
-/// What every handler shares.
-pub struct Api {
-    pub store: Arc<dyn Store>,
-    pub config: ApiConfig,
-    /// The identities: `--iam-config` accounts, IAM entities, the session key.
-    pub principals: Arc<crate::principals::Principals>,
-}
-
-impl Api {
-    /// Whether requests must be signed and are authorized (`--iam-config`).
-    pub fn iam_enforced(&self) -> bool {
-        self.principals.directory.is_some()
-    }
-}
 
 /// Largest request body accepted (EC2's own limit is not published; RunInstances user data,
 /// the largest member, is at most 16 KiB before base64).
@@ -59,13 +27,6 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/", any(handle))
         .layer(DefaultBodyLimit::disable())
         .with_state(api)
-}
-
-/// The context of one request that handlers see.
-pub struct Ctx<'a> {
-    pub api: &'a Api,
-    pub caller: &'a Caller,
-    pub scope: Scope,
 }
 
 fn now_utc() -> time::OffsetDateTime {
@@ -144,35 +105,6 @@ pub struct Request<'a> {
     pub source_ip: Option<std::net::IpAddr>,
 }
 
-/// Which of the three Query APIs a request is for. AWS serves them on three hosts; imds on
-/// one endpoint, told apart by the API version the request names. The dialect decides the
-/// service the credential must be scoped to and the envelope of an authentication error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
-    Ec2,
-    Iam,
-    Sts,
-}
-
-impl Dialect {
-    fn of(params: &Params) -> Dialect {
-        match params.get("Version") {
-            Some(crate::sts::VERSION) => Dialect::Sts,
-            Some(crate::iam_api::VERSION) => Dialect::Iam,
-            _ => Dialect::Ec2,
-        }
-    }
-
-    /// The signing name of the service (botocore's `signingName`).
-    fn service(self) -> &'static str {
-        match self {
-            Dialect::Ec2 => "ec2",
-            Dialect::Iam => "iam",
-            Dialect::Sts => "sts",
-        }
-    }
-}
-
 async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
     let (method, uri, headers, body, request_id) =
         (req.method, req.uri, req.headers, req.body, req.request_id);
@@ -194,23 +126,22 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
     if method == Method::POST {
         params.extend(Params::parse(body)?);
     }
-    let dialect = Dialect::of(&params);
-    let caller =
-        match auth::authenticate_for(&api.principals, &signed, now_utc(), dialect.service()) {
-            Ok(c) => c,
-            // IAM and STS answer a failed authentication in their own envelope.
-            Err(e) => {
-                let namespace = match dialect {
-                    Dialect::Ec2 => return Err(e),
-                    Dialect::Sts => crate::sts::NAMESPACE,
-                    Dialect::Iam => crate::iam_api::NAMESPACE,
-                };
-                let (status, code, message) = crate::error::query_code_and_status(&e);
-                return Ok(Answered::Query(crate::query_api::error(
-                    namespace, status, code, &message, request_id,
-                )));
-            }
-        };
+    let service = Service::of(&params);
+    let caller = match auth::authenticate_for(&api.principals, &signed, now_utc(), service) {
+        Ok(c) => c,
+        // IAM and STS answer a failed authentication in their own envelope.
+        Err(e) => {
+            let namespace = match service {
+                Service::Ec2 => return Err(e),
+                Service::Sts => crate::sts::NAMESPACE,
+                Service::Iam => crate::iam_api::NAMESPACE,
+            };
+            let (status, code, message) = crate::error::query_code_and_status(&e);
+            return Ok(Answered::Query(crate::query_api::error(
+                namespace, status, code, &message, request_id,
+            )));
+        }
+    };
     let query = crate::query_api::Call {
         api,
         params: &params,
@@ -218,10 +149,10 @@ async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
         request_id,
         source_ip: req.source_ip,
     };
-    match dialect {
-        Dialect::Sts => return Ok(Answered::Query(crate::sts::answer(&query).await)),
-        Dialect::Iam => return Ok(Answered::Query(crate::iam_api::answer(&query).await)),
-        Dialect::Ec2 => {}
+    match service {
+        Service::Sts => return Ok(Answered::Query(crate::sts::answer(&query).await)),
+        Service::Iam => return Ok(Answered::Query(crate::iam_api::answer(&query).await)),
+        Service::Ec2 => {}
     }
     // 2. action known, parameters known, required present
     let action_name = match params.get("Action") {

@@ -4,8 +4,8 @@ use super::{
     dry_run, encode_token, filters, ids_without_max, instance_id, instance_ids, max_results,
     now_ms, page_after, page_in_memory, random, tags_for, FilterIn, TagSpecificationIn,
 };
+use crate::context::Ctx;
 use crate::render;
-use crate::server::Ctx;
 use base64::Engine;
 use model::catalogue::{self, Hypervisor};
 use model::filter::{self, INSTANCE_FILTERS};
@@ -858,8 +858,12 @@ pub async fn describe_instance_status(
 /// so that a new user has something to look at and `curl` gets answers at once.
 pub async fn launch_first_instance(api: &crate::Api) -> Result<String, Ec2Error> {
     let scope = Scope::new(model::DEFAULT_ACCOUNT, model::DEFAULT_REGION);
-    let caller =
-        crate::auth::Caller::root(&scope.account, None, scope.region.clone(), "ec2".into());
+    let caller = crate::auth::Caller::root(
+        &scope.account,
+        None,
+        scope.region.clone(),
+        crate::Service::Ec2,
+    );
     let ctx = Ctx {
         api,
         caller: &caller,
