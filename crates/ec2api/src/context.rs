@@ -1,8 +1,10 @@
 //! What handlers share, apart from HTTP: the store, the fleet's timing and the identities
-//! ([`Api`]), and per request the caller and the scope it acts in ([`Ctx`]). Handlers depend
+//! ([`Api`]); per request, the authenticated call ([`Call`]) and, for EC2's handlers, the
+//! caller and the scope it acts in ([`Ctx`]). Handlers depend
 //! on this module, never on the HTTP front door ([`crate::server`]).
 
 use crate::auth::Caller;
+use crate::protocol::query::Params;
 use model::Scope;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,4 +48,14 @@ pub struct Ctx<'a> {
     pub api: &'a Api,
     pub caller: &'a Caller,
     pub scope: Scope,
+}
+
+/// One authenticated call, as the front door hands it to a dialect.
+pub struct Call<'a> {
+    pub api: &'a Api,
+    /// The Query parameters: the URL's, then a POST's form body's.
+    pub params: &'a Params,
+    pub caller: &'a Caller,
+    pub request_id: &'a str,
+    pub source_ip: Option<std::net::IpAddr>,
 }

@@ -3,9 +3,11 @@
 //! simulator. Element names and order follow botocore's `iam` service model (shapes `User`,
 //! `Role`, `Policy`, `PolicyVersion`, `AccessKey`, `InstanceProfile`, `EvaluationResult`).
 
+use crate::error::AwsError;
 use crate::query_api::{
-    authorize, iam_error, member_list, member_structs, required, success, url_encode, Answer, Call,
+    authorize, member_list, member_structs, required, success, url_encode, Call,
 };
+use crate::reply::Reply;
 use iam::condition::Context;
 use iam::evaluate::{decide_all, Check, Decision, Kind, Outcome, PolicySet};
 use iam::policy::Policy;
@@ -14,6 +16,7 @@ use iam::registry::{
     User,
 };
 use iam::IamError;
+use model::Ec2Error;
 use serde_json::{json, Value};
 
 pub const VERSION: &str = "2010-05-08";
@@ -169,8 +172,60 @@ fn resource(call: &Call<'_>, action: &str) -> String {
     "*".to_string()
 }
 
+/// The IAM API's errors: IAM's own, a refusal at the front door, an unknown action, and a
+/// failed write.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IamApiError {
+    #[error("{0}")]
+    Iam(#[from] IamError),
+    /// Refused before the action (authentication): coded as IAM and STS code these.
+    #[error("{0}")]
+    Refused(Ec2Error),
+    #[error("Could not find operation {0} for version {VERSION}")]
+    InvalidAction(String),
+    #[error(
+        "The request processing has failed because of an unknown error, exception or failure."
+    )]
+    ServiceFailure,
+}
+
+/// IAM's one table (botocore `iam` service-2.json `error` traits).
+impl AwsError for IamApiError {
+    fn code_and_status(&self) -> (&'static str, u16) {
+        match self {
+            IamApiError::Iam(e) => e.code_and_status(),
+            IamApiError::Refused(e) => crate::query_api::refused_code_and_status(e),
+            IamApiError::InvalidAction(_) => ("InvalidAction", 400),
+            IamApiError::ServiceFailure => ("ServiceFailure", 500),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            IamApiError::Refused(e) => crate::query_api::refused_message(e),
+            e => e.to_string(),
+        }
+    }
+
+    fn render(&self, request_id: &str) -> Reply {
+        crate::query_api::error(NAMESPACE, self, request_id)
+    }
+}
+
+impl From<crate::principals::ChangeError> for IamApiError {
+    fn from(e: crate::principals::ChangeError) -> IamApiError {
+        match e {
+            crate::principals::ChangeError::Refused(e) => IamApiError::Iam(e),
+            crate::principals::ChangeError::Store(e) => {
+                tracing::error!(error = %e, "IAM write failed");
+                IamApiError::ServiceFailure
+            }
+        }
+    }
+}
+
 /// Answer one IAM call.
-pub async fn answer(call: &Call<'_>) -> Answer {
+pub async fn handle(call: &Call<'_>) -> Reply {
     let action = call.params.get("Action").unwrap_or_default().to_string();
     let result = async {
         authorize(call, &format!("iam:{action}"), &resource(call, &action))?;
@@ -179,49 +234,11 @@ pub async fn answer(call: &Call<'_>) -> Answer {
     .await;
     match result {
         Ok(v) => success(NAMESPACE, &action, v.as_ref(), call.request_id),
-        Err(Failure::Iam(e)) => iam_error(NAMESPACE, &e, call.request_id),
-        Err(Failure::Internal) => crate::query_api::error(
-            NAMESPACE,
-            500,
-            "ServiceFailure",
-            "The request processing has failed because of an unknown error, exception or failure.",
-            call.request_id,
-        ),
-        Err(Failure::Unknown) => crate::query_api::error(
-            NAMESPACE,
-            400,
-            "InvalidAction",
-            &format!("Could not find operation {action} for version {VERSION}"),
-            call.request_id,
-        ),
+        Err(e) => e.render(call.request_id),
     }
 }
 
-enum Failure {
-    Iam(IamError),
-    Internal,
-    Unknown,
-}
-
-impl From<IamError> for Failure {
-    fn from(e: IamError) -> Failure {
-        Failure::Iam(e)
-    }
-}
-
-impl From<crate::principals::ChangeError> for Failure {
-    fn from(e: crate::principals::ChangeError) -> Failure {
-        match e {
-            crate::principals::ChangeError::Refused(e) => Failure::Iam(e),
-            crate::principals::ChangeError::Store(e) => {
-                tracing::error!(error = %e, "IAM write failed");
-                Failure::Internal
-            }
-        }
-    }
-}
-
-type Out = Result<Option<Value>, Failure>;
+type Out = Result<Option<Value>, IamApiError>;
 
 async fn run(call: &Call<'_>, action: &str) -> Out {
     let params = call.params;
@@ -538,7 +555,7 @@ async fn run(call: &Call<'_>, action: &str) -> Out {
             let source = required(params, "PolicySourceArn")?.to_string();
             simulate(call, Some(&source)).map(Some)
         }
-        _ => Err(Failure::Unknown),
+        _ => Err(IamApiError::InvalidAction(action.to_string())),
     }
 }
 
@@ -597,7 +614,7 @@ fn decision_name(d: &Decision) -> &'static str {
 /// SimulateCustomPolicy (`source` None: only the given policies) and SimulatePrincipalPolicy
 /// (the principal's own policies, boundary and SCPs, plus the given ones): one
 /// `EvaluationResult` per action and resource, decided by the same evaluator as live calls.
-fn simulate(call: &Call<'_>, source: Option<&str>) -> Result<Value, Failure> {
+fn simulate(call: &Call<'_>, source: Option<&str>) -> Result<Value, IamApiError> {
     let inputs = parse_inputs(call, "PolicyInputList")?;
     let boundary_inputs = parse_inputs(call, "PermissionsBoundaryPolicyInputList")?;
     let actions = member_list(call.params, "ActionNames");

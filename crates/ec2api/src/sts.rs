@@ -2,13 +2,16 @@
 //! signing service `sts`): `GetCallerIdentity`, `AssumeRole` (trust policies honoured) and
 //! `DecodeAuthorizationMessage` (spec iam.md §5).
 
-use crate::query_api::{authorize, error, iam_error, required, success, Answer, Call};
+use crate::error::AwsError;
+use crate::query_api::{authorize, required, success, Call};
+use crate::reply::Reply;
 use base64::Engine;
 use iam::registry::{iso_date, Subject};
 use iam::session::SessionClaims;
 use iam::trust::TrustCaller;
 use iam::IamError;
-use serde_json::json;
+use model::Ec2Error;
+use serde_json::{json, Value};
 
 pub const VERSION: &str = "2011-06-15";
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -36,45 +39,112 @@ pub fn decode_message(encoded: &str) -> Option<String> {
     Some(text)
 }
 
-pub async fn answer(call: &Call<'_>) -> Answer {
-    let rid = call.request_id;
-    let caller = call.caller;
-    match call.params.get("Action") {
-        Some("GetCallerIdentity") => success(
-            NAMESPACE,
-            "GetCallerIdentity",
-            Some(&json!({
-                "UserId": caller.user_id,
-                "Account": caller.account,
-                "Arn": caller.arn,
-            })),
-            rid,
-        ),
-        Some("DecodeAuthorizationMessage") => {
-            if let Err(e) = authorize(call, "sts:DecodeAuthorizationMessage", "*") {
-                return iam_error(NAMESPACE, &e, rid);
-            }
-            match call.params.get("EncodedMessage") {
-                None | Some("") => error(NAMESPACE, 400, "MissingParameter", "The request must contain the parameter EncodedMessage", rid),
-                Some(m) if m.len() > 10_240 => error(NAMESPACE, 400, "ValidationError", "1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240", rid),
-                Some(m) => match decode_message(m) {
-                    Some(json) => success(NAMESPACE, "DecodeAuthorizationMessage", Some(&json!({"DecodedMessage": json})), rid),
-                    None => error(NAMESPACE, 400, "InvalidAuthorizationMessageException", "The message is not a valid authorization message.", rid),
-                },
-            }
+/// STS's errors: IAM's (`AccessDenied`, `ValidationError`, `MalformedPolicyDocument`), a
+/// refusal at the front door, and STS's own.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StsError {
+    #[error("{0}")]
+    Iam(#[from] IamError),
+    /// Refused before the action (authentication): coded as IAM and STS code these.
+    #[error("{0}")]
+    Refused(Ec2Error),
+    #[error("Missing Action")]
+    MissingAction,
+    #[error("Could not find operation {0} for version {VERSION}")]
+    InvalidAction(String),
+    #[error("The request must contain the parameter {0}")]
+    MissingParameter(&'static str),
+    #[error("The message is not a valid authorization message.")]
+    InvalidAuthorizationMessage,
+}
+
+/// STS's one table (botocore `sts` model, STS API Reference "Common Errors").
+impl AwsError for StsError {
+    fn code_and_status(&self) -> (&'static str, u16) {
+        match self {
+            StsError::Iam(e) => e.code_and_status(),
+            StsError::Refused(e) => crate::query_api::refused_code_and_status(e),
+            StsError::MissingAction => ("MissingAction", 400),
+            StsError::InvalidAction(_) => ("InvalidAction", 400),
+            StsError::MissingParameter(_) => ("MissingParameter", 400),
+            StsError::InvalidAuthorizationMessage => ("InvalidAuthorizationMessageException", 400),
         }
-        Some("AssumeRole") => match assume_role(call) {
-            Ok(v) => success(NAMESPACE, "AssumeRole", Some(&v), rid),
-            Err(e) => iam_error(NAMESPACE, &e, rid),
-        },
-        Some(other) => error(
-            NAMESPACE,
-            400,
-            "InvalidAction",
-            &format!("Could not find operation {other} for version {VERSION}"),
-            rid,
-        ),
-        None => error(NAMESPACE, 400, "MissingAction", "Missing Action", rid),
+    }
+
+    fn message(&self) -> String {
+        match self {
+            StsError::Refused(e) => crate::query_api::refused_message(e),
+            e => e.to_string(),
+        }
+    }
+
+    fn render(&self, request_id: &str) -> Reply {
+        crate::query_api::error(NAMESPACE, self, request_id)
+    }
+}
+
+/// The STS actions imds serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    GetCallerIdentity,
+    DecodeAuthorizationMessage,
+    AssumeRole,
+}
+
+impl Action {
+    fn parse(name: &str) -> Option<Action> {
+        match name {
+            "GetCallerIdentity" => Some(Action::GetCallerIdentity),
+            "DecodeAuthorizationMessage" => Some(Action::DecodeAuthorizationMessage),
+            "AssumeRole" => Some(Action::AssumeRole),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Action::GetCallerIdentity => "GetCallerIdentity",
+            Action::DecodeAuthorizationMessage => "DecodeAuthorizationMessage",
+            Action::AssumeRole => "AssumeRole",
+        }
+    }
+}
+
+/// Answer one STS call.
+pub async fn handle(call: &Call<'_>) -> Reply {
+    match answer(call) {
+        Ok((action, result)) => success(NAMESPACE, action.name(), Some(&result), call.request_id),
+        Err(e) => e.render(call.request_id),
+    }
+}
+
+fn answer(call: &Call<'_>) -> Result<(Action, Value), StsError> {
+    let name = call.params.get("Action").ok_or(StsError::MissingAction)?;
+    let action = Action::parse(name).ok_or_else(|| StsError::InvalidAction(name.to_string()))?;
+    let result = match action {
+        Action::GetCallerIdentity => get_caller_identity(call),
+        Action::DecodeAuthorizationMessage => decode_authorization_message(call)?,
+        Action::AssumeRole => assume_role(call)?,
+    };
+    Ok((action, result))
+}
+
+fn get_caller_identity(call: &Call<'_>) -> Value {
+    json!({
+        "UserId": call.caller.user_id,
+        "Account": call.caller.account,
+        "Arn": call.caller.arn,
+    })
+}
+
+fn decode_authorization_message(call: &Call<'_>) -> Result<Value, StsError> {
+    authorize(call, "sts:DecodeAuthorizationMessage", "*")?;
+    match call.params.get("EncodedMessage") {
+        None | Some("") => Err(StsError::MissingParameter("EncodedMessage")),
+        Some(m) if m.len() > 10_240 => Err(IamError::ValidationError("1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240".into()).into()),
+        Some(m) => decode_message(m)
+            .map(|json| json!({"DecodedMessage": json}))
+            .ok_or(StsError::InvalidAuthorizationMessage),
     }
 }
 
