@@ -115,7 +115,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         .map_err(|e| ServeError::Listen(settings.imds_listen, e))?;
     let imds_addr = imds_listener.local_addr().map_err(ServeError::Serve)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let lifecycle = tokio::spawn(ec2api::server::drive_lifecycle(
+    let lifecycle = tokio::spawn(ec2api::lifecycle::drive_lifecycle(
         api.clone(),
         stop_rx.clone(),
     ));

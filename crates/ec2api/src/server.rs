@@ -21,7 +21,6 @@ use axum::routing::any;
 use axum::Router;
 use model::Ec2Error;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Largest request body accepted (EC2's own limit is not published; RunInstances user data,
 /// the largest member, is at most 16 KiB before base64).
@@ -152,37 +151,5 @@ fn refused(service: Service, e: Ec2Error, request_id: &str) -> Reply {
         Service::Ec2 => e.render(request_id),
         Service::Iam => IamApiError::Refused(e).render(request_id),
         Service::Sts => StsError::Refused(e).render(request_id),
-    }
-}
-
-/// Drive the lifecycle (state transitions, purge of terminated instances) until shutdown:
-/// sleep until the next step is due, or until a write may have made an earlier one.
-pub async fn drive_lifecycle(api: Arc<Api>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let mut changes = api.store.watch();
-    let retention = api.config.terminated_retention.as_millis() as i64;
-    loop {
-        let now = store::now_ms();
-        let next = match api.store.next_due(retention).await {
-            Ok(Some(due)) if due <= now => match api.store.advance(now, now - retention).await {
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::error!(error = %e, "lifecycle step failed");
-                    Some(now + 1000)
-                }
-            },
-            Ok(next) => next,
-            Err(e) => {
-                tracing::error!(error = %e, "lifecycle read failed");
-                Some(now + 1000)
-            }
-        };
-        let wait = next
-            .map(|due| Duration::from_millis((due - now).clamp(1, 60_000) as u64))
-            .unwrap_or(Duration::from_secs(60));
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = changes.changed() => {}
-            _ = shutdown.changed() => return,
-        }
     }
 }
