@@ -111,16 +111,18 @@ fn element(out: &mut String, name: &str, v: &Value, depth: usize) {
     }
 }
 
-/// A required string parameter; missing is IAM's `ValidationError` naming the member as the
-/// service's model does (lower camel case).
+/// A required string parameter; missing is IAM's `ValidationError` (see [`missing`]).
 pub fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, IamError> {
-    match params.get(name) {
-        Some(v) => Ok(v),
-        None => Err(IamError::ValidationError(format!(
-            "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
-            lower_first(name)
-        ))),
-    }
+    params.get(name).ok_or_else(|| missing(name))
+}
+
+/// IAM's `ValidationError` for a missing member, named as the service's model does (lower
+/// camel case).
+pub fn missing(name: &str) -> IamError {
+    IamError::ValidationError(format!(
+        "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+        lower_first(name)
+    ))
 }
 
 fn lower_first(s: &str) -> String {
