@@ -6,7 +6,7 @@
 //! Results are built as JSON objects in the output shape's member order (serde_json keeps
 //! insertion order here), and written element by element.
 
-pub use crate::context::Call;
+use crate::context::Call;
 use crate::error::AwsError;
 use crate::protocol::query::Params;
 use crate::reply::{Reply, QUERY_XML};

@@ -2,8 +2,10 @@
 //! signing service `sts`): `GetCallerIdentity`, `AssumeRole` (trust policies honoured) and
 //! `DecodeAuthorizationMessage` (spec iam.md §5).
 
+use crate::context::Call;
 use crate::error::AwsError;
-use crate::query_api::{authorize, required, success, Call};
+use crate::protocol::query::Params;
+use crate::query_api::{authorize, required, success};
 use crate::reply::Reply;
 use base64::Engine;
 use iam::registry::{iso_date, Subject};
@@ -83,29 +85,52 @@ impl AwsError for StsError {
     }
 }
 
-/// The STS actions imds serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
+/// One STS call, by action, with its typed input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Request {
     GetCallerIdentity,
-    DecodeAuthorizationMessage,
-    AssumeRole,
+    /// `EncodedMessage` is checked once the caller is authorized.
+    DecodeAuthorizationMessage {
+        encoded: Option<String>,
+    },
+    AssumeRole(AssumeRoleIn),
 }
 
-impl Action {
-    fn parse(name: &str) -> Option<Action> {
-        match name {
-            "GetCallerIdentity" => Some(Action::GetCallerIdentity),
-            "DecodeAuthorizationMessage" => Some(Action::DecodeAuthorizationMessage),
-            "AssumeRole" => Some(Action::AssumeRole),
-            _ => None,
-        }
+/// AssumeRole's input; the values are checked in the handler, in STS's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AssumeRoleIn {
+    role_arn: String,
+    session: String,
+    policy: Option<String>,
+    duration_seconds: Option<String>,
+    external_id: Option<String>,
+}
+
+impl Request {
+    fn parse(params: &Params) -> Result<Request, StsError> {
+        let name = params.get("Action").ok_or(StsError::MissingAction)?;
+        let opt = |n: &str| params.get(n).map(str::to_string);
+        Ok(match name {
+            "GetCallerIdentity" => Request::GetCallerIdentity,
+            "DecodeAuthorizationMessage" => Request::DecodeAuthorizationMessage {
+                encoded: opt("EncodedMessage"),
+            },
+            "AssumeRole" => Request::AssumeRole(AssumeRoleIn {
+                role_arn: required(params, "RoleArn")?.to_string(),
+                session: required(params, "RoleSessionName")?.to_string(),
+                policy: opt("Policy"),
+                duration_seconds: opt("DurationSeconds"),
+                external_id: opt("ExternalId"),
+            }),
+            other => return Err(StsError::InvalidAction(other.to_string())),
+        })
     }
 
-    fn name(self) -> &'static str {
+    fn action(&self) -> &'static str {
         match self {
-            Action::GetCallerIdentity => "GetCallerIdentity",
-            Action::DecodeAuthorizationMessage => "DecodeAuthorizationMessage",
-            Action::AssumeRole => "AssumeRole",
+            Request::GetCallerIdentity => "GetCallerIdentity",
+            Request::DecodeAuthorizationMessage { .. } => "DecodeAuthorizationMessage",
+            Request::AssumeRole(_) => "AssumeRole",
         }
     }
 }
@@ -113,18 +138,20 @@ impl Action {
 /// Answer one STS call.
 pub async fn handle(call: &Call<'_>) -> Reply {
     match answer(call) {
-        Ok((action, result)) => success(NAMESPACE, action.name(), Some(&result), call.request_id),
+        Ok((action, result)) => success(NAMESPACE, action, Some(&result), call.request_id),
         Err(e) => e.render(call.request_id),
     }
 }
 
-fn answer(call: &Call<'_>) -> Result<(Action, Value), StsError> {
-    let name = call.params.get("Action").ok_or(StsError::MissingAction)?;
-    let action = Action::parse(name).ok_or_else(|| StsError::InvalidAction(name.to_string()))?;
-    let result = match action {
-        Action::GetCallerIdentity => get_caller_identity(call),
-        Action::DecodeAuthorizationMessage => decode_authorization_message(call)?,
-        Action::AssumeRole => assume_role(call)?,
+fn answer(call: &Call<'_>) -> Result<(&'static str, Value), StsError> {
+    let request = Request::parse(call.params)?;
+    let action = request.action();
+    let result = match request {
+        Request::GetCallerIdentity => get_caller_identity(call),
+        Request::DecodeAuthorizationMessage { encoded } => {
+            decode_authorization_message(call, encoded.as_deref())?
+        }
+        Request::AssumeRole(input) => assume_role(call, input)?,
     };
     Ok((action, result))
 }
@@ -137,9 +164,9 @@ fn get_caller_identity(call: &Call<'_>) -> Value {
     })
 }
 
-fn decode_authorization_message(call: &Call<'_>) -> Result<Value, StsError> {
+fn decode_authorization_message(call: &Call<'_>, encoded: Option<&str>) -> Result<Value, StsError> {
     authorize(call, "sts:DecodeAuthorizationMessage", "*")?;
-    match call.params.get("EncodedMessage") {
+    match encoded {
         None | Some("") => Err(StsError::MissingParameter("EncodedMessage")),
         Some(m) if m.len() > 10_240 => Err(IamError::ValidationError("1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240".into()).into()),
         Some(m) => decode_message(m)
@@ -152,11 +179,15 @@ fn decode_authorization_message(call: &Call<'_>) -> Result<Value, StsError> {
 /// role's trust policy must allow the caller, either by naming it (no identity policy needed)
 /// or by naming its account (then the caller's identity policies must allow `sts:AssumeRole`
 /// on the role); SCPs must allow; an explicit deny anywhere refuses.
-fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
-    let params = call.params;
+fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> {
     let caller = call.caller;
-    let role_arn = required(params, "RoleArn")?.to_string();
-    let session = required(params, "RoleSessionName")?.to_string();
+    let AssumeRoleIn {
+        role_arn,
+        session,
+        policy,
+        duration_seconds,
+        external_id,
+    } = input;
     let session_ok = (2..=64).contains(&session.len())
         && session
             .chars()
@@ -166,7 +197,6 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
             "1 validation error detected: Value '{session}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
         )));
     }
-    let policy = params.get("Policy").map(str::to_string);
     if let Some(p) = &policy {
         // botocore `sts`: sessionPolicyDocumentType, 1..2048 characters.
         if p.chars().count() > SESSION_POLICY_MAX {
@@ -201,7 +231,7 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
         .and_then(|a| a.roles.get(&role_name))
         .ok_or_else(denied)?;
     let max = role.max_session_duration as i64;
-    let duration = match params.get("DurationSeconds") {
+    let duration = match duration_seconds.as_deref() {
         Some(d) => d.parse::<i64>().ok().filter(|d| *d >= 900).ok_or_else(|| {
             IamError::ValidationError(format!(
                 "1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"
@@ -212,7 +242,7 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
     // Role chaining (a role session assuming a role) is limited to one hour (IAM User
     // Guide, "Role terms and concepts").
     let chained = matches!(caller.subject, Subject::Role(_));
-    if chained && params.get("DurationSeconds").is_some() && duration > 3600 {
+    if chained && duration_seconds.is_some() && duration > 3600 {
         return Err(IamError::ValidationError(
             "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".into(),
         ));
@@ -226,8 +256,8 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
     if call.api.iam_enforced() {
         let mut ctx = crate::authz::global_context(caller, call.source_ip);
         ctx.set("sts:RoleSessionName", vec![session.clone()]);
-        if let Some(e) = params.get("ExternalId") {
-            ctx.set("sts:ExternalId", vec![e.to_string()]);
+        if let Some(e) = &external_id {
+            ctx.set("sts:ExternalId", vec![e.clone()]);
         }
         let arns = [caller.arn.clone(), caller.principal_arn.clone()];
         let trust = role.trust.parsed.answer(
