@@ -27,7 +27,7 @@ pub fn error(namespace: &str, e: &dyn AwsError, request_id: &str) -> Reply {
         format!(
             "<ErrorResponse xmlns=\"{namespace}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
             escape(e.code()),
-            escape(&e.message())
+            escape(e.message())
         ),
     )
 }
