@@ -100,20 +100,13 @@ type Out = Result<Option<Value>, IamApiError>;
 
 async fn dispatch(call: &Call<'_>, request: Request) -> Out {
     match request {
-        Request::CreateUser { name, path, tags } => {
-            users::create_user(call, name, path, tags).await
-        }
+        Request::CreateUser(input) => users::create_user(call, input).await,
         Request::GetUser { name } => users::get_user(call, name).await,
         Request::DeleteUser { name } => users::delete_user(call, name).await,
         Request::CreateAccessKey { user } => users::create_access_key(call, user).await,
         Request::DeleteAccessKey { key, user } => users::delete_access_key(call, key, user).await,
         Request::ListAccessKeys { user } => users::list_access_keys(call, user).await,
-        Request::CreatePolicy {
-            name,
-            document,
-            path,
-            description,
-        } => policies::create_policy(call, name, document, path, description).await,
+        Request::CreatePolicy(input) => policies::create_policy(call, input).await,
         Request::GetPolicy { arn } => policies::get_policy(call, arn).await,
         Request::GetPolicyVersion { arn, version } => {
             policies::get_policy_version(call, arn, version).await
@@ -138,27 +131,7 @@ async fn dispatch(call: &Call<'_>, request: Request) -> Out {
         Request::ListInlinePolicies { owner } => policies::list_inline_policies(call, owner).await,
         Request::PutBoundary { owner, arn } => policies::put_boundary(call, owner, arn).await,
         Request::DeleteBoundary { owner } => policies::delete_boundary(call, owner).await,
-        Request::CreateRole {
-            name,
-            trust,
-            max_session_duration,
-            path,
-            description,
-            tags,
-            boundary,
-        } => {
-            roles::create_role(
-                call,
-                name,
-                trust,
-                max_session_duration,
-                path,
-                description,
-                tags,
-                boundary,
-            )
-            .await
-        }
+        Request::CreateRole(input) => roles::create_role(call, input).await,
         Request::GetRole { name } => roles::get_role(call, name).await,
         Request::DeleteRole { name } => roles::delete_role(call, name).await,
         Request::CreateInstanceProfile { name, path } => {

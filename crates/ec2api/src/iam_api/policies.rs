@@ -1,7 +1,7 @@
 //! Managed policies and their versions, attached and inline policies, and permissions
 //! boundaries.
 
-use super::request::Owner;
+use super::request::{CreatePolicy, Owner};
 use super::shapes::policy_json;
 use super::{change, now_ms, read, Out};
 use crate::context::Call;
@@ -10,13 +10,13 @@ use iam::registry::iso_date;
 use iam::IamError;
 use serde_json::{json, Value};
 
-pub(super) async fn create_policy(
-    call: &Call<'_>,
-    name: String,
-    document: String,
-    path: Option<String>,
-    description: Option<String>,
-) -> Out {
+pub(super) async fn create_policy(call: &Call<'_>, input: CreatePolicy) -> Out {
+    let CreatePolicy {
+        name,
+        document,
+        path,
+        description,
+    } = input;
     let now = now_ms();
     let v = change(call, |a| {
         let p = a

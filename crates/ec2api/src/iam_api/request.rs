@@ -55,14 +55,37 @@ pub(super) struct Simulation {
     pub context: Context,
 }
 
+#[derive(Debug, Clone)]
+pub(super) struct CreateUser {
+    pub name: String,
+    pub path: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CreatePolicy {
+    pub name: String,
+    pub document: String,
+    pub path: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A role, with its boundary when one is given.
+#[derive(Debug, Clone)]
+pub(super) struct CreateRole {
+    pub name: String,
+    pub trust: String,
+    pub max_session_duration: Option<u32>,
+    pub path: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<Tag>,
+    pub boundary: Option<String>,
+}
+
 /// One IAM call, by action, with its typed input.
 #[derive(Debug, Clone)]
 pub(super) enum Request {
-    CreateUser {
-        name: String,
-        path: Option<String>,
-        tags: Vec<Tag>,
-    },
+    CreateUser(CreateUser),
     /// Without a name: the calling user.
     GetUser {
         name: Option<String>,
@@ -80,12 +103,7 @@ pub(super) enum Request {
     ListAccessKeys {
         user: Option<String>,
     },
-    CreatePolicy {
-        name: String,
-        document: String,
-        path: Option<String>,
-        description: Option<String>,
-    },
+    CreatePolicy(CreatePolicy),
     GetPolicy {
         arn: String,
     },
@@ -131,15 +149,7 @@ pub(super) enum Request {
     DeleteBoundary {
         owner: Owner,
     },
-    CreateRole {
-        name: String,
-        trust: String,
-        max_session_duration: Option<u32>,
-        path: Option<String>,
-        description: Option<String>,
-        tags: Vec<Tag>,
-        boundary: Option<String>,
-    },
+    CreateRole(CreateRole),
     GetRole {
         name: String,
     },
@@ -179,11 +189,11 @@ impl Request {
         let opt = |n: &str| params.get(n).map(str::to_string);
         let owner = || Owner::of(action, params);
         Ok(match action {
-            "CreateUser" => Request::CreateUser {
+            "CreateUser" => Request::CreateUser(CreateUser {
                 name: req("UserName")?,
                 path: opt("Path"),
                 tags: tags(params),
-            },
+            }),
             "GetUser" => Request::GetUser {
                 name: opt("UserName"),
             },
@@ -200,12 +210,12 @@ impl Request {
             "ListAccessKeys" => Request::ListAccessKeys {
                 user: opt("UserName"),
             },
-            "CreatePolicy" => Request::CreatePolicy {
+            "CreatePolicy" => Request::CreatePolicy(CreatePolicy {
                 name: req("PolicyName")?,
                 document: req("PolicyDocument")?,
                 path: opt("Path"),
                 description: opt("Description"),
-            },
+            }),
             "GetPolicy" => Request::GetPolicy {
                 arn: req("PolicyArn")?,
             },
@@ -256,7 +266,7 @@ impl Request {
             "DeleteUserPermissionsBoundary" | "DeleteRolePermissionsBoundary" => {
                 Request::DeleteBoundary { owner: owner()? }
             }
-            "CreateRole" => Request::CreateRole {
+            "CreateRole" => Request::CreateRole(CreateRole {
                 name: req("RoleName")?,
                 trust: req("AssumeRolePolicyDocument")?,
                 max_session_duration: max_session_duration(params)?,
@@ -264,7 +274,7 @@ impl Request {
                 description: opt("Description"),
                 tags: tags(params),
                 boundary: opt("PermissionsBoundary"),
-            },
+            }),
             "GetRole" => Request::GetRole {
                 name: req("RoleName")?,
             },

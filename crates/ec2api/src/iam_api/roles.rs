@@ -1,23 +1,22 @@
 //! Roles and instance profiles.
 
+use super::request::CreateRole;
 use super::shapes::{profile_json, role_json};
 use super::{change, now_ms, read, Out};
 use crate::context::Call;
-use iam::registry::{Holder, Tag};
+use iam::registry::Holder;
 use serde_json::json;
 
-/// A role, with its boundary when one is given.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn create_role(
-    call: &Call<'_>,
-    name: String,
-    trust: String,
-    max_session_duration: Option<u32>,
-    path: Option<String>,
-    description: Option<String>,
-    tags: Vec<Tag>,
-    boundary: Option<String>,
-) -> Out {
+pub(super) async fn create_role(call: &Call<'_>, input: CreateRole) -> Out {
+    let CreateRole {
+        name,
+        trust,
+        max_session_duration,
+        path,
+        description,
+        tags,
+        boundary,
+    } = input;
     let now = now_ms();
     let v = change(call, |a| {
         a.create_role(

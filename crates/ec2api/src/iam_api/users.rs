@@ -1,9 +1,10 @@
 //! Users and their access keys.
 
+use super::request::CreateUser;
 use super::shapes::{key_json, user_json};
 use super::{change, now_ms, read, Out};
 use crate::context::Call;
-use iam::registry::{Subject, Tag};
+use iam::registry::Subject;
 use iam::IamError;
 use serde_json::{json, Value};
 
@@ -18,12 +19,8 @@ fn named_or_caller(call: &Call<'_>, name: Option<String>) -> Result<String, IamE
     }
 }
 
-pub(super) async fn create_user(
-    call: &Call<'_>,
-    name: String,
-    path: Option<String>,
-    tags: Vec<Tag>,
-) -> Out {
+pub(super) async fn create_user(call: &Call<'_>, input: CreateUser) -> Out {
+    let CreateUser { name, path, tags } = input;
     let now = now_ms();
     let v = change(call, |a| {
         let u = a.create_user(&name, path.as_deref(), tags, now)?.clone();
