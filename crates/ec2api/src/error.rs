@@ -1,8 +1,8 @@
 //! Errors that render themselves. Each API dialect has one error enum and one table from an
 //! error to its code and HTTP status, the same shape everywhere ([`AwsError::code_and_status`]);
 //! the trait writes the dialect's envelope, so that no handler builds an error answer. EC2's
-//! table is here, for [`Ec2Error`] (spec ec2-api.md §1.5); IAM's is [`crate::iam_api::IamApiError`],
-//! STS's [`crate::sts::StsError`].
+//! table is here, for [`Ec2Error`] (spec ec2-api.md §1.5); IAM's is `iam_api::IamApiError`,
+//! STS's `sts::StsError`.
 
 use crate::reply::Reply;
 use model::Ec2Error;

@@ -4,12 +4,12 @@
 //! # Map
 //!
 //! * The front door, [`server`]: body limit, request id, the Query parameters
-//!   ([`protocol::query::Params`]), the [`Service`] a request is for ([`service`]), who is
+//!   ([`protocol::query::Params`]), the [`Service`] a request is for (`service`), who is
 //!   calling ([`auth`], with the `sigv4` crate), then the dialect's `handle`.
 //! * One module per dialect, each parsing the action into an enum and answering in its own
-//!   envelope: [`ec2`] (parameters decoded along botocore's model by [`protocol::query`],
+//!   envelope: `ec2` (parameters decoded along botocore's model by [`protocol::query`],
 //!   authorized by [`authz`], run by the handlers of [`actions`], encoded by [`protocol::xml`]),
-//!   [`iam_api`] and [`sts`] (the plain Query protocol of [`query_api`]).
+//!   `iam_api` and `sts` (the plain Query protocol of `query_api`).
 //! * [`error`]: errors that render themselves ([`error::AwsError`], one table per dialect),
 //!   into a [`reply::Reply`].
 //! * [`context`]: what handlers share ([`Api`]), one authenticated call ([`context::Call`]),
@@ -22,18 +22,18 @@ pub mod actions;
 pub mod auth;
 pub mod authz;
 pub mod context;
-pub mod ec2;
+mod ec2;
 pub mod error;
-pub mod iam_api;
+mod iam_api;
 pub mod lifecycle;
 pub mod principals;
 pub mod protocol;
-pub mod query_api;
+mod query_api;
 mod render;
 pub mod reply;
 pub mod server;
-pub mod service;
-pub mod sts;
+mod service;
+mod sts;
 
 pub use context::{Api, ApiConfig, Ctx};
 pub use server::router;

@@ -2,7 +2,7 @@
 //! reads the body (1 MiB at most), gives the request its id, gathers the Query parameters
 //! (the URL's, then a POST's form body), tells the API apart by `Version` ([`Service`]),
 //! authenticates the caller for that service, and hands the call to the dialect's `handle`
-//! ([`crate::ec2`], [`crate::iam_api`], [`crate::sts`]). Every answer, an error included, is a
+//! (`ec2`, `iam_api`, `sts`). Every answer, an error included, is a
 //! [`Reply`] in the dialect's envelope; what fails before the service is known is EC2's.
 
 use crate::auth::{self, Caller};
