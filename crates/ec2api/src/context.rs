@@ -1,7 +1,7 @@
 //! What handlers share, apart from HTTP: the store, the fleet's timing and the identities
 //! ([`Api`]); per request, the authenticated call ([`Call`]) and, for EC2's handlers, the
-//! caller and the scope it acts in ([`Ctx`]). Handlers depend
-//! on this module, never on the HTTP front door ([`crate::server`]).
+//! caller and the scope it acts in ([`Ctx`]). Handlers depend on this module, never on the
+//! HTTP front door ([`crate::server`]).
 
 use crate::auth::Caller;
 use crate::protocol::query::Params;
