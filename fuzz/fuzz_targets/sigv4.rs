@@ -7,7 +7,6 @@
 #![no_main]
 
 use ec2api::protocol::query::Params;
-use ec2api::sigv4;
 use imds_fuzz::TextRequest;
 use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;

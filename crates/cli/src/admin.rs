@@ -28,6 +28,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use ec2api::error::AwsError;
 use ec2api::Api;
 use model::Ec2Error;
 use std::sync::Arc;
@@ -155,7 +156,7 @@ fn authenticate(
         body,
     };
     let now = time::OffsetDateTime::now_utc();
-    ec2api::auth::authenticate_for(&api.principals, &signed, now, "ec2")
+    ec2api::auth::authenticate_for(&api.principals, &signed, now, ec2api::Service::Ec2)
 }
 
 /// Authenticate the request and decide `action` on `*` with the caller's policies, as
@@ -296,13 +297,13 @@ async fn instance_endpoint(
             .into_response()
     };
     let refused = |e: Ec2Error| {
-        let (status, code) = ec2api::error::code_and_status(&e);
+        let (status, code) = (e.status(), e.code());
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
         text(status, format!("{code}: {e}"))
     };
     let not_found = || {
         let e = Ec2Error::InvalidInstanceIdNotFound(vec![id.to_string()]);
-        let (_, code) = ec2api::error::code_and_status(&e);
+        let code = e.code();
         text(StatusCode::NOT_FOUND, format!("{code}: {e}"))
     };
     if !model::ids::is_well_formed(id, "i") {

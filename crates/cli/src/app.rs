@@ -241,7 +241,7 @@ impl App {
             .map_err(|e| AppError::Listen(settings.imds_listen, e))?;
         let imds_addr = imds_listener.local_addr().map_err(AppError::Serve)?;
         let (stop, stop_rx) = watch::channel(false);
-        let mut tasks = vec![tokio::spawn(ec2api::server::drive_lifecycle(
+        let mut tasks = vec![tokio::spawn(ec2api::lifecycle::drive_lifecycle(
             api.clone(),
             stop_rx.clone(),
         ))];

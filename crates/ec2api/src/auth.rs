@@ -9,8 +9,9 @@
 //! `--iam-config`, every request must be signed by a known access key, and the signature is
 //! verified (`MissingParameter` when unsigned, `AuthFailure`, `SignatureDoesNotMatch`).
 
-use crate::sigv4::{self, SigV4Error};
+use crate::service::Service;
 use model::{Ec2Error, DEFAULT_ACCOUNT, DEFAULT_REGION};
+use sigv4::SigV4Error;
 
 /// Who signed a request, for collecting the policies that apply.
 pub use iam::registry::Subject;
@@ -22,8 +23,8 @@ pub struct Caller {
     /// The access key that signed the request (`None` when unsigned).
     pub access_key_id: Option<String>,
     pub region: String,
-    /// The signing service of the credential scope (`ec2`, `iam`, `sts`; `ec2` when unsigned).
-    pub service: String,
+    /// The API the request is for, which its credential scope names (EC2 when unsigned).
+    pub service: Service,
     /// The ARN the caller acts as (an assumed-role session for role credentials).
     pub arn: String,
     /// `aws:PrincipalArn`: the role's ARN for a role session, else `arn`.
@@ -44,7 +45,7 @@ impl Caller {
         account: &str,
         access_key_id: Option<String>,
         region: String,
-        service: String,
+        service: Service,
     ) -> Caller {
         let arn = format!("arn:aws:iam::{account}:root");
         Caller {
@@ -68,7 +69,7 @@ impl Caller {
         role_id: &str,
         access_key_id: String,
         region: String,
-        service: String,
+        service: Service,
     ) -> Caller {
         let account = &claims.account;
         let mut context = Vec::new();
@@ -162,14 +163,14 @@ pub fn header_pairs(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Authenticate a request to `service` (`ec2`, `iam`, `sts`: the endpoint it reached) with the
+/// Authenticate a request to `service` (EC2, IAM, STS: the API it is for) with the
 /// identities of `principals`: [`authenticate`] with IAM configured when `--iam-config` was
 /// given.
 pub fn authenticate_for(
     principals: &crate::principals::Principals,
     req: &SignedParts<'_>,
     now: time::OffsetDateTime,
-    service: &str,
+    service: Service,
 ) -> Result<Caller, Ec2Error> {
     let registry = principals.registry();
     let known = principals.directory.as_deref().map(|directory| Known {
@@ -189,7 +190,7 @@ pub fn authenticate(
     req: &SignedParts<'_>,
     now: time::OffsetDateTime,
     known: Option<Known<'_>>,
-    service: &str,
+    service: Service,
 ) -> Result<Caller, Ec2Error> {
     let (method, headers, query) = (req.method, req.headers, req.query);
     let signed = match sigv4::parse_at(method, headers, query, now) {
@@ -203,18 +204,18 @@ pub fn authenticate(
                 DEFAULT_ACCOUNT,
                 None,
                 region_from_host(host),
-                service.into(),
+                service,
             ));
         }
         Err(e) => return Err(to_ec2(e)),
     };
-    sigv4::check_scope(&signed, model::catalogue::REGIONS, service).map_err(to_ec2)?;
+    sigv4::check_scope(&signed, model::catalogue::REGIONS, service.as_str()).map_err(to_ec2)?;
     let Some(known) = known else {
         return Ok(Caller::root(
             DEFAULT_ACCOUNT,
             Some(signed.access_key_id),
             signed.region,
-            signed.service,
+            service,
         ));
     };
     let verify = |secret: &str| {
@@ -229,11 +230,7 @@ pub fn authenticate(
         )
         .map_err(to_ec2)
     };
-    let (akid, region, service) = (
-        signed.access_key_id.clone(),
-        signed.region.clone(),
-        signed.service.clone(),
-    );
+    let (akid, region) = (signed.access_key_id.clone(), signed.region.clone());
     // Temporary credentials: the token carries the session; it must be this server's.
     if let Some(token) = &signed.security_token {
         let (claims, secret) = known
@@ -316,9 +313,21 @@ mod tests {
             "host".to_string(),
             "ec2.eu-west-1.amazonaws.com".to_string(),
         )];
-        let c = authenticate(&parts(&h), time::OffsetDateTime::now_utc(), None, "ec2").unwrap();
+        let c = authenticate(
+            &parts(&h),
+            time::OffsetDateTime::now_utc(),
+            None,
+            Service::Ec2,
+        )
+        .unwrap();
         assert_eq!(c.region, "eu-west-1");
-        let c = authenticate(&parts(&[]), time::OffsetDateTime::now_utc(), None, "ec2").unwrap();
+        let c = authenticate(
+            &parts(&[]),
+            time::OffsetDateTime::now_utc(),
+            None,
+            Service::Ec2,
+        )
+        .unwrap();
         assert_eq!(c.region, "us-east-1");
     }
 
@@ -337,7 +346,7 @@ mod tests {
             )),
         ];
         assert_eq!(
-            authenticate(&parts(&headers), now, None, "ec2"),
+            authenticate(&parts(&headers), now, None, Service::Ec2),
             Err(Ec2Error::RequestExpired)
         );
     }
@@ -387,7 +396,12 @@ mod tests {
             query: &[],
             body: BODY,
         };
-        authenticate(&p, at, known, endpoint_service)
+        let endpoint = match endpoint_service {
+            "iam" => Service::Iam,
+            "sts" => Service::Sts,
+            _ => Service::Ec2,
+        };
+        authenticate(&p, at, known, endpoint)
     }
 
     /// The identities of one account (root key `AKIDEXAMPLE0000000000`, secret `secret`).
@@ -448,6 +462,25 @@ mod tests {
             req(Some(("AKIDUNKNOWN000000000", "secret"))),
             Err(Ec2Error::AuthFailure)
         );
+    }
+
+    /// How EC2 codes each reason `sigv4` gives (asserted in `sigv4`'s own tests before it
+    /// became its own crate): a credential without five elements is `AuthFailure`, as EC2
+    /// itself answered (StreisandEffect/streisand#485); unsigned is `MissingParameter`
+    /// (wave2 §3.4, conformance case 45).
+    #[test]
+    fn sigv4_refusals_in_ec2_codes() {
+        let code = |e: SigV4Error| crate::error::code_and_status(&to_ec2(e)).1;
+        assert_eq!(code(SigV4Error::Expired), "RequestExpired");
+        assert_eq!(code(SigV4Error::Missing), "MissingParameter");
+        assert_eq!(
+            code(SigV4Error::Incomplete(String::new())),
+            "IncompleteSignature"
+        );
+        assert_eq!(code(SigV4Error::Malformed(String::new())), "AuthFailure");
+        assert_eq!(code(SigV4Error::Scope(String::new())), "AuthFailure");
+        assert_eq!(code(SigV4Error::HostNotSigned), "SignatureDoesNotMatch");
+        assert_eq!(code(SigV4Error::SignatureMismatch), "SignatureDoesNotMatch");
     }
 
     /// Issue 10: the scope must name a Region imds knows (`model::catalogue::REGIONS`,

@@ -635,7 +635,12 @@ mod tests {
             key: "env".into(),
             value: "dev".into(),
         });
-        let caller = Caller::root("123456789012", None, "us-east-1".into(), "ec2".into());
+        let caller = Caller::root(
+            "123456789012",
+            None,
+            "us-east-1".into(),
+            crate::Service::Ec2,
+        );
         let id = i.instance_id.clone();
         for action in crate::actions::Action::ALL.iter().map(|a| a.name()) {
             let input = serde_json::json!({"InstanceId": id, "InstanceIds": [id]});

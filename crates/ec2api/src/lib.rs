@@ -1,22 +1,40 @@
-//! The EC2 half of imds: the Query API for instance metadata options.
+//! The API endpoint of imds: EC2's Query API for instance metadata options, and the IAM and
+//! STS Query APIs on the same port.
 //!
-//! A request goes through [`server`] (HTTP), [`auth`] (who is calling), [`protocol::query`]
-//! (parameters decoded against botocore's model), [`actions::Action`] (one variant per
-//! operation) and the action's handler, which asks the domain model and the store; the answer
-//! is encoded by [`protocol::xml`] along the model's output shape, and errors are mapped to
-//! codes and statuses in one table ([`error`]).
+//! # Map
+//!
+//! * The front door, [`server`]: body limit, request id, the Query parameters
+//!   ([`protocol::query::Params`]), the [`Service`] a request is for (`service`), who is
+//!   calling ([`auth`], with the `sigv4` crate), then the dialect's `handle`.
+//! * One module per dialect, each parsing the action into an enum and answering in its own
+//!   envelope: `ec2` (parameters decoded along botocore's model by [`protocol::query`],
+//!   authorized by [`authz`], run by the handlers of [`actions`], encoded by [`protocol::xml`]),
+//!   `iam_api` and `sts` (the plain Query protocol of `query_api`).
+//! * [`error`]: errors that render themselves ([`error::AwsError`], one table per dialect),
+//!   into a [`reply::Reply`].
+//! * [`context`]: what handlers share ([`Api`]), one authenticated call ([`context::Call`]),
+//!   EC2's handler context ([`Ctx`]); handlers never see HTTP.
+//! * [`lifecycle`]: the driver of instance state transitions.
+//! * [`principals`]: the identities (`--iam-config`, the IAM registry, the session key).
+//! * `render`: domain records as EC2's output members.
 
 pub mod actions;
 pub mod auth;
 pub mod authz;
+pub mod context;
+mod ec2;
 pub mod error;
-pub mod iam_api;
+mod iam_api;
+pub mod lifecycle;
 pub mod principals;
 pub mod protocol;
-pub mod query_api;
+mod query_api;
 mod render;
+pub mod reply;
 pub mod server;
-pub mod sigv4;
-pub mod sts;
+mod service;
+mod sts;
 
-pub use server::{router, Api, ApiConfig};
+pub use context::{Api, ApiConfig, Ctx};
+pub use server::router;
+pub use service::Service;

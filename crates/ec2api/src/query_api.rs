@@ -6,47 +6,64 @@
 //! Results are built as JSON objects in the output shape's member order (serde_json keeps
 //! insertion order here), and written element by element.
 
-use crate::auth::Caller;
+use crate::context::Call;
+use crate::error::AwsError;
 use crate::protocol::query::Params;
-use crate::server::Api;
+use crate::reply::{Reply, QUERY_XML};
 use iam::IamError;
+use model::Ec2Error;
 use quick_xml::escape::escape;
 use serde_json::Value;
 use std::fmt::Write;
 
-/// A Query answer: status and body.
-pub type Answer = (u16, String);
-
-/// One IAM or STS call.
-pub struct Call<'a> {
-    pub api: &'a Api,
-    pub params: &'a Params,
-    pub caller: &'a Caller,
-    pub request_id: &'a str,
-    pub source_ip: Option<std::net::IpAddr>,
-}
-
-/// The error envelope.
-pub fn error(namespace: &str, status: u16, code: &str, message: &str, request_id: &str) -> Answer {
+/// The error envelope, in the API's `namespace`: `Sender` for the caller's errors, `Receiver`
+/// for the service's own (5xx).
+pub fn error(namespace: &str, e: &dyn AwsError, request_id: &str) -> Reply {
+    let status = e.status();
     let kind = if status >= 500 { "Receiver" } else { "Sender" };
-    (
+    Reply::new(
         status,
+        QUERY_XML,
         format!(
             "<ErrorResponse xmlns=\"{namespace}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
-            escape(code),
-            escape(message)
+            escape(e.code()),
+            escape(e.message())
         ),
     )
 }
 
-/// An IAM error as its envelope.
-pub fn iam_error(namespace: &str, e: &IamError, request_id: &str) -> Answer {
-    let (code, status) = e.code_and_status();
-    error(namespace, status, code, &e.to_string(), request_id)
+/// How IAM and STS code an error raised before their action is reached (authentication,
+/// decoding): IAM and STS name an unknown key `InvalidClientTokenId` (403) where EC2 says
+/// `AuthFailure` (401), and expired session credentials `ExpiredToken` (403) where EC2 says
+/// `RequestExpired` (botocore `iam`/`sts` models; STS API Reference, "Common Errors"); an
+/// unsigned request is `MissingAuthenticationToken` (403) where EC2 says `MissingParameter`,
+/// and a credential scoped elsewhere `SignatureDoesNotMatch` with Coral's message (wave2
+/// §3.2; timkay/aws#111 quotes CloudFormation's, a Query service) where EC2 says
+/// `AuthFailure`. Everything else is coded as EC2 codes it.
+pub(crate) fn refused_code_and_status(e: &Ec2Error) -> (&'static str, u16) {
+    match e {
+        Ec2Error::ExpiredToken => ("ExpiredToken", 403),
+        Ec2Error::Unsigned => ("MissingAuthenticationToken", 403),
+        Ec2Error::CredentialScope(_) => ("SignatureDoesNotMatch", 403),
+        Ec2Error::AuthFailure => ("InvalidClientTokenId", 403),
+        _ => e.code_and_status(),
+    }
+}
+
+/// The message of an error [`refused_code_and_status`] codes.
+pub(crate) fn refused_message(e: &Ec2Error) -> String {
+    match e {
+        Ec2Error::Unsigned => "Request is missing Authentication Token".to_string(),
+        Ec2Error::CredentialScope(m) => m.clone(),
+        Ec2Error::AuthFailure => {
+            "The security token included in the request is invalid.".to_string()
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// The success envelope; `result` None for actions without output.
-pub fn success(namespace: &str, action: &str, result: Option<&Value>, request_id: &str) -> Answer {
+pub fn success(namespace: &str, action: &str, result: Option<&Value>, request_id: &str) -> Reply {
     let mut out = format!("<{action}Response xmlns=\"{namespace}\">\n");
     if let Some(v) = result {
         let _ = writeln!(out, "  <{action}Result>");
@@ -61,7 +78,7 @@ pub fn success(namespace: &str, action: &str, result: Option<&Value>, request_id
         out,
         "  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</{action}Response>\n"
     );
-    (200, out)
+    Reply::ok(QUERY_XML, out)
 }
 
 fn element(out: &mut String, name: &str, v: &Value, depth: usize) {
@@ -94,16 +111,18 @@ fn element(out: &mut String, name: &str, v: &Value, depth: usize) {
     }
 }
 
-/// A required string parameter; missing is IAM's `ValidationError` naming the member as the
-/// service's model does (lower camel case).
+/// A required string parameter; missing is IAM's `ValidationError` (see [`missing`]).
 pub fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, IamError> {
-    match params.get(name) {
-        Some(v) => Ok(v),
-        None => Err(IamError::ValidationError(format!(
-            "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
-            lower_first(name)
-        ))),
-    }
+    params.get(name).ok_or_else(|| missing(name))
+}
+
+/// IAM's `ValidationError` for a missing member, named as the service's model does (lower
+/// camel case).
+pub fn missing(name: &str) -> IamError {
+    IamError::ValidationError(format!(
+        "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+        lower_first(name)
+    ))
 }
 
 fn lower_first(s: &str) -> String {
@@ -176,11 +195,14 @@ pub fn authorize(call: &Call<'_>, action: &str, resource: &str) -> Result<(), Ia
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::code_and_status;
 
     #[test]
     fn lists_are_members_and_documents_are_url_encoded() {
         let v = serde_json::json!({"User": {"UserName": "a&b", "Tags": [{"Key": "k", "Value": "v"}]}, "IsTruncated": false});
-        let (status, xml) = success("ns", "GetUser", Some(&v), "r");
+        let Reply {
+            status, body: xml, ..
+        } = success("ns", "GetUser", Some(&v), "r");
         assert_eq!(status, 200);
         assert!(xml.contains("<GetUserResult>"));
         assert!(xml.contains("<UserName>a&amp;b</UserName>"));
@@ -190,5 +212,60 @@ mod tests {
         let p = Params::parse(b"A.member.1=x&A.member.2=y&B.member.1.K=k").unwrap();
         assert_eq!(member_list(&p, "A"), vec!["x", "y"]);
         assert_eq!(member_structs(&p, "B"), vec!["B.member.1"]);
+    }
+
+    /// `(HTTP status, code, message)` of an error the front door raised, as IAM and STS answer
+    /// it.
+    fn query_code_and_status(e: &Ec2Error) -> (u16, &'static str, String) {
+        let sts = crate::sts::StsError::Refused(e.clone());
+        let iam = crate::iam_api::IamApiError::Refused(e.clone());
+        assert_eq!(
+            (sts.code_and_status(), sts.message()),
+            (iam.code_and_status(), iam.message())
+        );
+        (sts.status(), sts.code(), sts.message())
+    }
+
+    #[test]
+    fn iam_and_sts_name_authentication_errors_their_own_way() {
+        assert_eq!(
+            query_code_and_status(&Ec2Error::AuthFailure),
+            (
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.".to_string()
+            )
+        );
+        assert_eq!(
+            query_code_and_status(&Ec2Error::ExpiredToken).1,
+            "ExpiredToken"
+        );
+        assert_eq!(
+            code_and_status(&Ec2Error::ExpiredToken),
+            (400, "RequestExpired")
+        );
+        assert_eq!(
+            query_code_and_status(&Ec2Error::SignatureDoesNotMatch).1,
+            "SignatureDoesNotMatch"
+        );
+        // Issue 10 / wave2 §3.2: a credential scoped elsewhere is Coral's
+        // SignatureDoesNotMatch on IAM and STS; unsigned is MissingAuthenticationToken there.
+        let scope = "Credential should be scoped to correct service: 'sts'. ";
+        assert_eq!(
+            query_code_and_status(&Ec2Error::CredentialScope(scope.into())),
+            (403, "SignatureDoesNotMatch", scope.to_string())
+        );
+        assert_eq!(
+            query_code_and_status(&Ec2Error::Unsigned),
+            (
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token".to_string()
+            )
+        );
+        assert_eq!(
+            code_and_status(&Ec2Error::HostNotSigned),
+            (403, "SignatureDoesNotMatch")
+        );
     }
 }

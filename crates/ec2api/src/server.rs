@@ -1,54 +1,26 @@
-//! HTTP: one handler for `GET /` and `POST /` that turns a request into an action and its
-//! answer into XML, whatever goes wrong in between.
+//! The front door of the API: one handler for `GET /` and `POST /`, whatever the API. It
+//! reads the body (1 MiB at most), gives the request its id, gathers the Query parameters
+//! (the URL's, then a POST's form body), tells the API apart by `Version` ([`Service`]),
+//! authenticates the caller for that service, and hands the call to the dialect's `handle`
+//! (`ec2`, `iam_api`, `sts`). Every answer, an error included, is a
+//! [`Reply`] in the dialect's envelope; what fails before the service is known is EC2's.
 
-use crate::actions::{self, Action};
 use crate::auth::{self, Caller};
-use crate::error::code_and_status;
-use crate::protocol::query::{self, Params};
-use crate::protocol::xml;
+use crate::context::{Api, Call};
+use crate::error::AwsError;
+use crate::iam_api::IamApiError;
+use crate::protocol::query::Params;
+use crate::reply::Reply;
+use crate::service::Service;
+use crate::sts::StsError;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use model::{Ec2Error, Scope};
+use model::Ec2Error;
 use std::sync::Arc;
-use std::time::Duration;
-use store::Store;
-
-/// Timing of the simulated fleet.
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    /// How long `pending` → `running`, `stopping` → `stopped`, `shutting-down` → `terminated` take.
-    pub transition_delay: Duration,
-    /// How long terminated instances stay visible (EC2: about an hour).
-    pub terminated_retention: Duration,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        ApiConfig {
-            transition_delay: Duration::from_millis(500),
-            terminated_retention: Duration::from_secs(3600),
-        }
-    }
-}
-
-/// What every handler shares.
-pub struct Api {
-    pub store: Arc<dyn Store>,
-    pub config: ApiConfig,
-    /// The identities: `--iam-config` accounts, IAM entities, the session key.
-    pub principals: Arc<crate::principals::Principals>,
-}
-
-impl Api {
-    /// Whether requests must be signed and are authorized (`--iam-config`).
-    pub fn iam_enforced(&self) -> bool {
-        self.principals.directory.is_some()
-    }
-}
 
 /// Largest request body accepted (EC2's own limit is not published; RunInstances user data,
 /// the largest member, is at most 16 KiB before base64).
@@ -59,17 +31,6 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/", any(handle))
         .layer(DefaultBodyLimit::disable())
         .with_state(api)
-}
-
-/// The context of one request that handlers see.
-pub struct Ctx<'a> {
-    pub api: &'a Api,
-    pub caller: &'a Caller,
-    pub scope: Scope,
-}
-
-fn now_utc() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
 }
 
 async fn handle(
@@ -96,42 +57,12 @@ async fn handle(
         request_id: &request_id,
         source_ip,
     };
-    let result = answer(&api, &request).await;
-    match result {
-        Ok(Answered::Query((status, xml))) => (
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            [(header::CONTENT_TYPE, "text/xml")],
-            Body::from(xml),
-        )
-            .into_response(),
-        Ok(Answered::Ec2(xml)) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/xml;charset=UTF-8")],
-            Body::from(xml),
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::debug!(code = code_and_status(&e).1, message = %e, "error answer");
-            error_response(&e, &request_id)
-        }
-    }
+    answer(&api, &request).await.into_response()
 }
 
+/// An EC2 error as an HTTP answer (for routes outside the API that answer as EC2 does).
 pub fn error_response(e: &Ec2Error, request_id: &str) -> Response {
-    let (status, code) = code_and_status(e);
-    let body = xml::error(code, &e.to_string(), request_id);
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        [(header::CONTENT_TYPE, "text/xml;charset=UTF-8")],
-        Body::from(body),
-    )
-        .into_response()
-}
-
-/// A successful EC2 answer, or an IAM or STS answer (which carry their own errors).
-enum Answered {
-    Ec2(String),
-    Query(crate::query_api::Answer),
+    e.render(request_id).into_response()
 }
 
 /// One HTTP request, as the API reads it.
@@ -144,208 +75,81 @@ pub struct Request<'a> {
     pub source_ip: Option<std::net::IpAddr>,
 }
 
-/// Which of the three Query APIs a request is for. AWS serves them on three hosts; imds on
-/// one endpoint, told apart by the API version the request names. The dialect decides the
-/// service the credential must be scoped to and the envelope of an authentication error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
-    Ec2,
-    Iam,
-    Sts,
+/// A request's Query parameters.
+struct Parameters {
+    /// The URL's (which a presigned request's signature is among).
+    url: Params,
+    /// The URL's, then a POST's form body's: what the action reads.
+    all: Params,
 }
 
-impl Dialect {
-    fn of(params: &Params) -> Dialect {
-        match params.get("Version") {
-            Some(crate::sts::VERSION) => Dialect::Sts,
-            Some(crate::iam_api::VERSION) => Dialect::Iam,
-            _ => Dialect::Ec2,
-        }
-    }
-
-    /// The signing name of the service (botocore's `signingName`).
-    fn service(self) -> &'static str {
-        match self {
-            Dialect::Ec2 => "ec2",
-            Dialect::Iam => "iam",
-            Dialect::Sts => "sts",
-        }
-    }
-}
-
-async fn answer(api: &Api, req: &Request<'_>) -> Result<Answered, Ec2Error> {
-    let (method, uri, headers, body, request_id) =
-        (req.method, req.uri, req.headers, req.body, req.request_id);
-    if method != Method::GET && method != Method::POST {
-        return Err(Ec2Error::InvalidAction(method.to_string()));
-    }
-    let query_params = Params::parse(uri.query().unwrap_or("").as_bytes())?;
-    let header_pairs = auth::header_pairs(headers);
-    // 1. signature, credentials, clock
-    let signed = auth::SignedParts {
-        method: method.as_str(),
-        path: uri.path(),
-        raw_query: uri.query().unwrap_or(""),
-        headers: &header_pairs,
-        query: query_params.pairs(),
-        body,
+async fn answer(api: &Api, req: &Request<'_>) -> Reply {
+    let params = match parameters(req) {
+        Ok(p) => p,
+        Err(e) => return e.render(req.request_id),
     };
-    let mut params = query_params.clone();
-    if method == Method::POST {
-        params.extend(Params::parse(body)?);
-    }
-    let dialect = Dialect::of(&params);
-    let caller =
-        match auth::authenticate_for(&api.principals, &signed, now_utc(), dialect.service()) {
-            Ok(c) => c,
-            // IAM and STS answer a failed authentication in their own envelope.
-            Err(e) => {
-                let namespace = match dialect {
-                    Dialect::Ec2 => return Err(e),
-                    Dialect::Sts => crate::sts::NAMESPACE,
-                    Dialect::Iam => crate::iam_api::NAMESPACE,
-                };
-                let (status, code, message) = crate::error::query_code_and_status(&e);
-                return Ok(Answered::Query(crate::query_api::error(
-                    namespace, status, code, &message, request_id,
-                )));
-            }
-        };
-    let query = crate::query_api::Call {
+    let service = Service::of(&params.all);
+    let caller = match authenticate(api, req, &params.url, service) {
+        Ok(c) => c,
+        Err(e) => return refused(service, e, req.request_id),
+    };
+    let call = Call {
         api,
-        params: &params,
+        params: &params.all,
         caller: &caller,
-        request_id,
+        request_id: req.request_id,
         source_ip: req.source_ip,
     };
-    match dialect {
-        Dialect::Sts => return Ok(Answered::Query(crate::sts::answer(&query).await)),
-        Dialect::Iam => return Ok(Answered::Query(crate::iam_api::answer(&query).await)),
-        Dialect::Ec2 => {}
+    match service {
+        Service::Ec2 => crate::ec2::handle(&call).await,
+        Service::Iam => crate::iam_api::handle(&call).await,
+        Service::Sts => crate::sts::handle(&call).await,
     }
-    // 2. action known, parameters known, required present
-    let action_name = match params.get("Action") {
-        Some(a) if !a.is_empty() => a.to_string(),
-        _ => return Err(Ec2Error::MissingAction),
-    };
-    tracing::debug!(
-        action = %action_name,
-        params = ?params.pairs().iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-        "request"
-    );
-    tracing::trace!(params = ?params.pairs(), "request parameters");
-    let action =
-        Action::parse(&action_name).ok_or_else(|| Ec2Error::InvalidAction(action_name.clone()))?;
-    let input = query::decode(action.name(), &params)?;
-    let ctx = Ctx {
-        api,
-        scope: Scope::new(caller.account.clone(), caller.region.clone()),
-        caller: &caller,
-    };
-    // With --iam-config: the caller's policies decide (see authz).
-    if api.iam_enforced() {
-        let seen = if action == Action::RunInstances {
-            actions::run_instances_for_authorization(&ctx, &input).await
-        } else {
-            input.clone()
-        };
-        let instances = match (ids_named(&input), association_named(&input)) {
-            _ if !crate::authz::checks_instances(action.name()) => Vec::new(),
-            (_, Some(association)) => actions::instance_of_association(&ctx, &association)
-                .await
-                .map(|i| vec![i])
-                .unwrap_or_default(),
-            (ids, None) if ids.is_empty() => Vec::new(),
-            (ids, None) => api
-                .store
-                .instances(&ctx.scope, &ids)
-                .await
-                .unwrap_or_default(),
-        };
-        let facts = crate::authz::Facts {
-            source_ip: req.source_ip,
-            instances: &instances,
-            passed_role: passed_role(api, &caller, &seen),
-        };
-        crate::authz::authorize(&api.principals, action.name(), &seen, &caller, &facts)?;
+}
+
+/// The Query parameters of a `GET` or `POST` (any other method is `InvalidAction`), decoded
+/// strictly (see [`Params::parse`]).
+fn parameters(req: &Request<'_>) -> Result<Parameters, Ec2Error> {
+    if req.method != Method::GET && req.method != Method::POST {
+        return Err(Ec2Error::InvalidAction(req.method.to_string()));
     }
-    // 3..8: validation, lookup, state checks, dry run, execution: the action's handler.
-    let output = actions::dispatch(&ctx, action, input).await?;
-    xml::encode(action.name(), request_id, &output)
-        .map(Answered::Ec2)
-        .map_err(|e| {
-            tracing::error!(error = %e, action = action.name(), "response encoding");
-            Ec2Error::InternalError
-        })
+    let url = Params::parse(req.uri.query().unwrap_or("").as_bytes())?;
+    let mut all = url.clone();
+    if req.method == Method::POST {
+        all.extend(Params::parse(req.body)?);
+    }
+    Ok(Parameters { url, all })
 }
 
-/// The instance ids a request names (`InstanceId`, `InstanceIds`).
-fn ids_named(input: &serde_json::Value) -> Vec<String> {
-    let one = input
-        .get("InstanceId")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_string);
-    let many = input
-        .get("InstanceIds")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string));
-    one.into_iter().chain(many).collect()
+/// The caller, by the request's signature as `service` takes it (see [`auth`]).
+fn authenticate(
+    api: &Api,
+    req: &Request<'_>,
+    url_params: &Params,
+    service: Service,
+) -> Result<Caller, Ec2Error> {
+    let header_pairs = auth::header_pairs(req.headers);
+    let signed = auth::SignedParts {
+        method: req.method.as_str(),
+        path: req.uri.path(),
+        raw_query: req.uri.query().unwrap_or(""),
+        headers: &header_pairs,
+        query: url_params.pairs(),
+        body: req.body,
+    };
+    auth::authenticate_for(
+        &api.principals,
+        &signed,
+        time::OffsetDateTime::now_utc(),
+        service,
+    )
 }
 
-/// The IAM instance profile association a request names (Replace, Disassociate), when it is
-/// one: authorization checks the request on that association's instance.
-fn association_named(input: &serde_json::Value) -> Option<String> {
-    input
-        .get("AssociationId")
-        .and_then(serde_json::Value::as_str)
-        .filter(|a| model::ids::is_well_formed(a, model::profile_association::ASSOCIATION))
-        .map(str::to_string)
-}
-
-/// The ARN of the role a launch (or an association, or its replacement) passes to its
-/// instance through an instance profile.
-fn passed_role(api: &Api, caller: &Caller, input: &serde_json::Value) -> Option<String> {
-    let p = input.get("IamInstanceProfile")?;
-    let field = |k: &str| p.get(k).and_then(serde_json::Value::as_str);
-    let registry = api.principals.registry();
-    let account = registry.account(&caller.account)?;
-    let role = account
-        .profile_by_ref(field("Arn"), field("Name"))?
-        .roles
-        .first()?;
-    account.roles.get(role).map(|r| account.role_arn(r))
-}
-
-/// Drive the lifecycle (state transitions, purge of terminated instances) until shutdown:
-/// sleep until the next step is due, or until a write may have made an earlier one.
-pub async fn drive_lifecycle(api: Arc<Api>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let mut changes = api.store.watch();
-    let retention = api.config.terminated_retention.as_millis() as i64;
-    loop {
-        let now = store::now_ms();
-        let next = match api.store.next_due(retention).await {
-            Ok(Some(due)) if due <= now => match api.store.advance(now, now - retention).await {
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::error!(error = %e, "lifecycle step failed");
-                    Some(now + 1000)
-                }
-            },
-            Ok(next) => next,
-            Err(e) => {
-                tracing::error!(error = %e, "lifecycle read failed");
-                Some(now + 1000)
-            }
-        };
-        let wait = next
-            .map(|due| Duration::from_millis((due - now).clamp(1, 60_000) as u64))
-            .unwrap_or(Duration::from_secs(60));
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = changes.changed() => {}
-            _ = shutdown.changed() => return,
-        }
+/// A failed authentication, in the envelope (and with the codes) of the service it was for.
+fn refused(service: Service, e: Ec2Error, request_id: &str) -> Reply {
+    match service {
+        Service::Ec2 => e.render(request_id),
+        Service::Iam => IamApiError::Refused(e).render(request_id),
+        Service::Sts => StsError::Refused(e).render(request_id),
     }
 }

@@ -2,13 +2,18 @@
 //! signing service `sts`): `GetCallerIdentity`, `AssumeRole` (trust policies honoured) and
 //! `DecodeAuthorizationMessage` (spec iam.md §5).
 
-use crate::query_api::{authorize, error, iam_error, required, success, Answer, Call};
+use crate::context::Call;
+use crate::error::AwsError;
+use crate::protocol::query::Params;
+use crate::query_api::{authorize, required, success};
+use crate::reply::Reply;
 use base64::Engine;
 use iam::registry::{iso_date, Subject};
 use iam::session::SessionClaims;
 use iam::trust::TrustCaller;
 use iam::IamError;
-use serde_json::json;
+use model::Ec2Error;
+use serde_json::{json, Value};
 
 pub const VERSION: &str = "2011-06-15";
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -36,45 +41,137 @@ pub fn decode_message(encoded: &str) -> Option<String> {
     Some(text)
 }
 
-pub async fn answer(call: &Call<'_>) -> Answer {
-    let rid = call.request_id;
-    let caller = call.caller;
-    match call.params.get("Action") {
-        Some("GetCallerIdentity") => success(
-            NAMESPACE,
-            "GetCallerIdentity",
-            Some(&json!({
-                "UserId": caller.user_id,
-                "Account": caller.account,
-                "Arn": caller.arn,
-            })),
-            rid,
-        ),
-        Some("DecodeAuthorizationMessage") => {
-            if let Err(e) = authorize(call, "sts:DecodeAuthorizationMessage", "*") {
-                return iam_error(NAMESPACE, &e, rid);
-            }
-            match call.params.get("EncodedMessage") {
-                None | Some("") => error(NAMESPACE, 400, "MissingParameter", "The request must contain the parameter EncodedMessage", rid),
-                Some(m) if m.len() > 10_240 => error(NAMESPACE, 400, "ValidationError", "1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240", rid),
-                Some(m) => match decode_message(m) {
-                    Some(json) => success(NAMESPACE, "DecodeAuthorizationMessage", Some(&json!({"DecodedMessage": json})), rid),
-                    None => error(NAMESPACE, 400, "InvalidAuthorizationMessageException", "The message is not a valid authorization message.", rid),
-                },
-            }
+/// STS's errors: IAM's (`AccessDenied`, `ValidationError`, `MalformedPolicyDocument`), a
+/// refusal at the front door, and STS's own.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StsError {
+    #[error("{0}")]
+    Iam(#[from] IamError),
+    /// Refused before the action (authentication): coded as IAM and STS code these.
+    #[error("{0}")]
+    Refused(Ec2Error),
+    #[error("Missing Action")]
+    MissingAction,
+    #[error("Could not find operation {0} for version {VERSION}")]
+    InvalidAction(String),
+    #[error("The request must contain the parameter {0}")]
+    MissingParameter(&'static str),
+    #[error("The message is not a valid authorization message.")]
+    InvalidAuthorizationMessage,
+}
+
+/// STS's one table (botocore `sts` model, STS API Reference "Common Errors").
+impl AwsError for StsError {
+    fn code_and_status(&self) -> (&'static str, u16) {
+        match self {
+            StsError::Iam(e) => e.code_and_status(),
+            StsError::Refused(e) => crate::query_api::refused_code_and_status(e),
+            StsError::MissingAction => ("MissingAction", 400),
+            StsError::InvalidAction(_) => ("InvalidAction", 400),
+            StsError::MissingParameter(_) => ("MissingParameter", 400),
+            StsError::InvalidAuthorizationMessage => ("InvalidAuthorizationMessageException", 400),
         }
-        Some("AssumeRole") => match assume_role(call) {
-            Ok(v) => success(NAMESPACE, "AssumeRole", Some(&v), rid),
-            Err(e) => iam_error(NAMESPACE, &e, rid),
-        },
-        Some(other) => error(
-            NAMESPACE,
-            400,
-            "InvalidAction",
-            &format!("Could not find operation {other} for version {VERSION}"),
-            rid,
-        ),
-        None => error(NAMESPACE, 400, "MissingAction", "Missing Action", rid),
+    }
+
+    fn message(&self) -> String {
+        match self {
+            StsError::Refused(e) => crate::query_api::refused_message(e),
+            e => e.to_string(),
+        }
+    }
+
+    fn render(&self, request_id: &str) -> Reply {
+        crate::query_api::error(NAMESPACE, self, request_id)
+    }
+}
+
+/// One STS call, by action, with its typed input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Request {
+    GetCallerIdentity,
+    /// `EncodedMessage` is checked once the caller is authorized.
+    DecodeAuthorizationMessage {
+        encoded: Option<String>,
+    },
+    AssumeRole(AssumeRoleIn),
+}
+
+/// AssumeRole's input; the values are checked in the handler, in STS's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AssumeRoleIn {
+    role_arn: String,
+    session: String,
+    policy: Option<String>,
+    duration_seconds: Option<String>,
+    external_id: Option<String>,
+}
+
+impl Request {
+    fn parse(params: &Params) -> Result<Request, StsError> {
+        let name = params.get("Action").ok_or(StsError::MissingAction)?;
+        let opt = |n: &str| params.get(n).map(str::to_string);
+        Ok(match name {
+            "GetCallerIdentity" => Request::GetCallerIdentity,
+            "DecodeAuthorizationMessage" => Request::DecodeAuthorizationMessage {
+                encoded: opt("EncodedMessage"),
+            },
+            "AssumeRole" => Request::AssumeRole(AssumeRoleIn {
+                role_arn: required(params, "RoleArn")?.to_string(),
+                session: required(params, "RoleSessionName")?.to_string(),
+                policy: opt("Policy"),
+                duration_seconds: opt("DurationSeconds"),
+                external_id: opt("ExternalId"),
+            }),
+            other => return Err(StsError::InvalidAction(other.to_string())),
+        })
+    }
+
+    fn action(&self) -> &'static str {
+        match self {
+            Request::GetCallerIdentity => "GetCallerIdentity",
+            Request::DecodeAuthorizationMessage { .. } => "DecodeAuthorizationMessage",
+            Request::AssumeRole(_) => "AssumeRole",
+        }
+    }
+}
+
+/// Answer one STS call.
+pub async fn handle(call: &Call<'_>) -> Reply {
+    match answer(call) {
+        Ok((action, result)) => success(NAMESPACE, action, Some(&result), call.request_id),
+        Err(e) => e.render(call.request_id),
+    }
+}
+
+fn answer(call: &Call<'_>) -> Result<(&'static str, Value), StsError> {
+    let request = Request::parse(call.params)?;
+    let action = request.action();
+    let result = match request {
+        Request::GetCallerIdentity => get_caller_identity(call),
+        Request::DecodeAuthorizationMessage { encoded } => {
+            decode_authorization_message(call, encoded.as_deref())?
+        }
+        Request::AssumeRole(input) => assume_role(call, input)?,
+    };
+    Ok((action, result))
+}
+
+fn get_caller_identity(call: &Call<'_>) -> Value {
+    json!({
+        "UserId": call.caller.user_id,
+        "Account": call.caller.account,
+        "Arn": call.caller.arn,
+    })
+}
+
+fn decode_authorization_message(call: &Call<'_>, encoded: Option<&str>) -> Result<Value, StsError> {
+    authorize(call, "sts:DecodeAuthorizationMessage", "*")?;
+    match encoded {
+        None | Some("") => Err(StsError::MissingParameter("EncodedMessage")),
+        Some(m) if m.len() > 10_240 => Err(IamError::ValidationError("1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240".into()).into()),
+        Some(m) => decode_message(m)
+            .map(|json| json!({"DecodedMessage": json}))
+            .ok_or(StsError::InvalidAuthorizationMessage),
     }
 }
 
@@ -82,11 +179,15 @@ pub async fn answer(call: &Call<'_>) -> Answer {
 /// role's trust policy must allow the caller, either by naming it (no identity policy needed)
 /// or by naming its account (then the caller's identity policies must allow `sts:AssumeRole`
 /// on the role); SCPs must allow; an explicit deny anywhere refuses.
-fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
-    let params = call.params;
+fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> {
     let caller = call.caller;
-    let role_arn = required(params, "RoleArn")?.to_string();
-    let session = required(params, "RoleSessionName")?.to_string();
+    let AssumeRoleIn {
+        role_arn,
+        session,
+        policy,
+        duration_seconds,
+        external_id,
+    } = input;
     let session_ok = (2..=64).contains(&session.len())
         && session
             .chars()
@@ -96,7 +197,6 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
             "1 validation error detected: Value '{session}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
         )));
     }
-    let policy = params.get("Policy").map(str::to_string);
     if let Some(p) = &policy {
         // botocore `sts`: sessionPolicyDocumentType, 1..2048 characters.
         if p.chars().count() > SESSION_POLICY_MAX {
@@ -131,7 +231,7 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
         .and_then(|a| a.roles.get(&role_name))
         .ok_or_else(denied)?;
     let max = role.max_session_duration as i64;
-    let duration = match params.get("DurationSeconds") {
+    let duration = match duration_seconds.as_deref() {
         Some(d) => d.parse::<i64>().ok().filter(|d| *d >= 900).ok_or_else(|| {
             IamError::ValidationError(format!(
                 "1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"
@@ -142,7 +242,7 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
     // Role chaining (a role session assuming a role) is limited to one hour (IAM User
     // Guide, "Role terms and concepts").
     let chained = matches!(caller.subject, Subject::Role(_));
-    if chained && params.get("DurationSeconds").is_some() && duration > 3600 {
+    if chained && duration_seconds.is_some() && duration > 3600 {
         return Err(IamError::ValidationError(
             "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".into(),
         ));
@@ -156,8 +256,8 @@ fn assume_role(call: &Call<'_>) -> Result<serde_json::Value, IamError> {
     if call.api.iam_enforced() {
         let mut ctx = crate::authz::global_context(caller, call.source_ip);
         ctx.set("sts:RoleSessionName", vec![session.clone()]);
-        if let Some(e) = params.get("ExternalId") {
-            ctx.set("sts:ExternalId", vec![e.to_string()]);
+        if let Some(e) = &external_id {
+            ctx.set("sts:ExternalId", vec![e.clone()]);
         }
         let arns = [caller.arn.clone(), caller.principal_arn.clone()];
         let trust = role.trust.parsed.answer(

@@ -134,7 +134,7 @@ async fn load(
 fn signed_request(key: &str, secret: &str, body: &str) -> Arc<Vec<u8>> {
     let host = "ec2.us-east-1.amazonaws.com";
     let (amz, auth) =
-        ec2api::sigv4::sign_form_post(key, secret, model::DEFAULT_REGION, host, body.as_bytes());
+        sigv4::sign_form_post(key, secret, model::DEFAULT_REGION, host, body.as_bytes());
     let headers = [
         (
             "content-type",
@@ -198,7 +198,7 @@ pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
             ACCOUNT,
             Some(key.id.clone()),
             model::DEFAULT_REGION.into(),
-            "ec2".into(),
+            ec2api::Service::Ec2,
         )
     };
     let input = serde_json::json!({

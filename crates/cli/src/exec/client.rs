@@ -96,7 +96,7 @@ fn signature_lines(region: &str, host: &str, method: &str, target: &str, body: &
         headers.push(("x-amz-security-token".to_string(), t.clone()));
     }
     let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
-    let own = ec2api::sigv4::OwnRequest {
+    let own = sigv4::OwnRequest {
         method,
         host,
         path,
@@ -104,7 +104,7 @@ fn signature_lines(region: &str, host: &str, method: &str, target: &str, body: &
         headers,
         body: body.as_bytes(),
     };
-    let (amz, value) = ec2api::sigv4::sign_request(&key, &secret, region, "ec2", &own);
+    let (amz, value) = sigv4::sign_request(&key, &secret, region, "ec2", &own);
     let token_line = token
         .map(|t| format!("X-Amz-Security-Token: {t}\r\n"))
         .unwrap_or_default();

@@ -7,8 +7,8 @@ use super::{
     dry_run, filters, ids_without_max, instance_id, instance_ids, max_results, page_in_memory,
     FilterIn,
 };
+use crate::context::Ctx;
 use crate::render;
-use crate::server::Ctx;
 use model::filter;
 use model::instance::{AttributeChange, Instance};
 use model::Ec2Error;

@@ -1,7 +1,7 @@
 //! GetInstanceMetadataDefaults and ModifyInstanceMetadataDefaults (spec ec2-api.md §7).
 
 use super::dry_run;
-use crate::server::Ctx;
+use crate::context::Ctx;
 use model::defaults::DefaultsPatch;
 use model::Ec2Error;
 use serde::Deserialize;

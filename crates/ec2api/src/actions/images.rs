@@ -2,8 +2,8 @@
 //! `ImdsSupport` (spec ec2-api.md §8).
 
 use super::{dry_run, filters, random, tags_for, FilterIn, TagSpecificationIn};
+use crate::context::Ctx;
 use crate::render;
-use crate::server::Ctx;
 use model::catalogue;
 use model::image::{Image, ImdsSupport};
 use model::{filter, ids, Ec2Error};

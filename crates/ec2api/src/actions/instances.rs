@@ -5,8 +5,8 @@ use super::{
     dry_run, encode_token, filters, ids_without_max, instance_ids, max_results, now_ms, page_after,
     page_in_memory, FilterIn,
 };
+use crate::context::Ctx;
 use crate::render;
-use crate::server::Ctx;
 use model::filter::{self, INSTANCE_FILTERS};
 use model::instance::{Instance, InstanceState, StateChange};
 use model::Ec2Error;

@@ -3,8 +3,8 @@
 //! and the first instance of a new store.
 
 use super::{dry_run, instance_id, now_ms, random, tags_for, TagSpecificationIn};
+use crate::context::Ctx;
 use crate::render;
-use crate::server::Ctx;
 use base64::Engine;
 use model::catalogue;
 use model::ids;
@@ -504,8 +504,12 @@ fn new_ids() -> model::launch::NewIds {
 /// so that a new user has something to look at and `curl` gets answers at once.
 pub async fn launch_first_instance(api: &crate::Api) -> Result<String, Ec2Error> {
     let scope = Scope::new(model::DEFAULT_ACCOUNT, model::DEFAULT_REGION);
-    let caller =
-        crate::auth::Caller::root(&scope.account, None, scope.region.clone(), "ec2".into());
+    let caller = crate::auth::Caller::root(
+        &scope.account,
+        None,
+        scope.region.clone(),
+        crate::Service::Ec2,
+    );
     let ctx = Ctx {
         api,
         caller: &caller,

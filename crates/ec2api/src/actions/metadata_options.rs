@@ -1,8 +1,8 @@
 //! ModifyInstanceMetadataOptions (spec ec2-api.md §3).
 
 use super::{dry_run, instance_id};
+use crate::context::Ctx;
 use crate::render;
-use crate::server::Ctx;
 use model::{Ec2Error, OptionsPatch};
 use serde::Deserialize;
 use serde_json::{json, Value};

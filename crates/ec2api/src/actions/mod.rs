@@ -16,7 +16,7 @@ mod tags;
 mod templates;
 mod vpcs;
 
-use crate::server::Ctx;
+use crate::context::Ctx;
 use base64::Engine;
 use model::filter::Filter;
 use model::Ec2Error;

@@ -2,8 +2,8 @@
 //! (the root volume every instance gets). VPCs and subnets are in `vpcs`.
 
 use super::{dry_run, filters, ids_without_max, max_results_up_to, page_in_memory, FilterIn};
+use crate::context::Ctx;
 use crate::render;
-use crate::server::Ctx;
 use model::catalogue::{self, Hypervisor, InstanceType};
 use model::filter::{self, Filter};
 use model::instance::Instance;

@@ -6,8 +6,8 @@
 
 use super::launch::{iam_profile, IamInstanceProfileIn};
 use super::{filters, instance_id, max_results, now_ms, page_in_memory, random, FilterIn};
+use crate::context::Ctx;
 use crate::render;
-use crate::server::Ctx;
 use model::filter;
 use model::ids;
 use model::instance::{Instance, InstanceState, ASSOCIATION_ATTRIBUTE};

@@ -1,7 +1,7 @@
 //! CreateTags, DeleteTags, DescribeTags, across the resource types imds keeps.
 
 use super::{dry_run, encode_token, filters, max_results, page_after, FilterIn, TagIn};
-use crate::server::Ctx;
+use crate::context::Ctx;
 use model::tags::{self, Tag};
 use model::{ids, Ec2Error};
 use serde::Deserialize;

@@ -3,9 +3,9 @@
 
 use super::launch::{IamInstanceProfileIn, MetadataOptionsIn, TemplateLaunch};
 use super::{dry_run, filters, random, tags_for, FilterIn, TagSpecificationIn};
+use crate::context::Ctx;
 use crate::protocol::shapes::conform;
 use crate::render;
-use crate::server::Ctx;
 use model::launch_template::{self, LaunchTemplate, LaunchTemplateVersion, VersionSelector};
 use model::options::OptionsPatch;
 use model::{filter, ids, Ec2Error, HopLimit};

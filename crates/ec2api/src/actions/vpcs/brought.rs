@@ -4,7 +4,7 @@
 use super::*;
 use crate::actions::network::{attrs, filtered};
 use crate::actions::{dry_run, max_results, page_in_memory, FilterIn};
-use crate::server::Ctx;
+use crate::context::Ctx;
 use model::vpc::{Subnet, Vpc};
 use model::Ec2Error;
 use serde::Deserialize;

@@ -20,7 +20,7 @@ pub use subnets::{create_subnet, delete_subnet, describe_subnets};
 
 use super::network::{attrs, filtered};
 use super::{dry_run, max_results, page_in_memory, random, tags_for, FilterIn, TagSpecificationIn};
-use crate::server::Ctx;
+use crate::context::Ctx;
 use model::catalogue;
 use model::ids;
 use model::tags::Tag;

@@ -6,7 +6,7 @@ use crate::actions::network::{attrs, filtered};
 use crate::actions::{
     dry_run, max_results, page_in_memory, random, tags_for, FilterIn, TagSpecificationIn,
 };
-use crate::server::Ctx;
+use crate::context::Ctx;
 use model::catalogue;
 use model::ids;
 use model::vpc::{self, Subnet};

@@ -1,0 +1,61 @@
+//! What handlers share, apart from HTTP: the store, the fleet's timing and the identities
+//! ([`Api`]); per request, the authenticated call ([`Call`]) and, for EC2's handlers, the
+//! caller and the scope it acts in ([`Ctx`]). Handlers depend on this module, never on the
+//! HTTP front door ([`crate::server`]).
+
+use crate::auth::Caller;
+use crate::protocol::query::Params;
+use model::Scope;
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+
+/// Timing of the simulated fleet.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// How long `pending` → `running`, `stopping` → `stopped`, `shutting-down` → `terminated` take.
+    pub transition_delay: Duration,
+    /// How long terminated instances stay visible (EC2: about an hour).
+    pub terminated_retention: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            transition_delay: Duration::from_millis(500),
+            terminated_retention: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What every handler shares.
+pub struct Api {
+    pub store: Arc<dyn Store>,
+    pub config: ApiConfig,
+    /// The identities: `--iam-config` accounts, IAM entities, the session key.
+    pub principals: Arc<crate::principals::Principals>,
+}
+
+impl Api {
+    /// Whether requests must be signed and are authorized (`--iam-config`).
+    pub fn iam_enforced(&self) -> bool {
+        self.principals.directory.is_some()
+    }
+}
+
+/// The context of one request that handlers see.
+pub struct Ctx<'a> {
+    pub api: &'a Api,
+    pub caller: &'a Caller,
+    pub scope: Scope,
+}
+
+/// One authenticated call, as the front door hands it to a dialect.
+pub struct Call<'a> {
+    pub api: &'a Api,
+    /// The Query parameters: the URL's, then a POST's form body's.
+    pub params: &'a Params,
+    pub caller: &'a Caller,
+    pub request_id: &'a str,
+    pub source_ip: Option<std::net::IpAddr>,
+}

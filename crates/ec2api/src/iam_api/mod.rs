@@ -1,0 +1,223 @@
+//! The IAM Query API (`Version=2010-05-08`, signing service `iam`) on the same endpoint: the
+//! subset a user or Terraform needs to set up principals for guardrail tests, and the policy
+//! simulator. Element names and order follow botocore's `iam` service model (shapes `User`,
+//! `Role`, `Policy`, `PolicyVersion`, `AccessKey`, `InstanceProfile`, `EvaluationResult`).
+//!
+//! A call is authorized (`iam:<Action>` on the resource it names), parsed once into a
+//! [`request::Request`] (the action and its typed input), then dispatched to one handler per
+//! action, grouped by what they act on: [`users`], [`policies`], [`roles`] (and instance
+//! profiles), [`simulate`]; their results are shaped by [`shapes`]. Errors are
+//! [`IamApiError`], IAM's one table.
+
+mod policies;
+mod request;
+mod roles;
+mod shapes;
+mod simulate;
+mod users;
+
+use crate::context::Call;
+use crate::error::AwsError;
+use crate::query_api::{authorize, success};
+use crate::reply::Reply;
+use iam::registry::{AccountIam, Subject};
+use iam::IamError;
+use model::Ec2Error;
+use request::Request;
+use serde_json::Value;
+
+pub const VERSION: &str = "2010-05-08";
+pub const NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+/// The IAM API's errors: IAM's own, a refusal at the front door, an unknown action, and a
+/// failed write.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IamApiError {
+    #[error("{0}")]
+    Iam(#[from] IamError),
+    /// Refused before the action (authentication): coded as IAM and STS code these.
+    #[error("{0}")]
+    Refused(Ec2Error),
+    #[error("Could not find operation {0} for version {VERSION}")]
+    InvalidAction(String),
+    #[error(
+        "The request processing has failed because of an unknown error, exception or failure."
+    )]
+    ServiceFailure,
+}
+
+/// IAM's one table (botocore `iam` service-2.json `error` traits).
+impl AwsError for IamApiError {
+    fn code_and_status(&self) -> (&'static str, u16) {
+        match self {
+            IamApiError::Iam(e) => e.code_and_status(),
+            IamApiError::Refused(e) => crate::query_api::refused_code_and_status(e),
+            IamApiError::InvalidAction(_) => ("InvalidAction", 400),
+            IamApiError::ServiceFailure => ("ServiceFailure", 500),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            IamApiError::Refused(e) => crate::query_api::refused_message(e),
+            e => e.to_string(),
+        }
+    }
+
+    fn render(&self, request_id: &str) -> Reply {
+        crate::query_api::error(NAMESPACE, self, request_id)
+    }
+}
+
+impl From<crate::principals::ChangeError> for IamApiError {
+    fn from(e: crate::principals::ChangeError) -> IamApiError {
+        match e {
+            crate::principals::ChangeError::Refused(e) => IamApiError::Iam(e),
+            crate::principals::ChangeError::Store(e) => {
+                tracing::error!(error = %e, "IAM write failed");
+                IamApiError::ServiceFailure
+            }
+        }
+    }
+}
+
+/// Answer one IAM call.
+pub async fn handle(call: &Call<'_>) -> Reply {
+    let action = call.params.get("Action").unwrap_or_default();
+    let result = async {
+        authorize(call, &format!("iam:{action}"), &resource(call, action))?;
+        dispatch(call, Request::parse(action, call.params)?).await
+    }
+    .await;
+    match result {
+        Ok(v) => success(NAMESPACE, action, v.as_ref(), call.request_id),
+        Err(e) => e.render(call.request_id),
+    }
+}
+
+/// What a handler answers: the result's members, or none for actions without output.
+type Out = Result<Option<Value>, IamApiError>;
+
+async fn dispatch(call: &Call<'_>, request: Request) -> Out {
+    match request {
+        Request::CreateUser(input) => users::create_user(call, input).await,
+        Request::GetUser { name } => users::get_user(call, name).await,
+        Request::DeleteUser { name } => users::delete_user(call, name).await,
+        Request::CreateAccessKey { user } => users::create_access_key(call, user).await,
+        Request::DeleteAccessKey { key, user } => users::delete_access_key(call, key, user).await,
+        Request::ListAccessKeys { user } => users::list_access_keys(call, user).await,
+        Request::CreatePolicy(input) => policies::create_policy(call, input).await,
+        Request::GetPolicy { arn } => policies::get_policy(call, arn).await,
+        Request::GetPolicyVersion { arn, version } => {
+            policies::get_policy_version(call, arn, version).await
+        }
+        Request::DeletePolicy { arn } => policies::delete_policy(call, arn).await,
+        Request::AttachPolicy { owner, arn } => policies::attach_policy(call, owner, arn).await,
+        Request::DetachPolicy { owner, arn } => policies::detach_policy(call, owner, arn).await,
+        Request::ListAttachedPolicies { owner } => {
+            policies::list_attached_policies(call, owner).await
+        }
+        Request::PutInlinePolicy {
+            owner,
+            name,
+            document,
+        } => policies::put_inline_policy(call, owner, name, document).await,
+        Request::GetInlinePolicy { owner, name } => {
+            policies::get_inline_policy(call, owner, name).await
+        }
+        Request::DeleteInlinePolicy { owner, name } => {
+            policies::delete_inline_policy(call, owner, name).await
+        }
+        Request::ListInlinePolicies { owner } => policies::list_inline_policies(call, owner).await,
+        Request::PutBoundary { owner, arn } => policies::put_boundary(call, owner, arn).await,
+        Request::DeleteBoundary { owner } => policies::delete_boundary(call, owner).await,
+        Request::CreateRole(input) => roles::create_role(call, input).await,
+        Request::GetRole { name } => roles::get_role(call, name).await,
+        Request::DeleteRole { name } => roles::delete_role(call, name).await,
+        Request::CreateInstanceProfile { name, path } => {
+            roles::create_instance_profile(call, name, path).await
+        }
+        Request::GetInstanceProfile { name } => roles::get_instance_profile(call, name).await,
+        Request::AddRoleToInstanceProfile { profile, role } => {
+            roles::add_role_to_instance_profile(call, profile, role).await
+        }
+        Request::RemoveRoleFromInstanceProfile { profile, role } => {
+            roles::remove_role_from_instance_profile(call, profile, role).await
+        }
+        Request::DeleteInstanceProfile { name } => roles::delete_instance_profile(call, name).await,
+        Request::SimulateCustomPolicy(simulation) => {
+            simulate::simulate(call, None, simulation).map(Some)
+        }
+        Request::SimulatePrincipalPolicy { source, simulation } => {
+            simulate::simulate(call, Some(&source), simulation).map(Some)
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    store::now_ms()
+}
+
+/// Read the caller's account as the registry is now (an account with no entities yet reads
+/// as empty).
+fn read<T>(
+    call: &Call<'_>,
+    f: impl FnOnce(&AccountIam) -> Result<T, IamError>,
+) -> Result<T, IamApiError> {
+    let registry = call.api.principals.registry();
+    let empty = AccountIam {
+        id: call.caller.account.clone(),
+        ..Default::default()
+    };
+    Ok(f(registry.account(&call.caller.account).unwrap_or(&empty))?)
+}
+
+/// Change the caller's account; durable before it returns (see [`crate::principals`]).
+async fn change<T>(
+    call: &Call<'_>,
+    f: impl FnOnce(&mut AccountIam) -> Result<T, IamError>,
+) -> Result<T, IamApiError> {
+    Ok(call.api.principals.change(&call.caller.account, f).await?)
+}
+
+/// The resource an IAM action is authorized on.
+fn resource(call: &Call<'_>, action: &str) -> String {
+    let acct = &call.caller.account;
+    let p = |n: &str| call.params.get(n).unwrap_or_default().to_string();
+    if let Some(arn) = call.params.get("PolicyArn") {
+        return arn.to_string();
+    }
+    if action.contains("InstanceProfile") {
+        return format!(
+            "arn:aws:iam::{acct}:instance-profile/{}",
+            p("InstanceProfileName")
+        );
+    }
+    if call.params.get("RoleName").is_some() {
+        return format!("arn:aws:iam::{acct}:role/{}", p("RoleName"));
+    }
+    if call.params.get("UserName").is_some() {
+        return format!("arn:aws:iam::{acct}:user/{}", p("UserName"));
+    }
+    if action == "CreatePolicy" {
+        return format!(
+            "arn:aws:iam::{acct}:policy{}{}",
+            call.params.get("Path").unwrap_or("/"),
+            p("PolicyName")
+        );
+    }
+    if let Some(arn) = call.params.get("PolicySourceArn") {
+        return arn.to_string();
+    }
+    // Without `UserName`, the user actions act on the calling user.
+    let on_self = [
+        "GetUser",
+        "CreateAccessKey",
+        "DeleteAccessKey",
+        "ListAccessKeys",
+    ];
+    if on_self.contains(&action) && matches!(call.caller.subject, Subject::User(_)) {
+        return call.caller.arn.clone();
+    }
+    "*".to_string()
+}

@@ -1,0 +1,134 @@
+//! Managed policies and their versions, attached and inline policies, and permissions
+//! boundaries.
+
+use super::request::{CreatePolicy, Owner};
+use super::shapes::policy_json;
+use super::{change, now_ms, read, Out};
+use crate::context::Call;
+use crate::query_api::{missing, url_encode};
+use iam::registry::iso_date;
+use iam::IamError;
+use serde_json::{json, Value};
+
+pub(super) async fn create_policy(call: &Call<'_>, input: CreatePolicy) -> Out {
+    let CreatePolicy {
+        name,
+        document,
+        path,
+        description,
+    } = input;
+    let now = now_ms();
+    let v = change(call, |a| {
+        let p = a
+            .create_policy(&name, path.as_deref(), &document, description, now)?
+            .clone();
+        Ok(policy_json(a, &p))
+    })
+    .await?;
+    Ok(Some(json!({ "Policy": v })))
+}
+
+pub(super) async fn get_policy(call: &Call<'_>, arn: String) -> Out {
+    let v = read(call, |a| Ok(policy_json(a, a.policy(&arn)?)))?;
+    Ok(Some(json!({ "Policy": v })))
+}
+
+/// The policy is looked up before `VersionId` is required, as IAM answers.
+pub(super) async fn get_policy_version(
+    call: &Call<'_>,
+    arn: String,
+    version: Option<String>,
+) -> Out {
+    let v = read(call, |a| {
+        let p = a.policy(&arn)?;
+        let vid = version.as_deref().ok_or_else(|| missing("VersionId"))?;
+        let v = p.versions.iter().find(|v| v.id == vid).ok_or_else(|| {
+            IamError::NoSuchEntity(format!(
+                "Policy {} version {vid} does not exist or is not attachable.",
+                p.arn
+            ))
+        })?;
+        Ok(json!({
+            "Document": url_encode(&v.doc.text),
+            "VersionId": v.id,
+            "IsDefaultVersion": v.id == p.default_version,
+            "CreateDate": iso_date(v.created_ms),
+        }))
+    })?;
+    Ok(Some(json!({ "PolicyVersion": v })))
+}
+
+pub(super) async fn delete_policy(call: &Call<'_>, arn: String) -> Out {
+    change(call, |a| a.delete_policy(&arn)).await?;
+    Ok(None)
+}
+
+pub(super) async fn attach_policy(call: &Call<'_>, owner: Owner, arn: String) -> Out {
+    change(call, |a| a.attach(owner.holder(), &arn)).await?;
+    Ok(None)
+}
+
+pub(super) async fn detach_policy(call: &Call<'_>, owner: Owner, arn: String) -> Out {
+    change(call, |a| a.detach(owner.holder(), &arn)).await?;
+    Ok(None)
+}
+
+pub(super) async fn list_attached_policies(call: &Call<'_>, owner: Owner) -> Out {
+    let list: Vec<Value> = read(call, |a| {
+        Ok(a.permissions(owner.holder())?
+            .attached
+            .iter()
+            .filter_map(|arn| a.policy(arn).ok())
+            .map(|p| json!({"PolicyName": p.name, "PolicyArn": p.arn}))
+            .collect())
+    })?;
+    Ok(Some(
+        json!({ "AttachedPolicies": list, "IsTruncated": false }),
+    ))
+}
+
+pub(super) async fn put_inline_policy(
+    call: &Call<'_>,
+    owner: Owner,
+    name: String,
+    document: String,
+) -> Out {
+    change(call, |a| a.put_inline(owner.holder(), &name, &document)).await?;
+    Ok(None)
+}
+
+pub(super) async fn get_inline_policy(call: &Call<'_>, owner: Owner, name: String) -> Out {
+    let document = read(call, |a| Ok(a.inline(owner.holder(), &name)?.text.clone()))?;
+    let (member, owner_name) = owner.member();
+    let mut v = serde_json::Map::new();
+    v.insert(member.into(), json!(owner_name));
+    v.insert("PolicyName".into(), json!(name));
+    v.insert("PolicyDocument".into(), json!(url_encode(&document)));
+    Ok(Some(Value::Object(v)))
+}
+
+pub(super) async fn delete_inline_policy(call: &Call<'_>, owner: Owner, name: String) -> Out {
+    change(call, |a| a.delete_inline(owner.holder(), &name)).await?;
+    Ok(None)
+}
+
+pub(super) async fn list_inline_policies(call: &Call<'_>, owner: Owner) -> Out {
+    let names: Vec<String> = read(call, |a| {
+        Ok(a.permissions(owner.holder())?
+            .inline
+            .keys()
+            .cloned()
+            .collect())
+    })?;
+    Ok(Some(json!({ "PolicyNames": names, "IsTruncated": false })))
+}
+
+pub(super) async fn put_boundary(call: &Call<'_>, owner: Owner, arn: String) -> Out {
+    change(call, |a| a.put_boundary(owner.holder(), &arn)).await?;
+    Ok(None)
+}
+
+pub(super) async fn delete_boundary(call: &Call<'_>, owner: Owner) -> Out {
+    change(call, |a| a.delete_boundary(owner.holder())).await?;
+    Ok(None)
+}
