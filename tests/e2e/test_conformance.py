@@ -249,6 +249,9 @@ def test_case_17_dry_run_denied(server_factory, tmp_path):
         "ec2", endpoint_url=srv.endpoint, config=Config(retries={"total_max_attempts": 1}))
     iid = ec2.run_instances(ImageId=AMI_AL2, InstanceType="t3.micro", MinCount=1,
                             MaxCount=1)["Instances"][0]["InstanceId"]
+    # Settled first: a launch's own options go pending → applied by themselves, which a slow
+    # machine could otherwise catch between the two reads.
+    wait_applied(ec2, iid, timeout=30)
     before = options(ec2, iid)
     with ec2_error("UnauthorizedOperation", 403):
         modify(ec2, iid, HttpTokens="required", DryRun=True)

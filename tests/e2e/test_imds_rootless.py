@@ -393,7 +393,8 @@ def test_exec_finds_a_server_on_another_port_through_its_data_dir(server_factory
     assert p.returncode == 0, p
     assert get(addr(p.stdout.strip()), "/latest/meta-data/instance-id").status == 200
     # Stopped cleanly: its record goes, and the commands say where they looked.
-    srv2.stop()
+    code = srv2.stop(timeout=30)
+    assert code == 0, f"not a clean stop ({code}): {srv2.stderr_tail()}"
     assert not list((home / ".local/share/imds").glob("serve-*.json"))
     p = subprocess.run([helpers.IMDS_BIN, "endpoint", "--data-dir", str(home / ".local/share/imds")],
                        capture_output=True, text=True, timeout=30, env=env)
