@@ -11,7 +11,7 @@
 use bytes::Bytes;
 use imds_fuzz::TextRequest;
 use libfuzzer_sys::fuzz_target;
-use metadata::host::Served;
+use metadata::served::Served;
 use metadata::service::{answer, CredentialRequest, Request, TOKEN_HEADER};
 use metadata::token::TokenKey;
 use metadata::view::InstanceView;
