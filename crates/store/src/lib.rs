@@ -8,7 +8,12 @@
 //! Writes are *mutations*: the store loads the records, hands them to a pure function of the
 //! domain model (which decides and may refuse with an [`Ec2Error`]), and writes the result in
 //! the same transaction. Every acknowledged write is durable before the call returns.
+//!
+//! `conformance` (feature `conformance`) is the suite every backend must pass, through the
+//! trait alone; `tests/sqlite.rs` runs it on SQLite.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod feed;
 pub mod sqlite;
 mod types;

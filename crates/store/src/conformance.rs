@@ -1,0 +1,467 @@
+//! The store conformance suite: what every backend of [`Store`] must do, checked through the
+//! trait alone. A backend's tests run each function on a fresh [`Backend`] (see
+//! `tests/sqlite.rs`); a new backend (PostgreSQL) runs the same functions. The functions
+//! panic on a failure, as tests do.
+
+use crate as store;
+use crate::{ChangeKind, InstanceQuery, LaunchRequest, Store};
+use model::filter::Filter;
+use model::instance::Instance;
+use model::{catalogue, Ec2Error, HttpTokens, OptionsPatch, Scope};
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// A place a backend keeps one store: `open` opens it (the first time empty; again after the
+/// store was closed, with everything acknowledged before).
+pub trait Backend: Sync {
+    fn open(&self) -> impl Future<Output = Arc<dyn Store>>;
+}
+
+fn scope() -> Scope {
+    Scope::new("123456789012", "us-west-2")
+}
+
+fn proto(n: u32, ip: Ipv4Addr, subnet: &str) -> Instance {
+    let mut i = model::testing::instance("m5.large");
+    i.instance_id = format!("i-{:017x}", 0x1000 + n as u64);
+    i.scope = scope();
+    i.private_ip = ip;
+    i.subnet_id = subnet.into();
+    i.availability_zone = "us-west-2a".into();
+    i.ami_launch_index = n;
+    i
+}
+
+/// Launch `count` instances into the first default subnet of us-west-2.
+pub async fn launch(s: &dyn Store, count: u32, token: Option<&str>) -> Vec<Instance> {
+    let subnet = catalogue::default_vpc("us-west-2").subnets[0]
+        .subnet_id
+        .clone();
+    let sub = subnet.clone();
+    s.launch(
+        &scope(),
+        LaunchRequest {
+            count,
+            client_token: token.map(str::to_string),
+            subnet_id: subnet,
+            private_ip: None,
+        },
+        Box::new(move |lc| {
+            Ok(lc
+                .addresses
+                .iter()
+                .enumerate()
+                .map(|(n, ip)| {
+                    let mut i = proto(n as u32 + rand_id(), *ip, &sub);
+                    i.client_token = token_owned(&lc.defaults);
+                    i
+                })
+                .collect())
+        }),
+    )
+    .await
+    .unwrap()
+    .instances
+}
+
+fn token_owned(_: &model::AccountDefaults) -> Option<String> {
+    None
+}
+
+fn rand_id() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1000, Ordering::SeqCst)
+}
+
+/// Each launched instance has its own address; concurrent writes refused by the model are
+/// rolled back alone; a write naming an unknown instance fails whole and changes nothing.
+pub async fn addresses_are_unique_and_refusals_change_nothing<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let a = launch(&*s, 5, None).await;
+    let b = launch(&*s, 5, None).await;
+    let mut ips: Vec<_> = a.iter().chain(&b).map(|i| i.private_ip).collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 10, "every instance has its own address");
+    assert_eq!(
+        a[0].private_ip,
+        Ipv4Addr::new(172, 31, 0, 4),
+        "the first usable address"
+    );
+
+    // Concurrent writes: the refused ones (odd) are rolled back alone, in the same batches.
+    let mut handles = Vec::new();
+    for n in 0..40u32 {
+        let s = s.clone();
+        let id = a[(n % 5) as usize].instance_id.clone();
+        handles.push(tokio::spawn(async move {
+            s.update_instances(
+                &scope(),
+                &[id],
+                Box::new(move |i, _| {
+                    i.metadata.hop_limit = model::HopLimit::new(2).unwrap();
+                    i.options_generation += 1;
+                    if n % 2 == 1 {
+                        Err(Ec2Error::DryRunOperation)
+                    } else {
+                        Ok(())
+                    }
+                }),
+            )
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(store::StoreError::Refused(Ec2Error::DryRunOperation)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 20);
+    let now = s
+        .instances(&scope(), &[a[0].instance_id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        now[0].options_generation,
+        1 + 4,
+        "8 writes to instance 0, half refused"
+    );
+
+    // Unknown ids fail the whole call.
+    let err = s
+        .update_instances(
+            &scope(),
+            &[a[1].instance_id.clone(), "i-0000000000000dead".into()],
+            Box::new(|i, _| {
+                i.metadata.http_tokens = HttpTokens::Required;
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, store::StoreError::Refused(Ec2Error::InvalidInstanceIdNotFound(ref ids)) if ids == &["i-0000000000000dead"])
+    );
+    let unchanged = s
+        .instances(&scope(), &[a[1].instance_id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(unchanged[0].metadata.http_tokens, HttpTokens::Optional);
+    s.close().await;
+}
+
+/// What was acknowledged is there after a reopen; the feed is ordered and `watch` follows it;
+/// `mark_applied` takes a generation once.
+pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(b: &B) {
+    let id;
+    {
+        let s = b.open().await;
+        let a = launch(&*s, 1, None).await;
+        id = a[0].instance_id.clone();
+        let mut inst = a[0].clone();
+        let patch = OptionsPatch {
+            http_tokens: Some(HttpTokens::Required),
+            ..Default::default()
+        };
+        s.update_instances(
+            &scope(),
+            std::slice::from_ref(&id),
+            Box::new(move |i, mc| i.modify_metadata(&patch, &mc.defaults)),
+        )
+        .await
+        .unwrap();
+        inst.modify_metadata(
+            &OptionsPatch {
+                http_tokens: Some(HttpTokens::Required),
+                ..Default::default()
+            },
+            &Default::default(),
+        )
+        .unwrap();
+        let feed = s.changes_after(0, 100).await.unwrap();
+        let kinds: Vec<ChangeKind> = feed.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![ChangeKind::Launched, ChangeKind::OptionsChanged]
+        );
+        assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(*s.watch().borrow(), feed[1].seq);
+        assert_eq!(s.pending_applies().await.unwrap(), vec![(id.clone(), 2)]);
+        s.close().await;
+    }
+    let s = b.open().await;
+    let back = s
+        .instances(&scope(), std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    assert_eq!(back[0].metadata.http_tokens, HttpTokens::Required);
+    assert_eq!(back[0].options_state(), model::OptionsState::Pending);
+    assert_eq!(s.mark_applied(&[(id.clone(), 2)]).await.unwrap(), 1);
+    assert_eq!(
+        s.mark_applied(&[(id.clone(), 2)]).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    let back = s.instances(&scope(), &[id]).await.unwrap();
+    assert_eq!(back[0].options_state(), model::OptionsState::Applied);
+    s.close().await;
+}
+
+/// Filters select in the store, and pages in launch order skip and repeat nothing.
+pub async fn filters_and_pages<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let all = launch(&*s, 12, None).await;
+    for i in all.iter().take(4) {
+        s.update_instances(
+            &scope(),
+            std::slice::from_ref(&i.instance_id),
+            Box::new(|i, _| {
+                i.metadata.http_tokens = HttpTokens::Required;
+                i.tags.push(model::tags::Tag {
+                    key: "Name".into(),
+                    value: "web-1".into(),
+                });
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    }
+    let f = |n: &str, v: &[&str]| Filter {
+        name: n.into(),
+        values: v.iter().map(|s| s.to_string()).collect(),
+    };
+    let q = |filters: Vec<Filter>, after, limit| InstanceQuery {
+        ids: None,
+        filters,
+        after,
+        limit,
+    };
+    let page = s
+        .describe_instances(
+            &scope(),
+            &q(
+                vec![f("metadata-options.http-tokens", &["required"])],
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.instances.len(), 4);
+    let page = s
+        .describe_instances(
+            &scope(),
+            &q(
+                vec![
+                    f("tag:Name", &["web-?"]),
+                    f("instance-state-name", &["running", "stopped"]),
+                ],
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.instances.len(), 4);
+    let page = s
+        .describe_instances(&scope(), &q(vec![f("tag:Name", &["web\\*"])], None, None))
+        .await
+        .unwrap();
+    assert_eq!(page.instances.len(), 0, "escaped wildcard is literal");
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .describe_instances(&scope(), &q(vec![], after, Some(5)))
+            .await
+            .unwrap();
+        seen.extend(page.instances.iter().map(|i| i.instance_id.clone()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 12);
+    let other = Scope::new("999999999999", "us-west-2");
+    let page = s
+        .describe_instances(&other, &q(vec![], None, None))
+        .await
+        .unwrap();
+    assert!(page.instances.is_empty(), "other accounts see nothing");
+    s.close().await;
+}
+
+async fn launch_with_token(s: &dyn Store) -> store::LaunchOutcome {
+    let subnet = catalogue::default_vpc("us-west-2").subnets[0]
+        .subnet_id
+        .clone();
+    let sub = subnet.clone();
+    s.launch(
+        &scope(),
+        LaunchRequest {
+            count: 2,
+            client_token: Some("tok".into()),
+            subnet_id: subnet,
+            private_ip: None,
+        },
+        Box::new(move |lc| {
+            Ok(lc
+                .addresses
+                .iter()
+                .enumerate()
+                .map(|(n, ip)| {
+                    let mut i = proto(n as u32 + rand_id(), *ip, &sub);
+                    i.client_token = Some("tok".into());
+                    i
+                })
+                .collect())
+        }),
+    )
+    .await
+    .unwrap()
+}
+
+/// A launch repeated with its client token gets the first launch's instances back.
+pub async fn client_token_replays_the_launch<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let first = launch_with_token(&*s).await;
+    let again = launch_with_token(&*s).await;
+    assert!(!first.replayed && again.replayed);
+    let ids = |v: &[Instance]| v.iter().map(|i| i.instance_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&first.instances), ids(&again.instances));
+    s.close().await;
+}
+
+/// An association change is a `profile-changed` feed entry; the instance is found by its
+/// association id (the indexed attribute Replace and Disassociate use); settling survives a
+/// reopen, and settling again (or an id that is not the instance's) changes nothing.
+pub async fn profile_associations_feed_lookup_and_settle<B: Backend>(b: &B) {
+    use model::instance::{IamProfileRef, ASSOCIATION_ATTRIBUTE};
+    use model::profile_association::AssociationState;
+    let s = b.open().await;
+    let a = launch(&*s, 2, None).await;
+    let id = a[0].instance_id.clone();
+    let profile = IamProfileRef {
+        arn: "arn:aws:iam::123456789012:instance-profile/web".into(),
+        id: "AIPAEXAMPLE0000000001".into(),
+        role: Some("web".into()),
+    };
+    let before = s.watch().borrow().to_owned();
+    s.update_instances(
+        &scope(),
+        std::slice::from_ref(&id),
+        Box::new(move |i, _| {
+            i.associate_profile(profile.clone(), "iip-assoc-0123456789abcdef0".into(), 7)
+                .map(|_| ())
+        }),
+    )
+    .await
+    .unwrap();
+    let changes = s.changes_after(before, 100).await.unwrap();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.instance_id.as_str(), c.kind))
+            .collect::<Vec<_>>(),
+        vec![(id.as_str(), ChangeKind::ProfileChanged)]
+    );
+    let found = s
+        .describe_instances(
+            &scope(),
+            &InstanceQuery {
+                filters: vec![Filter {
+                    name: ASSOCIATION_ATTRIBUTE.into(),
+                    values: vec!["iip-assoc-0123456789abcdef0".into()],
+                }],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        found
+            .instances
+            .iter()
+            .map(|i| &i.instance_id)
+            .collect::<Vec<_>>(),
+        vec![&id]
+    );
+    s.close().await;
+
+    let s = b.open().await;
+    let settled = s
+        .settle_associations(&[
+            (id.clone(), "iip-assoc-0123456789abcdef0".into()),
+            (
+                a[1].instance_id.clone(),
+                "iip-assoc-0123456789abcdef0".into(),
+            ),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        settled.len(),
+        1,
+        "only the instance holding the association"
+    );
+    assert_eq!(
+        settled[0].profile_association.as_ref().map(|x| x.state),
+        Some(AssociationState::Associated)
+    );
+    assert!(s
+        .settle_associations(&[(id.clone(), "iip-assoc-0123456789abcdef0".into())])
+        .await
+        .unwrap()
+        .is_empty());
+    let now = s
+        .instances(&scope(), std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    assert_eq!(
+        now[0].served_profile().map(|p| p.arn.as_str()),
+        Some("arn:aws:iam::123456789012:instance-profile/web")
+    );
+    s.close().await;
+}
+
+/// Each change carries the instance as its write left it, so a follower needs no read; once
+/// the feed is trimmed, its oldest change says what a follower may have missed.
+pub async fn changes_carry_the_instance_and_the_feed_says_where_it_starts<B: Backend>(b: &B) {
+    let s = b.open().await;
+    assert_eq!(s.oldest_change().await.unwrap(), None);
+    let launched = launch(&*s, 1, None).await.remove(0);
+    let id = launched.instance_id.clone();
+    let changed = s
+        .update_instances(
+            &scope(),
+            std::slice::from_ref(&id),
+            Box::new(|i, mc| {
+                i.modify_metadata(
+                    &OptionsPatch {
+                        http_tokens: Some(HttpTokens::Required),
+                        ..Default::default()
+                    },
+                    &mc.defaults,
+                )
+            }),
+        )
+        .await
+        .unwrap()
+        .remove(0)
+        .1;
+    let feed = s.changes_after(0, 100).await.unwrap();
+    assert_eq!(feed[0].instance.as_ref(), Some(&launched));
+    assert_eq!(feed[1].instance.as_ref(), Some(&changed));
+    assert_eq!(s.oldest_change().await.unwrap(), Some(feed[0].seq));
+    // The lifecycle trims changes older than an hour, keeping the latest.
+    let later = store::now_ms() + 2 * 3_600_000;
+    s.advance(later, 0).await.unwrap();
+    assert_eq!(s.oldest_change().await.unwrap(), Some(feed[1].seq));
+    s.close().await;
+}
