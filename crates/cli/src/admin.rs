@@ -90,11 +90,10 @@ pub fn router(admin: Admin) -> axum::Router {
         metrics_open: admin.api_on_loopback,
     });
     netns_router(admin.host.clone(), admin.attachments, admin.stop)
-        .merge(metrics_router(admin.host.clone()))
+        .merge(metrics_router(admin.host))
         .route_layer(axum::middleware::from_fn_with_state(gate, guard))
         .merge(endpoint_router(EndpointRoute {
             api: admin.api,
-            host: admin.host,
             endpoints: admin.endpoints,
         }))
 }
@@ -118,24 +117,40 @@ async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> R
     if !gate.api.iam_enforced() || open {
         return next.run(request).await;
     }
-    let (parts, body) = request.into_parts();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let body = match axum::body::to_bytes(body, MAX_ADMIN_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            let e = Ec2Error::RequestEntityTooLarge(MAX_ADMIN_BODY);
-            return ec2api::server::error_response(&e, &request_id);
-        }
+    let (parts, body) = match read(request, &request_id).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
-    let source_ip = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
-    if let Err(e) = authorize(&gate.api, action, &parts, &body, source_ip) {
+    if let Err(e) = authorize(&gate.api, action, &parts, &body, source_ip(&parts)) {
         tracing::debug!(action = action.name(), error = %e, "admin request refused");
         return ec2api::server::error_response(&e, &request_id);
     }
     next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+/// The request's parts and its body (at most [`MAX_ADMIN_BODY`]; more is EC2's
+/// `RequestEntityTooLarge`), for a signature to be verified over.
+async fn read(
+    request: Request,
+    request_id: &str,
+) -> Result<(axum::http::request::Parts, bytes::Bytes), Response> {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_ADMIN_BODY).await {
+        Ok(b) => Ok((parts, b)),
+        Err(_) => {
+            let e = Ec2Error::RequestEntityTooLarge(MAX_ADMIN_BODY);
+            Err(ec2api::server::error_response(&e, request_id))
+        }
+    }
+}
+
+/// The caller's address, as the API's own handlers see it (`aws:SourceIp`).
+fn source_ip(parts: &axum::http::request::Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 /// Authenticate the request as an EC2 call (SigV4 for `ec2`, verified as an EC2 call is).
@@ -250,7 +265,6 @@ struct AttachQuery {
 /// What the endpoint route needs.
 struct EndpointRoute {
     api: Arc<Api>,
-    host: Arc<metadata::Host>,
     endpoints: Arc<metadata::endpoints::Endpoints>,
 }
 
@@ -296,27 +310,25 @@ async fn instance_endpoint(
         )
             .into_response()
     };
+    // EC2's code and wording in plain text; an unknown instance is a 404 on this route.
+    let plain = |status: StatusCode, e: Ec2Error| text(status, format!("{}: {e}", e.code()));
     let refused = |e: Ec2Error| {
-        let (status, code) = (e.status(), e.code());
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-        text(status, format!("{code}: {e}"))
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        plain(status, e)
     };
     let not_found = || {
-        let e = Ec2Error::InvalidInstanceIdNotFound(vec![id.to_string()]);
-        let code = e.code();
-        text(StatusCode::NOT_FOUND, format!("{code}: {e}"))
+        plain(
+            StatusCode::NOT_FOUND,
+            Ec2Error::InvalidInstanceIdNotFound(vec![id.to_string()]),
+        )
     };
     if !model::ids::is_well_formed(id, "i") {
         return refused(Ec2Error::InvalidInstanceIdMalformed(id.to_string()));
     }
     if route.api.iam_enforced() {
-        let (parts, body) = request.into_parts();
-        let body = match axum::body::to_bytes(body, MAX_ADMIN_BODY).await {
-            Ok(b) => b,
-            Err(_) => {
-                let e = Ec2Error::RequestEntityTooLarge(MAX_ADMIN_BODY);
-                return ec2api::server::error_response(&e, &request_id);
-            }
+        let (parts, body) = match read(request, &request_id).await {
+            Ok(read) => read,
+            Err(refused) => return refused,
         };
         let caller = match authenticate(&route.api, &parts, &body) {
             Ok(c) => c,
@@ -327,22 +339,15 @@ async fn instance_endpoint(
             Ok(_) => return not_found(),
             Err(e) => return ec2api::server::error_response(&Ec2Error::from(e), &request_id),
         };
-        let source_ip = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
         if let Err(e) = ec2api::authz::authorize_on_instance(
             &route.api.principals,
             "ec2:DescribeInstances",
             &caller,
-            source_ip,
+            source_ip(&parts),
             &instance,
         ) {
             return ec2api::server::error_response(&e, &request_id);
         }
-    }
-    if route.host.served(id).is_none() {
-        return not_found();
     }
     match route.endpoints.open(id, q.port) {
         Ok(endpoint) => match endpoint.url(q.ipv6) {

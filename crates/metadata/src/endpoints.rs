@@ -149,12 +149,6 @@ impl Endpoints {
     pub async fn closed(&self) {
         self.tasks.join().await;
     }
-
-    /// The endpoint of `instance_id`, if one is open.
-    pub fn get(&self, instance_id: &str) -> Option<Endpoint> {
-        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.get(instance_id).cloned()
-    }
 }
 
 /// Whether an instance in `state` (or no longer served at all) loses its endpoint.
