@@ -1019,50 +1019,62 @@ pub fn update_network_tags(
 ) -> Job {
     job(reply, move |conn, _now| {
         Box::pin(async move {
-            let is_vpc = id.starts_with("vpc-");
-            let sql = if is_vpc {
-                "SELECT doc FROM vpcs WHERE vpc_id = ? AND account = ? AND region = ?"
+            if id.starts_with("vpc-") {
+                let table = Retag {
+                    kind: "vpc",
+                    select: "SELECT doc FROM vpcs WHERE vpc_id = ? AND account = ? AND region = ?",
+                    update: "UPDATE vpcs SET doc = ? WHERE vpc_id = ?",
+                    missing: Ec2Error::InvalidVpcIdNotFound,
+                };
+                retag(conn, &scope, id, table, |v: &mut Vpc| &mut v.tags, f).await
             } else {
-                "SELECT doc FROM subnets WHERE subnet_id = ? AND account = ? AND region = ?"
-            };
-            let doc: Option<(String,)> = sqlx::query_as(sql)
-                .bind(&id)
-                .bind(&scope.account)
-                .bind(&scope.region)
-                .fetch_optional(&mut *conn)
-                .await?;
-            let Some((doc,)) = doc else {
-                return Err(if is_vpc {
-                    Ec2Error::InvalidVpcIdNotFound(id)
-                } else {
-                    Ec2Error::InvalidSubnetIdNotFound(id)
-                }
-                .into());
-            };
-            let (kind, before, after, doc) = if is_vpc {
-                let before: Vpc = decode(&doc)?;
-                let mut after = before.clone();
-                f(&mut after.tags)?;
-                let d = serde_json::to_string(&after)?;
-                ("vpc", before.tags, after.tags, d)
-            } else {
-                let before: Subnet = decode(&doc)?;
-                let mut after = before.clone();
-                f(&mut after.tags)?;
-                let d = serde_json::to_string(&after)?;
-                ("subnet", before.tags, after.tags, d)
-            };
-            let update = if is_vpc {
-                "UPDATE vpcs SET doc = ? WHERE vpc_id = ?"
-            } else {
-                "UPDATE subnets SET doc = ? WHERE subnet_id = ?"
-            };
-            sqlx::query(update)
-                .bind(doc)
-                .bind(&id)
-                .execute(&mut *conn)
-                .await?;
-            sync_tags(conn, &id, kind, &scope, &before, &after).await
+                let table = Retag {
+                    kind: "subnet",
+                    select:
+                        "SELECT doc FROM subnets WHERE subnet_id = ? AND account = ? AND region = ?",
+                    update: "UPDATE subnets SET doc = ? WHERE subnet_id = ?",
+                    missing: Ec2Error::InvalidSubnetIdNotFound,
+                };
+                retag(conn, &scope, id, table, |s: &mut Subnet| &mut s.tags, f).await
+            }
         })
     })
+}
+
+/// Where a kind of network resource keeps its document, and its error when it is not there.
+struct Retag {
+    kind: &'static str,
+    select: &'static str,
+    update: &'static str,
+    missing: fn(String) -> Ec2Error,
+}
+
+/// Change the tags of one document of `table`, and the `tags` rows with them.
+async fn retag<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    id: String,
+    table: Retag,
+    tags_of: fn(&mut T) -> &mut Vec<Tag>,
+    f: TagsMutation,
+) -> Result<()> {
+    let doc: Option<(String,)> = sqlx::query_as(table.select)
+        .bind(&id)
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((doc,)) = doc else {
+        return Err((table.missing)(id).into());
+    };
+    let mut before: T = decode(&doc)?;
+    let mut after = before.clone();
+    f(tags_of(&mut after))?;
+    sqlx::query(table.update)
+        .bind(serde_json::to_string(&after)?)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    let (before, after) = (tags_of(&mut before).clone(), tags_of(&mut after).clone());
+    sync_tags(conn, &id, table.kind, scope, &before, &after).await
 }
