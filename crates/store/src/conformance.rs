@@ -34,16 +34,23 @@ fn proto(n: u32, ip: Ipv4Addr, subnet: &str) -> Instance {
 }
 
 /// Launch `count` instances into the first default subnet of us-west-2.
-pub async fn launch(s: &dyn Store, count: u32, token: Option<&str>) -> Vec<Instance> {
+pub async fn launch(s: &dyn Store, count: u32) -> Vec<Instance> {
+    launch_outcome(s, count, None).await.instances
+}
+
+/// The same, with a client token (each instance carries it, as RunInstances writes it).
+async fn launch_outcome(s: &dyn Store, count: u32, token: Option<&str>) -> store::LaunchOutcome {
     let subnet = catalogue::default_vpc("us-west-2").subnets[0]
         .subnet_id
         .clone();
     let sub = subnet.clone();
+    let token = token.map(str::to_string);
+    let client_token = token.clone();
     s.launch(
         &scope(),
         LaunchRequest {
             count,
-            client_token: token.map(str::to_string),
+            client_token,
             subnet_id: subnet,
             private_ip: None,
         },
@@ -54,7 +61,7 @@ pub async fn launch(s: &dyn Store, count: u32, token: Option<&str>) -> Vec<Insta
                 .enumerate()
                 .map(|(n, ip)| {
                     let mut i = proto(n as u32 + rand_id(), *ip, &sub);
-                    i.client_token = token_owned(&lc.defaults);
+                    i.client_token = token.clone();
                     i
                 })
                 .collect())
@@ -62,11 +69,6 @@ pub async fn launch(s: &dyn Store, count: u32, token: Option<&str>) -> Vec<Insta
     )
     .await
     .unwrap()
-    .instances
-}
-
-fn token_owned(_: &model::AccountDefaults) -> Option<String> {
-    None
 }
 
 fn rand_id() -> u32 {
@@ -79,8 +81,8 @@ fn rand_id() -> u32 {
 /// rolled back alone; a write naming an unknown instance fails whole and changes nothing.
 pub async fn addresses_are_unique_and_refusals_change_nothing<B: Backend>(b: &B) {
     let s = b.open().await;
-    let a = launch(&*s, 5, None).await;
-    let b = launch(&*s, 5, None).await;
+    let a = launch(&*s, 5).await;
+    let b = launch(&*s, 5).await;
     let mut ips: Vec<_> = a.iter().chain(&b).map(|i| i.private_ip).collect();
     ips.sort();
     ips.dedup();
@@ -161,7 +163,7 @@ pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(
     let id;
     {
         let s = b.open().await;
-        let a = launch(&*s, 1, None).await;
+        let a = launch(&*s, 1).await;
         id = a[0].instance_id.clone();
         let mut inst = a[0].clone();
         let patch = OptionsPatch {
@@ -215,7 +217,7 @@ pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(
 /// Filters select in the store, and pages in launch order skip and repeat nothing.
 pub async fn filters_and_pages<B: Backend>(b: &B) {
     let s = b.open().await;
-    let all = launch(&*s, 12, None).await;
+    let all = launch(&*s, 12).await;
     for i in all.iter().take(4) {
         s.update_instances(
             &scope(),
@@ -297,41 +299,11 @@ pub async fn filters_and_pages<B: Backend>(b: &B) {
     s.close().await;
 }
 
-async fn launch_with_token(s: &dyn Store) -> store::LaunchOutcome {
-    let subnet = catalogue::default_vpc("us-west-2").subnets[0]
-        .subnet_id
-        .clone();
-    let sub = subnet.clone();
-    s.launch(
-        &scope(),
-        LaunchRequest {
-            count: 2,
-            client_token: Some("tok".into()),
-            subnet_id: subnet,
-            private_ip: None,
-        },
-        Box::new(move |lc| {
-            Ok(lc
-                .addresses
-                .iter()
-                .enumerate()
-                .map(|(n, ip)| {
-                    let mut i = proto(n as u32 + rand_id(), *ip, &sub);
-                    i.client_token = Some("tok".into());
-                    i
-                })
-                .collect())
-        }),
-    )
-    .await
-    .unwrap()
-}
-
 /// A launch repeated with its client token gets the first launch's instances back.
 pub async fn client_token_replays_the_launch<B: Backend>(b: &B) {
     let s = b.open().await;
-    let first = launch_with_token(&*s).await;
-    let again = launch_with_token(&*s).await;
+    let first = launch_outcome(&*s, 2, Some("tok")).await;
+    let again = launch_outcome(&*s, 2, Some("tok")).await;
     assert!(!first.replayed && again.replayed);
     let ids = |v: &[Instance]| v.iter().map(|i| i.instance_id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&first.instances), ids(&again.instances));
@@ -345,7 +317,7 @@ pub async fn profile_associations_feed_lookup_and_settle<B: Backend>(b: &B) {
     use model::instance::{IamProfileRef, ASSOCIATION_ATTRIBUTE};
     use model::profile_association::AssociationState;
     let s = b.open().await;
-    let a = launch(&*s, 2, None).await;
+    let a = launch(&*s, 2).await;
     let id = a[0].instance_id.clone();
     let profile = IamProfileRef {
         arn: "arn:aws:iam::123456789012:instance-profile/web".into(),
@@ -435,7 +407,7 @@ pub async fn profile_associations_feed_lookup_and_settle<B: Backend>(b: &B) {
 pub async fn changes_carry_the_instance_and_the_feed_says_where_it_starts<B: Backend>(b: &B) {
     let s = b.open().await;
     assert_eq!(s.oldest_change().await.unwrap(), None);
-    let launched = launch(&*s, 1, None).await.remove(0);
+    let launched = launch(&*s, 1).await.remove(0);
     let id = launched.instance_id.clone();
     let changed = s
         .update_instances(

@@ -64,7 +64,7 @@ async fn damaged_stores_are_refused_and_empty_files_are_new() {
     {
         let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
         assert!(s.created());
-        launch(&s, 300, None).await;
+        launch(&s, 300).await;
         s.close().await;
     }
     {
