@@ -86,6 +86,7 @@ impl Follower {
                 self.load(table, applier).await;
                 return;
             }
+            let last = changes.last().map_or(self.cursor, |c| c.seq);
             for c in changes {
                 self.cursor = c.seq;
                 if !follow(&c, table, applier) {
@@ -93,7 +94,11 @@ impl Follower {
                         seq = c.seq,
                         "metadata host: a change without its instance; reloading"
                     );
+                    // The store holds what every change of this page wrote: one reload covers
+                    // the rest of it (a page of such changes must not reload the fleet for each).
+                    self.cursor = last;
                     self.load(table, applier).await;
+                    break;
                 }
             }
         }
