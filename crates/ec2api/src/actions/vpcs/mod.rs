@@ -43,18 +43,32 @@ pub async fn all_subnets(ctx: &Ctx<'_>) -> Result<Vec<Subnet>, Ec2Error> {
     Ok(out)
 }
 
-/// A subnet a request names (RunInstances' `SubnetId`).
+/// A subnet a request names (RunInstances' `SubnetId`). A default subnet is the catalogue's:
+/// the store is read only for the account's own.
 pub async fn subnet_by_id(ctx: &Ctx<'_>, id: &str) -> Result<Subnet, Ec2Error> {
-    all_subnets(ctx)
+    let default = catalogue::default_vpc(&ctx.scope.region).subnets;
+    if let Some(s) = default.into_iter().find(|s| s.subnet_id == id) {
+        return Ok(s);
+    }
+    ctx.api
+        .store
+        .subnets(&ctx.scope)
         .await?
         .into_iter()
         .find(|s| s.subnet_id == id)
         .ok_or_else(|| Ec2Error::InvalidSubnetIdNotFound(id.to_string()))
 }
 
-/// The block of a VPC of the scope (the instance metadata shows it).
+/// The block of a VPC of the scope (the instance metadata shows it). Every launch asks: the
+/// default VPC's is the catalogue's, without a store read.
 pub async fn vpc_cidr_of(ctx: &Ctx<'_>, vpc_id: &str) -> Result<model::cidr::Cidr, Ec2Error> {
-    all_vpcs(ctx)
+    let default = catalogue::default_vpc(&ctx.scope.region).vpc;
+    if default.vpc_id == vpc_id {
+        return Ok(default.cidr);
+    }
+    ctx.api
+        .store
+        .vpcs(&ctx.scope)
         .await?
         .into_iter()
         .find(|v| v.vpc_id == vpc_id)
