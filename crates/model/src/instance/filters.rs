@@ -1,0 +1,77 @@
+//! What DescribeInstances filters an instance by: its values of each filter attribute.
+
+use super::{Instance, ASSOCIATION_ATTRIBUTE};
+
+impl Instance {
+    /// The values of a DescribeInstances filter attribute for this instance (see
+    /// `filter::INSTANCE_FILTERS`). Tags are `tag:KEY` = value and `tag-key` = key.
+    pub fn filter_attributes(&self) -> Vec<(String, String)> {
+        let m = &self.metadata;
+        let mut out: Vec<(String, String)> = [
+            ("instance-id", self.instance_id.clone()),
+            ("instance-state-name", self.state.as_str().to_string()),
+            ("instance-state-code", self.state.code().to_string()),
+            ("instance-type", self.instance_type.clone()),
+            ("image-id", self.image_id.clone()),
+            ("availability-zone", self.availability_zone.clone()),
+            ("subnet-id", self.subnet_id.clone()),
+            ("vpc-id", self.vpc_id.clone()),
+            ("private-ip-address", self.private_ip.to_string()),
+            ("reservation-id", self.reservation_id.clone()),
+            ("owner-id", self.scope.account.clone()),
+            ("architecture", self.architecture().to_string()),
+            (
+                "metadata-options.http-tokens",
+                m.http_tokens.as_str().to_string(),
+            ),
+            (
+                "metadata-options.http-put-response-hop-limit",
+                m.hop_limit.get().to_string(),
+            ),
+            (
+                "metadata-options.http-endpoint",
+                m.http_endpoint.as_str().to_string(),
+            ),
+            // IPv4 endpoint is on whenever the endpoint is (there is no separate option).
+            (
+                "metadata-options.http-protocol-ipv4",
+                m.http_endpoint.as_str().to_string(),
+            ),
+            (
+                "metadata-options.http-protocol-ipv6",
+                m.http_protocol_ipv6.as_str().to_string(),
+            ),
+            (
+                "metadata-options.instance-metadata-tags",
+                m.instance_metadata_tags.as_str().to_string(),
+            ),
+            (
+                "metadata-options.state",
+                self.options_state().as_str().to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        if let Some(k) = &self.key_name {
+            out.push(("key-name".into(), k.clone()));
+        }
+        if let Some(p) = &self.iam_instance_profile {
+            out.push(("iam-instance-profile.arn".into(), p.arn.clone()));
+        }
+        if let Some(a) = &self.profile_association {
+            // Not a DescribeInstances filter: how Replace and Disassociate find the instance
+            // of an association id (an indexed lookup).
+            out.push((ASSOCIATION_ATTRIBUTE.into(), a.association_id.clone()));
+        }
+        if let Some(c) = &self.client_token {
+            out.push(("client-token".into(), c.clone()));
+        }
+        for t in &self.tags {
+            out.push((format!("tag:{}", t.key), t.value.clone()));
+            out.push(("tag-key".into(), t.key.clone()));
+            out.push(("tag-value".into(), t.value.clone()));
+        }
+        out
+    }
+}

@@ -1,0 +1,185 @@
+//! Instances: the record the store keeps of one, and what the domain decides about it.
+//!
+//! A change of options is recorded as the desired options with a new generation; the options
+//! read `pending` until the metadata host that serves the instance has switched to that
+//! generation and said so (`mark_applied`). A stopped instance stays `pending` until it starts.
+//!
+//! - this module: the record ([`Instance`]), its state ([`InstanceState`]), the transition
+//!   it waits for and why it is in its state; its type's hypervisor and architecture.
+//! - `lifecycle`: Start, Stop, Terminate and Reboot on one instance, and the transitions that
+//!   fall due (`pending` → `running`, `stopping` → `stopped`, `shutting-down` → `terminated`).
+//! - `metadata`: the desired/applied generations of its metadata options,
+//!   ModifyInstanceMetadataOptions, and the tag keys the metadata service must be able to serve.
+//! - `attributes`: ModifyInstanceAttribute ([`AttributeChange`]) and its CPU credit option.
+//! - `filters`: the values DescribeInstances filters it by.
+//! - `network`: where it was launched ([`NetworkPlacement`]) and its private DNS name.
+
+mod attributes;
+mod filters;
+mod lifecycle;
+mod metadata;
+mod network;
+
+pub use attributes::AttributeChange;
+pub use lifecycle::StateChange;
+pub use network::{private_dns_name, NetworkPlacement};
+
+use crate::catalogue::{self, Hypervisor};
+use crate::options::MetadataOptions;
+use crate::tags::Tag;
+use crate::Scope;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+/// The state of an instance, named (and stored) as EC2 names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceState {
+    Pending,
+    Running,
+    ShuttingDown,
+    Terminated,
+    Stopping,
+    Stopped,
+}
+
+impl InstanceState {
+    /// The state code EC2 reports (low byte).
+    pub fn code(self) -> i64 {
+        match self {
+            InstanceState::Pending => 0,
+            InstanceState::Running => 16,
+            InstanceState::ShuttingDown => 32,
+            InstanceState::Terminated => 48,
+            InstanceState::Stopping => 64,
+            InstanceState::Stopped => 80,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::ShuttingDown => "shutting-down",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+        }
+    }
+    pub fn is_gone(self) -> bool {
+        matches!(
+            self,
+            InstanceState::ShuttingDown | InstanceState::Terminated
+        )
+    }
+}
+
+/// A state the instance will reach by itself at `due_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub to: InstanceState,
+    pub due_ms: i64,
+}
+
+/// Why an instance is in its state (`stateReason`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateReason {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IamProfileRef {
+    pub arn: String,
+    pub id: String,
+    /// The profile's role when the launch resolved it through IAM; otherwise the role is
+    /// named like the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// One instance, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub instance_id: String,
+    pub scope: Scope,
+    pub reservation_id: String,
+    pub image_id: String,
+    pub instance_type: String,
+    pub state: InstanceState,
+    pub transition: Option<Transition>,
+    #[serde(default)]
+    pub state_transition_reason: String,
+    pub state_reason: Option<StateReason>,
+    pub launch_time_ms: i64,
+    pub private_ip: Ipv4Addr,
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+    /// The network the instance was launched into, as the metadata service shows it (a
+    /// subnet of one's own is not in the catalogue). Absent in instances stored before it
+    /// was kept: the Region's default subnets then answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkPlacement>,
+    pub network_interface_id: String,
+    pub mac_address: String,
+    pub root_volume_id: String,
+    pub ami_launch_index: u32,
+    pub key_name: Option<String>,
+    pub security_groups: Vec<(String, String)>,
+    /// The profile the instance has (DescribeInstances): that of its live association.
+    pub iam_instance_profile: Option<IamProfileRef>,
+    /// The instance's IAM instance profile association (see `profile_association`); `None`
+    /// for an instance launched without a profile and never associated, or stored before
+    /// associations existed.
+    #[serde(default)]
+    pub profile_association: Option<crate::profile_association::ProfileAssociation>,
+    pub user_data: Option<String>,
+    pub client_token: Option<String>,
+    /// What the launch asked for, to tell a retry from a different request under the same
+    /// client token (`IdempotentParameterMismatch`).
+    #[serde(default)]
+    pub launch_fingerprint: Option<String>,
+    pub ebs_optimized: bool,
+    pub disable_api_termination: bool,
+    pub disable_api_stop: bool,
+    pub monitoring: bool,
+    pub shutdown_behavior: crate::launch::ShutdownBehavior,
+    pub hibernation: bool,
+    pub cpu_credits: Option<String>,
+    /// `sourceDestCheck` (ModifyInstanceAttribute); EC2 launches with it on.
+    #[serde(default = "yes")]
+    pub source_dest_check: bool,
+    pub launch_template: Option<(String, String)>,
+    pub metadata: MetadataOptions,
+    /// Generation of the desired options; bumped by every accepted change.
+    pub options_generation: u64,
+    /// The generation the serving metadata host has switched to.
+    pub applied_generation: u64,
+    /// The options the serving metadata host enforces (those of `applied_generation`); `None`
+    /// until a host first serves the instance. While a change is pending, these stay in force.
+    #[serde(default)]
+    pub applied_metadata: Option<MetadataOptions>,
+    pub tags: Vec<Tag>,
+    pub terminated_at_ms: Option<i64>,
+}
+
+/// The instance attribute (`instance_attrs`) holding its association's id.
+pub const ASSOCIATION_ATTRIBUTE: &str = "iam-instance-profile-association-id";
+
+fn yes() -> bool {
+    true
+}
+
+impl Instance {
+    pub fn hypervisor(&self) -> Hypervisor {
+        catalogue::instance_type(&self.instance_type)
+            .map(|t| t.hypervisor)
+            .unwrap_or(Hypervisor::Nitro)
+    }
+
+    pub fn architecture(&self) -> &'static str {
+        catalogue::instance_type(&self.instance_type)
+            .map(|t| t.architecture)
+            .unwrap_or("x86_64")
+    }
+}
