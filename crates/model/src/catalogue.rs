@@ -162,12 +162,6 @@ pub const INSTANCE_TYPES: &[InstanceType] = &[
     t("r5.large", Nitro, false, 2, 16384, "x86_64"),
 ];
 
-/// The credit option a burstable type launches with unless told otherwise: `standard` for
-/// T2, `unlimited` for T3 and later (EC2 user guide, "Burstable performance instances").
-pub fn default_cpu_credits(t: &InstanceType) -> &'static str {
-    crate::launch::CpuCredits::default_for(t).as_str()
-}
-
 /// The type RunInstances uses when none is given (EC2's documented default).
 pub const DEFAULT_INSTANCE_TYPE: &str = "m1.small";
 

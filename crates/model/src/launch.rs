@@ -54,8 +54,9 @@ impl ShutdownBehavior {
     }
 }
 
-/// `CpuCredits` of a burstable instance type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `CpuCredits` of a burstable instance type, stored by its wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CpuCredits {
     Standard,
     Unlimited,
@@ -208,10 +209,7 @@ pub fn prototype(spec: Spec<'_>, reservation_id: String, now_ms: i64, delay_ms: 
             due_ms: now_ms + delay_ms,
         }),
         state_transition_reason: String::new(),
-        state_reason: Some(StateReason {
-            code: "pending".into(),
-            message: "pending".into(),
-        }),
+        state_reason: Some(StateReason::pending()),
         launch_time_ms: now_ms - now_ms.rem_euclid(1000),
         private_ip: Ipv4Addr::UNSPECIFIED,
         subnet_id: spec.subnet.subnet_id.clone(),
@@ -239,7 +237,7 @@ pub fn prototype(spec: Spec<'_>, reservation_id: String, now_ms: i64, delay_ms: 
         monitoring: spec.monitoring,
         shutdown_behavior: spec.shutdown_behavior,
         hibernation: spec.hibernation,
-        cpu_credits: spec.cpu_credits.map(|c| c.as_str().to_string()),
+        cpu_credits: spec.cpu_credits,
         source_dest_check: true,
         launch_template: spec.launch_template,
         metadata: MetadataOptions::BUILT_IN,
@@ -365,6 +363,13 @@ mod tests {
             "stored documents keep their text"
         );
         assert_eq!(CpuCredits::parse("unlimited"), Ok(CpuCredits::Unlimited));
+        assert_eq!(
+            serde_json::to_string(&CpuCredits::Unlimited)
+                .ok()
+                .as_deref(),
+            Some("\"unlimited\""),
+            "stored documents keep their text"
+        );
         assert!(CpuCredits::parse("maybe").is_err());
     }
 

@@ -11,6 +11,7 @@ use crate::context::Ctx;
 use crate::render;
 use model::filter;
 use model::instance::{AttributeChange, Instance};
+use model::launch::CpuCredits;
 use model::Ec2Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -353,12 +354,12 @@ pub async fn describe_instance_credit_specifications(
     let items = instances
         .iter()
         .filter(|i| !i.state.is_gone())
-        .filter(|i| named || i.cpu_credits.as_deref() == Some("unlimited"))
+        .filter(|i| named || i.cpu_credits == Some(CpuCredits::Unlimited))
         .filter(|i| filter::passes(&filters, &[("instance-id".into(), i.instance_id.clone())]))
         .map(|i| {
             json!({
                 "InstanceId": i.instance_id,
-                "CpuCredits": i.cpu_credits.as_deref().unwrap_or("standard"),
+                "CpuCredits": i.reported_cpu_credits().as_str(),
             })
         })
         .collect();
@@ -399,25 +400,18 @@ pub async fn modify_instance_credit_specification(
             "InstanceCreditSpecification".into(),
         ));
     }
-    let mut wanted: Vec<(String, String)> = Vec::new();
+    let mut wanted: Vec<(String, CpuCredits)> = Vec::new();
     let mut failed: Vec<Value> = Vec::new();
     let failure = |id: &str, code: &str, message: String| json!({"InstanceId": id, "Error": {"Code": code, "Message": message}});
     for spec in &req.instance_credit_specifications {
         let id = spec.instance_id.clone().unwrap_or_default();
-        let credits = spec.cpu_credits.clone().unwrap_or_default();
-        if credits != "standard" && credits != "unlimited" {
-            return Err(Ec2Error::invalid_enum(
-                &credits,
-                "CpuCredits",
-                &["standard", "unlimited"],
-            ));
-        }
+        let credits = CpuCredits::parse(spec.cpu_credits.as_deref().unwrap_or_default())?;
         match instance_id(&id) {
             Ok(id) => wanted.push((id, credits)),
             Err(e) => failed.push(failure(&id, "InvalidInstanceID.Malformed", e.to_string())),
         }
     }
-    let mut ok: Vec<(String, String)> = Vec::new();
+    let mut ok: Vec<(String, CpuCredits)> = Vec::new();
     for (id, credits) in wanted {
         match ctx
             .api
@@ -426,7 +420,7 @@ pub async fn modify_instance_credit_specification(
             .await
         {
             Ok(mut found) => match found.pop() {
-                Some(mut i) => match i.set_cpu_credits(&credits) {
+                Some(mut i) => match i.set_cpu_credits(credits) {
                     Ok(()) => ok.push((id, credits)),
                     Err((code, message)) => failed.push(failure(&id, code, message)),
                 },
@@ -450,8 +444,8 @@ pub async fn modify_instance_credit_specification(
                     let credits = ok
                         .iter()
                         .find(|(id, _)| *id == i.instance_id)
-                        .map(|(_, c)| c.as_str())
-                        .unwrap_or("standard");
+                        .map(|(_, c)| *c)
+                        .unwrap_or(CpuCredits::Standard);
                     i.set_cpu_credits(credits)
                         .map_err(|(_, message)| Ec2Error::IncorrectInstanceState(message))
                 }),

@@ -4,6 +4,7 @@
 use super::{Instance, InstanceState};
 use crate::catalogue;
 use crate::error::Ec2Error;
+use crate::launch::CpuCredits;
 
 /// One change of ModifyInstanceAttribute (EC2 takes one attribute per call).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,21 +65,24 @@ impl Instance {
                     )));
                 }
                 t.hypervisor.allows(self.metadata.http_protocol_ipv6)?;
-                self.cpu_credits = match (&self.cpu_credits, t.burstable) {
-                    (_, false) => None,
-                    (Some(c), true) => Some(c.clone()),
-                    (None, true) => Some(catalogue::default_cpu_credits(t).to_string()),
-                };
+                // A burstable type keeps the option it had, or takes its own default.
+                self.cpu_credits = CpuCredits::for_type(t, self.cpu_credits);
                 self.instance_type = t.name.to_string();
             }
         }
         Ok(())
     }
 
+    /// The credit option DescribeInstanceCreditSpecifications reports: one of a type that is
+    /// not burstable reads `standard`, as EC2 answers (k1LoW/awspec#404).
+    pub fn reported_cpu_credits(&self) -> CpuCredits {
+        self.cpu_credits.unwrap_or(CpuCredits::Standard)
+    }
+
     /// ModifyInstanceCreditSpecification for this instance: burstable types only, not once
     /// shutting down or terminated. The error is the item's `(code, message)` (the action
     /// reports failures per instance).
-    pub fn set_cpu_credits(&mut self, credits: &str) -> Result<(), (&'static str, String)> {
+    pub fn set_cpu_credits(&mut self, credits: CpuCredits) -> Result<(), (&'static str, String)> {
         if self.state.is_gone() {
             return Err((
                 "IncorrectInstanceState",
@@ -97,7 +101,7 @@ impl Instance {
                 ),
             ));
         }
-        self.cpu_credits = Some(credits.to_string());
+        self.cpu_credits = Some(credits);
         Ok(())
     }
 }
@@ -110,7 +114,7 @@ mod tests {
     #[test]
     fn attributes_that_need_a_stopped_instance() {
         let mut i = sample("t3.micro");
-        i.cpu_credits = Some("standard".into());
+        i.cpu_credits = Some(CpuCredits::Standard);
         i.modify_attribute(&AttributeChange::DisableApiTermination(true))
             .unwrap();
         assert!(i.disable_api_termination);
@@ -136,7 +140,11 @@ mod tests {
         );
         i.modify_attribute(&AttributeChange::InstanceType("t2.micro".into()))
             .unwrap();
-        assert_eq!(i.cpu_credits.as_deref(), Some("standard"), "T2 default");
+        assert_eq!(
+            i.cpu_credits.map(CpuCredits::as_str),
+            Some("standard"),
+            "T2 default"
+        );
         assert!(i
             .modify_attribute(&AttributeChange::InstanceType("t4g.micro".into()))
             .is_err());

@@ -14,15 +14,6 @@ pub struct StateChange {
     pub current: InstanceState,
 }
 
-impl StateReason {
-    fn user_initiated(code: &str) -> Self {
-        StateReason {
-            code: code.into(),
-            message: format!("{code}: User initiated shutdown"),
-        }
-    }
-}
-
 impl Instance {
     fn not_in_state(&self, what: &str) -> Ec2Error {
         Ec2Error::IncorrectInstanceState(format!(
@@ -71,8 +62,7 @@ impl Instance {
                     to: InstanceState::Stopped,
                     due_ms: now_ms + delay_ms,
                 });
-                self.state_reason =
-                    Some(StateReason::user_initiated("Client.UserInitiatedShutdown"));
+                self.state_reason = Some(StateReason::user_initiated_shutdown());
                 self.state_transition_reason =
                     format!("User initiated ({})", fmt_reason_time(now_ms));
             }
@@ -102,7 +92,7 @@ impl Instance {
                 to: InstanceState::Terminated,
                 due_ms: now_ms + delay_ms,
             });
-            self.state_reason = Some(StateReason::user_initiated("Client.UserInitiatedShutdown"));
+            self.state_reason = Some(StateReason::user_initiated_shutdown());
             self.state_transition_reason = format!("User initiated ({})", fmt_reason_time(now_ms));
         }
         Ok(self.change(previous))

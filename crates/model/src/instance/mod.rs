@@ -83,8 +83,46 @@ pub struct Transition {
 /// Why an instance is in its state (`stateReason`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateReason {
-    pub code: String,
+    pub code: StateReasonCode,
     pub message: String,
+}
+
+impl StateReason {
+    /// What a launched instance reports until it runs.
+    pub(crate) fn pending() -> Self {
+        StateReason {
+            code: StateReasonCode::Pending,
+            message: "pending".into(),
+        }
+    }
+
+    /// What StopInstances and TerminateInstances leave.
+    pub(crate) fn user_initiated_shutdown() -> Self {
+        let code = StateReasonCode::UserInitiatedShutdown;
+        StateReason {
+            code,
+            message: format!("{}: User initiated shutdown", code.as_str()),
+        }
+    }
+}
+
+/// The codes of the state reasons imds gives (EC2 has more, for what imds does not
+/// simulate: spot interruptions, failures at launch, …), stored and reported by EC2's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StateReasonCode {
+    #[serde(rename = "pending")]
+    Pending,
+    #[serde(rename = "Client.UserInitiatedShutdown")]
+    UserInitiatedShutdown,
+}
+
+impl StateReasonCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateReasonCode::Pending => "pending",
+            StateReasonCode::UserInitiatedShutdown => "Client.UserInitiatedShutdown",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +183,8 @@ pub struct Instance {
     pub monitoring: bool,
     pub shutdown_behavior: crate::launch::ShutdownBehavior,
     pub hibernation: bool,
-    pub cpu_credits: Option<String>,
+    /// The credit option of a burstable type; `None` for any other.
+    pub cpu_credits: Option<crate::launch::CpuCredits>,
     /// `sourceDestCheck` (ModifyInstanceAttribute); EC2 launches with it on.
     #[serde(default = "yes")]
     pub source_dest_check: bool,
@@ -181,5 +220,41 @@ impl Instance {
         catalogue::instance_type(&self.instance_type)
             .map(|t| t.architecture)
             .unwrap_or("x86_64")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::launch::{CpuCredits, ShutdownBehavior};
+
+    /// Instance documents as the store wrote them before the credit option and the state
+    /// reason's code were typed (`testdata/`, written by that code): they read, and write back
+    /// byte for byte, so stored instances and every response stay the same.
+    #[test]
+    fn documents_written_before_read_and_write_back_the_same() {
+        let stopping = include_str!("testdata/stopping.json");
+        let i: Instance = serde_json::from_str(stopping).unwrap();
+        assert_eq!(i.cpu_credits, Some(CpuCredits::Unlimited));
+        assert_eq!(i.shutdown_behavior, ShutdownBehavior::Terminate);
+        assert_eq!(
+            i.state_reason.as_ref().map(|r| r.code),
+            Some(StateReasonCode::UserInitiatedShutdown)
+        );
+        assert_eq!(serde_json::to_string_pretty(&i).unwrap(), stopping);
+
+        // The same instance, stopped now, is the same document.
+        let mut now = crate::testing::instance("t3.micro");
+        now.cpu_credits = Some(CpuCredits::Unlimited);
+        now.shutdown_behavior = ShutdownBehavior::Terminate;
+        now.tags = i.tags.clone();
+        now.stop(1_763_830_800_000, 1000, false).unwrap();
+        assert_eq!(now, i);
+
+        let pending = include_str!("testdata/pending.json");
+        let p: Instance = serde_json::from_str(pending).unwrap();
+        assert_eq!(p.state_reason, Some(StateReason::pending()));
+        assert_eq!(p.cpu_credits, None);
+        assert_eq!(serde_json::to_string(&p).unwrap(), pending);
     }
 }
