@@ -3,7 +3,11 @@
 //! Plain HTML, CSS and ES modules embedded in the binary (no build step). The console has no
 //! server side of its own: the browser signs EC2 Query requests with SigV4 and POSTs them to
 //! `/`, so it goes through the same action handlers, authentication and IAM checks as the aws
-//! CLI. This module only serves the files.
+//! CLI. This module only serves the files:
+//!
+//! - `assets`: the embedded files, [`ASSETS`], each with its content type.
+//! - this module: [`router`], which serves them with their headers (`no-cache`, a
+//!   same-origin CSP).
 
 mod assets;
 

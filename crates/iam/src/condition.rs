@@ -240,7 +240,7 @@ fn matches(op: Op, policy: &str, request: &str) -> bool {
 
 impl Condition {
     /// Parse a `Condition` block.
-    pub fn parse_block(block: &Value) -> Result<Vec<Condition>, PolicyError> {
+    pub(crate) fn parse_block(block: &Value) -> Result<Vec<Condition>, PolicyError> {
         let ops = block
             .as_object()
             .ok_or_else(|| PolicyError("Condition must be an object".into()))?;
@@ -283,7 +283,7 @@ impl Condition {
 
     /// [`Condition::holds`], with policy variables resolved only when `variables` (a
     /// statement of a 2012-10-17 document); otherwise values are literal.
-    pub fn holds_with(&self, ctx: &Context, variables: bool) -> bool {
+    pub(crate) fn holds_with(&self, ctx: &Context, variables: bool) -> bool {
         let present = ctx.get(&self.key).filter(|v| !v.is_empty());
         if self.op == Op::Null {
             let want_absent = self.values.iter().any(|v| v.eq_ignore_ascii_case("true"));
@@ -325,7 +325,7 @@ impl Condition {
 
 /// Resolve `${key}` policy variables (and `${*}`, `${?}`, `${$}`) from the context; an
 /// unresolvable variable leaves the value unmatchable.
-pub fn substitute<'v>(value: &'v str, ctx: &Context) -> std::borrow::Cow<'v, str> {
+pub(crate) fn substitute<'v>(value: &'v str, ctx: &Context) -> std::borrow::Cow<'v, str> {
     if !value.contains("${") {
         return std::borrow::Cow::Borrowed(value);
     }

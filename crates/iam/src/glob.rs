@@ -50,7 +50,7 @@ fn matches_units<T: Copy + PartialEq>(
 
 /// ARN matching as `ArnLike` does it: each of the six colon-separated components separately
 /// (the resource part keeps its own colons).
-pub fn arn_matches(pattern: &str, arn: &str) -> bool {
+pub(crate) fn arn_matches(pattern: &str, arn: &str) -> bool {
     let (mut p, mut a) = (pattern.splitn(6, ':'), arn.splitn(6, ':'));
     for _ in 0..6 {
         match (p.next(), a.next()) {

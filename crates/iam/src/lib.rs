@@ -3,15 +3,18 @@
 //! condition keys) builds on this.
 //!
 //! - [`config`]: the TOML file (`[[accounts]]` with root keys and SCP files).
-//! - [`directory`]: access key id → principal and secret, for the signature check.
+//! - `directory`: access key id → principal and secret, for the signature check
+//!   ([`Directory`]).
 //! - [`policy`]: policy documents parsed once (statements, matchers, conditions).
 //! - [`condition`]: the condition operators, as IAM evaluates them.
+//! - `glob`: IAM's wildcards, in actions, resources and string conditions.
 //! - [`evaluate`]: the decision: explicit deny wins, SCPs and identity policies (and a
 //!   boundary or session policy) must each allow, default deny.
 //! - [`registry`]: users, access keys, roles, managed and inline policies, instance profiles,
 //!   and the IAM API's operations on them.
 //! - [`trust`]: role trust policies (who may assume a role).
 //! - [`session`]: temporary credentials whose token carries its own authenticated claims.
+//! - `error`: [`IamError`], IAM's own errors with their codes and statuses.
 //!
 //! Hand-written because no maintained crate evaluates IAM policies: the semantics (absent
 //! keys, negated operators, `…IfExists`, set qualifiers, per-component ARN matching) follow
@@ -20,10 +23,10 @@
 
 pub mod condition;
 pub mod config;
-pub mod directory;
-pub mod error;
+mod directory;
+mod error;
 pub mod evaluate;
-pub mod glob;
+mod glob;
 pub mod policy;
 pub mod registry;
 pub mod session;

@@ -37,7 +37,7 @@ impl RequestBody {
 
 /// The body did not arrive in time.
 #[derive(Debug)]
-pub struct BodyTimedOut;
+pub(crate) struct BodyTimedOut;
 
 impl std::fmt::Display for BodyTimedOut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,7 +79,7 @@ impl Body for RequestBody {
 
 /// The service's reply body (`None`: empty), holding its request's place in flight.
 #[derive(Debug)]
-pub struct ReplyBody<B> {
+pub(crate) struct ReplyBody<B> {
     inner: Option<B>,
     _in_flight: InFlight,
 }

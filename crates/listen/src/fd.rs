@@ -7,10 +7,10 @@
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 /// Descriptors kept for everything but connections.
-pub const RESERVED: u64 = 128;
+pub(crate) const RESERVED: u64 = 128;
 
 /// The most connections one service holds whatever the fd limit (memory: hyper's buffers).
-pub const MAX_CONNECTIONS: usize = 10_000;
+pub(crate) const MAX_CONNECTIONS: usize = 10_000;
 
 /// Raise the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit in force after.
 pub fn raise_limit() -> u64 {

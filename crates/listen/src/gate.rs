@@ -215,7 +215,7 @@ fn ms_since(epoch: Instant) -> u64 {
 
 /// A request in flight on its connection; its reply is written when this drops.
 #[derive(Debug)]
-pub struct InFlight(Arc<Activity>);
+pub(crate) struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {

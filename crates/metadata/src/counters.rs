@@ -21,7 +21,7 @@ pub struct Snapshot {
 }
 
 impl Counters {
-    pub fn bump(c: &AtomicU64) {
+    pub(crate) fn bump(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
     }
 

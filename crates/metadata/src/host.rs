@@ -57,7 +57,7 @@ impl Host {
     }
 
     /// A receiver that sees a new value after every view was put or removed.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.table.subscribe()
     }
 
@@ -76,7 +76,7 @@ impl Host {
     }
 
     /// `signature` and `pkcs7` of an instance's identity document.
-    pub fn identity_signatures(&self, served: &Served) -> (Bytes, Bytes) {
+    pub(crate) fn identity_signatures(&self, served: &Served) -> (Bytes, Bytes) {
         served.identity_signatures(&self.identity)
     }
 

@@ -129,7 +129,7 @@ impl IdentitySigner {
     }
 
     /// `pkcs7` / `rsa2048`: base64 PKCS #7 signed-data with the document inside.
-    pub fn pkcs7(&self, document: &[u8]) -> Result<String, IdentityError> {
+    pub(crate) fn pkcs7(&self, document: &[u8]) -> Result<String, IdentityError> {
         let content = EncapsulatedContentInfo {
             econtent_type: const_oid::db::rfc5911::ID_DATA,
             econtent: Some(der::Any::new(der::Tag::OctetString, document).map_err(cert_err)?),
@@ -177,14 +177,14 @@ pub fn document(v: &InstanceView) -> String {
 }
 
 /// `2026-11-22T17:00:00Z`: how the identity document and role credentials write times.
-pub fn iso_seconds(ms: i64) -> String {
+pub(crate) fn iso_seconds(ms: i64) -> String {
     model::time::iso8601(ms, false)
 }
 
 impl IdentitySigner {
     /// `signature` and `pkcs7` of a document (an RSA signature each). A document that cannot
     /// be wrapped in PKCS #7 gets an empty `pkcs7` (logged), never a wrong one.
-    pub fn sign_document(&self, document: &[u8]) -> (Bytes, Bytes) {
+    pub(crate) fn sign_document(&self, document: &[u8]) -> (Bytes, Bytes) {
         let pkcs7 = self.pkcs7(document).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot sign an identity document");
             String::new()

@@ -1,18 +1,18 @@
 //! The Instance Metadata Service: what a process on an instance sees at 169.254.169.254.
 //!
-//! - [`host`]: the metadata host, which composes the three below and lends the service its
-//!   tokens, credentials and signatures. Requests never touch the database.
+//! - `host`: the metadata host ([`Host`]), which composes the three below and lends the
+//!   service its tokens, credentials and signatures. Requests never touch the database.
 //!   - [`served`]: the served-state table: every instance's view in memory, by id and by
 //!     address, and the default instance.
-//!   - [`follower`]: loads every instance, then follows the store's change feed (whose rows
+//!   - `follower`: loads every instance, then follows the store's change feed (whose rows
 //!     carry the instance), reloading if it missed changes.
-//!   - [`applier`]: switches an instance to newly desired options `--apply-delay` after the
+//!   - `applier`: switches an instance to newly desired options `--apply-delay` after the
 //!     change, and only then acknowledges the generation to the store (`applied`); settles
 //!     IAM instance profile associations.
-//! - [`credentials`]: role credentials and `iam/info`, as EC2 formats them.
+//! - `credentials`: role credentials and `iam/info`, as EC2 formats them.
 //! - [`identity`]: the identity document and its signatures.
 //! - [`view`]: what the service knows of one instance (from `model::Instance`).
-//! - [`tree`]: the category tree of `meta-data/`, built once per view.
+//! - `tree`: the category tree of `meta-data/`, built once per view.
 //! - [`token`]: IMDSv2 session tokens, authenticated with a key only this process holds.
 //! - [`service`]: one request in, one reply out, as EC2's service answers it (pure).
 //! - [`server`]: the accept loop: finds the instance by source address, serves one request
@@ -24,13 +24,16 @@
 //!   of the service goes through [`server::serve`], hence the `listen` crate's gate (one
 //!   connection cap for the service) and its drain.
 //! - [`counters`]: `MetadataNoToken`, `MetadataNoTokenRejected`, requests, tokens.
+//!
+//! The modules linked above are the crate's interface (the binary, its tests and the fuzz
+//! targets use them); the others are its own.
 
 mod applier;
 pub mod counters;
 mod credentials;
 pub mod endpoints;
 mod follower;
-pub mod host;
+mod host;
 #[cfg(test)]
 mod host_tests;
 pub mod identity;
@@ -40,7 +43,7 @@ pub mod server;
 pub mod service;
 mod tasks;
 pub mod token;
-pub mod tree;
+mod tree;
 pub mod view;
 
 pub use host::Host;

@@ -23,7 +23,7 @@ pub const IPV6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
 
 /// Instances inside `imds exec` get an IPv6 address in this /96 whose last 32 bits are their
 /// private IPv4 address, so the service can tell who calls over IPv6 too.
-pub const INSTANCE_V6_PREFIX: [u16; 6] = [0xfd00, 0xec2, 0x1, 0, 0, 0];
+pub(crate) const INSTANCE_V6_PREFIX: [u16; 6] = [0xfd00, 0xec2, 0x1, 0, 0, 0];
 
 pub fn instance_v6(v4: Ipv4Addr) -> Ipv6Addr {
     let o = v4.octets();
@@ -40,7 +40,7 @@ pub fn instance_v6(v4: Ipv4Addr) -> Ipv6Addr {
     )
 }
 
-pub fn v4_of_instance_v6(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+pub(crate) fn v4_of_instance_v6(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = v6.segments();
     (s[..6] == INSTANCE_V6_PREFIX).then(|| {
         let [a, b] = s[6].to_be_bytes();

@@ -42,7 +42,7 @@ impl Served {
     }
 
     /// `signature` and `pkcs7` of the identity document, signed on first request.
-    pub fn identity_signatures(&self, signer: &IdentitySigner) -> (Bytes, Bytes) {
+    pub(crate) fn identity_signatures(&self, signer: &IdentitySigner) -> (Bytes, Bytes) {
         self.identity_signatures
             .get_or_init(|| signer.sign_document(&self.identity_document))
             .clone()

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use model::HttpTokens;
 
 /// The versions `GET /` lists (spec imds.md §1).
-pub const VERSIONS: &[&str] = &[
+pub(crate) const VERSIONS: &[&str] = &[
     "1.0",
     "2007-01-19",
     "2007-03-01",
@@ -42,9 +42,9 @@ pub const VERSIONS: &[&str] = &[
 ];
 
 pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
-pub const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+pub(crate) const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 /// As EC2 spells it on responses.
-pub const TTL_RESPONSE_HEADER: &str = "X-Aws-Ec2-Metadata-Token-Ttl-Seconds";
+pub(crate) const TTL_RESPONSE_HEADER: &str = "X-Aws-Ec2-Metadata-Token-Ttl-Seconds";
 
 /// What a request carries that the service looks at.
 pub struct Request<'a> {
@@ -141,7 +141,7 @@ pub enum CredentialRequest<'a> {
 pub type Credentials<'a> = &'a dyn Fn(CredentialRequest<'_>) -> Bytes;
 
 /// The signatures of the identity document, from the host.
-pub type Signatures<'a> = &'a dyn Fn(&Served) -> (Bytes, Bytes);
+pub(crate) type Signatures<'a> = &'a dyn Fn(&Served) -> (Bytes, Bytes);
 
 pub fn answer(
     req: &Request<'_>,

@@ -18,7 +18,7 @@ const LEN: usize = 40;
 const MAC_LEN: usize = 20;
 
 /// The largest TTL a token may ask for (6 hours).
-pub const MAX_TTL: u64 = 21_600;
+pub(crate) const MAX_TTL: u64 = 21_600;
 
 pub struct TokenKey([u8; 32]);
 

@@ -86,12 +86,4 @@ impl InstanceView {
     pub fn hostname(&self) -> String {
         model::instance::private_dns_name(self.private_ip, &self.region)
     }
-
-    /// Whether a process could be running on it and asking.
-    pub fn is_up(&self) -> bool {
-        matches!(
-            self.state,
-            InstanceState::Running | InstanceState::Stopping | InstanceState::ShuttingDown
-        )
-    }
 }

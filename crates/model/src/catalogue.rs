@@ -10,15 +10,15 @@ pub use crate::vpc::{Subnet, Vpc, Zone};
 use std::net::Ipv4Addr;
 
 /// The account that owns Amazon's public images.
-pub const AMAZON_OWNER: &str = "137112412989";
+pub(crate) const AMAZON_OWNER: &str = "137112412989";
 const CANONICAL_OWNER: &str = "099720109477";
 
 /// The Amazon Linux 2 image of the user guide's examples (`ami-0abcdef1234567890`): no ImdsSupport.
 pub const AL2_IMAGE: &str = "ami-0abcdef1234567890";
 /// Amazon Linux 2023: `ImdsSupport=v2.0`, like the real one.
-pub const AL2023_IMAGE: &str = "ami-0a2c1e3f5b7d9e011";
+pub(crate) const AL2023_IMAGE: &str = "ami-0a2c1e3f5b7d9e011";
 /// Ubuntu 22.04: no ImdsSupport.
-pub const UBUNTU_IMAGE: &str = "ami-0b1c2d3e4f5a6b7c8";
+pub(crate) const UBUNTU_IMAGE: &str = "ami-0b1c2d3e4f5a6b7c8";
 
 pub fn public_images() -> Vec<Image> {
     let img =
@@ -195,7 +195,7 @@ fn zone_count(region: &str) -> usize {
 
 /// The prefix of a Region's Availability Zone ids, as EC2 forms them: `use1` for us-east-1,
 /// `apne1` for ap-northeast-1, `euc1` for eu-central-1.
-pub fn zone_id_prefix(region: &str) -> String {
+pub(crate) fn zone_id_prefix(region: &str) -> String {
     let parts: Vec<&str> = region.split('-').collect();
     fn direction(d: &str) -> &str {
         match d {

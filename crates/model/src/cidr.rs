@@ -12,9 +12,9 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 
 /// How many addresses at the start of every subnet AWS reserves.
-pub const RESERVED_AT_START: u32 = 4;
+pub(crate) const RESERVED_AT_START: u32 = 4;
 /// And at its end (the broadcast address).
-pub const RESERVED_AT_END: u32 = 1;
+pub(crate) const RESERVED_AT_END: u32 = 1;
 
 /// An IPv4 block: its network address (host bits clear) and prefix length (0..=32).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,7 +47,7 @@ impl Cidr {
         self.base
     }
 
-    pub fn prefix_len(&self) -> u8 {
+    pub(crate) fn prefix_len(&self) -> u8 {
         self.len
     }
 
@@ -70,7 +70,7 @@ impl Cidr {
     }
 
     /// Whether the two blocks share an address.
-    pub fn overlaps(&self, other: &Cidr) -> bool {
+    pub(crate) fn overlaps(&self, other: &Cidr) -> bool {
         self.first() <= other.last() && other.first() <= self.last()
     }
 

@@ -77,7 +77,7 @@ pub struct AccountDefaults {
 }
 
 impl AccountDefaults {
-    pub fn enforces_tokens(&self) -> bool {
+    pub(crate) fn enforces_tokens(&self) -> bool {
         self.http_tokens_enforced == Some(HttpTokensEnforced::Enabled)
     }
 

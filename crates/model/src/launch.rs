@@ -22,7 +22,7 @@ use std::net::Ipv4Addr;
 
 /// The most instances one RunInstances call launches here. UNCONFIRMED: EC2's own cap
 /// depends on the account's quotas.
-pub const MAX_PER_CALL: i64 = 1000;
+pub(crate) const MAX_PER_CALL: i64 = 1000;
 
 /// `InstanceInitiatedShutdownBehavior`: what a shutdown from inside the instance does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -91,7 +91,7 @@ impl CpuCredits {
     }
 
     /// The default of a burstable type: T2 `standard`, later T types `unlimited`.
-    pub fn default_for(t: &InstanceType) -> CpuCredits {
+    pub(crate) fn default_for(t: &InstanceType) -> CpuCredits {
         if t.name.starts_with("t2.") {
             CpuCredits::Standard
         } else {

@@ -7,23 +7,31 @@
 //!
 //! - [`options`]: `HttpTokens`, `HopLimit`, … and the per-instance [`MetadataOptions`].
 //! - [`defaults`]: the account-level defaults (`ModifyInstanceMetadataDefaults`).
-//! - [`precedence`]: how the options of a new instance are resolved at launch.
-//! - [`instance`]: instances, their lifecycle and the `pending` → `applied` state of options.
+//! - `precedence`: how the options of a new instance are resolved at launch, and the
+//!   enforcement check (used through [`launch`] and [`Instance`]).
+//! - [`instance`]: instances, their lifecycle, attributes and the `pending` → `applied` state
+//!   of their options.
 //! - [`change`]: what a write did to an instance ([`change::ChangeKind`]), for the change feed.
-//! - [`launch`]: launch planning: what RunInstances makes of a resolved request.
+//! - [`launch`]: launch planning: what RunInstances makes of a resolved request, with
+//!   `ShutdownBehavior` and `CpuCredits`.
+//! - [`launch_template`]: launch templates and their versions.
 //! - [`profile_association`]: IAM instance profile associations and their states.
+//! - [`tags`]: tag validation, and the stricter key rule for tags in instance metadata.
+//! - [`filter`]: the filters of the Describe* actions and EC2's wildcards.
+//! - [`image`]: machine images and their `ImdsSupport`.
 //! - [`time`]: dates as EC2 and the metadata service write them (the one formatter).
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
 //! - [`vpc`], [`cidr`]: VPCs and subnets, their CIDR rules and the reserved addresses.
 //! - [`ids`]: the formats of EC2 resource ids.
 //! - [`limits`]: EC2's limits on one request, and the bounds of the Query decoder.
-//! - [`error`]: [`Ec2Error`], every error a request can get, worded as EC2 words it.
+//! - `error`: [`Ec2Error`], every error a request can get, worded as EC2 words it.
+//! - `testing` (feature `test-support`): a sample instance for the tests of the crates above.
 
 pub mod catalogue;
 pub mod change;
 pub mod cidr;
 pub mod defaults;
-pub mod error;
+mod error;
 pub mod filter;
 pub mod ids;
 pub mod image;
@@ -32,7 +40,7 @@ pub mod launch;
 pub mod launch_template;
 pub mod limits;
 pub mod options;
-pub mod precedence;
+mod precedence;
 pub mod profile_association;
 pub mod tags;
 #[cfg(any(test, feature = "test-support"))]

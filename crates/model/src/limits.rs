@@ -13,14 +13,14 @@ use crate::Ec2Error;
 /// Filter values on one call, summed over every `Filter.N` (spec wave2.md §3.1 [S18]: 201
 /// values in one filter are refused). Counting the sum across filters is the spec's
 /// recommendation (UNCONFIRMED), and so is counting a filter without values as one.
-pub const MAX_FILTER_VALUES: usize = 200;
+pub(crate) const MAX_FILTER_VALUES: usize = 200;
 
 /// Characters in one filter value (spec wave2.md §3.1 [S18]).
-pub const MAX_FILTER_VALUE_LEN: usize = 255;
+pub(crate) const MAX_FILTER_VALUE_LEN: usize = 255;
 
 /// Ids in one `…Id.N` list (EC2 Developer Guide, "Pagination": at most 1,000 ids per call;
 /// the error is UNCONFIRMED, spec wave2.md §3.1 recommends `InvalidParameterValue`).
-pub const MAX_IDS: usize = 1000;
+pub(crate) const MAX_IDS: usize = 1000;
 
 /// Parameters in one request (imds's bound, UNCONFIRMED: no AWS source gives one). The
 /// largest well-formed EC2 requests (1,000 ids with 200 filter values, CreateTags on 1,000

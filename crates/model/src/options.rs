@@ -19,7 +19,7 @@ macro_rules! toggle {
         }
 
         impl $name {
-            pub const PARAM: &'static str = $param;
+            pub(crate) const PARAM: &'static str = $param;
             pub fn as_str(self) -> &'static str {
                 match self {
                     $name::Enabled => "enabled",
@@ -27,7 +27,7 @@ macro_rules! toggle {
                 }
             }
             /// Parse a request value; `param` names the parameter in the error.
-            pub fn parse_as(value: &str, param: &str) -> Result<Self, Ec2Error> {
+            pub(crate) fn parse_as(value: &str, param: &str) -> Result<Self, Ec2Error> {
                 match value {
                     "enabled" => Ok($name::Enabled),
                     "disabled" => Ok($name::Disabled),
@@ -69,14 +69,14 @@ pub enum HttpTokens {
 }
 
 impl HttpTokens {
-    pub const PARAM: &'static str = "HttpTokens";
+    pub(crate) const PARAM: &'static str = "HttpTokens";
     pub fn as_str(self) -> &'static str {
         match self {
             HttpTokens::Optional => "optional",
             HttpTokens::Required => "required",
         }
     }
-    pub fn parse_as(value: &str, param: &str) -> Result<Self, Ec2Error> {
+    pub(crate) fn parse_as(value: &str, param: &str) -> Result<Self, Ec2Error> {
         match value {
             "optional" => Ok(HttpTokens::Optional),
             "required" => Ok(HttpTokens::Required),
@@ -100,9 +100,8 @@ pub struct HopLimit(u8);
 impl HopLimit {
     pub const MIN: i64 = 1;
     pub const MAX: i64 = 64;
-    pub const PARAM: &'static str = "HttpPutResponseHopLimit";
-    pub const ONE: HopLimit = HopLimit(1);
-    pub const TWO: HopLimit = HopLimit(2);
+    pub(crate) const ONE: HopLimit = HopLimit(1);
+    pub(crate) const TWO: HopLimit = HopLimit(2);
 
     pub fn new(value: i64) -> Result<Self, Ec2Error> {
         if (Self::MIN..=Self::MAX).contains(&value) {

@@ -16,7 +16,7 @@ use crate::image::ImdsSupport;
 use crate::options::{HopLimit, HttpTokens, MetadataOptions, OptionsPatch};
 
 /// The message EC2 gives when HttpTokensEnforced refuses IMDSv1, at launch and on modify.
-pub const ENFORCED_MESSAGE: &str = "You can't launch instances with IMDSv1 because httpTokensEnforced is enabled for this account. Either launch the instance with httpTokens=required or contact your account owner to disable httpTokensEnforced using the ModifyInstanceMetadataDefaults API or the account settings in the EC2 console.";
+pub(crate) const ENFORCED_MESSAGE: &str = "You can't launch instances with IMDSv1 because httpTokensEnforced is enabled for this account. Either launch the instance with httpTokens=required or contact your account owner to disable httpTokensEnforced using the ModifyInstanceMetadataDefaults API or the account settings in the EC2 console.";
 
 /// Resolve the options of a new instance. `launch` is the request merged over the template.
 pub fn resolve(
@@ -51,7 +51,7 @@ pub fn resolve(
 }
 
 /// Enforcement, after resolution (and on modification): refuse anything that allows IMDSv1.
-pub fn check_enforcement(
+pub(crate) fn check_enforcement(
     options: &MetadataOptions,
     defaults: &AccountDefaults,
 ) -> Result<(), Ec2Error> {

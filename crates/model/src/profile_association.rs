@@ -55,7 +55,7 @@ pub struct ProfileAssociation {
 impl ProfileAssociation {
     /// An association made at launch: the instance boots with its role, so it is
     /// `associated` from the start.
-    pub fn at_launch(association_id: String, profile: IamProfileRef, now_ms: i64) -> Self {
+    pub(crate) fn at_launch(association_id: String, profile: IamProfileRef, now_ms: i64) -> Self {
         ProfileAssociation {
             association_id,
             profile,

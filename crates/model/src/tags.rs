@@ -12,7 +12,7 @@ pub struct Tag {
 }
 
 /// EC2 allows up to 50 tags per resource.
-pub const MAX_TAGS: usize = 50;
+pub(crate) const MAX_TAGS: usize = 50;
 
 pub fn validate(tag: &Tag) -> Result<(), Ec2Error> {
     if tag.key.is_empty() {
@@ -43,7 +43,7 @@ pub fn validate(tag: &Tag) -> Result<(), Ec2Error> {
 
 /// Whether a key may be read through the instance metadata: letters, digits and
 /// `+ - = . , _ : @`, and not exactly `.`, `..` or `_index`.
-pub fn is_metadata_safe(key: &str) -> bool {
+pub(crate) fn is_metadata_safe(key: &str) -> bool {
     !key.is_empty()
         && key != "."
         && key != ".."
@@ -57,7 +57,7 @@ pub fn is_metadata_safe(key: &str) -> bool {
 /// on ModifyInstanceMetadataOptions and on CreateTags. Code and wording as EC2 answers
 /// (quoted from live responses in aws-controllers-k8s/community#1789 and aws/aws-cli#8825;
 /// the pattern's backslash is doubled in EC2's own text).
-pub fn metadata_unsafe_error(key: &str) -> Ec2Error {
+pub(crate) fn metadata_unsafe_error(key: &str) -> Ec2Error {
     Ec2Error::InvalidParameterValue(format!(
         "'{key}' is not a valid tag key. Tag keys must match pattern ([0-9a-zA-Z\\\\-_+=,.@:]{{1,255}}), and must not be a reserved name ('.', '..', '_index')"
     ))

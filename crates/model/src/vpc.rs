@@ -16,8 +16,8 @@ use crate::tags::Tag;
 use serde::{Deserialize, Serialize};
 
 /// The prefix lengths of a VPC's or subnet's IPv4 block.
-pub const SMALLEST_PREFIX: u8 = 28;
-pub const LARGEST_PREFIX: u8 = 16;
+pub(crate) const SMALLEST_PREFIX: u8 = 28;
+pub(crate) const LARGEST_PREFIX: u8 = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vpc {

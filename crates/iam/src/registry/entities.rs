@@ -171,7 +171,7 @@ pub struct ManagedPolicy {
 }
 
 impl ManagedPolicy {
-    pub fn default_doc(&self) -> Option<&PolicyDoc> {
+    pub(crate) fn default_doc(&self) -> Option<&PolicyDoc> {
         self.versions
             .iter()
             .find(|v| v.id == self.default_version)

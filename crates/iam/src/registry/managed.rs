@@ -3,7 +3,7 @@
 use super::*;
 
 /// The AWS managed policies imds knows (a few that guardrail tests attach).
-pub fn aws_managed(arn: &str) -> Option<&'static ManagedPolicy> {
+pub(crate) fn aws_managed(arn: &str) -> Option<&'static ManagedPolicy> {
     aws_managed_all().iter().find(|p| p.arn == arn)
 }
 

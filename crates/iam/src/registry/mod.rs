@@ -20,7 +20,7 @@ mod naming;
 
 pub use account::*;
 pub use entities::*;
-pub use managed::*;
+pub(crate) use managed::*;
 pub use naming::*;
 
 use crate::error::IamError;
@@ -44,10 +44,10 @@ pub struct PrincipalPolicies {
 }
 
 /// Kinds of persisted record.
-pub const KIND_USER: &str = "user";
-pub const KIND_ROLE: &str = "role";
-pub const KIND_POLICY: &str = "policy";
-pub const KIND_PROFILE: &str = "instance-profile";
+pub(crate) const KIND_USER: &str = "user";
+pub(crate) const KIND_ROLE: &str = "role";
+pub(crate) const KIND_POLICY: &str = "policy";
+pub(crate) const KIND_PROFILE: &str = "instance-profile";
 
 /// A persisted entity: (account, kind, name) → JSON document.
 pub type Records = BTreeMap<(String, String, String), String>;
@@ -129,7 +129,7 @@ impl Registry {
         self.accounts.get(id)
     }
 
-    pub fn account_mut(&mut self, id: &str) -> &mut AccountIam {
+    pub(crate) fn account_mut(&mut self, id: &str) -> &mut AccountIam {
         self.accounts
             .entry(id.to_string())
             .or_insert_with(|| AccountIam {
@@ -173,7 +173,7 @@ impl Registry {
 }
 
 /// The account root may do everything (only SCPs restrict it).
-pub fn root_policy() -> Arc<Policy> {
+pub(crate) fn root_policy() -> Arc<Policy> {
     static ROOT: std::sync::OnceLock<Arc<Policy>> = std::sync::OnceLock::new();
     ROOT.get_or_init(|| {
         Arc::new(

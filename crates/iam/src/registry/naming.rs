@@ -62,7 +62,7 @@ pub fn check_name(member: &str, value: &str, max: usize) -> Result<(), IamError>
 }
 
 /// A path: `/`, or `/` + segments + `/`.
-pub fn check_path(path: &str) -> Result<(), IamError> {
+pub(crate) fn check_path(path: &str) -> Result<(), IamError> {
     let ok = path == "/"
         || (path.starts_with('/')
             && path.ends_with('/')
