@@ -2,7 +2,7 @@
 //!
 //! Each connection costs one descriptor. The rest of the process (the SQLite store and its
 //! WAL files, the listeners, the namespaces `imds exec` attaches, the runtime) keeps
-//! [`RESERVED`]; what remains is shared by the services.
+//! `RESERVED`; what remains is shared by the services.
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
