@@ -1,7 +1,8 @@
 //! The domain of imds: EC2 instances and their instance metadata options, as the EC2
 //! documentation defines them.
 //!
-//! Everything here is pure (no I/O, no clock, no randomness): callers pass `now` and random
+//! Everything here is pure (no I/O, no randomness, no rule that reads the clock): callers
+//! read the clock ([`time::now_ms`], the one place it is read) and pass `now` and random
 //! bytes in. That keeps every AWS rule testable in microseconds and shared by the API, the
 //! console and the CLI alike.
 //!
@@ -12,7 +13,8 @@
 //! - [`change`]: what a write did to an instance ([`change::ChangeKind`]), for the change feed.
 //! - [`launch`]: launch planning: what RunInstances makes of a resolved request.
 //! - [`profile_association`]: IAM instance profile associations and their states.
-//! - [`time`]: dates as EC2 and the metadata service write them (the one formatter).
+//! - [`time`]: the clock, and dates as EC2 and the metadata service write them (the one
+//!   formatter).
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
 //! - [`vpc`], [`cidr`]: VPCs and subnets, their CIDR rules and the reserved addresses.
 //! - [`ids`]: the formats of EC2 resource ids.

@@ -432,7 +432,7 @@ pub async fn changes_carry_the_instance_and_the_feed_says_where_it_starts<B: Bac
     assert_eq!(feed[1].instance.as_ref(), Some(&changed));
     assert_eq!(s.oldest_change().await.unwrap(), Some(feed[0].seq));
     // The lifecycle trims changes older than an hour, keeping the latest.
-    let later = store::now_ms() + 2 * 3_600_000;
+    let later = model::time::now_ms() + 2 * 3_600_000;
     s.advance(later, 0).await.unwrap();
     assert_eq!(s.oldest_change().await.unwrap(), Some(feed[1].seq));
     s.close().await;

@@ -19,7 +19,6 @@ pub mod sqlite;
 mod types;
 
 pub use feed::{Change, ChangeKind};
-pub use sqlite::now_ms;
 pub use types::*;
 
 use async_trait::async_trait;

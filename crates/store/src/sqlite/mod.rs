@@ -29,7 +29,6 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
-pub use writer::now_ms;
 use writer::Job;
 
 pub struct SqliteStore {

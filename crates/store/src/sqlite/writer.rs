@@ -69,13 +69,6 @@ where
     })
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: watch::Sender<u64>) {
     let mut closing = None;
     let mut trimmed = std::time::Instant::now();
@@ -139,7 +132,7 @@ async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &wat
         tracing::error!(error = %e, "cannot begin a write transaction");
         return; // dropping the jobs answers their callers with `Closed`
     }
-    let now = now_ms();
+    let now = model::time::now_ms();
     let mut finishes = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
     for j in batch {
