@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use store::sqlite::{Durability, SqliteStore};
-use store::{LaunchRequest, Store};
+use store::{Feed, InstanceStore, LaunchRequest};
 
 const DELAY: Duration = Duration::from_secs(2);
 const DELAY_MS: i64 = 2_000;

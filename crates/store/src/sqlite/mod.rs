@@ -11,12 +11,7 @@ mod reads;
 mod schema;
 mod writer;
 
-use crate::feed::Change;
-use crate::types::*;
-use crate::{
-    DefaultsMutation, ImageMutation, InstanceMutation, LaunchBuilder, Result, Store, StoreError,
-    SubnetBuilder, SubnetDeletion, TagsMutation, TemplateMutation, VpcDeletion,
-};
+use crate::*;
 use async_trait::async_trait;
 use integrity::damaged;
 use model::image::Image;
@@ -116,7 +111,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl InstanceStore for SqliteStore {
     async fn launch(
         &self,
         scope: &Scope,
@@ -181,21 +176,20 @@ impl Store for SqliteStore {
         reads::all_instances(&self.read, after, limit).await
     }
 
-    async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
-        reads::describe_tags(&self.read, scope, q).await
-    }
-
     async fn count_instances(&self) -> Result<u64> {
         reads::count_instances(&self.read).await
     }
+}
 
-    async fn subnet_usage(
-        &self,
-        subnet_ids: &[String],
-    ) -> Result<std::collections::HashMap<String, u64>> {
-        reads::subnet_usage(&self.read, subnet_ids).await
+#[async_trait]
+impl TagStore for SqliteStore {
+    async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
+        reads::describe_tags(&self.read, scope, q).await
     }
+}
 
+#[async_trait]
+impl DefaultsStore for SqliteStore {
     async fn defaults(&self, scope: &Scope) -> Result<AccountDefaults> {
         let mut conn = self.read.acquire().await?;
         reads::defaults(&mut conn, scope).await
@@ -206,7 +200,75 @@ impl Store for SqliteStore {
         self.write(move |reply| writer::modify_defaults(scope, f, reply))
             .await
     }
+}
 
+#[async_trait]
+impl ImageStore for SqliteStore {
+    async fn put_image(&self, scope: &Scope, image: Image) -> Result<()> {
+        let scope = scope.clone();
+        self.write(move |reply| writer::put_image(scope, image, reply))
+            .await
+    }
+
+    async fn images(&self, scope: &Scope) -> Result<Vec<Image>> {
+        reads::images(&self.read, scope).await
+    }
+
+    async fn update_image(&self, scope: &Scope, image_id: &str, f: ImageMutation) -> Result<Image> {
+        let scope = scope.clone();
+        let id = image_id.to_string();
+        self.write(move |reply| writer::update_image(scope, id, f, reply))
+            .await
+    }
+}
+
+#[async_trait]
+impl TemplateStore for SqliteStore {
+    async fn create_template(
+        &self,
+        scope: &Scope,
+        t: LaunchTemplate,
+        v: LaunchTemplateVersion,
+    ) -> Result<()> {
+        let scope = scope.clone();
+        self.write(move |reply| writer::create_template(scope, t, v, reply))
+            .await
+    }
+
+    async fn templates(&self, scope: &Scope) -> Result<Vec<LaunchTemplate>> {
+        reads::templates(&self.read, scope).await
+    }
+
+    async fn template_versions(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+    ) -> Result<Vec<LaunchTemplateVersion>> {
+        reads::template_versions(&self.read, scope, template_id).await
+    }
+
+    async fn update_template(
+        &self,
+        scope: &Scope,
+        template_id: &str,
+        f: TemplateMutation,
+    ) -> Result<(LaunchTemplate, Option<LaunchTemplateVersion>)> {
+        let scope = scope.clone();
+        let id = template_id.to_string();
+        self.write(move |reply| writer::update_template(scope, id, f, reply))
+            .await
+    }
+
+    async fn delete_template(&self, scope: &Scope, template_id: &str) -> Result<LaunchTemplate> {
+        let scope = scope.clone();
+        let id = template_id.to_string();
+        self.write(move |reply| writer::delete_template(scope, id, reply))
+            .await
+    }
+}
+
+#[async_trait]
+impl NetworkStore for SqliteStore {
     async fn create_vpc(&self, scope: &Scope, vpc: Vpc) -> Result<()> {
         let scope = scope.clone();
         self.write(move |reply| writer::create_vpc(scope, vpc, reply))
@@ -261,6 +323,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn subnet_usage(
+        &self,
+        subnet_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        reads::subnet_usage(&self.read, subnet_ids).await
+    }
+}
+
+#[async_trait]
+impl IamStore for SqliteStore {
     async fn iam_records(&self) -> Result<crate::IamRecords> {
         reads::iam_records(&self.read).await
     }
@@ -269,69 +341,14 @@ impl Store for SqliteStore {
         self.write(move |reply| writer::write_iam(puts, deletes, reply))
             .await
     }
+}
 
-    async fn put_image(&self, scope: &Scope, image: Image) -> Result<()> {
-        let scope = scope.clone();
-        self.write(move |reply| writer::put_image(scope, image, reply))
-            .await
-    }
-
-    async fn images(&self, scope: &Scope) -> Result<Vec<Image>> {
-        reads::images(&self.read, scope).await
-    }
-
-    async fn update_image(&self, scope: &Scope, image_id: &str, f: ImageMutation) -> Result<Image> {
-        let scope = scope.clone();
-        let id = image_id.to_string();
-        self.write(move |reply| writer::update_image(scope, id, f, reply))
-            .await
-    }
-
-    async fn create_template(
-        &self,
-        scope: &Scope,
-        t: LaunchTemplate,
-        v: LaunchTemplateVersion,
-    ) -> Result<()> {
-        let scope = scope.clone();
-        self.write(move |reply| writer::create_template(scope, t, v, reply))
-            .await
-    }
-
-    async fn templates(&self, scope: &Scope) -> Result<Vec<LaunchTemplate>> {
-        reads::templates(&self.read, scope).await
-    }
-
-    async fn template_versions(
-        &self,
-        scope: &Scope,
-        template_id: &str,
-    ) -> Result<Vec<LaunchTemplateVersion>> {
-        reads::template_versions(&self.read, scope, template_id).await
-    }
-
-    async fn update_template(
-        &self,
-        scope: &Scope,
-        template_id: &str,
-        f: TemplateMutation,
-    ) -> Result<(LaunchTemplate, Option<LaunchTemplateVersion>)> {
-        let scope = scope.clone();
-        let id = template_id.to_string();
-        self.write(move |reply| writer::update_template(scope, id, f, reply))
-            .await
-    }
-
-    async fn delete_template(&self, scope: &Scope, template_id: &str) -> Result<LaunchTemplate> {
-        let scope = scope.clone();
-        let id = template_id.to_string();
-        self.write(move |reply| writer::delete_template(scope, id, reply))
-            .await
-    }
-
+#[async_trait]
+impl Feed for SqliteStore {
     async fn changes_after(&self, after: u64, limit: u32) -> Result<Vec<Change>> {
         reads::changes_after(&self.read, after, limit).await
     }
+
     async fn oldest_change(&self) -> Result<Option<u64>> {
         reads::oldest_change(&self.read).await
     }
@@ -339,7 +356,10 @@ impl Store for SqliteStore {
     fn watch(&self) -> watch::Receiver<u64> {
         self.latest.clone()
     }
+}
 
+#[async_trait]
+impl Store for SqliteStore {
     async fn close(&self) {
         // The writer commits what is queued before the close message, then ends; writes
         // sent after it fail with `Closed`.

@@ -2,7 +2,8 @@
 //! transaction, on the writer's connection).
 
 use crate::feed::{Change, ChangeKind};
-use crate::types::*;
+use crate::instances::*;
+use crate::tags::*;
 use crate::{Result, StoreError};
 use model::filter::{self, Token};
 use model::image::Image;

@@ -5,11 +5,11 @@
 //! answered after the one `COMMIT` (and its fsync) that covers the whole batch.
 
 use super::reads::{self, decode};
-use crate::feed::ChangeKind;
-use crate::types::*;
+
+use crate::instances::*;
 use crate::{
-    DefaultsMutation, ImageMutation, InstanceMutation, LaunchBuilder, MutationContext, Result,
-    StoreError, SubnetBuilder, SubnetDeletion, TagsMutation, TemplateMutation, VpcDeletion,
+    ChangeKind, DefaultsMutation, ImageMutation, InstanceMutation, LaunchBuilder, MutationContext,
+    Result, StoreError, SubnetBuilder, SubnetDeletion, TagsMutation, TemplateMutation, VpcDeletion,
 };
 use model::catalogue;
 use model::image::Image;
