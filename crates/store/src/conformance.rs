@@ -437,3 +437,128 @@ pub async fn changes_carry_the_instance_and_the_feed_says_where_it_starts<B: Bac
     assert_eq!(s.oldest_change().await.unwrap(), Some(feed[1].seq));
     s.close().await;
 }
+
+/// A launch with an explicit address (or none) into the first default subnet of us-west-2.
+async fn launch_at(s: &dyn Store, subnet: &str, ip: Option<Ipv4Addr>) -> store::Result<Instance> {
+    let sub = subnet.to_string();
+    s.launch(
+        &scope(),
+        LaunchRequest {
+            count: 1,
+            client_token: None,
+            subnet_id: subnet.into(),
+            private_ip: ip,
+        },
+        Box::new(move |lc| Ok(vec![proto(rand_id(), lc.addresses[0], &sub)])),
+    )
+    .await
+    .map(|mut o| o.instances.remove(0))
+}
+
+/// Launches take the lowest free addresses of their subnet (never a reserved one); an
+/// address asked for must be free; termination releases an address, which the next launch
+/// takes; the subnet must be one the scope can see.
+pub async fn addresses_are_allocated_lowest_first_and_released_at_termination<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let subnet = catalogue::default_vpc("us-west-2").subnets[0]
+        .subnet_id
+        .clone();
+    let ip = |n: u8| Ipv4Addr::new(172, 31, 0, n);
+    let a = launch(&*s, 3).await;
+    let ips: Vec<_> = a.iter().map(|i| i.private_ip).collect();
+    assert_eq!(ips, vec![ip(4), ip(5), ip(6)]);
+    let err = launch_at(&*s, &subnet, Some(ip(5))).await.unwrap_err();
+    assert!(
+        matches!(err, store::StoreError::Refused(Ec2Error::InvalidIpAddressInUse(ref a)) if a == "172.31.0.5"),
+        "{err}"
+    );
+    let err = launch_at(&*s, &subnet, Some(ip(3))).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            store::StoreError::Refused(Ec2Error::InvalidParameterValueAddress { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        launch_at(&*s, &subnet, Some(ip(9)))
+            .await
+            .unwrap()
+            .private_ip,
+        ip(9)
+    );
+
+    let now = model::time::now_ms();
+    s.update_instances(
+        &scope(),
+        std::slice::from_ref(&a[1].instance_id),
+        Box::new(move |i, _| i.terminate(now, 0).map(|_| ())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        launch_at(&*s, &subnet, None).await.unwrap().private_ip,
+        ip(7),
+        "shutting down still holds its address"
+    );
+    s.advance(now, 0).await.unwrap();
+    assert_eq!(
+        s.subnet_usage(std::slice::from_ref(&subnet)).await.unwrap()[&subnet],
+        4,
+        "five launched, one terminated"
+    );
+    assert_eq!(
+        launch_at(&*s, &subnet, None).await.unwrap().private_ip,
+        ip(5),
+        "a terminated instance's address is free again"
+    );
+    let err = launch_at(&*s, "subnet-0000000000000dead", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            store::StoreError::Refused(Ec2Error::InvalidSubnetIdNotFound(_))
+        ),
+        "{err}"
+    );
+    s.close().await;
+}
+
+/// The lifecycle trims the feed of changes older than an hour, but always keeps the latest:
+/// numbering goes on after it, and a follower at the latest change has missed nothing.
+pub async fn the_feed_keeps_an_hour_and_always_the_latest<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let a = launch(&*s, 3).await;
+    let feed = s.changes_after(0, 100).await.unwrap();
+    assert_eq!(feed.len(), 3);
+    let now = model::time::now_ms();
+    s.advance(now, 0).await.unwrap();
+    assert_eq!(
+        s.changes_after(0, 100).await.unwrap(),
+        feed,
+        "nothing is an hour old yet"
+    );
+    s.advance(now + 3_600_000 + 60_000, 0).await.unwrap();
+    let left = s.changes_after(0, 100).await.unwrap();
+    assert_eq!(left, feed[2..].to_vec(), "only the latest stays");
+    assert_eq!(s.oldest_change().await.unwrap(), Some(feed[2].seq));
+    s.update_instances(
+        &scope(),
+        std::slice::from_ref(&a[0].instance_id),
+        Box::new(|i, _| {
+            i.tags.push(model::tags::Tag {
+                key: "k".into(),
+                value: "v".into(),
+            });
+            Ok(())
+        }),
+    )
+    .await
+    .unwrap();
+    let next = s.changes_after(feed[2].seq, 100).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert!(next[0].seq > feed[2].seq, "numbering goes on");
+    assert_eq!(*s.watch().borrow(), next[0].seq);
+    s.close().await;
+}

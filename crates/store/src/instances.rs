@@ -108,3 +108,37 @@ pub struct InstancePage {
     /// Where the next page starts, when there is one.
     pub next: Option<i64>,
 }
+
+/// When the lifecycle's next step is due: the earliest transition (`next_transition`), or
+/// the first moment the instance terminated earliest (`first_terminated`) has been gone
+/// longer than `retention_ms`, when it is purged (an instance stays visible while terminated
+/// for `retention_ms` at most, as on EC2 for about an hour).
+pub fn next_lifecycle_step(
+    next_transition: Option<i64>,
+    first_terminated: Option<i64>,
+    retention_ms: i64,
+) -> Option<i64> {
+    let purge = first_terminated.map(|t| t + retention_ms + 1);
+    match (next_transition, purge) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_step_is_the_earliest_transition_or_purge() {
+        assert_eq!(next_lifecycle_step(None, None, 10), None);
+        assert_eq!(next_lifecycle_step(Some(5), None, 10), Some(5));
+        assert_eq!(
+            next_lifecycle_step(None, Some(5), 10),
+            Some(16),
+            "purged once terminated longer than the retention"
+        );
+        assert_eq!(next_lifecycle_step(Some(20), Some(5), 10), Some(16));
+        assert_eq!(next_lifecycle_step(Some(12), Some(5), 10), Some(12));
+    }
+}

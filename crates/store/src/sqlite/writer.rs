@@ -6,6 +6,7 @@
 
 use super::reads::{self, decode};
 
+use crate::feed::{Trim, RETENTION};
 use crate::instances::*;
 use crate::{
     ChangeKind, DefaultsMutation, ImageMutation, InstanceMutation, LaunchBuilder, MutationContext,
@@ -15,7 +16,7 @@ use model::catalogue;
 use model::image::Image;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
 use model::tags::Tag;
-use model::vpc::{Subnet, Vpc};
+use model::vpc::{self, Subnet, Vpc};
 use model::{Ec2Error, Instance, Scope};
 use sqlx::{Connection, SqliteConnection};
 use std::collections::HashSet;
@@ -26,13 +27,6 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Writes committed together at most (bounds the latency of the first one).
 const MAX_BATCH: usize = 512;
-
-/// How many changes the feed keeps. A follower further behind reloads its instances from the
-/// store instead of replaying the feed (the metadata hosts do so on start anyway).
-pub const FEED_RETENTION: i64 = 1_000_000;
-
-/// How often the feed is trimmed to [`FEED_RETENTION`].
-const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 
@@ -89,15 +83,9 @@ pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: w
         if !batch.is_empty() {
             run_batch(&mut conn, batch, &seq).await;
         }
-        if trimmed.elapsed() >= TRIM_EVERY {
+        if trimmed.elapsed() >= RETENTION.trim_every {
             trimmed = std::time::Instant::now();
-            let trim: BoxFut<'_, sqlx::Result<()>> = Box::pin(async {
-                sqlx::query("DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?")
-                    .bind(FEED_RETENTION)
-                    .execute(&mut conn)
-                    .await
-                    .map(|_| ())
-            });
+            let trim = trim_feed(&mut conn, |latest| RETENTION.by_count(latest));
             if let Err(e) = trim.await {
                 tracing::warn!(error = %e, "cannot trim the change feed");
             }
@@ -377,6 +365,24 @@ async fn append_change(
     Ok(())
 }
 
+/// Trim the feed as `policy` decides, given its latest change.
+fn trim_feed<'a>(
+    conn: &'a mut SqliteConnection,
+    policy: impl FnOnce(Option<u64>) -> Option<Trim> + Send + 'a,
+) -> BoxFut<'a, Result<()>> {
+    Box::pin(async move {
+        let Some(trim) = policy(reads::newest_change(conn).await?) else {
+            return Ok(());
+        };
+        sqlx::query("DELETE FROM changes WHERE seq < ? AND at_ms < ?")
+            .bind(trim.below_seq as i64)
+            .bind(trim.before_ms)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    })
+}
+
 /// A subnet of the scope by id: one of the Region's default subnets, or one the account made.
 async fn find_subnet(
     conn: &mut SqliteConnection,
@@ -412,8 +418,8 @@ async fn held_addresses(conn: &mut SqliteConnection, subnet_id: &str) -> Result<
     Ok(used.iter().filter_map(|(s,)| s.parse().ok()).collect())
 }
 
-/// Free addresses for a launch: the one asked for, or the lowest free ones of the subnet
-/// (never one of the five reserved).
+/// Free addresses for a launch, as the model allocates them from the subnet's block and
+/// the addresses instances hold there.
 async fn allocate(
     conn: &mut SqliteConnection,
     scope: &Scope,
@@ -422,36 +428,13 @@ async fn allocate(
     let subnet = find_subnet(conn, scope, &req.subnet_id)
         .await?
         .ok_or_else(|| Ec2Error::InvalidSubnetIdNotFound(req.subnet_id.clone()))?;
-    let used: HashSet<Ipv4Addr> = held_addresses(conn, &subnet.subnet_id)
-        .await?
-        .into_iter()
-        .collect();
-    let cidr = subnet.cidr;
-    if let Some(ip) = req.private_ip {
-        let inside = cidr
-            .offset_of(ip)
-            .is_some_and(|o| cidr.usable().contains(&o));
-        if !inside {
-            return Err(Ec2Error::InvalidParameterValueAddress {
-                address: ip.to_string(),
-            }
-            .into());
-        }
-        if used.contains(&ip) {
-            return Err(Ec2Error::InvalidIpAddressInUse(ip.to_string()).into());
-        }
-        return Ok(vec![ip]);
-    }
-    let free: Vec<Ipv4Addr> = cidr
-        .usable()
-        .map(|o| cidr.address(o))
-        .filter(|ip| !used.contains(ip))
-        .take(req.count as usize)
-        .collect();
-    if free.len() < req.count as usize {
-        return Err(Ec2Error::InsufficientFreeAddressesInSubnet(subnet.subnet_id.clone()).into());
-    }
-    Ok(free)
+    let held = held_addresses(conn, &subnet.subnet_id).await?;
+    Ok(vpc::allocate_addresses(
+        &subnet,
+        &held,
+        req.private_ip,
+        req.count,
+    )?)
 }
 
 pub fn launch(
@@ -569,27 +552,9 @@ pub fn advance(
                     .await?;
                 append_change(conn, &id, ChangeKind::Purged, 0, now, None).await?;
             }
-            // Keep the feed bounded: an hour of history is plenty for any follower.
-            sqlx::query(
-                "DELETE FROM changes WHERE at_ms < ? AND seq < (SELECT MAX(seq) FROM changes)",
-            )
-            .bind(now - 3_600_000)
-            .execute(&mut *conn)
-            .await?;
-            let next: Option<i64> =
-                sqlx::query_scalar("SELECT MIN(due_ms) FROM instances WHERE due_ms IS NOT NULL")
-                    .fetch_one(&mut *conn)
-                    .await?;
-            let next_purge: Option<i64> = sqlx::query_scalar(
-                "SELECT MIN(terminated_at_ms) FROM instances WHERE terminated_at_ms IS NOT NULL",
-            )
-            .fetch_one(&mut *conn)
-            .await?;
-            let purge_due = next_purge.map(|t| t + (now - purge_before_ms));
-            Ok(match (next, purge_due) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            })
+            trim_feed(conn, |latest| RETENTION.by_age(latest, now)).await?;
+            let (next, terminated) = reads::lifecycle_times(conn).await?;
+            Ok(next_lifecycle_step(next, terminated, now - purge_before_ms))
         })
     })
 }
