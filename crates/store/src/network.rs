@@ -4,6 +4,7 @@
 
 use crate::Result;
 use async_trait::async_trait;
+use model::catalogue;
 use model::tags::Tag;
 use model::vpc::{Subnet, Vpc};
 use model::{Ec2Error, Scope};
@@ -22,6 +23,30 @@ pub type SubnetDeletion = Box<dyn FnOnce(&Subnet, u64) -> std::result::Result<()
 
 /// A change to the tags of a VPC or subnet.
 pub type TagsMutation = Box<dyn FnOnce(&mut Vec<Tag>) -> std::result::Result<(), Ec2Error> + Send>;
+
+/// The catalogue's VPC of the scope with this id: the Region's default VPC, which every
+/// backend serves beside those accounts create, and never stores.
+pub fn default_vpc(scope: &Scope, vpc_id: &str) -> Option<Vpc> {
+    Some(catalogue::default_vpc(&scope.region).vpc).filter(|v| v.vpc_id == vpc_id)
+}
+
+/// The catalogue's subnet of the scope with this id: one of its default VPC's.
+pub fn default_subnet(scope: &Scope, subnet_id: &str) -> Option<Subnet> {
+    catalogue::default_vpc(&scope.region)
+        .subnets
+        .into_iter()
+        .find(|s| s.subnet_id == subnet_id)
+}
+
+/// The catalogue's subnets of a VPC of the scope: the default subnets, for the default VPC
+/// (they come before those accounts add to it).
+pub fn default_subnets_of(scope: &Scope, vpc_id: &str) -> Vec<Subnet> {
+    catalogue::default_vpc(&scope.region)
+        .subnets
+        .into_iter()
+        .filter(|s| s.vpc_id == vpc_id)
+        .collect()
+}
 
 #[async_trait]
 pub trait NetworkStore: Send + Sync {
@@ -52,4 +77,25 @@ pub trait NetworkStore: Send + Sync {
     /// `terminated` holds its private address (EC2 releases it at termination), whatever
     /// its account, since addresses are allocated per subnet id.
     async fn subnet_usage(&self, subnet_ids: &[String]) -> Result<HashMap<String, u64>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_holds_each_regions_default_vpc_and_subnets() {
+        let scope = Scope::new("123456789012", "us-west-2");
+        let d = catalogue::default_vpc("us-west-2");
+        assert_eq!(default_vpc(&scope, &d.vpc.vpc_id), Some(d.vpc.clone()));
+        assert_eq!(default_vpc(&scope, "vpc-0123456789abcdef0"), None);
+        assert_eq!(
+            default_subnet(&scope, &d.subnets[1].subnet_id),
+            Some(d.subnets[1].clone())
+        );
+        assert_eq!(default_subnets_of(&scope, &d.vpc.vpc_id), d.subnets);
+        assert!(default_subnets_of(&scope, "vpc-0123456789abcdef0").is_empty());
+        let elsewhere = Scope::new("123456789012", "eu-west-3");
+        assert_eq!(default_vpc(&elsewhere, &d.vpc.vpc_id), None);
+    }
 }

@@ -119,7 +119,7 @@ impl InstanceStore for SqliteStore {
         build: LaunchBuilder,
     ) -> Result<LaunchOutcome> {
         let scope = scope.clone();
-        self.write(move |reply| writer::launch(scope, req, build, reply))
+        self.write(move |reply| writer::instances::launch(scope, req, build, reply))
             .await
     }
 
@@ -139,12 +139,12 @@ impl InstanceStore for SqliteStore {
     ) -> Result<Vec<(Instance, Instance)>> {
         let scope = scope.clone();
         let ids = ids.to_vec();
-        self.write(move |reply| writer::update_instances(scope, ids, f, reply))
+        self.write(move |reply| writer::instances::update_instances(scope, ids, f, reply))
             .await
     }
 
     async fn advance(&self, now_ms: i64, purge_before_ms: i64) -> Result<Option<i64>> {
-        self.write(move |reply| writer::advance(now_ms, purge_before_ms, reply))
+        self.write(move |reply| writer::instances::advance(now_ms, purge_before_ms, reply))
             .await
     }
 
@@ -154,13 +154,13 @@ impl InstanceStore for SqliteStore {
 
     async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize> {
         let applied = applied.to_vec();
-        self.write(move |reply| writer::mark_applied(applied, reply))
+        self.write(move |reply| writer::instances::mark_applied(applied, reply))
             .await
     }
 
     async fn settle_associations(&self, settled: &[(String, String)]) -> Result<Vec<Instance>> {
         let settled = settled.to_vec();
-        self.write(move |reply| writer::settle_associations(settled, reply))
+        self.write(move |reply| writer::instances::settle_associations(settled, reply))
             .await
     }
 
@@ -197,7 +197,7 @@ impl DefaultsStore for SqliteStore {
 
     async fn modify_defaults(&self, scope: &Scope, f: DefaultsMutation) -> Result<AccountDefaults> {
         let scope = scope.clone();
-        self.write(move |reply| writer::modify_defaults(scope, f, reply))
+        self.write(move |reply| writer::defaults::modify_defaults(scope, f, reply))
             .await
     }
 }
@@ -206,7 +206,7 @@ impl DefaultsStore for SqliteStore {
 impl ImageStore for SqliteStore {
     async fn put_image(&self, scope: &Scope, image: Image) -> Result<()> {
         let scope = scope.clone();
-        self.write(move |reply| writer::put_image(scope, image, reply))
+        self.write(move |reply| writer::images::put_image(scope, image, reply))
             .await
     }
 
@@ -217,7 +217,7 @@ impl ImageStore for SqliteStore {
     async fn update_image(&self, scope: &Scope, image_id: &str, f: ImageMutation) -> Result<Image> {
         let scope = scope.clone();
         let id = image_id.to_string();
-        self.write(move |reply| writer::update_image(scope, id, f, reply))
+        self.write(move |reply| writer::images::update_image(scope, id, f, reply))
             .await
     }
 }
@@ -231,7 +231,7 @@ impl TemplateStore for SqliteStore {
         v: LaunchTemplateVersion,
     ) -> Result<()> {
         let scope = scope.clone();
-        self.write(move |reply| writer::create_template(scope, t, v, reply))
+        self.write(move |reply| writer::templates::create_template(scope, t, v, reply))
             .await
     }
 
@@ -255,14 +255,14 @@ impl TemplateStore for SqliteStore {
     ) -> Result<(LaunchTemplate, Option<LaunchTemplateVersion>)> {
         let scope = scope.clone();
         let id = template_id.to_string();
-        self.write(move |reply| writer::update_template(scope, id, f, reply))
+        self.write(move |reply| writer::templates::update_template(scope, id, f, reply))
             .await
     }
 
     async fn delete_template(&self, scope: &Scope, template_id: &str) -> Result<LaunchTemplate> {
         let scope = scope.clone();
         let id = template_id.to_string();
-        self.write(move |reply| writer::delete_template(scope, id, reply))
+        self.write(move |reply| writer::templates::delete_template(scope, id, reply))
             .await
     }
 }
@@ -271,7 +271,7 @@ impl TemplateStore for SqliteStore {
 impl NetworkStore for SqliteStore {
     async fn create_vpc(&self, scope: &Scope, vpc: Vpc) -> Result<()> {
         let scope = scope.clone();
-        self.write(move |reply| writer::create_vpc(scope, vpc, reply))
+        self.write(move |reply| writer::network::create_vpc(scope, vpc, reply))
             .await
     }
 
@@ -283,7 +283,7 @@ impl NetworkStore for SqliteStore {
     async fn delete_vpc(&self, scope: &Scope, vpc_id: &str, check: VpcDeletion) -> Result<Vpc> {
         let scope = scope.clone();
         let id = vpc_id.to_string();
-        self.write(move |reply| writer::delete_vpc(scope, id, check, reply))
+        self.write(move |reply| writer::network::delete_vpc(scope, id, check, reply))
             .await
     }
 
@@ -295,7 +295,7 @@ impl NetworkStore for SqliteStore {
     ) -> Result<Subnet> {
         let scope = scope.clone();
         let id = vpc_id.to_string();
-        self.write(move |reply| writer::create_subnet(scope, id, build, reply))
+        self.write(move |reply| writer::network::create_subnet(scope, id, build, reply))
             .await
     }
 
@@ -312,14 +312,14 @@ impl NetworkStore for SqliteStore {
     ) -> Result<Subnet> {
         let scope = scope.clone();
         let id = subnet_id.to_string();
-        self.write(move |reply| writer::delete_subnet(scope, id, check, reply))
+        self.write(move |reply| writer::network::delete_subnet(scope, id, check, reply))
             .await
     }
 
     async fn update_network_tags(&self, scope: &Scope, id: &str, f: TagsMutation) -> Result<()> {
         let scope = scope.clone();
         let id = id.to_string();
-        self.write(move |reply| writer::update_network_tags(scope, id, f, reply))
+        self.write(move |reply| writer::network::update_network_tags(scope, id, f, reply))
             .await
     }
 
@@ -338,7 +338,7 @@ impl IamStore for SqliteStore {
     }
 
     async fn write_iam(&self, puts: crate::IamRecords, deletes: Vec<crate::IamKey>) -> Result<()> {
-        self.write(move |reply| writer::write_iam(puts, deletes, reply))
+        self.write(move |reply| writer::iam::write_iam(puts, deletes, reply))
             .await
     }
 }

@@ -1,0 +1,245 @@
+//! The VPCs and subnets accounts create, beside the catalogue's default ones; creations and
+//! deletions decided by the model on what the transaction read.
+
+use super::{job, sync_tags, Job};
+use crate::network::{self, SubnetBuilder, SubnetDeletion, TagsMutation, VpcDeletion};
+use crate::sqlite::reads::decode;
+use crate::Result;
+use model::tags::Tag;
+use model::vpc::{Subnet, Vpc};
+use model::{Ec2Error, Scope};
+use sqlx::SqliteConnection;
+use std::net::Ipv4Addr;
+use tokio::sync::oneshot;
+
+/// A subnet of the scope by id: one of the Region's default subnets, or one the account made.
+pub(super) async fn find_subnet(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<Subnet>> {
+    if let Some(s) = network::default_subnet(scope, id) {
+        return Ok(Some(s));
+    }
+    let doc: Option<(String,)> = sqlx::query_as(
+        "SELECT doc FROM subnets WHERE subnet_id = ? AND account = ? AND region = ?",
+    )
+    .bind(id)
+    .bind(&scope.account)
+    .bind(&scope.region)
+    .fetch_optional(&mut *conn)
+    .await?;
+    doc.map(|(d,)| decode(&d)).transpose()
+}
+
+/// The addresses of a subnet that instances hold: every instance not terminated.
+pub(super) async fn held_addresses(
+    conn: &mut SqliteConnection,
+    subnet_id: &str,
+) -> Result<Vec<Ipv4Addr>> {
+    let used: Vec<(String,)> = sqlx::query_as(
+        "SELECT private_ip FROM instances WHERE subnet_id = ? AND state != 'terminated'",
+    )
+    .bind(subnet_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(used.iter().filter_map(|(s,)| s.parse().ok()).collect())
+}
+
+/// A VPC of the scope by id: the Region's default VPC, or one the account made.
+async fn find_vpc(conn: &mut SqliteConnection, scope: &Scope, id: &str) -> Result<Option<Vpc>> {
+    if let Some(v) = network::default_vpc(scope, id) {
+        return Ok(Some(v));
+    }
+    let doc: Option<(String,)> =
+        sqlx::query_as("SELECT doc FROM vpcs WHERE vpc_id = ? AND account = ? AND region = ?")
+            .bind(id)
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_optional(&mut *conn)
+            .await?;
+    doc.map(|(d,)| decode(&d)).transpose()
+}
+
+/// The subnets of a VPC of the scope (its default subnets first, for the default VPC).
+async fn subnets_of(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    vpc_id: &str,
+) -> Result<Vec<Subnet>> {
+    let mut out = network::default_subnets_of(scope, vpc_id);
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT doc FROM subnets WHERE vpc_id = ? AND account = ? AND region = ? ORDER BY pos",
+    )
+    .bind(vpc_id)
+    .bind(&scope.account)
+    .bind(&scope.region)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (d,) in rows {
+        out.push(decode(&d)?);
+    }
+    Ok(out)
+}
+
+pub fn create_vpc(scope: Scope, vpc: Vpc, reply: oneshot::Sender<Result<()>>) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO vpcs (vpc_id, account, region, doc) VALUES (?, ?, ?, ?)")
+                .bind(&vpc.vpc_id)
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(serde_json::to_string(&vpc)?)
+                .execute(&mut *conn)
+                .await?;
+            sync_tags(conn, &vpc.vpc_id, "vpc", &scope, &[], &vpc.tags).await
+        })
+    })
+}
+
+pub fn delete_vpc(
+    scope: Scope,
+    id: String,
+    check: VpcDeletion,
+    reply: oneshot::Sender<Result<Vpc>>,
+) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            let vpc = find_vpc(conn, &scope, &id)
+                .await?
+                .ok_or_else(|| Ec2Error::InvalidVpcIdNotFound(id.clone()))?;
+            let subnets = subnets_of(conn, &scope, &id).await?.len();
+            check(&vpc, subnets)?;
+            for sql in [
+                "DELETE FROM vpcs WHERE vpc_id = ?",
+                "DELETE FROM tags WHERE resource_id = ?",
+            ] {
+                sqlx::query(sql).bind(&id).execute(&mut *conn).await?;
+            }
+            Ok(vpc)
+        })
+    })
+}
+
+pub fn create_subnet(
+    scope: Scope,
+    vpc_id: String,
+    build: SubnetBuilder,
+    reply: oneshot::Sender<Result<Subnet>>,
+) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            let vpc = find_vpc(conn, &scope, &vpc_id)
+                .await?
+                .ok_or_else(|| Ec2Error::InvalidVpcIdNotFound(vpc_id.clone()))?;
+            let siblings = subnets_of(conn, &scope, &vpc_id).await?;
+            let subnet = build(&vpc, &siblings)?;
+            sqlx::query(
+                "INSERT INTO subnets (subnet_id, vpc_id, account, region, doc) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&subnet.subnet_id)
+            .bind(&subnet.vpc_id)
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(serde_json::to_string(&subnet)?)
+            .execute(&mut *conn)
+            .await?;
+            sync_tags(conn, &subnet.subnet_id, "subnet", &scope, &[], &subnet.tags).await?;
+            Ok(subnet)
+        })
+    })
+}
+
+pub fn delete_subnet(
+    scope: Scope,
+    id: String,
+    check: SubnetDeletion,
+    reply: oneshot::Sender<Result<Subnet>>,
+) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            let subnet = find_subnet(conn, &scope, &id)
+                .await?
+                .ok_or_else(|| Ec2Error::InvalidSubnetIdNotFound(id.clone()))?;
+            let held = held_addresses(conn, &id).await?.len() as u64;
+            check(&subnet, held)?;
+            for sql in [
+                "DELETE FROM subnets WHERE subnet_id = ?",
+                "DELETE FROM tags WHERE resource_id = ?",
+            ] {
+                sqlx::query(sql).bind(&id).execute(&mut *conn).await?;
+            }
+            Ok(subnet)
+        })
+    })
+}
+
+/// Tags of a VPC or subnet the account made, by its id's prefix. The default VPC and its
+/// subnets are the catalogue's and carry no tags.
+pub fn update_network_tags(
+    scope: Scope,
+    id: String,
+    f: TagsMutation,
+    reply: oneshot::Sender<Result<()>>,
+) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            if id.starts_with("vpc-") {
+                let table = Retag {
+                    kind: "vpc",
+                    select: "SELECT doc FROM vpcs WHERE vpc_id = ? AND account = ? AND region = ?",
+                    update: "UPDATE vpcs SET doc = ? WHERE vpc_id = ?",
+                    missing: Ec2Error::InvalidVpcIdNotFound,
+                };
+                retag(conn, &scope, id, table, |v: &mut Vpc| &mut v.tags, f).await
+            } else {
+                let table = Retag {
+                    kind: "subnet",
+                    select:
+                        "SELECT doc FROM subnets WHERE subnet_id = ? AND account = ? AND region = ?",
+                    update: "UPDATE subnets SET doc = ? WHERE subnet_id = ?",
+                    missing: Ec2Error::InvalidSubnetIdNotFound,
+                };
+                retag(conn, &scope, id, table, |s: &mut Subnet| &mut s.tags, f).await
+            }
+        })
+    })
+}
+
+/// Where a kind of network resource keeps its document, and its error when it is not there.
+struct Retag {
+    kind: &'static str,
+    select: &'static str,
+    update: &'static str,
+    missing: fn(String) -> Ec2Error,
+}
+
+/// Change the tags of one document of `table`, and the `tags` rows with them.
+async fn retag<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    id: String,
+    table: Retag,
+    tags_of: fn(&mut T) -> &mut Vec<Tag>,
+    f: TagsMutation,
+) -> Result<()> {
+    let doc: Option<(String,)> = sqlx::query_as(table.select)
+        .bind(&id)
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((doc,)) = doc else {
+        return Err((table.missing)(id).into());
+    };
+    let mut before: T = decode(&doc)?;
+    let mut after = before.clone();
+    f(tags_of(&mut after))?;
+    sqlx::query(table.update)
+        .bind(serde_json::to_string(&after)?)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    let (before, after) = (tags_of(&mut before).clone(), tags_of(&mut after).clone());
+    sync_tags(conn, &id, table.kind, scope, &before, &after).await
+}
