@@ -19,7 +19,7 @@
 //! - [`network`]: [`NetworkStore`]: the VPCs and subnets accounts create.
 //! - [`iam`]: [`IamStore`]: the IAM registry's documents.
 //! - [`feed`]: [`Feed`]: the change feed.
-//! - [`error`]: [`StoreError`].
+//! - [`error`]: what can go wrong, [`StoreError`].
 //!
 //! Backends: [`sqlite`]. `conformance` (feature `conformance`) is the suite every backend
 //! must pass, through the traits alone; `tests/sqlite.rs` runs it on SQLite.

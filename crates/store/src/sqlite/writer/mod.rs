@@ -11,12 +11,12 @@
 //! - [`instances`]: launches, instance writes and their feed entries, the lifecycle.
 //! - [`defaults`], [`images`], [`templates`], [`network`], [`iam`]: the other records.
 
-pub mod defaults;
-pub mod iam;
-pub mod images;
-pub mod instances;
-pub mod network;
-pub mod templates;
+pub(super) mod defaults;
+pub(super) mod iam;
+pub(super) mod images;
+pub(super) mod instances;
+pub(super) mod network;
+pub(super) mod templates;
 
 use super::reads;
 use crate::feed::{Trim, RETENTION};
@@ -45,7 +45,7 @@ pub enum Msg {
     Close(oneshot::Sender<()>),
 }
 
-pub(super) fn job<T, F>(reply: oneshot::Sender<Result<T>>, f: F) -> Job
+fn job<T, F>(reply: oneshot::Sender<Result<T>>, f: F) -> Job
 where
     T: Send + 'static,
     F: for<'c> FnOnce(&'c mut SqliteConnection, i64) -> BoxFut<'c, Result<T>> + Send + 'static,
@@ -170,7 +170,7 @@ async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &wat
 }
 
 /// Trim the feed as `policy` decides, given its latest change.
-pub(super) fn trim_feed<'a>(
+fn trim_feed<'a>(
     conn: &'a mut SqliteConnection,
     policy: impl FnOnce(Option<u64>) -> Option<Trim> + Send + 'a,
 ) -> BoxFut<'a, Result<()>> {
@@ -187,7 +187,7 @@ pub(super) fn trim_feed<'a>(
     })
 }
 
-pub(super) async fn sync_tags(
+async fn sync_tags(
     conn: &mut SqliteConnection,
     resource_id: &str,
     resource_type: &str,
