@@ -1,23 +1,18 @@
 //! The images an account registers, and their tags.
 
-use super::{job, sync_tags, Job};
-use crate::sqlite::reads::decode;
+use super::documents::IMAGES;
+use super::{job, Job};
 use crate::{ImageMutation, Result};
 use model::image::Image;
-use model::{Ec2Error, Scope};
+use model::Scope;
 use tokio::sync::oneshot;
 
 pub fn put_image(scope: Scope, image: Image, reply: oneshot::Sender<Result<()>>) -> Job {
     job(reply, move |conn, _now| {
         Box::pin(async move {
-            sqlx::query("INSERT INTO images (image_id, account, region, doc) VALUES (?, ?, ?, ?)")
-                .bind(&image.image_id)
-                .bind(&scope.account)
-                .bind(&scope.region)
-                .bind(serde_json::to_string(&image)?)
-                .execute(&mut *conn)
-                .await?;
-            sync_tags(conn, &image.image_id, "image", &scope, &[], &image.tags).await
+            IMAGES
+                .insert(conn, &scope, &image.image_id, &image, &image.tags, &[])
+                .await
         })
     })
 }
@@ -30,26 +25,11 @@ pub fn update_image(
 ) -> Job {
     job(reply, move |conn, _now| {
         Box::pin(async move {
-            let doc: Option<(String,)> = sqlx::query_as(
-                "SELECT doc FROM images WHERE image_id = ? AND account = ? AND region = ?",
-            )
-            .bind(&id)
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some((doc,)) = doc else {
-                return Err(Ec2Error::InvalidAmiIdNotFound(id).into());
-            };
-            let before: Image = decode(&doc)?;
+            let before: Image = IMAGES.get(conn, &scope, &id).await?;
             let mut after = before.clone();
             f(&mut after)?;
-            sqlx::query("UPDATE images SET doc = ? WHERE image_id = ?")
-                .bind(serde_json::to_string(&after)?)
-                .bind(&id)
-                .execute(&mut *conn)
-                .await?;
-            sync_tags(conn, &id, "image", &scope, &before.tags, &after.tags).await?;
+            let tags = (before.tags.as_slice(), after.tags.as_slice());
+            IMAGES.replace(conn, &scope, &id, &after, tags).await?;
             Ok(after)
         })
     })

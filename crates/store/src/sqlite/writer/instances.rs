@@ -2,8 +2,9 @@
 //! transitions and purge, the metadata hosts' acknowledgements; each write keeps the
 //! instance's filter attributes and tags and appends its feed entries.
 
+use super::documents::sync_tags;
 use super::network::{find_subnet, held_addresses};
-use super::{job, sync_tags, trim_feed, Job};
+use super::{job, trim_feed, Job};
 use crate::feed::RETENTION;
 use crate::instances::*;
 use crate::sqlite::reads::{self, decode};

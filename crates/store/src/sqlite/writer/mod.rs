@@ -10,8 +10,10 @@
 //! rows that result: nothing here decides.
 //! - [`instances`]: launches, instance writes and their feed entries, the lifecycle.
 //! - [`defaults`], [`images`], [`templates`], [`network`], [`iam`]: the other records.
+//! - [`documents`]: the rows of documents kept per scope by id, and of tags.
 
 pub(super) mod defaults;
+mod documents;
 pub(super) mod iam;
 pub(super) mod images;
 pub(super) mod instances;
@@ -21,8 +23,6 @@ pub(super) mod templates;
 use super::reads;
 use crate::feed::{Trim, RETENTION};
 use crate::{Result, StoreError};
-use model::tags::Tag;
-use model::Scope;
 use sqlx::{Connection, SqliteConnection};
 use std::future::Future;
 use std::pin::Pin;
@@ -185,40 +185,4 @@ fn trim_feed<'a>(
             .await?;
         Ok(())
     })
-}
-
-async fn sync_tags(
-    conn: &mut SqliteConnection,
-    resource_id: &str,
-    resource_type: &str,
-    scope: &Scope,
-    before: &[Tag],
-    after: &[Tag],
-) -> Result<()> {
-    for t in before {
-        if !after.iter().any(|a| a.key == t.key) {
-            sqlx::query("DELETE FROM tags WHERE resource_id = ? AND key = ?")
-                .bind(resource_id)
-                .bind(&t.key)
-                .execute(&mut *conn)
-                .await?;
-        }
-    }
-    for t in after {
-        if !before.contains(t) {
-            sqlx::query(
-                "INSERT INTO tags (resource_id, resource_type, account, region, key, value) VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (resource_id, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(resource_id)
-            .bind(resource_type)
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(&t.key)
-            .bind(&t.value)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(())
 }

@@ -1,7 +1,8 @@
 //! The VPCs and subnets accounts create, beside the catalogue's default ones; creations and
 //! deletions decided by the model on what the transaction read.
 
-use super::{job, sync_tags, Job};
+use super::documents::{Documents, SUBNETS, VPCS};
+use super::{job, Job};
 use crate::network::{self, SubnetBuilder, SubnetDeletion, TagsMutation, VpcDeletion};
 use crate::sqlite::reads::decode;
 use crate::Result;
@@ -18,18 +19,10 @@ pub(super) async fn find_subnet(
     scope: &Scope,
     id: &str,
 ) -> Result<Option<Subnet>> {
-    if let Some(s) = network::default_subnet(scope, id) {
-        return Ok(Some(s));
+    match network::default_subnet(scope, id) {
+        Some(s) => Ok(Some(s)),
+        None => SUBNETS.find(conn, scope, id).await,
     }
-    let doc: Option<(String,)> = sqlx::query_as(
-        "SELECT doc FROM subnets WHERE subnet_id = ? AND account = ? AND region = ?",
-    )
-    .bind(id)
-    .bind(&scope.account)
-    .bind(&scope.region)
-    .fetch_optional(&mut *conn)
-    .await?;
-    doc.map(|(d,)| decode(&d)).transpose()
 }
 
 /// The addresses of a subnet that instances hold: every instance not terminated.
@@ -48,17 +41,10 @@ pub(super) async fn held_addresses(
 
 /// A VPC of the scope by id: the Region's default VPC, or one the account made.
 async fn find_vpc(conn: &mut SqliteConnection, scope: &Scope, id: &str) -> Result<Option<Vpc>> {
-    if let Some(v) = network::default_vpc(scope, id) {
-        return Ok(Some(v));
+    match network::default_vpc(scope, id) {
+        Some(v) => Ok(Some(v)),
+        None => VPCS.find(conn, scope, id).await,
     }
-    let doc: Option<(String,)> =
-        sqlx::query_as("SELECT doc FROM vpcs WHERE vpc_id = ? AND account = ? AND region = ?")
-            .bind(id)
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .fetch_optional(&mut *conn)
-            .await?;
-    doc.map(|(d,)| decode(&d)).transpose()
 }
 
 /// The subnets of a VPC of the scope (its default subnets first, for the default VPC).
@@ -85,14 +71,8 @@ async fn subnets_of(
 pub fn create_vpc(scope: Scope, vpc: Vpc, reply: oneshot::Sender<Result<()>>) -> Job {
     job(reply, move |conn, _now| {
         Box::pin(async move {
-            sqlx::query("INSERT INTO vpcs (vpc_id, account, region, doc) VALUES (?, ?, ?, ?)")
-                .bind(&vpc.vpc_id)
-                .bind(&scope.account)
-                .bind(&scope.region)
-                .bind(serde_json::to_string(&vpc)?)
-                .execute(&mut *conn)
-                .await?;
-            sync_tags(conn, &vpc.vpc_id, "vpc", &scope, &[], &vpc.tags).await
+            VPCS.insert(conn, &scope, &vpc.vpc_id, &vpc, &vpc.tags, &[])
+                .await
         })
     })
 }
@@ -110,12 +90,7 @@ pub fn delete_vpc(
                 .ok_or_else(|| Ec2Error::InvalidVpcIdNotFound(id.clone()))?;
             let subnets = subnets_of(conn, &scope, &id).await?.len();
             check(&vpc, subnets)?;
-            for sql in [
-                "DELETE FROM vpcs WHERE vpc_id = ?",
-                "DELETE FROM tags WHERE resource_id = ?",
-            ] {
-                sqlx::query(sql).bind(&id).execute(&mut *conn).await?;
-            }
+            VPCS.delete(conn, &id).await?;
             Ok(vpc)
         })
     })
@@ -134,17 +109,17 @@ pub fn create_subnet(
                 .ok_or_else(|| Ec2Error::InvalidVpcIdNotFound(vpc_id.clone()))?;
             let siblings = subnets_of(conn, &scope, &vpc_id).await?;
             let subnet = build(&vpc, &siblings)?;
-            sqlx::query(
-                "INSERT INTO subnets (subnet_id, vpc_id, account, region, doc) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&subnet.subnet_id)
-            .bind(&subnet.vpc_id)
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(serde_json::to_string(&subnet)?)
-            .execute(&mut *conn)
-            .await?;
-            sync_tags(conn, &subnet.subnet_id, "subnet", &scope, &[], &subnet.tags).await?;
+            let vpc_id = [("vpc_id", subnet.vpc_id.as_str())];
+            SUBNETS
+                .insert(
+                    conn,
+                    &scope,
+                    &subnet.subnet_id,
+                    &subnet,
+                    &subnet.tags,
+                    &vpc_id,
+                )
+                .await?;
             Ok(subnet)
         })
     })
@@ -163,12 +138,7 @@ pub fn delete_subnet(
                 .ok_or_else(|| Ec2Error::InvalidSubnetIdNotFound(id.clone()))?;
             let held = held_addresses(conn, &id).await?.len() as u64;
             check(&subnet, held)?;
-            for sql in [
-                "DELETE FROM subnets WHERE subnet_id = ?",
-                "DELETE FROM tags WHERE resource_id = ?",
-            ] {
-                sqlx::query(sql).bind(&id).execute(&mut *conn).await?;
-            }
+            SUBNETS.delete(conn, &id).await?;
             Ok(subnet)
         })
     })
@@ -185,61 +155,28 @@ pub fn update_network_tags(
     job(reply, move |conn, _now| {
         Box::pin(async move {
             if id.starts_with("vpc-") {
-                let table = Retag {
-                    kind: "vpc",
-                    select: "SELECT doc FROM vpcs WHERE vpc_id = ? AND account = ? AND region = ?",
-                    update: "UPDATE vpcs SET doc = ? WHERE vpc_id = ?",
-                    missing: Ec2Error::InvalidVpcIdNotFound,
-                };
-                retag(conn, &scope, id, table, |v: &mut Vpc| &mut v.tags, f).await
+                retag(conn, &scope, &id, &VPCS, |v: &mut Vpc| &mut v.tags, f).await
             } else {
-                let table = Retag {
-                    kind: "subnet",
-                    select:
-                        "SELECT doc FROM subnets WHERE subnet_id = ? AND account = ? AND region = ?",
-                    update: "UPDATE subnets SET doc = ? WHERE subnet_id = ?",
-                    missing: Ec2Error::InvalidSubnetIdNotFound,
-                };
-                retag(conn, &scope, id, table, |s: &mut Subnet| &mut s.tags, f).await
+                retag(conn, &scope, &id, &SUBNETS, |s: &mut Subnet| &mut s.tags, f).await
             }
         })
     })
 }
 
-/// Where a kind of network resource keeps its document, and its error when it is not there.
-struct Retag {
-    kind: &'static str,
-    select: &'static str,
-    update: &'static str,
-    missing: fn(String) -> Ec2Error,
-}
-
-/// Change the tags of one document of `table`, and the `tags` rows with them.
+/// Change the tags of one document, and the `tags` rows with them.
 async fn retag<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(
     conn: &mut SqliteConnection,
     scope: &Scope,
-    id: String,
-    table: Retag,
+    id: &str,
+    table: &Documents,
     tags_of: fn(&mut T) -> &mut Vec<Tag>,
     f: TagsMutation,
 ) -> Result<()> {
-    let doc: Option<(String,)> = sqlx::query_as(table.select)
-        .bind(&id)
-        .bind(&scope.account)
-        .bind(&scope.region)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some((doc,)) = doc else {
-        return Err((table.missing)(id).into());
-    };
-    let mut before: T = decode(&doc)?;
+    let mut before: T = table.get(conn, scope, id).await?;
     let mut after = before.clone();
     f(tags_of(&mut after))?;
-    sqlx::query(table.update)
-        .bind(serde_json::to_string(&after)?)
-        .bind(&id)
-        .execute(&mut *conn)
-        .await?;
-    let (before, after) = (tags_of(&mut before).clone(), tags_of(&mut after).clone());
-    sync_tags(conn, &id, table.kind, scope, &before, &after).await
+    let (before, after_tags) = (tags_of(&mut before).clone(), tags_of(&mut after).clone());
+    table
+        .replace(conn, scope, id, &after, (&before, &after_tags))
+        .await
 }

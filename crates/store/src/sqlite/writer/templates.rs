@@ -1,7 +1,7 @@
 //! Launch templates, their versions and tags.
 
-use super::{job, sync_tags, Job};
-use crate::sqlite::reads::decode;
+use super::documents::TEMPLATES;
+use super::{job, Job};
 use crate::{Result, TemplateMutation};
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
 use model::{Ec2Error, Scope};
@@ -39,45 +39,13 @@ pub fn create_template(
             if taken.is_some() {
                 return Err(Ec2Error::InvalidLaunchTemplateNameAlreadyExists.into());
             }
-            sqlx::query("INSERT INTO launch_templates (launch_template_id, account, region, name, doc) VALUES (?, ?, ?, ?, ?)")
-                .bind(&t.launch_template_id)
-                .bind(&scope.account)
-                .bind(&scope.region)
-                .bind(&t.name)
-                .bind(serde_json::to_string(&t)?)
-                .execute(&mut *conn)
+            let name = [("name", t.name.as_str())];
+            TEMPLATES
+                .insert(conn, &scope, &t.launch_template_id, &t, &t.tags, &name)
                 .await?;
-            insert_version(conn, &v).await?;
-            sync_tags(
-                conn,
-                &t.launch_template_id,
-                "launch-template",
-                &scope,
-                &[],
-                &t.tags,
-            )
-            .await
+            insert_version(conn, &v).await
         })
     })
-}
-
-async fn load_template(
-    conn: &mut SqliteConnection,
-    scope: &Scope,
-    id: &str,
-) -> Result<LaunchTemplate> {
-    let doc: Option<(String,)> = sqlx::query_as(
-        "SELECT doc FROM launch_templates WHERE launch_template_id = ? AND account = ? AND region = ?",
-    )
-    .bind(id)
-    .bind(&scope.account)
-    .bind(&scope.region)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match doc {
-        Some((d,)) => decode(&d),
-        None => Err(Ec2Error::InvalidLaunchTemplateIdNotFound(id.to_string()).into()),
-    }
 }
 
 pub fn update_template(
@@ -88,26 +56,14 @@ pub fn update_template(
 ) -> Job {
     job(reply, move |conn, _now| {
         Box::pin(async move {
-            let before = load_template(conn, &scope, &id).await?;
+            let before: LaunchTemplate = TEMPLATES.get(conn, &scope, &id).await?;
             let mut after = before.clone();
             let version = f(&mut after)?;
-            sqlx::query("UPDATE launch_templates SET doc = ? WHERE launch_template_id = ?")
-                .bind(serde_json::to_string(&after)?)
-                .bind(&id)
-                .execute(&mut *conn)
-                .await?;
+            let tags = (before.tags.as_slice(), after.tags.as_slice());
+            TEMPLATES.replace(conn, &scope, &id, &after, tags).await?;
             if let Some(v) = &version {
                 insert_version(conn, v).await?;
             }
-            sync_tags(
-                conn,
-                &id,
-                "launch-template",
-                &scope,
-                &before.tags,
-                &after.tags,
-            )
-            .await?;
             Ok((after, version))
         })
     })
@@ -120,14 +76,12 @@ pub fn delete_template(
 ) -> Job {
     job(reply, move |conn, _now| {
         Box::pin(async move {
-            let t = load_template(conn, &scope, &id).await?;
-            for sql in [
-                "DELETE FROM launch_template_versions WHERE launch_template_id = ?",
-                "DELETE FROM launch_templates WHERE launch_template_id = ?",
-                "DELETE FROM tags WHERE resource_id = ?",
-            ] {
-                sqlx::query(sql).bind(&id).execute(&mut *conn).await?;
-            }
+            let t: LaunchTemplate = TEMPLATES.get(conn, &scope, &id).await?;
+            sqlx::query("DELETE FROM launch_template_versions WHERE launch_template_id = ?")
+                .bind(&id)
+                .execute(&mut *conn)
+                .await?;
+            TEMPLATES.delete(conn, &id).await?;
             Ok(t)
         })
     })
