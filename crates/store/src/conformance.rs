@@ -562,3 +562,352 @@ pub async fn the_feed_keeps_an_hour_and_always_the_latest<B: Backend>(b: &B) {
     assert_eq!(*s.watch().borrow(), next[0].seq);
     s.close().await;
 }
+
+fn tag(key: &str, value: &str) -> model::tags::Tag {
+    model::tags::Tag {
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+/// The resources DescribeTags lists in the scope, as (id, type, key, value).
+async fn listed_tags(s: &dyn Store) -> Vec<(String, String, String, String)> {
+    let page = s
+        .describe_tags(&scope(), &store::TagQuery::default())
+        .await
+        .unwrap();
+    page.tags
+        .into_iter()
+        .map(|t| (t.resource_id, t.resource_type, t.key, t.value))
+        .collect()
+}
+
+fn refused(r: store::Result<impl std::fmt::Debug>) -> Ec2Error {
+    match r {
+        Err(store::StoreError::Refused(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// VPCs and subnets an account creates: listed in creation order beside the catalogue's
+/// default ones, a subnet checked against its VPC's others (default subnets included),
+/// retagged, deleted once the model allows it (with their tags); unknown ids are the
+/// resource's `NotFound`; another scope sees none of them.
+pub async fn vpcs_and_subnets_are_kept_per_scope<B: Backend>(b: &B) {
+    use model::vpc::{Subnet, Vpc};
+    let s = b.open().await;
+    let default = catalogue::default_vpc("us-west-2");
+    let vpc = Vpc {
+        vpc_id: "vpc-0000000000000aaaa".into(),
+        cidr: model::cidr::Cidr::parse("10.1.0.0/16").unwrap(),
+        is_default: false,
+        instance_tenancy: "default".into(),
+        tags: vec![tag("Name", "main")],
+    };
+    s.create_vpc(&scope(), vpc.clone()).await.unwrap();
+    assert_eq!(s.vpcs(&scope()).await.unwrap(), vec![vpc.clone()]);
+    let other = Scope::new("999999999999", "us-west-2");
+    assert!(s.vpcs(&other).await.unwrap().is_empty());
+
+    let subnet_of = |vpc_id: &str, id: &str, block: &str| Subnet {
+        subnet_id: id.into(),
+        vpc_id: vpc_id.into(),
+        availability_zone: "us-west-2a".into(),
+        availability_zone_id: "usw2-az1".into(),
+        cidr: model::cidr::Cidr::parse(block).unwrap(),
+        default_for_az: false,
+        tags: vec![],
+    };
+    let made = subnet_of(&vpc.vpc_id, "subnet-0000000000000aaaa", "10.1.1.0/24");
+    let (expected_vpc, m) = (vpc.clone(), made.clone());
+    let created = s
+        .create_subnet(
+            &scope(),
+            &vpc.vpc_id,
+            Box::new(move |v, siblings| {
+                assert_eq!(v, &expected_vpc);
+                assert!(siblings.is_empty());
+                Ok(m)
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created, made);
+    // In the default VPC, the default subnets are the siblings the model checks against.
+    let (expected, in_default) = (
+        default.subnets.clone(),
+        subnet_of(
+            &default.vpc.vpc_id,
+            "subnet-0000000000000bbbb",
+            "172.31.128.0/24",
+        ),
+    );
+    let d = in_default.clone();
+    s.create_subnet(
+        &scope(),
+        &default.vpc.vpc_id,
+        Box::new(move |_, siblings| {
+            assert_eq!(siblings, expected.as_slice());
+            Ok(d)
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.subnets(&scope()).await.unwrap(),
+        vec![made.clone(), in_default.clone()],
+        "in creation order"
+    );
+    assert!(matches!(
+        refused(
+            s.create_subnet(
+                &scope(),
+                "vpc-0000000000000dead",
+                Box::new(|_, _| panic!("not called"))
+            )
+            .await
+        ),
+        Ec2Error::InvalidVpcIdNotFound(_)
+    ));
+
+    for id in [&vpc.vpc_id, &made.subnet_id] {
+        s.update_network_tags(
+            &scope(),
+            id,
+            Box::new(|tags| {
+                tags.retain(|t| t.key != "Name");
+                tags.push(tag("env", "prod"));
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        s.vpcs(&scope()).await.unwrap()[0].tags,
+        vec![tag("env", "prod")]
+    );
+    assert_eq!(
+        s.subnets(&scope()).await.unwrap()[0].tags,
+        vec![tag("env", "prod")]
+    );
+    let mut tags = listed_tags(&*s).await;
+    tags.sort();
+    assert_eq!(
+        tags,
+        vec![
+            (
+                made.subnet_id.clone(),
+                "subnet".into(),
+                "env".into(),
+                "prod".into()
+            ),
+            (
+                vpc.vpc_id.clone(),
+                "vpc".into(),
+                "env".into(),
+                "prod".into()
+            ),
+        ]
+    );
+    assert!(matches!(
+        refused(
+            s.update_network_tags(&other, &vpc.vpc_id, Box::new(|_| Ok(())))
+                .await
+        ),
+        Ec2Error::InvalidVpcIdNotFound(_)
+    ));
+    assert!(matches!(
+        refused(
+            s.update_network_tags(&scope(), "subnet-0000000000000dead", Box::new(|_| Ok(())))
+                .await
+        ),
+        Ec2Error::InvalidSubnetIdNotFound(_)
+    ));
+
+    let subnets = |n: usize| {
+        Box::new(move |_: &Vpc, count: usize| {
+            assert_eq!(count, n);
+            model::vpc::check_vpc_deletable(&vpc_stub(), count)
+        }) as store::VpcDeletion
+    };
+    fn vpc_stub() -> Vpc {
+        Vpc {
+            vpc_id: "vpc-0000000000000aaaa".into(),
+            cidr: model::cidr::Cidr::parse("10.1.0.0/16").unwrap(),
+            is_default: false,
+            instance_tenancy: "default".into(),
+            tags: vec![],
+        }
+    }
+    assert!(matches!(
+        refused(s.delete_vpc(&scope(), &vpc.vpc_id, subnets(1)).await),
+        Ec2Error::DependencyViolation(_)
+    ));
+    let gone = s
+        .delete_subnet(
+            &scope(),
+            &made.subnet_id,
+            Box::new(|_, held| {
+                assert_eq!(held, 0);
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(gone.subnet_id, made.subnet_id);
+    s.delete_vpc(&scope(), &vpc.vpc_id, subnets(0))
+        .await
+        .unwrap();
+    assert!(s.vpcs(&scope()).await.unwrap().is_empty());
+    assert_eq!(s.subnets(&scope()).await.unwrap(), vec![in_default]);
+    assert!(
+        listed_tags(&*s).await.is_empty(),
+        "their tags went with them"
+    );
+    assert!(matches!(
+        refused(s.delete_vpc(&scope(), &vpc.vpc_id, subnets(0)).await),
+        Ec2Error::InvalidVpcIdNotFound(_)
+    ));
+    assert!(matches!(
+        refused(
+            s.delete_subnet(&scope(), &made.subnet_id, Box::new(|_, _| Ok(())))
+                .await
+        ),
+        Ec2Error::InvalidSubnetIdNotFound(_)
+    ));
+    s.close().await;
+}
+
+/// Launch templates: a name is the scope's once; a change may add a version; deletion takes
+/// the versions and tags with it. Images: registered, changed, their tags listed.
+pub async fn templates_and_images_are_kept_per_scope<B: Backend>(b: &B) {
+    use model::image::Image;
+    use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
+    let s = b.open().await;
+    let t = LaunchTemplate {
+        launch_template_id: "lt-0000000000000aaaa".into(),
+        name: "web".into(),
+        scope: scope(),
+        create_time_ms: 1,
+        created_by: "arn:aws:iam::123456789012:root".into(),
+        default_version: 1,
+        latest_version: 1,
+        tags: vec![tag("team", "a")],
+    };
+    let version = |n: u64| LaunchTemplateVersion {
+        launch_template_id: t.launch_template_id.clone(),
+        version: n,
+        description: None,
+        create_time_ms: 1,
+        created_by: t.created_by.clone(),
+        data_json: "{}".into(),
+        metadata: Default::default(),
+    };
+    s.create_template(&scope(), t.clone(), version(1))
+        .await
+        .unwrap();
+    let twin = LaunchTemplate {
+        launch_template_id: "lt-0000000000000bbbb".into(),
+        ..t.clone()
+    };
+    assert_eq!(
+        refused(s.create_template(&scope(), twin, version(1)).await),
+        Ec2Error::InvalidLaunchTemplateNameAlreadyExists
+    );
+    let v2 = version(2);
+    let (changed, added) = s
+        .update_template(
+            &scope(),
+            &t.launch_template_id,
+            Box::new(move |t| {
+                t.latest_version = 2;
+                t.tags = vec![tag("team", "b")];
+                Ok(Some(v2))
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(added, Some(version(2)));
+    assert_eq!(s.templates(&scope()).await.unwrap(), vec![changed.clone()]);
+    assert_eq!(
+        s.template_versions(&scope(), &t.launch_template_id)
+            .await
+            .unwrap(),
+        vec![version(1), version(2)]
+    );
+
+    let image = Image {
+        image_id: "ami-0000000000000aaaa".into(),
+        owner_id: "123456789012".into(),
+        owner_alias: None,
+        name: "golden".into(),
+        description: None,
+        architecture: "x86_64".into(),
+        platform_details: "Linux/UNIX".into(),
+        root_device_name: "/dev/xvda".into(),
+        virtualization_type: "hvm".into(),
+        ena_support: true,
+        public: false,
+        imds_support: None,
+        creation_date: "2026-01-01T00:00:00.000Z".into(),
+        tags: vec![tag("os", "linux")],
+    };
+    s.put_image(&scope(), image.clone()).await.unwrap();
+    let changed_image = s
+        .update_image(
+            &scope(),
+            &image.image_id,
+            Box::new(|i| {
+                i.imds_support = Some(model::image::ImdsSupport::V2_0);
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.images(&scope()).await.unwrap(), vec![changed_image]);
+    let mut tags = listed_tags(&*s).await;
+    tags.sort();
+    assert_eq!(
+        tags,
+        vec![
+            (
+                image.image_id.clone(),
+                "image".into(),
+                "os".into(),
+                "linux".into()
+            ),
+            (
+                t.launch_template_id.clone(),
+                "launch-template".into(),
+                "team".into(),
+                "b".into()
+            ),
+        ]
+    );
+    assert!(matches!(
+        refused(
+            s.update_image(&scope(), "ami-0000000000000dead", Box::new(|_| Ok(())))
+                .await
+        ),
+        Ec2Error::InvalidAmiIdNotFound(_)
+    ));
+
+    assert_eq!(
+        s.delete_template(&scope(), &t.launch_template_id)
+            .await
+            .unwrap(),
+        changed
+    );
+    assert!(s.templates(&scope()).await.unwrap().is_empty());
+    assert!(matches!(
+        refused(s.template_versions(&scope(), &t.launch_template_id).await),
+        Ec2Error::InvalidLaunchTemplateIdNotFound(_)
+    ));
+    assert_eq!(listed_tags(&*s).await.len(), 1, "the image's tag stays");
+    assert!(matches!(
+        refused(s.delete_template(&scope(), &t.launch_template_id).await),
+        Ec2Error::InvalidLaunchTemplateIdNotFound(_)
+    ));
+    s.close().await;
+}
