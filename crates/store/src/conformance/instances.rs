@@ -1,0 +1,348 @@
+//! Instances: addresses, refused writes rolled back alone, filters and pages, client tokens,
+//! profile associations.
+
+use super::{launch, launch_at, launch_outcome, scope, Backend};
+use crate as store;
+use crate::{ChangeKind, InstanceQuery};
+use model::filter::Filter;
+use model::instance::Instance;
+use model::{catalogue, Ec2Error, HttpTokens, Scope};
+use std::net::Ipv4Addr;
+
+/// Each launched instance has its own address; concurrent writes refused by the model are
+/// rolled back alone; a write naming an unknown instance fails whole and changes nothing.
+pub async fn addresses_are_unique_and_refusals_change_nothing<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let a = launch(&*s, 5).await;
+    let b = launch(&*s, 5).await;
+    let mut ips: Vec<_> = a.iter().chain(&b).map(|i| i.private_ip).collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 10, "every instance has its own address");
+    assert_eq!(
+        a[0].private_ip,
+        Ipv4Addr::new(172, 31, 0, 4),
+        "the first usable address"
+    );
+
+    // Concurrent writes: the refused ones (odd) are rolled back alone, in the same batches.
+    let mut handles = Vec::new();
+    for n in 0..40u32 {
+        let s = s.clone();
+        let id = a[(n % 5) as usize].instance_id.clone();
+        handles.push(tokio::spawn(async move {
+            s.update_instances(
+                &scope(),
+                &[id],
+                Box::new(move |i, _| {
+                    i.metadata.hop_limit = model::HopLimit::new(2).unwrap();
+                    i.options_generation += 1;
+                    if n % 2 == 1 {
+                        Err(Ec2Error::DryRunOperation)
+                    } else {
+                        Ok(())
+                    }
+                }),
+            )
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(store::StoreError::Refused(Ec2Error::DryRunOperation)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 20);
+    let now = s
+        .instances(&scope(), &[a[0].instance_id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        now[0].options_generation,
+        1 + 4,
+        "8 writes to instance 0, half refused"
+    );
+
+    // Unknown ids fail the whole call.
+    let err = s
+        .update_instances(
+            &scope(),
+            &[a[1].instance_id.clone(), "i-0000000000000dead".into()],
+            Box::new(|i, _| {
+                i.metadata.http_tokens = HttpTokens::Required;
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, store::StoreError::Refused(Ec2Error::InvalidInstanceIdNotFound(ref ids)) if ids == &["i-0000000000000dead"])
+    );
+    let unchanged = s
+        .instances(&scope(), &[a[1].instance_id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(unchanged[0].metadata.http_tokens, HttpTokens::Optional);
+    s.close().await;
+}
+
+/// Filters select in the store, and pages in launch order skip and repeat nothing.
+pub async fn filters_and_pages<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let all = launch(&*s, 12).await;
+    for i in all.iter().take(4) {
+        s.update_instances(
+            &scope(),
+            std::slice::from_ref(&i.instance_id),
+            Box::new(|i, _| {
+                i.metadata.http_tokens = HttpTokens::Required;
+                i.tags.push(model::tags::Tag {
+                    key: "Name".into(),
+                    value: "web-1".into(),
+                });
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    }
+    let f = |n: &str, v: &[&str]| Filter {
+        name: n.into(),
+        values: v.iter().map(|s| s.to_string()).collect(),
+    };
+    let q = |filters: Vec<Filter>, after, limit| InstanceQuery {
+        ids: None,
+        filters,
+        after,
+        limit,
+    };
+    let page = s
+        .describe_instances(
+            &scope(),
+            &q(
+                vec![f("metadata-options.http-tokens", &["required"])],
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.instances.len(), 4);
+    let page = s
+        .describe_instances(
+            &scope(),
+            &q(
+                vec![
+                    f("tag:Name", &["web-?"]),
+                    f("instance-state-name", &["running", "stopped"]),
+                ],
+                None,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.instances.len(), 4);
+    let page = s
+        .describe_instances(&scope(), &q(vec![f("tag:Name", &["web\\*"])], None, None))
+        .await
+        .unwrap();
+    assert_eq!(page.instances.len(), 0, "escaped wildcard is literal");
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .describe_instances(&scope(), &q(vec![], after, Some(5)))
+            .await
+            .unwrap();
+        seen.extend(page.instances.iter().map(|i| i.instance_id.clone()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 12);
+    let other = Scope::new("999999999999", "us-west-2");
+    let page = s
+        .describe_instances(&other, &q(vec![], None, None))
+        .await
+        .unwrap();
+    assert!(page.instances.is_empty(), "other accounts see nothing");
+    s.close().await;
+}
+
+/// A launch repeated with its client token gets the first launch's instances back.
+pub async fn client_token_replays_the_launch<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let first = launch_outcome(&*s, 2, Some("tok")).await;
+    let again = launch_outcome(&*s, 2, Some("tok")).await;
+    assert!(!first.replayed && again.replayed);
+    let ids = |v: &[Instance]| v.iter().map(|i| i.instance_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&first.instances), ids(&again.instances));
+    s.close().await;
+}
+
+/// An association change is a `profile-changed` feed entry; the instance is found by its
+/// association id (the indexed attribute Replace and Disassociate use); settling survives a
+/// reopen, and settling again (or an id that is not the instance's) changes nothing.
+pub async fn profile_associations_feed_lookup_and_settle<B: Backend>(b: &B) {
+    use model::instance::{IamProfileRef, ASSOCIATION_ATTRIBUTE};
+    use model::profile_association::AssociationState;
+    let s = b.open().await;
+    let a = launch(&*s, 2).await;
+    let id = a[0].instance_id.clone();
+    let profile = IamProfileRef {
+        arn: "arn:aws:iam::123456789012:instance-profile/web".into(),
+        id: "AIPAEXAMPLE0000000001".into(),
+        role: Some("web".into()),
+    };
+    let before = s.watch().borrow().to_owned();
+    s.update_instances(
+        &scope(),
+        std::slice::from_ref(&id),
+        Box::new(move |i, _| {
+            i.associate_profile(profile.clone(), "iip-assoc-0123456789abcdef0".into(), 7)
+                .map(|_| ())
+        }),
+    )
+    .await
+    .unwrap();
+    let changes = s.changes_after(before, 100).await.unwrap();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.instance_id.as_str(), c.kind))
+            .collect::<Vec<_>>(),
+        vec![(id.as_str(), ChangeKind::ProfileChanged)]
+    );
+    let found = s
+        .describe_instances(
+            &scope(),
+            &InstanceQuery {
+                filters: vec![Filter {
+                    name: ASSOCIATION_ATTRIBUTE.into(),
+                    values: vec!["iip-assoc-0123456789abcdef0".into()],
+                }],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        found
+            .instances
+            .iter()
+            .map(|i| &i.instance_id)
+            .collect::<Vec<_>>(),
+        vec![&id]
+    );
+    s.close().await;
+
+    let s = b.open().await;
+    let settled = s
+        .settle_associations(&[
+            (id.clone(), "iip-assoc-0123456789abcdef0".into()),
+            (
+                a[1].instance_id.clone(),
+                "iip-assoc-0123456789abcdef0".into(),
+            ),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        settled.len(),
+        1,
+        "only the instance holding the association"
+    );
+    assert_eq!(
+        settled[0].profile_association.as_ref().map(|x| x.state),
+        Some(AssociationState::Associated)
+    );
+    assert!(s
+        .settle_associations(&[(id.clone(), "iip-assoc-0123456789abcdef0".into())])
+        .await
+        .unwrap()
+        .is_empty());
+    let now = s
+        .instances(&scope(), std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    assert_eq!(
+        now[0].served_profile().map(|p| p.arn.as_str()),
+        Some("arn:aws:iam::123456789012:instance-profile/web")
+    );
+    s.close().await;
+}
+
+/// Launches take the lowest free addresses of their subnet (never a reserved one); an
+/// address asked for must be free; termination releases an address, which the next launch
+/// takes; the subnet must be one the scope can see.
+pub async fn addresses_are_allocated_lowest_first_and_released_at_termination<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let subnet = catalogue::default_vpc("us-west-2").subnets[0]
+        .subnet_id
+        .clone();
+    let ip = |n: u8| Ipv4Addr::new(172, 31, 0, n);
+    let a = launch(&*s, 3).await;
+    let ips: Vec<_> = a.iter().map(|i| i.private_ip).collect();
+    assert_eq!(ips, vec![ip(4), ip(5), ip(6)]);
+    let err = launch_at(&*s, &subnet, Some(ip(5))).await.unwrap_err();
+    assert!(
+        matches!(err, store::StoreError::Refused(Ec2Error::InvalidIpAddressInUse(ref a)) if a == "172.31.0.5"),
+        "{err}"
+    );
+    let err = launch_at(&*s, &subnet, Some(ip(3))).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            store::StoreError::Refused(Ec2Error::InvalidParameterValueAddress { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        launch_at(&*s, &subnet, Some(ip(9)))
+            .await
+            .unwrap()
+            .private_ip,
+        ip(9)
+    );
+
+    let now = model::time::now_ms();
+    s.update_instances(
+        &scope(),
+        std::slice::from_ref(&a[1].instance_id),
+        Box::new(move |i, _| i.terminate(now, 0).map(|_| ())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        launch_at(&*s, &subnet, None).await.unwrap().private_ip,
+        ip(7),
+        "shutting down still holds its address"
+    );
+    s.advance(now, 0).await.unwrap();
+    assert_eq!(
+        s.subnet_usage(std::slice::from_ref(&subnet)).await.unwrap()[&subnet],
+        4,
+        "five launched, one terminated"
+    );
+    assert_eq!(
+        launch_at(&*s, &subnet, None).await.unwrap().private_ip,
+        ip(5),
+        "a terminated instance's address is free again"
+    );
+    let err = launch_at(&*s, "subnet-0000000000000dead", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            store::StoreError::Refused(Ec2Error::InvalidSubnetIdNotFound(_))
+        ),
+        "{err}"
+    );
+    s.close().await;
+}
