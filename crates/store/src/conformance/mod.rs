@@ -124,16 +124,24 @@ pub(crate) fn tag(key: &str, value: &str) -> model::tags::Tag {
     }
 }
 
-/// The resources DescribeTags lists in the scope, as (id, type, key, value).
-pub(crate) async fn listed_tags(s: &dyn Store) -> Vec<(String, String, String, String)> {
+/// The tags DescribeTags lists in the scope, as `id type key value` lines, sorted.
+pub(crate) async fn listed_tags(s: &dyn Store) -> Vec<String> {
     let page = s
         .describe_tags(&scope(), &store::TagQuery::default())
         .await
         .unwrap();
-    page.tags
+    let mut out: Vec<String> = page
+        .tags
         .into_iter()
-        .map(|t| (t.resource_id, t.resource_type, t.key, t.value))
-        .collect()
+        .map(|t| {
+            format!(
+                "{} {} {} {}",
+                t.resource_id, t.resource_type, t.key, t.value
+            )
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 pub(crate) fn refused(r: store::Result<impl std::fmt::Debug>) -> Ec2Error {
