@@ -58,7 +58,7 @@ pub fn record(dir: &Path, api: SocketAddr, metadata: SocketAddr) -> std::io::Res
         pid,
         api: reachable_url(api),
         metadata: reachable_url(metadata),
-        started_ms: store::now_ms(),
+        started_ms: model::time::now_ms(),
     };
     let path = dir.join(file_name(pid));
     let tmp = dir.join(format!(".{}.tmp", file_name(pid)));

@@ -11,7 +11,7 @@ pub async fn drive_lifecycle(api: Arc<Api>, mut shutdown: tokio::sync::watch::Re
     let mut changes = api.store.watch();
     let retention = api.config.terminated_retention.as_millis() as i64;
     loop {
-        let now = store::now_ms();
+        let now = model::time::now_ms();
         let next = match api.store.next_due(retention).await {
             Ok(Some(due)) if due <= now => match api.store.advance(now, now - retention).await {
                 Ok(_) => continue,

@@ -285,7 +285,7 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
             return Err(denied());
         }
     }
-    let now = store::now_ms();
+    let now = model::time::now_ms();
     let claims = SessionClaims {
         account: account.to_string(),
         role: role.name.clone(),

@@ -39,7 +39,7 @@ impl Follower {
         loop {
             match self.store.all_instances(after, PAGE).await {
                 Ok(page) => {
-                    let now = store::now_ms();
+                    let now = model::time::now_ms();
                     for i in &page.instances {
                         table.install(i);
                         applier.found(now, i);

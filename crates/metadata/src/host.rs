@@ -94,7 +94,7 @@ impl Host {
         follower.load(&self.table, &mut applier).await;
         self.loaded.send_replace(true);
         loop {
-            let now = store::now_ms();
+            let now = model::time::now_ms();
             applier.run_due(now, &self.table, &*self.store).await;
             let wait = applier
                 .next_due()

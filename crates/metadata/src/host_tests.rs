@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use store::sqlite::{Durability, SqliteStore};
-use store::{LaunchRequest, Store};
+use store::{Feed, InstanceStore, LaunchRequest};
 
 const DELAY: Duration = Duration::from_secs(2);
 const DELAY_MS: i64 = 2_000;
@@ -156,9 +156,9 @@ async fn a_change_is_switched_only_after_the_delay() {
     let mut h = Harness::new("delay").await;
     let id = h.launch().await;
     h.load().await;
-    let asked = store::now_ms();
+    let asked = model::time::now_ms();
     h.require_tokens(&id).await;
-    let written = store::now_ms();
+    let written = model::time::now_ms();
     h.follow().await;
     // The previous options stay in force until the delay has passed.
     assert_eq!(h.served_tokens(&id), (HttpTokens::Optional, 1));
@@ -179,7 +179,7 @@ async fn its_own_acknowledgement_does_not_reinstall() {
     h.follow().await;
     let seen = *h.store.watch().borrow();
     h.applier
-        .run_due(store::now_ms() + DELAY_MS, &h.table, &*h.store)
+        .run_due(model::time::now_ms() + DELAY_MS, &h.table, &*h.store)
         .await;
     let switched = h.table.served(&id).unwrap();
     let mut changed = h.table.subscribe();
@@ -202,15 +202,15 @@ async fn a_stopped_instance_stays_pending_until_it_starts() {
     h.set_state(&id, InstanceState::Stopped).await;
     h.require_tokens(&id).await;
     h.follow().await;
-    h.at(store::now_ms() + 10 * DELAY_MS).await;
+    h.at(model::time::now_ms() + 10 * DELAY_MS).await;
     assert_eq!(h.served_tokens(&id), (HttpTokens::Optional, 1));
     assert_eq!(h.stored(&id).await.applied_generation, 1);
-    let starting = store::now_ms();
+    let starting = model::time::now_ms();
     h.set_state(&id, InstanceState::Running).await;
     h.follow().await;
     h.at(starting + DELAY_MS - 1).await;
     assert_eq!(h.served_tokens(&id), (HttpTokens::Optional, 1));
-    h.at(store::now_ms() + DELAY_MS).await;
+    h.at(model::time::now_ms() + DELAY_MS).await;
     assert_eq!(h.served_tokens(&id), (HttpTokens::Required, 2));
     assert_eq!(h.stored(&id).await.applied_generation, 2);
 }
@@ -220,12 +220,12 @@ async fn pending_changes_found_at_start_are_applied() {
     let mut h = Harness::new("recover").await;
     let id = h.launch().await;
     h.require_tokens(&id).await;
-    let loading = store::now_ms();
+    let loading = model::time::now_ms();
     h.load().await;
     assert_eq!(h.served_tokens(&id), (HttpTokens::Optional, 1));
     h.at(loading + DELAY_MS - 1).await;
     assert_eq!(h.served_tokens(&id), (HttpTokens::Optional, 1));
-    h.at(store::now_ms() + DELAY_MS).await;
+    h.at(model::time::now_ms() + DELAY_MS).await;
     assert_eq!(h.served_tokens(&id), (HttpTokens::Required, 2));
     assert_eq!(h.stored(&id).await.applied_generation, 2);
 }
@@ -245,7 +245,7 @@ async fn a_follower_behind_the_trimmed_feed_reloads() {
     let second = h.launch().await;
     // The lifecycle trims the feed to its latest change (the second launch).
     h.store
-        .advance(store::now_ms() + 2 * 3_600_000, 0)
+        .advance(model::time::now_ms() + 2 * 3_600_000, 0)
         .await
         .unwrap();
     h.follow().await;

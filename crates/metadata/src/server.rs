@@ -90,7 +90,7 @@ fn respond<B>(
     req: &http::Request<B>,
     set_hop_limit: impl FnOnce(u8) -> std::io::Result<()>,
 ) -> Option<Response<Full<Bytes>>> {
-    let now = store::now_ms();
+    let now = model::time::now_ms();
     let headers = req.headers();
     let header = |name: &str| -> Option<String> {
         headers

@@ -1,7 +1,8 @@
 //! The domain of imds: EC2 instances and their instance metadata options, as the EC2
 //! documentation defines them.
 //!
-//! Everything here is pure (no I/O, no clock, no randomness): callers pass `now` and random
+//! Everything here is pure (no I/O, no randomness, no rule that reads the clock): callers
+//! read the clock ([`time::now_ms`], the one place it is read) and pass `now` and random
 //! bytes in. That keeps every AWS rule testable in microseconds and shared by the API, the
 //! console and the CLI alike.
 //!
@@ -19,7 +20,8 @@
 //! - [`tags`]: tag validation, and the stricter key rule for tags in instance metadata.
 //! - [`filter`]: the filters of the Describe* actions and EC2's wildcards.
 //! - [`image`]: machine images and their `ImdsSupport`.
-//! - [`time`]: dates as EC2 and the metadata service write them (the one formatter).
+//! - [`time`]: the clock, and dates as EC2 and the metadata service write them (the one
+//!   formatter).
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
 //! - [`vpc`], [`cidr`]: VPCs and subnets, their CIDR rules and the reserved addresses.
 //! - [`ids`]: the formats of EC2 resource ids.

@@ -1,5 +1,16 @@
-//! Time as EC2 and the metadata service write it, from milliseconds since the epoch: the one
-//! place dates are formatted (pure: the caller reads the clock).
+//! Time: the one place the system clock is read ([`now_ms`]), and dates as EC2 and the
+//! metadata service write them, from milliseconds since the epoch (the one formatter).
+//!
+//! No rule of the model reads the clock: callers read it once, here, and pass `now` in, so
+//! every rule stays testable with any time.
+
+/// Milliseconds since the Unix epoch, from the system clock (0 if it is set before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 /// `YYYY-MM-DD HH:MM:SS GMT`, as EC2 writes it in `stateTransitionReason`.
 pub(crate) fn fmt_reason_time(ms: i64) -> String {

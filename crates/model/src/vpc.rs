@@ -14,6 +14,8 @@ use crate::cidr::Cidr;
 use crate::error::Ec2Error;
 use crate::tags::Tag;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
 
 /// The prefix lengths of a VPC's or subnet's IPv4 block.
 pub(crate) const SMALLEST_PREFIX: u8 = 28;
@@ -151,6 +153,46 @@ pub fn check_subnet_deletable(subnet: &Subnet, held: u64) -> Result<(), Ec2Error
     Ok(())
 }
 
+/// The addresses a launch takes in `subnet`, given those instances already hold there: the
+/// address asked for (a launch names one only for a single instance), which must be one an
+/// instance may get (not one of the five reserved) and free; else the lowest `count` free
+/// ones. EC2 picks addresses as it likes; the lowest first makes them predictable.
+pub fn allocate_addresses(
+    subnet: &Subnet,
+    held: &[Ipv4Addr],
+    asked: Option<Ipv4Addr>,
+    count: u32,
+) -> Result<Vec<Ipv4Addr>, Ec2Error> {
+    let held: HashSet<Ipv4Addr> = held.iter().copied().collect();
+    let cidr = subnet.cidr;
+    if let Some(ip) = asked {
+        let usable = cidr
+            .offset_of(ip)
+            .is_some_and(|o| cidr.usable().contains(&o));
+        if !usable {
+            return Err(Ec2Error::InvalidParameterValueAddress {
+                address: ip.to_string(),
+            });
+        }
+        if held.contains(&ip) {
+            return Err(Ec2Error::InvalidIpAddressInUse(ip.to_string()));
+        }
+        return Ok(vec![ip]);
+    }
+    let free: Vec<Ipv4Addr> = cidr
+        .usable()
+        .map(|o| cidr.address(o))
+        .filter(|ip| !held.contains(ip))
+        .take(count as usize)
+        .collect();
+    if free.len() < count as usize {
+        return Err(Ec2Error::InsufficientFreeAddressesInSubnet(
+            subnet.subnet_id.clone(),
+        ));
+    }
+    Ok(free)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +319,59 @@ mod tests {
         assert_eq!(
             check_subnet_deletable(&s, 2).unwrap_err().to_string(),
             "The subnet 'subnet-0123456789abcdef0' has dependencies and cannot be deleted."
+        );
+    }
+
+    #[test]
+    fn launches_take_the_lowest_free_usable_addresses() {
+        let s = subnet("10.0.0.0/28");
+        let ip = |n: u8| Ipv4Addr::new(10, 0, 0, n);
+        assert_eq!(
+            allocate_addresses(&s, &[], None, 2).unwrap(),
+            vec![ip(4), ip(5)],
+            "the first four are reserved"
+        );
+        assert_eq!(
+            allocate_addresses(&s, &[ip(4), ip(6)], None, 3).unwrap(),
+            vec![ip(5), ip(7), ip(8)],
+            "held addresses are skipped"
+        );
+        let all: Vec<_> = (4..=14).map(ip).collect();
+        assert_eq!(all.len() as u64, s.cidr.usable_count());
+        assert_eq!(
+            allocate_addresses(&s, &[], None, 11).unwrap(),
+            all,
+            "the last is reserved"
+        );
+        assert_eq!(
+            allocate_addresses(&s, &all[1..], None, 2),
+            Err(Ec2Error::InsufficientFreeAddressesInSubnet(
+                "subnet-0123456789abcdef0".into()
+            ))
+        );
+        assert!(allocate_addresses(&s, &all, None, 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_address_asked_for_is_usable_and_free() {
+        let s = subnet("10.0.0.0/28");
+        let ip = |n: u8| Ipv4Addr::new(10, 0, 0, n);
+        assert_eq!(
+            allocate_addresses(&s, &[ip(4)], Some(ip(9)), 1).unwrap(),
+            vec![ip(9)]
+        );
+        for outside in [ip(0), ip(3), ip(15), Ipv4Addr::new(10, 0, 1, 4)] {
+            assert_eq!(
+                allocate_addresses(&s, &[], Some(outside), 1),
+                Err(Ec2Error::InvalidParameterValueAddress {
+                    address: outside.to_string()
+                }),
+                "{outside}"
+            );
+        }
+        assert_eq!(
+            allocate_addresses(&s, &[ip(9)], Some(ip(9)), 1),
+            Err(Ec2Error::InvalidIpAddressInUse("10.0.0.9".into()))
         );
     }
 }

@@ -300,7 +300,7 @@ pub fn random() -> u64 {
 }
 
 pub fn now_ms() -> i64 {
-    store::now_ms()
+    model::time::now_ms()
 }
 
 /// The RunInstances input as authorization sees it: the metadata options (and instance type)

@@ -155,7 +155,7 @@ async fn dispatch(call: &Call<'_>, request: Request) -> Out {
 }
 
 fn now_ms() -> i64 {
-    store::now_ms()
+    model::time::now_ms()
 }
 
 /// Read the caller's account as the registry is now (an account with no entities yet reads

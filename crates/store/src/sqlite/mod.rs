@@ -11,12 +11,7 @@ mod reads;
 mod schema;
 mod writer;
 
-use crate::feed::Change;
-use crate::types::*;
-use crate::{
-    DefaultsMutation, ImageMutation, InstanceMutation, LaunchBuilder, Result, Store, StoreError,
-    SubnetBuilder, SubnetDeletion, TagsMutation, TemplateMutation, VpcDeletion,
-};
+use crate::*;
 use async_trait::async_trait;
 use integrity::damaged;
 use model::image::Image;
@@ -29,7 +24,6 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
-pub use writer::now_ms;
 use writer::Job;
 
 pub struct SqliteStore {
@@ -117,7 +111,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl InstanceStore for SqliteStore {
     async fn launch(
         &self,
         scope: &Scope,
@@ -125,7 +119,7 @@ impl Store for SqliteStore {
         build: LaunchBuilder,
     ) -> Result<LaunchOutcome> {
         let scope = scope.clone();
-        self.write(move |reply| writer::launch(scope, req, build, reply))
+        self.write(move |reply| writer::instances::launch(scope, req, build, reply))
             .await
     }
 
@@ -145,12 +139,12 @@ impl Store for SqliteStore {
     ) -> Result<Vec<(Instance, Instance)>> {
         let scope = scope.clone();
         let ids = ids.to_vec();
-        self.write(move |reply| writer::update_instances(scope, ids, f, reply))
+        self.write(move |reply| writer::instances::update_instances(scope, ids, f, reply))
             .await
     }
 
     async fn advance(&self, now_ms: i64, purge_before_ms: i64) -> Result<Option<i64>> {
-        self.write(move |reply| writer::advance(now_ms, purge_before_ms, reply))
+        self.write(move |reply| writer::instances::advance(now_ms, purge_before_ms, reply))
             .await
     }
 
@@ -160,13 +154,13 @@ impl Store for SqliteStore {
 
     async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize> {
         let applied = applied.to_vec();
-        self.write(move |reply| writer::mark_applied(applied, reply))
+        self.write(move |reply| writer::instances::mark_applied(applied, reply))
             .await
     }
 
     async fn settle_associations(&self, settled: &[(String, String)]) -> Result<Vec<Instance>> {
         let settled = settled.to_vec();
-        self.write(move |reply| writer::settle_associations(settled, reply))
+        self.write(move |reply| writer::instances::settle_associations(settled, reply))
             .await
     }
 
@@ -182,21 +176,20 @@ impl Store for SqliteStore {
         reads::all_instances(&self.read, after, limit).await
     }
 
-    async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
-        reads::describe_tags(&self.read, scope, q).await
-    }
-
     async fn count_instances(&self) -> Result<u64> {
         reads::count_instances(&self.read).await
     }
+}
 
-    async fn subnet_usage(
-        &self,
-        subnet_ids: &[String],
-    ) -> Result<std::collections::HashMap<String, u64>> {
-        reads::subnet_usage(&self.read, subnet_ids).await
+#[async_trait]
+impl TagStore for SqliteStore {
+    async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
+        reads::describe_tags(&self.read, scope, q).await
     }
+}
 
+#[async_trait]
+impl DefaultsStore for SqliteStore {
     async fn defaults(&self, scope: &Scope) -> Result<AccountDefaults> {
         let mut conn = self.read.acquire().await?;
         reads::defaults(&mut conn, scope).await
@@ -204,76 +197,16 @@ impl Store for SqliteStore {
 
     async fn modify_defaults(&self, scope: &Scope, f: DefaultsMutation) -> Result<AccountDefaults> {
         let scope = scope.clone();
-        self.write(move |reply| writer::modify_defaults(scope, f, reply))
+        self.write(move |reply| writer::defaults::modify_defaults(scope, f, reply))
             .await
     }
+}
 
-    async fn create_vpc(&self, scope: &Scope, vpc: Vpc) -> Result<()> {
-        let scope = scope.clone();
-        self.write(move |reply| writer::create_vpc(scope, vpc, reply))
-            .await
-    }
-
-    async fn vpcs(&self, scope: &Scope) -> Result<Vec<Vpc>> {
-        let mut conn = self.read.acquire().await?;
-        reads::vpcs(&mut conn, scope).await
-    }
-
-    async fn delete_vpc(&self, scope: &Scope, vpc_id: &str, check: VpcDeletion) -> Result<Vpc> {
-        let scope = scope.clone();
-        let id = vpc_id.to_string();
-        self.write(move |reply| writer::delete_vpc(scope, id, check, reply))
-            .await
-    }
-
-    async fn create_subnet(
-        &self,
-        scope: &Scope,
-        vpc_id: &str,
-        build: SubnetBuilder,
-    ) -> Result<Subnet> {
-        let scope = scope.clone();
-        let id = vpc_id.to_string();
-        self.write(move |reply| writer::create_subnet(scope, id, build, reply))
-            .await
-    }
-
-    async fn subnets(&self, scope: &Scope) -> Result<Vec<Subnet>> {
-        let mut conn = self.read.acquire().await?;
-        reads::subnets(&mut conn, scope).await
-    }
-
-    async fn delete_subnet(
-        &self,
-        scope: &Scope,
-        subnet_id: &str,
-        check: SubnetDeletion,
-    ) -> Result<Subnet> {
-        let scope = scope.clone();
-        let id = subnet_id.to_string();
-        self.write(move |reply| writer::delete_subnet(scope, id, check, reply))
-            .await
-    }
-
-    async fn update_network_tags(&self, scope: &Scope, id: &str, f: TagsMutation) -> Result<()> {
-        let scope = scope.clone();
-        let id = id.to_string();
-        self.write(move |reply| writer::update_network_tags(scope, id, f, reply))
-            .await
-    }
-
-    async fn iam_records(&self) -> Result<crate::IamRecords> {
-        reads::iam_records(&self.read).await
-    }
-
-    async fn write_iam(&self, puts: crate::IamRecords, deletes: Vec<crate::IamKey>) -> Result<()> {
-        self.write(move |reply| writer::write_iam(puts, deletes, reply))
-            .await
-    }
-
+#[async_trait]
+impl ImageStore for SqliteStore {
     async fn put_image(&self, scope: &Scope, image: Image) -> Result<()> {
         let scope = scope.clone();
-        self.write(move |reply| writer::put_image(scope, image, reply))
+        self.write(move |reply| writer::images::put_image(scope, image, reply))
             .await
     }
 
@@ -284,10 +217,13 @@ impl Store for SqliteStore {
     async fn update_image(&self, scope: &Scope, image_id: &str, f: ImageMutation) -> Result<Image> {
         let scope = scope.clone();
         let id = image_id.to_string();
-        self.write(move |reply| writer::update_image(scope, id, f, reply))
+        self.write(move |reply| writer::images::update_image(scope, id, f, reply))
             .await
     }
+}
 
+#[async_trait]
+impl TemplateStore for SqliteStore {
     async fn create_template(
         &self,
         scope: &Scope,
@@ -295,7 +231,7 @@ impl Store for SqliteStore {
         v: LaunchTemplateVersion,
     ) -> Result<()> {
         let scope = scope.clone();
-        self.write(move |reply| writer::create_template(scope, t, v, reply))
+        self.write(move |reply| writer::templates::create_template(scope, t, v, reply))
             .await
     }
 
@@ -319,20 +255,100 @@ impl Store for SqliteStore {
     ) -> Result<(LaunchTemplate, Option<LaunchTemplateVersion>)> {
         let scope = scope.clone();
         let id = template_id.to_string();
-        self.write(move |reply| writer::update_template(scope, id, f, reply))
+        self.write(move |reply| writer::templates::update_template(scope, id, f, reply))
             .await
     }
 
     async fn delete_template(&self, scope: &Scope, template_id: &str) -> Result<LaunchTemplate> {
         let scope = scope.clone();
         let id = template_id.to_string();
-        self.write(move |reply| writer::delete_template(scope, id, reply))
+        self.write(move |reply| writer::templates::delete_template(scope, id, reply))
+            .await
+    }
+}
+
+#[async_trait]
+impl NetworkStore for SqliteStore {
+    async fn create_vpc(&self, scope: &Scope, vpc: Vpc) -> Result<()> {
+        let scope = scope.clone();
+        self.write(move |reply| writer::network::create_vpc(scope, vpc, reply))
             .await
     }
 
+    async fn vpcs(&self, scope: &Scope) -> Result<Vec<Vpc>> {
+        let mut conn = self.read.acquire().await?;
+        reads::vpcs(&mut conn, scope).await
+    }
+
+    async fn delete_vpc(&self, scope: &Scope, vpc_id: &str, check: VpcDeletion) -> Result<Vpc> {
+        let scope = scope.clone();
+        let id = vpc_id.to_string();
+        self.write(move |reply| writer::network::delete_vpc(scope, id, check, reply))
+            .await
+    }
+
+    async fn create_subnet(
+        &self,
+        scope: &Scope,
+        vpc_id: &str,
+        build: SubnetBuilder,
+    ) -> Result<Subnet> {
+        let scope = scope.clone();
+        let id = vpc_id.to_string();
+        self.write(move |reply| writer::network::create_subnet(scope, id, build, reply))
+            .await
+    }
+
+    async fn subnets(&self, scope: &Scope) -> Result<Vec<Subnet>> {
+        let mut conn = self.read.acquire().await?;
+        reads::subnets(&mut conn, scope).await
+    }
+
+    async fn delete_subnet(
+        &self,
+        scope: &Scope,
+        subnet_id: &str,
+        check: SubnetDeletion,
+    ) -> Result<Subnet> {
+        let scope = scope.clone();
+        let id = subnet_id.to_string();
+        self.write(move |reply| writer::network::delete_subnet(scope, id, check, reply))
+            .await
+    }
+
+    async fn update_network_tags(&self, scope: &Scope, id: &str, f: TagsMutation) -> Result<()> {
+        let scope = scope.clone();
+        let id = id.to_string();
+        self.write(move |reply| writer::network::update_network_tags(scope, id, f, reply))
+            .await
+    }
+
+    async fn subnet_usage(
+        &self,
+        subnet_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        reads::subnet_usage(&self.read, subnet_ids).await
+    }
+}
+
+#[async_trait]
+impl IamStore for SqliteStore {
+    async fn iam_records(&self) -> Result<crate::IamRecords> {
+        reads::iam_records(&self.read).await
+    }
+
+    async fn write_iam(&self, puts: crate::IamRecords, deletes: Vec<crate::IamKey>) -> Result<()> {
+        self.write(move |reply| writer::iam::write_iam(puts, deletes, reply))
+            .await
+    }
+}
+
+#[async_trait]
+impl Feed for SqliteStore {
     async fn changes_after(&self, after: u64, limit: u32) -> Result<Vec<Change>> {
         reads::changes_after(&self.read, after, limit).await
     }
+
     async fn oldest_change(&self) -> Result<Option<u64>> {
         reads::oldest_change(&self.read).await
     }
@@ -340,7 +356,10 @@ impl Store for SqliteStore {
     fn watch(&self) -> watch::Receiver<u64> {
         self.latest.clone()
     }
+}
 
+#[async_trait]
+impl Store for SqliteStore {
     async fn close(&self) {
         // The writer commits what is queued before the close message, then ends; writes
         // sent after it fail with `Closed`.

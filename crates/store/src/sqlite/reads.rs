@@ -2,7 +2,8 @@
 //! transaction, on the writer's connection).
 
 use crate::feed::{Change, ChangeKind};
-use crate::types::*;
+use crate::instances::*;
+use crate::tags::*;
 use crate::{Result, StoreError};
 use model::filter::{self, Token};
 use model::image::Image;
@@ -78,11 +79,17 @@ fn page<R>(
     }
 }
 
+/// The latest change's number (0 when the feed holds none).
 pub async fn latest_seq(conn: &mut SqliteConnection) -> Result<u64> {
+    Ok(newest_change(conn).await?.unwrap_or(0))
+}
+
+/// The latest change's number, if the feed holds any.
+pub async fn newest_change(conn: &mut SqliteConnection) -> Result<Option<u64>> {
     let s: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM changes")
         .fetch_one(&mut *conn)
         .await?;
-    Ok(s.unwrap_or(0) as u64)
+    Ok(s.map(|s| s as u64))
 }
 
 pub async fn instances(pool: &SqlitePool, scope: &Scope, ids: &[String]) -> Result<Vec<Instance>> {
@@ -382,17 +389,18 @@ pub async fn oldest_change(pool: &SqlitePool) -> Result<Option<u64>> {
 }
 
 pub async fn next_due(pool: &SqlitePool, retention_ms: i64) -> Result<Option<i64>> {
-    let (due, terminated): (Option<i64>, Option<i64>) = sqlx::query_as(
+    let (due, terminated) = lifecycle_times(&mut *pool.acquire().await?).await?;
+    Ok(next_lifecycle_step(due, terminated, retention_ms))
+}
+
+/// The earliest transition due, and the earliest termination of an instance not yet purged.
+pub async fn lifecycle_times(conn: &mut SqliteConnection) -> Result<(Option<i64>, Option<i64>)> {
+    Ok(sqlx::query_as(
         "SELECT (SELECT MIN(due_ms) FROM instances WHERE due_ms IS NOT NULL),
                 (SELECT MIN(terminated_at_ms) FROM instances WHERE terminated_at_ms IS NOT NULL)",
     )
-    .fetch_one(pool)
-    .await?;
-    let purge = terminated.map(|t| t + retention_ms + 1);
-    Ok(match (due, purge) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    })
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 pub async fn iam_records(pool: &SqlitePool) -> Result<crate::IamRecords> {

@@ -1,81 +1,13 @@
-//! The store conformance suite: what every backend of [`Store`] must do, checked through the
-//! trait alone. A backend's tests run each function on a fresh [`Backend`] (see
-//! `tests/sqlite.rs`); a new backend (PostgreSQL) runs the same functions. The functions
-//! panic on a failure, as tests do.
+//! Instances: addresses, refused writes rolled back alone, filters and pages, client tokens,
+//! profile associations.
 
+use super::{launch, launch_at, launch_outcome, scope, Backend};
 use crate as store;
-use crate::{ChangeKind, InstanceQuery, LaunchRequest, Store};
+use crate::{ChangeKind, InstanceQuery};
 use model::filter::Filter;
 use model::instance::Instance;
-use model::{catalogue, Ec2Error, HttpTokens, OptionsPatch, Scope};
-use std::future::Future;
+use model::{catalogue, Ec2Error, HttpTokens, Scope};
 use std::net::Ipv4Addr;
-use std::sync::Arc;
-
-/// A place a backend keeps one store: `open` opens it (the first time empty; again after the
-/// store was closed, with everything acknowledged before).
-pub trait Backend: Sync {
-    fn open(&self) -> impl Future<Output = Arc<dyn Store>>;
-}
-
-fn scope() -> Scope {
-    Scope::new("123456789012", "us-west-2")
-}
-
-fn proto(n: u32, ip: Ipv4Addr, subnet: &str) -> Instance {
-    let mut i = model::testing::instance("m5.large");
-    i.instance_id = format!("i-{:017x}", 0x1000 + n as u64);
-    i.scope = scope();
-    i.private_ip = ip;
-    i.subnet_id = subnet.into();
-    i.availability_zone = "us-west-2a".into();
-    i.ami_launch_index = n;
-    i
-}
-
-/// Launch `count` instances into the first default subnet of us-west-2.
-pub async fn launch(s: &dyn Store, count: u32) -> Vec<Instance> {
-    launch_outcome(s, count, None).await.instances
-}
-
-/// The same, with a client token (each instance carries it, as RunInstances writes it).
-async fn launch_outcome(s: &dyn Store, count: u32, token: Option<&str>) -> store::LaunchOutcome {
-    let subnet = catalogue::default_vpc("us-west-2").subnets[0]
-        .subnet_id
-        .clone();
-    let sub = subnet.clone();
-    let token = token.map(str::to_string);
-    let client_token = token.clone();
-    s.launch(
-        &scope(),
-        LaunchRequest {
-            count,
-            client_token,
-            subnet_id: subnet,
-            private_ip: None,
-        },
-        Box::new(move |lc| {
-            Ok(lc
-                .addresses
-                .iter()
-                .enumerate()
-                .map(|(n, ip)| {
-                    let mut i = proto(n as u32 + rand_id(), *ip, &sub);
-                    i.client_token = token.clone();
-                    i
-                })
-                .collect())
-        }),
-    )
-    .await
-    .unwrap()
-}
-
-fn rand_id() -> u32 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    N.fetch_add(1000, Ordering::SeqCst)
-}
 
 /// Each launched instance has its own address; concurrent writes refused by the model are
 /// rolled back alone; a write naming an unknown instance fails whole and changes nothing.
@@ -154,63 +86,6 @@ pub async fn addresses_are_unique_and_refusals_change_nothing<B: Backend>(b: &B)
         .await
         .unwrap();
     assert_eq!(unchanged[0].metadata.http_tokens, HttpTokens::Optional);
-    s.close().await;
-}
-
-/// What was acknowledged is there after a reopen; the feed is ordered and `watch` follows it;
-/// `mark_applied` takes a generation once.
-pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(b: &B) {
-    let id;
-    {
-        let s = b.open().await;
-        let a = launch(&*s, 1).await;
-        id = a[0].instance_id.clone();
-        let mut inst = a[0].clone();
-        let patch = OptionsPatch {
-            http_tokens: Some(HttpTokens::Required),
-            ..Default::default()
-        };
-        s.update_instances(
-            &scope(),
-            std::slice::from_ref(&id),
-            Box::new(move |i, mc| i.modify_metadata(&patch, &mc.defaults)),
-        )
-        .await
-        .unwrap();
-        inst.modify_metadata(
-            &OptionsPatch {
-                http_tokens: Some(HttpTokens::Required),
-                ..Default::default()
-            },
-            &Default::default(),
-        )
-        .unwrap();
-        let feed = s.changes_after(0, 100).await.unwrap();
-        let kinds: Vec<ChangeKind> = feed.iter().map(|c| c.kind).collect();
-        assert_eq!(
-            kinds,
-            vec![ChangeKind::Launched, ChangeKind::OptionsChanged]
-        );
-        assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
-        assert_eq!(*s.watch().borrow(), feed[1].seq);
-        assert_eq!(s.pending_applies().await.unwrap(), vec![(id.clone(), 2)]);
-        s.close().await;
-    }
-    let s = b.open().await;
-    let back = s
-        .instances(&scope(), std::slice::from_ref(&id))
-        .await
-        .unwrap();
-    assert_eq!(back[0].metadata.http_tokens, HttpTokens::Required);
-    assert_eq!(back[0].options_state(), model::OptionsState::Pending);
-    assert_eq!(s.mark_applied(&[(id.clone(), 2)]).await.unwrap(), 1);
-    assert_eq!(
-        s.mark_applied(&[(id.clone(), 2)]).await.unwrap(),
-        0,
-        "idempotent"
-    );
-    let back = s.instances(&scope(), &[id]).await.unwrap();
-    assert_eq!(back[0].options_state(), model::OptionsState::Applied);
     s.close().await;
 }
 
@@ -402,38 +277,72 @@ pub async fn profile_associations_feed_lookup_and_settle<B: Backend>(b: &B) {
     s.close().await;
 }
 
-/// Each change carries the instance as its write left it, so a follower needs no read; once
-/// the feed is trimmed, its oldest change says what a follower may have missed.
-pub async fn changes_carry_the_instance_and_the_feed_says_where_it_starts<B: Backend>(b: &B) {
+/// Launches take the lowest free addresses of their subnet (never a reserved one); an
+/// address asked for must be free; termination releases an address, which the next launch
+/// takes; the subnet must be one the scope can see.
+pub async fn addresses_are_allocated_lowest_first_and_released_at_termination<B: Backend>(b: &B) {
     let s = b.open().await;
-    assert_eq!(s.oldest_change().await.unwrap(), None);
-    let launched = launch(&*s, 1).await.remove(0);
-    let id = launched.instance_id.clone();
-    let changed = s
-        .update_instances(
-            &scope(),
-            std::slice::from_ref(&id),
-            Box::new(|i, mc| {
-                i.modify_metadata(
-                    &OptionsPatch {
-                        http_tokens: Some(HttpTokens::Required),
-                        ..Default::default()
-                    },
-                    &mc.defaults,
-                )
-            }),
-        )
+    let subnet = catalogue::default_vpc("us-west-2").subnets[0]
+        .subnet_id
+        .clone();
+    let ip = |n: u8| Ipv4Addr::new(172, 31, 0, n);
+    let a = launch(&*s, 3).await;
+    let ips: Vec<_> = a.iter().map(|i| i.private_ip).collect();
+    assert_eq!(ips, vec![ip(4), ip(5), ip(6)]);
+    let err = launch_at(&*s, &subnet, Some(ip(5))).await.unwrap_err();
+    assert!(
+        matches!(err, store::StoreError::Refused(Ec2Error::InvalidIpAddressInUse(ref a)) if a == "172.31.0.5"),
+        "{err}"
+    );
+    let err = launch_at(&*s, &subnet, Some(ip(3))).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            store::StoreError::Refused(Ec2Error::InvalidParameterValueAddress { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        launch_at(&*s, &subnet, Some(ip(9)))
+            .await
+            .unwrap()
+            .private_ip,
+        ip(9)
+    );
+
+    let now = model::time::now_ms();
+    s.update_instances(
+        &scope(),
+        std::slice::from_ref(&a[1].instance_id),
+        Box::new(move |i, _| i.terminate(now, 0).map(|_| ())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        launch_at(&*s, &subnet, None).await.unwrap().private_ip,
+        ip(7),
+        "shutting down still holds its address"
+    );
+    s.advance(now, 0).await.unwrap();
+    assert_eq!(
+        s.subnet_usage(std::slice::from_ref(&subnet)).await.unwrap()[&subnet],
+        4,
+        "five launched, one terminated"
+    );
+    assert_eq!(
+        launch_at(&*s, &subnet, None).await.unwrap().private_ip,
+        ip(5),
+        "a terminated instance's address is free again"
+    );
+    let err = launch_at(&*s, "subnet-0000000000000dead", None)
         .await
-        .unwrap()
-        .remove(0)
-        .1;
-    let feed = s.changes_after(0, 100).await.unwrap();
-    assert_eq!(feed[0].instance.as_ref(), Some(&launched));
-    assert_eq!(feed[1].instance.as_ref(), Some(&changed));
-    assert_eq!(s.oldest_change().await.unwrap(), Some(feed[0].seq));
-    // The lifecycle trims changes older than an hour, keeping the latest.
-    let later = store::now_ms() + 2 * 3_600_000;
-    s.advance(later, 0).await.unwrap();
-    assert_eq!(s.oldest_change().await.unwrap(), Some(feed[1].seq));
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            store::StoreError::Refused(Ec2Error::InvalidSubnetIdNotFound(_))
+        ),
+        "{err}"
+    );
     s.close().await;
 }

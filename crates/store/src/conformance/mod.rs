@@ -1,0 +1,152 @@
+//! The store conformance suite: what every backend of [`Store`] must do, checked through the
+//! traits alone. A backend's tests run each function on a fresh [`Backend`] (see
+//! `tests/sqlite.rs`); a new backend (PostgreSQL) runs the same functions. The functions
+//! panic on a failure, as tests do.
+//!
+//! - [`instances`]: addresses, refused writes, filters and pages, client tokens, profile
+//!   associations.
+//! - [`feed`]: durability across a reopen, the feed's order, contents and trim.
+//! - [`network`]: the VPCs and subnets accounts create.
+//! - [`records`]: launch templates and images.
+
+mod feed;
+mod instances;
+mod network;
+mod records;
+
+pub use feed::*;
+pub use instances::*;
+pub use network::*;
+pub use records::*;
+
+use crate as store;
+use crate::{LaunchRequest, Store};
+use model::instance::Instance;
+use model::{catalogue, Ec2Error, Scope};
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// A place a backend keeps one store: `open` opens it (the first time empty; again after the
+/// store was closed, with everything acknowledged before).
+pub trait Backend: Sync {
+    fn open(&self) -> impl Future<Output = Arc<dyn Store>>;
+}
+
+pub(crate) fn scope() -> Scope {
+    Scope::new("123456789012", "us-west-2")
+}
+
+pub(crate) fn proto(n: u32, ip: Ipv4Addr, subnet: &str) -> Instance {
+    let mut i = model::testing::instance("m5.large");
+    i.instance_id = format!("i-{:017x}", 0x1000 + n as u64);
+    i.scope = scope();
+    i.private_ip = ip;
+    i.subnet_id = subnet.into();
+    i.availability_zone = "us-west-2a".into();
+    i.ami_launch_index = n;
+    i
+}
+
+/// Launch `count` instances into the first default subnet of us-west-2.
+pub async fn launch(s: &dyn Store, count: u32) -> Vec<Instance> {
+    launch_outcome(s, count, None).await.instances
+}
+
+/// The same, with a client token (each instance carries it, as RunInstances writes it).
+pub(crate) async fn launch_outcome(
+    s: &dyn Store,
+    count: u32,
+    token: Option<&str>,
+) -> store::LaunchOutcome {
+    let subnet = catalogue::default_vpc("us-west-2").subnets[0]
+        .subnet_id
+        .clone();
+    let sub = subnet.clone();
+    let token = token.map(str::to_string);
+    let client_token = token.clone();
+    s.launch(
+        &scope(),
+        LaunchRequest {
+            count,
+            client_token,
+            subnet_id: subnet,
+            private_ip: None,
+        },
+        Box::new(move |lc| {
+            Ok(lc
+                .addresses
+                .iter()
+                .enumerate()
+                .map(|(n, ip)| {
+                    let mut i = proto(n as u32 + rand_id(), *ip, &sub);
+                    i.client_token = token.clone();
+                    i
+                })
+                .collect())
+        }),
+    )
+    .await
+    .unwrap()
+}
+
+pub(crate) fn rand_id() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1000, Ordering::SeqCst)
+}
+
+/// A launch with an explicit address (or none) into the first default subnet of us-west-2.
+pub(crate) async fn launch_at(
+    s: &dyn Store,
+    subnet: &str,
+    ip: Option<Ipv4Addr>,
+) -> store::Result<Instance> {
+    let sub = subnet.to_string();
+    s.launch(
+        &scope(),
+        LaunchRequest {
+            count: 1,
+            client_token: None,
+            subnet_id: subnet.into(),
+            private_ip: ip,
+        },
+        Box::new(move |lc| Ok(vec![proto(rand_id(), lc.addresses[0], &sub)])),
+    )
+    .await
+    .map(|mut o| o.instances.remove(0))
+}
+
+pub(crate) fn tag(key: &str, value: &str) -> model::tags::Tag {
+    model::tags::Tag {
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+/// The tags DescribeTags lists in the scope, as `id type key value` lines, sorted.
+pub(crate) async fn listed_tags(s: &dyn Store) -> Vec<String> {
+    let page = s
+        .describe_tags(&scope(), &store::TagQuery::default())
+        .await
+        .unwrap();
+    let mut out: Vec<String> = page
+        .tags
+        .into_iter()
+        .map(|t| {
+            format!(
+                "{} {} {} {}",
+                t.resource_id, t.resource_type, t.key, t.value
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub(crate) fn refused(r: store::Result<impl std::fmt::Debug>) -> Ec2Error {
+    match r {
+        Err(store::StoreError::Refused(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

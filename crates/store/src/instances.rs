@@ -1,0 +1,144 @@
+//! Instances: launches, the writes the model decides, the lifecycle's transitions and purge,
+//! and the metadata hosts' acknowledgements ([`InstanceStore`]), with the requests and pages
+//! it takes and gives.
+
+use crate::Result;
+use async_trait::async_trait;
+use model::filter::Filter;
+use model::{Ec2Error, Instance, Scope};
+use std::net::Ipv4Addr;
+
+/// A change to instances, decided by the model. Called once per instance, in the order the
+/// ids were given; any error aborts the whole call and nothing is written.
+pub type InstanceMutation =
+    Box<dyn FnMut(&mut Instance, &MutationContext) -> std::result::Result<(), Ec2Error> + Send>;
+
+/// Builds the instances of a launch inside the write transaction, once the store has
+/// allocated their addresses and checked the client token.
+pub type LaunchBuilder =
+    Box<dyn FnOnce(&LaunchContext) -> std::result::Result<Vec<Instance>, Ec2Error> + Send>;
+
+#[async_trait]
+pub trait InstanceStore: Send + Sync {
+    /// Launch instances. With a client token already used in this scope, returns the
+    /// instances of that launch (idempotency) without calling `build`.
+    async fn launch(
+        &self,
+        scope: &Scope,
+        req: LaunchRequest,
+        build: LaunchBuilder,
+    ) -> Result<LaunchOutcome>;
+    /// The instances with these ids; any unknown id is `InvalidInstanceID.NotFound`.
+    async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<Instance>>;
+    /// One page of instances in launch order.
+    async fn describe_instances(&self, scope: &Scope, q: &InstanceQuery) -> Result<InstancePage>;
+    /// Apply `f` to each instance; returns (before, after) pairs.
+    async fn update_instances(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+        f: InstanceMutation,
+    ) -> Result<Vec<(Instance, Instance)>>;
+    /// Take every lifecycle transition due by `now_ms`; purge terminated instances whose
+    /// time to stay visible has passed. Returns the next due time, if any.
+    async fn advance(&self, now_ms: i64, purge_before_ms: i64) -> Result<Option<i64>>;
+    /// When the next lifecycle step is due (a transition, or a purge given `retention_ms`).
+    async fn next_due(&self, retention_ms: i64) -> Result<Option<i64>>;
+    /// The metadata host serving these instances has switched to these options generations.
+    /// Returns how many instances changed to `applied`.
+    async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize>;
+    /// The metadata host serving these instances now serves these IAM instance profile
+    /// associations (instance id, association id): each settles (`associating` →
+    /// `associated`, `disassociating` → `disassociated`). Returns the instances that changed.
+    async fn settle_associations(&self, settled: &[(String, String)]) -> Result<Vec<Instance>>;
+    /// Instances that are running with options not yet applied (for recovery at start).
+    async fn pending_applies(&self) -> Result<Vec<(String, u64)>>;
+    /// One instance by id, whatever its account and Region (for the metadata hosts).
+    async fn instance_by_id(&self, instance_id: &str) -> Result<Option<Instance>>;
+    /// Every instance of every account, in launch order, a page at a time (for the metadata
+    /// hosts' initial load): the instances after position `after`, and the next position.
+    async fn all_instances(&self, after: Option<i64>, limit: u32) -> Result<InstancePage>;
+    async fn count_instances(&self) -> Result<u64>;
+}
+
+/// What the store needs to know about a launch before the model builds the instances.
+#[derive(Debug, Clone)]
+pub struct LaunchRequest {
+    pub count: u32,
+    pub client_token: Option<String>,
+    /// The subnet to take addresses from (the caller resolves the default subnet).
+    pub subnet_id: String,
+    /// An explicit address (only with count 1).
+    pub private_ip: Option<Ipv4Addr>,
+}
+
+/// Handed to the launch builder inside the write transaction.
+#[derive(Debug, Clone)]
+pub struct LaunchContext {
+    /// One free address per instance, in the subnet asked for.
+    pub addresses: Vec<Ipv4Addr>,
+    pub defaults: model::AccountDefaults,
+}
+
+#[derive(Debug, Clone)]
+pub struct LaunchOutcome {
+    pub instances: Vec<Instance>,
+    /// True when a previous launch with the same client token was returned.
+    pub replayed: bool,
+}
+
+/// The context a mutation sees.
+#[derive(Debug, Clone)]
+pub struct MutationContext {
+    pub defaults: model::AccountDefaults,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InstanceQuery {
+    pub ids: Option<Vec<String>>,
+    pub filters: Vec<Filter>,
+    /// Resume after this position (from the previous page's `next`).
+    pub after: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InstancePage {
+    pub instances: Vec<Instance>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<i64>,
+}
+
+/// When the lifecycle's next step is due: the earliest transition (`next_transition`), or
+/// the first moment the instance terminated earliest (`first_terminated`) has been gone
+/// longer than `retention_ms`, when it is purged (an instance stays visible while terminated
+/// for `retention_ms` at most, as on EC2 for about an hour).
+pub fn next_lifecycle_step(
+    next_transition: Option<i64>,
+    first_terminated: Option<i64>,
+    retention_ms: i64,
+) -> Option<i64> {
+    let purge = first_terminated.map(|t| t + retention_ms + 1);
+    match (next_transition, purge) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_step_is_the_earliest_transition_or_purge() {
+        assert_eq!(next_lifecycle_step(None, None, 10), None);
+        assert_eq!(next_lifecycle_step(Some(5), None, 10), Some(5));
+        assert_eq!(
+            next_lifecycle_step(None, Some(5), 10),
+            Some(16),
+            "purged once terminated longer than the retention"
+        );
+        assert_eq!(next_lifecycle_step(Some(20), Some(5), 10), Some(16));
+        assert_eq!(next_lifecycle_step(Some(12), Some(5), 10), Some(12));
+    }
+}

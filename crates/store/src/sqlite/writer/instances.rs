@@ -1,0 +1,359 @@
+//! Instances: launches (client tokens, addresses), writes the model decides, the lifecycle's
+//! transitions and purge, the metadata hosts' acknowledgements; each write keeps the
+//! instance's filter attributes and tags and appends its feed entries.
+
+use super::documents::sync_tags;
+use super::network::{find_subnet, held_addresses};
+use super::{job, trim_feed, Job};
+use crate::feed::RETENTION;
+use crate::instances::*;
+use crate::sqlite::reads::{self, decode};
+use crate::{ChangeKind, Result};
+use model::vpc;
+use model::{Ec2Error, Instance, Scope};
+use sqlx::SqliteConnection;
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use tokio::sync::oneshot;
+
+async fn load_for_update(
+    conn: &mut SqliteConnection,
+    scope: Option<&Scope>,
+    id: &str,
+) -> Result<Option<(i64, Instance)>> {
+    let row: Option<(i64, String, String, String)> =
+        sqlx::query_as("SELECT pk, account, region, doc FROM instances WHERE instance_id = ?")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match row {
+        Some((pk, account, region, doc)) => {
+            if scope.is_some_and(|s| s.account != account || s.region != region) {
+                return Ok(None);
+            }
+            Ok(Some((pk, decode(&doc)?)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn state_col(i: &Instance) -> &'static str {
+    i.state.as_str()
+}
+
+async fn insert_instance(conn: &mut SqliteConnection, i: &Instance, now: i64) -> Result<()> {
+    let doc = serde_json::to_string(i)?;
+    let pk: i64 = sqlx::query_scalar(
+        "INSERT INTO instances (instance_id, account, region, state, subnet_id, private_ip, due_ms, pending_apply, client_token, terminated_at_ms, doc)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+    )
+    .bind(&i.instance_id)
+    .bind(&i.scope.account)
+    .bind(&i.scope.region)
+    .bind(state_col(i))
+    .bind(&i.subnet_id)
+    .bind(i.private_ip.to_string())
+    .bind(i.transition.map(|t| t.due_ms))
+    .bind(pending_apply(i))
+    .bind(&i.client_token)
+    .bind(i.terminated_at_ms)
+    .bind(&doc)
+    .fetch_one(&mut *conn)
+    .await?;
+    sync_attrs(conn, pk, &[], &i.filter_attributes()).await?;
+    sync_tags(conn, &i.instance_id, "instance", &i.scope, &[], &i.tags).await?;
+    for kind in ChangeKind::between(None, Some(i)) {
+        append_change(
+            conn,
+            &i.instance_id,
+            kind,
+            i.options_generation,
+            now,
+            Some(&doc),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn pending_apply(i: &Instance) -> bool {
+    i.options_state() == model::OptionsState::Pending
+}
+
+async fn save_instance(
+    conn: &mut SqliteConnection,
+    pk: i64,
+    before: &Instance,
+    after: &Instance,
+    now: i64,
+) -> Result<()> {
+    if before == after {
+        return Ok(());
+    }
+    let doc = serde_json::to_string(after)?;
+    sqlx::query(
+        "UPDATE instances SET state = ?, private_ip = ?, due_ms = ?, pending_apply = ?, terminated_at_ms = ?, doc = ? WHERE pk = ?",
+    )
+    .bind(state_col(after))
+    .bind(after.private_ip.to_string())
+    .bind(after.transition.map(|t| t.due_ms))
+    .bind(pending_apply(after))
+    .bind(after.terminated_at_ms)
+    .bind(&doc)
+    .bind(pk)
+    .execute(&mut *conn)
+    .await?;
+    sync_attrs(
+        conn,
+        pk,
+        &before.filter_attributes(),
+        &after.filter_attributes(),
+    )
+    .await?;
+    sync_tags(
+        conn,
+        &after.instance_id,
+        "instance",
+        &after.scope,
+        &before.tags,
+        &after.tags,
+    )
+    .await?;
+    for kind in ChangeKind::between(Some(before), Some(after)) {
+        let g = after.options_generation;
+        append_change(conn, &after.instance_id, kind, g, now, Some(&doc)).await?;
+    }
+    Ok(())
+}
+
+async fn sync_attrs(
+    conn: &mut SqliteConnection,
+    pk: i64,
+    before: &[(String, String)],
+    after: &[(String, String)],
+) -> Result<()> {
+    let old: HashSet<&(String, String)> = before.iter().collect();
+    let new: HashSet<&(String, String)> = after.iter().collect();
+    for (name, value) in old.difference(&new) {
+        sqlx::query("DELETE FROM instance_attrs WHERE pk = ? AND name = ? AND value = ?")
+            .bind(pk)
+            .bind(name)
+            .bind(value)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (name, value) in new.difference(&old) {
+        sqlx::query("INSERT OR IGNORE INTO instance_attrs (pk, name, value) VALUES (?, ?, ?)")
+            .bind(pk)
+            .bind(name)
+            .bind(value)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One row of the change feed, in the write's transaction: `doc` is the instance as the
+/// write left it (none once purged).
+async fn append_change(
+    conn: &mut SqliteConnection,
+    id: &str,
+    kind: ChangeKind,
+    generation: u64,
+    now: i64,
+    doc: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO changes (instance_id, kind, generation, at_ms, doc) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(kind.as_str())
+    .bind(generation as i64)
+    .bind(now)
+    .bind(doc)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Free addresses for a launch, as the model allocates them from the subnet's block and
+/// the addresses instances hold there.
+async fn allocate(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    req: &LaunchRequest,
+) -> Result<Vec<Ipv4Addr>> {
+    let subnet = find_subnet(conn, scope, &req.subnet_id)
+        .await?
+        .ok_or_else(|| Ec2Error::InvalidSubnetIdNotFound(req.subnet_id.clone()))?;
+    let held = held_addresses(conn, &subnet.subnet_id).await?;
+    Ok(vpc::allocate_addresses(
+        &subnet,
+        &held,
+        req.private_ip,
+        req.count,
+    )?)
+}
+
+pub fn launch(
+    scope: Scope,
+    req: LaunchRequest,
+    build: LaunchBuilder,
+    reply: oneshot::Sender<Result<LaunchOutcome>>,
+) -> Job {
+    job(reply, move |conn, now| {
+        Box::pin(async move {
+            if let Some(token) = &req.client_token {
+                let docs: Vec<(String,)> = sqlx::query_as(
+                    "SELECT doc FROM instances WHERE account = ? AND region = ? AND client_token = ? ORDER BY pk",
+                )
+                .bind(&scope.account)
+                .bind(&scope.region)
+                .bind(token)
+                .fetch_all(&mut *conn)
+                .await?;
+                if !docs.is_empty() {
+                    let instances = docs.iter().map(|(d,)| decode(d)).collect::<Result<_>>()?;
+                    return Ok(LaunchOutcome {
+                        instances,
+                        replayed: true,
+                    });
+                }
+            }
+            let defaults = reads::defaults(conn, &scope).await?;
+            let addresses = allocate(conn, &scope, &req).await?;
+            let instances = build(&LaunchContext {
+                addresses,
+                defaults,
+            })?;
+            for i in &instances {
+                insert_instance(conn, i, now).await?;
+            }
+            Ok(LaunchOutcome {
+                instances,
+                replayed: false,
+            })
+        })
+    })
+}
+
+pub fn update_instances(
+    scope: Scope,
+    ids: Vec<String>,
+    mut f: InstanceMutation,
+    reply: oneshot::Sender<Result<Vec<(Instance, Instance)>>>,
+) -> Job {
+    job(reply, move |conn, now| {
+        Box::pin(async move {
+            let mut found = Vec::with_capacity(ids.len());
+            let mut missing = Vec::new();
+            for id in &ids {
+                match load_for_update(conn, Some(&scope), id).await? {
+                    Some(x) => found.push(x),
+                    None => missing.push(id.clone()),
+                }
+            }
+            if !missing.is_empty() {
+                return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
+            }
+            let ctx = MutationContext {
+                defaults: reads::defaults(conn, &scope).await?,
+            };
+            let mut out = Vec::with_capacity(found.len());
+            for (pk, before) in found {
+                let mut after = before.clone();
+                f(&mut after, &ctx)?;
+                save_instance(conn, pk, &before, &after, now).await?;
+                out.push((before, after));
+            }
+            Ok(out)
+        })
+    })
+}
+
+pub fn advance(
+    now_ms: i64,
+    purge_before_ms: i64,
+    reply: oneshot::Sender<Result<Option<i64>>>,
+) -> Job {
+    job(reply, move |conn, now| {
+        Box::pin(async move {
+            let now = now.max(now_ms);
+            let due: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT pk, doc FROM instances WHERE due_ms IS NOT NULL AND due_ms <= ? ORDER BY due_ms LIMIT 5000",
+            )
+            .bind(now)
+            .fetch_all(&mut *conn)
+            .await?;
+            for (pk, doc) in due {
+                let before: Instance = decode(&doc)?;
+                let mut after = before.clone();
+                after.advance(now);
+                save_instance(conn, pk, &before, &after, now).await?;
+            }
+            let gone: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT pk, instance_id FROM instances WHERE terminated_at_ms IS NOT NULL AND terminated_at_ms < ? LIMIT 5000",
+            )
+            .bind(purge_before_ms)
+            .fetch_all(&mut *conn)
+            .await?;
+            for (pk, id) in gone {
+                for sql in [
+                    "DELETE FROM instance_attrs WHERE pk = ?",
+                    "DELETE FROM instances WHERE pk = ?",
+                ] {
+                    sqlx::query(sql).bind(pk).execute(&mut *conn).await?;
+                }
+                sqlx::query("DELETE FROM tags WHERE resource_id = ?")
+                    .bind(&id)
+                    .execute(&mut *conn)
+                    .await?;
+                append_change(conn, &id, ChangeKind::Purged, 0, now, None).await?;
+            }
+            trim_feed(conn, |latest| RETENTION.by_age(latest, now)).await?;
+            let (next, terminated) = reads::lifecycle_times(conn).await?;
+            Ok(next_lifecycle_step(next, terminated, now - purge_before_ms))
+        })
+    })
+}
+
+pub fn mark_applied(applied: Vec<(String, u64)>, reply: oneshot::Sender<Result<usize>>) -> Job {
+    job(reply, move |conn, now| {
+        Box::pin(async move {
+            let mut n = 0;
+            for (id, generation) in applied {
+                let Some((pk, before)) = load_for_update(conn, None, &id).await? else {
+                    continue;
+                };
+                let mut after = before.clone();
+                if after.mark_applied(generation) {
+                    save_instance(conn, pk, &before, &after, now).await?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+    })
+}
+
+pub fn settle_associations(
+    settled: Vec<(String, String)>,
+    reply: oneshot::Sender<Result<Vec<Instance>>>,
+) -> Job {
+    job(reply, move |conn, now| {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (id, association_id) in settled {
+                let Some((pk, before)) = load_for_update(conn, None, &id).await? else {
+                    continue;
+                };
+                let mut after = before.clone();
+                if after.settle_association(&association_id) {
+                    save_instance(conn, pk, &before, &after, now).await?;
+                    out.push(after);
+                }
+            }
+            Ok(out)
+        })
+    })
+}
