@@ -2,7 +2,7 @@
 //! caller's policies asked (with `--iam-config`), the action's handler run, and its output
 //! encoded along the model; errors in EC2's envelope.
 
-use crate::actions::{self, Action};
+use crate::actions::{self, Action, Request};
 use crate::auth::Caller;
 use crate::context::{Api, Call, Ctx};
 use crate::error::AwsError;
@@ -37,6 +37,7 @@ async fn answer(call: &Call<'_>) -> Result<String, Ec2Error> {
     let action =
         Action::parse(&action_name).ok_or_else(|| Ec2Error::InvalidAction(action_name.clone()))?;
     let input = query::decode(action.name(), call.params)?;
+    let request = Request::parse(action, input.clone())?;
     let ctx = Ctx {
         api: call.api,
         scope: Scope::new(call.caller.account.clone(), call.caller.region.clone()),
@@ -47,7 +48,7 @@ async fn answer(call: &Call<'_>) -> Result<String, Ec2Error> {
         authorize(&ctx, action, &input, call.source_ip).await?;
     }
     // 3..8: validation, lookup, state checks, dry run, execution: the action's handler.
-    let output = actions::dispatch(&ctx, action, input).await?;
+    let output = actions::dispatch(&ctx, request).await?;
     xml::encode(action.name(), call.request_id, &output).map_err(|e| {
         tracing::error!(error = %e, action = action.name(), "response encoding");
         Ec2Error::InternalError

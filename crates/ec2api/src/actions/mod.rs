@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 macro_rules! actions {
-    ($($variant:ident => $handler:path),* $(,)?) => {
+    ($($variant:ident($input:ty) => $handler:path),* $(,)?) => {
         /// The operations imds implements; any other action is `InvalidAction`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Action { $($variant),* }
@@ -40,62 +40,79 @@ macro_rules! actions {
             }
         }
 
-        pub async fn dispatch(ctx: &Ctx<'_>, action: Action, input: Value) -> Result<Value, Ec2Error> {
-            match action { $(Action::$variant => $handler(ctx, parse(input)?).await),* }
+        /// One EC2 request: the action and its typed input, deserialized once from the
+        /// decoded parameters, then authorized and handled on that same input.
+        #[derive(Debug)]
+        pub enum Request { $($variant($input)),* }
+
+        impl Request {
+            /// The typed input of `action` from its decoded parameters (a JSON object keyed
+            /// by the model's member names). The decoder already checked names and scalar
+            /// types against the model, so a failure here is a member whose JSON type differs
+            /// from the typed input's: `InvalidParameterValue` with serde's message.
+            pub fn parse(action: Action, input: Value) -> Result<Request, Ec2Error> {
+                Ok(match action { $(Action::$variant => Request::$variant(parse(input)?)),* })
+            }
+            pub fn action(&self) -> Action {
+                match self { $(Request::$variant(_) => Action::$variant),* }
+            }
+        }
+
+        /// Run the request's handler.
+        pub async fn dispatch(ctx: &Ctx<'_>, request: Request) -> Result<Value, Ec2Error> {
+            match request { $(Request::$variant(input) => $handler(ctx, input).await),* }
         }
     };
 }
 
 actions! {
-    RunInstances => launch::run_instances,
-    DescribeInstances => instances::describe_instances,
-    StartInstances => instances::start_instances,
-    StopInstances => instances::stop_instances,
-    RebootInstances => instances::reboot_instances,
-    TerminateInstances => instances::terminate_instances,
-    DescribeInstanceStatus => instances::describe_instance_status,
-    ModifyInstanceMetadataOptions => metadata_options::modify_instance_metadata_options,
-    GetInstanceMetadataDefaults => defaults::get_instance_metadata_defaults,
-    ModifyInstanceMetadataDefaults => defaults::modify_instance_metadata_defaults,
-    CreateTags => tags::create_tags,
-    DeleteTags => tags::delete_tags,
-    DescribeTags => tags::describe_tags,
-    RegisterImage => images::register_image,
-    DescribeImages => images::describe_images,
-    ModifyImageAttribute => images::modify_image_attribute,
-    DescribeImageAttribute => images::describe_image_attribute,
-    CreateLaunchTemplate => templates::create_launch_template,
-    CreateLaunchTemplateVersion => templates::create_launch_template_version,
-    ModifyLaunchTemplate => templates::modify_launch_template,
-    DescribeLaunchTemplates => templates::describe_launch_templates,
-    DescribeLaunchTemplateVersions => templates::describe_launch_template_versions,
-    DeleteLaunchTemplate => templates::delete_launch_template,
-    DescribeInstanceAttribute => attributes::describe_instance_attribute,
-    ModifyInstanceAttribute => attributes::modify_instance_attribute,
-    DescribeInstanceCreditSpecifications => attributes::describe_instance_credit_specifications,
-    ModifyInstanceCreditSpecification => attributes::modify_instance_credit_specification,
-    DescribeInstanceTypes => network::describe_instance_types,
-    DescribeVpcs => vpcs::describe_vpcs,
-    DescribeVpcAttribute => vpcs::describe_vpc_attribute,
-    DescribeRouteTables => vpcs::describe_route_tables,
-    DescribeSubnets => vpcs::describe_subnets,
-    CreateVpc => vpcs::create_vpc,
-    DeleteVpc => vpcs::delete_vpc,
-    CreateSubnet => vpcs::create_subnet,
-    DeleteSubnet => vpcs::delete_subnet,
-    DescribeNetworkAcls => vpcs::describe_network_acls,
-    DescribeSecurityGroups => vpcs::describe_security_groups,
-    DescribeVolumes => network::describe_volumes,
-    AssociateIamInstanceProfile => profiles::associate_iam_instance_profile,
-    ReplaceIamInstanceProfileAssociation => profiles::replace_iam_instance_profile_association,
-    DisassociateIamInstanceProfile => profiles::disassociate_iam_instance_profile,
-    DescribeIamInstanceProfileAssociations => profiles::describe_iam_instance_profile_associations,
-    DescribeNetworkInterfaces => network::describe_network_interfaces,
+    RunInstances(launch::RunInstancesIn) => launch::run_instances,
+    DescribeInstances(instances::DescribeInstancesIn) => instances::describe_instances,
+    StartInstances(instances::InstanceIdsIn) => instances::start_instances,
+    StopInstances(instances::InstanceIdsIn) => instances::stop_instances,
+    RebootInstances(instances::InstanceIdsIn) => instances::reboot_instances,
+    TerminateInstances(instances::InstanceIdsIn) => instances::terminate_instances,
+    DescribeInstanceStatus(instances::DescribeInstanceStatusIn) => instances::describe_instance_status,
+    ModifyInstanceMetadataOptions(metadata_options::ModifyInstanceMetadataOptionsIn) => metadata_options::modify_instance_metadata_options,
+    GetInstanceMetadataDefaults(defaults::GetIn) => defaults::get_instance_metadata_defaults,
+    ModifyInstanceMetadataDefaults(defaults::ModifyIn) => defaults::modify_instance_metadata_defaults,
+    CreateTags(tags::TagsIn) => tags::create_tags,
+    DeleteTags(tags::TagsIn) => tags::delete_tags,
+    DescribeTags(tags::DescribeTagsIn) => tags::describe_tags,
+    RegisterImage(images::RegisterImageIn) => images::register_image,
+    DescribeImages(images::DescribeImagesIn) => images::describe_images,
+    ModifyImageAttribute(images::ModifyImageAttributeIn) => images::modify_image_attribute,
+    DescribeImageAttribute(images::DescribeImageAttributeIn) => images::describe_image_attribute,
+    CreateLaunchTemplate(templates::CreateIn) => templates::create_launch_template,
+    CreateLaunchTemplateVersion(templates::CreateVersionIn) => templates::create_launch_template_version,
+    ModifyLaunchTemplate(templates::ModifyIn) => templates::modify_launch_template,
+    DescribeLaunchTemplates(templates::DescribeIn) => templates::describe_launch_templates,
+    DescribeLaunchTemplateVersions(templates::DescribeVersionsIn) => templates::describe_launch_template_versions,
+    DeleteLaunchTemplate(templates::DeleteIn) => templates::delete_launch_template,
+    DescribeInstanceAttribute(attributes::DescribeInstanceAttributeIn) => attributes::describe_instance_attribute,
+    ModifyInstanceAttribute(attributes::ModifyInstanceAttributeIn) => attributes::modify_instance_attribute,
+    DescribeInstanceCreditSpecifications(attributes::DescribeInstanceCreditSpecificationsIn) => attributes::describe_instance_credit_specifications,
+    ModifyInstanceCreditSpecification(attributes::ModifyInstanceCreditSpecificationIn) => attributes::modify_instance_credit_specification,
+    DescribeInstanceTypes(network::DescribeInstanceTypesIn) => network::describe_instance_types,
+    DescribeVpcs(vpcs::DescribeVpcsIn) => vpcs::describe_vpcs,
+    DescribeVpcAttribute(vpcs::DescribeVpcAttributeIn) => vpcs::describe_vpc_attribute,
+    DescribeRouteTables(vpcs::DescribeRouteTablesIn) => vpcs::describe_route_tables,
+    DescribeSubnets(vpcs::DescribeSubnetsIn) => vpcs::describe_subnets,
+    CreateVpc(vpcs::CreateVpcIn) => vpcs::create_vpc,
+    DeleteVpc(vpcs::DeleteVpcIn) => vpcs::delete_vpc,
+    CreateSubnet(vpcs::CreateSubnetIn) => vpcs::create_subnet,
+    DeleteSubnet(vpcs::DeleteSubnetIn) => vpcs::delete_subnet,
+    DescribeNetworkAcls(vpcs::DescribeNetworkAclsIn) => vpcs::describe_network_acls,
+    DescribeSecurityGroups(vpcs::DescribeSecurityGroupsIn) => vpcs::describe_security_groups,
+    DescribeVolumes(network::DescribeVolumesIn) => network::describe_volumes,
+    AssociateIamInstanceProfile(profiles::AssociateIn) => profiles::associate_iam_instance_profile,
+    ReplaceIamInstanceProfileAssociation(profiles::ReplaceIn) => profiles::replace_iam_instance_profile_association,
+    DisassociateIamInstanceProfile(profiles::DisassociateIn) => profiles::disassociate_iam_instance_profile,
+    DescribeIamInstanceProfileAssociations(profiles::DescribeIn) => profiles::describe_iam_instance_profile_associations,
+    DescribeNetworkInterfaces(network::DescribeNetworkInterfacesIn) => network::describe_network_interfaces,
 }
 
-/// Deserialize the decoded input into a typed request. The decoder already checked names and
-/// scalar types against the model, so a failure here is a member whose JSON type differs
-/// from what the handler expects.
+/// Deserialize the decoded input into a typed request.
 fn parse<T: DeserializeOwned>(input: Value) -> Result<T, Ec2Error> {
     serde_json::from_value(input).map_err(|e| Ec2Error::InvalidParameterValue(e.to_string()))
 }

@@ -15,8 +15,14 @@
 mod brought;
 mod subnets;
 
-pub use brought::{describe_network_acls, describe_route_tables, describe_security_groups};
-pub use subnets::{create_subnet, delete_subnet, describe_subnets};
+pub use brought::{
+    describe_network_acls, describe_route_tables, describe_security_groups, DescribeNetworkAclsIn,
+    DescribeRouteTablesIn, DescribeSecurityGroupsIn,
+};
+pub use subnets::{
+    create_subnet, delete_subnet, describe_subnets, CreateSubnetIn, DeleteSubnetIn,
+    DescribeSubnetsIn,
+};
 
 use super::network::{attrs, filtered};
 use super::{dry_run, max_results, page_in_memory, random, tags_for, FilterIn, TagSpecificationIn};
