@@ -102,6 +102,7 @@ pub async fn addresses_are_unique_and_refusals_change_nothing<B: Backend>(b: &B)
             s.update_instances(
                 &scope(),
                 &[id],
+                crate::ungated(),
                 Box::new(move |i, _| {
                     i.metadata.hop_limit = model::HopLimit::new(2).unwrap();
                     i.options_generation += 1;
@@ -139,6 +140,7 @@ pub async fn addresses_are_unique_and_refusals_change_nothing<B: Backend>(b: &B)
         .update_instances(
             &scope(),
             &[a[1].instance_id.clone(), "i-0000000000000dead".into()],
+            crate::ungated(),
             Box::new(|i, _| {
                 i.metadata.http_tokens = HttpTokens::Required;
                 Ok(())
@@ -173,6 +175,7 @@ pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(
         s.update_instances(
             &scope(),
             std::slice::from_ref(&id),
+            crate::ungated(),
             Box::new(move |i, mc| i.modify_metadata(&patch, &mc.defaults)),
         )
         .await
@@ -222,6 +225,7 @@ pub async fn filters_and_pages<B: Backend>(b: &B) {
         s.update_instances(
             &scope(),
             std::slice::from_ref(&i.instance_id),
+            crate::ungated(),
             Box::new(|i, _| {
                 i.metadata.http_tokens = HttpTokens::Required;
                 i.tags.push(model::tags::Tag {
@@ -328,6 +332,7 @@ pub async fn profile_associations_feed_lookup_and_settle<B: Backend>(b: &B) {
     s.update_instances(
         &scope(),
         std::slice::from_ref(&id),
+        crate::ungated(),
         Box::new(move |i, _| {
             i.associate_profile(profile.clone(), "iip-assoc-0123456789abcdef0".into(), 7)
                 .map(|_| ())
@@ -413,6 +418,7 @@ pub async fn changes_carry_the_instance_and_the_feed_says_where_it_starts<B: Bac
         .update_instances(
             &scope(),
             std::slice::from_ref(&id),
+            crate::ungated(),
             Box::new(|i, mc| {
                 i.modify_metadata(
                     &OptionsPatch {

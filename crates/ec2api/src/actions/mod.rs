@@ -8,10 +8,10 @@ mod images;
 mod instances;
 mod launch;
 pub use launch::launch_first_instance;
+pub(crate) use launch::run_instances_for_authorization;
 mod metadata_options;
 mod network;
 mod profiles;
-pub use profiles::instance_of_association;
 mod tags;
 mod templates;
 mod vpcs;
@@ -320,79 +320,45 @@ pub fn now_ms() -> i64 {
     store::now_ms()
 }
 
-/// The RunInstances input as authorization sees it: the metadata options (and instance type)
-/// a referenced launch template supplies count as launch configuration where the request
-/// leaves them out (spec iam.md §2). A template that cannot be read is left to the handler,
-/// which reports it.
-pub async fn run_instances_for_authorization(ctx: &Ctx<'_>, input: &Value) -> Value {
-    let mut out = input.clone();
-    let Some(spec) = input.get("LaunchTemplate") else {
-        return out;
+/// Change the instances a request names, its authorization decided inside the write
+/// ([`Ctx::gate`]). `checked` is what the handler checked before the write, with what the
+/// change needs: its error is reported after authorization (inside the write) or, when
+/// there is no authorization to decide there, at once, as the handler would have.
+pub(crate) async fn update_named_instances<T>(
+    ctx: &Ctx<'_>,
+    ids: &[String],
+    checked: Result<T, Ec2Error>,
+    change: impl FnOnce(T) -> store::InstanceMutation,
+) -> Result<Vec<(model::instance::Instance, model::instance::Instance)>, Ec2Error> {
+    let (checked, f) = match checked {
+        Ok(t) => (Ok(()), change(t)),
+        Err(e) if ctx.authorize_in_write.is_none() => return Err(e),
+        // The gate refuses before any change is asked for.
+        Err(e) => (
+            Err(e),
+            Box::new(|_: &mut _, _: &_| Err(Ec2Error::InternalError)) as _,
+        ),
     };
-    let field = |k: &str| spec.get(k).and_then(Value::as_str);
-    let Ok(t) = templates::for_launch(
-        ctx,
-        field("LaunchTemplateId"),
-        field("LaunchTemplateName"),
-        field("Version"),
-    )
-    .await
-    else {
-        return out;
-    };
-    let m = t.metadata;
-    let from_template: [(&str, Option<Value>); 5] = [
-        ("HttpTokens", m.http_tokens.map(|v| v.as_str().into())),
-        (
-            "HttpPutResponseHopLimit",
-            m.hop_limit.map(|h| i64::from(h.get()).into()),
-        ),
-        ("HttpEndpoint", m.http_endpoint.map(|v| v.as_str().into())),
-        (
-            "HttpProtocolIpv6",
-            m.http_protocol_ipv6.map(|v| v.as_str().into()),
-        ),
-        (
-            "InstanceMetadataTags",
-            m.instance_metadata_tags.map(|v| v.as_str().into()),
-        ),
-    ];
-    if let Some(obj) = out.as_object_mut() {
-        let options = obj
-            .entry("MetadataOptions")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Some(o) = options.as_object_mut() {
-            for (k, v) in from_template {
-                if let Some(v) = v {
-                    o.entry(k).or_insert(v);
-                }
-            }
-        }
-        if let Some(ty) = t.instance_type {
-            obj.entry("InstanceType").or_insert(Value::String(ty));
-        }
-        // The template's instance tags are applied by this launch too, so they are part of
-        // its tag-on-create authorization (EC2 User Guide, "Grant permission to tag Amazon
-        // EC2 resources during creation": "also evaluated if tags are provided in a launch
-        // template"). The template's come first: the request's own values win, as at launch.
-        if !t.instance_tags.is_empty() {
-            let spec = serde_json::json!({
-                "ResourceType": "instance",
-                "Tags": t.instance_tags.iter()
-                    .map(|tag| serde_json::json!({"Key": tag.key, "Value": tag.value}))
-                    .collect::<Vec<_>>(),
-            });
-            if let Some(specs) = obj
-                .entry("TagSpecifications")
-                .or_insert_with(|| Value::Array(Vec::new()))
-                .as_array_mut()
-            {
-                specs.insert(0, spec);
-            }
-        }
-    }
-    out
+    Ok(ctx
+        .api
+        .store
+        .update_instances(&ctx.scope, ids, ctx.gate(checked), f)
+        .await?)
 }
+
+/// The actions that change the existing instances they name: their authorization, which
+/// carries those instances' keys, is decided inside the handler's write, on the instances as
+/// it read them ([`update_named_instances`]).
+pub(crate) const AUTHORIZED_IN_WRITE: &[Action] = &[
+    Action::ModifyInstanceMetadataOptions,
+    Action::ModifyInstanceAttribute,
+    Action::StartInstances,
+    Action::StopInstances,
+    Action::TerminateInstances,
+    Action::AssociateIamInstanceProfile,
+    Action::ReplaceIamInstanceProfileAssociation,
+    Action::DisassociateIamInstanceProfile,
+];
 
 #[cfg(test)]
 mod tests {
@@ -408,6 +374,29 @@ mod tests {
                 a.name()
             );
         }
+    }
+
+    /// Each input that says which members it sets (for `ec2:Attribute`) knows every member
+    /// of its operation's input shape in the model.
+    #[test]
+    fn members_know_every_member_of_the_model() {
+        use crate::authz::unknown_members;
+        let none = Vec::<String>::new();
+        assert_eq!(
+            unknown_members::<metadata_options::ModifyInstanceMetadataOptionsIn>(),
+            none
+        );
+        assert_eq!(unknown_members::<defaults::ModifyIn>(), none);
+        assert_eq!(
+            unknown_members::<attributes::ModifyInstanceAttributeIn>(),
+            none
+        );
+        assert_eq!(
+            unknown_members::<attributes::DescribeInstanceAttributeIn>(),
+            none
+        );
+        assert_eq!(unknown_members::<images::ModifyImageAttributeIn>(), none);
+        assert_eq!(unknown_members::<images::DescribeImageAttributeIn>(), none);
     }
 
     #[test]

@@ -14,8 +14,8 @@ mod writer;
 use crate::feed::Change;
 use crate::types::*;
 use crate::{
-    DefaultsMutation, ImageMutation, InstanceMutation, LaunchBuilder, Result, Store, StoreError,
-    SubnetBuilder, SubnetDeletion, TagsMutation, TemplateMutation, VpcDeletion,
+    DefaultsMutation, ImageMutation, InstanceGate, InstanceMutation, LaunchBuilder, Result, Store,
+    StoreError, SubnetBuilder, SubnetDeletion, TagsMutation, TemplateMutation, VpcDeletion,
 };
 use async_trait::async_trait;
 use integrity::damaged;
@@ -141,11 +141,12 @@ impl Store for SqliteStore {
         &self,
         scope: &Scope,
         ids: &[String],
+        gate: InstanceGate,
         f: InstanceMutation,
     ) -> Result<Vec<(Instance, Instance)>> {
         let scope = scope.clone();
         let ids = ids.to_vec();
-        self.write(move |reply| writer::update_instances(scope, ids, f, reply))
+        self.write(move |reply| writer::update_instances(scope, ids, gate, f, reply))
             .await
     }
 

@@ -176,7 +176,7 @@ pub struct CreateVpcIn {
     ipv6_ipam_pool_id: Option<String>,
     amazon_provided_ipv6_cidr_block: Option<bool>,
     #[serde(default)]
-    tag_specifications: Vec<TagSpecificationIn>,
+    pub(crate) tag_specifications: Vec<TagSpecificationIn>,
     dry_run: Option<bool>,
 }
 
@@ -249,7 +249,7 @@ pub async fn create_vpc(ctx: &Ctx<'_>, req: CreateVpcIn) -> Result<Value, Ec2Err
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteVpcIn {
-    vpc_id: Option<String>,
+    pub(crate) vpc_id: Option<String>,
     dry_run: Option<bool>,
 }
 
