@@ -159,6 +159,96 @@ pub async fn addresses_are_unique_and_refusals_change_nothing<B: Backend>(b: &B)
     s.close().await;
 }
 
+/// The gate of a write to instances is asked inside the write, with the instances as the
+/// write read them (earlier writes included), before unknown ids are reported; when it
+/// refuses, nothing is changed, written or fed, and its error is the answer.
+pub async fn the_gate_sees_what_the_write_read_and_its_refusal_writes_nothing<B: Backend>(b: &B) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+    let s = b.open().await;
+    let a = launch(&*s, 2).await;
+    let ids = [a[0].instance_id.clone(), a[1].instance_id.clone()];
+    s.update_instances(
+        &scope(),
+        &ids[..1],
+        crate::ungated(),
+        Box::new(|i, _| {
+            i.metadata.http_tokens = HttpTokens::Required;
+            Ok(())
+        }),
+    )
+    .await
+    .unwrap();
+    let stored = s.instances(&scope(), &ids).await.unwrap();
+
+    // The gate sees the instances found, as stored, before the unknown id is reported.
+    let seen = Arc::new(Mutex::new(None));
+    let saw = seen.clone();
+    let err = s
+        .update_instances(
+            &scope(),
+            &[ids[0].clone(), "i-0000000000000dead".into(), ids[1].clone()],
+            Box::new(move |found| {
+                *saw.lock().unwrap() = Some(found.to_vec());
+                Ok(())
+            }),
+            Box::new(|_, _| Ok(())),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        store::StoreError::Refused(Ec2Error::InvalidInstanceIdNotFound(_))
+    ));
+    assert_eq!(seen.lock().unwrap().take(), Some(stored.clone()));
+
+    // A refusal is the answer, before the unknown id, and nothing is written.
+    let fed = *s.watch().borrow();
+    let changed = Arc::new(AtomicBool::new(false));
+    let change = changed.clone();
+    let err = s
+        .update_instances(
+            &scope(),
+            &[ids[0].clone(), "i-0000000000000dead".into()],
+            Box::new(|found| {
+                assert_eq!(found.len(), 1);
+                Err(Ec2Error::UnauthorizedOperation("no".into()))
+            }),
+            Box::new(move |i, _| {
+                change.store(true, Ordering::SeqCst);
+                i.metadata.http_tokens = HttpTokens::Optional;
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        store::StoreError::Refused(Ec2Error::UnauthorizedOperation(_))
+    ));
+    assert!(!changed.load(Ordering::SeqCst), "no change is asked for");
+    let err = s
+        .update_instances(
+            &scope(),
+            &ids,
+            Box::new(|_| Err(Ec2Error::UnauthorizedOperation("no".into()))),
+            Box::new(|i, _| {
+                i.metadata.http_tokens = HttpTokens::Optional;
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        store::StoreError::Refused(Ec2Error::UnauthorizedOperation(_))
+    ));
+    assert_eq!(s.instances(&scope(), &ids).await.unwrap(), stored);
+    assert!(s.changes_after(fed, 100).await.unwrap().is_empty());
+    assert_eq!(*s.watch().borrow(), fed);
+    s.close().await;
+}
+
 /// What was acknowledged is there after a reopen; the feed is ordered and `watch` follows it;
 /// `mark_applied` takes a generation once.
 pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(b: &B) {
