@@ -1,6 +1,8 @@
-//! The EC2 dialect: the action named, its parameters decoded along botocore's model, the
-//! caller's policies asked (with `--iam-config`), the action's handler run, and its output
-//! encoded along the model; errors in EC2's envelope.
+//! The EC2 dialect: the action named, its parameters decoded along botocore's model and typed
+//! once ([`Request`]), the caller's policies asked on that typed input (with `--iam-config`:
+//! before the handler, or inside its write for the actions that change the instances they
+//! name), the action's handler run, and its output encoded along the model; errors in EC2's
+//! envelope.
 
 use crate::actions::{self, Action, Request, AUTHORIZED_IN_WRITE};
 use crate::authz::{Authorization, InWrite};

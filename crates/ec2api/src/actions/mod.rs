@@ -1,6 +1,8 @@
-//! One variant per EC2 operation imds serves, and the handlers, grouped by the resource they
-//! act on. A handler takes the decoded input (a JSON object keyed by the model's member
-//! names), deserializes it into its typed request, and returns the output the same way.
+//! One variant per EC2 operation imds serves ([`Action`]; [`Request`], the same with its typed
+//! input), and the handlers, grouped by the resource they act on. The decoded input (a JSON
+//! object keyed by the model's member names) is deserialized once into the request's typed
+//! input, which authorization reads and [`dispatch`] hands to the action's handler; a handler
+//! returns its output as JSON keyed the same way.
 
 mod attributes;
 mod defaults;
@@ -42,6 +44,9 @@ macro_rules! actions {
 
         /// One EC2 request: the action and its typed input, deserialized once from the
         /// decoded parameters, then authorized and handled on that same input.
+        // One per request, moved into its handler once: boxing the large inputs
+        // (RunInstances) would only add an allocation.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug)]
         pub enum Request { $($variant($input)),* }
 

@@ -3,11 +3,11 @@
 //!
 //! - this module: [`Authorization`], one request's checks and their decision, made before the
 //!   handler or, for the actions that write the instances they name, inside that write on
-//!   the instances as it read them ([`InWrite`]);
+//!   the instances as it read them (`InWrite`);
 //! - `checks`: which resources each operation is checked on, with which keys;
 //! - `context`: the keys of a check (global, an existing instance's, request tags);
 //! - `attributes`: `ec2:Attribute` and `ec2:Attribute/<Member>` from the members a request
-//!   sets ([`Members`]);
+//!   sets (`Members`);
 //! - `denial`: how a refusal reads (the encoded authorization message).
 //!
 //! The policies come from [`crate::principals`]: an account root may do anything its SCPs

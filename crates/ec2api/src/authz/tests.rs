@@ -113,7 +113,7 @@ fn attribute_keys_are_those_the_parameters_gave() {
     let cases: Vec<(Action, String, &[&str])> = vec![
         (
             Action::ModifyInstanceMetadataOptions,
-            format!("{id}"),
+            id.to_string(),
             &options,
         ),
         (
