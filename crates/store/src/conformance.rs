@@ -202,47 +202,33 @@ pub async fn the_gate_sees_what_the_write_read_and_its_refusal_writes_nothing<B:
     ));
     assert_eq!(seen.lock().unwrap().take(), Some(stored.clone()));
 
-    // A refusal is the answer, before the unknown id, and nothing is written.
+    // A refusal is the answer, before an unknown id, and nothing is written.
     let fed = *s.watch().borrow();
-    let changed = Arc::new(AtomicBool::new(false));
-    let change = changed.clone();
-    let err = s
-        .update_instances(
-            &scope(),
-            &[ids[0].clone(), "i-0000000000000dead".into()],
-            Box::new(|found| {
-                assert_eq!(found.len(), 1);
-                Err(Ec2Error::UnauthorizedOperation("no".into()))
-            }),
-            Box::new(move |i, _| {
-                change.store(true, Ordering::SeqCst);
-                i.metadata.http_tokens = HttpTokens::Optional;
-                Ok(())
-            }),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        store::StoreError::Refused(Ec2Error::UnauthorizedOperation(_))
-    ));
-    assert!(!changed.load(Ordering::SeqCst), "no change is asked for");
-    let err = s
-        .update_instances(
-            &scope(),
-            &ids,
-            Box::new(|_| Err(Ec2Error::UnauthorizedOperation("no".into()))),
-            Box::new(|i, _| {
-                i.metadata.http_tokens = HttpTokens::Optional;
-                Ok(())
-            }),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        store::StoreError::Refused(Ec2Error::UnauthorizedOperation(_))
-    ));
+    for named in [
+        vec![ids[0].clone(), "i-0000000000000dead".into()],
+        ids.to_vec(),
+    ] {
+        let changed = Arc::new(AtomicBool::new(false));
+        let change = changed.clone();
+        let err = s
+            .update_instances(
+                &scope(),
+                &named,
+                Box::new(|_| Err(Ec2Error::UnauthorizedOperation("no".into()))),
+                Box::new(move |i, _| {
+                    change.store(true, Ordering::SeqCst);
+                    i.metadata.http_tokens = HttpTokens::Optional;
+                    Ok(())
+                }),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            store::StoreError::Refused(Ec2Error::UnauthorizedOperation(_))
+        ));
+        assert!(!changed.load(Ordering::SeqCst), "no change is asked for");
+    }
     assert_eq!(s.instances(&scope(), &ids).await.unwrap(), stored);
     assert!(s.changes_after(fed, 100).await.unwrap().is_empty());
     assert_eq!(*s.watch().borrow(), fed);
