@@ -4,11 +4,12 @@
 //! HTTP front door ([`crate::server`]).
 
 use crate::auth::Caller;
+use crate::authz::InWrite;
 use crate::protocol::query::Params;
-use model::Scope;
+use model::{Ec2Error, Scope};
 use std::sync::Arc;
 use std::time::Duration;
-use store::Store;
+use store::{InstanceGate, Store};
 
 /// Timing of the simulated fleet.
 #[derive(Debug, Clone)]
@@ -48,6 +49,26 @@ pub struct Ctx<'a> {
     pub api: &'a Api,
     pub caller: &'a Caller,
     pub scope: Scope,
+    /// The request's authorization, when it is decided inside the write to the instances it
+    /// names (see [`Ctx::gate`]); `None` when it was decided before the handler, or there is
+    /// none (without `--iam-config`).
+    pub(crate) authorize_in_write: Option<Arc<InWrite>>,
+}
+
+impl Ctx<'_> {
+    /// The gate of the write to the instances the request names: the request's authorization
+    /// on the instances as the write read them, then `checked`, what the handler checked
+    /// before the write. So a caller who may not do the action is refused before being told
+    /// the request is invalid or names an unknown instance, as when authorization came first.
+    pub(crate) fn gate(&self, checked: Result<(), Ec2Error>) -> InstanceGate {
+        let authorization = self.authorize_in_write.clone();
+        Box::new(move |found| {
+            if let Some(a) = authorization {
+                a.decide(found)?;
+            }
+            checked
+        })
+    }
 }
 
 /// One authenticated call, as the front door hands it to a dialect.

@@ -7,8 +7,9 @@
 //!   ([`protocol::query::Params`]), the [`Service`] a request is for (`service`), who is
 //!   calling ([`auth`], with the `sigv4` crate), then the dialect's `handle`.
 //! * One module per dialect, each parsing the action into an enum and answering in its own
-//!   envelope: `ec2` (parameters decoded along botocore's model by [`protocol::query`],
-//!   authorized by [`authz`], run by the handlers of [`actions`], encoded by [`protocol::xml`]),
+//!   envelope: `ec2` (parameters decoded along botocore's model by [`protocol::query`] and
+//!   typed once into an [`actions::Request`], authorized per operation on that typed input by
+//!   [`authz`], run by the handlers of [`actions`], encoded by [`protocol::xml`]),
 //!   `iam_api` and `sts` (the plain Query protocol of `query_api`).
 //! * [`error`]: errors that render themselves ([`error::AwsError`], one table per dialect),
 //!   into a [`reply::Reply`].

@@ -112,6 +112,7 @@ impl Harness {
             .update_instances(
                 &scope(),
                 &[id.to_string()],
+                store::ungated(),
                 Box::new(move |i, _| {
                     f(i);
                     Ok(())

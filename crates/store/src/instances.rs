@@ -13,6 +13,17 @@ use std::net::Ipv4Addr;
 pub type InstanceMutation =
     Box<dyn FnMut(&mut Instance, &MutationContext) -> std::result::Result<(), Ec2Error> + Send>;
 
+/// What a write to instances asks before it changes anything: called once, inside the write,
+/// with the instances it found (in the order the ids were given) before it reports unknown
+/// ids; an error aborts the write and nothing is written. The EC2 API authorizes there, on
+/// the instances as the write read them.
+pub type InstanceGate = Box<dyn FnOnce(&[Instance]) -> std::result::Result<(), Ec2Error> + Send>;
+
+/// The gate of a write that asks nothing first.
+pub fn ungated() -> InstanceGate {
+    Box::new(|_| Ok(()))
+}
+
 /// Builds the instances of a launch inside the write transaction, once the store has
 /// allocated their addresses and checked the client token.
 pub type LaunchBuilder =
@@ -32,11 +43,13 @@ pub trait InstanceStore: Send + Sync {
     async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<Instance>>;
     /// One page of instances in launch order.
     async fn describe_instances(&self, scope: &Scope, q: &InstanceQuery) -> Result<InstancePage>;
-    /// Apply `f` to each instance; returns (before, after) pairs.
+    /// Ask `gate` with the instances found, then apply `f` to each instance; returns (before,
+    /// after) pairs.
     async fn update_instances(
         &self,
         scope: &Scope,
         ids: &[String],
+        gate: InstanceGate,
         f: InstanceMutation,
     ) -> Result<Vec<(Instance, Instance)>>;
     /// Take every lifecycle transition due by `now_ms`; purge terminated instances whose

@@ -43,8 +43,8 @@ pub use feed::{Change, ChangeKind, Feed};
 pub use iam::{IamKey, IamRecords, IamStore};
 pub use images::{ImageMutation, ImageStore};
 pub use instances::{
-    InstanceMutation, InstancePage, InstanceQuery, InstanceStore, LaunchBuilder, LaunchContext,
-    LaunchOutcome, LaunchRequest, MutationContext,
+    ungated, InstanceGate, InstanceMutation, InstancePage, InstanceQuery, InstanceStore,
+    LaunchBuilder, LaunchContext, LaunchOutcome, LaunchRequest, MutationContext,
 };
 pub use network::{NetworkStore, SubnetBuilder, SubnetDeletion, TagsMutation, VpcDeletion};
 pub use tags::{TagPage, TagQuery, TagRow, TagStore};

@@ -47,6 +47,7 @@ macro_rules! conformance {
 
 conformance!(
     addresses_are_unique_and_refusals_change_nothing,
+    the_gate_sees_what_the_write_read_and_its_refusal_writes_nothing,
     acknowledged_writes_survive_reopen_and_feed_is_ordered,
     filters_and_pages,
     client_token_replays_the_launch,

@@ -1,7 +1,7 @@
 //! `imds bench authz`: what authorization costs, measured against the same API without it.
 //!
 //! Two measurements in one run:
-//! - the decision alone: `authz::authorize` for a launch (six resource checks: image,
+//! - the decision alone: `authz::Authorization` of a launch (its checks, then the decision) (six resource checks: image,
 //!   instance, network interface, security group, subnet, volume) by a user whose identity
 //!   policies carry the EC2 guide's metadata guardrails, under two levels of SCPs, from the
 //!   policies parsed when they were written;
@@ -206,23 +206,17 @@ pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
         "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
         "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "team", "Value": "a"}]}],
     });
-    let facts = ec2api::authz::Facts {
-        source_ip: None,
-        instances: &[],
-        passed_role: None,
+    let request = ec2api::actions::Request::parse(ec2api::actions::Action::RunInstances, input)
+        .map_err(|e| e.to_string())?;
+    let decide = || {
+        ec2api::authz::Authorization::new(guarded.clone(), caller.clone(), None, &request)
+            .decide(&[])
     };
-    ec2api::authz::authorize(&guarded, "RunInstances", &input, &caller, &facts)
-        .map_err(|e| format!("the benchmark's launch should be allowed: {e}"))?;
+    decide().map_err(|e| format!("the benchmark's launch should be allowed: {e}"))?;
     let rounds = 20_000u32;
     let t = Instant::now();
     for _ in 0..rounds {
-        let _ = std::hint::black_box(ec2api::authz::authorize(
-            &guarded,
-            "RunInstances",
-            &input,
-            &caller,
-            &facts,
-        ));
+        let _ = std::hint::black_box(decide());
     }
     let decision_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
 

@@ -5,7 +5,7 @@
 
 use super::{
     dry_run, filters, ids_without_max, instance_id, instance_ids, max_results, page_in_memory,
-    FilterIn,
+    update_named_instances, FilterIn,
 };
 use crate::context::Ctx;
 use crate::render;
@@ -45,16 +45,27 @@ fn unknown_attribute(name: &str) -> Ec2Error {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeInstanceAttributeIn {
-    instance_id: Option<String>,
-    attribute: Option<String>,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) attribute: Option<String>,
     dry_run: Option<bool>,
 }
 
+crate::authz::members!(DescribeInstanceAttributeIn, "DescribeInstanceAttribute", {
+    "DryRun" => dry_run,
+    "InstanceId" => instance_id,
+    "Attribute" => attribute,
+});
+
+/// The instance id a request names: given and well-formed.
+fn named_id(id: &Option<String>) -> Result<String, Ec2Error> {
+    match id.as_deref() {
+        Some(i) if !i.is_empty() => instance_id(i),
+        _ => Err(Ec2Error::MissingParameter("InstanceId".into())),
+    }
+}
+
 async fn one_instance(ctx: &Ctx<'_>, id: &Option<String>) -> Result<Instance, Ec2Error> {
-    let id = match id.as_deref() {
-        Some(i) if !i.is_empty() => instance_id(i)?,
-        _ => return Err(Ec2Error::MissingParameter("InstanceId".into())),
-    };
+    let id = named_id(id)?;
     let mut found = ctx.api.store.instances(&ctx.scope, &[id]).await?;
     found.pop().ok_or(Ec2Error::InternalError)
 }
@@ -126,8 +137,8 @@ struct StringValueIn {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ModifyInstanceAttributeIn {
-    instance_id: Option<String>,
-    attribute: Option<String>,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) attribute: Option<String>,
     value: Option<String>,
     disable_api_termination: Option<BoolValueIn>,
     disable_api_stop: Option<BoolValueIn>,
@@ -148,6 +159,27 @@ pub struct ModifyInstanceAttributeIn {
     enclave_options: Option<Value>,
     dry_run: Option<bool>,
 }
+
+crate::authz::members!(ModifyInstanceAttributeIn, "ModifyInstanceAttribute", {
+    "SourceDestCheck" => source_dest_check,
+    "EnclaveOptions" => enclave_options,
+    "DisableApiStop" => disable_api_stop,
+    "DryRun" => dry_run,
+    "InstanceId" => instance_id,
+    "Attribute" => attribute,
+    "Value" => value,
+    "BlockDeviceMappings" => block_device_mappings,
+    "DisableApiTermination" => disable_api_termination,
+    "InstanceType" => instance_type,
+    "Kernel" => kernel,
+    "Ramdisk" => ramdisk,
+    "UserData" => user_data,
+    "InstanceInitiatedShutdownBehavior" => instance_initiated_shutdown_behavior,
+    "Groups" => groups,
+    "EbsOptimized" => ebs_optimized,
+    "SriovNetSupport" => sriov_net_support,
+    "EnaSupport" => ena_support,
+});
 
 fn boolean(attr: &str, v: &str) -> Result<bool, Ec2Error> {
     match v {
@@ -301,20 +333,19 @@ pub async fn modify_instance_attribute(
         Ok(i) => i.vpc_id,
         Err(_) => model::catalogue::default_vpc(&ctx.scope.region).vpc.vpc_id,
     };
-    let change = requested_change(&req, &vpc_id)?;
-    let i = one_instance(ctx, &req.instance_id).await?;
+    let checked = requested_change(&req, &vpc_id).and_then(|change| {
+        named_id(&req.instance_id)?;
+        Ok(change)
+    });
     let is_dry = req.dry_run == Some(true);
-    ctx.api
-        .store
-        .update_instances(
-            &ctx.scope,
-            &[i.instance_id],
-            Box::new(move |i, _| {
-                i.modify_attribute(&change)?;
-                dry_run(Some(is_dry))
-            }),
-        )
-        .await?;
+    let named = req.instance_id.clone().unwrap_or_default();
+    update_named_instances(ctx, &[named], checked, |change| {
+        Box::new(move |i, _| {
+            i.modify_attribute(&change)?;
+            dry_run(Some(is_dry))
+        })
+    })
+    .await?;
     Ok(json!({}))
 }
 
@@ -440,6 +471,7 @@ pub async fn modify_instance_credit_specification(
             .update_instances(
                 &ctx.scope,
                 &ids,
+                store::ungated(),
                 Box::new(move |i, _| {
                     let credits = ok
                         .iter()

@@ -43,13 +43,22 @@ pub async fn get_instance_metadata_defaults(ctx: &Ctx<'_>, req: GetIn) -> Result
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ModifyIn {
-    http_tokens: Option<String>,
-    http_put_response_hop_limit: Option<i64>,
-    http_endpoint: Option<String>,
-    instance_metadata_tags: Option<String>,
-    http_tokens_enforced: Option<String>,
-    dry_run: Option<bool>,
+    pub(crate) http_tokens: Option<String>,
+    pub(crate) http_put_response_hop_limit: Option<i64>,
+    pub(crate) http_endpoint: Option<String>,
+    pub(crate) instance_metadata_tags: Option<String>,
+    pub(crate) http_tokens_enforced: Option<String>,
+    pub(crate) dry_run: Option<bool>,
 }
+
+crate::authz::members!(ModifyIn, "ModifyInstanceMetadataDefaults", {
+    "HttpTokens" => http_tokens,
+    "HttpPutResponseHopLimit" => http_put_response_hop_limit,
+    "HttpEndpoint" => http_endpoint,
+    "InstanceMetadataTags" => instance_metadata_tags,
+    "DryRun" => dry_run,
+    "HttpTokensEnforced" => http_tokens_enforced,
+});
 
 pub async fn modify_instance_metadata_defaults(
     ctx: &Ctx<'_>,

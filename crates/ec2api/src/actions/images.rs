@@ -7,6 +7,7 @@ use crate::render;
 use model::catalogue;
 use model::image::{Image, ImdsSupport};
 use model::{filter, ids, Ec2Error};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -19,7 +20,7 @@ pub struct RegisterImageIn {
     root_device_name: Option<String>,
     imds_support: Option<String>,
     #[serde(default)]
-    tag_specifications: Vec<TagSpecificationIn>,
+    pub(crate) tag_specifications: Vec<TagSpecificationIn>,
     dry_run: Option<bool>,
 }
 
@@ -189,13 +190,37 @@ pub struct AttributeValueIn {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ModifyImageAttributeIn {
-    image_id: String,
-    attribute: Option<String>,
+    pub(crate) image_id: String,
+    pub(crate) attribute: Option<String>,
     value: Option<String>,
     imds_support: Option<AttributeValueIn>,
     description: Option<AttributeValueIn>,
     dry_run: Option<bool>,
+    /// Members imds does not act on, here so that `ec2:Attribute` names them when sent.
+    launch_permission: Option<IgnoredAny>,
+    operation_type: Option<IgnoredAny>,
+    product_codes: Option<IgnoredAny>,
+    user_groups: Option<IgnoredAny>,
+    user_ids: Option<IgnoredAny>,
+    organization_arns: Option<IgnoredAny>,
+    organizational_unit_arns: Option<IgnoredAny>,
 }
+
+crate::authz::members!(ModifyImageAttributeIn, "ModifyImageAttribute", {
+    "Attribute" => attribute,
+    "Description" => description,
+    "ImageId" => image_id,
+    "LaunchPermission" => launch_permission,
+    "OperationType" => operation_type,
+    "ProductCodes" => product_codes,
+    "UserGroups" => user_groups,
+    "UserIds" => user_ids,
+    "Value" => value,
+    "OrganizationArns" => organization_arns,
+    "OrganizationalUnitArns" => organizational_unit_arns,
+    "ImdsSupport" => imds_support,
+    "DryRun" => dry_run,
+});
 
 fn image_id(id: &str) -> Result<String, Ec2Error> {
     if ids::is_well_formed(id, ids::IMAGE) {
@@ -257,10 +282,16 @@ pub async fn modify_image_attribute(
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeImageAttributeIn {
-    image_id: String,
-    attribute: String,
+    pub(crate) image_id: String,
+    pub(crate) attribute: String,
     dry_run: Option<bool>,
 }
+
+crate::authz::members!(DescribeImageAttributeIn, "DescribeImageAttribute", {
+    "Attribute" => attribute,
+    "ImageId" => image_id,
+    "DryRun" => dry_run,
+});
 
 pub async fn describe_image_attribute(
     ctx: &Ctx<'_>,

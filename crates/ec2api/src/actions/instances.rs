@@ -3,7 +3,7 @@
 
 use super::{
     dry_run, encode_token, filters, ids_without_max, instance_ids, max_results, now_ms, page_after,
-    page_in_memory, FilterIn,
+    page_in_memory, update_named_instances, FilterIn,
 };
 use crate::context::Ctx;
 use crate::render;
@@ -73,7 +73,7 @@ pub async fn describe_instances(
 #[serde(rename_all = "PascalCase")]
 pub struct InstanceIdsIn {
     #[serde(default)]
-    instance_ids: Vec<String>,
+    pub(crate) instance_ids: Vec<String>,
     force: Option<bool>,
     dry_run: Option<bool>,
 }
@@ -101,23 +101,18 @@ async fn transit(
     member: &str,
     op: Transit,
 ) -> Result<Value, Ec2Error> {
-    let ids = instance_ids(&req.instance_ids, "InstanceId")?;
+    let checked = instance_ids(&req.instance_ids, "InstanceId");
     let is_dry = req.dry_run == Some(true);
     let force = req.force == Some(true);
     let delay = ctx.api.config.transition_delay.as_millis() as i64;
     let now = now_ms();
-    let results = ctx
-        .api
-        .store
-        .update_instances(
-            &ctx.scope,
-            &ids,
-            Box::new(move |i, _| {
-                op(i, now, delay, force)?;
-                dry_run(Some(is_dry))
-            }),
-        )
-        .await?;
+    let results = update_named_instances(ctx, &req.instance_ids, checked, |_| {
+        Box::new(move |i, _| {
+            op(i, now, delay, force)?;
+            dry_run(Some(is_dry))
+        })
+    })
+    .await?;
     let changes: Vec<StateChange> = results
         .iter()
         .map(|(before, after)| StateChange {

@@ -51,10 +51,10 @@ pub struct IamInstanceProfileIn {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct LaunchTemplateSpecIn {
-    launch_template_id: Option<String>,
-    launch_template_name: Option<String>,
-    version: Option<String>,
+pub(crate) struct LaunchTemplateSpecIn {
+    pub(crate) launch_template_id: Option<String>,
+    pub(crate) launch_template_name: Option<String>,
+    pub(crate) version: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -84,24 +84,24 @@ struct CreditSpecificationIn {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RunInstancesIn {
-    image_id: Option<String>,
-    instance_type: Option<String>,
+    pub(crate) image_id: Option<String>,
+    pub(crate) instance_type: Option<String>,
     min_count: i64,
     max_count: i64,
-    key_name: Option<String>,
+    pub(crate) key_name: Option<String>,
     #[serde(default)]
-    security_group_ids: Vec<String>,
+    pub(crate) security_group_ids: Vec<String>,
     #[serde(default)]
     security_groups: Vec<String>,
-    subnet_id: Option<String>,
+    pub(crate) subnet_id: Option<String>,
     private_ip_address: Option<String>,
     user_data: Option<String>,
     client_token: Option<String>,
-    metadata_options: Option<MetadataOptionsIn>,
+    pub(crate) metadata_options: Option<MetadataOptionsIn>,
     #[serde(default)]
-    tag_specifications: Vec<TagSpecificationIn>,
-    iam_instance_profile: Option<IamInstanceProfileIn>,
-    launch_template: Option<LaunchTemplateSpecIn>,
+    pub(crate) tag_specifications: Vec<TagSpecificationIn>,
+    pub(crate) iam_instance_profile: Option<IamInstanceProfileIn>,
+    pub(crate) launch_template: Option<LaunchTemplateSpecIn>,
     placement: Option<PlacementIn>,
     monitoring: Option<EnabledIn>,
     disable_api_termination: Option<bool>,
@@ -114,6 +114,73 @@ pub struct RunInstancesIn {
     /// Not a request member: the first instance of a new data dir starts out running.
     #[serde(skip)]
     already_running: bool,
+}
+
+/// The RunInstances input as authorization sees it: the metadata options (and instance type)
+/// a referenced launch template supplies count as launch configuration where the request
+/// leaves them out (spec iam.md §2). A template that cannot be read is left to the handler,
+/// which reports it.
+pub(crate) async fn run_instances_for_authorization(
+    ctx: &Ctx<'_>,
+    req: &RunInstancesIn,
+) -> RunInstancesIn {
+    let mut out = req.clone();
+    let Some(spec) = &req.launch_template else {
+        return out;
+    };
+    let Ok(t) = super::templates::for_launch(
+        ctx,
+        spec.launch_template_id.as_deref(),
+        spec.launch_template_name.as_deref(),
+        spec.version.as_deref(),
+    )
+    .await
+    else {
+        return out;
+    };
+    let m = t.metadata;
+    let options = out.metadata_options.get_or_insert_with(Default::default);
+    let or = |v: &mut Option<String>, t: Option<&str>| {
+        if v.is_none() {
+            *v = t.map(str::to_string);
+        }
+    };
+    or(&mut options.http_tokens, m.http_tokens.map(|v| v.as_str()));
+    if options.http_put_response_hop_limit.is_none() {
+        options.http_put_response_hop_limit = m.hop_limit.map(|h| i64::from(h.get()));
+    }
+    or(
+        &mut options.http_endpoint,
+        m.http_endpoint.map(|v| v.as_str()),
+    );
+    or(
+        &mut options.http_protocol_ipv6,
+        m.http_protocol_ipv6.map(|v| v.as_str()),
+    );
+    or(
+        &mut options.instance_metadata_tags,
+        m.instance_metadata_tags.map(|v| v.as_str()),
+    );
+    or(&mut out.instance_type, t.instance_type.as_deref());
+    // The template's instance tags are applied by this launch too, so they are part of its
+    // tag-on-create authorization (EC2 User Guide, "Grant permission to tag Amazon EC2
+    // resources during creation": "also evaluated if tags are provided in a launch
+    // template"). The template's come first: the request's own values win, as at launch.
+    if !t.instance_tags.is_empty() {
+        let spec = TagSpecificationIn {
+            resource_type: Some("instance".into()),
+            tags: t
+                .instance_tags
+                .iter()
+                .map(|tag| super::TagIn {
+                    key: Some(tag.key.clone()),
+                    value: Some(tag.value.clone()),
+                })
+                .collect(),
+        };
+        out.tag_specifications.insert(0, spec);
+    }
+    out
 }
 
 /// What a launch template version contributes to a launch (the request wins field by field).
@@ -514,6 +581,7 @@ pub async fn launch_first_instance(api: &crate::Api) -> Result<String, Ec2Error>
         api,
         caller: &caller,
         scope: scope.clone(),
+        authorize_in_write: None,
     };
     let req = RunInstancesIn {
         image_id: Some(catalogue::AL2_IMAGE.into()),

@@ -1,6 +1,8 @@
-//! One variant per EC2 operation imds serves, and the handlers, grouped by the resource they
-//! act on. A handler takes the decoded input (a JSON object keyed by the model's member
-//! names), deserializes it into its typed request, and returns the output the same way.
+//! One variant per EC2 operation imds serves ([`Action`]; [`Request`], the same with its typed
+//! input), and the handlers, grouped by the resource they act on. The decoded input (a JSON
+//! object keyed by the model's member names) is deserialized once into the request's typed
+//! input, which authorization reads and [`dispatch`] hands to the action's handler; a handler
+//! returns its output as JSON keyed the same way.
 
 mod attributes;
 mod defaults;
@@ -8,10 +10,10 @@ mod images;
 mod instances;
 mod launch;
 pub use launch::launch_first_instance;
+pub(crate) use launch::run_instances_for_authorization;
 mod metadata_options;
 mod network;
 mod profiles;
-pub use profiles::instance_of_association;
 mod tags;
 mod templates;
 mod vpcs;
@@ -25,7 +27,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 macro_rules! actions {
-    ($($variant:ident => $handler:path),* $(,)?) => {
+    ($($variant:ident($input:ty) => $handler:path),* $(,)?) => {
         /// The operations imds implements; any other action is `InvalidAction`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Action { $($variant),* }
@@ -40,62 +42,82 @@ macro_rules! actions {
             }
         }
 
-        pub async fn dispatch(ctx: &Ctx<'_>, action: Action, input: Value) -> Result<Value, Ec2Error> {
-            match action { $(Action::$variant => $handler(ctx, parse(input)?).await),* }
+        /// One EC2 request: the action and its typed input, deserialized once from the
+        /// decoded parameters, then authorized and handled on that same input.
+        // One per request, moved into its handler once: boxing the large inputs
+        // (RunInstances) would only add an allocation.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Debug)]
+        pub enum Request { $($variant($input)),* }
+
+        impl Request {
+            /// The typed input of `action` from its decoded parameters (a JSON object keyed
+            /// by the model's member names). The decoder already checked names and scalar
+            /// types against the model, so a failure here is a member whose JSON type differs
+            /// from the typed input's: `InvalidParameterValue` with serde's message.
+            pub fn parse(action: Action, input: Value) -> Result<Request, Ec2Error> {
+                Ok(match action { $(Action::$variant => Request::$variant(parse(input)?)),* })
+            }
+            pub fn action(&self) -> Action {
+                match self { $(Request::$variant(_) => Action::$variant),* }
+            }
+        }
+
+        /// Run the request's handler.
+        pub async fn dispatch(ctx: &Ctx<'_>, request: Request) -> Result<Value, Ec2Error> {
+            match request { $(Request::$variant(input) => $handler(ctx, input).await),* }
         }
     };
 }
 
 actions! {
-    RunInstances => launch::run_instances,
-    DescribeInstances => instances::describe_instances,
-    StartInstances => instances::start_instances,
-    StopInstances => instances::stop_instances,
-    RebootInstances => instances::reboot_instances,
-    TerminateInstances => instances::terminate_instances,
-    DescribeInstanceStatus => instances::describe_instance_status,
-    ModifyInstanceMetadataOptions => metadata_options::modify_instance_metadata_options,
-    GetInstanceMetadataDefaults => defaults::get_instance_metadata_defaults,
-    ModifyInstanceMetadataDefaults => defaults::modify_instance_metadata_defaults,
-    CreateTags => tags::create_tags,
-    DeleteTags => tags::delete_tags,
-    DescribeTags => tags::describe_tags,
-    RegisterImage => images::register_image,
-    DescribeImages => images::describe_images,
-    ModifyImageAttribute => images::modify_image_attribute,
-    DescribeImageAttribute => images::describe_image_attribute,
-    CreateLaunchTemplate => templates::create_launch_template,
-    CreateLaunchTemplateVersion => templates::create_launch_template_version,
-    ModifyLaunchTemplate => templates::modify_launch_template,
-    DescribeLaunchTemplates => templates::describe_launch_templates,
-    DescribeLaunchTemplateVersions => templates::describe_launch_template_versions,
-    DeleteLaunchTemplate => templates::delete_launch_template,
-    DescribeInstanceAttribute => attributes::describe_instance_attribute,
-    ModifyInstanceAttribute => attributes::modify_instance_attribute,
-    DescribeInstanceCreditSpecifications => attributes::describe_instance_credit_specifications,
-    ModifyInstanceCreditSpecification => attributes::modify_instance_credit_specification,
-    DescribeInstanceTypes => network::describe_instance_types,
-    DescribeVpcs => vpcs::describe_vpcs,
-    DescribeVpcAttribute => vpcs::describe_vpc_attribute,
-    DescribeRouteTables => vpcs::describe_route_tables,
-    DescribeSubnets => vpcs::describe_subnets,
-    CreateVpc => vpcs::create_vpc,
-    DeleteVpc => vpcs::delete_vpc,
-    CreateSubnet => vpcs::create_subnet,
-    DeleteSubnet => vpcs::delete_subnet,
-    DescribeNetworkAcls => vpcs::describe_network_acls,
-    DescribeSecurityGroups => vpcs::describe_security_groups,
-    DescribeVolumes => network::describe_volumes,
-    AssociateIamInstanceProfile => profiles::associate_iam_instance_profile,
-    ReplaceIamInstanceProfileAssociation => profiles::replace_iam_instance_profile_association,
-    DisassociateIamInstanceProfile => profiles::disassociate_iam_instance_profile,
-    DescribeIamInstanceProfileAssociations => profiles::describe_iam_instance_profile_associations,
-    DescribeNetworkInterfaces => network::describe_network_interfaces,
+    RunInstances(launch::RunInstancesIn) => launch::run_instances,
+    DescribeInstances(instances::DescribeInstancesIn) => instances::describe_instances,
+    StartInstances(instances::InstanceIdsIn) => instances::start_instances,
+    StopInstances(instances::InstanceIdsIn) => instances::stop_instances,
+    RebootInstances(instances::InstanceIdsIn) => instances::reboot_instances,
+    TerminateInstances(instances::InstanceIdsIn) => instances::terminate_instances,
+    DescribeInstanceStatus(instances::DescribeInstanceStatusIn) => instances::describe_instance_status,
+    ModifyInstanceMetadataOptions(metadata_options::ModifyInstanceMetadataOptionsIn) => metadata_options::modify_instance_metadata_options,
+    GetInstanceMetadataDefaults(defaults::GetIn) => defaults::get_instance_metadata_defaults,
+    ModifyInstanceMetadataDefaults(defaults::ModifyIn) => defaults::modify_instance_metadata_defaults,
+    CreateTags(tags::TagsIn) => tags::create_tags,
+    DeleteTags(tags::TagsIn) => tags::delete_tags,
+    DescribeTags(tags::DescribeTagsIn) => tags::describe_tags,
+    RegisterImage(images::RegisterImageIn) => images::register_image,
+    DescribeImages(images::DescribeImagesIn) => images::describe_images,
+    ModifyImageAttribute(images::ModifyImageAttributeIn) => images::modify_image_attribute,
+    DescribeImageAttribute(images::DescribeImageAttributeIn) => images::describe_image_attribute,
+    CreateLaunchTemplate(templates::CreateIn) => templates::create_launch_template,
+    CreateLaunchTemplateVersion(templates::CreateVersionIn) => templates::create_launch_template_version,
+    ModifyLaunchTemplate(templates::ModifyIn) => templates::modify_launch_template,
+    DescribeLaunchTemplates(templates::DescribeIn) => templates::describe_launch_templates,
+    DescribeLaunchTemplateVersions(templates::DescribeVersionsIn) => templates::describe_launch_template_versions,
+    DeleteLaunchTemplate(templates::DeleteIn) => templates::delete_launch_template,
+    DescribeInstanceAttribute(attributes::DescribeInstanceAttributeIn) => attributes::describe_instance_attribute,
+    ModifyInstanceAttribute(attributes::ModifyInstanceAttributeIn) => attributes::modify_instance_attribute,
+    DescribeInstanceCreditSpecifications(attributes::DescribeInstanceCreditSpecificationsIn) => attributes::describe_instance_credit_specifications,
+    ModifyInstanceCreditSpecification(attributes::ModifyInstanceCreditSpecificationIn) => attributes::modify_instance_credit_specification,
+    DescribeInstanceTypes(network::DescribeInstanceTypesIn) => network::describe_instance_types,
+    DescribeVpcs(vpcs::DescribeVpcsIn) => vpcs::describe_vpcs,
+    DescribeVpcAttribute(vpcs::DescribeVpcAttributeIn) => vpcs::describe_vpc_attribute,
+    DescribeRouteTables(vpcs::DescribeRouteTablesIn) => vpcs::describe_route_tables,
+    DescribeSubnets(vpcs::DescribeSubnetsIn) => vpcs::describe_subnets,
+    CreateVpc(vpcs::CreateVpcIn) => vpcs::create_vpc,
+    DeleteVpc(vpcs::DeleteVpcIn) => vpcs::delete_vpc,
+    CreateSubnet(vpcs::CreateSubnetIn) => vpcs::create_subnet,
+    DeleteSubnet(vpcs::DeleteSubnetIn) => vpcs::delete_subnet,
+    DescribeNetworkAcls(vpcs::DescribeNetworkAclsIn) => vpcs::describe_network_acls,
+    DescribeSecurityGroups(vpcs::DescribeSecurityGroupsIn) => vpcs::describe_security_groups,
+    DescribeVolumes(network::DescribeVolumesIn) => network::describe_volumes,
+    AssociateIamInstanceProfile(profiles::AssociateIn) => profiles::associate_iam_instance_profile,
+    ReplaceIamInstanceProfileAssociation(profiles::ReplaceIn) => profiles::replace_iam_instance_profile_association,
+    DisassociateIamInstanceProfile(profiles::DisassociateIn) => profiles::disassociate_iam_instance_profile,
+    DescribeIamInstanceProfileAssociations(profiles::DescribeIn) => profiles::describe_iam_instance_profile_associations,
+    DescribeNetworkInterfaces(network::DescribeNetworkInterfacesIn) => network::describe_network_interfaces,
 }
 
-/// Deserialize the decoded input into a typed request. The decoder already checked names and
-/// scalar types against the model, so a failure here is a member whose JSON type differs
-/// from what the handler expects.
+/// Deserialize the decoded input into a typed request.
 fn parse<T: DeserializeOwned>(input: Value) -> Result<T, Ec2Error> {
     serde_json::from_value(input).map_err(|e| Ec2Error::InvalidParameterValue(e.to_string()))
 }
@@ -303,79 +325,45 @@ pub fn now_ms() -> i64 {
     model::time::now_ms()
 }
 
-/// The RunInstances input as authorization sees it: the metadata options (and instance type)
-/// a referenced launch template supplies count as launch configuration where the request
-/// leaves them out (spec iam.md §2). A template that cannot be read is left to the handler,
-/// which reports it.
-pub async fn run_instances_for_authorization(ctx: &Ctx<'_>, input: &Value) -> Value {
-    let mut out = input.clone();
-    let Some(spec) = input.get("LaunchTemplate") else {
-        return out;
+/// Change the instances a request names, its authorization decided inside the write
+/// ([`Ctx::gate`]). `checked` is what the handler checked before the write, with what the
+/// change needs: its error is reported after authorization (inside the write) or, when
+/// there is no authorization to decide there, at once, as the handler would have.
+pub(crate) async fn update_named_instances<T>(
+    ctx: &Ctx<'_>,
+    ids: &[String],
+    checked: Result<T, Ec2Error>,
+    change: impl FnOnce(T) -> store::InstanceMutation,
+) -> Result<Vec<(model::instance::Instance, model::instance::Instance)>, Ec2Error> {
+    let (checked, f) = match checked {
+        Ok(t) => (Ok(()), change(t)),
+        Err(e) if ctx.authorize_in_write.is_none() => return Err(e),
+        // The gate refuses before any change is asked for.
+        Err(e) => (
+            Err(e),
+            Box::new(|_: &mut _, _: &_| Err(Ec2Error::InternalError)) as _,
+        ),
     };
-    let field = |k: &str| spec.get(k).and_then(Value::as_str);
-    let Ok(t) = templates::for_launch(
-        ctx,
-        field("LaunchTemplateId"),
-        field("LaunchTemplateName"),
-        field("Version"),
-    )
-    .await
-    else {
-        return out;
-    };
-    let m = t.metadata;
-    let from_template: [(&str, Option<Value>); 5] = [
-        ("HttpTokens", m.http_tokens.map(|v| v.as_str().into())),
-        (
-            "HttpPutResponseHopLimit",
-            m.hop_limit.map(|h| i64::from(h.get()).into()),
-        ),
-        ("HttpEndpoint", m.http_endpoint.map(|v| v.as_str().into())),
-        (
-            "HttpProtocolIpv6",
-            m.http_protocol_ipv6.map(|v| v.as_str().into()),
-        ),
-        (
-            "InstanceMetadataTags",
-            m.instance_metadata_tags.map(|v| v.as_str().into()),
-        ),
-    ];
-    if let Some(obj) = out.as_object_mut() {
-        let options = obj
-            .entry("MetadataOptions")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Some(o) = options.as_object_mut() {
-            for (k, v) in from_template {
-                if let Some(v) = v {
-                    o.entry(k).or_insert(v);
-                }
-            }
-        }
-        if let Some(ty) = t.instance_type {
-            obj.entry("InstanceType").or_insert(Value::String(ty));
-        }
-        // The template's instance tags are applied by this launch too, so they are part of
-        // its tag-on-create authorization (EC2 User Guide, "Grant permission to tag Amazon
-        // EC2 resources during creation": "also evaluated if tags are provided in a launch
-        // template"). The template's come first: the request's own values win, as at launch.
-        if !t.instance_tags.is_empty() {
-            let spec = serde_json::json!({
-                "ResourceType": "instance",
-                "Tags": t.instance_tags.iter()
-                    .map(|tag| serde_json::json!({"Key": tag.key, "Value": tag.value}))
-                    .collect::<Vec<_>>(),
-            });
-            if let Some(specs) = obj
-                .entry("TagSpecifications")
-                .or_insert_with(|| Value::Array(Vec::new()))
-                .as_array_mut()
-            {
-                specs.insert(0, spec);
-            }
-        }
-    }
-    out
+    Ok(ctx
+        .api
+        .store
+        .update_instances(&ctx.scope, ids, ctx.gate(checked), f)
+        .await?)
 }
+
+/// The actions that change the existing instances they name: their authorization, which
+/// carries those instances' keys, is decided inside the handler's write, on the instances as
+/// it read them ([`update_named_instances`]).
+pub(crate) const AUTHORIZED_IN_WRITE: &[Action] = &[
+    Action::ModifyInstanceMetadataOptions,
+    Action::ModifyInstanceAttribute,
+    Action::StartInstances,
+    Action::StopInstances,
+    Action::TerminateInstances,
+    Action::AssociateIamInstanceProfile,
+    Action::ReplaceIamInstanceProfileAssociation,
+    Action::DisassociateIamInstanceProfile,
+];
 
 #[cfg(test)]
 mod tests {
@@ -391,6 +379,29 @@ mod tests {
                 a.name()
             );
         }
+    }
+
+    /// Each input that says which members it sets (for `ec2:Attribute`) knows every member
+    /// of its operation's input shape in the model.
+    #[test]
+    fn members_know_every_member_of_the_model() {
+        use crate::authz::unknown_members;
+        let none = Vec::<String>::new();
+        assert_eq!(
+            unknown_members::<metadata_options::ModifyInstanceMetadataOptionsIn>(),
+            none
+        );
+        assert_eq!(unknown_members::<defaults::ModifyIn>(), none);
+        assert_eq!(
+            unknown_members::<attributes::ModifyInstanceAttributeIn>(),
+            none
+        );
+        assert_eq!(
+            unknown_members::<attributes::DescribeInstanceAttributeIn>(),
+            none
+        );
+        assert_eq!(unknown_members::<images::ModifyImageAttributeIn>(), none);
+        assert_eq!(unknown_members::<images::DescribeImageAttributeIn>(), none);
     }
 
     #[test]

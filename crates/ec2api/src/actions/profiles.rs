@@ -5,7 +5,10 @@
 //! (`model::profile_association`); the metadata host settles each change once it serves it.
 
 use super::launch::{iam_profile, IamInstanceProfileIn};
-use super::{filters, instance_id, max_results, now_ms, page_in_memory, random, FilterIn};
+use super::{
+    filters, instance_id, max_results, now_ms, page_in_memory, random, update_named_instances,
+    FilterIn,
+};
 use crate::context::Ctx;
 use crate::render;
 use model::filter;
@@ -52,9 +55,8 @@ fn association_id(id: &Option<String>) -> Result<String, Ec2Error> {
 }
 
 /// The instance of an association of the caller's account and Region, or
-/// `InvalidAssociationID.NotFound`. Also used by authorization, which checks Replace and
-/// Disassociate on that instance.
-pub async fn instance_of_association(ctx: &Ctx<'_>, id: &str) -> Result<Instance, Ec2Error> {
+/// `InvalidAssociationID.NotFound`.
+async fn instance_of_association(ctx: &Ctx<'_>, id: &str) -> Result<Instance, Ec2Error> {
     let page = ctx
         .api
         .store
@@ -92,42 +94,69 @@ fn requested_profile(
     iam_profile(ctx, spec)
 }
 
-/// One instance changed by `f`; its (after) record.
-async fn change(
+/// One instance changed by `f`, given what the handler checked before the write (authorized
+/// inside the write, see [`update_named_instances`]); its (after) record.
+async fn change<T: Send + 'static>(
     ctx: &Ctx<'_>,
     id: String,
-    f: impl FnMut(&mut Instance) -> Result<(), Ec2Error> + Send + 'static,
+    checked: Result<T, Ec2Error>,
+    mut f: impl FnMut(&mut Instance, &T) -> Result<(), Ec2Error> + Send + 'static,
 ) -> Result<Instance, Ec2Error> {
-    let mut f = f;
-    let mut changed = ctx
-        .api
-        .store
-        .update_instances(&ctx.scope, &[id], Box::new(move |i, _| f(i)))
-        .await?;
+    let mut changed =
+        update_named_instances(ctx, &[id], checked, move |t| Box::new(move |i, _| f(i, &t)))
+            .await?;
     changed
         .pop()
         .map(|(_, after)| after)
         .ok_or(Ec2Error::InternalError)
 }
 
+/// The instance of the association a request names (Replace, Disassociate), found before
+/// the write that changes it, with what the handler checked. When there is none (or the id
+/// is not an association's), the request's authorization is decided on no instance (on
+/// `instance/*`), then the handler's own errors come, then that the association is unknown:
+/// the order of answers when authorization came before the handler.
+async fn association_instance<T>(
+    ctx: &Ctx<'_>,
+    named: &Option<String>,
+    checked: Result<T, Ec2Error>,
+) -> Result<(String, Result<T, Ec2Error>), Ec2Error> {
+    let checked = match (checked, &ctx.authorize_in_write) {
+        (Err(e), None) => return Err(e),
+        (checked, _) => checked,
+    };
+    let found = match association_id(named) {
+        Ok(a) => instance_of_association(ctx, &a).await,
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(i) => Ok((i.instance_id, checked)),
+        Err(e) => {
+            ctx.gate(checked.map(|_| ()))(&[])?;
+            Err(e)
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AssociateIn {
-    iam_instance_profile: Option<IamInstanceProfileIn>,
-    instance_id: Option<String>,
+    pub(crate) iam_instance_profile: Option<IamInstanceProfileIn>,
+    pub(crate) instance_id: Option<String>,
 }
 
 pub async fn associate_iam_instance_profile(
     ctx: &Ctx<'_>,
     req: AssociateIn,
 ) -> Result<Value, Ec2Error> {
-    let id = match req.instance_id.as_deref() {
-        Some(i) if !i.is_empty() => instance_id(i)?,
-        _ => return Err(Ec2Error::MissingParameter("InstanceId".into())),
-    };
-    let profile = requested_profile(ctx, &req.iam_instance_profile)?;
+    let checked = match req.instance_id.as_deref() {
+        Some(i) if !i.is_empty() => instance_id(i).map(drop),
+        _ => Err(Ec2Error::MissingParameter("InstanceId".into())),
+    }
+    .and_then(|()| requested_profile(ctx, &req.iam_instance_profile));
+    let named = req.instance_id.clone().unwrap_or_default();
     let now = now_ms();
-    let after = change(ctx, id, move |i| {
+    let after = change(ctx, named, checked, move |i, profile| {
         let new_id = ids::new_id(ASSOCIATION, random());
         i.associate_profile(profile.clone(), new_id, now)
             .map(|_| ())
@@ -139,21 +168,25 @@ pub async fn associate_iam_instance_profile(
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReplaceIn {
-    iam_instance_profile: Option<IamInstanceProfileIn>,
-    association_id: Option<String>,
+    pub(crate) iam_instance_profile: Option<IamInstanceProfileIn>,
+    pub(crate) association_id: Option<String>,
 }
 
 pub async fn replace_iam_instance_profile_association(
     ctx: &Ctx<'_>,
     req: ReplaceIn,
 ) -> Result<Value, Ec2Error> {
-    let association = association_id(&req.association_id)?;
-    let profile = requested_profile(ctx, &req.iam_instance_profile)?;
-    let instance = instance_of_association(ctx, &association).await?;
+    let checked = association_id(&req.association_id).and_then(|association| {
+        Ok((
+            association,
+            requested_profile(ctx, &req.iam_instance_profile)?,
+        ))
+    });
+    let (id, checked) = association_instance(ctx, &req.association_id, checked).await?;
     let now = now_ms();
-    let after = change(ctx, instance.instance_id, move |i| {
+    let after = change(ctx, id, checked, move |i, (association, profile)| {
         let new_id = ids::new_id(ASSOCIATION, random());
-        i.replace_profile(&association, profile.clone(), new_id, now)
+        i.replace_profile(association, profile.clone(), new_id, now)
             .map(|_| ())
     })
     .await?;
@@ -163,17 +196,17 @@ pub async fn replace_iam_instance_profile_association(
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DisassociateIn {
-    association_id: Option<String>,
+    pub(crate) association_id: Option<String>,
 }
 
 pub async fn disassociate_iam_instance_profile(
     ctx: &Ctx<'_>,
     req: DisassociateIn,
 ) -> Result<Value, Ec2Error> {
-    let association = association_id(&req.association_id)?;
-    let instance = instance_of_association(ctx, &association).await?;
-    let after = change(ctx, instance.instance_id, move |i| {
-        i.disassociate_profile(&association).map(|_| ())
+    let checked = association_id(&req.association_id);
+    let (id, checked) = association_instance(ctx, &req.association_id, checked).await?;
+    let after = change(ctx, id, checked, |i, association| {
+        i.disassociate_profile(association).map(|_| ())
     })
     .await?;
     answer(&after)

@@ -101,6 +101,7 @@ async fn for_each(
             .update_instances(
                 &ctx.scope,
                 &instance_ids,
+                store::ungated(),
                 Box::new(move |i, _| {
                     c.apply_to_instance(i)?;
                     dry_run(Some(is_dry))

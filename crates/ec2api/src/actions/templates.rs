@@ -226,7 +226,7 @@ pub struct CreateIn {
     version_description: Option<String>,
     launch_template_data: Value,
     #[serde(default)]
-    tag_specifications: Vec<TagSpecificationIn>,
+    pub(crate) tag_specifications: Vec<TagSpecificationIn>,
     dry_run: Option<bool>,
 }
 

@@ -20,6 +20,7 @@ pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(
         s.update_instances(
             &scope(),
             std::slice::from_ref(&id),
+            crate::ungated(),
             Box::new(move |i, mc| i.modify_metadata(&patch, &mc.defaults)),
         )
         .await
@@ -72,6 +73,7 @@ pub async fn changes_carry_the_instance_and_the_feed_says_where_it_starts<B: Bac
         .update_instances(
             &scope(),
             std::slice::from_ref(&id),
+            crate::ungated(),
             Box::new(|i, mc| {
                 i.modify_metadata(
                     &OptionsPatch {
@@ -118,6 +120,7 @@ pub async fn the_feed_keeps_an_hour_and_always_the_latest<B: Backend>(b: &B) {
     s.update_instances(
         &scope(),
         std::slice::from_ref(&a[0].instance_id),
+        crate::ungated(),
         Box::new(|i, _| {
             i.tags.push(model::tags::Tag {
                 key: "k".into(),

@@ -8,6 +8,7 @@ use model::filter::Filter;
 use model::instance::Instance;
 use model::{catalogue, Ec2Error, HttpTokens, Scope};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// Each launched instance has its own address; concurrent writes refused by the model are
 /// rolled back alone; a write naming an unknown instance fails whole and changes nothing.
@@ -34,6 +35,7 @@ pub async fn addresses_are_unique_and_refusals_change_nothing<B: Backend>(b: &B)
             s.update_instances(
                 &scope(),
                 &[id],
+                crate::ungated(),
                 Box::new(move |i, _| {
                     i.metadata.hop_limit = model::HopLimit::new(2).unwrap();
                     i.options_generation += 1;
@@ -71,6 +73,7 @@ pub async fn addresses_are_unique_and_refusals_change_nothing<B: Backend>(b: &B)
         .update_instances(
             &scope(),
             &[a[1].instance_id.clone(), "i-0000000000000dead".into()],
+            crate::ungated(),
             Box::new(|i, _| {
                 i.metadata.http_tokens = HttpTokens::Required;
                 Ok(())
@@ -97,6 +100,7 @@ pub async fn filters_and_pages<B: Backend>(b: &B) {
         s.update_instances(
             &scope(),
             std::slice::from_ref(&i.instance_id),
+            crate::ungated(),
             Box::new(|i, _| {
                 i.metadata.http_tokens = HttpTokens::Required;
                 i.tags.push(model::tags::Tag {
@@ -203,6 +207,7 @@ pub async fn profile_associations_feed_lookup_and_settle<B: Backend>(b: &B) {
     s.update_instances(
         &scope(),
         std::slice::from_ref(&id),
+        crate::ungated(),
         Box::new(move |i, _| {
             i.associate_profile(profile.clone(), "iip-assoc-0123456789abcdef0".into(), 7)
                 .map(|_| ())
@@ -314,6 +319,7 @@ pub async fn addresses_are_allocated_lowest_first_and_released_at_termination<B:
     s.update_instances(
         &scope(),
         std::slice::from_ref(&a[1].instance_id),
+        crate::ungated(),
         Box::new(move |i, _| i.terminate(now, 0).map(|_| ())),
     )
     .await
@@ -344,5 +350,81 @@ pub async fn addresses_are_allocated_lowest_first_and_released_at_termination<B:
         ),
         "{err}"
     );
+    s.close().await;
+}
+
+/// The gate of a write to instances is asked inside the write, with the instances as the
+/// write read them (earlier writes included), before unknown ids are reported; when it
+/// refuses, nothing is changed, written or fed, and its error is the answer.
+pub async fn the_gate_sees_what_the_write_read_and_its_refusal_writes_nothing<B: Backend>(b: &B) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+    let s = b.open().await;
+    let a = launch(&*s, 2).await;
+    let ids = [a[0].instance_id.clone(), a[1].instance_id.clone()];
+    s.update_instances(
+        &scope(),
+        &ids[..1],
+        crate::ungated(),
+        Box::new(|i, _| {
+            i.metadata.http_tokens = HttpTokens::Required;
+            Ok(())
+        }),
+    )
+    .await
+    .unwrap();
+    let stored = s.instances(&scope(), &ids).await.unwrap();
+
+    // The gate sees the instances found, as stored, before the unknown id is reported.
+    let seen = Arc::new(Mutex::new(None));
+    let saw = seen.clone();
+    let err = s
+        .update_instances(
+            &scope(),
+            &[ids[0].clone(), "i-0000000000000dead".into(), ids[1].clone()],
+            Box::new(move |found| {
+                *saw.lock().unwrap() = Some(found.to_vec());
+                Ok(())
+            }),
+            Box::new(|_, _| Ok(())),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        store::StoreError::Refused(Ec2Error::InvalidInstanceIdNotFound(_))
+    ));
+    assert_eq!(seen.lock().unwrap().take(), Some(stored.clone()));
+
+    // A refusal is the answer, before an unknown id, and nothing is written.
+    let fed = *s.watch().borrow();
+    for named in [
+        vec![ids[0].clone(), "i-0000000000000dead".into()],
+        ids.to_vec(),
+    ] {
+        let changed = Arc::new(AtomicBool::new(false));
+        let change = changed.clone();
+        let err = s
+            .update_instances(
+                &scope(),
+                &named,
+                Box::new(|_| Err(Ec2Error::UnauthorizedOperation("no".into()))),
+                Box::new(move |i, _| {
+                    change.store(true, Ordering::SeqCst);
+                    i.metadata.http_tokens = HttpTokens::Optional;
+                    Ok(())
+                }),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            store::StoreError::Refused(Ec2Error::UnauthorizedOperation(_))
+        ));
+        assert!(!changed.load(Ordering::SeqCst), "no change is asked for");
+    }
+    assert_eq!(s.instances(&scope(), &ids).await.unwrap(), stored);
+    assert!(s.changes_after(fed, 100).await.unwrap().is_empty());
+    assert_eq!(*s.watch().borrow(), fed);
     s.close().await;
 }

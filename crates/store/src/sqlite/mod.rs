@@ -135,11 +135,12 @@ impl InstanceStore for SqliteStore {
         &self,
         scope: &Scope,
         ids: &[String],
+        gate: InstanceGate,
         f: InstanceMutation,
     ) -> Result<Vec<(Instance, Instance)>> {
         let scope = scope.clone();
         let ids = ids.to_vec();
-        self.write(move |reply| writer::instances::update_instances(scope, ids, f, reply))
+        self.write(move |reply| writer::instances::update_instances(scope, ids, gate, f, reply))
             .await
     }
 

@@ -15,8 +15,14 @@
 mod brought;
 mod subnets;
 
-pub use brought::{describe_network_acls, describe_route_tables, describe_security_groups};
-pub use subnets::{create_subnet, delete_subnet, describe_subnets};
+pub use brought::{
+    describe_network_acls, describe_route_tables, describe_security_groups, DescribeNetworkAclsIn,
+    DescribeRouteTablesIn, DescribeSecurityGroupsIn,
+};
+pub use subnets::{
+    create_subnet, delete_subnet, describe_subnets, CreateSubnetIn, DeleteSubnetIn,
+    DescribeSubnetsIn,
+};
 
 use super::network::{attrs, filtered};
 use super::{dry_run, max_results, page_in_memory, random, tags_for, FilterIn, TagSpecificationIn};
@@ -170,7 +176,7 @@ pub struct CreateVpcIn {
     ipv6_ipam_pool_id: Option<String>,
     amazon_provided_ipv6_cidr_block: Option<bool>,
     #[serde(default)]
-    tag_specifications: Vec<TagSpecificationIn>,
+    pub(crate) tag_specifications: Vec<TagSpecificationIn>,
     dry_run: Option<bool>,
 }
 
@@ -243,7 +249,7 @@ pub async fn create_vpc(ctx: &Ctx<'_>, req: CreateVpcIn) -> Result<Value, Ec2Err
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteVpcIn {
-    vpc_id: Option<String>,
+    pub(crate) vpc_id: Option<String>,
     dry_run: Option<bool>,
 }
 

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateSubnetIn {
-    vpc_id: Option<String>,
+    pub(crate) vpc_id: Option<String>,
     cidr_block: Option<String>,
     availability_zone: Option<String>,
     availability_zone_id: Option<String>,
@@ -27,7 +27,7 @@ pub struct CreateSubnetIn {
     ipv6_ipam_pool_id: Option<String>,
     outpost_arn: Option<String>,
     #[serde(default)]
-    tag_specifications: Vec<TagSpecificationIn>,
+    pub(crate) tag_specifications: Vec<TagSpecificationIn>,
     dry_run: Option<bool>,
 }
 
@@ -120,7 +120,7 @@ pub async fn create_subnet(ctx: &Ctx<'_>, req: CreateSubnetIn) -> Result<Value, 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteSubnetIn {
-    subnet_id: Option<String>,
+    pub(crate) subnet_id: Option<String>,
     dry_run: Option<bool>,
 }
 

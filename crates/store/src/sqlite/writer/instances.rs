@@ -240,6 +240,7 @@ pub fn launch(
 pub fn update_instances(
     scope: Scope,
     ids: Vec<String>,
+    gate: InstanceGate,
     mut f: InstanceMutation,
     reply: oneshot::Sender<Result<Vec<(Instance, Instance)>>>,
 ) -> Job {
@@ -253,6 +254,8 @@ pub fn update_instances(
                     None => missing.push(id.clone()),
                 }
             }
+            let (pks, found): (Vec<i64>, Vec<Instance>) = found.into_iter().unzip();
+            gate(&found)?;
             if !missing.is_empty() {
                 return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
             }
@@ -260,7 +263,7 @@ pub fn update_instances(
                 defaults: reads::defaults(conn, &scope).await?,
             };
             let mut out = Vec::with_capacity(found.len());
-            for (pk, before) in found {
+            for (pk, before) in pks.into_iter().zip(found) {
                 let mut after = before.clone();
                 f(&mut after, &ctx)?;
                 save_instance(conn, pk, &before, &after, now).await?;
