@@ -1,5 +1,5 @@
 //! botocore's EC2 service model (the subset imds serves, extracted by
-//! `tools/extract_ec2_model.py`), loaded once.
+//! `tools/extract_models.py`), loaded once.
 //!
 //! The model decides wire names: which Query parameter names a request may carry, and which
 //! XML element names, in which order, a response has. Handlers never type an element name.
