@@ -12,7 +12,7 @@ use iam::registry::{iso_date, Subject};
 use iam::session::SessionClaims;
 use iam::trust::TrustCaller;
 use iam::IamError;
-use model::Ec2Error;
+use model::{Arn, Ec2Error};
 use serde_json::{json, Value};
 
 pub const VERSION: &str = "2011-06-15";
@@ -217,18 +217,13 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
             "Roles may not be assumed by root accounts.".into(),
         ));
     }
-    // arn:aws:iam::ACCOUNT:role/PATH/NAME
-    let rest = role_arn.strip_prefix("arn:aws:iam::").ok_or_else(denied)?;
-    let (account, role_part) = rest.split_once(":role/").ok_or_else(denied)?;
-    let role_name = role_part
-        .rsplit('/')
-        .next()
-        .unwrap_or(role_part)
-        .to_string();
+    let arn = Arn::parse(&role_arn).map_err(|_| denied())?;
+    let account = arn.account.as_str();
+    let role_name = arn.iam_name("role").ok_or_else(denied)?;
     let registry = call.api.principals.registry();
     let role = registry
         .account(account)
-        .and_then(|a| a.roles.get(&role_name))
+        .and_then(|a| a.roles.get(role_name))
         .ok_or_else(denied)?;
     let max = role.max_session_duration as i64;
     let duration = match duration_seconds.as_deref() {
@@ -306,7 +301,7 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         },
         "AssumedRoleUser": {
             "AssumedRoleId": format!("{}:{session}", role.id),
-            "Arn": format!("arn:aws:sts::{account}:assumed-role/{}/{session}", role.name),
+            "Arn": Arn::assumed_role(account, &role.name, &session).to_string(),
         },
         "PackedPolicySize": claims.policy.as_deref().map_or(serde_json::Value::Null, |p| json!(packed_policy_size(p))),
     }))

@@ -15,10 +15,11 @@
 //! - [`time`]: dates as EC2 and the metadata service write them (the one formatter).
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
 //! - [`vpc`], [`cidr`]: VPCs and subnets, their CIDR rules and the reserved addresses.
-//! - [`ids`]: the formats of EC2 resource ids.
+//! - [`ids`]: the formats of EC2 resource ids; [`arn`]: Amazon Resource Names, built and taken apart.
 //! - [`limits`]: EC2's limits on one request, and the bounds of the Query decoder.
 //! - [`error`]: [`Ec2Error`], every error a request can get, worded as EC2 words it.
 
+pub mod arn;
 pub mod catalogue;
 pub mod change;
 pub mod cidr;
@@ -40,6 +41,7 @@ pub mod testing;
 pub mod time;
 pub mod vpc;
 
+pub use arn::Arn;
 pub use defaults::{AccountDefaults, Preference};
 pub use error::Ec2Error;
 pub use instance::{Instance, InstanceState};

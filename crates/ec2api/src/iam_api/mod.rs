@@ -22,7 +22,7 @@ use crate::query_api::{authorize, success};
 use crate::reply::Reply;
 use iam::registry::{AccountIam, Subject};
 use iam::IamError;
-use model::Ec2Error;
+use model::{Arn, Ec2Error};
 use request::Request;
 use serde_json::Value;
 
@@ -188,23 +188,17 @@ fn resource(call: &Call<'_>, action: &str) -> String {
         return arn.to_string();
     }
     if action.contains("InstanceProfile") {
-        return format!(
-            "arn:aws:iam::{acct}:instance-profile/{}",
-            p("InstanceProfileName")
-        );
+        return Arn::instance_profile(acct, "/", &p("InstanceProfileName")).to_string();
     }
     if call.params.get("RoleName").is_some() {
-        return format!("arn:aws:iam::{acct}:role/{}", p("RoleName"));
+        return Arn::role(acct, "/", &p("RoleName")).to_string();
     }
     if call.params.get("UserName").is_some() {
-        return format!("arn:aws:iam::{acct}:user/{}", p("UserName"));
+        return Arn::user(acct, "/", &p("UserName")).to_string();
     }
     if action == "CreatePolicy" {
-        return format!(
-            "arn:aws:iam::{acct}:policy{}{}",
-            call.params.get("Path").unwrap_or("/"),
-            p("PolicyName")
-        );
+        let path = call.params.get("Path").unwrap_or("/");
+        return Arn::policy(acct, path, &p("PolicyName")).to_string();
     }
     if let Some(arn) = call.params.get("PolicySourceArn") {
         return arn.to_string();
