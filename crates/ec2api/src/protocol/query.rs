@@ -15,7 +15,7 @@
 //! EC2's own limits on filters and ids are checked on the decoded input, before the action's
 //! handler, the store or IAM see it.
 
-use super::shapes::{model, Member, Scalar, Shape};
+use super::shapes::{model, Member, Model, Scalar, Shape};
 use model::{limits, Ec2Error};
 use serde_json::{Map, Number, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -97,6 +97,64 @@ fn decode_component(raw: &[u8]) -> Result<String, Ec2Error> {
     })
 }
 
+/// How a dialect's parameters are laid out and how strictly they are read. The walk is the
+/// same; these are the differences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// EC2's flavour: lists as `Name.N`, wire names as botocore's EC2 serializer computes
+    /// them, and every mistake refused: an unknown or repeated parameter, a missing required
+    /// member, a value of the wrong type (`UnknownParameter`, `MissingParameter`,
+    /// `InvalidParameterValue`).
+    Ec2,
+    /// The plain Query protocol of IAM and STS: lists as `Name.member.N` (items counted from
+    /// 1 up to the first one missing), wire names the members' own. Read as AWS's Query
+    /// services read it, leniently: a parameter the operation does not take is ignored, a
+    /// repeated one is its first value, and whether a required member is there is the
+    /// dialect's typed input's business (IAM checks them in its own order, some only once
+    /// the resource is found). A value that is not of its member's type is handed on as its
+    /// text (see [`Integer`]) for the dialect to refuse in its own words and order.
+    Query,
+}
+
+/// An integer member as the plain Query protocol hands it on: the number, or the text the
+/// caller sent when it is not the number's own spelling (`abc`, `+5`, `0900`), so that the
+/// dialect can quote it and read it as it always has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Integer {
+    Number(i64),
+    Text(String),
+}
+
+impl Integer {
+    /// The value as the caller wrote it.
+    pub fn text(&self) -> String {
+        match self {
+            Integer::Number(n) => n.to_string(),
+            Integer::Text(t) => t.clone(),
+        }
+    }
+}
+
+impl Protocol {
+    /// The name of `member` in a request: EC2's serializer uses `queryName`, else the
+    /// capitalised `locationName`, else the member name; the plain Query protocol
+    /// `locationName`, else the member name.
+    fn wire_name(self, member: &Member) -> String {
+        match self {
+            Protocol::Ec2 => member.wire_name(),
+            Protocol::Query => member
+                .location_name
+                .clone()
+                .unwrap_or_else(|| member.name.clone()),
+        }
+    }
+
+    fn strict(self) -> bool {
+        self == Protocol::Ec2
+    }
+}
+
 #[derive(Debug, Default)]
 struct Node {
     /// The full key this node stands for, for error messages.
@@ -105,14 +163,21 @@ struct Node {
     children: BTreeMap<String, Node>,
 }
 
-fn tree(params: &Params) -> Result<Node, Ec2Error> {
-    limits::check_parameter_count(params.pairs.len())?;
+fn tree(params: &Params, protocol: Protocol) -> Result<Node, Ec2Error> {
+    let strict = protocol.strict();
+    if strict {
+        limits::check_parameter_count(params.pairs.len())?;
+    }
     let mut seen = HashSet::with_capacity(params.pairs.len());
     let mut root = Node::default();
-    for (key, value) in &params.pairs {
+    'pairs: for (key, value) in &params.pairs {
         // A parameter given twice is refused rather than one of its values silently picked
-        // (spec wave2.md §3.3, recommended; EC2's answer is UNCONFIRMED).
+        // (spec wave2.md §3.3, recommended; EC2's answer is UNCONFIRMED). The Query
+        // protocol reads the first.
         if !seen.insert(key.as_str()) {
+            if !strict {
+                continue;
+            }
             return Err(Ec2Error::InvalidParameterValue(format!(
                 "The parameter {} is given more than once.",
                 limits::shortened(key)
@@ -121,12 +186,20 @@ fn tree(params: &Params) -> Result<Node, Ec2Error> {
         if COMMON.contains(&key.as_str()) {
             continue;
         }
-        limits::check_name(key)?;
+        // A name too long or too deep for the model is one it does not know.
+        match limits::check_name(key) {
+            Err(e) if strict => return Err(e),
+            Err(_) => continue,
+            Ok(()) => {}
+        }
         let mut node = &mut root;
         let mut end = 0;
         for seg in key.split('.') {
             if seg.is_empty() {
-                return Err(Ec2Error::UnknownParameter(key.clone()));
+                if strict {
+                    return Err(Ec2Error::UnknownParameter(key.clone()));
+                }
+                continue 'pairs;
             }
             end += seg.len();
             let path = &key[..end];
@@ -156,19 +229,37 @@ fn first_unknown(node: &Node) -> Ec2Error {
     Ec2Error::UnknownParameter(n.path.clone())
 }
 
-/// Decode the parameters of `operation` into a JSON object keyed by member names.
+/// Decode the parameters of the EC2 `operation` into a JSON object keyed by member names.
 pub fn decode(operation: &str, params: &Params) -> Result<Value, Ec2Error> {
     let m = model();
-    let mut root = tree(params)?;
+    let mut root = tree(params, Protocol::Ec2)?;
     let Some(input) = m.input(operation) else {
         return match root.children.values().next() {
             Some(n) => Err(first_unknown(n)),
             None => Ok(Value::Object(Map::new())),
         };
     };
-    let value = structure(input, &mut root, true)?;
+    let value = Walk::ec2().structure(input, &mut root, true)?;
     check_limits(input, &value)?;
     Ok(value)
+}
+
+/// Decode the parameters of `operation` of a plain Query dialect (`shapes::iam()`,
+/// `shapes::sts()`) into a JSON object keyed by member names: an empty object for an
+/// operation the model does not have. Never refuses (see [`Protocol::Query`]).
+pub fn decode_query(model: &'static Model, operation: &str, params: &Params) -> Value {
+    let walk = Walk {
+        model,
+        protocol: Protocol::Query,
+    };
+    let decoded = match (model.input(operation), tree(params, Protocol::Query)) {
+        (Some(input), Ok(mut root)) => walk.structure(input, &mut root, true),
+        _ => Ok(Value::Null),
+    };
+    match decoded {
+        Ok(v @ Value::Object(_)) => v,
+        _ => Value::Object(Map::new()),
+    }
 }
 
 /// EC2's limits on the decoded input: the filter values of `Filters`, and the length of every
@@ -196,89 +287,169 @@ fn check_limits(input: &str, value: &Value) -> Result<(), Ec2Error> {
     Ok(())
 }
 
-fn structure(shape_name: &str, node: &mut Node, top: bool) -> Result<Value, Ec2Error> {
-    let Some(Shape::Structure { members, required }) = model().shape(shape_name) else {
-        return Ok(Value::Null);
-    };
-    if let (Some(_), false) = (&node.value, top) {
-        return Err(Ec2Error::UnknownParameter(node.path.clone()));
+/// One walk of the parameter tree along a model's shapes, in a protocol.
+struct Walk {
+    model: &'static Model,
+    protocol: Protocol,
+}
+
+impl Walk {
+    fn ec2() -> Walk {
+        Walk {
+            model: model(),
+            protocol: Protocol::Ec2,
+        }
     }
-    let mut out = Map::new();
-    for m in members {
-        let wire = m.wire_name();
-        if let Some(mut child) = node.children.remove(&wire) {
-            let v = value(m, &mut child)?;
-            if !v.is_null() {
-                out.insert(m.name.clone(), v);
+
+    /// What the caller sent under `node` that the model has no place for: refused in EC2's
+    /// protocol, ignored in the plain Query protocol.
+    fn unknown(&self, node: &Node) -> Result<(), Ec2Error> {
+        if self.protocol.strict() {
+            Err(first_unknown(node))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A value given to a node that takes none (a structure or a list named as a scalar).
+    fn stray_value(&self, node: &Node) -> Result<(), Ec2Error> {
+        match (&node.value, self.protocol.strict()) {
+            (Some(_), true) => Err(Ec2Error::UnknownParameter(node.path.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    fn structure(&self, shape_name: &str, node: &mut Node, top: bool) -> Result<Value, Ec2Error> {
+        let Some(Shape::Structure { members, required }) = self.model.shape(shape_name) else {
+            return Ok(Value::Null);
+        };
+        if !top {
+            self.stray_value(node)?;
+        }
+        // The Query protocol: an item with no members given is no item (the list ends).
+        if !self.protocol.strict() && !top && node.children.is_empty() {
+            return Ok(Value::Null);
+        }
+        let mut out = Map::new();
+        for m in members {
+            let wire = self.protocol.wire_name(m);
+            if let Some(mut child) = node.children.remove(&wire) {
+                let v = self.value(m, &mut child)?;
+                if !v.is_null() {
+                    out.insert(m.name.clone(), v);
+                }
             }
         }
+        if let Some(extra) = node.children.values().next() {
+            self.unknown(extra)?;
+        }
+        if self.protocol.strict() {
+            self.check_required(members, required, &out, node, top)?;
+        }
+        Ok(Value::Object(out))
     }
-    if let Some(extra) = node.children.values().next() {
-        return Err(first_unknown(extra));
-    }
-    for r in required {
-        let present = match out.get(r) {
-            None | Some(Value::Null) => false,
-            Some(Value::String(s)) => !s.is_empty(),
-            Some(_) => true,
-        };
-        if !present {
-            let wire = members
-                .iter()
-                .find(|m| &m.name == r)
-                .map(Member::wire_name)
-                .unwrap_or_else(|| r.clone());
-            let name = if top {
-                wire
-            } else {
-                format!("{}.{wire}", node.path)
+
+    fn check_required(
+        &self,
+        members: &[Member],
+        required: &[String],
+        out: &Map<String, Value>,
+        node: &Node,
+        top: bool,
+    ) -> Result<(), Ec2Error> {
+        for r in required {
+            let present = match out.get(r) {
+                None | Some(Value::Null) => false,
+                Some(Value::String(s)) => !s.is_empty(),
+                Some(_) => true,
             };
-            return Err(Ec2Error::MissingParameter(name));
+            if !present {
+                let wire = members
+                    .iter()
+                    .find(|m| &m.name == r)
+                    .map(|m| self.protocol.wire_name(m))
+                    .unwrap_or_else(|| r.clone());
+                let name = if top {
+                    wire
+                } else {
+                    format!("{}.{wire}", node.path)
+                };
+                return Err(Ec2Error::MissingParameter(name));
+            }
+        }
+        Ok(())
+    }
+
+    fn value(&self, member: &Member, node: &mut Node) -> Result<Value, Ec2Error> {
+        match self.model.shape(&member.shape) {
+            Some(Shape::Structure { .. }) => self.structure(&member.shape, node, false),
+            Some(Shape::List {
+                member: item,
+                flattened,
+            }) => self.list(item, *flattened, node),
+            Some(Shape::Scalar(kind)) => self.scalar(*kind, node),
+            // No input imds serves has a map.
+            Some(Shape::Map) | None => self.unknown(node).map(|()| Value::Null),
         }
     }
-    Ok(Value::Object(out))
-}
 
-fn value(member: &Member, node: &mut Node) -> Result<Value, Ec2Error> {
-    match model().shape(&member.shape) {
-        Some(Shape::Structure { .. }) => structure(&member.shape, node, false),
-        Some(Shape::List { member: item }) => list(item, node),
-        Some(Shape::Map) => Err(first_unknown(node)),
-        Some(Shape::Scalar(kind)) => scalar(*kind, node),
-        None => Err(first_unknown(node)),
+    fn list(&self, item: &Member, flattened: bool, node: &mut Node) -> Result<Value, Ec2Error> {
+        self.stray_value(node)?;
+        // The plain Query protocol wraps items in `member` (or the item's `locationName`).
+        let mut wrapper;
+        let items_node = match self.protocol {
+            Protocol::Query if !flattened => {
+                let name = item.location_name.as_deref().unwrap_or("member");
+                match node.children.remove(name) {
+                    Some(w) => {
+                        wrapper = w;
+                        &mut wrapper
+                    }
+                    None => return Ok(Value::Array(Vec::new())),
+                }
+            }
+            _ => node,
+        };
+        let mut items: Vec<(u64, Node)> = Vec::new();
+        for (k, child) in std::mem::take(&mut items_node.children) {
+            match k.parse::<u64>() {
+                Ok(n) if n >= 1 && !k.starts_with('0') => items.push((n, child)),
+                _ => self.unknown(&child)?,
+            }
+        }
+        items.sort_by_key(|(n, _)| *n);
+        let mut out = Vec::with_capacity(items.len());
+        for (i, (n, mut child)) in items.into_iter().enumerate() {
+            // The Query protocol counts items from 1 up to the first one missing.
+            if !self.protocol.strict() && n != i as u64 + 1 {
+                break;
+            }
+            let v = self.value(item, &mut child)?;
+            if !v.is_null() {
+                out.push(v);
+            } else if !self.protocol.strict() {
+                break;
+            }
+        }
+        Ok(Value::Array(out))
     }
-}
 
-fn list(item: &Member, node: &mut Node) -> Result<Value, Ec2Error> {
-    if node.value.is_some() {
-        return Err(Ec2Error::UnknownParameter(node.path.clone()));
-    }
-    let mut items: Vec<(u64, Node)> = Vec::new();
-    for (k, child) in std::mem::take(&mut node.children) {
-        match k.parse::<u64>() {
-            Ok(n) if n >= 1 && !k.starts_with('0') => items.push((n, child)),
-            _ => return Err(first_unknown(&child)),
+    fn scalar(&self, kind: Scalar, node: &mut Node) -> Result<Value, Ec2Error> {
+        if let Some(child) = node.children.values().next() {
+            self.unknown(child)?;
+        }
+        let Some(raw) = node.value.take() else {
+            return Ok(Value::Null);
+        };
+        match self.protocol {
+            Protocol::Ec2 => ec2_scalar(kind, raw, &node.path),
+            Protocol::Query => Ok(query_scalar(kind, raw)),
         }
     }
-    items.sort_by_key(|(n, _)| *n);
-    let mut out = Vec::with_capacity(items.len());
-    for (_, mut child) in items {
-        let v = value(item, &mut child)?;
-        if !v.is_null() {
-            out.push(v);
-        }
-    }
-    Ok(Value::Array(out))
 }
 
-fn scalar(kind: Scalar, node: &mut Node) -> Result<Value, Ec2Error> {
-    if let Some(child) = node.children.values().next() {
-        return Err(first_unknown(child));
-    }
-    let Some(raw) = node.value.take() else {
-        return Ok(Value::Null);
-    };
-    let name = node.path.as_str();
+/// A scalar of EC2's protocol: refused when it is not of its type.
+fn ec2_scalar(kind: Scalar, raw: String, name: &str) -> Result<Value, Ec2Error> {
     Ok(match kind {
         Scalar::String | Scalar::Timestamp | Scalar::Blob => Value::String(raw),
         Scalar::Integer => match raw.trim().parse::<i64>() {
@@ -307,6 +478,19 @@ fn scalar(kind: Scalar, node: &mut Node) -> Result<Value, Ec2Error> {
             }
         },
     })
+}
+
+/// A scalar of the plain Query protocol: typed when it is the type's own spelling, else its
+/// text (see [`Integer`]).
+fn query_scalar(kind: Scalar, raw: String) -> Value {
+    match kind {
+        Scalar::Integer => match raw.parse::<i64>() {
+            Ok(n) if n.to_string() == raw => Value::Number(n.into()),
+            _ => Value::String(raw),
+        },
+        Scalar::Boolean if raw == "true" || raw == "false" => Value::Bool(raw == "true"),
+        _ => Value::String(raw),
+    }
 }
 
 #[cfg(test)]
@@ -437,12 +621,12 @@ mod tests {
         // Deep but short: still refused at the segment bound.
         let short_deep = vec!["a"; limits::MAX_NAME_SEGMENTS + 1].join(".");
         assert_eq!(
-            tree(&p(&format!("{short_deep}=1"))).err(),
+            tree(&p(&format!("{short_deep}=1")), Protocol::Ec2).err(),
             Some(Ec2Error::UnknownParameter(short_deep))
         );
         // What the tree holds is never deeper than the bound.
         let ok = vec!["a"; limits::MAX_NAME_SEGMENTS].join(".");
-        let root = tree(&p(&format!("{ok}=1"))).unwrap();
+        let root = tree(&p(&format!("{ok}=1")), Protocol::Ec2).unwrap();
         let mut depth = 0;
         let mut n = &root;
         while let Some(c) = n.children.values().next() {

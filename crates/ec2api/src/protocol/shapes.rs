@@ -1,14 +1,17 @@
-//! botocore's EC2 service model (the subset imds serves, extracted by
-//! `tools/extract_models.py`), loaded once.
+//! botocore's EC2, IAM and STS service models (the subsets imds serves, extracted by
+//! `tools/extract_models.py`), each loaded once.
 //!
-//! The model decides wire names: which Query parameter names a request may carry, and which
-//! XML element names, in which order, a response has. Handlers never type an element name.
+//! A model decides wire names: which Query parameter names a request may carry and what
+//! type each holds, and which XML element names, in which order, a response has. Handlers
+//! never type an element name.
 
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-static MODEL_JSON: &str = include_str!("../../model/ec2-subset.json");
+static EC2_JSON: &str = include_str!("../../model/ec2-subset.json");
+static IAM_JSON: &str = include_str!("../../model/iam-subset.json");
+static STS_JSON: &str = include_str!("../../model/sts-subset.json");
 
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -61,6 +64,9 @@ pub enum Shape {
     },
     List {
         member: Box<Member>,
+        /// Items as `Name.N` rather than `Name.member.N` in the plain Query protocol (EC2's
+        /// lists are always flat).
+        flattened: bool,
     },
     Map,
     Scalar(Scalar),
@@ -89,8 +95,8 @@ fn member(name: &str, v: &Value) -> Member {
     }
 }
 
-fn load() -> Model {
-    let root: Value = serde_json::from_str(MODEL_JSON).expect("embedded EC2 model is valid JSON");
+fn load(json: &str) -> Model {
+    let root: Value = serde_json::from_str(json).expect("embedded botocore model is valid JSON");
     let mut shapes = HashMap::new();
     if let Some(all) = root["shapes"].as_object() {
         for (name, s) in all {
@@ -111,6 +117,7 @@ fn load() -> Model {
                 },
                 "list" => Shape::List {
                     member: Box::new(member("member", &s["member"])),
+                    flattened: s["flattened"].as_bool().unwrap_or(false),
                 },
                 "map" => Shape::Map,
                 "integer" | "long" => Shape::Scalar(Scalar::Integer),
@@ -141,9 +148,22 @@ fn load() -> Model {
     }
 }
 
+/// EC2's model (`Version=2016-11-15`).
 pub fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
-    MODEL.get_or_init(load)
+    MODEL.get_or_init(|| load(EC2_JSON))
+}
+
+/// The IAM API's model (`Version=2010-05-08`).
+pub fn iam() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| load(IAM_JSON))
+}
+
+/// STS's model (`Version=2011-06-15`).
+pub fn sts() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| load(STS_JSON))
 }
 
 impl Model {
@@ -172,7 +192,7 @@ pub fn conform(value: &Value, target: &str) -> Value {
             }
             Value::Object(out)
         }
-        (Some(Shape::List { member }), Value::Array(items)) => {
+        (Some(Shape::List { member, .. }), Value::Array(items)) => {
             Value::Array(items.iter().map(|i| conform(i, &member.shape)).collect())
         }
         (Some(Shape::Scalar(_)), v) if !v.is_object() && !v.is_array() => v.clone(),
@@ -195,5 +215,9 @@ mod tests {
             assert!(names.contains(&n.to_string()), "{n} in {names:?}");
         }
         assert!(m.source.starts_with("botocore"));
+        assert!(iam().source.contains("data/iam/"));
+        assert!(sts().source.contains("data/sts/"));
+        assert_eq!(iam().input("CreateRole"), Some("CreateRoleRequest"));
+        assert_eq!(sts().output("AssumeRole"), Some("AssumeRoleResponse"));
     }
 }

@@ -107,7 +107,7 @@ fn element(
             indent(out, depth);
             let _ = writeln!(out, "</{name}>");
         }
-        Shape::List { member } => {
+        Shape::List { member, .. } => {
             let Some(items) = v.as_array() else {
                 return Err(EncodeError(format!("{name} needs a list")));
             };
