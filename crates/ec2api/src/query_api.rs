@@ -8,11 +8,11 @@
 
 use crate::context::Call;
 use crate::error::AwsError;
-use crate::protocol::query::Params;
 use crate::reply::{Reply, QUERY_XML};
 use iam::IamError;
 use model::Ec2Error;
 use quick_xml::escape::escape;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -111,9 +111,23 @@ fn element(out: &mut String, name: &str, v: &Value, depth: usize) {
     }
 }
 
-/// A required string parameter; missing is IAM's `ValidationError` (see [`missing`]).
-pub fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, IamError> {
-    params.get(name).ok_or_else(|| missing(name))
+/// Read a dialect's typed input `T` from its call decoded along the model
+/// (`protocol::query::decode_query`). serde checks `T`'s required members in the order of
+/// its fields; the first one missing is IAM's `ValidationError` (see [`missing`]).
+pub(crate) fn input<T: DeserializeOwned>(decoded: &Value) -> Result<T, IamError> {
+    T::deserialize(decoded).map_err(|e| match missing_member(&e) {
+        Some(name) => missing(&name),
+        // The decoder hands on only the model's shapes, which the typed inputs follow.
+        None => IamError::ValidationError(format!("1 validation error detected: {e}")),
+    })
+}
+
+/// The member serde found missing. serde_json reports it only in words (`missing field
+/// `UserName``); `missing_fields_are_named_by_serde` holds that wording.
+fn missing_member(e: &serde_json::Error) -> Option<String> {
+    let text = e.to_string();
+    let name = text.strip_prefix("missing field `")?.strip_suffix('`')?;
+    Some(name.to_string())
 }
 
 /// IAM's `ValidationError` for a missing member, named as the service's model does (lower
@@ -131,28 +145,6 @@ fn lower_first(s: &str) -> String {
         Some(f) => f.to_ascii_lowercase().to_string() + c.as_str(),
         None => String::new(),
     }
-}
-
-/// `Name.member.1`, `Name.member.2`, …: the values in order.
-pub fn member_list(params: &Params, name: &str) -> Vec<String> {
-    (1..)
-        .map_while(|i| {
-            params
-                .get(&format!("{name}.member.{i}"))
-                .map(str::to_string)
-        })
-        .collect()
-}
-
-/// `Name.member.N.Field` structures: a getter per item, in order.
-pub fn member_structs(params: &Params, name: &str) -> Vec<String> {
-    (1..)
-        .map(|i| format!("{name}.member.{i}"))
-        .take_while(|prefix| {
-            let dot = format!("{prefix}.");
-            params.pairs().iter().any(|(k, _)| k.starts_with(&dot))
-        })
-        .collect()
 }
 
 /// Percent-encode a policy document as IAM returns it (botocore URL-decodes it again).
@@ -209,9 +201,31 @@ mod tests {
         assert!(xml.contains("<Tags>\n        <member>\n          <Key>k</Key>"));
         assert!(xml.contains("<IsTruncated>false</IsTruncated>"));
         assert_eq!(url_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
-        let p = Params::parse(b"A.member.1=x&A.member.2=y&B.member.1.K=k").unwrap();
-        assert_eq!(member_list(&p, "A"), vec!["x", "y"]);
-        assert_eq!(member_structs(&p, "B"), vec!["B.member.1"]);
+        // Request lists (`Name.member.N`): `protocol::query`'s `plain_query_protocol`.
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    #[allow(dead_code)]
+    struct Two {
+        second_name: String,
+        first_name: String,
+    }
+
+    /// The typed inputs rely on serde naming the first missing member, in field order.
+    #[test]
+    fn missing_fields_are_named_by_serde() {
+        let missing_second = |v: Value| input::<Two>(&v).unwrap_err();
+        assert_eq!(missing_second(serde_json::json!({})), missing("SecondName"));
+        assert_eq!(
+            missing_second(serde_json::json!({"SecondName": "x"})),
+            missing("FirstName")
+        );
+        assert_eq!(
+            missing("FirstName").to_string(),
+            "1 validation error detected: Value null at 'firstName' failed to satisfy constraint: Member must not be null"
+        );
+        assert!(input::<Two>(&serde_json::json!({"SecondName": "", "FirstName": "y"})).is_ok());
     }
 
     /// `(HTTP status, code, message)` of an error the front door raised, as IAM and STS answer

@@ -4,8 +4,9 @@
 
 use crate::context::Call;
 use crate::error::AwsError;
-use crate::protocol::query::Params;
-use crate::query_api::{authorize, required, success};
+use crate::protocol::query::{decode_query, Integer, Params};
+use crate::protocol::shapes;
+use crate::query_api::{authorize, input, success};
 use crate::reply::Reply;
 use base64::Engine;
 use iam::registry::{iso_date, Subject};
@@ -96,32 +97,38 @@ enum Request {
     AssumeRole(AssumeRoleIn),
 }
 
-/// AssumeRole's input; the values are checked in the handler, in STS's order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// AssumeRole's input; the values are checked in the handler, in STS's order. Field names
+/// are the members of botocore's `sts` model (`AssumeRoleRequest`), read by serde from the
+/// call decoded along it; the two required ones in the order STS checks them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct AssumeRoleIn {
     role_arn: String,
+    #[serde(rename = "RoleSessionName")]
     session: String,
     policy: Option<String>,
-    duration_seconds: Option<String>,
+    duration_seconds: Option<Integer>,
     external_id: Option<String>,
+}
+
+/// DecodeAuthorizationMessage's input (`EncodedMessage` is checked once the caller is
+/// authorized).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DecodeIn {
+    encoded_message: Option<String>,
 }
 
 impl Request {
     fn parse(params: &Params) -> Result<Request, StsError> {
         let name = params.get("Action").ok_or(StsError::MissingAction)?;
-        let opt = |n: &str| params.get(n).map(str::to_string);
+        let decoded = decode_query(shapes::sts(), name, params);
         Ok(match name {
             "GetCallerIdentity" => Request::GetCallerIdentity,
             "DecodeAuthorizationMessage" => Request::DecodeAuthorizationMessage {
-                encoded: opt("EncodedMessage"),
+                encoded: input::<DecodeIn>(&decoded)?.encoded_message,
             },
-            "AssumeRole" => Request::AssumeRole(AssumeRoleIn {
-                role_arn: required(params, "RoleArn")?.to_string(),
-                session: required(params, "RoleSessionName")?.to_string(),
-                policy: opt("Policy"),
-                duration_seconds: opt("DurationSeconds"),
-                external_id: opt("ExternalId"),
-            }),
+            "AssumeRole" => Request::AssumeRole(input(&decoded)?),
             other => return Err(StsError::InvalidAction(other.to_string())),
         })
     }
@@ -206,6 +213,7 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         }
         iam::policy::Policy::parse_str(p).map_err(|e| IamError::MalformedPolicyDocument(e.0))?;
     }
+    let duration_seconds = duration_seconds.as_ref().map(Integer::text);
     let denied = || {
         IamError::AccessDenied(format!(
             "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
@@ -305,4 +313,49 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         },
         "PackedPolicySize": claims.policy.as_deref().map_or(serde_json::Value::Null, |p| json!(packed_policy_size(p))),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::shapes::{assert_members, serde_fields};
+
+    #[test]
+    fn typed_inputs_follow_the_model() {
+        let m = shapes::sts();
+        assert_members(m, "AssumeRoleRequest", &serde_fields::<AssumeRoleIn>());
+        assert_members(
+            m,
+            "DecodeAuthorizationMessageRequest",
+            &serde_fields::<DecodeIn>(),
+        );
+    }
+
+    #[test]
+    fn parse() {
+        let p = |q: &str| Request::parse(&Params::parse(q.as_bytes()).unwrap());
+        assert_eq!(p(""), Err(StsError::MissingAction));
+        assert_eq!(
+            p("Action=GetCallerIdentity&Bogus=1"),
+            Ok(Request::GetCallerIdentity)
+        );
+        assert!(matches!(
+            p("Action=GetSessionToken"),
+            Err(StsError::InvalidAction(_))
+        ));
+        assert_eq!(
+            p("Action=AssumeRole&RoleArn=a"),
+            Err(StsError::Iam(crate::query_api::missing("RoleSessionName")))
+        );
+        assert_eq!(
+            p("Action=AssumeRole&RoleSessionName=s&RoleArn=a&RoleArn=b&DurationSeconds=0900"),
+            Ok(Request::AssumeRole(AssumeRoleIn {
+                role_arn: "a".into(),
+                session: "s".into(),
+                policy: None,
+                duration_seconds: Some(Integer::Text("0900".into())),
+                external_id: None,
+            }))
+        );
+    }
 }

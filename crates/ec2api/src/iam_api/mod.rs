@@ -18,12 +18,13 @@ mod users;
 
 use crate::context::Call;
 use crate::error::AwsError;
+use crate::protocol::query::decode_query;
 use crate::query_api::{authorize, success};
 use crate::reply::Reply;
 use iam::registry::{AccountIam, Subject};
 use iam::IamError;
 use model::{Arn, Ec2Error};
-use request::Request;
+use request::{Request, Target};
 use serde_json::Value;
 
 pub const VERSION: &str = "2010-05-08";
@@ -84,9 +85,15 @@ impl From<crate::principals::ChangeError> for IamApiError {
 /// Answer one IAM call.
 pub async fn handle(call: &Call<'_>) -> Reply {
     let action = call.params.get("Action").unwrap_or_default();
+    let decoded = decode_query(crate::protocol::shapes::iam(), action, call.params);
     let result = async {
-        authorize(call, &format!("iam:{action}"), &resource(call, action))?;
-        dispatch(call, Request::parse(action, call.params)?).await
+        let target = Target::of(&decoded);
+        authorize(
+            call,
+            &format!("iam:{action}"),
+            &resource(call, action, &target),
+        )?;
+        dispatch(call, Request::parse(action, &decoded)?).await
     }
     .await;
     match result {
@@ -180,28 +187,28 @@ async fn change<T>(
     Ok(call.api.principals.change(&call.caller.account, f).await?)
 }
 
-/// The resource an IAM action is authorized on.
-fn resource(call: &Call<'_>, action: &str) -> String {
+/// The resource an IAM action is authorized on, from what the call names.
+fn resource(call: &Call<'_>, action: &str, target: &Target) -> String {
     let acct = &call.caller.account;
-    let p = |n: &str| call.params.get(n).unwrap_or_default().to_string();
-    if let Some(arn) = call.params.get("PolicyArn") {
-        return arn.to_string();
+    let name = |n: &Option<String>| n.clone().unwrap_or_default();
+    if let Some(arn) = &target.policy_arn {
+        return arn.clone();
     }
     if action.contains("InstanceProfile") {
-        return Arn::instance_profile(acct, "/", &p("InstanceProfileName")).to_string();
+        return Arn::instance_profile(acct, "/", &name(&target.instance_profile_name)).to_string();
     }
-    if call.params.get("RoleName").is_some() {
-        return Arn::role(acct, "/", &p("RoleName")).to_string();
+    if let Some(role) = &target.role_name {
+        return Arn::role(acct, "/", role).to_string();
     }
-    if call.params.get("UserName").is_some() {
-        return Arn::user(acct, "/", &p("UserName")).to_string();
+    if let Some(user) = &target.user_name {
+        return Arn::user(acct, "/", user).to_string();
     }
     if action == "CreatePolicy" {
-        let path = call.params.get("Path").unwrap_or("/");
-        return Arn::policy(acct, path, &p("PolicyName")).to_string();
+        let path = target.path.as_deref().unwrap_or("/");
+        return Arn::policy(acct, path, &name(&target.policy_name)).to_string();
     }
-    if let Some(arn) = call.params.get("PolicySourceArn") {
-        return arn.to_string();
+    if let Some(arn) = &target.policy_source_arn {
+        return arn.clone();
     }
     // Without `UserName`, the user actions act on the calling user.
     let on_self = [

@@ -720,6 +720,80 @@ mod tests {
         );
     }
 
+    fn iam(op: &str, q: &str) -> Value {
+        decode_query(super::super::shapes::iam(), op, &p(q))
+    }
+
+    /// The plain Query protocol of IAM and STS: `Name.member.N` lists of values and of
+    /// structures, read as IAM has always read them.
+    #[test]
+    fn plain_query_protocol() {
+        let v = iam(
+            "SimulateCustomPolicy",
+            "Action=SimulateCustomPolicy&PolicyInputList.member.1=x&PolicyInputList.member.2=y&ContextEntries.member.1.ContextKeyName=k&ContextEntries.member.1.ContextKeyValues.member.1=v",
+        );
+        assert_eq!(v["PolicyInputList"], serde_json::json!(["x", "y"]));
+        assert_eq!(
+            v["ContextEntries"],
+            serde_json::json!([{"ContextKeyName": "k", "ContextKeyValues": ["v"]}])
+        );
+        // Items are counted from 1 up to the first one missing.
+        let v = iam(
+            "SimulateCustomPolicy",
+            "ActionNames.member.1=a&ActionNames.member.3=c&ActionNames.member.0=z",
+        );
+        assert_eq!(v["ActionNames"], serde_json::json!(["a"]));
+        let v = iam("SimulateCustomPolicy", "ActionNames.member.2=b");
+        assert_eq!(v["ActionNames"], serde_json::json!([]));
+        // A structure item exists when one of its members is given.
+        let v = iam(
+            "CreateUser",
+            "UserName=u&Tags.member.1.Key=k&Tags.member.2=x&Tags.member.3.Key=l",
+        );
+        assert_eq!(v["Tags"], serde_json::json!([{"Key": "k"}]));
+    }
+
+    /// IAM ignores what the operation does not take, reads a repeated parameter's first
+    /// value, and leaves required members to the typed input; nothing is refused.
+    #[test]
+    fn plain_query_protocol_is_lenient() {
+        let v = iam(
+            "GetRole",
+            "RoleName=a&RoleName=b&Bogus=1&RoleName.x=2&Tags.member.1.Key=k&..=&A..B=1",
+        );
+        assert_eq!(v, serde_json::json!({"RoleName": "a"}));
+        assert_eq!(iam("GetRole", ""), serde_json::json!({}));
+        assert_eq!(iam("NoSuchAction", "RoleName=a"), serde_json::json!({}));
+        let deep = vec!["a"; 15_000].join(".");
+        assert_eq!(
+            iam("GetRole", &format!("{deep}=1&RoleName=r")),
+            serde_json::json!({"RoleName": "r"})
+        );
+        // Empty is present (IAM's checks on the value come later).
+        assert_eq!(
+            iam("GetRole", "RoleName="),
+            serde_json::json!({"RoleName": ""})
+        );
+    }
+
+    /// An integer is a number when written as one; otherwise its text goes on for the
+    /// dialect to quote.
+    #[test]
+    fn plain_query_integers() {
+        let max = |q: &str| {
+            let v = iam("CreateRole", q);
+            serde_json::from_value::<Option<Integer>>(v["MaxSessionDuration"].clone()).unwrap()
+        };
+        assert_eq!(max("MaxSessionDuration=3600"), Some(Integer::Number(3600)));
+        assert_eq!(max("MaxSessionDuration=-5"), Some(Integer::Number(-5)));
+        for text in ["abc", "+3600", "03600", " 3600", "-0", ""] {
+            let got = max(&format!("MaxSessionDuration={}", text.replace('+', "%2B")));
+            assert_eq!(got, Some(Integer::Text(text.to_string())), "{text:?}");
+            assert_eq!(got.unwrap().text(), text);
+        }
+        assert_eq!(max("RoleName=r"), None);
+    }
+
     #[test]
     fn garbage_never_panics() {
         let mut seed = 0x1234_5678_u64;
@@ -741,6 +815,9 @@ mod tests {
                 if let Ok(params) = Params::parse(&s) {
                     let _ = decode(op, &params);
                 }
+            }
+            if let Ok(params) = Params::parse(&s) {
+                let _ = decode_query(super::super::shapes::iam(), "CreateRole", &params);
             }
         }
     }

@@ -170,6 +170,10 @@ impl Model {
     pub fn shape(&self, name: &str) -> Option<&Shape> {
         self.shapes.get(name)
     }
+    /// Whether the structure `shape` has a member `name`.
+    pub fn has_member(&self, shape: &str, name: &str) -> bool {
+        matches!(self.shape(shape), Some(Shape::Structure { members, .. }) if members.iter().any(|m| m.name == name))
+    }
     pub fn input(&self, op: &str) -> Option<&str> {
         self.operations.get(op).and_then(|(i, _)| i.as_deref())
     }
@@ -220,4 +224,50 @@ mod tests {
         assert_eq!(iam().input("CreateRole"), Some("CreateRoleRequest"));
         assert_eq!(sts().output("AssumeRole"), Some("AssumeRoleResponse"));
     }
+}
+
+/// For tests: hold a typed input to the model, as s3s holds its types to Smithy's. `fields`
+/// are a serde struct's field names (see [`serde_fields`]); each must be a member of
+/// `shape` in `model`.
+#[cfg(test)]
+pub(crate) fn assert_members(model: &Model, shape: &str, fields: &[&str]) {
+    for f in fields {
+        assert!(
+            model.has_member(shape, f),
+            "{shape} has no member {f} ({})",
+            model.source
+        );
+    }
+}
+
+/// For tests: the field names a `Deserialize` struct asks for, in order (serde hands them
+/// to `deserialize_struct`).
+#[cfg(test)]
+pub(crate) fn serde_fields<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+    use serde::de::{Error, Visitor};
+    use serde::forward_to_deserialize_any;
+    struct Probe<'a>(&'a mut Vec<&'static str>);
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.extend(fields);
+            Err(Self::Error::custom("probed"))
+        }
+        forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut fields = Vec::new();
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
