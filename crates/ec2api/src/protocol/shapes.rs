@@ -204,28 +204,6 @@ pub fn conform(value: &Value, target: &str) -> Value {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wire_names_follow_botocore() {
-        let m = model();
-        let Some(Shape::Structure { members, .. }) = m.shape("DescribeInstancesRequest") else {
-            panic!("no DescribeInstancesRequest")
-        };
-        let names: Vec<String> = members.iter().map(Member::wire_name).collect();
-        for n in ["DryRun", "Filter", "InstanceId", "MaxResults", "NextToken"] {
-            assert!(names.contains(&n.to_string()), "{n} in {names:?}");
-        }
-        assert!(m.source.starts_with("botocore"));
-        assert!(iam().source.contains("data/iam/"));
-        assert!(sts().source.contains("data/sts/"));
-        assert_eq!(iam().input("CreateRole"), Some("CreateRoleRequest"));
-        assert_eq!(sts().output("AssumeRole"), Some("AssumeRoleResponse"));
-    }
-}
-
 /// For tests: hold a typed input to the model, as s3s holds its types to Smithy's. `fields`
 /// are a serde struct's field names (see [`serde_fields`]); each must be a member of
 /// `shape` in `model`.
@@ -270,4 +248,26 @@ pub(crate) fn serde_fields<T: serde::de::DeserializeOwned>() -> Vec<&'static str
     let mut fields = Vec::new();
     let _ = T::deserialize(Probe(&mut fields));
     fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_follow_botocore() {
+        let m = model();
+        let Some(Shape::Structure { members, .. }) = m.shape("DescribeInstancesRequest") else {
+            panic!("no DescribeInstancesRequest")
+        };
+        let names: Vec<String> = members.iter().map(Member::wire_name).collect();
+        for n in ["DryRun", "Filter", "InstanceId", "MaxResults", "NextToken"] {
+            assert!(names.contains(&n.to_string()), "{n} in {names:?}");
+        }
+        assert!(m.source.starts_with("botocore"));
+        assert!(iam().source.contains("data/iam/"));
+        assert!(sts().source.contains("data/sts/"));
+        assert_eq!(iam().input("CreateRole"), Some("CreateRoleRequest"));
+        assert_eq!(sts().output("AssumeRole"), Some("AssumeRoleResponse"));
+    }
 }
