@@ -8,6 +8,7 @@
 
 use crate::context::Call;
 use crate::error::AwsError;
+use crate::protocol::shapes::{Model, Unfit};
 use crate::reply::{Reply, QUERY_XML};
 use iam::IamError;
 use model::Ec2Error;
@@ -60,6 +61,24 @@ pub(crate) fn refused_message(e: &Ec2Error) -> String {
         }
         _ => e.to_string(),
     }
+}
+
+/// The success envelope of `action`, its result arranged along the action's output shape in
+/// `model` (element names and order from botocore's model; see `Model::arrange`). `result`
+/// None for actions without output.
+pub fn respond(
+    model: &Model,
+    namespace: &str,
+    action: &str,
+    result: Option<&Value>,
+    request_id: &str,
+) -> Result<Reply, Unfit> {
+    let arranged = match (result, model.output(action)) {
+        (None, _) => None,
+        (Some(v), Some(shape)) => Some(model.arrange(shape, v)?),
+        (Some(_), None) => return Err(Unfit::new(format!("{action} has no output"))),
+    };
+    Ok(success(namespace, action, arranged.as_ref(), request_id))
 }
 
 /// The success envelope; `result` None for actions without output.
@@ -202,6 +221,29 @@ mod tests {
         assert!(xml.contains("<IsTruncated>false</IsTruncated>"));
         assert_eq!(url_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
         // Request lists (`Name.member.N`): `protocol::query`'s `plain_query_protocol`.
+    }
+
+    /// Results are written along the output shape: the model's order and names, nulls
+    /// dropped, a key the model does not have refused.
+    #[test]
+    fn results_follow_the_output_shape() {
+        let model = crate::protocol::shapes::sts();
+        let v = serde_json::json!({
+            "PackedPolicySize": null,
+            "AssumedRoleUser": {"Arn": "arn:aws:sts::1:assumed-role/r/s", "AssumedRoleId": "AROA:s"},
+            "Credentials": {"Expiration": "2026-01-01T00:00:00Z", "AccessKeyId": "ASIA", "SecretAccessKey": "x", "SessionToken": "t"},
+        });
+        let Reply { body, .. } = respond(model, "ns", "AssumeRole", Some(&v), "r").unwrap();
+        let at = |s: &str| body.find(s).unwrap();
+        assert!(at("<Credentials>") < at("<AssumedRoleUser>"));
+        assert!(at("<AccessKeyId>") < at("<SecretAccessKey>"));
+        assert!(at("<SessionToken>") < at("<Expiration>"));
+        assert!(at("<AssumedRoleId>") < at("<Arn>"));
+        assert!(!body.contains("PackedPolicySize"));
+        let bad = serde_json::json!({"Credentials": {"AccessKeyID": "typo"}});
+        assert!(respond(model, "ns", "AssumeRole", Some(&bad), "r").is_err());
+        assert!(respond(model, "ns", "NoSuchAction", Some(&v), "r").is_err());
+        assert!(respond(model, "ns", "NoSuchAction", None, "r").is_ok());
     }
 
     #[derive(Debug, serde::Deserialize)]

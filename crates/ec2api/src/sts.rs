@@ -6,7 +6,7 @@ use crate::context::Call;
 use crate::error::AwsError;
 use crate::protocol::query::{decode_query, Integer, Params};
 use crate::protocol::shapes;
-use crate::query_api::{authorize, input, success};
+use crate::query_api::{authorize, input, respond};
 use crate::reply::Reply;
 use base64::Engine;
 use iam::registry::{iso_date, Subject};
@@ -59,6 +59,11 @@ pub enum StsError {
     MissingParameter(&'static str),
     #[error("The message is not a valid authorization message.")]
     InvalidAuthorizationMessage,
+    /// A result that does not fit the model (a bug).
+    #[error(
+        "The request processing has failed because of an unknown error, exception or failure."
+    )]
+    InternalFailure,
 }
 
 /// STS's one table (botocore `sts` model, STS API Reference "Common Errors").
@@ -71,6 +76,7 @@ impl AwsError for StsError {
             StsError::InvalidAction(_) => ("InvalidAction", 400),
             StsError::MissingParameter(_) => ("MissingParameter", 400),
             StsError::InvalidAuthorizationMessage => ("InvalidAuthorizationMessageException", 400),
+            StsError::InternalFailure => ("InternalFailure", 500),
         }
     }
 
@@ -145,7 +151,17 @@ impl Request {
 /// Answer one STS call.
 pub async fn handle(call: &Call<'_>) -> Reply {
     match answer(call) {
-        Ok((action, result)) => success(NAMESPACE, action, Some(&result), call.request_id),
+        Ok((action, result)) => respond(
+            shapes::sts(),
+            NAMESPACE,
+            action,
+            Some(&result),
+            call.request_id,
+        )
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, action, "STS result");
+            StsError::InternalFailure.render(call.request_id)
+        }),
         Err(e) => e.render(call.request_id),
     }
 }

@@ -19,7 +19,7 @@ mod users;
 use crate::context::Call;
 use crate::error::AwsError;
 use crate::protocol::query::decode_query;
-use crate::query_api::{authorize, success};
+use crate::query_api::{authorize, respond};
 use crate::reply::Reply;
 use iam::registry::{AccountIam, Subject};
 use iam::IamError;
@@ -85,7 +85,8 @@ impl From<crate::principals::ChangeError> for IamApiError {
 /// Answer one IAM call.
 pub async fn handle(call: &Call<'_>) -> Reply {
     let action = call.params.get("Action").unwrap_or_default();
-    let decoded = decode_query(crate::protocol::shapes::iam(), action, call.params);
+    let model = crate::protocol::shapes::iam();
+    let decoded = decode_query(model, action, call.params);
     let result = async {
         let target = Target::of(&decoded);
         authorize(
@@ -97,7 +98,12 @@ pub async fn handle(call: &Call<'_>) -> Reply {
     }
     .await;
     match result {
-        Ok(v) => success(NAMESPACE, action, v.as_ref(), call.request_id),
+        Ok(v) => {
+            respond(model, NAMESPACE, action, v.as_ref(), call.request_id).unwrap_or_else(|e| {
+                tracing::error!(error = %e, action, "IAM result");
+                IamApiError::ServiceFailure.render(call.request_id)
+            })
+        }
         Err(e) => e.render(call.request_id),
     }
 }

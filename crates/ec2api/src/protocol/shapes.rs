@@ -204,6 +204,51 @@ pub fn conform(value: &Value, target: &str) -> Value {
     }
 }
 
+/// A result that does not fit its output shape: a bug in a handler.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("result does not fit the model: {0}")]
+pub struct Unfit(String);
+
+impl Unfit {
+    pub fn new(why: String) -> Unfit {
+        Unfit(why)
+    }
+}
+
+impl Model {
+    /// A handler's result (keyed by member names) made ready for the plain Query protocol's
+    /// writer along `shape`: members in the model's order under their element names, nulls
+    /// dropped. A key the model does not have is refused (SDKs would silently drop it).
+    pub fn arrange(&self, shape: &str, v: &Value) -> Result<Value, Unfit> {
+        match (self.shape(shape), v) {
+            (_, Value::Null) => Ok(Value::Null),
+            (Some(Shape::Structure { members, .. }), Value::Object(obj)) => {
+                if let Some(k) = obj.keys().find(|k| !members.iter().any(|m| &m.name == *k)) {
+                    return Err(Unfit(format!("{shape} has no member {k}")));
+                }
+                let mut out = serde_json::Map::new();
+                for m in members {
+                    match obj.get(&m.name) {
+                        None | Some(Value::Null) => {}
+                        Some(child) => {
+                            let child = self.arrange(&m.shape, child)?;
+                            out.insert(m.element_name().to_string(), child);
+                        }
+                    }
+                }
+                Ok(Value::Object(out))
+            }
+            (Some(Shape::List { member, .. }), Value::Array(items)) => items
+                .iter()
+                .map(|i| self.arrange(&member.shape, i))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            (Some(Shape::Scalar(_)), v) if !v.is_object() && !v.is_array() => Ok(v.clone()),
+            _ => Err(Unfit(format!("{shape} cannot hold {v}"))),
+        }
+    }
+}
+
 /// For tests: hold a typed input to the model, as s3s holds its types to Smithy's. `fields`
 /// are a serde struct's field names (see [`serde_fields`]); each must be a member of
 /// `shape` in `model`.
