@@ -9,7 +9,9 @@
 //! * One module per dialect, each parsing the action into an enum and answering in its own
 //!   envelope: `ec2` (parameters decoded along botocore's model by [`protocol::query`],
 //!   authorized by [`authz`], run by the handlers of [`actions`], encoded by [`protocol::xml`]),
-//!   `iam_api` and `sts` (the plain Query protocol of `query_api`).
+//!   `iam_api` and `sts` (the plain Query protocol: decoded along botocore's `iam` and `sts`
+//!   models by the same [`protocol::query`] walk, typed inputs read by serde, results
+//!   arranged along the output shapes and written by `query_api`).
 //! * [`error`]: errors that render themselves ([`error::AwsError`], one table per dialect),
 //!   into a [`reply::Reply`].
 //! * [`context`]: what handlers share ([`Api`]), one authenticated call ([`context::Call`]),

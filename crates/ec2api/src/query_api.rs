@@ -1,10 +1,11 @@
 //! What the IAM and STS APIs share: the plain Query protocol (not EC2's flavour).
 //!
-//! Requests: `Name.member.N` lists, `Name.member.N.Field` structures. Responses: the result
-//! wrapped in `<ActionResult>` and `<ResponseMetadata>`, lists as `<member>` elements;
-//! errors as `<ErrorResponse><Error><Type>…</Type><Code>…` with the error's own HTTP status.
-//! Results are built as JSON objects in the output shape's member order (serde_json keeps
-//! insertion order here), and written element by element.
+//! Requests: decoded along the dialect's botocore model by `protocol::query::decode_query`
+//! (`Name.member.N` lists, `Name.member.N.Field` structures), then read into typed inputs
+//! ([`input`]). Responses: the result wrapped in `<ActionResult>` and `<ResponseMetadata>`,
+//! lists as `<member>` elements; errors as `<ErrorResponse><Error><Type>…</Type><Code>…`
+//! with the error's own HTTP status. Results are arranged along the output shape (the
+//! model's element names and order, [`respond`]) and written element by element.
 
 use crate::context::Call;
 use crate::error::AwsError;
