@@ -3,12 +3,14 @@
 //! simulator. Element names and order follow botocore's `iam` service model (shapes `User`,
 //! `Role`, `Policy`, `PolicyVersion`, `AccessKey`, `InstanceProfile`, `EvaluationResult`).
 //!
-//! A call is authorized (`iam:<Action>` on the resource it names), parsed once into a
-//! [`request::Request`] (the action and its typed input), then dispatched to one handler per
+//! A call is decoded along botocore's `iam` model, authorized (`iam:<Action>` on the
+//! resource it names), parsed once into a [`request::Request`] (the action and its typed
+//! input, read from [`input`]), then dispatched to one handler per
 //! action, grouped by what they act on: [`users`], [`policies`], [`roles`] (and instance
 //! profiles), [`simulate`]; their results are shaped by [`shapes`]. Errors are
 //! [`IamApiError`], IAM's one table.
 
+mod input;
 mod policies;
 mod request;
 mod roles;
@@ -23,8 +25,9 @@ use crate::query_api::{authorize, respond};
 use crate::reply::Reply;
 use iam::registry::{AccountIam, Subject};
 use iam::IamError;
+use input::Target;
 use model::{Arn, Ec2Error};
-use request::{Request, Target};
+use request::Request;
 use serde_json::Value;
 
 pub const VERSION: &str = "2010-05-08";
