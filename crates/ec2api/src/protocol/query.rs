@@ -333,8 +333,13 @@ impl Walk {
                 flattened,
             }) => self.list(item, *flattened, node),
             Some(Shape::Scalar(kind)) => self.scalar(*kind, node),
-            // No input imds serves has a map.
-            Some(Shape::Map) | None => self.unknown(node).map(|()| Value::Null),
+            Some(Shape::Map {
+                key,
+                value,
+                flattened,
+            }) if self.protocol == Protocol::Query => self.map(key, value, *flattened, node),
+            // No EC2 input imds serves has a map.
+            Some(Shape::Map { .. }) | None => self.unknown(node).map(|()| Value::Null),
         }
     }
 
@@ -377,6 +382,47 @@ impl Walk {
             }
         }
         Ok(Value::Array(out))
+    }
+
+    /// A map of the plain Query protocol: `Name.entry.N.key` / `.value` (or the members'
+    /// `locationName`s), entries counted from 1 up to the first one without a key, as lists
+    /// are. A JSON object keyed by the entries' keys.
+    fn map(
+        &self,
+        key: &Member,
+        value: &Member,
+        flattened: bool,
+        node: &mut Node,
+    ) -> Result<Value, Ec2Error> {
+        let mut entries = if flattened {
+            std::mem::take(&mut node.children)
+        } else {
+            match node.children.remove("entry") {
+                Some(e) => e.children,
+                None => BTreeMap::new(),
+            }
+        };
+        let key_name = key.location_name.as_deref().unwrap_or("key");
+        let value_name = value.location_name.as_deref().unwrap_or("value");
+        let mut out = Map::new();
+        for n in 1.. {
+            let Some(mut entry) = entries.remove(&n.to_string()) else {
+                break;
+            };
+            let k = match entry.children.remove(key_name) {
+                Some(mut k) => self.value(key, &mut k)?,
+                None => Value::Null,
+            };
+            let Value::String(k) = k else {
+                break;
+            };
+            let v = match entry.children.remove(value_name) {
+                Some(mut v) => self.value(value, &mut v)?,
+                None => Value::Null,
+            };
+            out.entry(k).or_insert(v);
+        }
+        Ok(Value::Object(out))
     }
 
     fn scalar(&self, kind: Scalar, node: &mut Node) -> Result<Value, Ec2Error> {
@@ -721,6 +767,27 @@ mod tests {
             assert_eq!(got.unwrap().text(), text);
         }
         assert_eq!(max("RoleName=r"), None);
+    }
+
+    /// Maps of the plain Query protocol (no operation imds serves takes one yet).
+    #[test]
+    fn plain_query_maps() {
+        let model: &'static Model = Box::leak(Box::new(super::super::shapes::load(
+            r#"{"operations":{"Op":{"input":{"shape":"In"}}},"shapes":{
+                "In":{"type":"structure","members":{"Attrs":{"shape":"M"},"Flat":{"shape":"F"}}},
+                "M":{"type":"map","key":{"shape":"S"},"value":{"shape":"I"}},
+                "F":{"type":"map","key":{"shape":"S","locationName":"Name"},"value":{"shape":"S","locationName":"Val"},"flattened":true},
+                "S":{"type":"string"},"I":{"type":"integer"}}}"#,
+        )));
+        let v = decode_query(
+            model,
+            "Op",
+            &p("Attrs.entry.1.key=a&Attrs.entry.1.value=1&Attrs.entry.2.key=b&Attrs.entry.2.value=x&Attrs.entry.4.key=d&Flat.1.Name=n&Flat.1.Val=v"),
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({"Attrs": {"a": 1, "b": "x"}, "Flat": {"n": "v"}})
+        );
     }
 
     #[test]

@@ -68,7 +68,12 @@ pub enum Shape {
         /// lists are always flat).
         flattened: bool,
     },
-    Map,
+    Map {
+        key: Box<Member>,
+        value: Box<Member>,
+        /// Entries as `Name.N.key` rather than `Name.entry.N.key` in the plain Query protocol.
+        flattened: bool,
+    },
     Scalar(Scalar),
 }
 
@@ -95,7 +100,7 @@ fn member(name: &str, v: &Value) -> Member {
     }
 }
 
-fn load(json: &str) -> Model {
+pub(crate) fn load(json: &str) -> Model {
     let root: Value = serde_json::from_str(json).expect("embedded botocore model is valid JSON");
     let mut shapes = HashMap::new();
     if let Some(all) = root["shapes"].as_object() {
@@ -119,7 +124,11 @@ fn load(json: &str) -> Model {
                     member: Box::new(member("member", &s["member"])),
                     flattened: s["flattened"].as_bool().unwrap_or(false),
                 },
-                "map" => Shape::Map,
+                "map" => Shape::Map {
+                    key: Box::new(member("key", &s["key"])),
+                    value: Box::new(member("value", &s["value"])),
+                    flattened: s["flattened"].as_bool().unwrap_or(false),
+                },
                 "integer" | "long" => Shape::Scalar(Scalar::Integer),
                 "boolean" => Shape::Scalar(Scalar::Boolean),
                 "timestamp" => Shape::Scalar(Scalar::Timestamp),

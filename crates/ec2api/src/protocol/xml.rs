@@ -123,7 +123,7 @@ fn element(
             indent(out, depth);
             let _ = writeln!(out, "</{name}>");
         }
-        Shape::Map => return Err(EncodeError(format!("{name}: maps are not encoded"))),
+        Shape::Map { .. } => return Err(EncodeError(format!("{name}: maps are not encoded"))),
         Shape::Scalar(_) => {
             let text = match v {
                 Value::String(s) => escape(s.as_str()).into_owned(),
