@@ -65,13 +65,9 @@ fn decode_component(raw: &[u8]) -> Result<String, Ec2Error> {
 mod tests {
     use super::*;
 
-    fn p(s: &str) -> Params {
-        Params::parse(s.as_bytes()).unwrap()
-    }
-
     #[test]
     fn form_encoding() {
-        let q = p("A=b+c&D=%41%2B&E&F=");
+        let q = Params::parse(b"A=b+c&D=%41%2B&E&F=").unwrap();
         assert_eq!(q.get("A"), Some("b c"));
         assert_eq!(q.get("D"), Some("A+"));
         assert_eq!(q.get("E"), Some(""));
