@@ -10,7 +10,7 @@
 //! verified (`MissingParameter` when unsigned, `AuthFailure`, `SignatureDoesNotMatch`).
 
 use crate::service::Service;
-use model::{Ec2Error, DEFAULT_ACCOUNT, DEFAULT_REGION};
+use model::{Arn, Ec2Error, DEFAULT_ACCOUNT, DEFAULT_REGION};
 use sigv4::SigV4Error;
 
 /// Who signed a request, for collecting the policies that apply.
@@ -47,7 +47,7 @@ impl Caller {
         region: String,
         service: Service,
     ) -> Caller {
-        let arn = format!("arn:aws:iam::{account}:root");
+        let arn = Arn::root(account).to_string();
         Caller {
             account: account.to_string(),
             access_key_id,
@@ -77,10 +77,7 @@ impl Caller {
             context.push(("ec2:RoleDelivery".to_string(), i.delivery.clone()));
             context.push((
                 "ec2:SourceInstanceARN".to_string(),
-                format!(
-                    "arn:aws:ec2:{}:{account}:instance/{}",
-                    i.region, i.instance_id
-                ),
+                Arn::instance(&i.region, account, &i.instance_id).to_string(),
             ));
         }
         Caller {
@@ -88,14 +85,8 @@ impl Caller {
             access_key_id: Some(access_key_id),
             region,
             service,
-            arn: format!(
-                "arn:aws:sts::{account}:assumed-role/{}/{}",
-                claims.role, claims.session
-            ),
-            principal_arn: format!(
-                "arn:aws:iam::{account}:role{}{}",
-                claims.role_path, claims.role
-            ),
+            arn: Arn::assumed_role(account, &claims.role, &claims.session).to_string(),
+            principal_arn: Arn::role(account, &claims.role_path, &claims.role).to_string(),
             user_id: format!("{role_id}:{}", claims.session),
             subject: Subject::Role(claims.role.clone()),
             session_policy,
@@ -277,7 +268,7 @@ pub fn authenticate(
         .key_account(&akid)
         .unwrap_or_default()
         .to_string();
-    let arn = format!("arn:aws:iam::{account}:user{}{}", user.path, user.name);
+    let arn = Arn::user(&account, &user.path, &user.name).to_string();
     Ok(Caller {
         account,
         access_key_id: Some(akid),

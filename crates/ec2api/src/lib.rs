@@ -10,7 +10,9 @@
 //!   envelope: `ec2` (parameters decoded along botocore's model by [`protocol::query`] and
 //!   typed once into an [`actions::Request`], authorized per operation on that typed input by
 //!   [`authz`], run by the handlers of [`actions`], encoded by [`protocol::xml`]),
-//!   `iam_api` and `sts` (the plain Query protocol of `query_api`).
+//!   `iam_api` and `sts` (the plain Query protocol: decoded along botocore's `iam` and `sts`
+//!   models by the same [`protocol::query`] walk, typed inputs read by serde, results
+//!   arranged along the output shapes and written by `query_api`).
 //! * [`error`]: errors that render themselves ([`error::AwsError`], one table per dialect),
 //!   into a [`reply::Reply`].
 //! * [`context`]: what handlers share ([`Api`]), one authenticated call ([`context::Call`]),

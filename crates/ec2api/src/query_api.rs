@@ -1,18 +1,20 @@
 //! What the IAM and STS APIs share: the plain Query protocol (not EC2's flavour).
 //!
-//! Requests: `Name.member.N` lists, `Name.member.N.Field` structures. Responses: the result
-//! wrapped in `<ActionResult>` and `<ResponseMetadata>`, lists as `<member>` elements;
-//! errors as `<ErrorResponse><Error><Type>…</Type><Code>…` with the error's own HTTP status.
-//! Results are built as JSON objects in the output shape's member order (serde_json keeps
-//! insertion order here), and written element by element.
+//! Requests: decoded along the dialect's botocore model by `protocol::query::decode_query`
+//! (`Name.member.N` lists, `Name.member.N.Field` structures), then read into typed inputs
+//! ([`input`]). Responses: the result wrapped in `<ActionResult>` and `<ResponseMetadata>`,
+//! lists as `<member>` elements; errors as `<ErrorResponse><Error><Type>…</Type><Code>…`
+//! with the error's own HTTP status. Results are arranged along the output shape (the
+//! model's element names and order, [`respond`]) and written element by element.
 
 use crate::context::Call;
 use crate::error::AwsError;
-use crate::protocol::query::Params;
+use crate::protocol::shapes::{Model, Unfit};
 use crate::reply::{Reply, QUERY_XML};
 use iam::IamError;
 use model::Ec2Error;
 use quick_xml::escape::escape;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -60,6 +62,24 @@ pub(crate) fn refused_message(e: &Ec2Error) -> String {
         }
         _ => e.to_string(),
     }
+}
+
+/// The success envelope of `action`, its result arranged along the action's output shape in
+/// `model` (element names and order from botocore's model; see `Model::arrange`). `result`
+/// None for actions without output.
+pub fn respond(
+    model: &Model,
+    namespace: &str,
+    action: &str,
+    result: Option<&Value>,
+    request_id: &str,
+) -> Result<Reply, Unfit> {
+    let arranged = match (result, model.output(action)) {
+        (None, _) => None,
+        (Some(v), Some(shape)) => Some(model.arrange(shape, v)?),
+        (Some(_), None) => return Err(Unfit::new(format!("{action} has no output"))),
+    };
+    Ok(success(namespace, action, arranged.as_ref(), request_id))
 }
 
 /// The success envelope; `result` None for actions without output.
@@ -111,9 +131,23 @@ fn element(out: &mut String, name: &str, v: &Value, depth: usize) {
     }
 }
 
-/// A required string parameter; missing is IAM's `ValidationError` (see [`missing`]).
-pub fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, IamError> {
-    params.get(name).ok_or_else(|| missing(name))
+/// Read a dialect's typed input `T` from its call decoded along the model
+/// (`protocol::query::decode_query`). serde checks `T`'s required members in the order of
+/// its fields; the first one missing is IAM's `ValidationError` (see [`missing`]).
+pub(crate) fn input<T: DeserializeOwned>(decoded: &Value) -> Result<T, IamError> {
+    T::deserialize(decoded).map_err(|e| match missing_member(&e) {
+        Some(name) => missing(&name),
+        // The decoder hands on only the model's shapes, which the typed inputs follow.
+        None => IamError::ValidationError(format!("1 validation error detected: {e}")),
+    })
+}
+
+/// The member serde found missing. serde_json reports it only in words (`missing field
+/// `UserName``); `missing_fields_are_named_by_serde` holds that wording.
+fn missing_member(e: &serde_json::Error) -> Option<String> {
+    let text = e.to_string();
+    let name = text.strip_prefix("missing field `")?.strip_suffix('`')?;
+    Some(name.to_string())
 }
 
 /// IAM's `ValidationError` for a missing member, named as the service's model does (lower
@@ -131,28 +165,6 @@ fn lower_first(s: &str) -> String {
         Some(f) => f.to_ascii_lowercase().to_string() + c.as_str(),
         None => String::new(),
     }
-}
-
-/// `Name.member.1`, `Name.member.2`, …: the values in order.
-pub fn member_list(params: &Params, name: &str) -> Vec<String> {
-    (1..)
-        .map_while(|i| {
-            params
-                .get(&format!("{name}.member.{i}"))
-                .map(str::to_string)
-        })
-        .collect()
-}
-
-/// `Name.member.N.Field` structures: a getter per item, in order.
-pub fn member_structs(params: &Params, name: &str) -> Vec<String> {
-    (1..)
-        .map(|i| format!("{name}.member.{i}"))
-        .take_while(|prefix| {
-            let dot = format!("{prefix}.");
-            params.pairs().iter().any(|(k, _)| k.starts_with(&dot))
-        })
-        .collect()
 }
 
 /// Percent-encode a policy document as IAM returns it (botocore URL-decodes it again).
@@ -209,9 +221,54 @@ mod tests {
         assert!(xml.contains("<Tags>\n        <member>\n          <Key>k</Key>"));
         assert!(xml.contains("<IsTruncated>false</IsTruncated>"));
         assert_eq!(url_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
-        let p = Params::parse(b"A.member.1=x&A.member.2=y&B.member.1.K=k").unwrap();
-        assert_eq!(member_list(&p, "A"), vec!["x", "y"]);
-        assert_eq!(member_structs(&p, "B"), vec!["B.member.1"]);
+        // Request lists (`Name.member.N`): `protocol::query`'s `plain_query_protocol`.
+    }
+
+    /// Results are written along the output shape: the model's order and names, nulls
+    /// dropped, a key the model does not have refused.
+    #[test]
+    fn results_follow_the_output_shape() {
+        let model = crate::protocol::shapes::sts();
+        let v = serde_json::json!({
+            "PackedPolicySize": null,
+            "AssumedRoleUser": {"Arn": "arn:aws:sts::1:assumed-role/r/s", "AssumedRoleId": "AROA:s"},
+            "Credentials": {"Expiration": "2026-01-01T00:00:00Z", "AccessKeyId": "ASIA", "SecretAccessKey": "x", "SessionToken": "t"},
+        });
+        let Reply { body, .. } = respond(model, "ns", "AssumeRole", Some(&v), "r").unwrap();
+        let at = |s: &str| body.find(s).unwrap();
+        assert!(at("<Credentials>") < at("<AssumedRoleUser>"));
+        assert!(at("<AccessKeyId>") < at("<SecretAccessKey>"));
+        assert!(at("<SessionToken>") < at("<Expiration>"));
+        assert!(at("<AssumedRoleId>") < at("<Arn>"));
+        assert!(!body.contains("PackedPolicySize"));
+        let bad = serde_json::json!({"Credentials": {"AccessKeyID": "typo"}});
+        assert!(respond(model, "ns", "AssumeRole", Some(&bad), "r").is_err());
+        assert!(respond(model, "ns", "NoSuchAction", Some(&v), "r").is_err());
+        assert!(respond(model, "ns", "NoSuchAction", None, "r").is_ok());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    #[allow(dead_code)]
+    struct Two {
+        second_name: String,
+        first_name: String,
+    }
+
+    /// The typed inputs rely on serde naming the first missing member, in field order.
+    #[test]
+    fn missing_fields_are_named_by_serde() {
+        let missing_second = |v: Value| input::<Two>(&v).unwrap_err();
+        assert_eq!(missing_second(serde_json::json!({})), missing("SecondName"));
+        assert_eq!(
+            missing_second(serde_json::json!({"SecondName": "x"})),
+            missing("FirstName")
+        );
+        assert_eq!(
+            missing("FirstName").to_string(),
+            "1 validation error detected: Value null at 'firstName' failed to satisfy constraint: Member must not be null"
+        );
+        assert!(input::<Two>(&serde_json::json!({"SecondName": "", "FirstName": "y"})).is_ok());
     }
 
     /// `(HTTP status, code, message)` of an error the front door raised, as IAM and STS answer

@@ -4,15 +4,16 @@
 
 use crate::context::Call;
 use crate::error::AwsError;
-use crate::protocol::query::Params;
-use crate::query_api::{authorize, required, success};
+use crate::protocol::query::{decode_query, Integer, Params};
+use crate::protocol::shapes;
+use crate::query_api::{authorize, input, respond};
 use crate::reply::Reply;
 use base64::Engine;
 use iam::registry::{iso_date, Subject};
 use iam::session::SessionClaims;
 use iam::trust::TrustCaller;
 use iam::IamError;
-use model::Ec2Error;
+use model::{Arn, Ec2Error};
 use serde_json::{json, Value};
 
 pub const VERSION: &str = "2011-06-15";
@@ -58,6 +59,11 @@ pub enum StsError {
     MissingParameter(&'static str),
     #[error("The message is not a valid authorization message.")]
     InvalidAuthorizationMessage,
+    /// A result that does not fit the model (a bug).
+    #[error(
+        "The request processing has failed because of an unknown error, exception or failure."
+    )]
+    InternalFailure,
 }
 
 /// STS's one table (botocore `sts` model, STS API Reference "Common Errors").
@@ -70,6 +76,7 @@ impl AwsError for StsError {
             StsError::InvalidAction(_) => ("InvalidAction", 400),
             StsError::MissingParameter(_) => ("MissingParameter", 400),
             StsError::InvalidAuthorizationMessage => ("InvalidAuthorizationMessageException", 400),
+            StsError::InternalFailure => ("InternalFailure", 500),
         }
     }
 
@@ -96,32 +103,38 @@ enum Request {
     AssumeRole(AssumeRoleIn),
 }
 
-/// AssumeRole's input; the values are checked in the handler, in STS's order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// AssumeRole's input; the values are checked in the handler, in STS's order. Field names
+/// are the members of botocore's `sts` model (`AssumeRoleRequest`), read by serde from the
+/// call decoded along it; the two required ones in the order STS checks them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct AssumeRoleIn {
     role_arn: String,
+    #[serde(rename = "RoleSessionName")]
     session: String,
     policy: Option<String>,
-    duration_seconds: Option<String>,
+    duration_seconds: Option<Integer>,
     external_id: Option<String>,
+}
+
+/// DecodeAuthorizationMessage's input (`EncodedMessage` is checked once the caller is
+/// authorized).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DecodeIn {
+    encoded_message: Option<String>,
 }
 
 impl Request {
     fn parse(params: &Params) -> Result<Request, StsError> {
         let name = params.get("Action").ok_or(StsError::MissingAction)?;
-        let opt = |n: &str| params.get(n).map(str::to_string);
+        let decoded = decode_query(shapes::sts(), name, params);
         Ok(match name {
             "GetCallerIdentity" => Request::GetCallerIdentity,
             "DecodeAuthorizationMessage" => Request::DecodeAuthorizationMessage {
-                encoded: opt("EncodedMessage"),
+                encoded: input::<DecodeIn>(&decoded)?.encoded_message,
             },
-            "AssumeRole" => Request::AssumeRole(AssumeRoleIn {
-                role_arn: required(params, "RoleArn")?.to_string(),
-                session: required(params, "RoleSessionName")?.to_string(),
-                policy: opt("Policy"),
-                duration_seconds: opt("DurationSeconds"),
-                external_id: opt("ExternalId"),
-            }),
+            "AssumeRole" => Request::AssumeRole(input(&decoded)?),
             other => return Err(StsError::InvalidAction(other.to_string())),
         })
     }
@@ -138,7 +151,17 @@ impl Request {
 /// Answer one STS call.
 pub async fn handle(call: &Call<'_>) -> Reply {
     match answer(call) {
-        Ok((action, result)) => success(NAMESPACE, action, Some(&result), call.request_id),
+        Ok((action, result)) => respond(
+            shapes::sts(),
+            NAMESPACE,
+            action,
+            Some(&result),
+            call.request_id,
+        )
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, action, "STS result");
+            StsError::InternalFailure.render(call.request_id)
+        }),
         Err(e) => e.render(call.request_id),
     }
 }
@@ -206,6 +229,7 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         }
         iam::policy::Policy::parse_str(p).map_err(|e| IamError::MalformedPolicyDocument(e.0))?;
     }
+    let duration_seconds = duration_seconds.as_ref().map(Integer::text);
     let denied = || {
         IamError::AccessDenied(format!(
             "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
@@ -217,18 +241,13 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
             "Roles may not be assumed by root accounts.".into(),
         ));
     }
-    // arn:aws:iam::ACCOUNT:role/PATH/NAME
-    let rest = role_arn.strip_prefix("arn:aws:iam::").ok_or_else(denied)?;
-    let (account, role_part) = rest.split_once(":role/").ok_or_else(denied)?;
-    let role_name = role_part
-        .rsplit('/')
-        .next()
-        .unwrap_or(role_part)
-        .to_string();
+    let arn = Arn::parse(&role_arn).map_err(|_| denied())?;
+    let account = arn.account.as_str();
+    let role_name = arn.iam_name("role").ok_or_else(denied)?;
     let registry = call.api.principals.registry();
     let role = registry
         .account(account)
-        .and_then(|a| a.roles.get(&role_name))
+        .and_then(|a| a.roles.get(role_name))
         .ok_or_else(denied)?;
     let max = role.max_session_duration as i64;
     let duration = match duration_seconds.as_deref() {
@@ -306,8 +325,53 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         },
         "AssumedRoleUser": {
             "AssumedRoleId": format!("{}:{session}", role.id),
-            "Arn": format!("arn:aws:sts::{account}:assumed-role/{}/{session}", role.name),
+            "Arn": Arn::assumed_role(account, &role.name, &session).to_string(),
         },
         "PackedPolicySize": claims.policy.as_deref().map_or(serde_json::Value::Null, |p| json!(packed_policy_size(p))),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::shapes::{assert_members, serde_fields};
+
+    #[test]
+    fn typed_inputs_follow_the_model() {
+        let m = shapes::sts();
+        assert_members(m, "AssumeRoleRequest", &serde_fields::<AssumeRoleIn>());
+        assert_members(
+            m,
+            "DecodeAuthorizationMessageRequest",
+            &serde_fields::<DecodeIn>(),
+        );
+    }
+
+    #[test]
+    fn parse() {
+        let p = |q: &str| Request::parse(&Params::parse(q.as_bytes()).unwrap());
+        assert_eq!(p(""), Err(StsError::MissingAction));
+        assert_eq!(
+            p("Action=GetCallerIdentity&Bogus=1"),
+            Ok(Request::GetCallerIdentity)
+        );
+        assert!(matches!(
+            p("Action=GetSessionToken"),
+            Err(StsError::InvalidAction(_))
+        ));
+        assert_eq!(
+            p("Action=AssumeRole&RoleArn=a"),
+            Err(StsError::Iam(crate::query_api::missing("RoleSessionName")))
+        );
+        assert_eq!(
+            p("Action=AssumeRole&RoleSessionName=s&RoleArn=a&RoleArn=b&DurationSeconds=0900"),
+            Ok(Request::AssumeRole(AssumeRoleIn {
+                role_arn: "a".into(),
+                session: "s".into(),
+                policy: None,
+                duration_seconds: Some(Integer::Text("0900".into())),
+                external_id: None,
+            }))
+        );
+    }
 }

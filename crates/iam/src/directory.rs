@@ -1,6 +1,7 @@
 //! Access key id → the principal it authenticates, and the secret to check its signatures.
 
 use crate::config::Account;
+use model::Arn;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +27,7 @@ impl Directory {
                     (
                         Principal {
                             account: a.id.clone(),
-                            arn: format!("arn:aws:iam::{}:root", a.id),
+                            arn: Arn::root(&a.id).to_string(),
                         },
                         a.root_secret_access_key.clone(),
                     ),

@@ -9,6 +9,7 @@
 use crate::condition::{Condition, Context};
 use crate::glob;
 use crate::policy::{strings, Effect, Matcher};
+use model::Arn;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,7 +141,7 @@ impl TrustPolicy {
     /// What the policy says about `caller` performing `action` (`sts:AssumeRole`).
     pub fn answer(&self, caller: &TrustCaller<'_>, action: &str) -> TrustAnswer {
         let mut a = TrustAnswer::default();
-        let root = format!("arn:aws:iam::{}:root", caller.account);
+        let root = Arn::root(caller.account).to_string();
         for st in &self.statements {
             let action_matches = st
                 .action

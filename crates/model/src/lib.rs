@@ -24,11 +24,12 @@
 //!   formatter).
 //! - [`catalogue`]: the built-in public images, instance types and default VPCs.
 //! - [`vpc`], [`cidr`]: VPCs and subnets, their CIDR rules and the reserved addresses.
-//! - [`ids`]: the formats of EC2 resource ids.
+//! - [`ids`]: the formats of EC2 resource ids; [`arn`]: Amazon Resource Names, built and taken apart.
 //! - [`limits`]: EC2's limits on one request, and the bounds of the Query decoder.
 //! - `error`: [`Ec2Error`], every error a request can get, worded as EC2 words it.
 //! - `testing` (feature `test-support`): a sample instance for the tests of the crates above.
 
+pub mod arn;
 pub mod catalogue;
 pub mod change;
 pub mod cidr;
@@ -50,6 +51,7 @@ pub mod testing;
 pub mod time;
 pub mod vpc;
 
+pub use arn::Arn;
 pub use defaults::{AccountDefaults, Preference};
 pub use error::Ec2Error;
 pub use instance::{Instance, InstanceState};

@@ -3,12 +3,14 @@
 //! simulator. Element names and order follow botocore's `iam` service model (shapes `User`,
 //! `Role`, `Policy`, `PolicyVersion`, `AccessKey`, `InstanceProfile`, `EvaluationResult`).
 //!
-//! A call is authorized (`iam:<Action>` on the resource it names), parsed once into a
-//! [`request::Request`] (the action and its typed input), then dispatched to one handler per
+//! A call is decoded along botocore's `iam` model, authorized (`iam:<Action>` on the
+//! resource it names), parsed once into a [`request::Request`] (the action and its typed
+//! input, read from [`input`]), then dispatched to one handler per
 //! action, grouped by what they act on: [`users`], [`policies`], [`roles`] (and instance
 //! profiles), [`simulate`]; their results are shaped by [`shapes`]. Errors are
 //! [`IamApiError`], IAM's one table.
 
+mod input;
 mod policies;
 mod request;
 mod roles;
@@ -18,11 +20,13 @@ mod users;
 
 use crate::context::Call;
 use crate::error::AwsError;
-use crate::query_api::{authorize, success};
+use crate::protocol::query::decode_query;
+use crate::query_api::{authorize, respond};
 use crate::reply::Reply;
 use iam::registry::{AccountIam, Subject};
 use iam::IamError;
-use model::Ec2Error;
+use input::Target;
+use model::{Arn, Ec2Error};
 use request::Request;
 use serde_json::Value;
 
@@ -84,13 +88,25 @@ impl From<crate::principals::ChangeError> for IamApiError {
 /// Answer one IAM call.
 pub async fn handle(call: &Call<'_>) -> Reply {
     let action = call.params.get("Action").unwrap_or_default();
+    let model = crate::protocol::shapes::iam();
+    let decoded = decode_query(model, action, call.params);
     let result = async {
-        authorize(call, &format!("iam:{action}"), &resource(call, action))?;
-        dispatch(call, Request::parse(action, call.params)?).await
+        let target = Target::of(&decoded);
+        authorize(
+            call,
+            &format!("iam:{action}"),
+            &resource(call, action, &target),
+        )?;
+        dispatch(call, Request::parse(action, &decoded)?).await
     }
     .await;
     match result {
-        Ok(v) => success(NAMESPACE, action, v.as_ref(), call.request_id),
+        Ok(v) => {
+            respond(model, NAMESPACE, action, v.as_ref(), call.request_id).unwrap_or_else(|e| {
+                tracing::error!(error = %e, action, "IAM result");
+                IamApiError::ServiceFailure.render(call.request_id)
+            })
+        }
         Err(e) => e.render(call.request_id),
     }
 }
@@ -180,34 +196,28 @@ async fn change<T>(
     Ok(call.api.principals.change(&call.caller.account, f).await?)
 }
 
-/// The resource an IAM action is authorized on.
-fn resource(call: &Call<'_>, action: &str) -> String {
+/// The resource an IAM action is authorized on, from what the call names.
+fn resource(call: &Call<'_>, action: &str, target: &Target) -> String {
     let acct = &call.caller.account;
-    let p = |n: &str| call.params.get(n).unwrap_or_default().to_string();
-    if let Some(arn) = call.params.get("PolicyArn") {
-        return arn.to_string();
+    let name = |n: &Option<String>| n.clone().unwrap_or_default();
+    if let Some(arn) = &target.policy_arn {
+        return arn.clone();
     }
     if action.contains("InstanceProfile") {
-        return format!(
-            "arn:aws:iam::{acct}:instance-profile/{}",
-            p("InstanceProfileName")
-        );
+        return Arn::instance_profile(acct, "/", &name(&target.instance_profile_name)).to_string();
     }
-    if call.params.get("RoleName").is_some() {
-        return format!("arn:aws:iam::{acct}:role/{}", p("RoleName"));
+    if let Some(role) = &target.role_name {
+        return Arn::role(acct, "/", role).to_string();
     }
-    if call.params.get("UserName").is_some() {
-        return format!("arn:aws:iam::{acct}:user/{}", p("UserName"));
+    if let Some(user) = &target.user_name {
+        return Arn::user(acct, "/", user).to_string();
     }
     if action == "CreatePolicy" {
-        return format!(
-            "arn:aws:iam::{acct}:policy{}{}",
-            call.params.get("Path").unwrap_or("/"),
-            p("PolicyName")
-        );
+        let path = target.path.as_deref().unwrap_or("/");
+        return Arn::policy(acct, path, &name(&target.policy_name)).to_string();
     }
-    if let Some(arn) = call.params.get("PolicySourceArn") {
-        return arn.to_string();
+    if let Some(arn) = &target.policy_source_arn {
+        return arn.clone();
     }
     // Without `UserName`, the user actions act on the calling user.
     let on_self = [

@@ -1,14 +1,18 @@
-//! An IAM call parsed into its action and typed input, once: `Name.member.N` lists and
-//! structures read, required members checked in the order IAM checks them (a missing one is
-//! `ValidationError`, named in lower camel case as the service's model names it), numbers
-//! parsed. The handlers then work on these, never on the raw parameters.
+//! An IAM call parsed into its action and typed input, once. The parameters are decoded
+//! along the operation's input shape in botocore's `iam` model (`protocol::query`, the plain
+//! Query protocol: `Name.member.N` lists and structures, parameters the operation does not
+//! take ignored); the typed inputs of [`super::input`] are read from that by serde. Required
+//! members are checked in the order IAM checks them (a missing one is `ValidationError`,
+//! named in lower camel case as the service's model names it). The handlers then work on
+//! these, never on the raw parameters.
 
+use super::input::*;
 use super::IamApiError;
-use crate::protocol::query::Params;
-use crate::query_api::{member_list, member_structs, required};
+use crate::query_api::input;
 use iam::condition::Context;
 use iam::registry::{Holder, Tag};
 use iam::IamError;
+use serde_json::Value;
 
 /// A user or a role, by name: what attached, inline and boundary policies belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,11 +23,11 @@ pub(super) enum Owner {
 
 impl Owner {
     /// `UserName` for the `…User…` actions, `RoleName` for the `…Role…` ones.
-    fn of(action: &str, params: &Params) -> Result<Owner, IamError> {
+    fn of(action: &str, decoded: &Value) -> Result<Owner, IamError> {
         if action.contains("User") {
-            Ok(Owner::User(required(params, "UserName")?.to_string()))
+            Ok(Owner::User(input::<UserNamed>(decoded)?.user_name))
         } else {
-            Ok(Owner::Role(required(params, "RoleName")?.to_string()))
+            Ok(Owner::Role(input::<RoleNamed>(decoded)?.role_name))
         }
     }
 
@@ -182,59 +186,69 @@ pub(super) enum Request {
 }
 
 impl Request {
-    /// Parse the call of `action`: `InvalidAction` for an action the IAM API here does not
-    /// have.
-    pub(super) fn parse(action: &str, params: &Params) -> Result<Request, IamApiError> {
-        let req = |n: &str| required(params, n).map(str::to_string);
-        let opt = |n: &str| params.get(n).map(str::to_string);
-        let owner = || Owner::of(action, params);
+    /// Parse the call of `action` from its parameters decoded along the `iam` model:
+    /// `InvalidAction` for an action the IAM API here does not have.
+    pub(super) fn parse(action: &str, decoded: &Value) -> Result<Request, IamApiError> {
+        let owner = || Owner::of(action, decoded);
         Ok(match action {
-            "CreateUser" => Request::CreateUser(CreateUser {
-                name: req("UserName")?,
-                path: opt("Path"),
-                tags: tags(params),
-            }),
+            "CreateUser" => {
+                let i: CreateUserIn = input(decoded)?;
+                Request::CreateUser(CreateUser {
+                    name: i.user_name,
+                    path: i.path,
+                    tags: tags(i.tags),
+                })
+            }
             "GetUser" => Request::GetUser {
-                name: opt("UserName"),
+                name: input::<MaybeUser>(decoded)?.user_name,
             },
             "DeleteUser" => Request::DeleteUser {
-                name: req("UserName")?,
+                name: input::<UserNamed>(decoded)?.user_name,
             },
             "CreateAccessKey" => Request::CreateAccessKey {
-                user: opt("UserName"),
+                user: input::<MaybeUser>(decoded)?.user_name,
             },
-            "DeleteAccessKey" => Request::DeleteAccessKey {
-                key: req("AccessKeyId")?,
-                user: opt("UserName"),
-            },
+            "DeleteAccessKey" => {
+                let i: AccessKeyIn = input(decoded)?;
+                Request::DeleteAccessKey {
+                    key: i.access_key_id,
+                    user: i.user_name,
+                }
+            }
             "ListAccessKeys" => Request::ListAccessKeys {
-                user: opt("UserName"),
+                user: input::<MaybeUser>(decoded)?.user_name,
             },
-            "CreatePolicy" => Request::CreatePolicy(CreatePolicy {
-                name: req("PolicyName")?,
-                document: req("PolicyDocument")?,
-                path: opt("Path"),
-                description: opt("Description"),
-            }),
+            "CreatePolicy" => {
+                let i: CreatePolicyIn = input(decoded)?;
+                Request::CreatePolicy(CreatePolicy {
+                    name: i.policy_name,
+                    document: i.policy_document,
+                    path: i.path,
+                    description: i.description,
+                })
+            }
             "GetPolicy" => Request::GetPolicy {
-                arn: req("PolicyArn")?,
+                arn: input::<PolicyArnIn>(decoded)?.policy_arn,
             },
-            "GetPolicyVersion" => Request::GetPolicyVersion {
-                arn: req("PolicyArn")?,
-                version: opt("VersionId"),
-            },
+            "GetPolicyVersion" => {
+                let i: PolicyVersionIn = input(decoded)?;
+                Request::GetPolicyVersion {
+                    arn: i.policy_arn,
+                    version: i.version_id,
+                }
+            }
             "DeletePolicy" => Request::DeletePolicy {
-                arn: req("PolicyArn")?,
+                arn: input::<PolicyArnIn>(decoded)?.policy_arn,
             },
             "AttachUserPolicy" | "AttachRolePolicy" => {
-                let arn = req("PolicyArn")?;
+                let arn = input::<PolicyArnIn>(decoded)?.policy_arn;
                 Request::AttachPolicy {
                     owner: owner()?,
                     arn,
                 }
             }
             "DetachUserPolicy" | "DetachRolePolicy" => {
-                let arn = req("PolicyArn")?;
+                let arn = input::<PolicyArnIn>(decoded)?.policy_arn;
                 Request::DetachPolicy {
                     owner: owner()?,
                     arn,
@@ -243,120 +257,150 @@ impl Request {
             "ListAttachedUserPolicies" | "ListAttachedRolePolicies" => {
                 Request::ListAttachedPolicies { owner: owner()? }
             }
-            "PutUserPolicy" | "PutRolePolicy" => Request::PutInlinePolicy {
-                owner: owner()?,
-                name: req("PolicyName")?,
-                document: req("PolicyDocument")?,
-            },
+            "PutUserPolicy" | "PutRolePolicy" => {
+                let owner = owner()?;
+                let i: InlinePolicyIn = input(decoded)?;
+                Request::PutInlinePolicy {
+                    owner,
+                    name: i.policy_name,
+                    document: i.policy_document,
+                }
+            }
             "GetUserPolicy" | "GetRolePolicy" => Request::GetInlinePolicy {
                 owner: owner()?,
-                name: req("PolicyName")?,
+                name: input::<PolicyNamed>(decoded)?.policy_name,
             },
             "DeleteUserPolicy" | "DeleteRolePolicy" => Request::DeleteInlinePolicy {
                 owner: owner()?,
-                name: req("PolicyName")?,
+                name: input::<PolicyNamed>(decoded)?.policy_name,
             },
             "ListUserPolicies" | "ListRolePolicies" => {
                 Request::ListInlinePolicies { owner: owner()? }
             }
             "PutUserPermissionsBoundary" | "PutRolePermissionsBoundary" => Request::PutBoundary {
                 owner: owner()?,
-                arn: req("PermissionsBoundary")?,
+                arn: input::<BoundaryIn>(decoded)?.permissions_boundary,
             },
             "DeleteUserPermissionsBoundary" | "DeleteRolePermissionsBoundary" => {
                 Request::DeleteBoundary { owner: owner()? }
             }
-            "CreateRole" => Request::CreateRole(CreateRole {
-                name: req("RoleName")?,
-                trust: req("AssumeRolePolicyDocument")?,
-                max_session_duration: max_session_duration(params)?,
-                path: opt("Path"),
-                description: opt("Description"),
-                tags: tags(params),
-                boundary: opt("PermissionsBoundary"),
-            }),
+            "CreateRole" => {
+                let i: CreateRoleIn = input(decoded)?;
+                Request::CreateRole(CreateRole {
+                    name: i.role_name,
+                    trust: i.assume_role_policy_document,
+                    max_session_duration: max_session_duration(i.max_session_duration)?,
+                    path: i.path,
+                    description: i.description,
+                    tags: tags(i.tags),
+                    boundary: i.permissions_boundary,
+                })
+            }
             "GetRole" => Request::GetRole {
-                name: req("RoleName")?,
+                name: input::<RoleNamed>(decoded)?.role_name,
             },
             "DeleteRole" => Request::DeleteRole {
-                name: req("RoleName")?,
+                name: input::<RoleNamed>(decoded)?.role_name,
             },
-            "CreateInstanceProfile" => Request::CreateInstanceProfile {
-                name: req("InstanceProfileName")?,
-                path: opt("Path"),
-            },
+            "CreateInstanceProfile" => {
+                let i: CreateProfileIn = input(decoded)?;
+                Request::CreateInstanceProfile {
+                    name: i.instance_profile_name,
+                    path: i.path,
+                }
+            }
             "GetInstanceProfile" => Request::GetInstanceProfile {
-                name: req("InstanceProfileName")?,
+                name: input::<ProfileNamed>(decoded)?.instance_profile_name,
             },
-            "AddRoleToInstanceProfile" => Request::AddRoleToInstanceProfile {
-                profile: req("InstanceProfileName")?,
-                role: req("RoleName")?,
-            },
-            "RemoveRoleFromInstanceProfile" => Request::RemoveRoleFromInstanceProfile {
-                profile: req("InstanceProfileName")?,
-                role: req("RoleName")?,
-            },
+            "AddRoleToInstanceProfile" => {
+                let i: ProfileRoleIn = input(decoded)?;
+                Request::AddRoleToInstanceProfile {
+                    profile: i.instance_profile_name,
+                    role: i.role_name,
+                }
+            }
+            "RemoveRoleFromInstanceProfile" => {
+                let i: ProfileRoleIn = input(decoded)?;
+                Request::RemoveRoleFromInstanceProfile {
+                    profile: i.instance_profile_name,
+                    role: i.role_name,
+                }
+            }
             "DeleteInstanceProfile" => Request::DeleteInstanceProfile {
-                name: req("InstanceProfileName")?,
+                name: input::<ProfileNamed>(decoded)?.instance_profile_name,
             },
-            "SimulateCustomPolicy" => Request::SimulateCustomPolicy(simulation(params)),
-            "SimulatePrincipalPolicy" => Request::SimulatePrincipalPolicy {
-                source: req("PolicySourceArn")?,
-                simulation: simulation(params),
-            },
+            "SimulateCustomPolicy" => Request::SimulateCustomPolicy(simulation(input(decoded)?)),
+            "SimulatePrincipalPolicy" => {
+                let source = input::<PolicySourceIn>(decoded)?.policy_source_arn;
+                Request::SimulatePrincipalPolicy {
+                    source,
+                    simulation: simulation(input(decoded)?),
+                }
+            }
             _ => return Err(IamApiError::InvalidAction(action.to_string())),
         })
     }
 }
 
-/// `Tags.member.N.Key` / `.Value`.
-fn tags(params: &Params) -> Vec<Tag> {
-    member_structs(params, "Tags")
-        .into_iter()
-        .map(|p| Tag {
-            key: params
-                .get(&format!("{p}.Key"))
-                .unwrap_or_default()
-                .to_string(),
-            value: params
-                .get(&format!("{p}.Value"))
-                .unwrap_or_default()
-                .to_string(),
-        })
-        .collect()
-}
-
-fn max_session_duration(params: &Params) -> Result<Option<u32>, IamError> {
-    params
-        .get("MaxSessionDuration")
-        .map(|m| {
-            m.parse::<u32>().map_err(|_| {
-                IamError::ValidationError(format!(
-                    "1 validation error detected: Value '{m}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"
-                ))
-            })
-        })
-        .transpose()
-}
-
-/// The simulator's input: `PolicyInputList.member.N`, `PermissionsBoundaryPolicyInputList`,
-/// `ActionNames`, `ResourceArns` (`*` when none), `ContextEntries.member.N` (key, values).
-fn simulation(params: &Params) -> Simulation {
-    let mut resources = member_list(params, "ResourceArns");
-    if resources.is_empty() {
-        resources.push("*".into());
-    }
-    let mut context = Context::new();
-    for p in member_structs(params, "ContextEntries") {
-        if let Some(key) = params.get(&format!("{p}.ContextKeyName")) {
-            context.set(key, member_list(params, &format!("{p}.ContextKeyValues")));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::shapes::iam;
+    /// The actions parsed are the model's operations, and only those.
+    #[test]
+    fn actions_are_the_models_operations() {
+        let empty = serde_json::json!({});
+        for op in iam().operations.keys() {
+            assert!(
+                !matches!(
+                    Request::parse(op, &empty),
+                    Err(IamApiError::InvalidAction(_))
+                ),
+                "{op}"
+            );
         }
+        assert!(matches!(
+            Request::parse("ListUsers", &empty),
+            Err(IamApiError::InvalidAction(_))
+        ));
     }
-    Simulation {
-        policy_inputs: member_list(params, "PolicyInputList"),
-        boundary_inputs: member_list(params, "PermissionsBoundaryPolicyInputList"),
-        actions: member_list(params, "ActionNames"),
-        resources,
-        context,
+
+    /// IAM's order of required members, and its words for a missing one.
+    #[test]
+    fn required_members_in_iams_order() {
+        let missing = |action: &str, v: Value| match Request::parse(action, &v) {
+            Err(IamApiError::Iam(IamError::ValidationError(m))) => m,
+            other => panic!("{other:?}"),
+        };
+        let at = |m: String| m.split('\'').nth(1).unwrap_or_default().to_string();
+        let none = serde_json::json!({});
+        assert_eq!(at(missing("AttachUserPolicy", none.clone())), "policyArn");
+        assert_eq!(at(missing("PutRolePolicy", none.clone())), "roleName");
+        assert_eq!(
+            at(missing(
+                "PutRolePolicy",
+                serde_json::json!({"RoleName": "r"})
+            )),
+            "policyName"
+        );
+        assert_eq!(
+            at(missing(
+                "CreateRole",
+                serde_json::json!({"MaxSessionDuration": "x"})
+            )),
+            "roleName"
+        );
+        assert_eq!(
+            missing(
+                "CreateRole",
+                serde_json::json!({"RoleName": "r", "AssumeRolePolicyDocument": "{}", "MaxSessionDuration": "+x"})
+            ),
+            "1 validation error detected: Value '+x' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"
+        );
+        assert!(Request::parse("SimulateCustomPolicy", &none).is_ok());
+        assert_eq!(
+            at(missing("SimulatePrincipalPolicy", none)),
+            "policySourceArn"
+        );
     }
 }

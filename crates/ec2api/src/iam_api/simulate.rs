@@ -8,6 +8,7 @@ use iam::evaluate::{decide_all, Check, Decision, Kind, Outcome, PolicySet};
 use iam::policy::Policy;
 use iam::registry::Subject;
 use iam::IamError;
+use model::Arn;
 use serde_json::{json, Value};
 
 fn parse_policies(documents: &[String]) -> Result<Vec<Policy>, IamError> {
@@ -64,12 +65,12 @@ pub(super) fn simulate(
             let a = registry
                 .account(&acct)
                 .ok_or_else(|| IamError::NoSuchEntity(format!("Could not find entity {arn}")))?;
-            let subject = if let Some(n) = arn.split(":user/").nth(1) {
-                let n = n.rsplit('/').next().unwrap_or(n);
+            let parsed = Arn::parse(arn).ok();
+            let named = |kind: &str| parsed.as_ref().and_then(|p| p.iam_name(kind));
+            let subject = if let Some(n) = named("user") {
                 a.user(n)?;
                 Subject::User(n.to_string())
-            } else if let Some(n) = arn.split(":role/").nth(1) {
-                let n = n.rsplit('/').next().unwrap_or(n);
+            } else if let Some(n) = named("role") {
                 a.role(n)?;
                 Subject::Role(n.to_string())
             } else {

@@ -1,8 +1,9 @@
-//! The EC2 flavour of the Query protocol, decoded against the operation's input shape.
+//! Query parameters decoded against the operation's input shape: EC2's flavour of the
+//! protocol and the plain one of IAM and STS ([`Protocol`]), one walk for both.
 //!
 //! Hand-written because no crate decodes AWS Query: `serde_urlencoded` and `serde_qs` know
-//! neither EC2's flattened 1-based lists (`Filter.2.Value.1`) nor botocore's rules for wire
-//! names. Keys are first split on `.` into a tree, then the tree is walked along the model's
+//! neither EC2's flattened 1-based lists (`Filter.2.Value.1`), the plain protocol's
+//! `Name.member.N`, nor botocore's rules for wire names. Keys are first split on `.` into a tree, then the tree is walked along the model's
 //! input shape; whatever the walk does not consume is an `UnknownParameter`. The result is a
 //! JSON value keyed by the model's member names, which handlers deserialize into typed
 //! requests.
@@ -15,7 +16,8 @@
 //! EC2's own limits on filters and ids are checked on the decoded input, before the action's
 //! handler, the store or IAM see it.
 
-use super::shapes::{model, Member, Scalar, Shape};
+pub use super::params::Params;
+use super::shapes::{model, Member, Model, Scalar, Shape};
 use model::{limits, Ec2Error};
 use serde_json::{Map, Number, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -40,61 +42,62 @@ const COMMON: &[&str] = &[
     "Expires",
 ];
 
-/// Decoded form pairs, in arrival order.
-#[derive(Debug, Clone, Default)]
-pub struct Params {
-    pairs: Vec<(String, String)>,
+/// How a dialect's parameters are laid out and how strictly they are read. The walk is the
+/// same; these are the differences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// EC2's flavour: lists as `Name.N`, wire names as botocore's EC2 serializer computes
+    /// them, and every mistake refused: an unknown or repeated parameter, a missing required
+    /// member, a value of the wrong type (`UnknownParameter`, `MissingParameter`,
+    /// `InvalidParameterValue`).
+    Ec2,
+    /// The plain Query protocol of IAM and STS: lists as `Name.member.N` (items counted from
+    /// 1 up to the first one missing), wire names the members' own. Read as AWS's Query
+    /// services read it, leniently: a parameter the operation does not take is ignored, a
+    /// repeated one is its first value, and whether a required member is there is the
+    /// dialect's typed input's business (IAM checks them in its own order, some only once
+    /// the resource is found). A value that is not of its member's type is handed on as its
+    /// text (see [`Integer`]) for the dialect to refuse in its own words and order.
+    Query,
 }
 
-impl Params {
-    /// Parse `application/x-www-form-urlencoded` bytes (a POST body or a query string).
-    /// Names and values must be UTF-8 once percent-decoded; otherwise the request is a
-    /// `MalformedQueryString` (rather than silently altered, as a lossy decoder would).
-    ///
-    /// More than [`limits::MAX_PARAMETERS`] pairs are refused before any is decoded.
-    pub fn parse(bytes: &[u8]) -> Result<Params, Ec2Error> {
-        let parts = || bytes.split(|b| *b == b'&').filter(|p| !p.is_empty());
-        limits::check_parameter_count(parts().count())?;
-        let mut pairs = Vec::new();
-        for part in parts() {
-            let (k, v) = match part.iter().position(|b| *b == b'=') {
-                Some(i) => (&part[..i], &part[i + 1..]),
-                None => (part, &b""[..]),
-            };
-            pairs.push((decode_component(k)?, decode_component(v)?));
+/// An integer member as the plain Query protocol hands it on: the number, or the text the
+/// caller sent when it is not the number's own spelling (`abc`, `+5`, `0900`), so that the
+/// dialect can quote it and read it as it always has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Integer {
+    Number(i64),
+    Text(String),
+}
+
+impl Integer {
+    /// The value as the caller wrote it.
+    pub fn text(&self) -> String {
+        match self {
+            Integer::Number(n) => n.to_string(),
+            Integer::Text(t) => t.clone(),
         }
-        Ok(Params { pairs })
-    }
-
-    pub fn extend(&mut self, other: Params) {
-        self.pairs.extend(other.pairs);
-    }
-
-    /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.pairs
     }
 }
 
-fn decode_component(raw: &[u8]) -> Result<String, Ec2Error> {
-    let plus: Vec<u8> = raw
-        .iter()
-        .map(|b| if *b == b'+' { b' ' } else { *b })
-        .collect();
-    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
-    String::from_utf8(bytes).map_err(|_| {
-        Ec2Error::MalformedQueryString(format!(
-            "The request contains a parameter that is not valid UTF-8: {}",
-            String::from_utf8_lossy(raw)
-        ))
-    })
+impl Protocol {
+    /// The name of `member` in a request: EC2's serializer uses `queryName`, else the
+    /// capitalised `locationName`, else the member name; the plain Query protocol
+    /// `locationName`, else the member name.
+    fn wire_name(self, member: &Member) -> String {
+        match self {
+            Protocol::Ec2 => member.wire_name(),
+            Protocol::Query => member
+                .location_name
+                .clone()
+                .unwrap_or_else(|| member.name.clone()),
+        }
+    }
+
+    fn strict(self) -> bool {
+        self == Protocol::Ec2
+    }
 }
 
 #[derive(Debug, Default)]
@@ -105,14 +108,21 @@ struct Node {
     children: BTreeMap<String, Node>,
 }
 
-fn tree(params: &Params) -> Result<Node, Ec2Error> {
-    limits::check_parameter_count(params.pairs.len())?;
-    let mut seen = HashSet::with_capacity(params.pairs.len());
+fn tree(params: &Params, protocol: Protocol) -> Result<Node, Ec2Error> {
+    let strict = protocol.strict();
+    if strict {
+        limits::check_parameter_count(params.pairs().len())?;
+    }
+    let mut seen = HashSet::with_capacity(params.pairs().len());
     let mut root = Node::default();
-    for (key, value) in &params.pairs {
+    'pairs: for (key, value) in params.pairs() {
         // A parameter given twice is refused rather than one of its values silently picked
-        // (spec wave2.md §3.3, recommended; EC2's answer is UNCONFIRMED).
+        // (spec wave2.md §3.3, recommended; EC2's answer is UNCONFIRMED). The Query
+        // protocol reads the first.
         if !seen.insert(key.as_str()) {
+            if !strict {
+                continue;
+            }
             return Err(Ec2Error::InvalidParameterValue(format!(
                 "The parameter {} is given more than once.",
                 limits::shortened(key)
@@ -121,12 +131,20 @@ fn tree(params: &Params) -> Result<Node, Ec2Error> {
         if COMMON.contains(&key.as_str()) {
             continue;
         }
-        limits::check_name(key)?;
+        // A name too long or too deep for the model is one it does not know.
+        match limits::check_name(key) {
+            Err(e) if strict => return Err(e),
+            Err(_) => continue,
+            Ok(()) => {}
+        }
         let mut node = &mut root;
         let mut end = 0;
         for seg in key.split('.') {
             if seg.is_empty() {
-                return Err(Ec2Error::UnknownParameter(key.clone()));
+                if strict {
+                    return Err(Ec2Error::UnknownParameter(key.clone()));
+                }
+                continue 'pairs;
             }
             end += seg.len();
             let path = &key[..end];
@@ -156,19 +174,37 @@ fn first_unknown(node: &Node) -> Ec2Error {
     Ec2Error::UnknownParameter(n.path.clone())
 }
 
-/// Decode the parameters of `operation` into a JSON object keyed by member names.
+/// Decode the parameters of the EC2 `operation` into a JSON object keyed by member names.
 pub fn decode(operation: &str, params: &Params) -> Result<Value, Ec2Error> {
     let m = model();
-    let mut root = tree(params)?;
+    let mut root = tree(params, Protocol::Ec2)?;
     let Some(input) = m.input(operation) else {
         return match root.children.values().next() {
             Some(n) => Err(first_unknown(n)),
             None => Ok(Value::Object(Map::new())),
         };
     };
-    let value = structure(input, &mut root, true)?;
+    let value = Walk::ec2().structure(input, &mut root, true)?;
     check_limits(input, &value)?;
     Ok(value)
+}
+
+/// Decode the parameters of `operation` of a plain Query dialect (`shapes::iam()`,
+/// `shapes::sts()`) into a JSON object keyed by member names: an empty object for an
+/// operation the model does not have. Never refuses (see [`Protocol::Query`]).
+pub fn decode_query(model: &'static Model, operation: &str, params: &Params) -> Value {
+    let walk = Walk {
+        model,
+        protocol: Protocol::Query,
+    };
+    let decoded = match (model.input(operation), tree(params, Protocol::Query)) {
+        (Some(input), Ok(mut root)) => walk.structure(input, &mut root, true),
+        _ => Ok(Value::Null),
+    };
+    match decoded {
+        Ok(v @ Value::Object(_)) => v,
+        _ => Value::Object(Map::new()),
+    }
 }
 
 /// EC2's limits on the decoded input: the filter values of `Filters`, and the length of every
@@ -196,89 +232,215 @@ fn check_limits(input: &str, value: &Value) -> Result<(), Ec2Error> {
     Ok(())
 }
 
-fn structure(shape_name: &str, node: &mut Node, top: bool) -> Result<Value, Ec2Error> {
-    let Some(Shape::Structure { members, required }) = model().shape(shape_name) else {
-        return Ok(Value::Null);
-    };
-    if let (Some(_), false) = (&node.value, top) {
-        return Err(Ec2Error::UnknownParameter(node.path.clone()));
+/// One walk of the parameter tree along a model's shapes, in a protocol.
+struct Walk {
+    model: &'static Model,
+    protocol: Protocol,
+}
+
+impl Walk {
+    fn ec2() -> Walk {
+        Walk {
+            model: model(),
+            protocol: Protocol::Ec2,
+        }
     }
-    let mut out = Map::new();
-    for m in members {
-        let wire = m.wire_name();
-        if let Some(mut child) = node.children.remove(&wire) {
-            let v = value(m, &mut child)?;
-            if !v.is_null() {
-                out.insert(m.name.clone(), v);
+
+    /// What the caller sent under `node` that the model has no place for: refused in EC2's
+    /// protocol, ignored in the plain Query protocol.
+    fn unknown(&self, node: &Node) -> Result<(), Ec2Error> {
+        if self.protocol.strict() {
+            Err(first_unknown(node))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A value given to a node that takes none (a structure or a list named as a scalar).
+    fn stray_value(&self, node: &Node) -> Result<(), Ec2Error> {
+        match (&node.value, self.protocol.strict()) {
+            (Some(_), true) => Err(Ec2Error::UnknownParameter(node.path.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    fn structure(&self, shape_name: &str, node: &mut Node, top: bool) -> Result<Value, Ec2Error> {
+        let Some(Shape::Structure { members, required }) = self.model.shape(shape_name) else {
+            return Ok(Value::Null);
+        };
+        if !top {
+            self.stray_value(node)?;
+        }
+        // The Query protocol: an item with no members given is no item (the list ends).
+        if !self.protocol.strict() && !top && node.children.is_empty() {
+            return Ok(Value::Null);
+        }
+        let mut out = Map::new();
+        for m in members {
+            let wire = self.protocol.wire_name(m);
+            if let Some(mut child) = node.children.remove(&wire) {
+                let v = self.value(m, &mut child)?;
+                if !v.is_null() {
+                    out.insert(m.name.clone(), v);
+                }
             }
         }
+        if let Some(extra) = node.children.values().next() {
+            self.unknown(extra)?;
+        }
+        if self.protocol.strict() {
+            self.check_required(members, required, &out, node, top)?;
+        }
+        Ok(Value::Object(out))
     }
-    if let Some(extra) = node.children.values().next() {
-        return Err(first_unknown(extra));
-    }
-    for r in required {
-        let present = match out.get(r) {
-            None | Some(Value::Null) => false,
-            Some(Value::String(s)) => !s.is_empty(),
-            Some(_) => true,
-        };
-        if !present {
-            let wire = members
-                .iter()
-                .find(|m| &m.name == r)
-                .map(Member::wire_name)
-                .unwrap_or_else(|| r.clone());
-            let name = if top {
-                wire
-            } else {
-                format!("{}.{wire}", node.path)
+
+    fn check_required(
+        &self,
+        members: &[Member],
+        required: &[String],
+        out: &Map<String, Value>,
+        node: &Node,
+        top: bool,
+    ) -> Result<(), Ec2Error> {
+        for r in required {
+            let present = match out.get(r) {
+                None | Some(Value::Null) => false,
+                Some(Value::String(s)) => !s.is_empty(),
+                Some(_) => true,
             };
-            return Err(Ec2Error::MissingParameter(name));
+            if !present {
+                let wire = members
+                    .iter()
+                    .find(|m| &m.name == r)
+                    .map(|m| self.protocol.wire_name(m))
+                    .unwrap_or_else(|| r.clone());
+                let name = if top {
+                    wire
+                } else {
+                    format!("{}.{wire}", node.path)
+                };
+                return Err(Ec2Error::MissingParameter(name));
+            }
+        }
+        Ok(())
+    }
+
+    fn value(&self, member: &Member, node: &mut Node) -> Result<Value, Ec2Error> {
+        match self.model.shape(&member.shape) {
+            Some(Shape::Structure { .. }) => self.structure(&member.shape, node, false),
+            Some(Shape::List {
+                member: item,
+                flattened,
+            }) => self.list(item, *flattened, node),
+            Some(Shape::Scalar(kind)) => self.scalar(*kind, node),
+            Some(Shape::Map {
+                key,
+                value,
+                flattened,
+            }) if self.protocol == Protocol::Query => self.map(key, value, *flattened, node),
+            // No EC2 input imds serves has a map.
+            Some(Shape::Map { .. }) | None => self.unknown(node).map(|()| Value::Null),
         }
     }
-    Ok(Value::Object(out))
-}
 
-fn value(member: &Member, node: &mut Node) -> Result<Value, Ec2Error> {
-    match model().shape(&member.shape) {
-        Some(Shape::Structure { .. }) => structure(&member.shape, node, false),
-        Some(Shape::List { member: item }) => list(item, node),
-        Some(Shape::Map) => Err(first_unknown(node)),
-        Some(Shape::Scalar(kind)) => scalar(*kind, node),
-        None => Err(first_unknown(node)),
+    fn list(&self, item: &Member, flattened: bool, node: &mut Node) -> Result<Value, Ec2Error> {
+        self.stray_value(node)?;
+        // The plain Query protocol wraps items in `member` (or the item's `locationName`).
+        let mut wrapper;
+        let items_node = match self.protocol {
+            Protocol::Query if !flattened => {
+                let name = item.location_name.as_deref().unwrap_or("member");
+                match node.children.remove(name) {
+                    Some(w) => {
+                        wrapper = w;
+                        &mut wrapper
+                    }
+                    None => return Ok(Value::Array(Vec::new())),
+                }
+            }
+            _ => node,
+        };
+        let mut items: Vec<(u64, Node)> = Vec::new();
+        for (k, child) in std::mem::take(&mut items_node.children) {
+            match k.parse::<u64>() {
+                Ok(n) if n >= 1 && !k.starts_with('0') => items.push((n, child)),
+                _ => self.unknown(&child)?,
+            }
+        }
+        items.sort_by_key(|(n, _)| *n);
+        let mut out = Vec::with_capacity(items.len());
+        for (i, (n, mut child)) in items.into_iter().enumerate() {
+            // The Query protocol counts items from 1 up to the first one missing.
+            if !self.protocol.strict() && n != i as u64 + 1 {
+                break;
+            }
+            let v = self.value(item, &mut child)?;
+            if !v.is_null() {
+                out.push(v);
+            } else if !self.protocol.strict() {
+                break;
+            }
+        }
+        Ok(Value::Array(out))
     }
-}
 
-fn list(item: &Member, node: &mut Node) -> Result<Value, Ec2Error> {
-    if node.value.is_some() {
-        return Err(Ec2Error::UnknownParameter(node.path.clone()));
+    /// A map of the plain Query protocol: `Name.entry.N.key` / `.value` (or the members'
+    /// `locationName`s), entries counted from 1 up to the first one without a key, as lists
+    /// are. A JSON object keyed by the entries' keys.
+    fn map(
+        &self,
+        key: &Member,
+        value: &Member,
+        flattened: bool,
+        node: &mut Node,
+    ) -> Result<Value, Ec2Error> {
+        let mut entries = if flattened {
+            std::mem::take(&mut node.children)
+        } else {
+            match node.children.remove("entry") {
+                Some(e) => e.children,
+                None => BTreeMap::new(),
+            }
+        };
+        let key_name = key.location_name.as_deref().unwrap_or("key");
+        let value_name = value.location_name.as_deref().unwrap_or("value");
+        let mut out = Map::new();
+        for n in 1.. {
+            let Some(mut entry) = entries.remove(&n.to_string()) else {
+                break;
+            };
+            let k = match entry.children.remove(key_name) {
+                Some(mut k) => self.value(key, &mut k)?,
+                None => Value::Null,
+            };
+            let Value::String(k) = k else {
+                break;
+            };
+            let v = match entry.children.remove(value_name) {
+                Some(mut v) => self.value(value, &mut v)?,
+                None => Value::Null,
+            };
+            out.entry(k).or_insert(v);
+        }
+        Ok(Value::Object(out))
     }
-    let mut items: Vec<(u64, Node)> = Vec::new();
-    for (k, child) in std::mem::take(&mut node.children) {
-        match k.parse::<u64>() {
-            Ok(n) if n >= 1 && !k.starts_with('0') => items.push((n, child)),
-            _ => return Err(first_unknown(&child)),
+
+    fn scalar(&self, kind: Scalar, node: &mut Node) -> Result<Value, Ec2Error> {
+        if let Some(child) = node.children.values().next() {
+            self.unknown(child)?;
+        }
+        let Some(raw) = node.value.take() else {
+            return Ok(Value::Null);
+        };
+        match self.protocol {
+            Protocol::Ec2 => ec2_scalar(kind, raw, &node.path),
+            Protocol::Query => Ok(query_scalar(kind, raw)),
         }
     }
-    items.sort_by_key(|(n, _)| *n);
-    let mut out = Vec::with_capacity(items.len());
-    for (_, mut child) in items {
-        let v = value(item, &mut child)?;
-        if !v.is_null() {
-            out.push(v);
-        }
-    }
-    Ok(Value::Array(out))
 }
 
-fn scalar(kind: Scalar, node: &mut Node) -> Result<Value, Ec2Error> {
-    if let Some(child) = node.children.values().next() {
-        return Err(first_unknown(child));
-    }
-    let Some(raw) = node.value.take() else {
-        return Ok(Value::Null);
-    };
-    let name = node.path.as_str();
+/// A scalar of EC2's protocol: refused when it is not of its type.
+fn ec2_scalar(kind: Scalar, raw: String, name: &str) -> Result<Value, Ec2Error> {
     Ok(match kind {
         Scalar::String | Scalar::Timestamp | Scalar::Blob => Value::String(raw),
         Scalar::Integer => match raw.trim().parse::<i64>() {
@@ -309,6 +471,19 @@ fn scalar(kind: Scalar, node: &mut Node) -> Result<Value, Ec2Error> {
     })
 }
 
+/// A scalar of the plain Query protocol: typed when it is the type's own spelling, else its
+/// text (see [`Integer`]).
+fn query_scalar(kind: Scalar, raw: String) -> Value {
+    match kind {
+        Scalar::Integer => match raw.parse::<i64>() {
+            Ok(n) if n.to_string() == raw => Value::Number(n.into()),
+            _ => Value::String(raw),
+        },
+        Scalar::Boolean if raw == "true" || raw == "false" => Value::Bool(raw == "true"),
+        _ => Value::String(raw),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,22 +491,6 @@ mod tests {
 
     fn p(s: &str) -> Params {
         Params::parse(s.as_bytes()).unwrap()
-    }
-
-    #[test]
-    fn form_encoding() {
-        let q = p("A=b+c&D=%41%2B&E&F=");
-        assert_eq!(q.get("A"), Some("b c"));
-        assert_eq!(q.get("D"), Some("A+"));
-        assert_eq!(q.get("E"), Some(""));
-        assert!(matches!(
-            Params::parse(b"A=%FF%FE"),
-            Err(Ec2Error::MalformedQueryString(_))
-        ));
-        assert!(matches!(
-            Params::parse(b"A=\xff"),
-            Err(Ec2Error::MalformedQueryString(_))
-        ));
     }
 
     #[test]
@@ -437,12 +596,12 @@ mod tests {
         // Deep but short: still refused at the segment bound.
         let short_deep = vec!["a"; limits::MAX_NAME_SEGMENTS + 1].join(".");
         assert_eq!(
-            tree(&p(&format!("{short_deep}=1"))).err(),
+            tree(&p(&format!("{short_deep}=1")), Protocol::Ec2).err(),
             Some(Ec2Error::UnknownParameter(short_deep))
         );
         // What the tree holds is never deeper than the bound.
         let ok = vec!["a"; limits::MAX_NAME_SEGMENTS].join(".");
-        let root = tree(&p(&format!("{ok}=1"))).unwrap();
+        let root = tree(&p(&format!("{ok}=1")), Protocol::Ec2).unwrap();
         let mut depth = 0;
         let mut n = &root;
         while let Some(c) = n.children.values().next() {
@@ -536,6 +695,101 @@ mod tests {
         );
     }
 
+    fn iam(op: &str, q: &str) -> Value {
+        decode_query(super::super::shapes::iam(), op, &p(q))
+    }
+
+    /// The plain Query protocol of IAM and STS: `Name.member.N` lists of values and of
+    /// structures, read as IAM has always read them.
+    #[test]
+    fn plain_query_protocol() {
+        let v = iam(
+            "SimulateCustomPolicy",
+            "Action=SimulateCustomPolicy&PolicyInputList.member.1=x&PolicyInputList.member.2=y&ContextEntries.member.1.ContextKeyName=k&ContextEntries.member.1.ContextKeyValues.member.1=v",
+        );
+        assert_eq!(v["PolicyInputList"], serde_json::json!(["x", "y"]));
+        assert_eq!(
+            v["ContextEntries"],
+            serde_json::json!([{"ContextKeyName": "k", "ContextKeyValues": ["v"]}])
+        );
+        // Items are counted from 1 up to the first one missing.
+        let v = iam(
+            "SimulateCustomPolicy",
+            "ActionNames.member.1=a&ActionNames.member.3=c&ActionNames.member.0=z",
+        );
+        assert_eq!(v["ActionNames"], serde_json::json!(["a"]));
+        let v = iam("SimulateCustomPolicy", "ActionNames.member.2=b");
+        assert_eq!(v["ActionNames"], serde_json::json!([]));
+        // A structure item exists when one of its members is given.
+        let v = iam(
+            "CreateUser",
+            "UserName=u&Tags.member.1.Key=k&Tags.member.2=x&Tags.member.3.Key=l",
+        );
+        assert_eq!(v["Tags"], serde_json::json!([{"Key": "k"}]));
+    }
+
+    /// IAM ignores what the operation does not take, reads a repeated parameter's first
+    /// value, and leaves required members to the typed input; nothing is refused.
+    #[test]
+    fn plain_query_protocol_is_lenient() {
+        let v = iam(
+            "GetRole",
+            "RoleName=a&RoleName=b&Bogus=1&RoleName.x=2&Tags.member.1.Key=k&..=&A..B=1",
+        );
+        assert_eq!(v, serde_json::json!({"RoleName": "a"}));
+        assert_eq!(iam("GetRole", ""), serde_json::json!({}));
+        assert_eq!(iam("NoSuchAction", "RoleName=a"), serde_json::json!({}));
+        let deep = vec!["a"; 15_000].join(".");
+        assert_eq!(
+            iam("GetRole", &format!("{deep}=1&RoleName=r")),
+            serde_json::json!({"RoleName": "r"})
+        );
+        // Empty is present (IAM's checks on the value come later).
+        assert_eq!(
+            iam("GetRole", "RoleName="),
+            serde_json::json!({"RoleName": ""})
+        );
+    }
+
+    /// An integer is a number when written as one; otherwise its text goes on for the
+    /// dialect to quote.
+    #[test]
+    fn plain_query_integers() {
+        let max = |q: &str| {
+            let v = iam("CreateRole", q);
+            serde_json::from_value::<Option<Integer>>(v["MaxSessionDuration"].clone()).unwrap()
+        };
+        assert_eq!(max("MaxSessionDuration=3600"), Some(Integer::Number(3600)));
+        assert_eq!(max("MaxSessionDuration=-5"), Some(Integer::Number(-5)));
+        for text in ["abc", "+3600", "03600", " 3600", "-0", ""] {
+            let got = max(&format!("MaxSessionDuration={}", text.replace('+', "%2B")));
+            assert_eq!(got, Some(Integer::Text(text.to_string())), "{text:?}");
+            assert_eq!(got.unwrap().text(), text);
+        }
+        assert_eq!(max("RoleName=r"), None);
+    }
+
+    /// Maps of the plain Query protocol (no operation imds serves takes one yet).
+    #[test]
+    fn plain_query_maps() {
+        let model: &'static Model = Box::leak(Box::new(super::super::shapes::load(
+            r#"{"operations":{"Op":{"input":{"shape":"In"}}},"shapes":{
+                "In":{"type":"structure","members":{"Attrs":{"shape":"M"},"Flat":{"shape":"F"}}},
+                "M":{"type":"map","key":{"shape":"S"},"value":{"shape":"I"}},
+                "F":{"type":"map","key":{"shape":"S","locationName":"Name"},"value":{"shape":"S","locationName":"Val"},"flattened":true},
+                "S":{"type":"string"},"I":{"type":"integer"}}}"#,
+        )));
+        let v = decode_query(
+            model,
+            "Op",
+            &p("Attrs.entry.1.key=a&Attrs.entry.1.value=1&Attrs.entry.2.key=b&Attrs.entry.2.value=x&Attrs.entry.4.key=d&Flat.1.Name=n&Flat.1.Val=v"),
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({"Attrs": {"a": 1, "b": "x"}, "Flat": {"n": "v"}})
+        );
+    }
+
     #[test]
     fn garbage_never_panics() {
         let mut seed = 0x1234_5678_u64;
@@ -557,6 +811,9 @@ mod tests {
                 if let Ok(params) = Params::parse(&s) {
                     let _ = decode(op, &params);
                 }
+            }
+            if let Ok(params) = Params::parse(&s) {
+                let _ = decode_query(super::super::shapes::iam(), "CreateRole", &params);
             }
         }
     }

@@ -1,14 +1,17 @@
-//! botocore's EC2 service model (the subset imds serves, extracted by
-//! `tools/extract_ec2_model.py`), loaded once.
+//! botocore's EC2, IAM and STS service models (the subsets imds serves, extracted by
+//! `tools/extract_models.py`), each loaded once.
 //!
-//! The model decides wire names: which Query parameter names a request may carry, and which
-//! XML element names, in which order, a response has. Handlers never type an element name.
+//! A model decides wire names: which Query parameter names a request may carry and what
+//! type each holds, and which XML element names, in which order, a response has. Handlers
+//! never type an element name.
 
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-static MODEL_JSON: &str = include_str!("../../model/ec2-subset.json");
+static EC2_JSON: &str = include_str!("../../model/ec2-subset.json");
+static IAM_JSON: &str = include_str!("../../model/iam-subset.json");
+static STS_JSON: &str = include_str!("../../model/sts-subset.json");
 
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -61,8 +64,16 @@ pub enum Shape {
     },
     List {
         member: Box<Member>,
+        /// Items as `Name.N` rather than `Name.member.N` in the plain Query protocol (EC2's
+        /// lists are always flat).
+        flattened: bool,
     },
-    Map,
+    Map {
+        key: Box<Member>,
+        value: Box<Member>,
+        /// Entries as `Name.N.key` rather than `Name.entry.N.key` in the plain Query protocol.
+        flattened: bool,
+    },
     Scalar(Scalar),
 }
 
@@ -89,8 +100,8 @@ fn member(name: &str, v: &Value) -> Member {
     }
 }
 
-fn load() -> Model {
-    let root: Value = serde_json::from_str(MODEL_JSON).expect("embedded EC2 model is valid JSON");
+pub(crate) fn load(json: &str) -> Model {
+    let root: Value = serde_json::from_str(json).expect("embedded botocore model is valid JSON");
     let mut shapes = HashMap::new();
     if let Some(all) = root["shapes"].as_object() {
         for (name, s) in all {
@@ -111,8 +122,13 @@ fn load() -> Model {
                 },
                 "list" => Shape::List {
                     member: Box::new(member("member", &s["member"])),
+                    flattened: s["flattened"].as_bool().unwrap_or(false),
                 },
-                "map" => Shape::Map,
+                "map" => Shape::Map {
+                    key: Box::new(member("key", &s["key"])),
+                    value: Box::new(member("value", &s["value"])),
+                    flattened: s["flattened"].as_bool().unwrap_or(false),
+                },
                 "integer" | "long" => Shape::Scalar(Scalar::Integer),
                 "boolean" => Shape::Scalar(Scalar::Boolean),
                 "timestamp" => Shape::Scalar(Scalar::Timestamp),
@@ -141,14 +157,31 @@ fn load() -> Model {
     }
 }
 
+/// EC2's model (`Version=2016-11-15`).
 pub fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
-    MODEL.get_or_init(load)
+    MODEL.get_or_init(|| load(EC2_JSON))
+}
+
+/// The IAM API's model (`Version=2010-05-08`).
+pub fn iam() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| load(IAM_JSON))
+}
+
+/// STS's model (`Version=2011-06-15`).
+pub fn sts() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| load(STS_JSON))
 }
 
 impl Model {
     pub fn shape(&self, name: &str) -> Option<&Shape> {
         self.shapes.get(name)
+    }
+    /// Whether the structure `shape` has a member `name`.
+    pub fn has_member(&self, shape: &str, name: &str) -> bool {
+        matches!(self.shape(shape), Some(Shape::Structure { members, .. }) if members.iter().any(|m| m.name == name))
     }
     pub fn input(&self, op: &str) -> Option<&str> {
         self.operations.get(op).and_then(|(i, _)| i.as_deref())
@@ -172,12 +205,103 @@ pub fn conform(value: &Value, target: &str) -> Value {
             }
             Value::Object(out)
         }
-        (Some(Shape::List { member }), Value::Array(items)) => {
+        (Some(Shape::List { member, .. }), Value::Array(items)) => {
             Value::Array(items.iter().map(|i| conform(i, &member.shape)).collect())
         }
         (Some(Shape::Scalar(_)), v) if !v.is_object() && !v.is_array() => v.clone(),
         _ => Value::Null,
     }
+}
+
+/// A result that does not fit its output shape: a bug in a handler.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("result does not fit the model: {0}")]
+pub struct Unfit(String);
+
+impl Unfit {
+    pub fn new(why: String) -> Unfit {
+        Unfit(why)
+    }
+}
+
+impl Model {
+    /// A handler's result (keyed by member names) made ready for the plain Query protocol's
+    /// writer along `shape`: members in the model's order under their element names, nulls
+    /// dropped. A key the model does not have is refused (SDKs would silently drop it).
+    pub fn arrange(&self, shape: &str, v: &Value) -> Result<Value, Unfit> {
+        match (self.shape(shape), v) {
+            (_, Value::Null) => Ok(Value::Null),
+            (Some(Shape::Structure { members, .. }), Value::Object(obj)) => {
+                if let Some(k) = obj.keys().find(|k| !members.iter().any(|m| &m.name == *k)) {
+                    return Err(Unfit(format!("{shape} has no member {k}")));
+                }
+                let mut out = serde_json::Map::new();
+                for m in members {
+                    match obj.get(&m.name) {
+                        None | Some(Value::Null) => {}
+                        Some(child) => {
+                            let child = self.arrange(&m.shape, child)?;
+                            out.insert(m.element_name().to_string(), child);
+                        }
+                    }
+                }
+                Ok(Value::Object(out))
+            }
+            (Some(Shape::List { member, .. }), Value::Array(items)) => items
+                .iter()
+                .map(|i| self.arrange(&member.shape, i))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            (Some(Shape::Scalar(_)), v) if !v.is_object() && !v.is_array() => Ok(v.clone()),
+            _ => Err(Unfit(format!("{shape} cannot hold {v}"))),
+        }
+    }
+}
+
+/// For tests: hold a typed input to the model, as s3s holds its types to Smithy's. `fields`
+/// are a serde struct's field names (see [`serde_fields`]); each must be a member of
+/// `shape` in `model`.
+#[cfg(test)]
+pub(crate) fn assert_members(model: &Model, shape: &str, fields: &[&str]) {
+    for f in fields {
+        assert!(
+            model.has_member(shape, f),
+            "{shape} has no member {f} ({})",
+            model.source
+        );
+    }
+}
+
+/// For tests: the field names a `Deserialize` struct asks for, in order (serde hands them
+/// to `deserialize_struct`).
+#[cfg(test)]
+pub(crate) fn serde_fields<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+    use serde::de::{Error, Visitor};
+    use serde::forward_to_deserialize_any;
+    struct Probe<'a>(&'a mut Vec<&'static str>);
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.extend(fields);
+            Err(Self::Error::custom("probed"))
+        }
+        forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut fields = Vec::new();
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
 
 #[cfg(test)]
@@ -195,5 +319,9 @@ mod tests {
             assert!(names.contains(&n.to_string()), "{n} in {names:?}");
         }
         assert!(m.source.starts_with("botocore"));
+        assert!(iam().source.contains("data/iam/"));
+        assert!(sts().source.contains("data/sts/"));
+        assert_eq!(iam().input("CreateRole"), Some("CreateRoleRequest"));
+        assert_eq!(sts().output("AssumeRole"), Some("AssumeRoleResponse"));
     }
 }

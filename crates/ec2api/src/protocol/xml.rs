@@ -107,7 +107,7 @@ fn element(
             indent(out, depth);
             let _ = writeln!(out, "</{name}>");
         }
-        Shape::List { member } => {
+        Shape::List { member, .. } => {
             let Some(items) = v.as_array() else {
                 return Err(EncodeError(format!("{name} needs a list")));
             };
@@ -123,7 +123,7 @@ fn element(
             indent(out, depth);
             let _ = writeln!(out, "</{name}>");
         }
-        Shape::Map => return Err(EncodeError(format!("{name}: maps are not encoded"))),
+        Shape::Map { .. } => return Err(EncodeError(format!("{name}: maps are not encoded"))),
         Shape::Scalar(_) => {
             let text = match v {
                 Value::String(s) => escape(s.as_str()).into_owned(),

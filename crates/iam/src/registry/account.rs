@@ -3,6 +3,7 @@
 use super::*;
 use crate::error::IamError;
 use crate::policy::Policy;
+use model::Arn;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -72,11 +73,11 @@ impl AccountIam {
     }
 
     pub fn user_arn(&self, u: &User) -> String {
-        format!("arn:aws:iam::{}:user{}{}", self.id, u.path, u.name)
+        Arn::user(&self.id, &u.path, &u.name).to_string()
     }
 
     pub fn role_arn(&self, r: &Role) -> String {
-        format!("arn:aws:iam::{}:role{}{}", self.id, r.path, r.name)
+        Arn::role(&self.id, &r.path, &r.name).to_string()
     }
 
     pub fn user(&self, name: &str) -> Result<&User, IamError> {
@@ -93,9 +94,7 @@ impl AccountIam {
 
     /// A managed policy by ARN: this account's, or an AWS managed one.
     pub fn policy(&self, arn: &str) -> Result<&ManagedPolicy, IamError> {
-        if !arn.starts_with("arn:") || arn.split(':').count() < 6 {
-            return Err(IamError::InvalidInput(format!("ARN {arn} is not valid.")));
-        }
+        Arn::parse(arn).map_err(|e| IamError::InvalidInput(e.to_string()))?;
         if let Some(p) = aws_managed(arn) {
             return Ok(p);
         }
@@ -258,15 +257,16 @@ impl AccountIam {
     /// IAM refuses a trust policy naming a user or role of this account that does not exist
     /// (it stores principals by unique id).
     fn check_principals(&self, trust: &TrustDoc) -> Result<(), IamError> {
-        let prefix = format!("arn:aws:iam::{}:", self.id);
         for p in trust.parsed.statements.iter().flat_map(|s| s.aws.iter()) {
-            let Some(rest) = p.strip_prefix(&prefix) else {
+            let Some(arn) = Arn::parse(p).ok().filter(|a| a.account == self.id) else {
                 continue;
             };
-            let exists = match rest.split_once('/') {
-                Some(("user", n)) => self.users.contains_key(n.rsplit('/').next().unwrap_or(n)),
-                Some(("role", n)) => self.roles.contains_key(n.rsplit('/').next().unwrap_or(n)),
-                _ => true,
+            let exists = if let Some(n) = arn.iam_name("user") {
+                self.users.contains_key(n)
+            } else if let Some(n) = arn.iam_name("role") {
+                self.roles.contains_key(n)
+            } else {
+                true
             };
             if !exists && !p.contains('*') {
                 return Err(IamError::MalformedPolicyDocument(format!(
@@ -316,7 +316,7 @@ impl AccountIam {
             name: name.to_string(),
             path: path.to_string(),
             id: unique_id("ANPA"),
-            arn: format!("arn:aws:iam::{}:policy{}{}", self.id, path, name),
+            arn: Arn::policy(&self.id, path, name).to_string(),
             description,
             created_ms: now_ms,
             updated_ms: now_ms,
@@ -423,7 +423,7 @@ impl AccountIam {
             name: name.to_string(),
             path: path.to_string(),
             id: unique_id("AIPA"),
-            arn: format!("arn:aws:iam::{}:instance-profile{}{}", self.id, path, name),
+            arn: Arn::instance_profile(&self.id, path, name).to_string(),
             created_ms: now_ms,
             roles: Vec::new(),
         };

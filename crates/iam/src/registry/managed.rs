@@ -1,6 +1,7 @@
 //! The AWS managed policies imds knows.
 
 use super::*;
+use model::Arn;
 
 /// The AWS managed policies imds knows (a few that guardrail tests attach).
 pub(crate) fn aws_managed(arn: &str) -> Option<&'static ManagedPolicy> {
@@ -32,7 +33,7 @@ fn aws_managed_all() -> &'static [ManagedPolicy] {
             name: name.to_string(),
             path: "/".into(),
             id: id.to_string(),
-            arn: format!("arn:aws:iam::aws:policy/{name}"),
+            arn: Arn::policy("aws", "/", name).to_string(),
             description: None,
             created_ms: 1_423_000_000_000,
             updated_ms: 1_423_000_000_000,

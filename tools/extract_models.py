@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""Extract the part of botocore's EC2 service model that imds serves.
+"""Extract the part of botocore's EC2, IAM and STS service models that imds serves.
 
-The EC2 API layer of imds is driven by botocore's own model: the wire names of
-request parameters, the XML element names and their order in responses, which
-members are lists and how they are wrapped. Rather than hand-typing those names,
-this script copies the operations imds implements (and every shape they reach)
-out of the installed botocore into crates/ec2api/model/ec2-subset.json, without
-documentation strings. Run it with the venv's python after bumping botocore:
+The API layer of imds is driven by botocore's own models: the wire names of
+request parameters, their scalar types, the XML element names and their order in
+responses, which members are lists and how they are wrapped. Rather than
+hand-typing those names, this script copies the operations imds implements (and
+every shape they reach) out of the installed botocore into
+crates/ec2api/model/{ec2,iam,sts}-subset.json, without documentation strings.
+Run it with the venv's python after bumping botocore:
 
-    .venv/bin/python tools/extract_ec2_model.py
+    .venv/bin/python tools/extract_models.py
 
 botocore is Apache-2.0; the extracted model keeps its notice (see NOTICE).
 """
@@ -19,7 +20,7 @@ import sys
 import botocore
 from botocore.loaders import Loader
 
-OPERATIONS = [
+EC2 = [
     # issue 2: metadata options, instances, images, defaults, launch templates, tags
     "RunInstances", "DescribeInstances", "ModifyInstanceMetadataOptions",
     "StartInstances", "StopInstances", "RebootInstances", "TerminateInstances",
@@ -43,6 +44,29 @@ OPERATIONS = [
     "DescribeNetworkAcls", "DescribeNetworkInterfaces",
 ]
 
+# The IAM API subset (iam_api): users and keys, managed, inline and boundary policies,
+# roles and instance profiles, and the policy simulator.
+IAM = [
+    "CreateUser", "GetUser", "DeleteUser",
+    "CreateAccessKey", "DeleteAccessKey", "ListAccessKeys",
+    "CreatePolicy", "GetPolicy", "GetPolicyVersion", "DeletePolicy",
+    "AttachUserPolicy", "AttachRolePolicy", "DetachUserPolicy", "DetachRolePolicy",
+    "ListAttachedUserPolicies", "ListAttachedRolePolicies",
+    "PutUserPolicy", "PutRolePolicy", "GetUserPolicy", "GetRolePolicy",
+    "DeleteUserPolicy", "DeleteRolePolicy", "ListUserPolicies", "ListRolePolicies",
+    "PutUserPermissionsBoundary", "PutRolePermissionsBoundary",
+    "DeleteUserPermissionsBoundary", "DeleteRolePermissionsBoundary",
+    "CreateRole", "GetRole", "DeleteRole",
+    "CreateInstanceProfile", "GetInstanceProfile", "AddRoleToInstanceProfile",
+    "RemoveRoleFromInstanceProfile", "DeleteInstanceProfile",
+    "SimulateCustomPolicy", "SimulatePrincipalPolicy",
+]
+
+# The STS subset (sts).
+STS = ["GetCallerIdentity", "AssumeRole", "DecodeAuthorizationMessage"]
+
+SERVICES = [("ec2", "2016-11-15", EC2), ("iam", "2010-05-08", IAM), ("sts", "2011-06-15", STS)]
+
 DROP = {"documentation", "deprecatedMessage", "examples", "documentationUrl"}
 
 
@@ -54,12 +78,12 @@ def strip(obj):
     return obj
 
 
-def main():
-    model = Loader().load_service_model("ec2", "service-2")
+def extract(service, version, operations):
+    model = Loader().load_service_model(service, "service-2")
     shapes = model["shapes"]
     keep, todo = set(), []
     ops = {}
-    for name in OPERATIONS:
+    for name in operations:
         op = model["operations"][name]
         ops[name] = strip({k: op[k] for k in ("name", "http", "input", "output") if k in op})
         for io in ("input", "output"):
@@ -77,17 +101,22 @@ def main():
             if k in shape:
                 todo.append(shape[k]["shape"])
     out = {
-        "source": f"botocore {botocore.__version__} data/ec2/2016-11-15/service-2.json",
+        "source": f"botocore {botocore.__version__} data/{service}/{version}/service-2.json",
         "metadata": strip(model["metadata"]),
         "operations": ops,
         "shapes": {s: strip(shapes[s]) for s in sorted(keep)},
     }
     here = os.path.dirname(os.path.abspath(__file__))
-    path = os.path.join(here, "..", "crates", "ec2api", "model", "ec2-subset.json")
+    path = os.path.join(here, "..", "crates", "ec2api", "model", f"{service}-subset.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=None, separators=(",", ":"))
         f.write("\n")
     print(f"{len(ops)} operations, {len(keep)} shapes -> {os.path.normpath(path)}", file=sys.stderr)
+
+
+def main():
+    for service, version, operations in SERVICES:
+        extract(service, version, operations)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,306 @@
+//! The typed inputs of the IAM API, read by serde from a call decoded along botocore's `iam`
+//! model (`protocol::query::decode_query`). Field names are the model's member names
+//! (PascalCase; a test holds every one to the model); the order of the required ones is the
+//! order IAM checks them in (`query_api::input`). [`super::request`] builds its `Request`
+//! from these.
+
+use super::request::Simulation;
+use crate::protocol::query::Integer;
+use crate::query_api::input;
+use iam::condition::Context;
+use iam::registry::Tag;
+use iam::IamError;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What an IAM call names, for its authorization (which comes before the call is parsed: an
+/// unknown action or a missing member from a caller not allowed is `AccessDenied`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Target {
+    pub policy_arn: Option<String>,
+    pub instance_profile_name: Option<String>,
+    pub role_name: Option<String>,
+    pub user_name: Option<String>,
+    pub path: Option<String>,
+    pub policy_name: Option<String>,
+    pub policy_source_arn: Option<String>,
+}
+
+impl Target {
+    pub(super) fn of(decoded: &Value) -> Target {
+        input(decoded).unwrap_or_default()
+    }
+}
+
+// The typed inputs, read from the decoded call. Field names are the model's member names
+// (PascalCase); the order of the required ones is the order IAM checks them in.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct UserNamed {
+    pub(super) user_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct MaybeUser {
+    pub(super) user_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct RoleNamed {
+    pub(super) role_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ProfileNamed {
+    pub(super) instance_profile_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PolicyNamed {
+    pub(super) policy_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PolicyArnIn {
+    pub(super) policy_arn: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PolicySourceIn {
+    pub(super) policy_source_arn: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct BoundaryIn {
+    pub(super) permissions_boundary: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CreateUserIn {
+    pub(super) user_name: String,
+    pub(super) path: Option<String>,
+    #[serde(default)]
+    pub(super) tags: Vec<TagIn>,
+}
+
+/// `Tags.member.N.Key` / `.Value`; either missing reads as empty.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TagIn {
+    #[serde(default)]
+    pub(super) key: String,
+    #[serde(default)]
+    pub(super) value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AccessKeyIn {
+    pub(super) access_key_id: String,
+    pub(super) user_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CreatePolicyIn {
+    pub(super) policy_name: String,
+    pub(super) policy_document: String,
+    pub(super) path: Option<String>,
+    pub(super) description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PolicyVersionIn {
+    pub(super) policy_arn: String,
+    pub(super) version_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct InlinePolicyIn {
+    pub(super) policy_name: String,
+    pub(super) policy_document: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CreateRoleIn {
+    pub(super) role_name: String,
+    pub(super) assume_role_policy_document: String,
+    pub(super) max_session_duration: Option<Integer>,
+    pub(super) path: Option<String>,
+    pub(super) description: Option<String>,
+    #[serde(default)]
+    pub(super) tags: Vec<TagIn>,
+    pub(super) permissions_boundary: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CreateProfileIn {
+    pub(super) instance_profile_name: String,
+    pub(super) path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ProfileRoleIn {
+    pub(super) instance_profile_name: String,
+    pub(super) role_name: String,
+}
+
+/// The simulator's input; no member is required here (the handler refuses a malformed
+/// policy before missing action names).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct SimulationIn {
+    #[serde(default)]
+    pub(super) policy_input_list: Vec<String>,
+    #[serde(default)]
+    pub(super) permissions_boundary_policy_input_list: Vec<String>,
+    #[serde(default)]
+    pub(super) action_names: Vec<String>,
+    #[serde(default)]
+    pub(super) resource_arns: Vec<String>,
+    #[serde(default)]
+    pub(super) context_entries: Vec<ContextEntryIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ContextEntryIn {
+    pub(super) context_key_name: Option<String>,
+    #[serde(default)]
+    pub(super) context_key_values: Vec<String>,
+}
+
+pub(super) fn tags(tags: Vec<TagIn>) -> Vec<Tag> {
+    tags.into_iter()
+        .map(|t| Tag {
+            key: t.key,
+            value: t.value,
+        })
+        .collect()
+}
+
+/// `MaxSessionDuration` as IAM reads it: a whole number of seconds (its range is the
+/// registry's to check).
+pub(super) fn max_session_duration(given: Option<Integer>) -> Result<Option<u32>, IamError> {
+    given
+        .map(|m| {
+            let m = m.text();
+            m.parse::<u32>().map_err(|_| {
+                IamError::ValidationError(format!(
+                    "1 validation error detected: Value '{m}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// The simulator's input: `ResourceArns` is `*` when none is given; a context entry without
+/// a key name is skipped.
+pub(super) fn simulation(i: SimulationIn) -> Simulation {
+    let mut resources = i.resource_arns;
+    if resources.is_empty() {
+        resources.push("*".into());
+    }
+    let mut context = Context::new();
+    for e in i.context_entries {
+        if let Some(key) = e.context_key_name {
+            context.set(&key, e.context_key_values);
+        }
+    }
+    Simulation {
+        policy_inputs: i.policy_input_list,
+        boundary_inputs: i.permissions_boundary_policy_input_list,
+        actions: i.action_names,
+        resources,
+        context,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::shapes::{assert_members, iam, serde_fields};
+
+    /// Every typed input's field is a member of its operation's input shape in botocore's
+    /// `iam` model: no member name here is one the model does not have.
+    #[test]
+    fn typed_inputs_follow_the_model() {
+        let m = iam();
+        let request = |op: &str| m.input(op).unwrap().to_string();
+        let cases: Vec<(String, Vec<&str>)> = vec![
+            (request("CreateUser"), serde_fields::<CreateUserIn>()),
+            (request("GetUser"), serde_fields::<MaybeUser>()),
+            (request("ListAccessKeys"), serde_fields::<MaybeUser>()),
+            (request("CreateAccessKey"), serde_fields::<MaybeUser>()),
+            (request("DeleteUser"), serde_fields::<UserNamed>()),
+            (request("AttachUserPolicy"), serde_fields::<UserNamed>()),
+            (request("AttachRolePolicy"), serde_fields::<RoleNamed>()),
+            (request("AttachRolePolicy"), serde_fields::<PolicyArnIn>()),
+            (request("DeleteAccessKey"), serde_fields::<AccessKeyIn>()),
+            (request("CreatePolicy"), serde_fields::<CreatePolicyIn>()),
+            (
+                request("GetPolicyVersion"),
+                serde_fields::<PolicyVersionIn>(),
+            ),
+            (request("PutUserPolicy"), serde_fields::<InlinePolicyIn>()),
+            (request("GetRolePolicy"), serde_fields::<PolicyNamed>()),
+            (
+                request("PutRolePermissionsBoundary"),
+                serde_fields::<BoundaryIn>(),
+            ),
+            (request("CreateRole"), serde_fields::<CreateRoleIn>()),
+            (
+                request("CreateInstanceProfile"),
+                serde_fields::<CreateProfileIn>(),
+            ),
+            (
+                request("GetInstanceProfile"),
+                serde_fields::<ProfileNamed>(),
+            ),
+            (
+                request("AddRoleToInstanceProfile"),
+                serde_fields::<ProfileRoleIn>(),
+            ),
+            (
+                request("SimulateCustomPolicy"),
+                serde_fields::<SimulationIn>(),
+            ),
+            (
+                request("SimulatePrincipalPolicy"),
+                serde_fields::<SimulationIn>(),
+            ),
+            (
+                request("SimulatePrincipalPolicy"),
+                serde_fields::<PolicySourceIn>(),
+            ),
+            ("Tag".into(), serde_fields::<TagIn>()),
+            ("ContextEntry".into(), serde_fields::<ContextEntryIn>()),
+        ];
+        for (shape, fields) in cases {
+            assert!(!fields.is_empty(), "{shape}");
+            assert_members(m, &shape, &fields);
+        }
+        // What authorization reads is a member of some served operation's input.
+        for f in serde_fields::<Target>() {
+            assert!(
+                m.operations.keys().any(|op| m.has_member(&request(op), f)),
+                "{f}"
+            );
+        }
+    }
+}
