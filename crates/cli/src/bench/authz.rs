@@ -190,8 +190,8 @@ pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
     // The decision alone.
     let caller = Caller {
         subject: iam::registry::Subject::User("bench".into()),
-        arn: format!("arn:aws:iam::{ACCOUNT}:user/bench"),
-        principal_arn: format!("arn:aws:iam::{ACCOUNT}:user/bench"),
+        arn: model::Arn::user(ACCOUNT, "/", "bench").to_string(),
+        principal_arn: model::Arn::user(ACCOUNT, "/", "bench").to_string(),
         user_id: "AIDABENCH".into(),
         context: vec![("aws:username".into(), "bench".into())],
         ..Caller::root(

@@ -255,7 +255,7 @@ pub(super) fn iam_profile(
             arn.clone()
         }
         (_, Some(name)) if !name.is_empty() => {
-            format!("arn:aws:iam::{account}:instance-profile/{name}")
+            model::Arn::instance_profile(account, "/", name).to_string()
         }
         _ => {
             return Err(Ec2Error::InvalidParameterValue(

@@ -8,6 +8,7 @@ use super::context::{instance_keys, request_tag_keys};
 use crate::actions::{Request, TagSpecificationIn};
 use crate::auth::Caller;
 use iam::condition::Context;
+use model::Arn;
 use model::Instance;
 
 /// What a check is on.
@@ -57,7 +58,7 @@ impl Check {
                     ctx.set("ec2:InstanceID", vec![id.to_string()]);
                 }
             }
-            (format!("arn:aws:ec2:{region}:{account}:instance/{id}"), ctx)
+            (Arn::instance(region, account, id).to_string(), ctx)
         };
         match &self.resource {
             Resource::Arn(arn) => (arn.clone(), self.context.clone()),
@@ -65,7 +66,7 @@ impl Check {
             Resource::InstanceOfAssociation => match instances.first() {
                 Some(i) => on_instance(&i.instance_id),
                 None => (
-                    format!("arn:aws:ec2:{region}:{account}:instance/*"),
+                    Arn::instance(region, account, "*").to_string(),
                     self.context.clone(),
                 ),
             },
@@ -87,7 +88,7 @@ const OPTION_KEYS: &[(&str, &str)] = &[
 /// The checks of `request` (RunInstances as its launch template completes it).
 pub(super) fn checks(request: &Request, caller: &Caller, global: &Context) -> Vec<Check> {
     let (region, account) = (&caller.region, &caller.account);
-    let arn = |kind: &str, id: &str| format!("arn:aws:ec2:{region}:{account}:{kind}/{id}");
+    let arn = |kind: &str, id: &str| Arn::ec2(region, account, kind, id).to_string();
     let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
     match request {
         Request::RunInstances(r) => {
@@ -112,7 +113,7 @@ pub(super) fn checks(request: &Request, caller: &Caller, global: &Context) -> Ve
                 let arn = p.arn.clone().or_else(|| {
                     p.name
                         .as_ref()
-                        .map(|n| format!("arn:aws:iam::{account}:instance-profile/{n}"))
+                        .map(|n| Arn::instance_profile(account, "/", n).to_string())
                 });
                 if let Some(arn) = arn {
                     inst.set("ec2:InstanceProfile", vec![arn]);
@@ -137,7 +138,7 @@ pub(super) fn checks(request: &Request, caller: &Caller, global: &Context) -> Ve
             // security-group, subnet, volume; key-pair and launch-template when used).
             let subnet = r.subnet_id.clone().unwrap_or_else(|| "*".into());
             let mut list = vec![
-                Check::on(format!("arn:aws:ec2:{region}::image/{image}"), image_ctx),
+                Check::on(Arn::image(region, &image).to_string(), image_ctx),
                 Check::on(arn("instance", "*"), inst),
                 Check::on(arn("network-interface", "*"), on_resource.clone()),
                 Check::on(arn("subnet", &subnet), on_resource.clone()),
@@ -272,7 +273,7 @@ fn on_image<M: super::Members>(
     ctx.set("ec2:ImageID", vec![image.to_string()]);
     attribute_names(&mut ctx, attribute, input);
     vec![Check::on(
-        format!("arn:aws:ec2:{}::image/{image}", caller.region),
+        Arn::image(&caller.region, image).to_string(),
         ctx,
     )]
 }
@@ -324,8 +325,8 @@ pub(super) fn tag_on_create_checks(
             // Images and snapshots are the ARNs without an account (Service Authorization
             // Reference, Amazon EC2 resource types).
             let arn = match rt {
-                "image" | "snapshot" => format!("arn:aws:ec2:{region}::{rt}/*"),
-                _ => format!("arn:aws:ec2:{region}:{account}:{rt}/*"),
+                "image" | "snapshot" => Arn::ec2(region, "", rt, "*").to_string(),
+                _ => Arn::ec2(region, account, rt, "*").to_string(),
             };
             (arn, ctx)
         })

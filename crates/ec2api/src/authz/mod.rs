@@ -220,10 +220,12 @@ pub fn authorize_on_instance(
 ) -> Result<(), Ec2Error> {
     let mut ctx = global_context(caller, source_ip);
     context::instance_keys(&mut ctx, instance);
-    let arn = format!(
-        "arn:aws:ec2:{}:{}:instance/{}",
-        instance.scope.region, instance.scope.account, instance.instance_id
-    );
+    let arn = model::Arn::instance(
+        &instance.scope.region,
+        &instance.scope.account,
+        &instance.instance_id,
+    )
+    .to_string();
     let list = [(arn, ctx)];
     let d = decide_for(principals, caller, action, &list);
     if d.allowed() {

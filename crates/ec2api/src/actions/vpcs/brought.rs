@@ -294,7 +294,7 @@ pub async fn describe_security_groups(
                 "Description": "default VPC security group",
                 "OwnerId": account,
                 "VpcId": v.vpc_id,
-                "SecurityGroupArn": format!("arn:aws:ec2:{}:{}:security-group/{}", ctx.scope.region, account, id),
+                "SecurityGroupArn": model::Arn::security_group(&ctx.scope.region, &account, &id).to_string(),
                 "IpPermissions": [{
                     "IpProtocol": "-1",
                     "UserIdGroupPairs": [{"GroupId": id, "UserId": account}],

@@ -48,7 +48,7 @@ fn subnet_json(s: &Subnet, ctx: &Ctx<'_>, available: u64) -> Value {
             "OwnerId": account,
             "AssignIpv6AddressOnCreation": false,
             "Ipv6CidrBlockAssociationSet": [],
-            "SubnetArn": format!("arn:aws:ec2:{}:{}:subnet/{}", ctx.scope.region, account, s.subnet_id),
+            "SubnetArn": model::Arn::subnet(&ctx.scope.region, account, &s.subnet_id).to_string(),
             "EnableDns64": false,
             "Ipv6Native": false,
             "PrivateDnsNameOptionsOnLaunch": {
@@ -208,10 +208,7 @@ fn subnet_attributes(s: &Subnet, ctx: &Ctx<'_>) -> Vec<(String, String)> {
         ),
         (
             "subnet-arn",
-            format!(
-                "arn:aws:ec2:{}:{}:subnet/{}",
-                ctx.scope.region, ctx.scope.account, s.subnet_id
-            ),
+            model::Arn::subnet(&ctx.scope.region, &ctx.scope.account, &s.subnet_id).to_string(),
         ),
     ]);
     a.extend(tag_attributes(&s.tags));
