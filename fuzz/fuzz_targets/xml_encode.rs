@@ -96,7 +96,7 @@ fn generate(shape_name: &str, input: &mut Bytes<'_>, depth: usize) -> Value {
             }
             Value::Object(o)
         }
-        Some(Shape::List { member }) if depth < MAX_DEPTH => {
+        Some(Shape::List { member, .. }) if depth < MAX_DEPTH => {
             let n = input.byte() % 4;
             Value::Array(
                 (0..n)
@@ -105,7 +105,7 @@ fn generate(shape_name: &str, input: &mut Bytes<'_>, depth: usize) -> Value {
             )
         }
         Some(Shape::List { .. }) => Value::Array(vec![]),
-        Some(Shape::Map) => Value::Object(Map::new()),
+        Some(Shape::Map { .. }) => Value::Object(Map::new()),
         Some(Shape::Scalar(kind)) => scalar(*kind, input),
         None => stray(input),
     }
