@@ -201,10 +201,7 @@ fn required_bool(attr: &str, v: &Option<BoolValueIn>) -> Result<Option<bool>, Ec
 
 /// The one change the request asks for, in either of its forms: a member per attribute
 /// (`DisableApiTermination.Value=true`) or `Attribute=…&Value=…`.
-fn requested_change(
-    req: &ModifyInstanceAttributeIn,
-    vpc_id: &str,
-) -> Result<AttributeChange, Ec2Error> {
+fn requested_change(req: &ModifyInstanceAttributeIn) -> Result<AttributeChange, Ec2Error> {
     let mut found: Vec<(&str, AttributeChange)> = Vec::new();
     if let Some(v) = required_bool("DisableApiTermination", &req.disable_api_termination)? {
         found.push((
@@ -237,7 +234,7 @@ fn requested_change(
         found.push(("userData", user_data(v.value.as_deref())?));
     }
     if !req.groups.is_empty() {
-        found.push(("groupSet", groups(&req.groups, vpc_id)?));
+        found.push(("groupSet", groups(&req.groups)?));
     }
     let unmodelled = [
         ("enaSupport", req.ena_support.is_some()),
@@ -303,10 +300,10 @@ fn user_data(v: Option<&str>) -> Result<AttributeChange, Ec2Error> {
     }
 }
 
-/// `GroupId.N`: security groups of the default VPC by id (the default group is named
-/// `default`; imds keeps no other group records, so any well-formed id is accepted).
-fn groups(ids: &[String], vpc_id: &str) -> Result<AttributeChange, Ec2Error> {
-    let default = super::vpcs::default_security_group(vpc_id);
+/// `GroupId.N`: security groups by id (imds keeps no group records but each VPC's default
+/// group, so any well-formed id is accepted), each named by its id until [`in_vpc`] names
+/// the instance's VPC's default group `default`.
+fn groups(ids: &[String]) -> Result<AttributeChange, Ec2Error> {
     let mut out = Vec::new();
     for id in ids {
         if !model::ids::is_well_formed(id, model::ids::SECURITY_GROUP) {
@@ -314,26 +311,36 @@ fn groups(ids: &[String], vpc_id: &str) -> Result<AttributeChange, Ec2Error> {
                 "Invalid id: \"{id}\" (expecting \"sg-...\")"
             )));
         }
-        let name = if *id == default {
-            "default"
-        } else {
-            id.as_str()
-        };
-        out.push((id.clone(), name.to_string()));
+        out.push((id.clone(), id.clone()));
     }
     Ok(AttributeChange::Groups(out))
+}
+
+/// `change` for an instance in `vpc_id`: the VPC's default group is named `default`. Asked
+/// inside the write, with the instance the write read.
+fn in_vpc(change: &AttributeChange, vpc_id: &str) -> AttributeChange {
+    match change {
+        AttributeChange::Groups(groups) => {
+            let default = super::vpcs::default_security_group(vpc_id);
+            AttributeChange::Groups(
+                groups
+                    .iter()
+                    .map(|(id, _)| {
+                        let name = if *id == default { "default" } else { id };
+                        (id.clone(), name.to_string())
+                    })
+                    .collect(),
+            )
+        }
+        other => other.clone(),
+    }
 }
 
 pub async fn modify_instance_attribute(
     ctx: &Ctx<'_>,
     req: ModifyInstanceAttributeIn,
 ) -> Result<Value, Ec2Error> {
-    // Security groups are those of the instance's own VPC.
-    let vpc_id = match one_instance(ctx, &req.instance_id).await {
-        Ok(i) => i.vpc_id,
-        Err(_) => model::catalogue::default_vpc(&ctx.scope.region).vpc.vpc_id,
-    };
-    let checked = requested_change(&req, &vpc_id).and_then(|change| {
+    let checked = requested_change(&req).and_then(|change| {
         named_id(&req.instance_id)?;
         Ok(change)
     });
@@ -341,7 +348,8 @@ pub async fn modify_instance_attribute(
     let named = req.instance_id.clone().unwrap_or_default();
     update_named_instances(ctx, &[named], checked, |change| {
         Box::new(move |i, _| {
-            i.modify_attribute(&change)?;
+            // Security groups are those of the instance's own VPC.
+            i.modify_attribute(&in_vpc(&change, &i.vpc_id))?;
             dry_run(Some(is_dry))
         })
     })
@@ -489,4 +497,35 @@ pub async fn modify_instance_credit_specification(
         "SuccessfulInstanceCreditSpecifications": succeeded,
         "UnsuccessfulInstanceCreditSpecifications": failed,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The groups of ModifyInstanceAttribute are named inside the write, in the VPC of the
+    /// instance the write read: its default group is `default`, any other its id.
+    #[test]
+    fn groups_are_named_in_the_instances_vpc() {
+        let vpc = "vpc-0123456789abcdef0";
+        let default = super::super::vpcs::default_security_group(vpc);
+        let other = "sg-0fedcba9876543210".to_string();
+        let change = groups(&[default.clone(), other.clone()]).unwrap();
+        let named = |vpc_id: &str| match in_vpc(&change, vpc_id) {
+            AttributeChange::Groups(g) => g,
+            c => panic!("{c:?}"),
+        };
+        assert_eq!(
+            named(vpc),
+            vec![
+                (default.clone(), "default".into()),
+                (other.clone(), other.clone())
+            ]
+        );
+        assert_eq!(
+            named("vpc-0aaaaaaaaaaaaaaaa"),
+            vec![(default.clone(), default), (other.clone(), other)]
+        );
+        assert!(groups(&["nope".into()]).is_err());
+    }
 }
