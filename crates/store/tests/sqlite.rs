@@ -57,6 +57,7 @@ conformance!(
     the_feed_keeps_an_hour_and_always_the_latest,
     vpcs_and_subnets_are_kept_per_scope,
     templates_and_images_are_kept_per_scope,
+    pages_skip_and_repeat_nothing_while_the_fleet_changes,
 );
 
 /// Issue 10: a store with corrupted pages started and then answered 500s; a 0-byte file

@@ -428,3 +428,75 @@ pub async fn the_gate_sees_what_the_write_read_and_its_refusal_writes_nothing<B:
     assert_eq!(*s.watch().borrow(), fed);
     s.close().await;
 }
+
+/// Issue 13 (paging invariants): walking the pages of DescribeInstances while instances are
+/// launched, terminated and purged between pages skips and repeats nothing: every instance
+/// there when the walk began is returned exactly once, and the instances launched during the
+/// walk come after them, each at most once.
+pub async fn pages_skip_and_repeat_nothing_while_the_fleet_changes<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let before: Vec<String> = launch(&*s, 17)
+        .await
+        .into_iter()
+        .map(|i| i.instance_id)
+        .collect();
+    let mut seen: Vec<String> = Vec::new();
+    let mut launched: Vec<String> = Vec::new();
+    let mut after = None;
+    for round in 0.. {
+        let page = s
+            .describe_instances(
+                &scope(),
+                &InstanceQuery {
+                    ids: None,
+                    filters: Vec::new(),
+                    after,
+                    limit: Some(4),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.instances.len() <= 4, "a page holds at most its limit");
+        seen.extend(page.instances.into_iter().map(|i| i.instance_id));
+        let Some(next) = page.next else { break };
+        after = Some(next);
+        assert!(round < 20, "the walk ends");
+        // Between pages: one instance already seen terminated and purged (it leaves the
+        // walk behind the cursor: a page by position rather than by key would then skip
+        // one), and one launched.
+        if round < 3 {
+            let gone = seen[round].clone();
+            s.update_instances(
+                &scope(),
+                std::slice::from_ref(&gone),
+                crate::ungated(),
+                Box::new(|i, _| i.terminate(1, 0).map(|_| ())),
+            )
+            .await
+            .unwrap();
+            s.advance(2, 0).await.unwrap();
+            s.advance(i64::MAX / 4, i64::MAX / 4).await.unwrap();
+            assert!(
+                s.instance_by_id(&gone).await.unwrap().is_none(),
+                "purged between pages"
+            );
+            launched.extend(launch(&*s, 1).await.into_iter().map(|i| i.instance_id));
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "nothing repeated: {seen:?}");
+    assert_eq!(
+        &seen[..before.len()],
+        &before[..],
+        "every instance there at the start, once, in launch order"
+    );
+    for id in &seen[before.len()..] {
+        assert!(
+            launched.contains(id),
+            "only instances launched during the walk follow"
+        );
+    }
+    s.close().await;
+}
