@@ -734,6 +734,12 @@ def test_simulate_principal_policy_of_user_and_role(iam):
     with client_error("NoSuchEntity", 404):
         iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{A.id}:user/{uniq('g')}",
                                       ActionNames=["ec2:RunInstances"])
+    # A source that is neither an IAM user's nor a role's ARN is InvalidInput 400 (botocore
+    # iam SimulatePrincipalPolicy errors: InvalidInputException; the wording is UNCONFIRMED).
+    with client_error("InvalidInput", 400):
+        iam.simulate_principal_policy(
+            PolicySourceArn=f"arn:aws:ec2:us-east-1:{A.id}:instance/i-0123456789abcdef0",
+            ActionNames=["ec2:RunInstances"])
 
 
 def test_launch_with_an_unknown_instance_profile_is_refused(root, iam):
