@@ -7,6 +7,7 @@
 //! acknowledged change is on disk (`synchronous=FULL`) before the API responds.
 
 mod integrity;
+mod pages;
 mod reads;
 mod schema;
 mod writer;
@@ -33,6 +34,8 @@ pub struct SqliteStore {
     jobs: mpsc::Sender<writer::Msg>,
     latest: watch::Receiver<u64>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Rows the paged listings have read (see [`SqliteStore::rows_read`]).
+    rows_read: std::sync::atomic::AtomicU64,
 }
 
 /// How the file is opened.
@@ -52,6 +55,13 @@ impl SqliteStore {
         Self::open_checked(path, durability)
             .await
             .map_err(|e| damaged(path, e))
+    }
+
+    /// How many rows the paged listings (DescribeInstances) have read since the store was
+    /// opened: candidates, documents, and the rows read to choose an index. Tests hold a
+    /// page's cost to the page with it, never to the fleet.
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether this open created the store: the caller then creates the first instance.
@@ -93,6 +103,7 @@ impl SqliteStore {
             jobs: tx,
             latest: seq_rx,
             writer: Mutex::new(Some(handle)),
+            rows_read: Default::default(),
         })
     }
 
@@ -128,7 +139,7 @@ impl InstanceStore for SqliteStore {
     }
 
     async fn describe_instances(&self, scope: &Scope, q: &InstanceQuery) -> Result<InstancePage> {
-        reads::describe_instances(&self.read, scope, q).await
+        pages::describe_instances(&self.read, &self.rows_read, scope, q).await
     }
 
     async fn update_instances(

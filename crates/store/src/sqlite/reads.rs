@@ -36,7 +36,7 @@ fn glob(pattern: &str) -> String {
 }
 
 /// `(col = ? OR col GLOB ? …)` for the values of one filter.
-fn push_values(qb: &mut QueryBuilder<'_, Sqlite>, col: &str, values: &[String]) {
+pub(super) fn push_values(qb: &mut QueryBuilder<'_, Sqlite>, col: &str, values: &[String]) {
     qb.push("(");
     for (n, v) in values.iter().enumerate() {
         if n > 0 {
@@ -64,7 +64,7 @@ fn push_values(qb: &mut QueryBuilder<'_, Sqlite>, col: &str, values: &[String]) 
 
 /// Split rows fetched with `LIMIT limit + 1` into one page and the position the next page
 /// starts after (the position of the page's last row), when there is a next page.
-fn page<R>(
+pub(super) fn page<R>(
     mut rows: Vec<R>,
     limit: Option<u32>,
     position: impl Fn(&R) -> i64,
@@ -126,48 +126,6 @@ pub async fn instances(pool: &SqlitePool, scope: &Scope, ids: &[String]) -> Resu
     }
     out.dedup_by(|a: &mut Instance, b: &mut Instance| a.instance_id == b.instance_id);
     Ok(out)
-}
-
-pub async fn describe_instances(
-    pool: &SqlitePool,
-    scope: &Scope,
-    q: &InstanceQuery,
-) -> Result<InstancePage> {
-    if let Some(ids) = &q.ids {
-        // Every id asked for must exist, whatever the filters then keep.
-        instances(pool, scope, ids).await?;
-    }
-    let mut qb =
-        QueryBuilder::<Sqlite>::new("SELECT i.pk, i.doc FROM instances i WHERE i.account = ");
-    qb.push_bind(&scope.account)
-        .push(" AND i.region = ")
-        .push_bind(&scope.region);
-    if let Some(after) = q.after {
-        qb.push(" AND i.pk > ").push_bind(after);
-    }
-    if let Some(ids) = &q.ids {
-        qb.push(" AND i.instance_id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(id);
-        }
-        qb.push(")");
-    }
-    for f in &q.filters {
-        qb.push(" AND EXISTS (SELECT 1 FROM instance_attrs a WHERE a.pk = i.pk AND a.name = ")
-            .push_bind(&f.name)
-            .push(" AND ");
-        push_values(&mut qb, "a.value", &f.values);
-        qb.push(")");
-    }
-    qb.push(" ORDER BY i.pk");
-    if let Some(limit) = q.limit {
-        qb.push(" LIMIT ").push_bind(limit as i64 + 1);
-    }
-    let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(pool).await?;
-    let (rows, next) = page(rows, q.limit, |r| r.0);
-    let instances = rows.iter().map(|(_, d)| decode(d)).collect::<Result<_>>()?;
-    Ok(InstancePage { instances, next })
 }
 
 pub async fn instance_by_id(pool: &SqlitePool, id: &str) -> Result<Option<Instance>> {

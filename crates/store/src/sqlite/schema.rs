@@ -2,7 +2,7 @@
 
 use sqlx::{Connection, SqliteConnection};
 
-const VERSION: i64 = 4;
+const VERSION: i64 = 5;
 
 const V1: &str = r#"
 CREATE TABLE instances (
@@ -132,6 +132,40 @@ const V4: &str = r#"
 ALTER TABLE changes ADD COLUMN doc TEXT;
 "#;
 
+/// Version 5: pages whose cost is the page's, not the fleet's (`sqlite::pages`). Each
+/// scope (account, Region) gets a small integer id (`scopes`), and each filter attribute
+/// carries its instance's scope, first in the index key, so that a filter's rows are one
+/// index range per value, in launch order, that never holds another account's instances.
+/// DescribeTags' filters get indexes of their own, by key and by resource type, in `pos`
+/// order. The attributes are rewritten from the old table.
+const V5: &str = r#"
+CREATE TABLE scopes (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    UNIQUE (account, region)
+);
+INSERT INTO scopes (account, region) SELECT DISTINCT account, region FROM instances;
+
+CREATE TABLE instance_attrs_v5 (
+    pk INTEGER NOT NULL,
+    scope INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (pk, name, value)
+) WITHOUT ROWID;
+INSERT INTO instance_attrs_v5 (pk, scope, name, value)
+    SELECT a.pk, s.id, a.name, a.value FROM instance_attrs a
+    JOIN instances i ON i.pk = a.pk
+    JOIN scopes s ON s.account = i.account AND s.region = i.region;
+DROP TABLE instance_attrs;
+ALTER TABLE instance_attrs_v5 RENAME TO instance_attrs;
+CREATE INDEX instance_attrs_scope ON instance_attrs(scope, name, value, pk);
+
+CREATE INDEX tags_key ON tags(account, region, key, pos);
+CREATE INDEX tags_type ON tags(account, region, resource_type, pos);
+"#;
+
 /// Bring the schema up to date; `true` when the store was new (no schema yet: a file just
 /// created, or an empty one).
 pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
@@ -143,7 +177,7 @@ pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
     }
     let mut tx = conn.begin().await?;
     // Each step brings a database of the version before it up to date.
-    for (step, sql) in [(1, V1), (2, V2), (3, V3), (4, V4)] {
+    for (step, sql) in [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)] {
         if version < step {
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
         }

@@ -60,7 +60,7 @@ async fn insert_instance(conn: &mut SqliteConnection, i: &Instance, now: i64) ->
     .bind(&doc)
     .fetch_one(&mut *conn)
     .await?;
-    sync_attrs(conn, pk, &[], &i.filter_attributes()).await?;
+    sync_attrs(conn, pk, &i.scope, &[], &i.filter_attributes()).await?;
     sync_tags(conn, &i.instance_id, "instance", &i.scope, &[], &i.tags).await?;
     for kind in ChangeKind::between(None, Some(i)) {
         append_change(
@@ -106,6 +106,7 @@ async fn save_instance(
     sync_attrs(
         conn,
         pk,
+        &after.scope,
         &before.filter_attributes(),
         &after.filter_attributes(),
     )
@@ -126,9 +127,13 @@ async fn save_instance(
     Ok(())
 }
 
+/// Rewrite an instance's filter attributes by difference. Each row carries the instance's
+/// scope id (`scopes`, made on the scope's first write), first in the key of the index that
+/// DescribeInstances' pages read (`sqlite::pages`).
 async fn sync_attrs(
     conn: &mut SqliteConnection,
     pk: i64,
+    scope: &Scope,
     before: &[(String, String)],
     after: &[(String, String)],
 ) -> Result<()> {
@@ -142,15 +147,39 @@ async fn sync_attrs(
             .execute(&mut *conn)
             .await?;
     }
-    for (name, value) in new.difference(&old) {
-        sqlx::query("INSERT OR IGNORE INTO instance_attrs (pk, name, value) VALUES (?, ?, ?)")
-            .bind(pk)
-            .bind(name)
-            .bind(value)
-            .execute(&mut *conn)
-            .await?;
+    let mut added = new.difference(&old).peekable();
+    if added.peek().is_none() {
+        return Ok(());
+    }
+    let scope_id = scope_id(conn, scope).await?;
+    for (name, value) in added {
+        sqlx::query(
+            "INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) VALUES (?, ?, ?, ?)",
+        )
+        .bind(pk)
+        .bind(scope_id)
+        .bind(name)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
+}
+
+/// The scope's small integer id, made on its first use.
+async fn scope_id(conn: &mut SqliteConnection, scope: &Scope) -> Result<i64> {
+    sqlx::query("INSERT OR IGNORE INTO scopes (account, region) VALUES (?, ?)")
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .execute(&mut *conn)
+        .await?;
+    Ok(
+        sqlx::query_scalar("SELECT id FROM scopes WHERE account = ? AND region = ?")
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 /// One row of the change feed, in the write's transaction: `doc` is the instance as the
