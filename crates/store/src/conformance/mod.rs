@@ -8,16 +8,19 @@
 //! - [`feed`]: durability across a reopen, the feed's order, contents and trim.
 //! - [`network`]: the VPCs and subnets accounts create.
 //! - [`records`]: launch templates and images.
+//! - [`tags`]: DescribeTags' filters and pages.
 
 mod feed;
 mod instances;
 mod network;
 mod records;
+mod tags;
 
 pub use feed::*;
 pub use instances::*;
 pub use network::*;
 pub use records::*;
+pub use tags::*;
 
 use crate as store;
 use crate::{LaunchRequest, Store};

@@ -10,6 +10,7 @@ mod integrity;
 mod pages;
 mod reads;
 mod schema;
+mod tag_pages;
 mod writer;
 
 use crate::*;
@@ -196,7 +197,7 @@ impl InstanceStore for SqliteStore {
 #[async_trait]
 impl TagStore for SqliteStore {
     async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
-        reads::describe_tags(&self.read, scope, q).await
+        tag_pages::describe_tags(&self.read, scope, q).await
     }
 }
 

@@ -3,7 +3,6 @@
 
 use crate::feed::{Change, ChangeKind};
 use crate::instances::*;
-use crate::tags::*;
 use crate::{Result, StoreError};
 use model::filter::{self, Token};
 use model::image::Image;
@@ -187,52 +186,6 @@ pub async fn subnet_usage(
     qb.push(") GROUP BY subnet_id");
     let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(pool).await?;
     Ok(rows.into_iter().map(|(s, n)| (s, n as u64)).collect())
-}
-
-pub async fn describe_tags(pool: &SqlitePool, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
-    let mut qb = QueryBuilder::<Sqlite>::new(
-        "SELECT pos, resource_id, resource_type, key, value FROM tags WHERE account = ",
-    );
-    qb.push_bind(&scope.account)
-        .push(" AND region = ")
-        .push_bind(&scope.region);
-    if let Some(after) = q.after {
-        qb.push(" AND pos > ").push_bind(after);
-    }
-    for f in &q.filters {
-        qb.push(" AND ");
-        match f.name.as_str() {
-            "key" => push_values(&mut qb, "key", &f.values),
-            "value" => push_values(&mut qb, "value", &f.values),
-            "resource-id" => push_values(&mut qb, "resource_id", &f.values),
-            "resource-type" => push_values(&mut qb, "resource_type", &f.values),
-            name => match name.strip_prefix("tag:") {
-                Some(key) => {
-                    qb.push("(key = ").push_bind(key.to_string()).push(" AND ");
-                    push_values(&mut qb, "value", &f.values);
-                    qb.push(")");
-                }
-                None => return Err(filter::invalid_filter(name).into()),
-            },
-        }
-    }
-    qb.push(" ORDER BY pos");
-    if let Some(limit) = q.limit {
-        qb.push(" LIMIT ").push_bind(limit as i64 + 1);
-    }
-    let rows: Vec<(i64, String, String, String, String)> =
-        qb.build_query_as().fetch_all(pool).await?;
-    let (rows, next) = page(rows, q.limit, |r| r.0);
-    let tags = rows
-        .iter()
-        .map(|(_, id, rt, k, v)| TagRow {
-            resource_id: id.clone(),
-            resource_type: rt.clone(),
-            key: k.clone(),
-            value: v.clone(),
-        })
-        .collect();
-    Ok(TagPage { tags, next })
 }
 
 pub async fn defaults(conn: &mut SqliteConnection, scope: &Scope) -> Result<AccountDefaults> {
