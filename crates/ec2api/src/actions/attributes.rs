@@ -3,8 +3,9 @@
 //! ModifyInstanceCreditSpecification): what Terraform's `aws_instance` reads and changes
 //! besides the instance itself.
 
+use super::listing::{states_where, InstanceListing};
 use super::{
-    dry_run, filters, ids_without_max, instance_id, instance_ids, max_results, page_in_memory,
+    dry_run, filters, ids_without_max, instance_id, instance_ids, max_results,
     update_named_instances, FilterIn,
 };
 use crate::context::Ctx;
@@ -389,26 +390,26 @@ pub async fn describe_instance_credit_specifications(
     };
     dry_run(req.dry_run)?;
     let named = ids.is_some();
-    let instances = super::every_instance(ctx, ids).await?;
-    let items = instances
-        .iter()
-        .filter(|i| !i.state.is_gone())
-        .filter(|i| named || i.cpu_credits == Some(CpuCredits::Unlimited))
-        .filter(|i| filter::passes(&filters, &[("instance-id".into(), i.instance_id.clone())]))
-        .map(|i| {
-            json!({
-                "InstanceId": i.instance_id,
-                "CpuCredits": i.reported_cpu_credits().as_str(),
+    // Without ids, EC2 lists only `unlimited` instances: a credit option the store does not
+    // index, so such a listing reads the instances not gone, a page at a time.
+    let mut on_instances = filters;
+    on_instances.push(states_where(|s| !s.is_gone()));
+    let listing = InstanceListing {
+        kind: "credits",
+        ids,
+        filters: on_instances,
+        limit,
+    };
+    listing
+        .page(ctx, "InstanceCreditSpecifications", &req.next_token, |i| {
+            (named || i.cpu_credits == Some(CpuCredits::Unlimited)).then(|| {
+                json!({
+                    "InstanceId": i.instance_id,
+                    "CpuCredits": i.reported_cpu_credits().as_str(),
+                })
             })
         })
-        .collect();
-    page_in_memory(
-        "InstanceCreditSpecifications",
-        "credits",
-        items,
-        &req.next_token,
-        limit,
-    )
+        .await
 }
 
 #[derive(Debug, Default, Deserialize)]

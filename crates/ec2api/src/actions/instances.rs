@@ -1,9 +1,10 @@
 //! DescribeInstances, the lifecycle actions (start, stop, reboot, terminate) and
 //! DescribeInstanceStatus.
 
+use super::listing::{states_where, InstanceListing};
 use super::{
     dry_run, encode_token, filters, ids_without_max, instance_ids, max_results, now_ms, page_after,
-    page_in_memory, update_named_instances, FilterIn,
+    update_named_instances, FilterIn,
 };
 use crate::context::Ctx;
 use crate::render;
@@ -177,61 +178,66 @@ const STATUS_FILTERS: &[&str] = &[
     "system-status.reachability",
 ];
 
+/// What DescribeInstanceStatus reports of an instance in state `s`: its instance and system
+/// status, and their reachability.
+fn status_of(s: InstanceState) -> (&'static str, &'static str) {
+    match s {
+        InstanceState::Running => ("ok", "passed"),
+        _ => ("not-applicable", "initializing"),
+    }
+}
+
+/// DescribeInstanceStatus' filters as the store's instance filters: the statuses follow from
+/// the state alone, so each status filter is the states whose status it matches.
+fn status_filters(filters: Vec<filter::Filter>) -> Vec<filter::Filter> {
+    filters
+        .into_iter()
+        .map(|f| {
+            let derived: fn(InstanceState) -> &'static str = match f.name.as_str() {
+                "instance-status.status" | "system-status.status" => |s| status_of(s).0,
+                "instance-status.reachability" | "system-status.reachability" => |s| status_of(s).1,
+                // availability-zone, instance-state-name, instance-state-code: the store's.
+                _ => return f,
+            };
+            states_where(|s| f.values.iter().any(|p| filter::matches(p, derived(s))))
+        })
+        .collect()
+}
+
 pub async fn describe_instance_status(
     ctx: &Ctx<'_>,
     req: DescribeInstanceStatusIn,
 ) -> Result<Value, Ec2Error> {
     let (ids, limit) = ids_or_pages(&req.instance_ids, req.max_results)?;
-    // The token is an offset into the filtered statuses (the list is built in memory).
     page_after("status", &req.next_token)?;
     let filters = filters(req.filters)?;
     filter::validate(&filters, STATUS_FILTERS)?;
     dry_run(req.dry_run)?;
-    let all = req.include_all_instances == Some(true);
-    let instances = super::every_instance(ctx, ids).await?;
-    let mut statuses = Vec::new();
-    for i in &instances {
-        if !all && i.state != InstanceState::Running {
-            continue;
-        }
-        let status = match i.state {
-            InstanceState::Running => "ok",
-            _ => "not-applicable",
-        };
-        let reach = if status == "ok" {
-            "passed"
-        } else {
-            "initializing"
-        };
-        let attrs: Vec<(String, String)> = vec![
-            ("availability-zone".into(), i.availability_zone.clone()),
-            ("instance-state-name".into(), i.state.as_str().into()),
-            ("instance-state-code".into(), i.state.code().to_string()),
-            ("instance-status.status".into(), status.into()),
-            ("instance-status.reachability".into(), reach.into()),
-            ("system-status.status".into(), status.into()),
-            ("system-status.reachability".into(), reach.into()),
-        ];
-        if !filter::passes(&filters, &attrs) {
-            continue;
-        }
-        let summary =
-            |s: &str| json!({"Status": s, "Details": [{"Name": "reachability", "Status": reach}]});
-        statuses.push(json!({
-            "InstanceId": i.instance_id,
-            "AvailabilityZone": i.availability_zone,
-            "InstanceState": {"Code": i.state.code(), "Name": i.state.as_str()},
-            "InstanceStatus": summary(status),
-            "SystemStatus": summary(status),
-            "AttachedEbsStatus": {"Status": status},
-            "Events": [],
-        }));
+    let mut filters = status_filters(filters);
+    if req.include_all_instances != Some(true) {
+        filters.push(states_where(|s| s == InstanceState::Running));
     }
-    page_in_memory(
-        "InstanceStatuses",
-        "status",
-        statuses,
-        &req.next_token,
+    let listing = InstanceListing {
+        kind: "status",
+        ids,
+        filters,
         limit,
-    )
+    };
+    listing
+        .page(ctx, "InstanceStatuses", &req.next_token, |i| {
+            let (status, reach) = status_of(i.state);
+            let summary = |s: &str| {
+                json!({"Status": s, "Details": [{"Name": "reachability", "Status": reach}]})
+            };
+            Some(json!({
+                "InstanceId": i.instance_id,
+                "AvailabilityZone": i.availability_zone,
+                "InstanceState": {"Code": i.state.code(), "Name": i.state.as_str()},
+                "InstanceStatus": summary(status),
+                "SystemStatus": summary(status),
+                "AttachedEbsStatus": {"Status": status},
+                "Events": [],
+            }))
+        })
+        .await
 }

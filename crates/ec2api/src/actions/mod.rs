@@ -9,6 +9,7 @@ mod defaults;
 mod images;
 mod instances;
 mod launch;
+mod listing;
 pub use launch::launch_first_instance;
 pub(crate) use launch::run_instances_for_authorization;
 mod metadata_options;
@@ -295,25 +296,6 @@ pub fn dry_run(flag: Option<bool>) -> Result<(), Ec2Error> {
     } else {
         Ok(())
     }
-}
-
-/// Every instance of the caller (or those named), for listings built in memory.
-pub async fn every_instance(
-    ctx: &Ctx<'_>,
-    ids: Option<Vec<String>>,
-) -> Result<Vec<model::instance::Instance>, Ec2Error> {
-    let query = store::InstanceQuery {
-        ids,
-        filters: vec![],
-        after: None,
-        limit: None,
-    };
-    Ok(ctx
-        .api
-        .store
-        .describe_instances(&ctx.scope, &query)
-        .await?
-        .instances)
 }
 
 /// A fresh 64-bit random for ids.

@@ -1,12 +1,13 @@
 //! The catalogue as the Describe calls show it: DescribeInstanceTypes, and DescribeVolumes
 //! (the root volume every instance gets). VPCs and subnets are in `vpcs`.
 
+use super::listing::{states_where, InstanceListing};
 use super::{dry_run, filters, ids_without_max, max_results_up_to, page_in_memory, FilterIn};
 use crate::context::Ctx;
 use crate::render;
 use model::catalogue::{self, Hypervisor, InstanceType};
 use model::filter::{self, Filter};
-use model::instance::Instance;
+use model::instance::{Instance, InstanceState};
 use model::{ids, Ec2Error};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -341,25 +342,68 @@ fn volume_attributes(i: &Instance) -> Vec<(String, String)> {
     ])
 }
 
-/// The instances that are not terminated whose resource (`id_of`: root volume, primary
-/// interface) is one of `ids` (all of them when `ids` is empty); `Err` with the first id that
-/// names none.
-fn named_live<'a>(
-    all: &'a [Instance],
-    ids: &[String],
-    id_of: impl Fn(&Instance) -> &String,
-) -> Result<Vec<&'a Instance>, String> {
-    let live: Vec<&Instance> = all
-        .iter()
-        .filter(|i| i.state != model::InstanceState::Terminated)
-        .collect();
-    if let Some(missing) = ids.iter().find(|v| !live.iter().any(|i| id_of(i) == *v)) {
-        return Err(missing.clone());
+/// One resource per instance not terminated (its root volume, its primary interface), read
+/// from the store a page at a time ([`InstanceListing`]). Without ids, the filters on the
+/// instance's own attributes (`on_instance`: the listing's name, the store's) are the
+/// store's; every filter is also checked here on the resource's `attributes`. Ids named
+/// (never with `MaxResults`) are looked for among every instance, a chunk at a time, and
+/// the first that names none is `not_found`. Filter names are checked after the ids, as EC2
+/// reports them.
+#[allow(clippy::too_many_arguments)]
+async fn per_instance(
+    ctx: &Ctx<'_>,
+    (kind, member): (&str, &str),
+    token: &Option<String>,
+    limit: Option<u32>,
+    named: &[String],
+    input: Vec<FilterIn>,
+    (known, on_instance): (&[&str], &[(&str, &str)]),
+    resource: Resource,
+    not_found: fn(String) -> Ec2Error,
+) -> Result<Value, Ec2Error> {
+    let filters: Vec<Filter> = filters(input)?;
+    let mut on_instances = vec![states_where(|s| s != InstanceState::Terminated)];
+    if named.is_empty() {
+        for f in &filters {
+            if let Some((_, store_name)) = on_instance.iter().find(|(n, _)| *n == f.name) {
+                on_instances.push(Filter {
+                    name: store_name.to_string(),
+                    values: f.values.clone(),
+                });
+            }
+        }
     }
-    Ok(live
-        .into_iter()
-        .filter(|i| ids.is_empty() || ids.contains(id_of(i)))
-        .collect())
+    let listing = InstanceListing {
+        kind,
+        ids: None,
+        filters: on_instances,
+        limit,
+    };
+    let mut found: Vec<String> = Vec::new();
+    let out = listing
+        .page(ctx, member, token, |i| {
+            let id = (resource.id)(i);
+            if !named.is_empty() {
+                if !named.contains(id) {
+                    return None;
+                }
+                found.push(id.clone());
+            }
+            filter::passes(&filters, &(resource.attributes)(i)).then(|| (resource.render)(i))
+        })
+        .await?;
+    if let Some(missing) = named.iter().find(|v| !found.contains(v)) {
+        return Err(not_found(missing.clone()));
+    }
+    filter::validate(&filters, known)?;
+    Ok(out)
+}
+
+/// What a per-instance resource is: its id, its filter attributes, its answer.
+struct Resource {
+    id: fn(&Instance) -> &String,
+    attributes: fn(&Instance) -> Vec<(String, String)>,
+    render: fn(&Instance) -> Value,
 }
 
 /// DescribeVolumes over the root volumes of the caller's instances that are not terminated.
@@ -373,13 +417,30 @@ pub async fn describe_volumes(ctx: &Ctx<'_>, req: DescribeVolumesIn) -> Result<V
             return Err(Ec2Error::InvalidVolumeIdMalformed(id.clone()));
         }
     }
-    let all = super::every_instance(ctx, None).await?;
-    let live = named_live(&all, &req.volume_ids, |i| &i.root_volume_id)
-        .map_err(Ec2Error::InvalidVolumeNotFound)?;
-    let volumes = filtered(live, req.filters, VOLUME_FILTERS, |i| volume_attributes(i))?;
+    let out = per_instance(
+        ctx,
+        ("volumes", "Volumes"),
+        &req.next_token,
+        limit,
+        &req.volume_ids,
+        req.filters,
+        (
+            VOLUME_FILTERS,
+            &[
+                ("attachment.instance-id", "instance-id"),
+                ("availability-zone", "availability-zone"),
+            ],
+        ),
+        Resource {
+            id: |i| &i.root_volume_id,
+            attributes: volume_attributes,
+            render: root_volume,
+        },
+        Ec2Error::InvalidVolumeNotFound,
+    )
+    .await?;
     dry_run(req.dry_run)?;
-    let items = volumes.into_iter().map(root_volume).collect();
-    page_in_memory("Volumes", "volumes", items, &req.next_token, limit)
+    Ok(out)
 }
 
 // ------------------------------------------------------------------- network interfaces
@@ -457,36 +518,47 @@ pub async fn describe_network_interfaces(
             )));
         }
     }
-    let all = super::every_instance(ctx, None).await?;
-    let live = named_live(&all, &req.network_interface_ids, |i| {
-        &i.network_interface_id
-    })
-    .map_err(Ec2Error::InvalidNetworkInterfaceIdNotFound)?;
-    let found = filtered(live, req.filters, NETWORK_INTERFACE_FILTERS, |i| {
-        interface_attributes(i)
-    })?;
-    dry_run(req.dry_run)?;
-    let items = found
-        .into_iter()
-        .map(|i| {
-            let mut eni = render::primary_interface(i);
-            if let Some(o) = eni.as_object_mut() {
-                o.insert("AvailabilityZone".into(), json!(i.availability_zone));
-                o.insert("RequesterManaged".into(), json!(false));
-                if let Some(a) = o.get_mut("Attachment").and_then(Value::as_object_mut) {
-                    a.insert("InstanceId".into(), json!(i.instance_id));
-                    a.insert("InstanceOwnerId".into(), json!(i.scope.account));
-                }
-                o.insert("TagSet".into(), json!([]));
-            }
-            eni
-        })
-        .collect();
-    page_in_memory(
-        "NetworkInterfaces",
-        "interfaces",
-        items,
+    let out = per_instance(
+        ctx,
+        ("interfaces", "NetworkInterfaces"),
         &req.next_token,
         limit,
+        &req.network_interface_ids,
+        req.filters,
+        (
+            NETWORK_INTERFACE_FILTERS,
+            &[
+                ("subnet-id", "subnet-id"),
+                ("vpc-id", "vpc-id"),
+                ("availability-zone", "availability-zone"),
+                ("attachment.instance-id", "instance-id"),
+                ("private-ip-address", "private-ip-address"),
+                ("owner-id", "owner-id"),
+            ],
+        ),
+        Resource {
+            id: |i| &i.network_interface_id,
+            attributes: interface_attributes,
+            render: interface,
+        },
+        Ec2Error::InvalidNetworkInterfaceIdNotFound,
     )
+    .await?;
+    dry_run(req.dry_run)?;
+    Ok(out)
+}
+
+/// An instance's primary interface as DescribeNetworkInterfaces answers it.
+fn interface(i: &Instance) -> Value {
+    let mut eni = render::primary_interface(i);
+    if let Some(o) = eni.as_object_mut() {
+        o.insert("AvailabilityZone".into(), json!(i.availability_zone));
+        o.insert("RequesterManaged".into(), json!(false));
+        if let Some(a) = o.get_mut("Attachment").and_then(Value::as_object_mut) {
+            a.insert("InstanceId".into(), json!(i.instance_id));
+            a.insert("InstanceOwnerId".into(), json!(i.scope.account));
+        }
+        o.insert("TagSet".into(), json!([]));
+    }
+    eni
 }

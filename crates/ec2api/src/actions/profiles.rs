@@ -5,13 +5,11 @@
 //! (`model::profile_association`); the metadata host settles each change once it serves it.
 
 use super::launch::{iam_profile, IamInstanceProfileIn};
-use super::{
-    filters, instance_id, max_results, now_ms, page_in_memory, random, update_named_instances,
-    FilterIn,
-};
+use super::listing::{states_where, InstanceListing};
+use super::{filters, instance_id, max_results, now_ms, random, update_named_instances, FilterIn};
 use crate::context::Ctx;
 use crate::render;
-use model::filter;
+use model::filter::{self, Filter};
 use model::ids;
 use model::instance::{Instance, InstanceState, ASSOCIATION_ATTRIBUTE};
 use model::profile_association::{ProfileAssociation, ASSOCIATION};
@@ -241,39 +239,56 @@ pub async fn describe_iam_instance_profile_associations(
     super::page_after(ASSOCIATIONS_TOKEN, &req.next_token)?;
     let filters = filters(req.filters)?;
     filter::validate(&filters, ASSOCIATION_FILTERS)?;
-    let instances = super::every_instance(ctx, None).await?;
-    let all: Vec<(&Instance, &ProfileAssociation)> = instances
-        .iter()
-        .filter(|i| i.state != InstanceState::Terminated)
-        .filter_map(|i| i.profile_association.as_ref().map(|a| (i, a)))
-        .collect();
-    // Ids asked for must exist (UNCONFIRMED: EC2's answer for an unknown one).
-    if let Some(missing) = req
-        .association_ids
-        .iter()
-        .find(|id| !all.iter().any(|(_, a)| a.association_id == **id))
-    {
-        return Err(Ec2Error::InvalidAssociationIdNotFound(missing.clone()));
+    // The store selects the instances not terminated (they have none left), with the
+    // associations and instances asked for; the association's own state is checked here.
+    let mut on_instances = vec![states_where(|s| s != InstanceState::Terminated)];
+    if !req.association_ids.is_empty() {
+        on_instances.push(Filter {
+            name: ASSOCIATION_ATTRIBUTE.into(),
+            values: req.association_ids.clone(),
+        });
+        // Ids asked for must exist (UNCONFIRMED: EC2's answer for an unknown one); reading
+        // them costs as many instances as ids.
+        let found = ctx
+            .api
+            .store
+            .describe_instances(
+                &ctx.scope,
+                &store::InstanceQuery {
+                    filters: on_instances.clone(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        if let Some(missing) = req.association_ids.iter().find(|id| {
+            !found.instances.iter().any(|i| {
+                i.profile_association
+                    .as_ref()
+                    .is_some_and(|a| a.association_id == **id)
+            })
+        }) {
+            return Err(Ec2Error::InvalidAssociationIdNotFound(missing.clone()));
+        }
     }
-    let items: Vec<Value> = all
-        .into_iter()
-        .filter(|(_, a)| {
-            req.association_ids.is_empty() || req.association_ids.contains(&a.association_id)
-        })
-        .filter(|(i, a)| {
-            let attrs = [
-                ("instance-id".to_string(), i.instance_id.clone()),
-                ("state".to_string(), a.state.as_str().to_string()),
-            ];
-            filter::passes(&filters, &attrs)
-        })
-        .map(|(i, a)| association(&i.instance_id, a))
-        .collect();
-    page_in_memory(
-        "IamInstanceProfileAssociations",
-        ASSOCIATIONS_TOKEN,
-        items,
-        &req.next_token,
+    let (by_instance, by_state): (Vec<Filter>, Vec<Filter>) =
+        filters.into_iter().partition(|f| f.name == "instance-id");
+    on_instances.extend(by_instance);
+    let listing = InstanceListing {
+        kind: ASSOCIATIONS_TOKEN,
+        ids: None,
+        filters: on_instances,
         limit,
-    )
+    };
+    listing
+        .page(
+            ctx,
+            "IamInstanceProfileAssociations",
+            &req.next_token,
+            |i| {
+                let a = i.profile_association.as_ref()?;
+                let state = [("state".to_string(), a.state.as_str().to_string())];
+                filter::passes(&by_state, &state).then(|| association(&i.instance_id, a))
+            },
+        )
+        .await
 }

@@ -44,6 +44,17 @@ pub enum InstanceState {
 }
 
 impl InstanceState {
+    /// Every state, in the order of their codes (a listing's filter on states that the store
+    /// answers from its index, e.g. every state but `terminated`).
+    pub const ALL: [InstanceState; 6] = [
+        InstanceState::Pending,
+        InstanceState::Running,
+        InstanceState::ShuttingDown,
+        InstanceState::Terminated,
+        InstanceState::Stopping,
+        InstanceState::Stopped,
+    ];
+
     /// The state code EC2 reports (low byte).
     pub fn code(self) -> i64 {
         match self {
