@@ -2,8 +2,9 @@
 //! transitions and purge, the metadata hosts' acknowledgements; each write keeps the
 //! instance's filter attributes and tags and appends its feed entries.
 
-use super::documents::sync_tags;
+use super::documents::{insert_tags, sync_tags};
 use super::network::{find_subnet, held_addresses};
+use super::rows;
 use super::{job, trim_feed, Job};
 use crate::feed::RETENTION;
 use crate::instances::*;
@@ -11,8 +12,8 @@ use crate::sqlite::reads::{self, decode};
 use crate::{ChangeKind, Result};
 use model::vpc;
 use model::{Ec2Error, Instance, Scope};
-use sqlx::SqliteConnection;
-use std::collections::HashSet;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use tokio::sync::oneshot;
 
@@ -41,39 +42,95 @@ fn state_col(i: &Instance) -> &'static str {
     i.state.as_str()
 }
 
-async fn insert_instance(conn: &mut SqliteConnection, i: &Instance, now: i64) -> Result<()> {
-    let doc = serde_json::to_string(i)?;
-    let pk: i64 = sqlx::query_scalar(
-        "INSERT INTO instances (instance_id, account, region, state, subnet_id, private_ip, due_ms, pending_apply, client_token, terminated_at_ms, doc)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
-    )
-    .bind(&i.instance_id)
-    .bind(&i.scope.account)
-    .bind(&i.scope.region)
-    .bind(state_col(i))
-    .bind(&i.subnet_id)
-    .bind(i.private_ip.to_string())
-    .bind(i.transition.map(|t| t.due_ms))
-    .bind(pending_apply(i))
-    .bind(&i.client_token)
-    .bind(i.terminated_at_ms)
-    .bind(&doc)
-    .fetch_one(&mut *conn)
-    .await?;
-    sync_attrs(conn, pk, &[], &i.filter_attributes()).await?;
-    sync_tags(conn, &i.instance_id, "instance", &i.scope, &[], &i.tags).await?;
-    for kind in ChangeKind::between(None, Some(i)) {
-        append_change(
-            conn,
-            &i.instance_id,
-            kind,
-            i.options_generation,
-            now,
-            Some(&doc),
-        )
-        .await?;
+const INSERT_INSTANCE: &str = "INSERT INTO instances (instance_id, account, region, state, subnet_id, private_ip, due_ms, pending_apply, client_token, terminated_at_ms, doc) ";
+const INSERT_ATTR: &str = "INSERT OR IGNORE INTO instance_attrs (pk, name, value) ";
+const INSERT_CHANGE: &str = "INSERT INTO changes (instance_id, kind, generation, at_ms, doc) ";
+
+/// The rows of launched instances, their filter attributes, tags and feed entries, each
+/// table written by multi-row statements: a launch of a thousand runs tens of statements,
+/// not tens of thousands. Each document is serialised once, for its row and its feed entry.
+async fn insert_instances(
+    conn: &mut SqliteConnection,
+    launched: &[Instance],
+    now: i64,
+) -> Result<()> {
+    let docs = launched
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let rows: Vec<(&Instance, &String)> = launched.iter().zip(&docs).collect();
+    let mut pks: HashMap<String, i64> = HashMap::with_capacity(launched.len());
+    for chunk in rows.chunks(rows::per_statement(11)) {
+        let mut q = QueryBuilder::<Sqlite>::new(INSERT_INSTANCE);
+        q.push_values(chunk, |mut b, (i, doc)| {
+            b.push_bind(&i.instance_id)
+                .push_bind(&i.scope.account)
+                .push_bind(&i.scope.region)
+                .push_bind(state_col(i))
+                .push_bind(&i.subnet_id)
+                .push_bind(i.private_ip.to_string())
+                .push_bind(i.transition.map(|t| t.due_ms))
+                .push_bind(pending_apply(i))
+                .push_bind(&i.client_token)
+                .push_bind(i.terminated_at_ms)
+                .push_bind(doc.as_str());
+        });
+        q.push(" RETURNING pk, instance_id");
+        let inserted: Vec<(i64, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        pks.extend(inserted.into_iter().map(|(pk, id)| (id, pk)));
     }
-    Ok(())
+    let mut attrs = Vec::new();
+    for i in launched {
+        let pk = pks[&i.instance_id];
+        attrs.extend(
+            i.filter_attributes()
+                .into_iter()
+                .map(|(name, value)| (pk, name, value)),
+        );
+    }
+    rows::insert(
+        conn,
+        INSERT_ATTR,
+        "",
+        3,
+        &attrs,
+        |mut b, (pk, name, value)| {
+            b.push_bind(*pk).push_bind(name).push_bind(value);
+        },
+    )
+    .await?;
+    let tags: Vec<_> = launched
+        .iter()
+        .flat_map(|i| {
+            i.tags
+                .iter()
+                .map(move |t| (i.instance_id.as_str(), &i.scope, t))
+        })
+        .collect();
+    insert_tags(conn, "instance", &tags).await?;
+    let changes: Vec<(&Instance, ChangeKind, &String)> = rows
+        .iter()
+        .flat_map(|(i, doc)| {
+            ChangeKind::between(None, Some(i))
+                .into_iter()
+                .map(move |k| (*i, k, *doc))
+        })
+        .collect();
+    rows::insert(
+        conn,
+        INSERT_CHANGE,
+        "",
+        5,
+        &changes,
+        |mut b, (i, kind, doc)| {
+            b.push_bind(&i.instance_id)
+                .push_bind(kind.as_str())
+                .push_bind(i.options_generation as i64)
+                .push_bind(now)
+                .push_bind(doc.as_str());
+        },
+    )
+    .await
 }
 
 fn pending_apply(i: &Instance) -> bool {
@@ -226,9 +283,7 @@ pub fn launch(
                 addresses,
                 defaults,
             })?;
-            for i in &instances {
-                insert_instance(conn, i, now).await?;
-            }
+            insert_instances(conn, &instances, now).await?;
             Ok(LaunchOutcome {
                 instances,
                 replayed: false,

@@ -11,6 +11,7 @@
 //! - [`instances`]: launches, instance writes and their feed entries, the lifecycle.
 //! - [`defaults`], [`images`], [`templates`], [`network`], [`iam`]: the other records.
 //! - [`documents`]: the rows of documents kept per scope by id, and of tags.
+//! - [`rows`]: multi-row INSERTs, so that a launch of many instances runs few statements.
 
 pub(super) mod defaults;
 mod documents;
@@ -18,6 +19,7 @@ pub(super) mod iam;
 pub(super) mod images;
 pub(super) mod instances;
 pub(super) mod network;
+mod rows;
 pub(super) mod templates;
 
 use super::reads;
