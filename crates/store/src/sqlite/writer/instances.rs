@@ -137,6 +137,9 @@ fn pending_apply(i: &Instance) -> bool {
     i.options_state() == model::OptionsState::Pending
 }
 
+/// Write what a write changed: the row, the attributes that differ, the feed entries (and
+/// the tags, when they changed), the first three as one round trip to SQLite (a statement
+/// each, sent together), since a write waits for the previous one in its batch.
 async fn save_instance(
     conn: &mut SqliteConnection,
     pk: i64,
@@ -148,64 +151,65 @@ async fn save_instance(
         return Ok(());
     }
     let doc = serde_json::to_string(after)?;
-    sqlx::query(
-        "UPDATE instances SET state = ?, private_ip = ?, due_ms = ?, pending_apply = ?, terminated_at_ms = ?, doc = ? WHERE pk = ?",
-    )
-    .bind(state_col(after))
-    .bind(after.private_ip.to_string())
-    .bind(after.transition.map(|t| t.due_ms))
-    .bind(pending_apply(after))
-    .bind(after.terminated_at_ms)
-    .bind(&doc)
-    .bind(pk)
-    .execute(&mut *conn)
-    .await?;
-    sync_attrs(
-        conn,
-        pk,
-        &before.filter_attributes(),
-        &after.filter_attributes(),
-    )
-    .await?;
-    sync_tags(
-        conn,
-        &after.instance_id,
-        "instance",
-        &after.scope,
-        &before.tags,
-        &after.tags,
-    )
-    .await?;
-    for kind in ChangeKind::between(Some(before), Some(after)) {
-        let g = after.options_generation;
-        append_change(conn, &after.instance_id, kind, g, now, Some(&doc)).await?;
-    }
-    Ok(())
-}
-
-async fn sync_attrs(
-    conn: &mut SqliteConnection,
-    pk: i64,
-    before: &[(String, String)],
-    after: &[(String, String)],
-) -> Result<()> {
-    let old: HashSet<&(String, String)> = before.iter().collect();
-    let new: HashSet<&(String, String)> = after.iter().collect();
+    let (old, new) = (before.filter_attributes(), after.filter_attributes());
+    let (old, new): (HashSet<&(String, String)>, HashSet<&(String, String)>) =
+        (old.iter().collect(), new.iter().collect());
+    let mut q = QueryBuilder::<Sqlite>::new("UPDATE instances SET state = ");
+    q.push_bind(state_col(after))
+        .push(", private_ip = ")
+        .push_bind(after.private_ip.to_string())
+        .push(", due_ms = ")
+        .push_bind(after.transition.map(|t| t.due_ms))
+        .push(", pending_apply = ")
+        .push_bind(pending_apply(after))
+        .push(", terminated_at_ms = ")
+        .push_bind(after.terminated_at_ms)
+        .push(", doc = ")
+        .push_bind(doc.as_str())
+        .push(" WHERE pk = ")
+        .push_bind(pk)
+        .push(";");
     for (name, value) in old.difference(&new) {
-        sqlx::query("DELETE FROM instance_attrs WHERE pk = ? AND name = ? AND value = ?")
-            .bind(pk)
-            .bind(name)
-            .bind(value)
-            .execute(&mut *conn)
-            .await?;
+        q.push(" DELETE FROM instance_attrs WHERE pk = ")
+            .push_bind(pk)
+            .push(" AND name = ")
+            .push_bind(name.as_str())
+            .push(" AND value = ")
+            .push_bind(value.as_str())
+            .push(";");
     }
-    for (name, value) in new.difference(&old) {
-        sqlx::query("INSERT OR IGNORE INTO instance_attrs (pk, name, value) VALUES (?, ?, ?)")
-            .bind(pk)
-            .bind(name)
-            .bind(value)
-            .execute(&mut *conn)
-            .await?;
+    let added: Vec<&&(String, String)> = new.difference(&old).collect();
+    if !added.is_empty() {
+        q.push(" ").push(INSERT_ATTR);
+        q.push_values(added, |mut b, (name, value)| {
+            b.push_bind(pk)
+                .push_bind(name.as_str())
+                .push_bind(value.as_str());
+        });
+        q.push(";");
+    }
+    let kinds = ChangeKind::between(Some(before), Some(after));
+    if !kinds.is_empty() {
+        q.push(" ").push(INSERT_CHANGE);
+        q.push_values(kinds, |mut b, kind| {
+            b.push_bind(after.instance_id.as_str())
+                .push_bind(kind.as_str())
+                .push_bind(after.options_generation as i64)
+                .push_bind(now)
+                .push_bind(doc.as_str());
+        });
+    }
+    q.build().execute(&mut *conn).await?;
+    if before.tags != after.tags {
+        sync_tags(
+            conn,
+            &after.instance_id,
+            "instance",
+            &after.scope,
+            &before.tags,
+            &after.tags,
+        )
+        .await?;
     }
     Ok(())
 }
