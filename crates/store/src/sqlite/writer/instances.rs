@@ -11,31 +11,68 @@ use crate::instances::*;
 use crate::sqlite::reads::{self, decode};
 use crate::{ChangeKind, Result};
 use model::vpc;
-use model::{Ec2Error, Instance, Scope};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use model::{AccountDefaults, Ec2Error, Instance, Scope};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use tokio::sync::oneshot;
 
+/// Instances by id as a write reads them: `(pk, instance)` of those found (in `scope`, when
+/// one is given), and the scope's account defaults when `defaults_of` names one, all in one
+/// round trip to SQLite (a SELECT each, sent together), since the write waits on each.
 async fn load_for_update(
     conn: &mut SqliteConnection,
     scope: Option<&Scope>,
-    id: &str,
-) -> Result<Option<(i64, Instance)>> {
-    let row: Option<(i64, String, String, String)> =
-        sqlx::query_as("SELECT pk, account, region, doc FROM instances WHERE instance_id = ?")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    match row {
-        Some((pk, account, region, doc)) => {
-            if scope.is_some_and(|s| s.account != account || s.region != region) {
-                return Ok(None);
-            }
-            Ok(Some((pk, decode(&doc)?)))
+    ids: &[String],
+    defaults_of: Option<&Scope>,
+) -> Result<(HashMap<String, (i64, Instance)>, Option<AccountDefaults>)> {
+    let mut found = HashMap::with_capacity(ids.len());
+    let mut defaults = None;
+    let chunks: Vec<&[String]> = if ids.is_empty() {
+        vec![&[]]
+    } else {
+        ids.chunks(rows::per_statement(1)).collect()
+    };
+    let last = chunks.len() - 1;
+    for (n, chunk) in chunks.into_iter().enumerate() {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT pk, account, region, doc, instance_id FROM instances WHERE instance_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
         }
-        None => Ok(None),
+        q.push(")");
+        let with_defaults = defaults_of.filter(|_| n == last);
+        if let Some(s) = with_defaults {
+            q.push("; SELECT doc FROM account_defaults WHERE account = ")
+                .push_bind(s.account.as_str())
+                .push(" AND region = ")
+                .push_bind(s.region.as_str());
+        }
+        // Rows of the two statements tell themselves apart by their number of columns.
+        for row in q.build().fetch_all(&mut *conn).await? {
+            if row.len() == 1 {
+                defaults = Some(decode(row.try_get::<&str, _>(0)?)?);
+                continue;
+            }
+            let (pk, account, region, doc, id): (i64, &str, &str, &str, String) = (
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            );
+            if scope.is_some_and(|s| s.account != account || s.region != region) {
+                continue;
+            }
+            found.insert(id, (pk, decode(doc)?));
+        }
+        if with_defaults.is_some() && defaults.is_none() {
+            defaults = Some(AccountDefaults::default());
+        }
     }
+    Ok((found, defaults))
 }
 
 fn state_col(i: &Instance) -> &'static str {
@@ -305,11 +342,13 @@ pub fn update_instances(
 ) -> Job {
     job(reply, move |conn, now| {
         Box::pin(async move {
+            let (loaded, defaults) =
+                load_for_update(conn, Some(&scope), &ids, Some(&scope)).await?;
             let mut found = Vec::with_capacity(ids.len());
             let mut missing = Vec::new();
             for id in &ids {
-                match load_for_update(conn, Some(&scope), id).await? {
-                    Some(x) => found.push(x),
+                match loaded.get(id) {
+                    Some(x) => found.push(x.clone()),
                     None => missing.push(id.clone()),
                 }
             }
@@ -319,7 +358,7 @@ pub fn update_instances(
                 return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
             }
             let ctx = MutationContext {
-                defaults: reads::defaults(conn, &scope).await?,
+                defaults: defaults.unwrap_or_default(),
             };
             let mut out = Vec::with_capacity(found.len());
             for (pk, before) in pks.into_iter().zip(found) {
@@ -383,13 +422,17 @@ pub fn mark_applied(applied: Vec<(String, u64)>, reply: oneshot::Sender<Result<u
     job(reply, move |conn, now| {
         Box::pin(async move {
             let mut n = 0;
+            let ids: Vec<String> = applied.iter().map(|(id, _)| id.clone()).collect();
+            let (mut loaded, _) = load_for_update(conn, None, &ids, None).await?;
             for (id, generation) in applied {
-                let Some((pk, before)) = load_for_update(conn, None, &id).await? else {
+                // A second entry for the same instance reads what the first wrote.
+                let Some((pk, before)) = loaded.get(&id).cloned() else {
                     continue;
                 };
                 let mut after = before.clone();
                 if after.mark_applied(generation) {
                     save_instance(conn, pk, &before, &after, now).await?;
+                    loaded.insert(id, (pk, after));
                     n += 1;
                 }
             }
@@ -405,13 +448,17 @@ pub fn settle_associations(
     job(reply, move |conn, now| {
         Box::pin(async move {
             let mut out = Vec::new();
+            let ids: Vec<String> = settled.iter().map(|(id, _)| id.clone()).collect();
+            let (mut loaded, _) = load_for_update(conn, None, &ids, None).await?;
             for (id, association_id) in settled {
-                let Some((pk, before)) = load_for_update(conn, None, &id).await? else {
+                // A second entry for the same instance reads what the first wrote.
+                let Some((pk, before)) = loaded.get(&id).cloned() else {
                     continue;
                 };
                 let mut after = before.clone();
                 if after.settle_association(&association_id) {
                     save_instance(conn, pk, &before, &after, now).await?;
+                    loaded.insert(id, (pk, after.clone()));
                     out.push(after);
                 }
             }
