@@ -189,8 +189,8 @@ async fn save_instance(
     }
     let doc = serde_json::to_string(after)?;
     let (old, new) = (before.filter_attributes(), after.filter_attributes());
-    let (old, new): (HashSet<&(String, String)>, HashSet<&(String, String)>) =
-        (old.iter().collect(), new.iter().collect());
+    let old: HashSet<&(String, String)> = old.iter().collect();
+    let new: HashSet<&(String, String)> = new.iter().collect();
     let mut q = QueryBuilder::<Sqlite>::new("UPDATE instances SET state = ");
     q.push_bind(state_col(after))
         .push(", private_ip = ")
