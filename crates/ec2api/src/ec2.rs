@@ -67,7 +67,7 @@ async fn answer(call: &Call<'_>) -> Result<String, Ec2Error> {
         tracing::error!(action = action.name(), "answered without its authorization");
         return Err(Ec2Error::InternalError);
     }
-    xml::encode(action.name(), call.request_id, &output).map_err(|e| {
+    xml::encode_output(action.name(), call.request_id, output).map_err(|e| {
         tracing::error!(error = %e, action = action.name(), "response encoding");
         Ec2Error::InternalError
     })

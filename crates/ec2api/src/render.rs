@@ -1,6 +1,7 @@
 //! Domain records as the EC2 model's output members (the names boto3 shows), ready for the
-//! XML encoder.
+//! XML encoder; lists of instances as outputs made item by item (`protocol::output`).
 
+use crate::protocol::output::Output;
 use model::catalogue;
 use model::image::Image;
 use model::instance::Instance;
@@ -157,25 +158,40 @@ pub fn instance(i: &Instance) -> Value {
     v
 }
 
-/// DescribeInstances groups instances by reservation, in the order they come.
-pub fn reservations(instances: &[Instance]) -> Value {
-    let mut out: Vec<Value> = Vec::new();
-    let mut current: Option<String> = None;
+/// DescribeInstances groups instances by reservation, in the order they come. Each
+/// reservation, and each of its instances, is rendered only when the encoder writes it.
+pub fn reservations(instances: Vec<Instance>) -> Output {
+    Output::items(by_reservation(instances), reservation)
+}
+
+/// One `Reservation` (RunInstances answers one) of instances launched together; its
+/// instances rendered one at a time. `None` without instances.
+pub fn reservation(instances: Vec<Instance>) -> Output {
+    let (id, owner) = match instances.first() {
+        Some(i) => (json!(i.reservation_id), json!(i.scope.account)),
+        None => (Value::Null, Value::Null),
+    };
+    Output::Struct(vec![
+        ("ReservationId", id.into()),
+        ("OwnerId", owner.into()),
+        ("Groups", json!([]).into()),
+        (
+            "Instances",
+            Output::items(instances, |i| instance(&i).into()),
+        ),
+    ])
+}
+
+/// Runs of instances of the same reservation, in the order they come.
+fn by_reservation(instances: Vec<Instance>) -> Vec<Vec<Instance>> {
+    let mut out: Vec<Vec<Instance>> = Vec::new();
     for i in instances {
-        if current.as_deref() != Some(&i.reservation_id) {
-            out.push(json!({
-                "ReservationId": i.reservation_id,
-                "OwnerId": i.scope.account,
-                "Groups": [],
-                "Instances": [],
-            }));
-            current = Some(i.reservation_id.clone());
-        }
-        if let Some(Value::Array(list)) = out.last_mut().and_then(|r| r.get_mut("Instances")) {
-            list.push(instance(i));
+        match out.last_mut() {
+            Some(run) if run[0].reservation_id == i.reservation_id => run.push(i),
+            _ => out.push(vec![i]),
         }
     }
-    Value::Array(out)
+    out
 }
 
 /// The `Image` structure of DescribeImages.
@@ -221,6 +237,125 @@ pub fn image(img: &Image) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::xml::{encode, encode_output};
+    use model::instance::{IamProfileRef, InstanceState};
+    use model::tags::Tag;
+
+    /// The reservations as the encoder took them before it streamed: the whole page as one
+    /// value. The streaming encoder must write the same bytes.
+    fn whole_reservations(instances: &[Instance]) -> Value {
+        let mut out: Vec<Value> = Vec::new();
+        let mut current: Option<String> = None;
+        for i in instances {
+            if current.as_deref() != Some(&i.reservation_id) {
+                out.push(json!({
+                    "ReservationId": i.reservation_id,
+                    "OwnerId": i.scope.account,
+                    "Groups": [],
+                    "Instances": [],
+                }));
+                current = Some(i.reservation_id.clone());
+            }
+            if let Some(Value::Array(list)) = out.last_mut().and_then(|r| r.get_mut("Instances")) {
+                list.push(instance(i));
+            }
+        }
+        Value::Array(out)
+    }
+
+    /// Instances of two reservations, in every shape the renderer knows: running with tags,
+    /// a key, groups and a profile; the model's pending and stopping records; terminated.
+    fn sample() -> Vec<Instance> {
+        let pending: Instance = serde_json::from_str(include_str!(
+            "../../model/src/instance/testdata/pending.json"
+        ))
+        .unwrap();
+        let stopping: Instance = serde_json::from_str(include_str!(
+            "../../model/src/instance/testdata/stopping.json"
+        ))
+        .unwrap();
+        let mut out = vec![pending, stopping];
+        for n in 0..5u8 {
+            let mut i = model::testing::instance(if n % 2 == 0 { "t3.micro" } else { "m5.large" });
+            i.instance_id = format!("i-0123456789abcde{n:02}");
+            i.reservation_id = "r-0fedcba9876543210".into();
+            i.ami_launch_index = u32::from(n);
+            i.tags = vec![Tag {
+                key: "Name".into(),
+                value: format!("web <{n}> & co"),
+            }];
+            i.key_name = Some("k".into());
+            i.security_groups = vec![("sg-0123456789abcdef0".into(), "default".into())];
+            if n == 1 {
+                i.iam_instance_profile = Some(IamProfileRef {
+                    arn: "arn:aws:iam::123456789012:instance-profile/p".into(),
+                    id: "AIPAEXAMPLE".into(),
+                    role: None,
+                });
+            }
+            if n == 4 {
+                i.state = InstanceState::Terminated;
+                i.tags.clear();
+            }
+            out.push(i);
+        }
+        out
+    }
+
+    #[test]
+    fn a_streamed_describe_page_is_the_whole_page_byte_for_byte() {
+        let whole = json!({"Reservations": whole_reservations(&sample()), "NextToken": "bmV4dA=="});
+        let streamed = Output::Struct(vec![
+            ("Reservations", reservations(sample())),
+            ("NextToken", json!("bmV4dA==").into()),
+        ]);
+        let want = encode("DescribeInstances", "rid", &whole).unwrap();
+        let got = encode_output("DescribeInstances", "rid", streamed).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(got.matches("<reservationId>").count(), 2);
+        assert_eq!(got.matches("<instanceId>").count(), 7);
+        let last = Output::Struct(vec![
+            ("Reservations", reservations(sample())),
+            ("NextToken", Value::Null.into()),
+        ]);
+        let whole = json!({"Reservations": whole_reservations(&sample())});
+        assert_eq!(
+            encode_output("DescribeInstances", "rid", last).unwrap(),
+            encode("DescribeInstances", "rid", &whole).unwrap()
+        );
+        let empty = Output::Struct(vec![("Reservations", reservations(vec![]))]);
+        assert_eq!(
+            encode_output("DescribeInstances", "rid", empty).unwrap(),
+            encode("DescribeInstances", "rid", &json!({"Reservations": []})).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_streamed_launch_is_the_whole_reservation_byte_for_byte() {
+        let launched: Vec<Instance> = sample().into_iter().skip(2).collect();
+        let mut whole = whole_reservations(&launched);
+        let whole = whole.as_array_mut().and_then(|a| a.pop()).unwrap();
+        let want = encode("RunInstances", "rid", &whole).unwrap();
+        let got = encode_output("RunInstances", "rid", reservation(launched)).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(got.matches("<instanceId>").count(), 5);
+    }
+
+    #[test]
+    fn a_streamed_answer_refuses_keys_the_model_lacks() {
+        let bogus = Output::Struct(vec![("Bogus", json!(1).into())]);
+        assert!(encode_output("DescribeInstances", "r", bogus).is_err());
+        let item = Output::Struct(vec![(
+            "Reservations",
+            Output::items(
+                vec![json!({"ReservationId": "r-1", "Bogus": 1})],
+                Output::from,
+            ),
+        )]);
+        assert!(encode_output("DescribeInstances", "r", item).is_err());
+        let not_a_list = Output::Struct(vec![("Reservations", json!({}).into())]);
+        assert!(encode_output("DescribeInstances", "r", not_a_list).is_err());
+    }
 
     #[test]
     fn timestamps() {

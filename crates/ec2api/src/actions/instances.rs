@@ -7,6 +7,7 @@ use super::{
     update_named_instances, FilterIn,
 };
 use crate::context::Ctx;
+use crate::protocol::output::Output;
 use crate::render;
 use model::filter::{self, INSTANCE_FILTERS};
 use model::instance::{Instance, InstanceState, StateChange};
@@ -44,7 +45,7 @@ fn ids_or_pages(
 pub async fn describe_instances(
     ctx: &Ctx<'_>,
     req: DescribeInstancesIn,
-) -> Result<Value, Ec2Error> {
+) -> Result<Output, Ec2Error> {
     let (ids, limit) = ids_or_pages(&req.instance_ids, req.max_results)?;
     let after = page_after(INSTANCES_TOKEN, &req.next_token)?;
     let filters = filters(req.filters)?;
@@ -63,11 +64,11 @@ pub async fn describe_instances(
             },
         )
         .await?;
-    let mut out = json!({ "Reservations": render::reservations(&page.instances) });
-    if let Some(next) = page.next {
-        out["NextToken"] = json!(encode_token(INSTANCES_TOKEN, next));
-    }
-    Ok(out)
+    let next = page.next.map(|n| encode_token(INSTANCES_TOKEN, n));
+    Ok(Output::Struct(vec![
+        ("Reservations", render::reservations(page.instances)),
+        ("NextToken", json!(next).into()),
+    ]))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,6 +4,7 @@
 
 use super::{dry_run, instance_id, now_ms, random, tags_for, TagSpecificationIn};
 use crate::context::Ctx;
+use crate::protocol::output::Output;
 use crate::render;
 use base64::Engine;
 use model::catalogue;
@@ -11,9 +12,8 @@ use model::ids;
 use model::instance::IamProfileRef;
 use model::options::OptionsPatch;
 use model::profile_association::ASSOCIATION;
-use model::{Ec2Error, Scope};
+use model::{Ec2Error, Instance, Scope};
 use serde::Deserialize;
-use serde_json::Value;
 use store::LaunchRequest;
 
 /// `MetadataOptions` of RunInstances and of launch template data (same members).
@@ -286,7 +286,18 @@ fn fingerprint(req: &RunInstancesIn) -> String {
     hex::encode(Sha256::digest(format!("{r:?}").as_bytes()))
 }
 
-pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, Ec2Error> {
+/// RunInstances: the reservation launched, its instances rendered one at a time as the
+/// answer is encoded.
+pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Output, Ec2Error> {
+    let instances = launch(ctx, req).await?;
+    if instances.is_empty() {
+        return Err(Ec2Error::InternalError);
+    }
+    Ok(render::reservation(instances))
+}
+
+/// The instances a RunInstances launches (or launched, replayed by its client token).
+async fn launch(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Vec<Instance>, Ec2Error> {
     use model::launch::{self, CpuCredits, ShutdownBehavior};
     let launch_fingerprint = fingerprint(&req);
     // --- syntax ---
@@ -545,11 +556,7 @@ pub async fn run_instances(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Value, 
             "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).".into(),
         ));
     }
-    let mut out = render::reservations(&outcome.instances);
-    match out.as_array_mut().and_then(|a| a.pop()) {
-        Some(r) => Ok(r),
-        None => Err(Ec2Error::InternalError),
-    }
+    Ok(outcome.instances)
 }
 
 /// Fresh ids for one launched instance.
@@ -598,11 +605,11 @@ pub async fn launch_first_instance(api: &crate::Api) -> Result<String, Ec2Error>
         already_running: true,
         ..Default::default()
     };
-    let r = run_instances(&ctx, req).await?;
-    let id = r["Instances"][0]["InstanceId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let launched = launch(&ctx, req).await?;
+    let id = launched
+        .first()
+        .map(|i| i.instance_id.clone())
+        .unwrap_or_default();
     let _ = instance_id(&id)?;
     Ok(id)
 }

@@ -2,7 +2,8 @@
 //! input), and the handlers, grouped by the resource they act on. The decoded input (a JSON
 //! object keyed by the model's member names) is deserialized once into the request's typed
 //! input, which authorization reads and [`dispatch`] hands to the action's handler; a handler
-//! returns its output as JSON keyed the same way.
+//! returns its output as JSON keyed the same way, or, when it lists instances, as an
+//! [`Output`] whose long list is rendered item by item as it is encoded.
 
 mod attributes;
 mod defaults;
@@ -20,6 +21,7 @@ mod templates;
 mod vpcs;
 
 use crate::context::Ctx;
+use crate::protocol::output::Output;
 use base64::Engine;
 use model::filter::Filter;
 use model::Ec2Error;
@@ -65,8 +67,8 @@ macro_rules! actions {
         }
 
         /// Run the request's handler.
-        pub async fn dispatch(ctx: &Ctx<'_>, request: Request) -> Result<Value, Ec2Error> {
-            match request { $(Request::$variant(input) => $handler(ctx, input).await),* }
+        pub async fn dispatch(ctx: &Ctx<'_>, request: Request) -> Result<Output, Ec2Error> {
+            match request { $(Request::$variant(input) => $handler(ctx, input).await.map(Into::into)),* }
         }
     };
 }

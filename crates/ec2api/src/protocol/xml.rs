@@ -5,7 +5,8 @@
 //! wraps list items in the list member's element (`item` throughout EC2), and refuses a key the
 //! model does not have, since SDK parsers would silently drop it.
 
-use super::shapes::{model, Shape};
+use super::output::Output;
+use super::shapes::{model, Member, Shape};
 use std::borrow::Cow;
 
 /// XML-escape text, replacing the characters XML 1.0 cannot carry at all (most C0 controls,
@@ -36,22 +37,56 @@ pub struct EncodeError(String);
 
 /// The success envelope of `operation`.
 pub fn encode(operation: &str, request_id: &str, body: &Value) -> Result<String, EncodeError> {
+    envelope(operation, request_id, |out, shape| match shape {
+        Some(shape) => members(out, shape, body, 1),
+        None => no_output(operation, body.as_object().is_none_or(|o| o.is_empty())),
+    })
+}
+
+/// The success envelope of `operation` for an answer whose long lists are made item by item:
+/// each item is rendered, written and dropped before the next is made, so the text is the
+/// only thing that grows. Writes what `encode` writes for the same answer made whole.
+pub fn encode_output(
+    operation: &str,
+    request_id: &str,
+    body: Output,
+) -> Result<String, EncodeError> {
+    match body {
+        Output::Value(v) => encode(operation, request_id, &v),
+        body => envelope(operation, request_id, |out, shape| match shape {
+            Some(shape) => output_members(out, shape, body, 1),
+            None => no_output(operation, false),
+        }),
+    }
+}
+
+/// The envelope around what `body` writes along the operation's output shape.
+fn envelope(
+    operation: &str,
+    request_id: &str,
+    body: impl FnOnce(&mut String, Option<&str>) -> Result<Option<&'static str>, EncodeError>,
+) -> Result<String, EncodeError> {
     let mut out = String::with_capacity(1024);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = write!(
         out,
         "<{operation}Response xmlns=\"{NAMESPACE}\">\n    <requestId>{request_id}</requestId>\n"
     );
-    if let Some(shape) = model().output(operation) {
-        members(&mut out, shape, body, 1)?;
-    } else if body.as_object().is_none_or(|o| o.is_empty()) {
-        // Actions without an output shape (CreateTags, RebootInstances, …) answer `return`.
-        out.push_str("    <return>true</return>\n");
-    } else {
-        return Err(EncodeError(format!("{operation} has no output")));
+    if let Some(text) = body(&mut out, model().output(operation))? {
+        out.push_str(text);
     }
     let _ = writeln!(out, "</{operation}Response>");
     Ok(out)
+}
+
+/// Actions without an output shape (CreateTags, RebootInstances, …) answer `return`; anything
+/// else for them is a handler's mistake.
+fn no_output(operation: &str, empty: bool) -> Result<Option<&'static str>, EncodeError> {
+    if empty {
+        Ok(Some("    <return>true</return>\n"))
+    } else {
+        Err(EncodeError(format!("{operation} has no output")))
+    }
 }
 
 fn indent(out: &mut String, depth: usize) {
@@ -60,10 +95,13 @@ fn indent(out: &mut String, depth: usize) {
     }
 }
 
-fn members(out: &mut String, shape_name: &str, v: &Value, depth: usize) -> Result<(), EncodeError> {
-    let Some(Shape::Structure { members, .. }) = model().shape(shape_name) else {
-        return Err(EncodeError(format!("{shape_name} is not a structure")));
-    };
+fn members(
+    out: &mut String,
+    shape_name: &str,
+    v: &Value,
+    depth: usize,
+) -> Result<Option<&'static str>, EncodeError> {
+    let members = structure(shape_name)?;
     let Some(obj) = v.as_object() else {
         return Err(EncodeError(format!(
             "{shape_name} needs an object, got {v}"
@@ -82,7 +120,101 @@ fn members(out: &mut String, shape_name: &str, v: &Value, depth: usize) -> Resul
             element(out, m.element_name(), &m.shape, child, depth)?;
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+fn structure(shape_name: &str) -> Result<&'static [Member], EncodeError> {
+    match model().shape(shape_name) {
+        Some(Shape::Structure { members, .. }) => Ok(members),
+        _ => Err(EncodeError(format!("{shape_name} is not a structure"))),
+    }
+}
+
+/// `members` for a structure made of outputs: the same checks, names and order.
+fn output_members(
+    out: &mut String,
+    shape_name: &str,
+    v: Output,
+    depth: usize,
+) -> Result<Option<&'static str>, EncodeError> {
+    let fields = match v {
+        Output::Value(v) => return members(out, shape_name, &v, depth),
+        Output::Struct(fields) => fields,
+        Output::Items(_) => {
+            return Err(EncodeError(format!(
+                "{shape_name} needs an object, got a list"
+            )))
+        }
+    };
+    let members = structure(shape_name)?;
+    let mut fields: Vec<Option<(&str, Output)>> = fields.into_iter().map(Some).collect();
+    if let Some((key, _)) = fields
+        .iter()
+        .flatten()
+        .find(|(k, _)| !members.iter().any(|m| m.name == *k))
+    {
+        return Err(EncodeError(format!("{shape_name} has no member {key}")));
+    }
+    for m in members {
+        let Some((_, child)) = fields
+            .iter_mut()
+            .find(|f| f.as_ref().is_some_and(|(k, _)| *k == m.name))
+            .and_then(Option::take)
+        else {
+            continue;
+        };
+        if matches!(child, Output::Value(Value::Null)) {
+            continue;
+        }
+        output_element(out, m.element_name(), &m.shape, child, depth)?;
+    }
+    Ok(None)
+}
+
+/// `element` for an output: a structure of outputs, or a list whose items are made, written
+/// and dropped one at a time.
+fn output_element(
+    out: &mut String,
+    name: &str,
+    shape_name: &str,
+    v: Output,
+    depth: usize,
+) -> Result<(), EncodeError> {
+    match v {
+        Output::Value(v) => element(out, name, shape_name, &v, depth),
+        Output::Struct(fields) => {
+            structure(shape_name)?;
+            indent(out, depth);
+            if fields.is_empty() {
+                let _ = writeln!(out, "<{name}/>");
+                return Ok(());
+            }
+            let _ = writeln!(out, "<{name}>");
+            output_members(out, shape_name, Output::Struct(fields), depth + 1)?;
+            indent(out, depth);
+            let _ = writeln!(out, "</{name}>");
+            Ok(())
+        }
+        Output::Items(items) => {
+            let Some(Shape::List { member, .. }) = model().shape(shape_name) else {
+                return Err(EncodeError(format!("{name} needs a list")));
+            };
+            let mut items = items.peekable();
+            indent(out, depth);
+            if items.peek().is_none() {
+                let _ = writeln!(out, "<{name}/>");
+                return Ok(());
+            }
+            let _ = writeln!(out, "<{name}>");
+            let item_name = member.location_name.as_deref().unwrap_or("member");
+            for item in items {
+                output_element(out, item_name, &member.shape, item, depth + 1)?;
+            }
+            indent(out, depth);
+            let _ = writeln!(out, "</{name}>");
+            Ok(())
+        }
+    }
 }
 
 fn element(

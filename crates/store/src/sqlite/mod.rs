@@ -1,7 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode.
 //!
 //! Reads go through a pool of read-only connections (WAL lets them run beside the writer).
-//! Every write goes to a single writer task ([`writer`]) that applies queued writes in one
+//! Every write goes to a single writer task ([`writer`], on a thread of its own) that applies queued writes in one
 //! transaction, each inside its own savepoint, and commits once: group commit, so that one
 //! fsync covers many acknowledged writes. A write is answered only after its commit, so an
 //! acknowledged change is on disk (`synchronous=FULL`) before the API responds.
@@ -34,7 +34,8 @@ pub struct SqliteStore {
     read: SqlitePool,
     jobs: mpsc::Sender<writer::Msg>,
     latest: watch::Receiver<u64>,
-    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Answered when the writer's thread has stopped.
+    writer: Mutex<Option<oneshot::Receiver<()>>>,
     /// Rows the paged listings have read (see [`SqliteStore::rows_read`]).
     rows_read: std::sync::atomic::AtomicU64,
 }
@@ -97,13 +98,30 @@ impl SqliteStore {
         // a future that holds higher-ranked job closures (rust-lang/rust#102211).
         let run: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
             Box::pin(writer::run(conn, rx, seq_tx));
-        let handle = tokio::spawn(run);
+        let (done_tx, done_rx) = oneshot::channel();
+        // The writer runs on a thread of its own: each write waits on SQLite several times
+        // (a round trip to sqlx's connection thread each), and on the API's runtime every one
+        // of those wake-ups would queue behind the requests being served, so that the one
+        // writer, which every write waits for, would run at the pace of the busiest moment.
+        std::thread::Builder::new()
+            .name("imds-store-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(run),
+                    Err(e) => tracing::error!(error = %e, "cannot start the store's writer"),
+                }
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
         Ok(SqliteStore {
             created,
             read,
             jobs: tx,
             latest: seq_rx,
-            writer: Mutex::new(Some(handle)),
+            writer: Mutex::new(Some(done_rx)),
             rows_read: Default::default(),
         })
     }

@@ -144,6 +144,35 @@ impl Documents {
 }
 
 /// The tags rows of a resource, from its tags `before` to `after`.
+const INSERT_TAG: &str =
+    "INSERT INTO tags (resource_id, resource_type, account, region, key, value) ";
+const UPSERT_TAG: &str = " ON CONFLICT (resource_id, key) DO UPDATE SET value = excluded.value";
+
+/// The tags of new resources of one type, each `(resource id, scope, tag)`, in as few
+/// statements as their number allows.
+pub(super) async fn insert_tags(
+    conn: &mut SqliteConnection,
+    resource_type: &'static str,
+    tags: &[(&str, &Scope, &Tag)],
+) -> Result<()> {
+    super::rows::insert(
+        conn,
+        INSERT_TAG,
+        UPSERT_TAG,
+        6,
+        tags,
+        |mut b, (id, scope, t)| {
+            b.push_bind(*id)
+                .push_bind(resource_type)
+                .push_bind(&scope.account)
+                .push_bind(&scope.region)
+                .push_bind(&t.key)
+                .push_bind(&t.value);
+        },
+    )
+    .await
+}
+
 pub(super) async fn sync_tags(
     conn: &mut SqliteConnection,
     resource_id: &str,

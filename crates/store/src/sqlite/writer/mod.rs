@@ -11,6 +11,7 @@
 //! - [`instances`]: launches, instance writes and their feed entries, the lifecycle.
 //! - [`defaults`], [`images`], [`templates`], [`network`], [`iam`]: the other records.
 //! - [`documents`]: the rows of documents kept per scope by id, and of tags.
+//! - [`rows`]: multi-row INSERTs, so that a launch of many instances runs few statements.
 
 pub(super) mod defaults;
 mod documents;
@@ -18,6 +19,7 @@ pub(super) mod iam;
 pub(super) mod images;
 pub(super) mod instances;
 pub(super) mod network;
+mod rows;
 pub(super) mod templates;
 
 use super::reads;
@@ -106,6 +108,7 @@ pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: w
     }
 }
 
+/// One statement, or several sent together (`;`-separated), without parameters.
 fn exec<'a>(conn: &'a mut SqliteConnection, sql: &'a str) -> BoxFut<'a, sqlx::Result<()>> {
     Box::pin(async move { sqlx::query(sql).execute(&mut *conn).await.map(|_| ()) })
 }
@@ -126,22 +129,25 @@ async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &wat
     let now = model::time::now_ms();
     let mut finishes = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
+    // Each job runs in its own savepoint; the end of one and the start of the next go to
+    // SQLite together (one round trip between jobs, not two).
+    let mut boundary = "SAVEPOINT job";
     for j in batch {
-        if broken.is_some() {
-            break;
-        }
-        if let Err(e) = exec(conn, "SAVEPOINT job").await {
+        if let Err(e) = exec(conn, boundary).await {
             broken = Some(e.to_string());
             break;
         }
         let (ok, finish) = j(conn, now).await;
         finishes.push(finish);
-        if !ok {
-            if let Err(e) = exec(conn, "ROLLBACK TO job").await {
-                broken = Some(e.to_string());
-            }
-        }
-        if let Err(e) = exec(conn, "RELEASE job").await {
+        boundary = if ok {
+            "RELEASE job; SAVEPOINT job"
+        } else {
+            "ROLLBACK TO job; RELEASE job; SAVEPOINT job"
+        };
+    }
+    if broken.is_none() && !finishes.is_empty() {
+        let last = boundary.trim_end_matches("; SAVEPOINT job");
+        if let Err(e) = exec(conn, last).await {
             broken = Some(e.to_string());
         }
     }
