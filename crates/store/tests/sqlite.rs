@@ -58,6 +58,7 @@ conformance!(
     vpcs_and_subnets_are_kept_per_scope,
     templates_and_images_are_kept_per_scope,
     pages_skip_and_repeat_nothing_while_the_fleet_changes,
+    served_instances_are_what_the_records_say,
 );
 
 /// Issue 10: a store with corrupted pages started and then answered 500s; a 0-byte file
