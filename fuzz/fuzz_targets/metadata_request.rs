@@ -11,8 +11,9 @@
 use bytes::Bytes;
 use imds_fuzz::TextRequest;
 use libfuzzer_sys::fuzz_target;
-use metadata::served::Served;
-use metadata::service::{answer, CredentialRequest, Request, TOKEN_HEADER};
+use metadata::counters::Counters;
+use metadata::rendered::Rendered;
+use metadata::service::{answer_rendered, CredentialRequest, Request, TOKEN_HEADER};
 use metadata::token::TokenKey;
 use metadata::view::InstanceView;
 use model::instance::IamProfileRef;
@@ -23,7 +24,7 @@ use std::sync::OnceLock;
 /// 2026-11-22T18:03:18Z: "now" for every request.
 const NOW_MS: i64 = 1_795_370_598_000;
 
-fn served(rich: bool, options: model::MetadataOptions) -> Served {
+fn served(rich: bool, options: model::MetadataOptions) -> Rendered {
     let mut i = model::testing::instance("t3.micro");
     i.launch_time_ms = NOW_MS - 3_600_000;
     if rich {
@@ -48,12 +49,12 @@ fn served(rich: bool, options: model::MetadataOptions) -> Served {
     }
     let mut view = InstanceView::of(&i);
     view.options = options;
-    Served::new(view, Default::default())
+    Rendered::new(view)
 }
 
 /// Built once: the instance under the options that change what the service answers.
-fn fixtures() -> &'static (Vec<Served>, TokenKey) {
-    static F: OnceLock<(Vec<Served>, TokenKey)> = OnceLock::new();
+fn fixtures() -> &'static (Vec<Rendered>, TokenKey) {
+    static F: OnceLock<(Vec<Rendered>, TokenKey)> = OnceLock::new();
     F.get_or_init(|| {
         let built_in = model::MetadataOptions::BUILT_IN;
         let all = vec![
@@ -140,13 +141,14 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => Bytes::from_static(b"{\"Code\":\"Success\"}"),
     };
-    let signatures = |_: &Served| {
+    let signatures = |_: &Rendered| {
         (
             Bytes::from_static(b"c2lnbmF0dXJl"),
             Bytes::from_static(b"cGtjczc="),
         )
     };
-    let reply = answer(&req, served, key, NOW_MS, &creds, &signatures);
+    let counters = Counters::default();
+    let reply = answer_rendered(&req, served, &counters, key, NOW_MS, &creds, &signatures);
     // The service answers a client's mistakes with 4xx, never 5xx.
     assert!(
         matches!(reply.status, 200 | 301 | 400 | 401 | 403 | 404 | 405),

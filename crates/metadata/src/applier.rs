@@ -14,8 +14,10 @@
 use crate::served::ServedTable;
 use model::change::ChangeKind;
 use model::instance::Instance;
+use model::InstanceState;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use store::instances::ServedRecord;
 use store::Store;
 
 /// Switches due at a time: (due, instance id, options generation).
@@ -40,11 +42,16 @@ impl Applier {
 
     /// An instance found when loading (at start, or after missing changes): whatever it has
     /// pending is due `apply_delay` from `now_ms`.
-    pub(crate) fn found(&mut self, now_ms: i64, i: &Instance) {
-        if i.applied_generation < i.options_generation && i.can_apply() {
-            self.schedule_switch(now_ms, i);
+    pub(crate) fn found(&mut self, now_ms: i64, i: &ServedRecord) {
+        let due = now_ms + self.delay_ms;
+        if i.applied_generation < i.options_generation && i.state == InstanceState::Running {
+            let entry = (due, i.instance_id.clone(), i.options_generation);
+            self.options.push(Reverse(entry));
         }
-        self.schedule_settle(now_ms, i);
+        if let Some(a) = &i.unsettled_association {
+            let entry = (due, i.instance_id.clone(), a.clone());
+            self.settle.push(Reverse(entry));
+        }
     }
 
     /// A change the feed brought, written at `at_ms`: what it makes due `apply_delay` later.

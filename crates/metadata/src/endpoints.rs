@@ -104,7 +104,7 @@ impl Endpoints {
         }
         match self.host.served(instance_id) {
             None => return Err(EndpointError::UnknownInstance(instance_id.to_string())),
-            Some(s) if closes(Some(&s.view.state)) => {
+            Some(s) if closes(Some(&s.state)) => {
                 return Err(EndpointError::Terminated(instance_id.to_string()))
             }
             Some(_) => {}
@@ -202,6 +202,7 @@ fn bind_v6(port: u16) -> std::io::Result<TcpListener> {
 }
 
 /// Close the endpoint when its instance terminates or is purged, or when the server stops.
+/// Woken only by changes to its own instance, so a fleet's changes do not wake every endpoint.
 async fn close_when_gone(
     host: Arc<Host>,
     live: Arc<Mutex<HashMap<String, Endpoint>>>,
@@ -209,10 +210,10 @@ async fn close_when_gone(
     stop: watch::Sender<bool>,
     mut server_stop: watch::Receiver<bool>,
 ) {
-    let mut changed = host.subscribe();
+    let mut changed = host.watch(&instance_id);
     loop {
-        let served = host.served(&instance_id);
-        if closes(served.as_ref().map(|s| &s.view.state)) {
+        let state = changed.borrow_and_update().map(|s| s.state);
+        if closes(state.as_ref()) {
             break;
         }
         tokio::select! {

@@ -7,7 +7,8 @@
 //! was trimmed past its cursor) reloads every instance from the store instead.
 
 use crate::applier::Applier;
-use crate::served::ServedTable;
+use crate::instance_key::InstanceKey;
+use crate::served::{Facts, ServedTable};
 use model::change::ChangeKind;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,18 +33,32 @@ impl Follower {
 
     /// Load every instance of the store into `table` (and what each has pending into the
     /// applier), retrying until the store answers; anything served that the store no longer
-    /// has is removed.
+    /// has is removed. Only the compact columns are read, a page at a time: no instance's
+    /// document is decoded (its rendering waits for a request that needs it).
     pub(crate) async fn load(&mut self, table: &ServedTable, applier: &mut Applier) {
         let mut after = None;
         let mut seen = HashSet::new();
         loop {
-            match self.store.all_instances(after, PAGE).await {
+            match self.store.served_instances(after, PAGE).await {
                 Ok(page) => {
                     let now = model::time::now_ms();
-                    for i in &page.instances {
-                        table.install(i);
-                        applier.found(now, i);
-                        seen.insert(i.instance_id.clone());
+                    for r in &page.records {
+                        let in_force = r.applied_metadata.unwrap_or(r.metadata);
+                        table.install_facts(&Facts {
+                            instance_id: &r.instance_id,
+                            scope: &r.scope,
+                            private_ip: r.private_ip,
+                            state: r.state,
+                            launch_time_ms: r.launch_time_ms,
+                            in_force,
+                            applied_generation: r.applied_generation,
+                            desired: r.metadata,
+                            options_generation: r.options_generation,
+                        });
+                        applier.found(now, r);
+                        if let Some(key) = InstanceKey::parse(&r.instance_id) {
+                            seen.insert(key);
+                        }
                     }
                     match page.next {
                         Some(n) => after = Some(n),
@@ -133,7 +148,7 @@ fn follow(c: &Change, table: &ServedTable, applier: &mut Applier) -> bool {
     let own_echo = c.kind == ChangeKind::Applied
         && table
             .served(&i.instance_id)
-            .is_some_and(|s| s.view.generation >= i.applied_generation);
+            .is_some_and(|s| s.generation >= i.applied_generation);
     if !own_echo {
         table.install(i);
     }

@@ -6,9 +6,11 @@
 //! per request: tokens, [`crate::credentials`] and the identity document's signatures.
 
 use crate::applier::Applier;
+use crate::counters::Counters;
 use crate::counters::Snapshot;
 use crate::credentials::Credentials;
 use crate::follower::Follower;
+use crate::rendered::Rendered;
 use crate::served::{Served, ServedTable};
 use crate::service::CredentialRequest;
 use crate::token::TokenKey;
@@ -52,17 +54,32 @@ impl Host {
 
     /// The instance a connection from `ip` belongs to; an address of no instance is served as
     /// the default instance (the first instance of the default account and Region).
-    pub fn lookup(&self, ip: IpAddr) -> Option<Arc<Served>> {
+    pub fn lookup(&self, ip: IpAddr) -> Option<Served> {
         self.table.lookup(ip)
     }
 
-    /// A receiver that sees a new value after every view was put or removed.
-    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
-        self.table.subscribe()
+    /// A receiver of the instance's entry after every change to it (`None` once it is no
+    /// longer served): what follows one instance is woken by that instance alone.
+    pub(crate) fn watch(&self, instance_id: &str) -> watch::Receiver<Option<Served>> {
+        self.table.watch(instance_id)
     }
 
-    pub fn served(&self, instance_id: &str) -> Option<Arc<Served>> {
+    pub fn served(&self, instance_id: &str) -> Option<Served> {
         self.table.served(instance_id)
+    }
+
+    /// The counters of a served instance (made on its first call).
+    pub fn counters_of(&self, served: &Served) -> Arc<Counters> {
+        self.table.counters_of(served.key)
+    }
+
+    /// The rendering of `served` at its version: kept, or rendered now from the store's
+    /// record (`Ok(None)`: the store no longer has the instance).
+    pub async fn rendered(
+        &self,
+        served: &Served,
+    ) -> Result<Option<Arc<Rendered>>, store::StoreError> {
+        render(&self.table, &*self.store, served).await
     }
 
     /// Counters of every instance served.
@@ -76,8 +93,8 @@ impl Host {
     }
 
     /// `signature` and `pkcs7` of an instance's identity document.
-    pub(crate) fn identity_signatures(&self, served: &Served) -> (Bytes, Bytes) {
-        served.identity_signatures(&self.identity)
+    pub(crate) fn identity_signatures(&self, rendered: &Rendered) -> (Bytes, Bytes) {
+        rendered.identity_signatures(&self.identity)
     }
 
     /// Wait until [`Host::run`] has loaded every instance the store had when it started: a
@@ -92,6 +109,7 @@ impl Host {
         let mut follower = Follower::new(self.store.clone(), *feed.borrow_and_update());
         let mut applier = Applier::new(self.apply_delay);
         follower.load(&self.table, &mut applier).await;
+        self.table.shrink();
         self.loaded.send_replace(true);
         loop {
             let now = model::time::now_ms();
@@ -111,4 +129,29 @@ impl Host {
             }
         }
     }
+}
+
+/// The rendering of `served` at its version, from `table`'s cache or rendered now from the
+/// store's record, with the options the table enforces (which may be ahead of the record: the
+/// applier switches before the store hears of it).
+pub(crate) async fn render(
+    table: &ServedTable,
+    store: &dyn Store,
+    served: &Served,
+) -> Result<Option<Arc<Rendered>>, store::StoreError> {
+    if let Some(r) = table.cached(served) {
+        return Ok(Some(r));
+    }
+    let Some(i) = store.instance_by_id(&served.key.id()).await? else {
+        return Ok(None);
+    };
+    let mut view = InstanceView::of(&i);
+    view.options = served.options;
+    view.generation = served.generation;
+    view.desired = served.desired;
+    view.desired_generation = served.desired_generation;
+    view.can_apply = served.can_apply;
+    let rendered = Arc::new(Rendered::new(view));
+    table.keep_rendered(served, rendered.clone());
+    Ok(Some(rendered))
 }

@@ -4,6 +4,7 @@
 
 use crate::applier::Applier;
 use crate::follower::Follower;
+use crate::rendered::Rendered;
 use crate::served::ServedTable;
 use model::change::ChangeKind;
 use model::{catalogue, HttpTokens, Instance, InstanceState, OptionsPatch, Scope};
@@ -38,6 +39,11 @@ fn scope() -> Scope {
 
 impl Harness {
     async fn new(name: &str) -> Harness {
+        Harness::with_cache(name, crate::rendered::CACHE_CAPACITY).await
+    }
+
+    /// A harness whose table keeps at most `capacity` rendered instances.
+    async fn with_cache(name: &str, capacity: usize) -> Harness {
         let dir = std::env::temp_dir().join(format!("imds-host-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -51,7 +57,7 @@ impl Harness {
             _dir: Dir(dir),
             follower: Follower::new(store.clone(), cursor),
             store,
-            table: ServedTable::new(),
+            table: ServedTable::with_cache(capacity),
             applier: Applier::new(DELAY),
         }
     }
@@ -148,7 +154,16 @@ impl Harness {
     /// The tokens setting the table serves, and its generation.
     fn served_tokens(&self, id: &str) -> (HttpTokens, u64) {
         let s = self.table.served(id).unwrap();
-        (s.view.options.http_tokens, s.view.generation)
+        (s.options.http_tokens, s.generation)
+    }
+
+    /// The instance as a request for its data sees it (rendered, or kept).
+    async fn rendered(&self, id: &str) -> Arc<Rendered> {
+        let s = self.table.served(id).unwrap();
+        crate::host::render(&self.table, &*self.store, &s)
+            .await
+            .unwrap()
+            .unwrap()
     }
 }
 
@@ -183,7 +198,7 @@ async fn its_own_acknowledgement_does_not_reinstall() {
         .run_due(model::time::now_ms() + DELAY_MS, &h.table, &*h.store)
         .await;
     let switched = h.table.served(&id).unwrap();
-    let mut changed = h.table.subscribe();
+    let mut changed = h.table.watch(&id);
     changed.mark_unchanged();
     h.follow().await;
     let echo = h.store.changes_after(seen, 10).await.unwrap();
@@ -191,7 +206,7 @@ async fn its_own_acknowledgement_does_not_reinstall() {
         echo.iter().map(|c| c.kind).collect::<Vec<_>>(),
         vec![ChangeKind::Applied]
     );
-    assert!(Arc::ptr_eq(&switched, &h.table.served(&id).unwrap()));
+    assert_eq!(switched, h.table.served(&id).unwrap(), "the same version");
     assert!(!changed.has_changed().unwrap());
 }
 
@@ -251,7 +266,7 @@ async fn a_follower_behind_the_trimmed_feed_reloads() {
         .unwrap();
     h.follow().await;
     assert!(h.table.served(&second).is_some());
-    assert_eq!(h.table.served(&first).unwrap().view.tags.len(), 1);
+    assert_eq!(h.rendered(&first).await.view.tags.len(), 1);
 }
 
 #[tokio::test]
@@ -278,11 +293,15 @@ async fn a_record_written_before_the_acknowledgement_keeps_the_switch() {
         key: "Name".into(),
         value: "web".into(),
     });
+    let before = table.served(&i.instance_id).unwrap();
     assert!(table.install(&i));
     let s = table.served(&i.instance_id).unwrap();
-    assert_eq!(s.view.options.http_tokens, HttpTokens::Required);
-    assert_eq!(s.view.generation, 2);
-    assert_eq!(s.view.tags.len(), 1);
+    assert_eq!(s.options.http_tokens, HttpTokens::Required);
+    assert_eq!(s.generation, 2);
+    assert!(
+        s.version > before.version,
+        "what it renders is rendered again"
+    );
 }
 
 /// A shutdown waits for every endpoint's listeners to drain, and then nothing listens.
@@ -318,4 +337,177 @@ async fn endpoints_close_and_are_awaited_at_shutdown() {
         .expect("the endpoint's tasks end once the server stops");
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     running.await.unwrap();
+}
+
+/// The memory shape (issue 13): the table keeps a compact entry per instance and renders the
+/// rest on demand into a bounded cache, so however many instances are served and called, at
+/// most the cache's capacity of them are rendered at once.
+#[tokio::test]
+async fn renderings_are_bounded_whatever_the_fleet() {
+    let mut h = Harness::with_cache("bounded", 8).await;
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(h.launch().await);
+    }
+    h.load().await;
+    assert_eq!(h.table.len(), 40);
+    assert_eq!(h.table.rendered_len(), 0, "loading renders nothing");
+    for id in &ids {
+        assert_eq!(&h.rendered(id).await.view.instance_id, id);
+        assert!(h.table.rendered_len() <= 8);
+    }
+    assert_eq!(h.table.rendered_len(), 8);
+}
+
+/// A rendering kept for an instance is never served once the feed brought a newer record:
+/// a changed tag (or profile, or state) is served fresh.
+#[tokio::test]
+async fn a_changed_tag_is_served_fresh_after_it_was_rendered() {
+    let mut h = Harness::new("fresh").await;
+    let id = h.launch().await;
+    h.load().await;
+    let first = h.rendered(&id).await;
+    assert!(first.view.tags.is_empty());
+    assert!(Arc::ptr_eq(&first, &h.rendered(&id).await), "kept");
+    h.update(&id, |i| {
+        i.tags.push(model::tags::Tag {
+            key: "Name".into(),
+            value: "web".into(),
+        })
+    })
+    .await;
+    h.follow().await;
+    let tags = &h.rendered(&id).await.view.tags;
+    assert_eq!(tags.len(), 1);
+    assert_eq!(tags[0].value, "web");
+}
+
+/// A rendering made from a record read before a newer one was installed is kept under the
+/// version it was made for, so it is not served for the newer one.
+#[tokio::test]
+async fn a_rendering_of_an_older_version_is_not_served() {
+    let mut h = Harness::new("older").await;
+    let id = h.launch().await;
+    h.load().await;
+    let old = h.table.served(&id).unwrap();
+    h.update(&id, |i| {
+        i.tags.push(model::tags::Tag {
+            key: "Name".into(),
+            value: "web".into(),
+        })
+    })
+    .await;
+    h.follow().await;
+    // The stale rendering arrives late, for the version it was read under.
+    let stale = Arc::new(Rendered::new(crate::view::InstanceView::of(
+        &model::testing::instance("m5.large"),
+    )));
+    h.table.keep_rendered(&old, stale.clone());
+    assert!(!Arc::ptr_eq(&h.rendered(&id).await, &stale));
+    assert_eq!(h.rendered(&id).await.view.tags.len(), 1);
+}
+
+/// Enforcement is decided from the served table alone: with the store closed (every read
+/// fails), a switched-off endpoint is 403, a tokenless call where tokens are required is 401,
+/// and a token is issued with its hop limit. A request for the instance's own data, whose
+/// rendering is not kept, is then an internal error (500), never a wrong answer.
+#[tokio::test]
+async fn enforcement_reads_nothing_from_the_store() {
+    use crate::server::{respond, Caller};
+    use model::{HopLimit, HttpEndpoint};
+    let h = Harness::new("enforce").await;
+    let (required, disabled) = (h.launch().await, h.launch().await);
+    h.update(&required, |i| {
+        let patch = OptionsPatch {
+            http_tokens: Some(HttpTokens::Required),
+            hop_limit: Some(HopLimit::new(3).unwrap()),
+            ..Default::default()
+        };
+        i.modify_metadata(&patch, &Default::default()).unwrap();
+    })
+    .await;
+    h.update(&disabled, |i| {
+        let patch = OptionsPatch {
+            http_endpoint: Some(HttpEndpoint::Disabled),
+            ..Default::default()
+        };
+        i.modify_metadata(&patch, &Default::default()).unwrap();
+    })
+    .await;
+    let host = crate::Host::new(
+        h.store.clone(),
+        Duration::ZERO,
+        Arc::new(crate::identity::IdentitySigner::load_or_create(None).unwrap()),
+        Arc::new(iam::session::SessionKey::random()),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(host.clone().run(stopped));
+    host.loaded().await;
+    // Pending options found at start are switched after the delay (none here).
+    for _ in 0..500 {
+        let on = |id: &str| host.served(id).unwrap().generation == 2;
+        if on(&required) && on(&disabled) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(host.served(&required).unwrap().options.hop_limit.get(), 3);
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    store::Store::close(&*h.store).await;
+    assert!(h.store.instance_by_id(&required).await.is_err(), "closed");
+
+    let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let call = |id: &str, method: &str, path: &str, headers: &[(&str, &str)]| {
+        let mut b = http::Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        (Caller::Instance(id.to_string()), b.body(()).unwrap())
+    };
+    let (caller, req) = call(&disabled, "GET", "/latest/meta-data/instance-id", &[]);
+    let r = respond(&host, &caller, peer, &req, |_| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let (caller, req) = call(&required, "GET", "/latest/meta-data/instance-id", &[]);
+    let r = respond(&host, &caller, peer, &req, |_| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let ttl = [("x-aws-ec2-metadata-token-ttl-seconds", "60")];
+    let (caller, req) = call(&required, "PUT", "/latest/api/token", &ttl);
+    let mut hops = None;
+    let r = respond(&host, &caller, peer, &req, |n| {
+        hops = Some(n);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!((r.status().as_u16(), hops), (200, Some(3)));
+    let (caller, req) = call(&required, "PUT", "/latest/api/token", &[]);
+    let r = respond(&host, &caller, peer, &req, |_| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a token request without its TTL");
+    // Allowed, but the instance's data cannot be read: an internal error.
+    let (caller, req) = call(&required, "PUT", "/latest/api/token", &ttl);
+    let token = respond(&host, &caller, peer, &req, |_| Ok(()))
+        .await
+        .unwrap();
+    let token = {
+        use http_body_util::BodyExt;
+        let body = token.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    };
+    let (caller, req) = call(
+        &required,
+        "GET",
+        "/latest/meta-data/instance-id",
+        &[("x-aws-ec2-metadata-token", &token)],
+    );
+    let r = respond(&host, &caller, peer, &req, |_| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
 }

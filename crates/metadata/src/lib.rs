@@ -2,9 +2,14 @@
 //!
 //! - `host`: the metadata host ([`Host`]), which composes the three below and lends the
 //!   service its tokens, credentials and signatures. Requests never touch the database.
-//!   - [`served`]: the served-state table: every instance's view in memory, by id and by
-//!     address, and the default instance.
-//!   - `follower`: loads every instance, then follows the store's change feed (whose rows
+//!   - [`served`]: the served-state table: per instance a compact entry (what enforcement
+//!     needs: options, generations, state, address, boot), by id and by address, and the
+//!     default instance; counters of the instances called; followers of one instance.
+//!   - [`rendered`]: the rest of an instance (view, category tree, identity document)
+//!     rendered on demand from the store's record, in a bounded cache keyed by the entry's
+//!     version.
+//!   - [`instance_key`]: instance ids packed into ten bytes.
+//!   - `follower`: loads every instance (its compact columns only), then follows the store's change feed (whose rows
 //!     carry the instance), reloading if it missed changes.
 //!   - `applier`: switches an instance to newly desired options `--apply-delay` after the
 //!     change, and only then acknowledges the generation to the store (`applied`); settles
@@ -12,7 +17,7 @@
 //! - `credentials`: role credentials and `iam/info`, as EC2 formats them.
 //! - [`identity`]: the identity document and its signatures.
 //! - [`view`]: what the service knows of one instance (from `model::Instance`).
-//! - `tree`: the category tree of `meta-data/`, built once per view.
+//! - `tree`: the category tree of `meta-data/`, built once per rendering.
 //! - [`token`]: IMDSv2 session tokens, authenticated with a key only this process holds.
 //! - [`service`]: one request in, one reply out, as EC2's service answers it (pure).
 //! - [`server`]: the accept loop: finds the instance by source address, serves one request
@@ -37,7 +42,9 @@ mod host;
 #[cfg(test)]
 mod host_tests;
 pub mod identity;
+pub mod instance_key;
 pub mod netns;
+pub mod rendered;
 pub mod served;
 pub mod server;
 pub mod service;

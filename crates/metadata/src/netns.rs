@@ -96,7 +96,7 @@ pub struct InstanceSide {
 
 fn ipv6_enabled(host: &Host, side: &InstanceSide) -> bool {
     host.served(&side.instance_id)
-        .is_some_and(|s| s.view.options.http_protocol_ipv6.is_enabled())
+        .is_some_and(|s| s.options.http_protocol_ipv6.is_enabled())
 }
 
 /// Set the instance's IPv6 route to the service: via the routers, or `unreachable`.

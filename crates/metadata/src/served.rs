@@ -1,76 +1,128 @@
-//! The served-state table: every instance as the service serves it, by id and by address,
-//! and the default instance that loopback callers of no instance get.
+//! The served-state table: per instance, only what decides a request before anything is
+//! rendered (the compact [`Served`] entry), by id and by address, and the default instance
+//! that loopback callers of no instance get.
 //!
-//! Requests read it and never wait on the store; the feed follower and the applier write
-//! it. The options an instance is served with are those of the higher generation of what is
+//! Requests read it and never wait on the store to be refused or given a token: whether the
+//! endpoint is on (403), whether a token is required (401), the token's TTL and the hop limit
+//! of its reply are all in the entry. What a request then reads (the category tree, user
+//! data, the identity document, role credentials) is rendered on demand from the store's
+//! record into a bounded cache ([`crate::rendered`]), under the entry's version. Counters exist
+//! only for instances that were called.
+//!
+//! The options an instance is served with are those of the higher generation of what is
 //! served and what the store has applied: the applier switches an instance *before* the store
 //! records it (`applied` follows the switch), so a record written in between, or the echo of
 //! the acknowledgement itself, never takes the switch back.
 
 use crate::counters::{Counters, Snapshot};
-use crate::identity::IdentitySigner;
-use crate::tree::{self, Node};
-use crate::view::InstanceView;
-use bytes::Bytes;
+use crate::instance_key::InstanceKey;
+use crate::rendered::{RenderCache, Rendered};
 use model::instance::Instance;
+use model::{InstanceState, MetadataOptions, Scope};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
 
-/// One instance as the service serves it: its view, its category tree and identity
-/// document (built once), its counters.
+/// An interned (account, Region): the index of the scope in the table's list of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ScopeId(u32);
+
+/// One instance as the table serves it: everything a request's fate depends on before
+/// anything is rendered, and no string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Served {
-    pub view: InstanceView,
-    pub tree: Node,
-    pub identity_document: Bytes,
-    /// `signature` and `pkcs7` of the document, made on first request (an RSA signature each).
-    identity_signatures: OnceLock<(Bytes, Bytes)>,
-    pub counters: Arc<Counters>,
+    pub key: InstanceKey,
+    pub scope: ScopeId,
+    pub private_ip: Ipv4Addr,
+    pub state: InstanceState,
+    /// The options enforced now.
+    pub options: MetadataOptions,
+    /// The options of the generation the API last asked for, which the host switches to once
+    /// it applies them.
+    pub desired: MetadataOptions,
+    /// Whether the host may switch to the desired options now (`Instance::can_apply`).
+    pub can_apply: bool,
+    /// The generation of `options`.
+    pub generation: u64,
+    /// The generation the API last asked for.
+    pub desired_generation: u64,
+    /// The instance's boot, which its tokens are bound to.
+    pub launch_time_ms: i64,
+    /// When the table first served it (launch order at load), for the default instance.
+    order: u64,
+    /// Changes whenever what the instance serves may have changed: the rendering kept for
+    /// another version is not served.
+    pub version: u64,
 }
 
-impl Served {
-    /// `view` as the service serves it: its tree and identity document built now.
-    pub fn new(view: InstanceView, counters: Arc<Counters>) -> Served {
-        Served {
-            tree: tree::meta_data(&view),
-            identity_document: Bytes::from(crate::identity::document(&view)),
-            identity_signatures: OnceLock::new(),
-            view,
-            counters,
-        }
-    }
+/// What the table takes from a record of an instance (whole, or its compact columns).
+#[derive(Debug, Clone)]
+pub(crate) struct Facts<'a> {
+    pub instance_id: &'a str,
+    pub scope: &'a Scope,
+    pub private_ip: Ipv4Addr,
+    pub state: InstanceState,
+    pub launch_time_ms: i64,
+    pub in_force: MetadataOptions,
+    pub applied_generation: u64,
+    pub desired: MetadataOptions,
+    pub options_generation: u64,
+}
 
-    /// `signature` and `pkcs7` of the identity document, signed on first request.
-    pub(crate) fn identity_signatures(&self, signer: &IdentitySigner) -> (Bytes, Bytes) {
-        self.identity_signatures
-            .get_or_init(|| signer.sign_document(&self.identity_document))
-            .clone()
+impl<'a> Facts<'a> {
+    pub(crate) fn of(i: &'a Instance) -> Facts<'a> {
+        Facts {
+            instance_id: &i.instance_id,
+            scope: &i.scope,
+            private_ip: i.private_ip,
+            state: i.state,
+            launch_time_ms: i.launch_time_ms,
+            in_force: i.options_in_force(),
+            applied_generation: i.applied_generation,
+            desired: i.metadata,
+            options_generation: i.options_generation,
+        }
     }
 }
 
 #[derive(Default)]
 struct State {
-    served: HashMap<String, Arc<Served>>,
-    by_ip: HashMap<Ipv4Addr, String>,
-    /// Order in which instances appeared, for the default instance.
-    order: BTreeMap<u64, String>,
-    order_of: HashMap<String, u64>,
+    served: HashMap<InstanceKey, Served>,
+    by_ip: HashMap<Ipv4Addr, InstanceKey>,
+    /// Instances of the default account and Region not shutting down or terminated, by
+    /// order: the first is the default instance.
+    defaults: BTreeMap<u64, InstanceKey>,
+    scope_ids: HashMap<Scope, ScopeId>,
+    default_scope: Option<ScopeId>,
+    next_order: u64,
+    next_version: u64,
 }
 
 /// Every instance served, by id and by address.
 pub(crate) struct ServedTable {
     state: RwLock<State>,
-    /// Bumped after every view put or removed, so that what depends on an instance's view
-    /// (its loopback endpoint, its IPv6 route) follows it without polling.
-    changed: watch::Sender<u64>,
+    /// Renderings of the instances called lately.
+    cache: RenderCache,
+    /// Counters of the instances that were called.
+    counters: RwLock<HashMap<InstanceKey, Arc<Counters>>>,
+    /// Followers of one instance (its loopback endpoint): each sees the instance's entry
+    /// after every change to it, `None` once it is no longer served.
+    watchers: Mutex<HashMap<InstanceKey, watch::Sender<Option<Served>>>>,
 }
 
 impl ServedTable {
     pub(crate) fn new() -> ServedTable {
+        ServedTable::with_cache(crate::rendered::CACHE_CAPACITY)
+    }
+
+    /// A table keeping at most `capacity` rendered instances.
+    pub(crate) fn with_cache(capacity: usize) -> ServedTable {
         ServedTable {
             state: RwLock::default(),
-            changed: watch::Sender::new(0),
+            cache: RenderCache::new(capacity),
+            counters: RwLock::default(),
+            watchers: Mutex::default(),
         }
     }
 
@@ -84,7 +136,7 @@ impl ServedTable {
 
     /// The instance a connection from `ip` belongs to; an address of no instance is served as
     /// the default instance (the first instance of the default account and Region).
-    pub(crate) fn lookup(&self, ip: IpAddr) -> Option<Arc<Served>> {
+    pub(crate) fn lookup(&self, ip: IpAddr) -> Option<Served> {
         let state = self.read();
         let v4 = match ip {
             IpAddr::V4(a) => Some(a),
@@ -92,69 +144,149 @@ impl ServedTable {
                 .to_ipv4_mapped()
                 .or_else(|| crate::netns::v4_of_instance_v6(a)),
         };
-        if let Some(id) = v4.and_then(|a| state.by_ip.get(&a)) {
-            if let Some(s) = state.served.get(id) {
-                return Some(s.clone());
+        if let Some(key) = v4.and_then(|a| state.by_ip.get(&a)) {
+            if let Some(s) = state.served.get(key) {
+                return Some(*s);
             }
         }
-        state
-            .order
-            .values()
-            .filter_map(|id| state.served.get(id))
-            .find(|s| {
-                s.view.account == model::DEFAULT_ACCOUNT
-                    && s.view.region == model::DEFAULT_REGION
-                    && !s.view.state.is_gone()
-            })
-            .cloned()
+        let first = state.defaults.values().next()?;
+        state.served.get(first).copied()
     }
 
-    pub(crate) fn served(&self, instance_id: &str) -> Option<Arc<Served>> {
-        self.read().get_served(instance_id)
+    pub(crate) fn served(&self, instance_id: &str) -> Option<Served> {
+        let key = InstanceKey::parse(instance_id)?;
+        self.read().served.get(&key).copied()
     }
 
-    /// A receiver that sees a new value after every view was put or removed.
-    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
+    /// How many instances are served.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.read().served.len()
     }
 
-    /// Counters of every instance served, by instance id.
+    /// The rendering of `s` kept for its version, if any.
+    pub(crate) fn cached(&self, s: &Served) -> Option<Arc<Rendered>> {
+        self.cache.get(s.key, s.version)
+    }
+
+    /// Keep the rendering of `s` (made for its version).
+    pub(crate) fn keep_rendered(&self, s: &Served, rendered: Arc<Rendered>) {
+        self.cache.put(s.key, s.version, rendered);
+    }
+
+    /// How many renderings are kept.
+    #[cfg(test)]
+    pub(crate) fn rendered_len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// The counters of `key`, made on its first call.
+    pub(crate) fn counters_of(&self, key: InstanceKey) -> Arc<Counters> {
+        if let Some(c) = self
+            .counters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return c.clone();
+        }
+        self.counters
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone()
+    }
+
+    /// Counters of every instance called, by instance id.
     pub(crate) fn counters(&self) -> Vec<(String, Snapshot)> {
-        let state = self.read();
-        let mut out: Vec<(String, Snapshot)> = state
-            .order
-            .values()
-            .filter_map(|id| {
-                state
-                    .served
-                    .get(id)
-                    .map(|s| (id.clone(), s.counters.snapshot()))
-            })
+        let counters = self.counters.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(String, Snapshot)> = counters
+            .iter()
+            .map(|(k, c)| (k.id(), c.snapshot()))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
-    /// Put (or replace) an instance's view as `i` records it, keeping the options the host
-    /// switched to if the store has not recorded them yet. Returns whether anything served
-    /// changed (a record that changes nothing served, such as the echo of an
-    /// acknowledgement, is not rebuilt).
-    pub(crate) fn install(&self, i: &Instance) -> bool {
-        let mut view = InstanceView::of(i);
-        let mut state = self.write();
-        let previous = state.get_served(&i.instance_id);
-        if let Some(p) = &previous {
-            if p.view.generation > view.generation {
-                view.options = p.view.options;
-                view.generation = p.view.generation;
-            }
-            if p.view == view {
-                return false;
+    /// A receiver of `instance_id`'s entry after every change to it (`None` once it is no
+    /// longer served, or when no instance can have that id).
+    pub(crate) fn watch(&self, instance_id: &str) -> watch::Receiver<Option<Served>> {
+        let Some(key) = InstanceKey::parse(instance_id) else {
+            return watch::Sender::new(None).subscribe();
+        };
+        let mut watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        watchers.retain(|_, w| w.receiver_count() > 0);
+        // Read under the watchers' lock: a change made meanwhile is sent after this.
+        let current = self.read().served.get(&key).copied();
+        watchers
+            .entry(key)
+            .or_insert_with(|| watch::Sender::new(current))
+            .subscribe()
+    }
+
+    fn notify(&self, key: InstanceKey, entry: Option<Served>) {
+        let mut watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = watchers.get(&key) {
+            if w.receiver_count() == 0 {
+                watchers.remove(&key);
+            } else {
+                w.send_replace(entry);
             }
         }
-        state.put(view, previous.map(|p| p.counters.clone()));
+    }
+
+    /// Put (or replace) an instance as `i` records it, keeping the options the host switched
+    /// to if the store has not recorded them yet. Returns whether it is served.
+    pub(crate) fn install(&self, i: &Instance) -> bool {
+        self.install_facts(&Facts::of(i))
+    }
+
+    /// [`ServedTable::install`] from what the table takes of a record.
+    pub(crate) fn install_facts(&self, f: &Facts<'_>) -> bool {
+        let Some(key) = InstanceKey::parse(f.instance_id) else {
+            tracing::warn!(instance = %f.instance_id, "metadata host: not an instance id; not served");
+            return false;
+        };
+        let mut state = self.write();
+        let scope = state.intern(f.scope);
+        let mut entry = Served {
+            key,
+            scope,
+            private_ip: f.private_ip,
+            state: f.state,
+            options: f.in_force,
+            desired: f.desired,
+            can_apply: f.state == InstanceState::Running,
+            generation: f.applied_generation,
+            desired_generation: f.options_generation,
+            launch_time_ms: f.launch_time_ms,
+            order: 0,
+            version: 0,
+        };
+        match state.served.get(&key) {
+            Some(p) => {
+                if p.generation > entry.generation {
+                    entry.options = p.options;
+                    entry.generation = p.generation;
+                }
+                entry.order = p.order;
+                if p.private_ip != entry.private_ip && state.by_ip.get(&p.private_ip) == Some(&key)
+                {
+                    let old = p.private_ip;
+                    state.by_ip.remove(&old);
+                }
+            }
+            None => {
+                entry.order = state.next_order;
+                state.next_order += 1;
+            }
+        }
+        state.put(entry);
+        let entry = state.served.get(&key).copied();
         drop(state);
-        self.changed.send_modify(|n| *n += 1);
+        self.cache.invalidate(key);
+        self.notify(key, entry);
         true
     }
 
@@ -162,73 +294,180 @@ impl ServedTable {
     /// ones desired, not yet in force, and the instance can take them now (it is running).
     /// Returns whether it switched.
     pub(crate) fn switch(&self, instance_id: &str, g: u64) -> bool {
-        let mut state = self.write();
-        let Some(s) = state.get_served(instance_id) else {
+        let Some(key) = InstanceKey::parse(instance_id) else {
             return false;
         };
-        let v = &s.view;
-        if !v.can_apply || v.desired_generation != g || v.generation >= g {
+        let mut state = self.write();
+        let Some(&s) = state.served.get(&key) else {
+            return false;
+        };
+        if !s.can_apply || s.desired_generation != g || s.generation >= g {
             return false;
         }
-        let mut view = v.clone();
-        view.options = view.desired;
-        view.generation = g;
-        state.put(view, Some(s.counters.clone()));
+        let mut entry = s;
+        entry.options = entry.desired;
+        entry.generation = g;
+        state.put(entry);
+        let entry = state.served.get(&key).copied();
         drop(state);
-        self.changed.send_modify(|n| *n += 1);
+        self.cache.invalidate(key);
+        self.notify(key, entry);
         true
     }
 
     pub(crate) fn remove(&self, instance_id: &str) {
-        let mut state = self.write();
-        if let Some(s) = state.served.remove(instance_id) {
-            if state.by_ip.get(&s.view.private_ip).map(String::as_str) == Some(instance_id) {
-                state.by_ip.remove(&s.view.private_ip);
-            }
+        if let Some(key) = InstanceKey::parse(instance_id) {
+            self.remove_key(key);
         }
-        if let Some(n) = state.order_of.remove(instance_id) {
-            state.order.remove(&n);
+    }
+
+    fn remove_key(&self, key: InstanceKey) {
+        let mut state = self.write();
+        if let Some(s) = state.served.remove(&key) {
+            if state.by_ip.get(&s.private_ip) == Some(&key) {
+                state.by_ip.remove(&s.private_ip);
+            }
+            state.defaults.remove(&s.order);
         }
         drop(state);
-        self.changed.send_modify(|n| *n += 1);
+        self.cache.invalidate(key);
+        self.counters
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        self.notify(key, None);
     }
 
     /// Remove every instance not in `keep` (after a reload from the store).
-    pub(crate) fn retain(&self, keep: &HashSet<String>) {
-        let gone: Vec<String> = self
+    pub(crate) fn retain(&self, keep: &HashSet<InstanceKey>) {
+        let gone: Vec<InstanceKey> = self
             .read()
             .served
             .keys()
-            .filter(|id| !keep.contains(*id))
-            .cloned()
+            .filter(|k| !keep.contains(*k))
+            .copied()
             .collect();
-        for id in gone {
-            self.remove(&id);
+        for key in gone {
+            self.remove_key(key);
         }
+    }
+
+    /// Let the indexes go of the room a load grew them by beyond what they hold.
+    pub(crate) fn shrink(&self) {
+        let mut state = self.write();
+        state.served.shrink_to_fit();
+        state.by_ip.shrink_to_fit();
     }
 }
 
 impl State {
-    fn get_served(&self, instance_id: &str) -> Option<Arc<Served>> {
-        self.served.get(instance_id).cloned()
+    fn intern(&mut self, scope: &Scope) -> ScopeId {
+        if let Some(id) = self.scope_ids.get(scope) {
+            return *id;
+        }
+        let id = ScopeId(self.scope_ids.len() as u32);
+        self.scope_ids.insert(scope.clone(), id);
+        if scope.account == model::DEFAULT_ACCOUNT && scope.region == model::DEFAULT_REGION {
+            self.default_scope = Some(id);
+        }
+        id
     }
 
-    /// Serve `view` (with the counters the instance had), indexed by id and address.
-    fn put(&mut self, view: InstanceView, counters: Option<Arc<Counters>>) {
-        let id = view.instance_id.clone();
-        if !self.order_of.contains_key(&id) {
-            let n = self.order.keys().next_back().map_or(0, |k| k + 1);
-            self.order.insert(n, id.clone());
-            self.order_of.insert(id.clone(), n);
-        }
-        if view.state == model::InstanceState::Terminated {
-            if self.by_ip.get(&view.private_ip) == Some(&id) {
-                self.by_ip.remove(&view.private_ip);
+    /// Serve `entry` under a new version, indexed by id, address and (for the default scope)
+    /// order.
+    fn put(&mut self, mut entry: Served) {
+        self.next_version += 1;
+        entry.version = self.next_version;
+        let key = entry.key;
+        if entry.state == InstanceState::Terminated {
+            if self.by_ip.get(&entry.private_ip) == Some(&key) {
+                self.by_ip.remove(&entry.private_ip);
             }
         } else {
-            self.by_ip.insert(view.private_ip, id.clone());
+            self.by_ip.insert(entry.private_ip, key);
         }
-        let served = Served::new(view, counters.unwrap_or_default());
-        self.served.insert(id, Arc::new(served));
+        if Some(entry.scope) == self.default_scope && !entry.state.is_gone() {
+            self.defaults.insert(entry.order, key);
+        } else {
+            self.defaults.remove(&entry.order);
+        }
+        self.served.insert(key, entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory shape (issue 13): an entry is a few dozen bytes, with no string, tree or
+    /// document in it.
+    #[test]
+    fn an_entry_stays_small() {
+        assert!(
+            std::mem::size_of::<Served>() <= 80,
+            "{}",
+            std::mem::size_of::<Served>()
+        );
+        assert!(std::mem::size_of::<(InstanceKey, Served)>() <= 96);
+    }
+
+    fn instance(n: u32) -> Instance {
+        let mut i = model::testing::instance("t3.micro");
+        i.instance_id = format!("i-{n:017x}");
+        i.private_ip = Ipv4Addr::from(0x0a00_0000 + n);
+        i.state = InstanceState::Running;
+        i
+    }
+
+    #[test]
+    fn the_default_instance_is_the_first_live_one_of_the_default_scope() {
+        let t = ServedTable::new();
+        let mut other = instance(1);
+        other.scope = Scope::new("111111111111", model::DEFAULT_REGION);
+        let (mut a, b) = (instance(2), instance(3));
+        for i in [&other, &a, &b] {
+            t.install(i);
+        }
+        let unknown: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(t.lookup(unknown).unwrap().key.id(), a.instance_id);
+        a.state = InstanceState::Terminated;
+        t.install(&a);
+        assert_eq!(t.lookup(unknown).unwrap().key.id(), b.instance_id);
+        t.remove(&b.instance_id);
+        assert_eq!(t.lookup(unknown), None);
+        let by_ip = t.lookup(IpAddr::V4(other.private_ip)).unwrap();
+        assert_eq!(by_ip.key.id(), other.instance_id);
+    }
+
+    #[test]
+    fn counters_exist_only_for_instances_called() {
+        let t = ServedTable::new();
+        for n in 0..100 {
+            t.install(&instance(n));
+        }
+        assert!(t.counters().is_empty());
+        let s = t.served(&instance(7).instance_id).unwrap();
+        Counters::bump(&t.counters_of(s.key).requests);
+        let c = t.counters();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].0, instance(7).instance_id);
+        t.remove(&instance(7).instance_id);
+        assert!(t.counters().is_empty(), "purged with the instance");
+    }
+
+    #[tokio::test]
+    async fn a_watcher_sees_only_its_instance() {
+        let t = ServedTable::new();
+        let (a, b) = (instance(1), instance(2));
+        t.install(&a);
+        t.install(&b);
+        let mut w = t.watch(&a.instance_id);
+        assert_eq!(w.borrow_and_update().unwrap().key.id(), a.instance_id);
+        t.install(&b);
+        assert!(!w.has_changed().unwrap(), "another instance's change");
+        t.install(&a);
+        assert!(w.has_changed().unwrap());
+        t.remove(&a.instance_id);
+        assert_eq!(*w.borrow_and_update(), None);
     }
 }

@@ -8,7 +8,8 @@
 //! One request per connection, `Connection: close`, as EC2's service does.
 
 use crate::host::Host;
-use crate::service::{self, Reply, Request};
+use crate::rendered::Rendered;
+use crate::service::{self, Reply, Request, Step};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
@@ -47,10 +48,14 @@ pub async fn serve(
         let caller = caller.clone();
         let (stream, peer) = (accepted.stream.clone(), accepted.peer);
         service_fn(move |req| {
-            let answer = respond(&host, &caller, peer, &req, |hops| {
-                set_hop_limit(&stream, peer, hops)
-            });
-            async move { answer.ok_or(Unanswered) }
+            let (host, caller, stream) = (host.clone(), caller.clone(), stream.clone());
+            async move {
+                respond(&host, &caller, peer, &req, |hops| {
+                    set_hop_limit(&stream, peer, hops)
+                })
+                .await
+                .ok_or(Unanswered)
+            }
         })
     })
     .await
@@ -83,7 +88,9 @@ impl std::error::Error for Unanswered {}
 
 /// The reply to `req`, or `None` when nothing is to be answered (the connection is dropped).
 /// `set_hop_limit` is called before a reply that carries a hop limit; if it fails, no reply.
-fn respond<B>(
+/// Everything up to the token and its hop limit is decided from the served table alone; only
+/// a request for the instance's own data may wait on the store (a rendering not kept).
+pub(crate) async fn respond<B>(
     host: &Host,
     caller: &Caller,
     peer: SocketAddr,
@@ -104,20 +111,47 @@ fn respond<B>(
     // The IPv6 endpoint exists only while the instance has it enabled (spec imds.md §7):
     // otherwise nothing answers.
     if let (std::net::IpAddr::V6(v6), Some(s)) = (peer.ip(), &served) {
-        if v6.to_ipv4_mapped().is_none() && !s.view.options.http_protocol_ipv6.is_enabled() {
+        if v6.to_ipv4_mapped().is_none() && !s.options.http_protocol_ipv6.is_enabled() {
             return None;
         }
     }
     let reply = match served {
         Some(served) => {
-            let creds = |r: service::CredentialRequest<'_>| host.credentials(&served.view, r, now);
-            let request = Request {
-                method: req.method().as_str(),
-                path: req.uri().path(),
-                header: &header,
+            let counters = host.counters_of(&served);
+            let instance_id = served.key.id();
+            let enforced = service::Enforced {
+                instance_id: &instance_id,
+                launch_time_ms: served.launch_time_ms,
+                options: served.options,
             };
-            let signatures = |s: &crate::served::Served| host.identity_signatures(s);
-            service::answer(&request, &served, &host.tokens, now, &creds, &signatures)
+            let step = {
+                let request = Request {
+                    method: req.method().as_str(),
+                    path: req.uri().path(),
+                    header: &header,
+                };
+                service::answer(&request, &enforced, &counters, &host.tokens, now)
+            };
+            match step {
+                Step::Reply(r) => r,
+                Step::Render(pending) => match host.rendered(&served).await {
+                    Ok(Some(rendered)) => {
+                        let creds = |r: service::CredentialRequest<'_>| {
+                            host.credentials(&rendered.view, r, now)
+                        };
+                        let signatures = |r: &Rendered| host.identity_signatures(r);
+                        pending.finish(req.uri().path(), &rendered, &counters, &creds, &signatures)
+                    }
+                    Ok(None) => pending.gone(),
+                    Err(e) => {
+                        STORE_FAILED.warn(
+                            "metadata service: cannot read an instance to render it; answered 500",
+                            &e,
+                        );
+                        pending.unavailable()
+                    }
+                },
+            }
         }
         // No instance at all (an empty store): nothing to serve.
         None => Reply::page(404),
@@ -126,6 +160,9 @@ fn respond<B>(
     let is_head = req.method() == http::Method::HEAD;
     Some(to_http(reply, is_head))
 }
+
+/// Warnings that an instance could not be read to render it, at most one every few seconds.
+static STORE_FAILED: listen::Throttled = listen::Throttled::new(Duration::from_secs(5));
 
 /// Fail closed: a reply that must carry a hop limit is not sent without it.
 fn with_hop_limit(

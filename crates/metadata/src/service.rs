@@ -1,12 +1,17 @@
 //! One request in, one reply out, as EC2's metadata service answers (spec imds.md §2–§9 and
 //! §15). Pure apart from the counters: the server does the I/O, the host supplies the state.
+//!
+//! In two steps: [`answer`] enforces the options from what the served table keeps of the
+//! instance (no store read can delay or change a refusal, a token or its hop limit); only a
+//! request it lets through to the instance's own data waits for its rendering
+//! ([`Pending::finish`]).
 
 use crate::counters::Counters;
-use crate::served::Served;
+use crate::rendered::Rendered;
 use crate::token::{TokenKey, MAX_TTL};
 use crate::tree::Lookup;
 use bytes::Bytes;
-use model::HttpTokens;
+use model::{HttpTokens, MetadataOptions};
 
 /// The versions `GET /` lists (spec imds.md §1).
 pub(crate) const VERSIONS: &[&str] = &[
@@ -141,23 +146,55 @@ pub enum CredentialRequest<'a> {
 pub type Credentials<'a> = &'a dyn Fn(CredentialRequest<'_>) -> Bytes;
 
 /// The signatures of the identity document, from the host.
-pub(crate) type Signatures<'a> = &'a dyn Fn(&Served) -> (Bytes, Bytes);
+pub(crate) type Signatures<'a> = &'a dyn Fn(&Rendered) -> (Bytes, Bytes);
 
+/// What the service enforces of an instance, all known before anything is rendered: its id
+/// and boot (which its tokens are bound to) and the options in force.
+#[derive(Debug, Clone, Copy)]
+pub struct Enforced<'a> {
+    pub instance_id: &'a str,
+    pub launch_time_ms: i64,
+    pub options: MetadataOptions,
+}
+
+impl<'a> Enforced<'a> {
+    /// What `rendered` enforces.
+    pub fn of(rendered: &'a Rendered) -> Enforced<'a> {
+        Enforced {
+            instance_id: &rendered.view.instance_id,
+            launch_time_ms: rendered.view.launch_time_ms,
+            options: rendered.view.options,
+        }
+    }
+}
+
+/// Where a request stands once enforced.
+pub enum Step {
+    /// Answered without the instance's rendering: refused, a token, a listing, a redirect.
+    Reply(Reply),
+    /// Allowed, and what it asks for is the instance's: finish it with the rendering.
+    Render(Pending),
+}
+
+/// A request allowed, waiting for the instance's rendering.
+pub struct Pending {
+    auth: Auth,
+}
+
+/// Enforce `req` on the instance: every refusal (endpoint off, token required, a bad token,
+/// a bad token request) and every token is decided here, from the compact entry alone.
 pub fn answer(
     req: &Request<'_>,
-    served: &Served,
+    instance: &Enforced<'_>,
+    counters: &Counters,
     key: &TokenKey,
     now_ms: i64,
-    creds: Credentials<'_>,
-    signatures: Signatures<'_>,
-) -> Reply {
-    let counters: &Counters = &served.counters;
+) -> Step {
     Counters::bump(&counters.requests);
-    let view = &served.view;
-    let options = view.options;
+    let options = instance.options;
     // Switched off: every request is refused (spec imds.md §6).
     if !options.http_endpoint.is_enabled() {
-        return Reply::empty(403);
+        return Step::Reply(Reply::empty(403));
     }
     let path = req.path;
 
@@ -167,48 +204,108 @@ pub fn answer(
             let mut r = Reply::empty(405);
             r.reason = Some("Not Allowed");
             r.headers.push(("Allow", "OPTIONS, PUT".into()));
-            return r;
+            return Step::Reply(r);
         }
         if (req.header)("x-forwarded-for").is_some() {
-            return Reply::empty(403);
+            return Step::Reply(Reply::empty(403));
         }
         let ttl = match (req.header)(TTL_HEADER).and_then(|v| v.trim().parse::<u64>().ok()) {
             Some(t) if (1..=MAX_TTL).contains(&t) => t,
-            _ => return Reply::page(400),
+            _ => return Step::Reply(Reply::page(400)),
         };
-        let token = key.issue(&view.instance_id, view.launch_time_ms, now_s(now_ms), ttl);
+        let token = key.issue(
+            instance.instance_id,
+            instance.launch_time_ms,
+            now_s(now_ms),
+            ttl,
+        );
         Counters::bump(&counters.tokens_issued);
         let mut r = Reply::text(token);
         r.headers.push((TTL_RESPONSE_HEADER, ttl.to_string()));
         r.hop_limit = Some(options.hop_limit.get());
-        return r;
+        return Step::Reply(r);
     }
     if req.method == "PUT" && is_token_path(path) {
         // `/latest/api/token/`, `/2021-03-23/api/token`: refused (spec imds.md §3).
-        return Reply::empty(403);
+        return Step::Reply(Reply::empty(403));
     }
     if req.method != "GET" && req.method != "HEAD" {
         let mut r = Reply::empty(405);
         r.reason = Some("Not Allowed");
         r.headers.push(("Allow", "GET, HEAD".into()));
-        return r;
+        return Step::Reply(r);
     }
 
     // v1 or v2 is decided by the presence of the token header; a bad token is never
     // downgraded to v1.
     let auth = match (req.header)(TOKEN_HEADER) {
-        Some(t) => match key.check(&t, &view.instance_id, view.launch_time_ms, now_s(now_ms)) {
+        Some(t) => match key.check(
+            &t,
+            instance.instance_id,
+            instance.launch_time_ms,
+            now_s(now_ms),
+        ) {
             Ok(remaining) => Auth::V2 { remaining },
-            Err(_) => return Reply::page(401),
+            Err(_) => return Step::Reply(Reply::page(401)),
         },
         None if options.http_tokens == HttpTokens::Required => {
             Counters::bump(&counters.no_token_rejected);
-            return Reply::page(401);
+            return Step::Reply(Reply::page(401));
         }
         None => Auth::V1,
     };
 
-    let mut reply = resolve(path, served, &auth, creds, signatures);
+    match route(path) {
+        Route::Reply(reply) => Step::Reply(counted(reply, &auth, counters)),
+        Route::Instance => Step::Render(Pending { auth }),
+    }
+}
+
+impl Pending {
+    /// The reply, from the instance's rendering.
+    pub fn finish(
+        self,
+        path: &str,
+        rendered: &Rendered,
+        counters: &Counters,
+        creds: Credentials<'_>,
+        signatures: Signatures<'_>,
+    ) -> Reply {
+        let reply = resolve(path, rendered, &self.auth, creds, signatures);
+        counted(reply, &self.auth, counters)
+    }
+
+    /// The reply when the instance's record cannot be read now: an internal error (500, the
+    /// status SDKs retry), never a wrong answer.
+    pub fn unavailable(self) -> Reply {
+        Reply::empty(500)
+    }
+
+    /// The reply when the instance is gone from the store (purged while the request ran).
+    pub fn gone(self) -> Reply {
+        Reply::page(404)
+    }
+}
+
+/// `answer` and, when the request needs it, `finish`, for an instance already rendered (the
+/// fuzz target and tests).
+pub fn answer_rendered(
+    req: &Request<'_>,
+    rendered: &Rendered,
+    counters: &Counters,
+    key: &TokenKey,
+    now_ms: i64,
+    creds: Credentials<'_>,
+    signatures: Signatures<'_>,
+) -> Reply {
+    match answer(req, &Enforced::of(rendered), counters, key, now_ms) {
+        Step::Reply(r) => r,
+        Step::Render(p) => p.finish(req.path, rendered, counters, creds, signatures),
+    }
+}
+
+/// A successful IMDSv1 request counts (`MetadataNoToken`); a v2 one tells its token's life.
+fn counted(mut reply: Reply, auth: &Auth, counters: &Counters) -> Reply {
     if reply.status == 200 {
         match auth {
             Auth::V1 => Counters::bump(&counters.no_token),
@@ -227,15 +324,15 @@ fn is_token_path(path: &str) -> bool {
     VERSIONS.contains(&version) && (rest == "api/token" || rest == "api/token/")
 }
 
-fn resolve(
-    path: &str,
-    served: &Served,
-    auth: &Auth,
-    creds: Credentials<'_>,
-    signatures: Signatures<'_>,
-) -> Reply {
+/// Whether a path is answered the same for every instance, or from the instance's rendering.
+enum Route {
+    Reply(Reply),
+    Instance,
+}
+
+fn route(path: &str) -> Route {
     if path == "/" {
-        return Reply::text(VERSIONS.join("\n"));
+        return Route::Reply(Reply::text(VERSIONS.join("\n")));
     }
     let rest = path.trim_start_matches('/');
     let (version, sub) = match rest.split_once('/') {
@@ -243,15 +340,37 @@ fn resolve(
         None => (rest, None),
     };
     if !VERSIONS.contains(&version) {
+        return Route::Reply(Reply::page(404));
+    }
+    match sub {
+        None => Route::Reply(Reply::redirect(path)),
+        Some("") => Route::Reply(Reply::text("dynamic\nmeta-data\nuser-data")),
+        Some("meta-data" | "dynamic") => Route::Reply(Reply::redirect(path)),
+        Some(sub)
+            if sub == "user-data"
+                || sub == "user-data/"
+                || sub.starts_with("meta-data/")
+                || sub.starts_with("dynamic/") =>
+        {
+            Route::Instance
+        }
+        Some(_) => Route::Reply(Reply::page(404)),
+    }
+}
+
+/// The reply to a path [`route`] gave to the instance.
+fn resolve(
+    path: &str,
+    rendered: &Rendered,
+    auth: &Auth,
+    creds: Credentials<'_>,
+    signatures: Signatures<'_>,
+) -> Reply {
+    let rest = path.trim_start_matches('/');
+    let Some((version, sub)) = rest.split_once('/') else {
         return Reply::page(404);
-    }
-    let Some(sub) = sub else {
-        return Reply::redirect(path);
     };
-    let view = &served.view;
-    if sub.is_empty() {
-        return Reply::text("dynamic\nmeta-data\nuser-data");
-    }
+    let view = &rendered.view;
     if sub == "user-data" || sub == "user-data/" {
         return match &view.user_data {
             Some(data) => {
@@ -262,12 +381,9 @@ fn resolve(
             None => Reply::page(404),
         };
     }
-    if sub == "meta-data" || sub == "dynamic" {
-        return Reply::redirect(path);
-    }
     if let Some(md) = sub.strip_prefix("meta-data/") {
         let changed = view.launch_time_ms;
-        return match served.tree.lookup_as_of(md, version) {
+        return match rendered.tree.lookup_as_of(md, version) {
             Lookup::Leaf(b) => Reply::metadata(b.clone(), changed),
             Lookup::Listing(l) => Reply::metadata(l, changed),
             Lookup::Redirect => Reply::redirect(path.trim_end_matches('/')),
@@ -294,10 +410,10 @@ fn resolve(
                 metadata("document\npkcs7\nrsa2048\nsignature".into())
             }
             "instance-identity" => Reply::redirect(path),
-            "instance-identity/document" => metadata(served.identity_document.clone()),
-            "instance-identity/signature" => metadata(signatures(served).0),
+            "instance-identity/document" => metadata(rendered.identity_document.clone()),
+            "instance-identity/signature" => metadata(signatures(rendered).0),
             "instance-identity/pkcs7" | "instance-identity/rsa2048" => {
-                metadata(signatures(served).1)
+                metadata(signatures(rendered).1)
             }
             _ => Reply::page(404),
         };

@@ -72,6 +72,54 @@ pub trait InstanceStore: Send + Sync {
     /// hosts' initial load): the instances after position `after`, and the next position.
     async fn all_instances(&self, after: Option<i64>, limit: u32) -> Result<InstancePage>;
     async fn count_instances(&self) -> Result<u64>;
+    /// Every instance of every account, in launch order, a page at a time, as much as the
+    /// metadata hosts' initial load keeps of each ([`ServedRecord`]): a backend reads these
+    /// without decoding whole documents, so a fleet of a million loads in seconds.
+    async fn served_instances(&self, after: Option<i64>, limit: u32) -> Result<ServedPage>;
+}
+
+/// What a metadata host keeps of an instance before any request asks for more (the rest is
+/// read with [`InstanceStore::instance_by_id`] when needed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedRecord {
+    pub instance_id: String,
+    pub scope: Scope,
+    pub state: model::InstanceState,
+    pub private_ip: Ipv4Addr,
+    pub launch_time_ms: i64,
+    /// The desired options (`Instance::metadata`).
+    pub metadata: model::MetadataOptions,
+    pub options_generation: u64,
+    pub applied_generation: u64,
+    pub applied_metadata: Option<model::MetadataOptions>,
+    /// The IAM instance profile association still to settle (`Instance::unsettled_association`).
+    pub unsettled_association: Option<String>,
+}
+
+impl ServedRecord {
+    /// What a host keeps of `i`.
+    pub fn of(i: &Instance) -> ServedRecord {
+        ServedRecord {
+            instance_id: i.instance_id.clone(),
+            scope: i.scope.clone(),
+            state: i.state,
+            private_ip: i.private_ip,
+            launch_time_ms: i.launch_time_ms,
+            metadata: i.metadata,
+            options_generation: i.options_generation,
+            applied_generation: i.applied_generation,
+            applied_metadata: i.applied_metadata,
+            unsettled_association: i.unsettled_association().map(str::to_string),
+        }
+    }
+}
+
+/// A page of [`ServedRecord`]s.
+#[derive(Debug, Clone)]
+pub struct ServedPage {
+    pub records: Vec<ServedRecord>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<i64>,
 }
 
 /// What the store needs to know about a launch before the model builds the instances.

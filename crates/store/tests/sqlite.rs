@@ -59,6 +59,7 @@ conformance!(
     templates_and_images_are_kept_per_scope,
     pages_skip_and_repeat_nothing_while_the_fleet_changes,
     tag_filters_and_pages,
+    served_instances_are_what_the_records_say,
 );
 
 /// Issue 10: a store with corrupted pages started and then answered 500s; a 0-byte file

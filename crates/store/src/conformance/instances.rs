@@ -500,3 +500,66 @@ pub async fn pages_skip_and_repeat_nothing_while_the_fleet_changes<B: Backend>(b
     }
     s.close().await;
 }
+
+/// What a metadata host loads of each instance (`served_instances`) is what the instance's
+/// record says (`ServedRecord::of`), in launch order, a page at a time, with options applied
+/// or pending and an association to settle.
+pub async fn served_instances_are_what_the_records_say<B: Backend>(b: &B) {
+    use crate::instances::ServedRecord;
+    let s = b.open().await;
+    let launched = launch(&*s, 5).await;
+    let changed = [
+        launched[1].instance_id.clone(),
+        launched[3].instance_id.clone(),
+    ];
+    s.update_instances(
+        &scope(),
+        &changed,
+        crate::ungated(),
+        Box::new(|i, _| {
+            let patch = model::OptionsPatch {
+                http_tokens: Some(HttpTokens::Required),
+                ..Default::default()
+            };
+            i.modify_metadata(&patch, &Default::default())?;
+            let profile = model::instance::IamProfileRef {
+                arn: "arn:aws:iam::123456789012:instance-profile/web".into(),
+                id: "AIPAEXAMPLE0000000001".into(),
+                role: None,
+            };
+            i.associate_profile(profile, format!("iip-assoc-{}", &i.instance_id[2..]), 7)
+                .map(|_| ())
+        }),
+    )
+    .await
+    .unwrap();
+    s.mark_applied(&[(changed[0].clone(), 2)]).await.unwrap();
+    let mut expected = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.all_instances(after, 2).await.unwrap();
+        expected.extend(page.instances.iter().map(ServedRecord::of));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let mut served = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.served_instances(after, 2).await.unwrap();
+        assert!(page.records.len() <= 2);
+        served.extend(page.records);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(served, expected);
+    assert_eq!(served.len(), 5);
+    assert!(served.iter().any(|r| r.applied_metadata.is_some()));
+    assert!(served.iter().any(|r| r.unsettled_association.is_some()));
+    assert!(served
+        .iter()
+        .any(|r| r.applied_generation < r.options_generation));
+}

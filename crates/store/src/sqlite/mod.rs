@@ -210,6 +210,14 @@ impl InstanceStore for SqliteStore {
     async fn count_instances(&self) -> Result<u64> {
         reads::count_instances(&self.read).await
     }
+
+    async fn served_instances(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<crate::instances::ServedPage> {
+        reads::served_instances(&self.read, after, limit).await
+    }
 }
 
 #[async_trait]
