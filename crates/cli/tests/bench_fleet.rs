@@ -38,7 +38,10 @@ fn the_fleet_bench_names_every_figure_and_counts_what_it_launched() {
         "Modify, changes/s",
         "moto: not measured",
     ] {
-        assert!(stdout.contains(figure), "{figure:?} missing from:\n{stdout}");
+        assert!(
+            stdout.contains(figure),
+            "{figure:?} missing from:\n{stdout}"
+        );
     }
     // --write appends the report and the figures' JSON line.
     assert_eq!(std::fs::read_to_string(&md).unwrap().trim(), stdout.trim());
@@ -75,5 +78,9 @@ fn the_fleet_bench_names_every_figure_and_counts_what_it_launched() {
     assert!(f["moto"].is_null());
     // The bench's own work dir is gone.
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(!workdir.exists(), "the bench left {} behind", workdir.display());
+    assert!(
+        !workdir.exists(),
+        "the bench left {} behind",
+        workdir.display()
+    );
 }

@@ -36,7 +36,8 @@ fn app_duration(value: &str) -> f64 {
     let dur = value
         .strip_prefix("app;dur=")
         .unwrap_or_else(|| panic!("not app;dur=: {value}"));
-    dur.parse().unwrap_or_else(|_| panic!("not a number: {dur}"))
+    dur.parse()
+        .unwrap_or_else(|_| panic!("not a number: {dur}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,7 +52,11 @@ async fn answers_and_errors_say_the_time_the_server_spent() {
     ] {
         let (status, timings) = post(&app, body).await;
         assert_eq!(status, want, "{body}");
-        assert_eq!(timings.len(), 1, "{body}: one Server-Timing header: {timings:?}");
+        assert_eq!(
+            timings.len(),
+            1,
+            "{body}: one Server-Timing header: {timings:?}"
+        );
         let ms = app_duration(&timings[0]);
         assert!(ms.is_finite() && ms >= 0.0, "{body}: {ms}");
     }

@@ -32,7 +32,7 @@ impl Launched {
 
 /// The `call`th RunInstances of a fleet of `n`: how many, and whether `HttpTokens=required`.
 fn call(n: usize, call: usize) -> (usize, bool) {
-    (PER_CALL.min(n - call * PER_CALL), call % 2 == 0)
+    (PER_CALL.min(n - call * PER_CALL), call.is_multiple_of(2))
 }
 
 /// Launch `n` instances on `api`, with a progress bar on stderr (hidden when it is no terminal).

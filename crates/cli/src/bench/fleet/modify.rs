@@ -47,12 +47,12 @@ pub async fn modify(
             let (ids, signer) = (ids.clone(), signer.clone());
             tokio::spawn(async move {
                 let mut client = Client::new(api);
-                let mut picker = Picker(0x9e37_79b9_7f4a_7c15 ^ (c as u64 + 1) * 0x1000_0001);
+                let mut picker = Picker(0x9e37_79b9_7f4a_7c15 ^ ((c as u64 + 1) * 0x1000_0001));
                 let (mut accepted, mut errors, mut first_error) = (0u64, 0u64, None);
                 let mut k = 0usize;
                 while Instant::now() < deadline {
                     let id = &ids[picker.next(ids.len())];
-                    let tokens = if k % 2 == 0 { "optional" } else { "required" };
+                    let tokens = ["optional", "required"][k % 2];
                     k += 1;
                     let body = format!(
                         "Action=ModifyInstanceMetadataOptions&InstanceId={id}&HttpTokens={tokens}"
