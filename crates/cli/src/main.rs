@@ -27,7 +27,7 @@ enum Command {
     Endpoint(exec::EndpointArgs),
     /// A line per instance: metadata requests, MetadataNoToken, MetadataNoTokenRejected, tokens.
     Stats(StatsArgs),
-    /// Measure against a baseline in the same run (`imds bench metadata`).
+    /// Measure against a baseline in the same run (`imds bench metadata`, `authz`, `fleet`).
     Bench(bench::BenchArgs),
     /// Print the certificate that verifies instance identity documents (PEM).
     Certificate(CertificateArgs),
@@ -123,7 +123,8 @@ fn main() -> std::process::ExitCode {
     let (args, bench_args) = args;
     if let Some(b) = bench_args {
         // The benchmark builds its own runtimes, one per core.
-        let write = b.write.clone();
+        // `fleet` appends to its file itself (a results log); the others write it whole.
+        let write = b.write.clone().filter(|_| b.what != "fleet");
         return match bench::run(b) {
             Ok(report) => {
                 println!("{report}");

@@ -4,6 +4,12 @@
 //! authenticates the caller for that service, and hands the call to the dialect's `handle`
 //! (`ec2`, `iam_api`, `sts`). Every answer, an error included, is a
 //! [`Reply`] in the dialect's envelope; what fails before the service is known is EC2's.
+//!
+//! Every answer carries `Server-Timing: app;dur=<ms>` (W3C Server Timing): the time from the
+//! request's head being received to its answer's body being ready (the body is built whole
+//! before it is sent, so this is the server's whole part of the request, without the time on
+//! the wire). Clients ignore headers they do not know (botocore and the aws CLI do); `imds
+//! bench fleet` reads it to time pages on the server's side.
 
 use crate::auth::{self, Caller};
 use crate::context::{Api, Call};
@@ -15,12 +21,13 @@ use crate::service::Service;
 use crate::sts::StsError;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use model::Ec2Error;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Largest request body accepted (EC2's own limit is not published; RunInstances user data,
 /// the largest member, is at most 16 KiB before base64).
@@ -41,23 +48,60 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // The handler is called once the head has been read.
+    let received = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return error_response(&Ec2Error::RequestEntityTooLarge(MAX_BODY), &request_id),
+    let mut response = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => answer_body(
+            &api,
+            &extensions,
+            &method,
+            &uri,
+            &headers,
+            &body,
+            &request_id,
+        )
+        .await
+        .into_response(),
+        Err(_) => error_response(&Ec2Error::RequestEntityTooLarge(MAX_BODY), &request_id),
     };
+    response
+        .headers_mut()
+        .insert(SERVER_TIMING, server_timing(received.elapsed()));
+    response
+}
+
+/// The `Server-Timing` header's name (W3C Server Timing; not among `http`'s constants).
+const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+
+/// `app;dur=<ms>`: the server's time on a request, in milliseconds with microseconds.
+fn server_timing(spent: Duration) -> HeaderValue {
+    let ms = spent.as_secs_f64() * 1e3;
+    HeaderValue::from_str(&format!("app;dur={ms:.3}")).unwrap_or(HeaderValue::from_static("app"))
+}
+
+/// The answer to a request whose body has been read.
+async fn answer_body(
+    api: &Api,
+    extensions: &axum::http::Extensions,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    request_id: &str,
+) -> Reply {
     let source_ip = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     let request = Request {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-        request_id: &request_id,
+        method,
+        uri,
+        headers,
+        body,
+        request_id,
         source_ip,
     };
-    answer(&api, &request).await.into_response()
+    answer(api, &request).await
 }
 
 /// An EC2 error as an HTTP answer (for routes outside the API that answer as EC2 does).
@@ -151,5 +195,24 @@ fn refused(service: Service, e: Ec2Error, request_id: &str) -> Reply {
         Service::Ec2 => e.render(request_id),
         Service::Iam => IamApiError::Refused(e).render(request_id),
         Service::Sts => StsError::Refused(e).render(request_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_timing_is_the_app_metric_with_its_duration_in_milliseconds() {
+        let v = server_timing(Duration::from_micros(12_345));
+        assert_eq!(v.to_str().unwrap(), "app;dur=12.345");
+        let dur: f64 = v
+            .to_str()
+            .unwrap()
+            .strip_prefix("app;dur=")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((dur - 12.345).abs() < 1e-9);
     }
 }

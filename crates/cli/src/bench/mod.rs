@@ -15,6 +15,7 @@
 //! time, so a server that falls behind is charged for the wait (no coordinated omission).
 
 mod authz;
+mod fleet;
 mod latency;
 
 use bytes::Bytes;
@@ -34,16 +35,31 @@ use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// What to measure: `metadata` (the metadata service) or `authz` (authorization).
+    /// What to measure: `metadata` (the metadata service), `authz` (authorization) or `fleet`
+    /// (the API at a fleet's scale: launch, pages, memory, restart, modifications).
     #[arg(default_value = "metadata")]
     pub what: String,
+    /// `fleet`: the instances to launch.
+    #[arg(long, default_value_t = 10_000)]
+    pub instances: usize,
+    /// `fleet`: the filtered pages to time (at least; every walk is whole).
+    #[arg(long, default_value_t = 50)]
+    pub pages: usize,
+    /// `fleet`: also measure moto at 10,000 instances (`moto_server` on the PATH, or the Python
+    /// of `--moto-python`).
+    #[arg(long)]
+    pub moto: bool,
+    /// `fleet`: the Python that has moto (`PYTHON -m moto.server`); implies `--moto`.
+    #[arg(long)]
+    pub moto_python: Option<std::path::PathBuf>,
     /// Seconds of load per measurement.
     #[arg(long, default_value_t = 3)]
     pub seconds: u64,
     /// Concurrent connections.
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
-    /// Also write the results, as Markdown, to this file.
+    /// Also write the results, as Markdown, to this file (`fleet`: append them, and the
+    /// figures as a JSON line to the same name with the extension `.jsonl`).
     #[arg(long)]
     pub write: Option<std::path::PathBuf>,
 }
@@ -296,6 +312,16 @@ async fn start_servers() -> Result<Servers, String> {
 pub fn run(args: BenchArgs) -> Result<String, String> {
     match args.what.as_str() {
         "metadata" => {}
+        "fleet" => {
+            return fleet::run(fleet::FleetArgs {
+                instances: args.instances,
+                seconds: args.seconds,
+                pages: args.pages,
+                moto: args.moto || args.moto_python.is_some(),
+                moto_python: args.moto_python,
+                write: args.write,
+            })
+        }
         "authz" => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -305,7 +331,7 @@ pub fn run(args: BenchArgs) -> Result<String, String> {
         }
         other => {
             return Err(format!(
-                "unknown benchmark {other:?} (try: metadata, authz)"
+                "unknown benchmark {other:?} (try: metadata, authz, fleet)"
             ))
         }
     }

@@ -1,0 +1,109 @@
+//! The launch phase: RunInstances of `PER_CALL` instances a call, `CONCURRENT_CALLS` calls at a
+//! time, until the fleet has its size. Calls alternate between two shapes (`HttpTokens`
+//! required on t3.micro, optional on t3.small), so that half the fleet is what the pages'
+//! filter selects, whichever filter a server has (moto has no `metadata-options.http-tokens`).
+
+use super::http::{elements, Client, Signer};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Instances a RunInstances call launches (MinCount = MaxCount).
+pub const PER_CALL: usize = 1000;
+/// RunInstances calls in flight at once.
+pub const CONCURRENT_CALLS: usize = 4;
+
+/// What the phase launched.
+pub struct Launched {
+    /// Every instance's id, in no particular order.
+    pub ids: Vec<String>,
+    /// How many of them were launched with `HttpTokens=required` (and as t3.micro).
+    pub required: usize,
+    pub elapsed: Duration,
+}
+
+impl Launched {
+    pub fn per_second(&self) -> f64 {
+        self.ids.len() as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// The `call`th RunInstances of a fleet of `n`: how many, and whether `HttpTokens=required`.
+fn call(n: usize, call: usize) -> (usize, bool) {
+    (PER_CALL.min(n - call * PER_CALL), call.is_multiple_of(2))
+}
+
+/// Launch `n` instances on `api`, with a progress bar on stderr (hidden when it is no terminal).
+pub async fn launch(
+    api: SocketAddr,
+    signer: &Signer,
+    n: usize,
+    what: &str,
+) -> Result<Launched, String> {
+    let calls = n.div_ceil(PER_CALL);
+    let bar = ProgressBar::new(n as u64).with_message(what.to_string());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, {eta})",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENT_CALLS.min(calls))
+        .map(|_| {
+            let (next, signer, bar) = (next.clone(), signer.clone(), bar.clone());
+            tokio::spawn(async move {
+                let mut client = Client::new(api);
+                let (mut ids, mut required) = (Vec::new(), 0);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= calls {
+                        return Ok::<_, String>((ids, required));
+                    }
+                    let (count, req) = call(n, i);
+                    let (tokens, kind) = if req { ("required", "t3.micro") } else { ("optional", "t3.small") };
+                    let body = format!("Action=RunInstances&ImageId={}&InstanceType={kind}&MinCount={count}&MaxCount={count}&MetadataOptions.HttpTokens={tokens}", model::catalogue::AL2_IMAGE);
+                    let answer = client.ec2(&signer, &body).await.map_err(|e| format!("RunInstances: {e}"))?;
+                    let launched = elements(&answer.body, "instanceId");
+                    if answer.status != 200 || launched.len() != count {
+                        let excerpt: String = answer.body.chars().take(500).collect();
+                        return Err(format!("RunInstances of {count} answered {} with {} instances: {excerpt}", answer.status, launched.len()));
+                    }
+                    if req {
+                        required += count;
+                    }
+                    ids.extend(launched.into_iter().map(str::to_string));
+                    bar.inc(count as u64);
+                }
+            })
+        })
+        .collect();
+    let (mut ids, mut required) = (Vec::with_capacity(n), 0);
+    for t in tasks {
+        let (i, r) = t.await.map_err(|e| e.to_string())??;
+        ids.extend(i);
+        required += r;
+    }
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    Ok(Launched {
+        ids,
+        required,
+        elapsed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_alternate_and_the_last_takes_the_rest() {
+        assert_eq!(call(2500, 0), (1000, true));
+        assert_eq!(call(2500, 1), (1000, false));
+        assert_eq!(call(2500, 2), (500, true));
+    }
+}
