@@ -3,7 +3,7 @@
 //! required on t3.micro, optional on t3.small), so that half the fleet is what the pages'
 //! filter selects, whichever filter a server has (moto has no `metadata-options.http-tokens`).
 
-use super::http::{elements, Client, Signer};
+use super::http::{elements, encode, Client, Signer};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,13 +35,63 @@ fn call(n: usize, call: usize) -> (usize, bool) {
     (PER_CALL.min(n - call * PER_CALL), call.is_multiple_of(2))
 }
 
-/// Launch `n` instances on `api`, with a progress bar on stderr (hidden when it is no terminal).
+/// Instances a subnet made by [`subnets_for`] takes (a `/16` has 65,531 usable addresses).
+const PER_SUBNET: usize = 60_000;
+
+/// Fleets larger than this do not fit the Region's default subnets (six `/20`s, 4,091
+/// addresses each) and get subnets of their own.
+const DEFAULT_SUBNETS_HOLD: usize = 20_000;
+
+/// The subnets a fleet of `n` is launched into: none (the default subnet) when it fits the
+/// default subnets, else one VPC `10.K.0.0/16` with one `/16` subnet per 60,000 instances.
+pub async fn subnets_for(
+    api: SocketAddr,
+    signer: &Signer,
+    n: usize,
+) -> Result<Vec<String>, String> {
+    if n <= DEFAULT_SUBNETS_HOLD {
+        return Ok(Vec::new());
+    }
+    let mut client = Client::new(api);
+    let mut subnets = Vec::new();
+    for k in 0..n.div_ceil(PER_SUBNET) {
+        let cidr = encode(&format!("10.{k}.0.0/16"));
+        let vpc = client
+            .ec2(signer, &format!("Action=CreateVpc&CidrBlock={cidr}"))
+            .await
+            .map_err(|e| format!("CreateVpc: {e}"))?;
+        let vpc_id = elements(&vpc.body, "vpcId").first().map(|v| v.to_string());
+        let vpc_id =
+            vpc_id.ok_or_else(|| format!("CreateVpc answered {}: {}", vpc.status, vpc.body))?;
+        let subnet = client
+            .ec2(
+                signer,
+                &format!("Action=CreateSubnet&VpcId={vpc_id}&CidrBlock={cidr}"),
+            )
+            .await
+            .map_err(|e| format!("CreateSubnet: {e}"))?;
+        let subnet_id = elements(&subnet.body, "subnetId")
+            .first()
+            .map(|v| v.to_string());
+        subnets.push(
+            subnet_id.ok_or_else(|| {
+                format!("CreateSubnet answered {}: {}", subnet.status, subnet.body)
+            })?,
+        );
+    }
+    Ok(subnets)
+}
+
+/// Launch `n` instances on `api` (into `subnets`, [`PER_SUBNET`] each, or the default subnet
+/// when there are none), with a progress bar on stderr (hidden when it is no terminal).
 pub async fn launch(
     api: SocketAddr,
     signer: &Signer,
     n: usize,
     what: &str,
+    subnets: &[String],
 ) -> Result<Launched, String> {
+    let subnets = Arc::new(subnets.to_vec());
     let calls = n.div_ceil(PER_CALL);
     let bar = ProgressBar::new(n as u64).with_message(what.to_string());
     bar.set_style(
@@ -54,7 +104,7 @@ pub async fn launch(
     let started = Instant::now();
     let tasks: Vec<_> = (0..CONCURRENT_CALLS.min(calls))
         .map(|_| {
-            let (next, signer, bar) = (next.clone(), signer.clone(), bar.clone());
+            let (next, signer, bar, subnets) = (next.clone(), signer.clone(), bar.clone(), subnets.clone());
             tokio::spawn(async move {
                 let mut client = Client::new(api);
                 let (mut ids, mut required) = (Vec::new(), 0);
@@ -65,7 +115,10 @@ pub async fn launch(
                     }
                     let (count, req) = call(n, i);
                     let (tokens, kind) = if req { ("required", "t3.micro") } else { ("optional", "t3.small") };
-                    let body = format!("Action=RunInstances&ImageId={}&InstanceType={kind}&MinCount={count}&MaxCount={count}&MetadataOptions.HttpTokens={tokens}", model::catalogue::AL2_IMAGE);
+                    let mut body = format!("Action=RunInstances&ImageId={}&InstanceType={kind}&MinCount={count}&MaxCount={count}&MetadataOptions.HttpTokens={tokens}", model::catalogue::AL2_IMAGE);
+                    if let Some(subnet) = subnets.get(i * PER_CALL / PER_SUBNET) {
+                        body.push_str(&format!("&SubnetId={subnet}"));
+                    }
                     let answer = client.ec2(&signer, &body).await.map_err(|e| format!("RunInstances: {e}"))?;
                     let launched = elements(&answer.body, "instanceId");
                     if answer.status != 200 || launched.len() != count {

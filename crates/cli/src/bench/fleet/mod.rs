@@ -105,7 +105,8 @@ async fn measure(args: &FleetArgs) -> Result<(Figures, Option<&'static str>), St
         .await?
         .described;
 
-    let launched = launch::launch(server.api, &signer, n, "imds: RunInstances").await?;
+    let subnets = launch::subnets_for(server.api, &signer, n).await?;
+    let launched = launch::launch(server.api, &signer, n, "imds: RunInstances", &subnets).await?;
     let pages = pages::walk(server.api, &signer, &IMDS_QUERY, args.pages).await?;
     if pages.described != before + launched.required {
         return Err(format!(

@@ -89,7 +89,7 @@ pub async fn measure(python: Option<&Path>) -> Result<Option<MotoFigures>, Strin
         key: "AKIAMOTOANYKEY000000".into(),
         secret: "any".into(),
     };
-    let launched = launch(addr, &signer, MOTO_INSTANCES, "moto: RunInstances").await?;
+    let launched = launch(addr, &signer, MOTO_INSTANCES, "moto: RunInstances", &[]).await?;
     let pages = walk(addr, &signer, &MOTO_QUERY, MOTO_PAGES).await?;
     if pages.described != launched.required {
         return Err(format!(
