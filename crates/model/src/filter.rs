@@ -81,6 +81,18 @@ pub fn tokens(pattern: &str) -> Vec<Token> {
     out
 }
 
+/// The text a pattern without wildcards stands for, its escapes removed (`a\\*b` is `a*b`).
+/// A wildcard, should there be one, is kept as `?`.
+pub fn literal(pattern: &str) -> String {
+    tokens(pattern)
+        .iter()
+        .map(|t| match t {
+            Token::Literal(c) => *c,
+            _ => '?',
+        })
+        .collect()
+}
+
 pub fn has_wildcards(pattern: &str) -> bool {
     tokens(pattern)
         .iter()

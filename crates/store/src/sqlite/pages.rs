@@ -68,17 +68,6 @@ async fn scope_id(conn: &mut SqliteConnection, scope: &Scope) -> Result<Option<i
     )
 }
 
-/// The literal text of a value with no wildcards (escapes removed).
-fn literal(value: &str) -> String {
-    filter::tokens(value)
-        .iter()
-        .map(|t| match t {
-            Token::Literal(c) => *c,
-            _ => '?',
-        })
-        .collect()
-}
-
 /// The literal prefix of a wildcard value: every stored value it matches starts with it.
 fn literal_prefix(value: &str) -> String {
     filter::tokens(value)
@@ -102,7 +91,7 @@ async fn matching_values(
     let mut out: Vec<String> = Vec::new();
     for v in &f.values {
         if !filter::has_wildcards(v) {
-            out.push(literal(v));
+            out.push(filter::literal(v));
             continue;
         }
         let prefix = literal_prefix(v);

@@ -44,15 +44,7 @@ pub(super) fn push_values(qb: &mut QueryBuilder<'_, Sqlite>, col: &str, values: 
         if filter::has_wildcards(v) {
             qb.push(format!("{col} GLOB ")).push_bind(glob(v));
         } else {
-            qb.push(format!("{col} = ")).push_bind(
-                filter::tokens(v)
-                    .iter()
-                    .map(|t| match t {
-                        Token::Literal(c) => *c,
-                        _ => '?',
-                    })
-                    .collect::<String>(),
-            );
+            qb.push(format!("{col} = ")).push_bind(filter::literal(v));
         }
     }
     if values.is_empty() {

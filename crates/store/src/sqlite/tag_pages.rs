@@ -40,17 +40,7 @@ fn exact(values: &[String]) -> Option<Vec<String>> {
     values
         .iter()
         .all(|v| !filter::has_wildcards(v))
-        .then(|| values.iter().map(|v| literal(v)).collect())
-}
-
-fn literal(value: &str) -> String {
-    filter::tokens(value)
-        .iter()
-        .map(|t| match t {
-            Token::Literal(c) => *c,
-            _ => '?',
-        })
-        .collect()
+        .then(|| values.iter().map(|v| filter::literal(v)).collect())
 }
 
 /// The distinct values of `column` in the scope that `values` match, looked up one index
@@ -64,7 +54,7 @@ async fn matching(
     let mut out = Vec::new();
     for v in values {
         if !filter::has_wildcards(v) {
-            out.push(literal(v));
+            out.push(filter::literal(v));
             continue;
         }
         let prefix: String = filter::tokens(v)

@@ -166,5 +166,5 @@ fn a_wildcard_value_is_looked_up_from_its_literal_prefix() {
     assert_eq!(literal_prefix("web-*-prod"), "web-");
     assert_eq!(literal_prefix("*7"), "");
     assert_eq!(literal_prefix("a\\*b?"), "a*b");
-    assert_eq!(literal("a\\*b"), "a*b");
+    assert_eq!(model::filter::literal("a\\*b"), "a*b");
 }
