@@ -62,6 +62,14 @@ pub struct BenchArgs {
     /// figures as a JSON line to the same name with the extension `.jsonl`).
     #[arg(long)]
     pub write: Option<std::path::PathBuf>,
+    /// `fleet`: keep the launched fleet in this new directory (data dir, IAM config, the
+    /// instances' ids) instead of removing it, for `--reuse`.
+    #[arg(long, conflicts_with = "reuse")]
+    pub keep: Option<std::path::PathBuf>,
+    /// `fleet`: measure the fleet kept by `--keep` in this directory instead of launching one
+    /// (pages, memory, modifications, restart; no launch rate, so not with `--write`).
+    #[arg(long, conflicts_with = "write")]
+    pub reuse: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -320,6 +328,8 @@ pub fn run(args: BenchArgs) -> Result<String, String> {
                 moto: args.moto || args.moto_python.is_some(),
                 moto_python: args.moto_python,
                 write: args.write,
+                keep: args.keep,
+                reuse: args.reuse,
             })
         }
         "authz" => {

@@ -25,7 +25,11 @@ pub struct Launched {
 }
 
 impl Launched {
+    /// Zero for a kept fleet reused (its launch was not timed).
     pub fn per_second(&self) -> f64 {
+        if self.elapsed.is_zero() {
+            return 0.0;
+        }
         self.ids.len() as f64 / self.elapsed.as_secs_f64()
     }
 }

@@ -41,7 +41,15 @@ pub struct FleetArgs {
     pub moto: bool,
     pub moto_python: Option<PathBuf>,
     pub write: Option<PathBuf>,
+    /// Keep the fleet in this new directory (see [`IDS_FILE`]).
+    pub keep: Option<PathBuf>,
+    /// Measure the fleet a `--keep` run left in this directory instead of launching one.
+    pub reuse: Option<PathBuf>,
 }
+
+/// The launched instances' ids, one a line, in a kept fleet's directory; the first line is
+/// how many were launched with `HttpTokens=required` and how many the filter selected before.
+const IDS_FILE: &str = "ids.txt";
 
 /// The figures of one run: the JSON line `--write` appends.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -86,6 +94,38 @@ pub fn run(args: FleetArgs) -> Result<String, String> {
     Ok(report)
 }
 
+fn write_ids(dir: &Path, before: usize, launched: &launch::Launched) -> Result<(), String> {
+    let mut text = format!("{} {before}\n", launched.required);
+    for id in &launched.ids {
+        text.push_str(id);
+        text.push('\n');
+    }
+    std::fs::write(dir.join(IDS_FILE), text).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// The fleet a `--keep` run left, and what the filter selected before its launch (its launch
+/// time unknown: zero).
+fn read_ids(dir: &Path) -> Result<(usize, launch::Launched), String> {
+    let path = dir.join(IDS_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines = text.lines();
+    let counts: Vec<usize> = lines
+        .next()
+        .unwrap_or_default()
+        .split(' ')
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [required, before] = counts[..] else {
+        return Err(format!("{} does not start with two counts", path.display()));
+    };
+    let launched = launch::Launched {
+        ids: lines.map(str::to_string).collect(),
+        required,
+        elapsed: std::time::Duration::ZERO,
+    };
+    Ok((before, launched))
+}
+
 fn append(path: &Path, text: &str) -> Result<(), String> {
     std::fs::OpenOptions::new()
         .create(true)
@@ -96,19 +136,38 @@ fn append(path: &Path, text: &str) -> Result<(), String> {
 }
 
 async fn measure(args: &FleetArgs) -> Result<(Figures, Option<&'static str>), String> {
-    let n = args.instances;
-    let dir = Workdir::create("fleet")?;
     let signer = Server::signer();
-    let (mut server, _) = Server::start_new(&dir.0).await?;
-    // What the filter selects before the launch (a new store has one instance).
-    let before = pages::walk(server.api, &signer, &IMDS_QUERY, 1)
-        .await?
-        .described;
-
-    let subnets = launch::subnets_for(server.api, &signer, n).await?;
-    let launched = launch::launch(server.api, &signer, n, "imds: RunInstances", &subnets).await?;
+    let (dir, mut server, before, launched) = match &args.reuse {
+        Some(path) => {
+            let dir = Workdir::reused(path);
+            let (server, _) = Server::start_kept(&dir.0).await?;
+            let (before, launched) = read_ids(&dir.0)?;
+            (dir, server, before, launched)
+        }
+        None => {
+            let dir = match &args.keep {
+                Some(path) => Workdir::kept(path)?,
+                None => Workdir::create("fleet")?,
+            };
+            let (server, _) = Server::start_new(&dir.0).await?;
+            // What the filter selects before the launch (a new store has one instance).
+            let before = pages::walk(server.api, &signer, &IMDS_QUERY, 1)
+                .await?
+                .described;
+            let n = args.instances;
+            let subnets = launch::subnets_for(server.api, &signer, n).await?;
+            let launched =
+                launch::launch(server.api, &signer, n, "imds: RunInstances", &subnets).await?;
+            if args.keep.is_some() {
+                write_ids(&dir.0, before, &launched)?;
+            }
+            (dir, server, before, launched)
+        }
+    };
+    let n = launched.ids.len();
     let pages = pages::walk(server.api, &signer, &IMDS_QUERY, args.pages).await?;
-    if pages.described != before + launched.required {
+    // (A kept fleet's options were changed by its run's modifications.)
+    if args.reuse.is_none() && pages.described != before + launched.required {
         return Err(format!(
             "the filter described {} instances; {} were launched with HttpTokens=required (and {before} were there before)",
             pages.described, launched.required
@@ -256,9 +315,15 @@ fn report(f: &Figures, moto_note: Option<&str>, args: &FleetArgs) -> String {
         0,
         None,
     );
+    if let Some(dir) = &args.reuse {
+        out.push_str(&format!(
+            "\nA kept fleet, reused (`--reuse {}`): no launch was measured.\n",
+            dir.display()
+        ));
+    }
     out.push_str(&format!(
         "\nHow: `imds bench fleet --instances {n} --seconds {s} --pages {p}{moto_flag}`. The server is `imds serve` as a child process on a durable data dir with `--iam-config` (every request SigV4-signed and verified). Launch: RunInstances of 1,000 instances a call, {calls} calls at a time, half with `HttpTokens=required`. Pages: DescribeInstances filtered on `metadata-options.http-tokens=required`, `MaxResults=1000`, walked along `NextToken`, {pages} pages timed; {described} instances described in a walk; server-side time is the `Server-Timing: app;dur=` header (head received to body ready). RSS: `VmRSS` / {n}, steady = after the launch and the pages; after a restart = as soon as both ports answer. Restart: stop {stop:.2} s + start {start:.2} s. Modify: ModifyInstanceMetadataOptions toggling `HttpTokens` on random instances from 32 keep-alive clients for {s} s ({errors} errors).\n",
-        n = args.instances,
+        n = f.instances,
         s = args.seconds,
         p = args.pages,
         moto_flag = if args.moto { " --moto" } else { "" },

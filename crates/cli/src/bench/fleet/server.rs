@@ -21,21 +21,35 @@ const START_TIMEOUT: Duration = Duration::from_secs(900);
 /// How long a stop may take before the child is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A temporary directory, removed with everything in it when dropped.
-pub struct Workdir(pub PathBuf);
+/// A work directory: a temporary one, removed with everything in it when dropped, or one the
+/// user named (`--keep`, `--reuse`), left where it is.
+pub struct Workdir(pub PathBuf, bool);
 
 impl Workdir {
     pub fn create(name: &str) -> Result<Workdir, String> {
         let path = std::env::temp_dir().join(format!("imds-bench-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Workdir(path))
+        Ok(Workdir(path, true))
+    }
+
+    /// A new directory at `path` (which must not exist), kept when dropped.
+    pub fn kept(path: &Path) -> Result<Workdir, String> {
+        std::fs::create_dir(path).map_err(|e| format!("--keep {}: {e}", path.display()))?;
+        Ok(Workdir(path.to_path_buf(), false))
+    }
+
+    /// The directory a `--keep` run left, kept when dropped.
+    pub fn reused(path: &Path) -> Workdir {
+        Workdir(path.to_path_buf(), false)
     }
 }
 
 impl Drop for Workdir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if self.1 {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
@@ -146,6 +160,14 @@ impl Server {
             format!("[[accounts]]\nid = \"{ACCOUNT}\"\nroot_access_key_id = \"{ROOT_KEY}\"\nroot_secret_access_key = \"{ROOT_SECRET}\"\n"),
         )
         .map_err(|e| e.to_string())?;
+        Server::start(dir, free_port()?, free_port()?).await
+    }
+
+    /// Start the server on the data dir and IAM config a `--keep` run left in `dir`.
+    pub async fn start_kept(dir: &Path) -> Result<(Server, Duration), String> {
+        if !dir.join("iam.toml").is_file() {
+            return Err(format!("{} holds no fleet kept by --keep", dir.display()));
+        }
         Server::start(dir, free_port()?, free_port()?).await
     }
 
