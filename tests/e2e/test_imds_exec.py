@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -39,6 +40,7 @@ from imds_helpers import (
     TTL_RESP,
     default_instance,
     imds_address,
+    apply_options,
     options_applied,
     token,
 )
@@ -432,6 +434,58 @@ def test_exec_case_32_ipv6(server, ec2e):
         r = curl(server, iid, "PUT", f"{IMDS6}/latest/api/token", TTL_REQ, ipv6=True)
         assert r.status is None and r.rc == 7, r
     finally:
+        ec2e.terminate_instances(InstanceIds=[iid])
+
+
+def test_exec_ipv6_route_follows_the_option_while_the_command_runs(server, ec2e, tmp_path):
+    """One `imds exec`: the IPv6 route to the service changes when HttpProtocolIpv6 does,
+    while the command runs (the host's per-instance watch wakes the route's follower)."""
+    iid = helpers.running_instance(ec2e, tags={"Name": "exec-ipv6-follow"})
+    put = f'curl -sS -g --noproxy "*" -m 2 -X PUT -H "{TTL_REQ}" {IMDS6}/latest/api/token'
+    # Each step: signal the test, wait for its go, then retry the PUT for up to 10 s until it
+    # ends as expected (the route is replaced a moment after `applied`).
+    script = textwrap.dedent(f"""\
+        step() {{
+          touch "{tmp_path}/ready-$1"
+          n=0; while [ ! -e "{tmp_path}/go-$1" ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done
+          n=0; while [ $n -lt 100 ]; do
+            out=$({put} 2>/dev/null); rc=$?
+            if [ "$2" = up ] && [ $rc -eq 0 ]; then echo "$1 up ${{#out}}"; return; fi
+            if [ "$2" = down ] && [ $rc -eq 7 ]; then echo "$1 down"; return; fi
+            sleep 0.1; n=$((n+1))
+          done
+          echo "$1 stuck rc=$rc"
+        }}
+        step 1 down; step 2 up; step 3 down
+        """)
+    argv = [IMDS_BIN, "exec", "--endpoint", server.endpoint, "--instance", iid,
+            "--", "sh", "-c", NS_GUARD, "sh", "sh", "-c", script]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    try:
+        def go(step: int, **opts):
+            ready = tmp_path / f"ready-{step}"
+            for _ in range(600):
+                if ready.exists() or p.poll() is not None:
+                    break
+                time.sleep(0.05)
+            assert ready.exists(), p.communicate(timeout=5)
+            if opts:
+                apply_options(ec2e, iid, **opts)
+            (tmp_path / f"go-{step}").touch()
+
+        go(1)
+        go(2, HttpProtocolIpv6="enabled")
+        go(3, HttpProtocolIpv6="disabled")
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, (out, err)
+        lines = out.decode().split("\n")
+        assert lines[0] == "1 down", out
+        assert lines[1] == "2 up 56", out  # a token is 56 characters
+        assert lines[2] == "3 down", out
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
         ec2e.terminate_instances(InstanceIds=[iid])
 
 

@@ -126,20 +126,33 @@ async fn set_ipv6_route(side: &InstanceSide, enabled: bool) -> bool {
     }
 }
 
-/// Keep the instance's IPv6 route in step with its `HttpProtocolIpv6` option.
+/// How soon a route the kernel refused is tried again.
+const ROUTE_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Keep the instance's IPv6 route in step with its `HttpProtocolIpv6` option: woken by each
+/// change to the instance's entry (the host's per-instance watch), not by polling.
 async fn follow_ipv6(
     host: Arc<Host>,
     side: InstanceSide,
     mut current: Option<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut view = host.watch(&side.instance_id);
     loop {
         let enabled = ipv6_enabled(&host, &side);
-        if current != Some(enabled) && set_ipv6_route(&side, enabled).await {
+        let in_step = current == Some(enabled) || set_ipv6_route(&side, enabled).await;
+        if in_step {
             current = Some(enabled);
         }
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+            changed = view.changed(), if in_step => {
+                if changed.is_err() {
+                    // The host dropped the watch: only the stop is left to wait for.
+                    let _ = stop.changed().await;
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(ROUTE_RETRY), if !in_step => {}
             _ = stop.changed() => return,
         }
     }
