@@ -249,3 +249,38 @@ async fn the_check_beside_the_start_refuses_a_damaged_store() {
         "{err}"
     );
 }
+
+/// A store closed cleanly and untouched since is not checked again at its next open (the
+/// check reads the whole file: most of a restart at a million instances); one written since,
+/// even with the same bytes, or never closed cleanly, is. (Damaged right after a clean
+/// close, it is refused: `sqlite.rs`'s `damaged_stores_are_refused_and_empty_files_are_new`.)
+#[tokio::test]
+async fn a_clean_close_spares_the_next_open_its_check_until_the_file_is_written() {
+    let d = temp("clean");
+    let path = d.0.join("db");
+    let open = || SqliteStore::open_checking(&path, Durability::Durable);
+    let (s, check) = open().await.unwrap();
+    assert!(!check.runs(), "a new store has nothing to check");
+    launch(&s, 300).await;
+    s.close().await;
+
+    let (s, check) = open().await.unwrap();
+    assert!(!check.runs(), "untouched since its clean close");
+    check.passed().await.unwrap();
+    launch(&s, 1).await;
+    s.close().await;
+
+    // The same bytes written again: the file was written, so it is checked.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let (s, check) = open().await.unwrap();
+    assert!(check.runs(), "written since its clean close");
+    check.passed().await.unwrap();
+
+    // Not closed: the next open checks.
+    drop(s);
+    let (s, check) = open().await.unwrap();
+    assert!(check.runs(), "not closed cleanly");
+    check.passed().await.unwrap();
+    s.close().await;
+}

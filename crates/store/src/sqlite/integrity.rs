@@ -41,16 +41,31 @@ type Outcome = Option<Result<(), Failed>>;
 #[derive(Clone)]
 pub struct IntegrityCheck {
     path: PathBuf,
+    /// Whether the pages are checked at all (see [`IntegrityCheck::runs`]).
+    runs: bool,
     outcome: watch::Receiver<Outcome>,
 }
 
 impl IntegrityCheck {
-    /// A check already passed (a new store, or one checked before it was opened).
+    /// A check already passed (a new store, one checked before its migration, or one
+    /// untouched since its last clean close).
     pub(super) fn passed_already(path: &Path) -> IntegrityCheck {
         IntegrityCheck {
             path: path.to_path_buf(),
+            runs: false,
             outcome: watch::Sender::new(Some(Ok(()))).subscribe(),
         }
+    }
+
+    /// Whether this open checks the file's pages beside the start: not for a new store, one
+    /// checked before its migration, or one as its last clean close left it (`sqlite::clean`).
+    pub fn runs(&self) -> bool {
+        self.runs
+    }
+
+    /// Whether the check has passed by now (not running, not failed).
+    pub(super) fn has_passed(&self) -> bool {
+        matches!(*self.outcome.borrow(), Some(Ok(())))
     }
 
     /// Wait for the check: `Err(Damaged)` naming the file when it found the file bad (or
@@ -100,6 +115,7 @@ pub(super) fn spawn(path: &Path, options: SqliteConnectOptions) -> IntegrityChec
     });
     IntegrityCheck {
         path: path.to_path_buf(),
+        runs: true,
         outcome: rx,
     }
 }

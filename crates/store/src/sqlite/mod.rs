@@ -6,6 +6,7 @@
 //! fsync covers many acknowledged writes. A write is answered only after its commit, so an
 //! acknowledged change is on disk (`synchronous=FULL`) before the API responds.
 
+mod clean;
 mod integrity;
 mod pages;
 mod reads;
@@ -31,8 +32,11 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use writer::Job;
 
 pub struct SqliteStore {
+    path: std::path::PathBuf,
     /// Whether this open created the store (a new or empty file).
     created: bool,
+    /// The check of the file's pages: a close records the file as clean only if it passed.
+    check: IntegrityCheck,
     read: SqlitePool,
     jobs: mpsc::Sender<writer::Msg>,
     latest: watch::Receiver<u64>,
@@ -99,9 +103,15 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(false)
             .disable_statement_logging();
+        let untouched = clean::untouched(path);
         let mut conn = base.clone().create_if_missing(true).connect().await?;
         let check = if schema::current(&mut conn).await? {
-            integrity::spawn(path, base.clone())
+            if untouched {
+                tracing::info!(store = %path.display(), "the store is as its last clean close left it: not checked again");
+                IntegrityCheck::passed_already(path)
+            } else {
+                integrity::spawn(path, base.clone())
+            }
         } else {
             // New (nothing to check), or to be migrated (checked before anything is written).
             integrity::quick_check(&mut conn).await?;
@@ -146,7 +156,9 @@ impl SqliteStore {
             })
             .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
         let store = SqliteStore {
+            path: path.to_path_buf(),
             created,
+            check: check.clone(),
             read,
             jobs: tx,
             latest: seq_rx,
@@ -440,5 +452,8 @@ impl Store for SqliteStore {
             let _ = h.await;
         }
         self.read.close().await;
+        if self.check.has_passed() {
+            clean::record(&self.path).await;
+        }
     }
 }
