@@ -319,48 +319,24 @@ pub async fn iam_records(pool: &SqlitePool) -> Result<crate::IamRecords> {
 
 /// The compact columns of every instance, a page at a time (`InstanceStore::served_instances`):
 /// the row's own columns and schema 6's (`served_columns`), never its document, so a page
-/// costs SQLite no JSON and this no decoding but the address.
+/// costs SQLite no JSON, and each row arrives as one text.
 pub async fn served_instances(
     pool: &SqlitePool,
     after: Option<i64>,
     limit: u32,
 ) -> Result<ServedPage> {
-    let rows: Vec<(i64, super::served_columns::Row)> = {
-        use sqlx::Row;
-        sqlx::query(&format!(
-            "SELECT pk, instance_id, account, region, state, private_ip, {}
-             FROM instances WHERE pk > ? ORDER BY pk LIMIT ?",
-            super::served_columns::COLUMNS
-        ))
-        .bind(after.unwrap_or(0))
-        .bind(limit as i64 + 1)
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|r| -> sqlx::Result<_> {
-            Ok((
-                r.try_get(0)?,
-                (
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                    r.try_get(4)?,
-                    r.try_get(5)?,
-                    r.try_get(6)?,
-                    r.try_get(7)?,
-                    r.try_get(8)?,
-                    r.try_get(9)?,
-                    r.try_get(10)?,
-                    r.try_get(11)?,
-                ),
-            ))
-        })
-        .collect::<sqlx::Result<_>>()?
-    };
+    let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
+        "SELECT pk, {} FROM instances WHERE pk > ? ORDER BY pk LIMIT ?",
+        super::served_columns::JOINED
+    ))
+    .bind(after.unwrap_or(0))
+    .bind(limit as i64 + 1)
+    .fetch_all(pool)
+    .await?;
     let (rows, next) = page(rows, Some(limit), |r| r.0);
     let records = rows
-        .into_iter()
-        .map(|(_, row)| super::served_columns::record(row))
+        .iter()
+        .map(|(_, joined)| super::served_columns::record(joined))
         .collect::<Result<_>>()?;
     Ok(ServedPage { records, next })
 }

@@ -11,11 +11,9 @@ use model::options::{HopLimit, HttpEndpoint, HttpProtocolIpv6, HttpTokens, Insta
 use model::{Instance, InstanceState, MetadataOptions, Scope};
 use std::net::Ipv4Addr;
 
-/// The columns, in the order of [`COLUMNS`].
-pub(super) const COLUMNS: &str =
-    "launch_time_ms, options, options_generation, applied_generation, applied_options, unsettled_association";
-
-/// How many columns [`COLUMNS`] names (for the multi-row statements' parameter count).
+/// How many columns there are (for the multi-row statements' parameter count): in order,
+/// `launch_time_ms, options, options_generation, applied_generation, applied_options,
+/// unsettled_association`.
 pub(super) const COUNT: usize = 6;
 
 /// The values of the compact columns of one instance.
@@ -41,7 +39,7 @@ impl Columns {
         }
     }
 
-    /// Bind the columns' values, in [`COLUMNS`]' order, to a row of a multi-row statement.
+    /// Bind the columns' values, in their order, to a row of a multi-row statement.
     pub fn bind(&self, b: &mut sqlx::query_builder::Separated<'_, '_, sqlx::Sqlite, &'static str>) {
         b.push_bind(self.launch_time_ms)
             .push_bind(self.options)
@@ -68,62 +66,62 @@ impl Columns {
     }
 }
 
-/// One served row as `reads::served_instances` selects it: the instance's columns
-/// `instance_id, account, region, state, private_ip`, then [`COLUMNS`].
-pub(super) type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    Option<i64>,
-    Option<String>,
-);
+/// The select list of one served instance as `reads::served_instances` reads it: the row's
+/// own columns `instance_id, account, region, state, private_ip`, then the compact columns, joined
+/// by spaces into one text (none of them holds a space; a NULL is empty). One value per row
+/// rather than eleven: sqlx copies each value of each row on its own (an allocation, and for
+/// a text a copy), which at a million instances was half of the load.
+pub(super) const JOINED: &str = "instance_id || ' ' || account || ' ' || region || ' ' || state || ' ' || private_ip \
+     || ' ' || launch_time_ms || ' ' || options || ' ' || options_generation || ' ' || applied_generation \
+     || ' ' || coalesce(applied_options, '') || ' ' || coalesce(unsettled_association, '')";
 
-/// The [`ServedRecord`] of a row; a value no write makes is [`StoreError::Corrupt`].
-pub(super) fn record(row: Row) -> Result<ServedRecord> {
-    let (
-        id,
-        account,
-        region,
-        state,
-        ip,
-        launch,
-        options,
-        generation,
-        applied,
-        applied_options,
-        association,
-    ) = row;
-    let state = InstanceState::ALL
-        .into_iter()
-        .find(|s| s.as_str() == state)
-        .ok_or_else(|| corrupt(&id, "state"))?;
-    let private_ip: Ipv4Addr = ip.parse().map_err(|_| corrupt(&id, "private_ip"))?;
+/// The [`ServedRecord`] of a row's [`JOINED`] text; a value no write makes is
+/// [`StoreError::Corrupt`].
+pub(super) fn record(joined: &str) -> Result<ServedRecord> {
+    let mut fields = joined.split(' ');
+    let mut next = |column: &str| fields.next().ok_or_else(|| corrupt(joined, column));
+    let id = next("instance_id")?;
+    let account = next("account")?;
+    let region = next("region")?;
+    let state = next("state")?;
+    let ip = next("private_ip")?;
+    let launch = next("launch_time_ms")?;
+    let options = next("options")?;
+    let generation = next("options_generation")?;
+    let applied = next("applied_generation")?;
+    let applied_options = next("applied_options")?;
+    let association = next("unsettled_association")?;
+    let int = |v: &str, column: &str| v.parse::<i64>().map_err(|_| corrupt(id, column));
+    let packed = |v: &str, column: &str| unpack(int(v, column)?).ok_or_else(|| corrupt(id, column));
     Ok(ServedRecord {
-        scope: Scope { account, region },
-        state,
-        private_ip,
-        launch_time_ms: launch,
-        metadata: unpack(options).ok_or_else(|| corrupt(&id, "options"))?,
-        options_generation: generation as u64,
-        applied_generation: applied as u64,
-        applied_metadata: applied_options
-            .map(|o| unpack(o).ok_or_else(|| corrupt(&id, "applied_options")))
-            .transpose()?,
-        unsettled_association: association,
-        instance_id: id,
+        instance_id: id.to_string(),
+        scope: Scope::new(account, region),
+        state: InstanceState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == state)
+            .ok_or_else(|| corrupt(id, "state"))?,
+        private_ip: ip
+            .parse::<Ipv4Addr>()
+            .map_err(|_| corrupt(id, "private_ip"))?,
+        launch_time_ms: int(launch, "launch_time_ms")?,
+        metadata: packed(options, "options")?,
+        options_generation: int(generation, "options_generation")? as u64,
+        applied_generation: int(applied, "applied_generation")? as u64,
+        applied_metadata: match applied_options {
+            "" => None,
+            v => Some(packed(v, "applied_options")?),
+        },
+        unsettled_association: match association {
+            "" => None,
+            a => Some(a.to_string()),
+        },
     })
 }
 
-fn corrupt(id: &str, column: &str) -> StoreError {
+fn corrupt(row: &str, column: &str) -> StoreError {
     use serde::de::Error;
     StoreError::Corrupt(serde_json::Error::custom(format!(
-        "instance {id}: {column} holds a value no write makes"
+        "instance {row}: {column} holds a value no write makes"
     )))
 }
 
