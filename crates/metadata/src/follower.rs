@@ -15,8 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use store::{Change, Store};
 
-/// Instances read per page when loading, changes per read of the feed.
+/// Changes per read of the feed.
 const PAGE: u32 = 1000;
+
+/// Instances read per page when loading: a few hundred kilobytes of compact columns.
+const LOAD_PAGE: u32 = 4000;
 
 pub(crate) struct Follower {
     store: Arc<dyn Store>,
@@ -34,44 +37,60 @@ impl Follower {
     /// Load every instance of the store into `table` (and what each has pending into the
     /// applier), retrying until the store answers; anything served that the store no longer
     /// has is removed. Only the compact columns are read, a page at a time: no instance's
-    /// document is decoded (its rendering waits for a request that needs it).
+    /// document is decoded (its rendering waits for a request that needs it). The next page
+    /// is read while this one is installed: SQLite works on its connection's thread while
+    /// the table is filled on this one, so a million instances take the longer of the two,
+    /// not their sum.
     pub(crate) async fn load(&mut self, table: &ServedTable, applier: &mut Applier) {
-        let mut after = None;
+        // What is served and no longer in the store goes; a first load has nothing to remove
+        // and need not remember a million keys.
+        let reload = !table.is_empty();
         let mut seen = HashSet::new();
+        let mut page = served_page(self.store.clone(), None).await;
         loop {
-            match self.store.served_instances(after, PAGE).await {
-                Ok(page) => {
-                    let now = model::time::now_ms();
-                    for r in &page.records {
-                        let in_force = r.applied_metadata.unwrap_or(r.metadata);
-                        table.install_facts(&Facts {
-                            instance_id: &r.instance_id,
-                            scope: &r.scope,
-                            private_ip: r.private_ip,
-                            state: r.state,
-                            launch_time_ms: r.launch_time_ms,
-                            in_force,
-                            applied_generation: r.applied_generation,
-                            desired: r.metadata,
-                            options_generation: r.options_generation,
-                        });
-                        applier.found(now, r);
-                        if let Some(key) = InstanceKey::parse(&r.instance_id) {
-                            seen.insert(key);
-                        }
-                    }
-                    match page.next {
-                        Some(n) => after = Some(n),
-                        None => break,
+            // A task of its own, so that the rows stream in on another worker meanwhile.
+            let next = page
+                .next
+                .map(|n| tokio::spawn(served_page(self.store.clone(), Some(n))));
+            let install = async {
+                let now = model::time::now_ms();
+                for r in &page.records {
+                    table.install_facts(&Facts {
+                        instance_id: &r.instance_id,
+                        scope: &r.scope,
+                        private_ip: r.private_ip,
+                        state: r.state,
+                        launch_time_ms: r.launch_time_ms,
+                        in_force: r.applied_metadata.unwrap_or(r.metadata),
+                        applied_generation: r.applied_generation,
+                        desired: r.metadata,
+                        options_generation: r.options_generation,
+                    });
+                    applier.found(now, r);
+                    if reload {
+                        seen.extend(InstanceKey::parse(&r.instance_id));
                     }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "metadata host: cannot load instances; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+            };
+            match next {
+                Some(next) => {
+                    install.await;
+                    page = match next.await {
+                        Ok(p) => p,
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        // Cancelled: the runtime is shutting down.
+                        Err(_) => return,
+                    };
+                }
+                None => {
+                    install.await;
+                    break;
                 }
             }
         }
-        table.retain(&seen);
+        if reload {
+            table.retain(&seen);
+        }
     }
 
     /// Follow the feed up to `latest`.
@@ -129,6 +148,19 @@ impl Follower {
             Err(e) => {
                 tracing::error!(error = %e, "metadata host: cannot read where the feed starts");
                 true
+            }
+        }
+    }
+}
+
+/// The page of served instances after `after`, retrying until the store answers.
+async fn served_page(store: Arc<dyn Store>, after: Option<i64>) -> store::instances::ServedPage {
+    loop {
+        match store.served_instances(after, LOAD_PAGE).await {
+            Ok(page) => return page,
+            Err(e) => {
+                tracing::error!(error = %e, "metadata host: cannot load instances; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }

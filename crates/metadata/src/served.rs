@@ -158,6 +158,11 @@ impl ServedTable {
         self.read().served.get(&key).copied()
     }
 
+    /// Whether no instance is served.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.read().served.is_empty()
+    }
+
     /// How many instances are served.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

@@ -167,7 +167,8 @@ async fn a_filtered_page_reads_what_it_returns_not_the_fleet() {
 }
 
 /// Turn a store of this version back into one of schema version 4: attributes without
-/// their scope, indexed by `(name, value, pk)`, no `scopes`, no DescribeTags indexes.
+/// their scope, indexed by `(name, value, pk)`, no `scopes`, no DescribeTags indexes (and
+/// no compact served columns, schema 6's).
 async fn as_version_4(path: &std::path::Path) {
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
@@ -181,6 +182,12 @@ async fn as_version_4(path: &std::path::Path) {
          DROP TABLE scopes;
          DROP INDEX tags_key;
          DROP INDEX tags_type;
+         ALTER TABLE instances DROP COLUMN launch_time_ms;
+         ALTER TABLE instances DROP COLUMN options;
+         ALTER TABLE instances DROP COLUMN options_generation;
+         ALTER TABLE instances DROP COLUMN applied_generation;
+         ALTER TABLE instances DROP COLUMN applied_options;
+         ALTER TABLE instances DROP COLUMN unsettled_association;
          PRAGMA user_version = 4;",
     )
     .execute(&mut conn)

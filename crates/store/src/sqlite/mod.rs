@@ -6,16 +6,19 @@
 //! fsync covers many acknowledged writes. A write is answered only after its commit, so an
 //! acknowledged change is on disk (`synchronous=FULL`) before the API responds.
 
+mod clean;
 mod integrity;
 mod pages;
 mod reads;
 mod schema;
+mod served_columns;
 mod tag_pages;
 mod writer;
 
 use crate::*;
 use async_trait::async_trait;
 use integrity::damaged;
+pub use integrity::IntegrityCheck;
 use model::image::Image;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
 use model::vpc::{Subnet, Vpc};
@@ -29,8 +32,11 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use writer::Job;
 
 pub struct SqliteStore {
+    path: std::path::PathBuf,
     /// Whether this open created the store (a new or empty file).
     created: bool,
+    /// The check of the file's pages: a close records the file as clean only if it passed.
+    check: IntegrityCheck,
     read: SqlitePool,
     jobs: mpsc::Sender<writer::Msg>,
     latest: watch::Receiver<u64>,
@@ -54,6 +60,20 @@ impl SqliteStore {
     /// pages fail SQLite's `quick_check`, is refused as [`StoreError::Damaged`]: serving it
     /// would answer 500s. An empty file is a new store, like a missing one.
     pub async fn open(path: &Path, durability: Durability) -> Result<Self> {
+        let (store, check) = Self::open_checking(path, durability).await?;
+        check.passed().await?;
+        Ok(store)
+    }
+
+    /// [`SqliteStore::open`], with the check of the file's pages (linear in its size) running
+    /// beside what the caller does next rather than before: the store reads at once, writes
+    /// nothing until the check has passed, and the caller serves nothing until
+    /// [`IntegrityCheck::passed`] (a damaged store is refused with the same error as `open`'s).
+    /// A store that needs a migration is checked before it is migrated, as `open` does.
+    pub async fn open_checking(
+        path: &Path,
+        durability: Durability,
+    ) -> Result<(Self, IntegrityCheck)> {
         Self::open_checked(path, durability)
             .await
             .map_err(|e| damaged(path, e))
@@ -71,7 +91,7 @@ impl SqliteStore {
         self.created
     }
 
-    async fn open_checked(path: &Path, durability: Durability) -> Result<Self> {
+    async fn open_checked(path: &Path, durability: Durability) -> Result<(Self, IntegrityCheck)> {
         let sync = match durability {
             Durability::Durable => SqliteSynchronous::Full,
             Durability::Volatile => SqliteSynchronous::Off,
@@ -83,8 +103,20 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(false)
             .disable_statement_logging();
+        let untouched = clean::untouched(path);
         let mut conn = base.clone().create_if_missing(true).connect().await?;
-        integrity::quick_check(&mut conn).await?;
+        let check = if schema::current(&mut conn).await? {
+            if untouched {
+                tracing::info!(store = %path.display(), "the store is as its last clean close left it: not checked again");
+                IntegrityCheck::passed_already(path)
+            } else {
+                integrity::spawn(path, base.clone())
+            }
+        } else {
+            // New (nothing to check), or to be migrated (checked before anything is written).
+            integrity::quick_check(&mut conn).await?;
+            IntegrityCheck::passed_already(path)
+        };
         let created = schema::migrate(&mut conn).await?;
         let latest = reads::latest_seq(&mut conn).await?;
         let read = SqlitePoolOptions::new()
@@ -96,8 +128,15 @@ impl SqliteStore {
         let (seq_tx, seq_rx) = watch::channel(latest);
         // Boxed as a `Send` future: sqlx's executor bounds confuse the auto-trait inference of
         // a future that holds higher-ranked job closures (rust-lang/rust#102211).
+        // Nothing is written before the check has passed; a damaged store writes nothing
+        // (the queued writes fail with `Closed`).
+        let checked = check.clone();
         let run: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
-            Box::pin(writer::run(conn, rx, seq_tx));
+            Box::pin(async move {
+                if checked.passed().await.is_ok() {
+                    writer::run(conn, rx, seq_tx).await
+                }
+            });
         let (done_tx, done_rx) = oneshot::channel();
         // The writer runs on a thread of its own: each write waits on SQLite several times
         // (a round trip to sqlx's connection thread each), and on the API's runtime every one
@@ -116,14 +155,17 @@ impl SqliteStore {
                 let _ = done_tx.send(());
             })
             .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
-        Ok(SqliteStore {
+        let store = SqliteStore {
+            path: path.to_path_buf(),
             created,
+            check: check.clone(),
             read,
             jobs: tx,
             latest: seq_rx,
             writer: Mutex::new(Some(done_rx)),
             rows_read: Default::default(),
-        })
+        };
+        Ok((store, check))
     }
 
     /// Queue a write and wait for its commit.
@@ -410,5 +452,8 @@ impl Store for SqliteStore {
             let _ = h.await;
         }
         self.read.close().await;
+        if self.check.has_passed() {
+            clean::record(&self.path).await;
+        }
     }
 }

@@ -318,20 +318,17 @@ pub async fn iam_records(pool: &SqlitePool) -> Result<crate::IamRecords> {
 }
 
 /// The compact columns of every instance, a page at a time (`InstanceStore::served_instances`):
-/// SQLite picks the fields out of each document (one `json_extract` of many paths, so one
-/// parse per row), and only that small array is decoded here.
+/// the row's own columns and schema 6's (`served_columns`), never its document, so a page
+/// costs SQLite no JSON, and each row arrives as one text.
 pub async fn served_instances(
     pool: &SqlitePool,
     after: Option<i64>,
     limit: u32,
 ) -> Result<ServedPage> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT pk, json_extract(doc, '$.instance_id', '$.scope', '$.state', '$.private_ip',
-                '$.launch_time_ms', '$.metadata', '$.options_generation', '$.applied_generation',
-                '$.applied_metadata', '$.profile_association.state',
-                '$.profile_association.association_id')
-         FROM instances WHERE pk > ? ORDER BY pk LIMIT ?",
-    )
+    let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
+        "SELECT pk, {} FROM instances WHERE pk > ? ORDER BY pk LIMIT ?",
+        super::served_columns::JOINED
+    ))
     .bind(after.unwrap_or(0))
     .bind(limit as i64 + 1)
     .fetch_all(pool)
@@ -339,55 +336,7 @@ pub async fn served_instances(
     let (rows, next) = page(rows, Some(limit), |r| r.0);
     let records = rows
         .iter()
-        .map(|(_, fields)| served_record(fields))
+        .map(|(_, joined)| super::served_columns::record(joined))
         .collect::<Result<_>>()?;
     Ok(ServedPage { records, next })
-}
-
-/// The fields of `served_instances`' array, in its order.
-type ServedFields = (
-    String,
-    Scope,
-    model::InstanceState,
-    std::net::Ipv4Addr,
-    i64,
-    model::MetadataOptions,
-    u64,
-    u64,
-    Option<model::MetadataOptions>,
-    Option<model::profile_association::AssociationState>,
-    Option<String>,
-);
-
-fn served_record(fields: &str) -> Result<ServedRecord> {
-    use model::profile_association::AssociationState;
-    let (
-        instance_id,
-        scope,
-        state,
-        private_ip,
-        launch_time_ms,
-        metadata,
-        options_generation,
-        applied_generation,
-        applied_metadata,
-        association_state,
-        association_id,
-    ): ServedFields = decode(fields)?;
-    let unsettled = matches!(
-        association_state,
-        Some(AssociationState::Associating | AssociationState::Disassociating)
-    );
-    Ok(ServedRecord {
-        instance_id,
-        scope,
-        state,
-        private_ip,
-        launch_time_ms,
-        metadata,
-        options_generation,
-        applied_generation,
-        applied_metadata,
-        unsettled_association: association_id.filter(|_| unsettled),
-    })
 }

@@ -1,8 +1,9 @@
 //! The SQLite schema, created on first open. The version lives in `PRAGMA user_version`.
 
-use sqlx::{Connection, SqliteConnection};
+use super::served_columns::Columns;
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
-const VERSION: i64 = 5;
+const VERSION: i64 = 6;
 
 const V1: &str = r#"
 CREATE TABLE instances (
@@ -166,6 +167,57 @@ CREATE INDEX tags_key ON tags(account, region, key, pos);
 CREATE INDEX tags_type ON tags(account, region, resource_type, pos);
 "#;
 
+/// Version 6: the compact columns a metadata host loads at start (`served_columns`), so
+/// that it reads a few integers per instance rather than having SQLite parse a million JSON
+/// documents. The rows written before are filled by [`fill_served_columns`], from each
+/// document as the model reads it (the same values every write computes).
+const V6: &str = r#"
+ALTER TABLE instances ADD COLUMN launch_time_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE instances ADD COLUMN options INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE instances ADD COLUMN options_generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE instances ADD COLUMN applied_generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE instances ADD COLUMN applied_options INTEGER;
+ALTER TABLE instances ADD COLUMN unsettled_association TEXT;
+"#;
+
+/// Instances read (and rewritten) at a time when filling version 6's columns.
+const FILL_BATCH: i64 = 2000;
+
+/// Fill version 6's columns of every instance from its document.
+async fn fill_served_columns(conn: &mut SqliteConnection) -> sqlx::Result<()> {
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT pk, doc FROM instances WHERE pk > ? ORDER BY pk LIMIT ?")
+                .bind(after)
+                .bind(FILL_BATCH)
+                .fetch_all(&mut *conn)
+                .await?;
+        let Some(&(last, _)) = rows.last() else {
+            return Ok(());
+        };
+        after = last;
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        for (pk, doc) in &rows {
+            let i: model::Instance =
+                serde_json::from_str(doc).map_err(|e| sqlx::Error::Decode(e.into()))?;
+            let c = Columns::of(&i);
+            q.push("UPDATE instances SET pk = pk");
+            c.push_set(&mut q);
+            q.push(" WHERE pk = ").push_bind(*pk).push(";");
+        }
+        q.build().execute(&mut *conn).await?;
+    }
+}
+
+/// Whether the store's schema is up to date (not new, nothing to migrate).
+pub async fn current(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(version >= VERSION)
+}
+
 /// Bring the schema up to date; `true` when the store was new (no schema yet: a file just
 /// created, or an empty one).
 pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
@@ -177,10 +229,13 @@ pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
     }
     let mut tx = conn.begin().await?;
     // Each step brings a database of the version before it up to date.
-    for (step, sql) in [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)] {
+    for (step, sql) in [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)] {
         if version < step {
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
         }
+    }
+    if version > 0 && version < 6 {
+        fill_served_columns(&mut tx).await?;
     }
     sqlx::raw_sql(&format!("PRAGMA user_version = {VERSION}"))
         .execute(&mut *tx)

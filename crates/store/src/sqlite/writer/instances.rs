@@ -9,6 +9,7 @@ use super::{job, trim_feed, Job};
 use crate::feed::RETENTION;
 use crate::instances::*;
 use crate::sqlite::reads::{self, decode};
+use crate::sqlite::served_columns;
 use crate::{ChangeKind, Result};
 use model::vpc;
 use model::{AccountDefaults, Ec2Error, Instance, Scope};
@@ -79,7 +80,7 @@ fn state_col(i: &Instance) -> &'static str {
     i.state.as_str()
 }
 
-const INSERT_INSTANCE: &str = "INSERT INTO instances (instance_id, account, region, state, subnet_id, private_ip, due_ms, pending_apply, client_token, terminated_at_ms, doc) ";
+const INSERT_INSTANCE: &str = "INSERT INTO instances (instance_id, account, region, state, subnet_id, private_ip, due_ms, pending_apply, client_token, terminated_at_ms, doc, launch_time_ms, options, options_generation, applied_generation, applied_options, unsettled_association) ";
 const INSERT_ATTR: &str = "INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) ";
 const INSERT_CHANGE: &str = "INSERT INTO changes (instance_id, kind, generation, at_ms, doc) ";
 
@@ -97,7 +98,7 @@ async fn insert_instances(
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let rows: Vec<(&Instance, &String)> = launched.iter().zip(&docs).collect();
     let mut pks: HashMap<String, i64> = HashMap::with_capacity(launched.len());
-    for chunk in rows.chunks(rows::per_statement(11)) {
+    for chunk in rows.chunks(rows::per_statement(11 + served_columns::COUNT)) {
         let mut q = QueryBuilder::<Sqlite>::new(INSERT_INSTANCE);
         q.push_values(chunk, |mut b, (i, doc)| {
             b.push_bind(&i.instance_id)
@@ -111,6 +112,7 @@ async fn insert_instances(
                 .push_bind(&i.client_token)
                 .push_bind(i.terminated_at_ms)
                 .push_bind(doc.as_str());
+            served_columns::Columns::of(i).bind(&mut b);
         });
         q.push(" RETURNING pk, instance_id");
         let inserted: Vec<(i64, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
@@ -230,10 +232,9 @@ async fn save_instance(
         .push(", terminated_at_ms = ")
         .push_bind(after.terminated_at_ms)
         .push(", doc = ")
-        .push_bind(doc.as_str())
-        .push(" WHERE pk = ")
-        .push_bind(pk)
-        .push(";");
+        .push_bind(doc.as_str());
+    served_columns::Columns::of(after).push_set(&mut q);
+    q.push(" WHERE pk = ").push_bind(pk).push(";");
     for (name, value) in old.difference(&new) {
         q.push(" DELETE FROM instance_attrs WHERE pk = ")
             .push_bind(pk)

@@ -1,0 +1,286 @@
+//! Issue 13: a metadata host starting on a million instances loads them from compact columns
+//! (schema 6), never from the instances' documents; a store of schema 5 opens with those
+//! columns filled from its documents; and the check of the file's pages, which may run beside
+//! the load, still refuses a damaged store.
+
+use imds_store as store;
+
+use model::HttpTokens;
+use sqlx::{Connection, SqliteConnection};
+use std::path::{Path, PathBuf};
+use store::conformance::launch;
+use store::instances::ServedRecord;
+use store::sqlite::{Durability, SqliteStore};
+use store::{InstanceStore, Store};
+
+struct Dir(PathBuf);
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp(name: &str) -> Dir {
+    let d = std::env::temp_dir().join(format!("imds-served-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    Dir(d)
+}
+
+fn scope() -> model::Scope {
+    model::Scope::new("123456789012", "us-west-2")
+}
+
+/// 40 instances: some with IMDSv2 required and a hop limit of 3 (pending), some of those
+/// applied, some with a profile association to settle, one terminated.
+async fn fleet(s: &SqliteStore) {
+    let launched = launch(s, 40).await;
+    let ids = |step: usize| -> Vec<String> {
+        launched
+            .iter()
+            .step_by(step)
+            .map(|i| i.instance_id.clone())
+            .collect()
+    };
+    s.update_instances(
+        &scope(),
+        &ids(3),
+        store::ungated(),
+        Box::new(|i, _| {
+            let patch = model::OptionsPatch {
+                http_tokens: Some(HttpTokens::Required),
+                hop_limit: Some(model::HopLimit::new(3).unwrap()),
+                ..Default::default()
+            };
+            i.modify_metadata(&patch, &Default::default())
+        }),
+    )
+    .await
+    .unwrap();
+    let applied: Vec<(String, u64)> = ids(6).into_iter().map(|i| (i, 2)).collect();
+    s.mark_applied(&applied).await.unwrap();
+    s.update_instances(
+        &scope(),
+        &ids(5),
+        store::ungated(),
+        Box::new(|i, _| {
+            let profile = model::instance::IamProfileRef {
+                arn: "arn:aws:iam::123456789012:instance-profile/web".into(),
+                id: "AIPAEXAMPLE0000000001".into(),
+                role: None,
+            };
+            i.associate_profile(profile, format!("iip-assoc-{}", &i.instance_id[2..]), 7)
+                .map(|_| ())
+        }),
+    )
+    .await
+    .unwrap();
+    s.update_instances(
+        &scope(),
+        &ids(7)[..1],
+        store::ungated(),
+        Box::new(|i, _| {
+            i.state = model::InstanceState::Terminated;
+            Ok(())
+        }),
+    )
+    .await
+    .unwrap();
+}
+
+/// Every instance as the host loads it, 7 a page.
+async fn served(s: &SqliteStore) -> Vec<ServedRecord> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.served_instances(after, 7).await.unwrap();
+        out.extend(page.records);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return out,
+        }
+    }
+}
+
+/// Every instance as its document says, in launch order.
+async fn records(s: &SqliteStore) -> Vec<ServedRecord> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.all_instances(after, 7).await.unwrap();
+        out.extend(page.instances.iter().map(ServedRecord::of));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return out,
+        }
+    }
+}
+
+async fn sql(path: &Path, statements: &str) {
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql(statements).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+}
+
+/// The host's load reads no document: with every document made unreadable, it loads the
+/// same instances (while reading any instance whole fails).
+#[tokio::test]
+async fn the_served_load_reads_no_document() {
+    let d = temp("nodoc");
+    let path = d.0.join("db");
+    let before = {
+        let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+        fleet(&s).await;
+        let before = served(&s).await;
+        assert_eq!(before, records(&s).await);
+        let pending = |r: &&ServedRecord| r.options_generation > r.applied_generation;
+        assert!(before.iter().any(|r| pending(&r)));
+        assert!(before
+            .iter()
+            .any(|r| !pending(&r) && r.metadata.http_tokens == HttpTokens::Required));
+        assert!(before.iter().any(|r| r.unsettled_association.is_some()));
+        s.close().await;
+        before
+    };
+    sql(&path, "UPDATE instances SET doc = '{ not json'").await;
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    assert!(
+        s.all_instances(None, 7).await.is_err(),
+        "the documents are unreadable"
+    );
+    assert_eq!(served(&s).await, before);
+    s.close().await;
+}
+
+/// A store of schema 5 (no compact columns) opens with them filled from each document, and
+/// the writes that follow keep them current.
+#[tokio::test]
+async fn a_store_of_schema_5_opens_with_its_served_columns_filled() {
+    let d = temp("migrate");
+    let path = d.0.join("db");
+    let before = {
+        let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+        fleet(&s).await;
+        let before = records(&s).await;
+        s.close().await;
+        before
+    };
+    sql(
+        &path,
+        "ALTER TABLE instances DROP COLUMN launch_time_ms;
+         ALTER TABLE instances DROP COLUMN options;
+         ALTER TABLE instances DROP COLUMN options_generation;
+         ALTER TABLE instances DROP COLUMN applied_generation;
+         ALTER TABLE instances DROP COLUMN applied_options;
+         ALTER TABLE instances DROP COLUMN unsettled_association;
+         PRAGMA user_version = 5;",
+    )
+    .await;
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    assert!(!s.created());
+    assert_eq!(served(&s).await, before);
+    let first = before[1].instance_id.clone();
+    s.update_instances(
+        &scope(),
+        std::slice::from_ref(&first),
+        store::ungated(),
+        Box::new(|i, _| {
+            let patch = model::OptionsPatch {
+                http_tokens: Some(HttpTokens::Required),
+                ..Default::default()
+            };
+            i.modify_metadata(&patch, &Default::default())
+        }),
+    )
+    .await
+    .unwrap();
+    launch(&s, 3).await;
+    let after = served(&s).await;
+    assert_eq!(after, records(&s).await);
+    assert_eq!(after.len(), before.len() + 3);
+    assert_eq!(after[1].metadata.http_tokens, HttpTokens::Required);
+    s.close().await;
+}
+
+/// The check that may run beside the start refuses a damaged store as `open` does, and a
+/// store it passes takes writes.
+#[tokio::test]
+async fn the_check_beside_the_start_refuses_a_damaged_store() {
+    let d = temp("check");
+    let path = d.0.join("db");
+    {
+        let (s, check) = SqliteStore::open_checking(&path, Durability::Durable)
+            .await
+            .unwrap();
+        check.passed().await.unwrap();
+        launch(&s, 300).await;
+        s.close().await;
+    }
+    {
+        let (s, check) = SqliteStore::open_checking(&path, Durability::Durable)
+            .await
+            .unwrap();
+        check.passed().await.unwrap();
+        assert_eq!(launch(&s, 1).await.len(), 1);
+        s.close().await;
+    }
+    let mut bad = std::fs::read(&path).unwrap();
+    assert!(bad.len() > 16 * 4096, "{} bytes", bad.len());
+    for (i, b) in bad[8 * 4096..12 * 4096].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(31).wrapping_add(7);
+    }
+    std::fs::write(&path, &bad).unwrap();
+    let err = match SqliteStore::open_checking(&path, Durability::Durable).await {
+        Ok((s, check)) => {
+            let err = check
+                .passed()
+                .await
+                .expect_err("a damaged store is refused");
+            s.close().await;
+            err
+        }
+        Err(e) => e,
+    };
+    assert!(matches!(err, store::StoreError::Damaged { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+}
+
+/// A store closed cleanly and untouched since is not checked again at its next open (the
+/// check reads the whole file: most of a restart at a million instances); one written since,
+/// even with the same bytes, or never closed cleanly, is. (Damaged right after a clean
+/// close, it is refused: `sqlite.rs`'s `damaged_stores_are_refused_and_empty_files_are_new`.)
+#[tokio::test]
+async fn a_clean_close_spares_the_next_open_its_check_until_the_file_is_written() {
+    let d = temp("clean");
+    let path = d.0.join("db");
+    let open = || SqliteStore::open_checking(&path, Durability::Durable);
+    let (s, check) = open().await.unwrap();
+    assert!(!check.runs(), "a new store has nothing to check");
+    launch(&s, 300).await;
+    s.close().await;
+
+    let (s, check) = open().await.unwrap();
+    assert!(!check.runs(), "untouched since its clean close");
+    check.passed().await.unwrap();
+    launch(&s, 1).await;
+    s.close().await;
+
+    // The same bytes written again: the file was written, so it is checked.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let (s, check) = open().await.unwrap();
+    assert!(check.runs(), "written since its clean close");
+    check.passed().await.unwrap();
+
+    // Not closed: the next open checks.
+    drop(s);
+    let (s, check) = open().await.unwrap();
+    assert!(check.runs(), "not closed cleanly");
+    check.passed().await.unwrap();
+    s.close().await;
+}
