@@ -15,6 +15,14 @@ pub use fields::{Fields, Items};
 /// XML-escape text, replacing the characters XML 1.0 cannot carry at all (most C0 controls,
 /// U+FFFE, U+FFFF) with U+FFFD so that a response always parses.
 fn escape(s: &str) -> Cow<'_, str> {
+    // Most text (ids, names, addresses, times) needs nothing: one pass over its bytes tells
+    // so. A byte below space, one of `<>&'"`, or 0xEF (the lead byte of U+FFFE and U+FFFF)
+    // sends the text the careful way.
+    if s.bytes()
+        .all(|b| b >= b' ' && !matches!(b, b'<' | b'>' | b'&' | b'\'' | b'"' | 0xEF))
+    {
+        return Cow::Borrowed(s);
+    }
     let allowed = |c: char| {
         matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
     };
@@ -352,6 +360,23 @@ mod tests {
         );
         assert!(!e.contains('\u{0}'));
         assert!(e.contains("a\u{FFFD}b\u{FFFD}"));
+    }
+
+    #[test]
+    fn text_is_escaped_whatever_its_path() {
+        for (text, want) in [
+            ("i-0123456789abcdef0", "i-0123456789abcdef0"),
+            ("é ü 日本", "é ü 日本"),
+            ("a<b>&'\"", "a&lt;b&gt;&amp;&apos;&quot;"),
+            ("tab\tnl\n", "tab\tnl\n"),
+            ("nul\u{0}esc\u{1b}", "nul\u{FFFD}esc\u{FFFD}"),
+            (
+                "\u{FFFE}\u{FFFF}\u{FFFD}\u{FEFF}",
+                "\u{FFFD}\u{FFFD}\u{FFFD}\u{FEFF}",
+            ),
+        ] {
+            assert_eq!(escape(text), want, "{text:?}");
+        }
     }
 
     #[test]
