@@ -10,6 +10,8 @@ use model::tags::Tag;
 use model::OptionsState;
 use serde_json::{json, Value};
 
+mod written;
+
 /// `2026-11-22T17:00:00.000Z`, as EC2 writes timestamps.
 pub fn timestamp(ms: i64) -> String {
     model::time::iso8601(ms, true)
@@ -39,6 +41,19 @@ fn private_dns_name(i: &Instance) -> String {
     model::instance::private_dns_name(i.private_ip, &i.scope.region)
 }
 
+/// The primary interface's attachment id, from the interface's own.
+fn attachment_id(i: &Instance) -> String {
+    i.network_interface_id.replace("eni-", "eni-attach-")
+}
+
+/// `CpuOptions`' core count and threads per core, from the type's vCPUs.
+fn cpu_options(i: &Instance) -> (u32, u32) {
+    let vcpus = catalogue::instance_type(&i.instance_type)
+        .map(|t| t.vcpus)
+        .unwrap_or(1);
+    (vcpus.div_ceil(2).max(1), if vcpus > 1 { 2 } else { 1 })
+}
+
 /// The device of every instance's root volume.
 pub const ROOT_DEVICE: &str = "/dev/xvda";
 
@@ -63,7 +78,7 @@ pub fn primary_interface(i: &Instance) -> Value {
     let launch = timestamp(i.launch_time_ms);
     let dns = private_dns_name(i);
     json!({
-        "Attachment": {"AttachTime": launch, "AttachmentId": i.network_interface_id.replace("eni-", "eni-attach-"),
+        "Attachment": {"AttachTime": launch, "AttachmentId": attachment_id(i),
             "DeleteOnTermination": true, "DeviceIndex": 0, "Status": "attached", "NetworkCardIndex": 0},
         "Description": "",
         "Groups": groups(i),
@@ -87,9 +102,7 @@ pub fn instance(i: &Instance) -> Value {
     let launch = timestamp(i.launch_time_ms);
     let dns = private_dns_name(i);
     let groups = groups(i);
-    let vcpus = catalogue::instance_type(&i.instance_type)
-        .map(|t| t.vcpus)
-        .unwrap_or(1);
+    let (cores, threads) = cpu_options(i);
     let mut v = json!({
         "InstanceId": i.instance_id,
         "ImageId": i.image_id,
@@ -114,7 +127,7 @@ pub fn instance(i: &Instance) -> Value {
         "SourceDestCheck": i.source_dest_check,
         "Tags": tags(&i.tags),
         "VirtualizationType": "hvm",
-        "CpuOptions": {"CoreCount": vcpus.div_ceil(2).max(1), "ThreadsPerCore": if vcpus > 1 { 2 } else { 1 }},
+        "CpuOptions": {"CoreCount": cores, "ThreadsPerCore": threads},
         "CapacityReservationSpecification": {"CapacityReservationPreference": "open"},
         "HibernationOptions": {"Configured": i.hibernation},
         "MetadataOptions": metadata_options(&i.metadata, i.options_state()),
@@ -177,7 +190,9 @@ pub fn reservation(instances: Vec<Instance>) -> Output {
         ("Groups", json!([]).into()),
         (
             "Instances",
-            Output::items(instances, |i| instance(&i).into()),
+            Output::items(instances, |i| {
+                Output::Written(Box::new(written::Described(i)))
+            }),
         ),
     ])
 }
@@ -293,6 +308,22 @@ mod tests {
                     role: None,
                 });
             }
+            if n == 2 {
+                // Every member a launch may set, and text that needs escaping or replacing.
+                i.client_token = Some("tok\"en'1".into());
+                i.monitoring = true;
+                i.hibernation = true;
+                i.ebs_optimized = true;
+                i.source_dest_check = false;
+                i.metadata.http_tokens = model::options::HttpTokens::Required;
+                i.tags.push(Tag {
+                    key: "ctl".into(),
+                    value: "a\u{1}b\u{FFFE}".into(),
+                });
+                i.security_groups
+                    .push(("sg-0123456789abcdef1".into(), "db & <web>".into()));
+                i.state_transition_reason = "User initiated (2026-12-05 10:00:00 GMT)".into();
+            }
             if n == 4 {
                 i.state = InstanceState::Terminated;
                 i.tags.clear();
@@ -328,6 +359,33 @@ mod tests {
             encode_output("DescribeInstances", "rid", empty).unwrap(),
             encode("DescribeInstances", "rid", &json!({"Reservations": []})).unwrap()
         );
+    }
+
+    /// The shape that keeps a page's cost to its text: every instance of a page is written
+    /// straight to text, none built as a JSON value first.
+    #[test]
+    fn a_page_writes_its_instances_without_values() {
+        let Output::Items(reservations) = reservations(sample()) else {
+            panic!("reservations are a list made item by item");
+        };
+        let mut written = 0;
+        for r in reservations {
+            let Output::Struct(members) = r else {
+                panic!("a reservation is a structure of outputs");
+            };
+            for (name, member) in members {
+                if name == "Instances" {
+                    let Output::Items(items) = member else {
+                        panic!("instances are a list made item by item");
+                    };
+                    for item in items {
+                        assert!(matches!(item, Output::Written(_)), "{item:?}");
+                        written += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(written, 7);
     }
 
     #[test]

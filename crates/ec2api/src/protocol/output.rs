@@ -4,6 +4,7 @@
 //! (`xml::encode_output`), so that no page's whole document is ever built: only one item's
 //! value lives at a time beside the text written so far.
 
+use super::xml::{EncodeError, Fields};
 use serde_json::Value;
 
 pub enum Output {
@@ -13,6 +14,17 @@ pub enum Output {
     Struct(Vec<(&'static str, Output)>),
     /// A list whose items are made one at a time, when the encoder writes them.
     Items(Box<dyn Iterator<Item = Output> + Send>),
+    /// A structure that writes its members straight to XML text: the items listed by the
+    /// thousand (instances), whose values would cost more to build than their text.
+    Written(Box<dyn Written>),
+}
+
+/// A structure written straight to text along the model (`xml::Fields`).
+pub trait Written: Send {
+    /// Write the structure's members, by their model names, in the model's order.
+    fn write(&self, fields: &mut Fields<'_>) -> Result<(), EncodeError>;
+    /// The same structure as a value, as `xml::encode` takes it.
+    fn value(&self) -> Value;
 }
 
 impl Output {
@@ -38,6 +50,7 @@ impl Output {
                     .collect(),
             ),
             Output::Items(items) => Value::Array(items.map(Output::into_value).collect()),
+            Output::Written(w) => w.value(),
         }
     }
 }
@@ -57,6 +70,7 @@ impl std::fmt::Debug for Output {
                 .entries(m.iter().map(|(k, v)| (k, v)))
                 .finish(),
             Output::Items(_) => f.write_str("Items(…)"),
+            Output::Written(w) => write!(f, "Written({})", w.value()),
         }
     }
 }

@@ -19,6 +19,9 @@ pub struct Member {
     pub shape: String,
     pub location_name: Option<String>,
     pub query_name: Option<String>,
+    /// Whether the member's shape is a scalar, resolved once when the model is loaded, so that
+    /// answers written straight to text (`xml::fields`) check it without a lookup by name.
+    pub scalar: bool,
 }
 
 impl Member {
@@ -97,6 +100,27 @@ fn member(name: &str, v: &Value) -> Member {
             .get("queryName")
             .and_then(Value::as_str)
             .map(str::to_string),
+        scalar: false,
+    }
+}
+
+/// Fill in each member's `scalar` once every shape is known.
+fn resolve_scalars(shapes: &mut HashMap<String, Shape>) {
+    let scalars: std::collections::HashSet<String> = shapes
+        .iter()
+        .filter(|(_, s)| matches!(s, Shape::Scalar(_)))
+        .map(|(n, _)| n.clone())
+        .collect();
+    for shape in shapes.values_mut() {
+        let members: Vec<&mut Member> = match shape {
+            Shape::Structure { members, .. } => members.iter_mut().collect(),
+            Shape::List { member, .. } => vec![member.as_mut()],
+            Shape::Map { key, value, .. } => vec![key.as_mut(), value.as_mut()],
+            Shape::Scalar(_) => Vec::new(),
+        };
+        for m in members {
+            m.scalar = scalars.contains(&m.shape);
+        }
     }
 }
 
@@ -139,6 +163,7 @@ pub(crate) fn load(json: &str) -> Model {
             shapes.insert(name.clone(), shape);
         }
     }
+    resolve_scalars(&mut shapes);
     let mut operations = HashMap::new();
     if let Some(ops) = root["operations"].as_object() {
         for (name, op) in ops {

@@ -9,9 +9,20 @@ use super::output::Output;
 use super::shapes::{model, Member, Shape};
 use std::borrow::Cow;
 
+mod fields;
+pub use fields::{Fields, Items};
+
 /// XML-escape text, replacing the characters XML 1.0 cannot carry at all (most C0 controls,
 /// U+FFFE, U+FFFF) with U+FFFD so that a response always parses.
 fn escape(s: &str) -> Cow<'_, str> {
+    // Most text (ids, names, addresses, times) needs nothing: one pass over its bytes tells
+    // so. A byte below space, one of `<>&'"`, or 0xEF (the lead byte of U+FFFE and U+FFFF)
+    // sends the text the careful way.
+    if s.bytes()
+        .all(|b| b >= b' ' && !matches!(b, b'<' | b'>' | b'&' | b'\'' | b'"' | 0xEF))
+    {
+        return Cow::Borrowed(s);
+    }
     let allowed = |c: char| {
         matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
     };
@@ -64,7 +75,7 @@ pub fn encode_output(
 fn envelope(
     operation: &str,
     request_id: &str,
-    body: impl FnOnce(&mut String, Option<&str>) -> Result<Option<&'static str>, EncodeError>,
+    body: impl FnOnce(&mut String, Option<&'static str>) -> Result<Option<&'static str>, EncodeError>,
 ) -> Result<String, EncodeError> {
     let mut out = String::with_capacity(1024);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -133,7 +144,7 @@ fn structure(shape_name: &str) -> Result<&'static [Member], EncodeError> {
 /// `members` for a structure made of outputs: the same checks, names and order.
 fn output_members(
     out: &mut String,
-    shape_name: &str,
+    shape_name: &'static str,
     v: Output,
     depth: usize,
 ) -> Result<Option<&'static str>, EncodeError> {
@@ -143,6 +154,11 @@ fn output_members(
         Output::Items(_) => {
             return Err(EncodeError(format!(
                 "{shape_name} needs an object, got a list"
+            )))
+        }
+        Output::Written(_) => {
+            return Err(EncodeError(format!(
+                "{shape_name}: a written structure is written as an element"
             )))
         }
     };
@@ -175,13 +191,19 @@ fn output_members(
 /// and dropped one at a time.
 fn output_element(
     out: &mut String,
-    name: &str,
-    shape_name: &str,
+    name: &'static str,
+    shape_name: &'static str,
     v: Output,
     depth: usize,
 ) -> Result<(), EncodeError> {
     match v {
         Output::Value(v) => element(out, name, shape_name, &v, depth),
+        Output::Written(item) => {
+            let mut fields = Fields::new(out, name, shape_name, depth)?;
+            item.write(&mut fields)?;
+            fields.end();
+            Ok(())
+        }
         Output::Struct(fields) => {
             structure(shape_name)?;
             indent(out, depth);
@@ -207,8 +229,16 @@ fn output_element(
             }
             let _ = writeln!(out, "<{name}>");
             let item_name = member.location_name.as_deref().unwrap_or("member");
-            for item in items {
+            let mut first = true;
+            while let Some(item) = items.next() {
+                let before = out.len();
                 output_element(out, item_name, &member.shape, item, depth + 1)?;
+                if first {
+                    // Room for the rest at the first item's size: a page's text (megabytes)
+                    // is then not copied over and over as it grows.
+                    first = false;
+                    out.reserve((out.len() - before).saturating_mul(items.size_hint().0));
+                }
             }
             indent(out, depth);
             let _ = writeln!(out, "</{name}>");
@@ -330,6 +360,23 @@ mod tests {
         );
         assert!(!e.contains('\u{0}'));
         assert!(e.contains("a\u{FFFD}b\u{FFFD}"));
+    }
+
+    #[test]
+    fn text_is_escaped_whatever_its_path() {
+        for (text, want) in [
+            ("i-0123456789abcdef0", "i-0123456789abcdef0"),
+            ("é ü 日本", "é ü 日本"),
+            ("a<b>&'\"", "a&lt;b&gt;&amp;&apos;&quot;"),
+            ("tab\tnl\n", "tab\tnl\n"),
+            ("nul\u{0}esc\u{1b}", "nul\u{FFFD}esc\u{FFFD}"),
+            (
+                "\u{FFFE}\u{FFFF}\u{FFFD}\u{FEFF}",
+                "\u{FFFD}\u{FFFD}\u{FFFD}\u{FEFF}",
+            ),
+        ] {
+            assert_eq!(escape(text), want, "{text:?}");
+        }
     }
 
     #[test]

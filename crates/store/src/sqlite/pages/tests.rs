@@ -168,3 +168,53 @@ fn a_wildcard_value_is_looked_up_from_its_literal_prefix() {
     assert_eq!(literal_prefix("a\\*b?"), "a*b");
     assert_eq!(model::filter::literal("a\\*b"), "a*b");
 }
+
+/// A page's documents are read by primary key, in the order of the candidates (launch order),
+/// however many candidates a chunk holds: never through `instances_scope` with a sort of the
+/// documents after (a temporary b-tree of a page of ~2 KB documents, spilled to a temp file,
+/// which cost more than reading them).
+#[tokio::test]
+async fn a_page_reads_its_documents_by_primary_key_without_a_sort() {
+    let mut conn = schema().await;
+    let s = scope();
+    let ids = vec!["i-1".to_string(), "i-2".into()];
+    let drivers = [
+        Driver::Ranges {
+            index: 0,
+            name: "metadata-options.http-tokens",
+            values: vec!["required".into()],
+        },
+        Driver::Scan {
+            index: 0,
+            name: "metadata-options.http-tokens",
+        },
+        Driver::Scope,
+        Driver::Ids(&ids),
+    ];
+    for driver in &drivers {
+        for (filters, candidates) in [
+            (vec![f("metadata-options.http-tokens", &["required"])], 1001),
+            (
+                vec![
+                    f("metadata-options.http-tokens", &["required"]),
+                    f("instance-state-name", &["running"]),
+                ],
+                MAX_CHUNK,
+            ),
+            (vec![f("metadata-options.http-tokens", &["required"])], 3),
+        ] {
+            let q = query(filters);
+            let pks: Vec<i64> = (11..11 + candidates as i64).collect();
+            let passing = plan(&mut conn, |qb| push_passing(qb, driver, &q, &s, &pks, 1001)).await;
+            let what = format!("{driver:?}, {candidates} candidates");
+            no_scan(&passing, &what);
+            no_sort(&passing, &what);
+            assert!(
+                passing
+                    .iter()
+                    .any(|l| l.starts_with("SEARCH i USING INTEGER PRIMARY KEY")),
+                "{what}: documents by primary key: {passing:?}"
+            );
+        }
+    }
+}
