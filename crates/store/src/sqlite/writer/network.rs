@@ -2,6 +2,7 @@
 //! deletions decided by the model on what the transaction read.
 
 use super::documents::{Documents, SUBNETS, VPCS};
+use super::trips::counted;
 use super::{job, Job};
 use crate::network::{self, SubnetBuilder, SubnetDeletion, TagsMutation, VpcDeletion};
 use crate::sqlite::reads::decode;
@@ -34,7 +35,7 @@ pub(super) async fn held_addresses(
         "SELECT private_ip FROM instances WHERE subnet_id = ? AND state != 'terminated'",
     )
     .bind(subnet_id)
-    .fetch_all(&mut *conn)
+    .fetch_all(counted(conn))
     .await?;
     Ok(used.iter().filter_map(|(s,)| s.parse().ok()).collect())
 }
@@ -60,7 +61,7 @@ async fn subnets_of(
     .bind(vpc_id)
     .bind(&scope.account)
     .bind(&scope.region)
-    .fetch_all(&mut *conn)
+    .fetch_all(counted(conn))
     .await?;
     for (d,) in rows {
         out.push(decode(&d)?);
