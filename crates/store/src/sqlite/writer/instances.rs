@@ -5,7 +5,6 @@
 use super::documents::{insert_tags, sync_tags};
 use super::network::{find_subnet, held_addresses};
 use super::rows;
-use super::together::Together;
 use super::trips::counted;
 use super::{job, trim_feed, BoxFut, Finish, Job};
 use crate::feed::RETENTION;
@@ -203,92 +202,159 @@ fn pending_apply(i: &Instance) -> bool {
     i.options_state() == model::OptionsState::Pending
 }
 
-/// Write what a write changed: the row, the attributes that differ, the feed entries (and
-/// the tags, when they changed). The first three are pushed into `out` (a statement each),
-/// sent with the other instances' writes in one round trip to SQLite ([`Together`]), since a
-/// write waits on each round trip and a step of the lifecycle writes thousands.
-async fn save_instance(
-    conn: &mut SqliteConnection,
-    out: &mut Together,
-    pk: i64,
-    before: &Instance,
-    after: &Instance,
+/// An instance write: `(pk, before, after)`.
+pub(super) type Save = (i64, Instance, Instance);
+
+/// Instance writes sent to SQLite in one round trip at most (their statements' text stays
+/// small: SQLite copies what is left of a multi-statement text as it prepares each one).
+const SAVES_PER_SEND: usize = 1000;
+
+/// Write what writes changed: each instance's row, the attributes that differ, the feed
+/// entries (and the tags, when they changed). Rows of many instances go in multi-row
+/// statements (an `UPDATE … FROM (VALUES …)`, a `DELETE … IN (VALUES …)`, two multi-row
+/// `INSERT`s) sent together, one round trip for a thousand instances, since a write waits on
+/// each round trip and a step of the lifecycle or a metadata host's acknowledgement writes
+/// thousands. The rows go in the order of the writes, in rounds that each write an instance
+/// once (a second write of it starts the next round), as if each write had been sent alone.
+async fn save_instances(conn: &mut SqliteConnection, saves: &[Save], now: i64) -> Result<()> {
+    let saves: Vec<&Save> = saves.iter().filter(|(_, b, a)| b != a).collect();
+    for chunk in saves.chunks(SAVES_PER_SEND) {
+        // Rounds in the order of the writes: a new one starts where an instance comes again.
+        let mut rounds: Vec<Vec<&Save>> = vec![Vec::new()];
+        let mut in_round: HashSet<i64> = HashSet::new();
+        for s in chunk {
+            if !in_round.insert(s.0) {
+                rounds.push(Vec::new());
+                in_round.clear();
+                in_round.insert(s.0);
+            }
+            if let Some(r) = rounds.last_mut() {
+                r.push(s);
+            }
+        }
+        let rows: Vec<SaveRows> = rounds
+            .iter()
+            .map(|round| SaveRows::of(round, now))
+            .collect::<Result<_>>()?;
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        for r in &rows {
+            r.push(&mut q);
+        }
+        q.build().persistent(false).execute(counted(conn)).await?;
+        for (_, before, after) in chunk {
+            if before.tags != after.tags {
+                sync_tags(
+                    conn,
+                    &after.instance_id,
+                    "instance",
+                    &after.scope,
+                    &before.tags,
+                    &after.tags,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rows one round of instance writes changes (each instance at most once).
+struct SaveRows<'a> {
+    /// pk, the instance after, its document.
+    instances: Vec<(i64, &'a Instance, String)>,
+    /// pk, name, value.
+    gone: Vec<(i64, String, String)>,
+    /// pk, name, value, scope.
+    new: Vec<(i64, String, String, &'a Scope)>,
+    /// index into `instances`, kind.
+    changes: Vec<(usize, ChangeKind)>,
     now: i64,
-) -> Result<()> {
-    if before == after {
-        return Ok(());
+}
+
+impl<'a> SaveRows<'a> {
+    fn of(round: &[&'a Save], now: i64) -> Result<SaveRows<'a>> {
+        let mut rows = SaveRows {
+            instances: Vec::with_capacity(round.len()),
+            gone: Vec::new(),
+            new: Vec::new(),
+            changes: Vec::new(),
+            now,
+        };
+        for (pk, before, after) in round.iter().copied() {
+            let (old, new) = (before.filter_attributes(), after.filter_attributes());
+            let old_set: HashSet<&(String, String)> = old.iter().collect();
+            let new_set: HashSet<&(String, String)> = new.iter().collect();
+            for (name, value) in old_set.difference(&new_set) {
+                rows.gone.push((*pk, name.clone(), value.clone()));
+            }
+            // The scope's id was made at the instance's launch (or by the schema's migration).
+            for (name, value) in new_set.difference(&old_set) {
+                rows.new
+                    .push((*pk, name.clone(), value.clone(), &after.scope));
+            }
+            let n = rows.instances.len();
+            for kind in ChangeKind::between(Some(before), Some(after)) {
+                rows.changes.push((n, kind));
+            }
+            rows.instances
+                .push((*pk, after, serde_json::to_string(after)?));
+        }
+        Ok(rows)
     }
-    let doc = serde_json::to_string(after)?;
-    let (old, new) = (before.filter_attributes(), after.filter_attributes());
-    let old: HashSet<&(String, String)> = old.iter().collect();
-    let new: HashSet<&(String, String)> = new.iter().collect();
-    let q = out.query();
-    q.push(" UPDATE instances SET state = ")
-        .push_bind(state_col(after))
-        .push(", private_ip = ")
-        .push_bind(after.private_ip.to_string())
-        .push(", due_ms = ")
-        .push_bind(after.transition.map(|t| t.due_ms))
-        .push(", pending_apply = ")
-        .push_bind(pending_apply(after))
-        .push(", terminated_at_ms = ")
-        .push_bind(after.terminated_at_ms)
-        .push(", doc = ")
-        .push_bind(doc.clone())
-        .push(" WHERE pk = ")
-        .push_bind(pk)
-        .push(";");
-    let mut params = 7;
-    for (name, value) in old.difference(&new) {
-        q.push(" DELETE FROM instance_attrs WHERE pk = ")
-            .push_bind(pk)
-            .push(" AND name = ")
-            .push_bind(name.clone())
-            .push(" AND value = ")
-            .push_bind(value.clone())
-            .push(";");
-        params += 3;
+
+    /// The round's statements, pushed into `q` (each ends with `;`).
+    fn push<'q>(&'q self, q: &mut QueryBuilder<'q, Sqlite>) {
+        for chunk in self.instances.chunks(rows::per_statement(7)) {
+            q.push(
+                "UPDATE instances SET state = v.column2, private_ip = v.column3, due_ms = v.column4, \
+                 pending_apply = v.column5, terminated_at_ms = v.column6, doc = v.column7 FROM (",
+            );
+            q.push_values(chunk, |mut b, (pk, after, doc)| {
+                b.push_bind(*pk)
+                    .push_bind(state_col(after))
+                    .push_bind(after.private_ip.to_string())
+                    .push_bind(after.transition.map(|t| t.due_ms))
+                    .push_bind(pending_apply(after))
+                    .push_bind(after.terminated_at_ms)
+                    .push_bind(doc.as_str());
+            });
+            q.push(") AS v WHERE instances.pk = v.column1; ");
+        }
+        // Row values against a subquery: SQLite seeks the primary key by `pk` (a bare
+        // `IN (VALUES …)` would scan the table).
+        for chunk in self.gone.chunks(rows::per_statement(3)) {
+            q.push("DELETE FROM instance_attrs WHERE (pk, name, value) IN (SELECT column1, column2, column3 FROM (");
+            q.push_values(chunk, |mut b, (pk, name, value)| {
+                b.push_bind(*pk)
+                    .push_bind(name.as_str())
+                    .push_bind(value.as_str());
+            });
+            q.push(")); ");
+        }
+        for chunk in self.new.chunks(rows::per_statement(5)) {
+            q.push("INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) SELECT v.column1, s.id, v.column2, v.column3 FROM (");
+            q.push_values(chunk, |mut b, (pk, name, value, scope)| {
+                b.push_bind(*pk)
+                    .push_bind(name.as_str())
+                    .push_bind(value.as_str())
+                    .push_bind(scope.account.as_str())
+                    .push_bind(scope.region.as_str());
+            });
+            q.push(") AS v JOIN scopes s ON s.account = v.column4 AND s.region = v.column5; ");
+        }
+        for chunk in self.changes.chunks(rows::per_statement(5)) {
+            q.push(INSERT_CHANGE);
+            q.push_values(chunk, |mut b, (n, kind)| {
+                let (_, after, doc) = &self.instances[*n];
+                b.push_bind(after.instance_id.as_str())
+                    .push_bind(kind.as_str())
+                    .push_bind(after.options_generation as i64)
+                    .push_bind(self.now)
+                    .push_bind(doc.as_str());
+            });
+            q.push("; ");
+        }
     }
-    // The scope's id was made at the instance's launch (or by the schema's migration).
-    for (name, value) in new.difference(&old) {
-        q.push(" INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) SELECT ")
-            .push_bind(pk)
-            .push(", id, ")
-            .push_bind(name.clone())
-            .push(", ")
-            .push_bind(value.clone())
-            .push(" FROM scopes WHERE account = ")
-            .push_bind(after.scope.account.clone())
-            .push(" AND region = ")
-            .push_bind(after.scope.region.clone())
-            .push(";");
-        params += 5;
-    }
-    let kinds = ChangeKind::between(Some(before), Some(after));
-    if !kinds.is_empty() {
-        params += 5 * kinds.len();
-        q.push(" ").push(INSERT_CHANGE);
-        q.push_values(kinds, |mut b, kind| {
-            b.push_bind(after.instance_id.clone())
-                .push_bind(kind.as_str())
-                .push_bind(after.options_generation as i64)
-                .push_bind(now)
-                .push_bind(doc.clone());
-        });
-        q.push(";");
-    }
-    if before.tags != after.tags {
-        sync_tags(
-            conn,
-            &after.instance_id,
-            "instance",
-            &after.scope,
-            &before.tags,
-            &after.tags,
-        )
-        .await?;
-    }
-    out.pushed(conn, params).await
 }
 
 /// One row of the change feed, in the write's transaction: `doc` is the instance as the
@@ -495,16 +561,11 @@ pub(super) fn run_updates(
         for u in group {
             decided.push(decide(u, &mut cache, &defaults));
         }
-        let written: Result<()> = async {
-            let mut out = Together::new();
-            for (_, r) in &decided {
-                for (pk, before, after) in r.iter().flatten() {
-                    save_instance(conn, &mut out, *pk, before, after, now).await?;
-                }
-            }
-            out.flush(conn).await
-        }
-        .await;
+        let saves: Vec<Save> = decided
+            .iter()
+            .flat_map(|(_, r)| r.iter().flatten().cloned())
+            .collect();
+        let written = save_instances(conn, &saves, now).await;
         let written = written.map_err(|e| e.to_string());
         let finishes = decided
             .into_iter()
@@ -551,14 +612,14 @@ pub fn advance(
             .bind(now)
             .fetch_all(counted(conn))
             .await?;
-            let mut out = Together::new();
+            let mut saves = Vec::with_capacity(due.len());
             for (pk, doc) in due {
                 let before: Instance = decode(&doc)?;
                 let mut after = before.clone();
                 after.advance(now);
-                save_instance(conn, &mut out, pk, &before, &after, now).await?;
+                saves.push((pk, before, after));
             }
-            out.flush(conn).await?;
+            save_instances(conn, &saves, now).await?;
             let gone: Vec<(i64, String)> = sqlx::query_as(
                 "SELECT pk, instance_id FROM instances WHERE terminated_at_ms IS NOT NULL AND terminated_at_ms < ? LIMIT 5000",
             )
@@ -591,7 +652,7 @@ pub fn mark_applied(applied: Vec<(String, u64)>, reply: oneshot::Sender<Result<u
             let mut n = 0;
             let ids: Vec<String> = applied.iter().map(|(id, _)| id.clone()).collect();
             let (mut loaded, _) = load_for_update(conn, &ids, &[]).await?;
-            let mut out = Together::new();
+            let mut saves = Vec::new();
             for (id, generation) in applied {
                 // A second entry for the same instance reads what the first wrote.
                 let Some((pk, before)) = loaded.get(&id).cloned() else {
@@ -599,12 +660,12 @@ pub fn mark_applied(applied: Vec<(String, u64)>, reply: oneshot::Sender<Result<u
                 };
                 let mut after = before.clone();
                 if after.mark_applied(generation) {
-                    save_instance(conn, &mut out, pk, &before, &after, now).await?;
-                    loaded.insert(id, (pk, after));
+                    loaded.insert(id, (pk, after.clone()));
+                    saves.push((pk, before, after));
                     n += 1;
                 }
             }
-            out.flush(conn).await?;
+            save_instances(conn, &saves, now).await?;
             Ok(n)
         })
     })
@@ -619,7 +680,7 @@ pub fn settle_associations(
             let mut settled_now = Vec::new();
             let ids: Vec<String> = settled.iter().map(|(id, _)| id.clone()).collect();
             let (mut loaded, _) = load_for_update(conn, &ids, &[]).await?;
-            let mut out = Together::new();
+            let mut saves = Vec::new();
             for (id, association_id) in settled {
                 // A second entry for the same instance reads what the first wrote.
                 let Some((pk, before)) = loaded.get(&id).cloned() else {
@@ -627,12 +688,12 @@ pub fn settle_associations(
                 };
                 let mut after = before.clone();
                 if after.settle_association(&association_id) {
-                    save_instance(conn, &mut out, pk, &before, &after, now).await?;
                     loaded.insert(id, (pk, after.clone()));
-                    settled_now.push(after);
+                    settled_now.push(after.clone());
+                    saves.push((pk, before, after));
                 }
             }
-            out.flush(conn).await?;
+            save_instances(conn, &saves, now).await?;
             Ok(settled_now)
         })
     })

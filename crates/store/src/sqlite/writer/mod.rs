@@ -12,7 +12,6 @@
 //! - [`defaults`], [`images`], [`templates`], [`network`], [`iam`]: the other records.
 //! - [`documents`]: the rows of documents kept per scope by id, and of tags.
 //! - [`rows`]: multi-row INSERTs, so that a launch of many instances runs few statements.
-//! - [`together`]: the statements of many instance writes sent in one round trip.
 //! - [`trips`]: the writer's round trips to SQLite, counted for the tests.
 //!
 //! Updates of instances queued one after another (ModifyInstanceMetadataOptions from many
@@ -27,7 +26,6 @@ pub(super) mod instances;
 pub(super) mod network;
 mod rows;
 pub(super) mod templates;
-mod together;
 pub(super) mod trips;
 
 use super::reads;
