@@ -446,7 +446,7 @@ pub struct Update {
     ids: Vec<String>,
     gate: InstanceGate,
     f: InstanceMutation,
-    reply: oneshot::Sender<Result<Vec<(Instance, Instance)>>>,
+    reply: Reply,
 }
 
 pub fn update_instances(
@@ -465,6 +465,9 @@ pub fn update_instances(
     })
 }
 
+/// Where an update's answer goes.
+type Reply = oneshot::Sender<Result<Vec<(Instance, Instance)>>>;
+
 /// Instances as the updates of a group have left them so far, by id: `(pk, instance)`.
 type Cache = HashMap<String, (i64, Instance)>;
 
@@ -476,10 +479,7 @@ fn decide(
     u: Update,
     cache: &mut Cache,
     defaults: &HashMap<Scope, AccountDefaults>,
-) -> (
-    oneshot::Sender<Result<Vec<(Instance, Instance)>>>,
-    Result<Vec<(i64, Instance, Instance)>>,
-) {
+) -> (Reply, Result<Vec<Save>>) {
     let Update {
         scope,
         ids,
