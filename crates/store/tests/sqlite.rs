@@ -60,6 +60,7 @@ conformance!(
     pages_skip_and_repeat_nothing_while_the_fleet_changes,
     tag_filters_and_pages,
     served_instances_are_what_the_records_say,
+    writes_queued_together_see_each_other_and_refusals_stay_alone,
 );
 
 /// Issue 10: a store with corrupted pages started and then answered 500s; a 0-byte file

@@ -563,3 +563,125 @@ pub async fn served_instances_are_what_the_records_say<B: Backend>(b: &B) {
         .iter()
         .any(|r| r.applied_generation < r.options_generation));
 }
+
+/// Writes to instances queued together (a backend may run them as one group, as SQLite's
+/// writer does in one commit): each sees what the ones before it wrote, two writes of the
+/// same instance both land in order, and a refused one between accepted ones changes
+/// nothing while the others are kept, each with its feed entries.
+pub async fn writes_queued_together_see_each_other_and_refusals_stay_alone<B: Backend>(b: &B) {
+    use std::time::Duration;
+    let s = b.open().await;
+    let a = launch(&*s, 3).await;
+    let ids: Vec<String> = a.iter().map(|i| i.instance_id.clone()).collect();
+    let fed = *s.watch().borrow();
+    // A first write holds the store (its gate waits) while the others are queued behind it.
+    let held = {
+        let s = s.clone();
+        let id = ids[2].clone();
+        tokio::spawn(async move {
+            s.update_instances(
+                &scope(),
+                &[id],
+                Box::new(|_| {
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(())
+                }),
+                Box::new(|_, _| Ok(())),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Each write of instance 0 raises its hop limit by one from what it reads; the third,
+    // refused after changing its copy, sits between the two accepted ones; instance 1 is
+    // written by the refused one and by the last.
+    let hop = |i: &Instance| i.metadata.hop_limit.get();
+    let writes: Vec<(Vec<String>, bool)> = vec![
+        (vec![ids[0].clone()], true),
+        (vec![ids[0].clone(), ids[1].clone()], false),
+        (vec![ids[0].clone()], true),
+        (vec![ids[1].clone()], true),
+    ];
+    let mut queued = Vec::new();
+    for (named, accept) in writes {
+        let s = s.clone();
+        queued.push(tokio::spawn(async move {
+            s.update_instances(
+                &scope(),
+                &named,
+                crate::ungated(),
+                Box::new(move |i, _| {
+                    i.metadata.hop_limit =
+                        model::HopLimit::new(i64::from(i.metadata.hop_limit) + 1).unwrap();
+                    i.options_generation += 1;
+                    if accept {
+                        Ok(())
+                    } else {
+                        Err(Ec2Error::DryRunOperation)
+                    }
+                }),
+            )
+            .await
+        }));
+        // Queued in this order.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    held.await.unwrap().unwrap();
+    let mut answers = Vec::new();
+    for q in queued {
+        answers.push(q.await.unwrap());
+    }
+    let first = answers[0].as_ref().unwrap();
+    assert_eq!(
+        (hop(&first[0].0), hop(&first[0].1)),
+        (hop(&a[0]), hop(&a[0]) + 1)
+    );
+    assert!(matches!(
+        answers[1],
+        Err(store::StoreError::Refused(Ec2Error::DryRunOperation))
+    ));
+    let third = answers[2].as_ref().unwrap();
+    assert_eq!(
+        (hop(&third[0].0), hop(&third[0].1)),
+        (hop(&a[0]) + 1, hop(&a[0]) + 2),
+        "the second write of instance 0 reads what the first wrote, not the refused one"
+    );
+    let fourth = answers[3].as_ref().unwrap();
+    assert_eq!(
+        (hop(&fourth[0].0), hop(&fourth[0].1)),
+        (hop(&a[1]), hop(&a[1]) + 1),
+        "the refused write changed nothing of instance 1"
+    );
+    let now = s.instances(&scope(), &ids[..2]).await.unwrap();
+    assert_eq!(
+        (hop(&now[0]), now[0].options_generation),
+        (hop(&a[0]) + 2, a[0].options_generation + 2)
+    );
+    assert_eq!(
+        (hop(&now[1]), now[1].options_generation),
+        (hop(&a[1]) + 1, a[1].options_generation + 1)
+    );
+    // The feed: each accepted write's change, in order, carrying what it wrote.
+    let changed: Vec<(String, u64)> = s
+        .changes_after(fed, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.kind == ChangeKind::OptionsChanged)
+        .map(|c| {
+            (
+                c.instance_id,
+                c.instance.map_or(0, |i| i.options_generation),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        vec![
+            (ids[0].clone(), a[0].options_generation + 1),
+            (ids[0].clone(), a[0].options_generation + 2),
+            (ids[1].clone(), a[1].options_generation + 1),
+        ]
+    );
+    s.close().await;
+}

@@ -44,6 +44,8 @@ pub struct SqliteStore {
     writer: Mutex<Option<oneshot::Receiver<()>>>,
     /// Rows the paged listings have read (see [`SqliteStore::rows_read`]).
     rows_read: std::sync::atomic::AtomicU64,
+    /// The writer's round trips to SQLite (see [`SqliteStore::write_round_trips`]).
+    write_trips: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// How the file is opened.
@@ -84,6 +86,13 @@ impl SqliteStore {
     /// page's cost to the page with it, never to the fleet.
     pub fn rows_read(&self) -> u64 {
         self.rows_read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many round trips to SQLite the writer has made since the store was opened (each
+    /// statement, or statements sent together, it waited for). Tests hold the writes of many
+    /// instances to a few with it, never to one per instance.
+    pub fn write_round_trips(&self) -> u64 {
+        self.write_trips.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether this open created the store: the caller then creates the first instance.
@@ -138,6 +147,8 @@ impl SqliteStore {
                 }
             });
         let (done_tx, done_rx) = oneshot::channel();
+        let write_trips = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let trips = write_trips.clone();
         // The writer runs on a thread of its own: each write waits on SQLite several times
         // (a round trip to sqlx's connection thread each), and on the API's runtime every one
         // of those wake-ups would queue behind the requests being served, so that the one
@@ -145,6 +156,7 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("imds-store-writer".into())
             .spawn(move || {
+                writer::trips::count_into(trips);
                 match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -164,6 +176,7 @@ impl SqliteStore {
             latest: seq_rx,
             writer: Mutex::new(Some(done_rx)),
             rows_read: Default::default(),
+            write_trips,
         };
         Ok((store, check))
     }

@@ -49,7 +49,7 @@ impl Columns {
             .push_bind(self.unsettled_association.clone());
     }
 
-    /// `, launch_time_ms = ?, …` for an UPDATE of the row.
+    /// `, launch_time_ms = ?, …` for an UPDATE of one row.
     pub fn push_set(self, q: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>) {
         q.push(", launch_time_ms = ")
             .push_bind(self.launch_time_ms)
@@ -64,6 +64,26 @@ impl Columns {
             .push(", unsettled_association = ")
             .push_bind(self.unsettled_association);
     }
+}
+
+/// The columns' names, in the order [`Columns::bind`] binds them.
+const NAMES: [&str; COUNT] = [
+    "launch_time_ms",
+    "options",
+    "options_generation",
+    "applied_generation",
+    "applied_options",
+    "unsettled_association",
+];
+
+/// `, launch_time_ms = v.columnN, …` for an `UPDATE … FROM (VALUES …) AS v` whose rows bind
+/// the columns ([`Columns::bind`]) from `v`'s column `first` on.
+pub(super) fn set_from_values(first: usize) -> String {
+    NAMES
+        .iter()
+        .enumerate()
+        .map(|(n, name)| format!(", {name} = v.column{}", first + n))
+        .collect()
 }
 
 /// The select list of one served instance as `reads::served_instances` reads it: the row's

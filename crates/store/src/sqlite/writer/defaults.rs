@@ -1,5 +1,6 @@
 //! An account's metadata defaults: read, changed by the model, written back.
 
+use super::trips::counted;
 use super::{job, Job};
 use crate::sqlite::reads;
 use crate::{DefaultsMutation, Result};
@@ -13,7 +14,7 @@ pub fn modify_defaults(
 ) -> Job {
     job(reply, move |conn, _now| {
         Box::pin(async move {
-            let mut d = reads::defaults(conn, &scope).await?;
+            let mut d = reads::defaults(counted(conn), &scope).await?;
             f(&mut d)?;
             sqlx::query(
                 "INSERT INTO account_defaults (account, region, doc) VALUES (?, ?, ?)
@@ -22,7 +23,7 @@ pub fn modify_defaults(
             .bind(&scope.account)
             .bind(&scope.region)
             .bind(serde_json::to_string(&d)?)
-            .execute(&mut *conn)
+            .execute(counted(conn))
             .await?;
             Ok(d)
         })

@@ -2,6 +2,7 @@
 //! one shape, so their writes share one translation; and the tags rows of any resource,
 //! rewritten by difference.
 
+use super::trips::counted;
 use crate::sqlite::reads::decode;
 use crate::Result;
 use model::tags::Tag;
@@ -64,7 +65,7 @@ impl Documents {
             .bind(id)
             .bind(&scope.account)
             .bind(&scope.region)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(counted(conn))
             .await?;
         doc.map(|(d,)| decode(&d)).transpose()
     }
@@ -107,7 +108,7 @@ impl Documents {
             q = q.bind(*value);
         }
         q.bind(serde_json::to_string(doc)?)
-            .execute(&mut *conn)
+            .execute(counted(conn))
             .await?;
         sync_tags(conn, id, self.resource_type, scope, &[], tags).await
     }
@@ -128,7 +129,7 @@ impl Documents {
         sqlx::query(&sql)
             .bind(serde_json::to_string(doc)?)
             .bind(id)
-            .execute(&mut *conn)
+            .execute(counted(conn))
             .await?;
         sync_tags(conn, id, self.resource_type, scope, tags.0, tags.1).await
     }
@@ -137,7 +138,7 @@ impl Documents {
     pub(super) async fn delete(&self, conn: &mut SqliteConnection, id: &str) -> Result<()> {
         let sql = format!("DELETE FROM {} WHERE {} = ?", self.table, self.id_column);
         for sql in [sql.as_str(), "DELETE FROM tags WHERE resource_id = ?"] {
-            sqlx::query(sql).bind(id).execute(&mut *conn).await?;
+            sqlx::query(sql).bind(id).execute(counted(conn)).await?;
         }
         Ok(())
     }
@@ -186,7 +187,7 @@ pub(super) async fn sync_tags(
             sqlx::query("DELETE FROM tags WHERE resource_id = ? AND key = ?")
                 .bind(resource_id)
                 .bind(&t.key)
-                .execute(&mut *conn)
+                .execute(counted(conn))
                 .await?;
         }
     }
@@ -202,7 +203,7 @@ pub(super) async fn sync_tags(
             .bind(&scope.region)
             .bind(&t.key)
             .bind(&t.value)
-            .execute(&mut *conn)
+            .execute(counted(conn))
             .await?;
         }
     }

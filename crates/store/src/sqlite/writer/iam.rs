@@ -1,5 +1,6 @@
 //! The IAM registry's documents, written and deleted together.
 
+use super::trips::counted;
 use super::{job, Job};
 use crate::Result;
 use tokio::sync::oneshot;
@@ -16,7 +17,7 @@ pub fn write_iam(
                     .bind(account)
                     .bind(kind)
                     .bind(name)
-                    .execute(&mut *conn)
+                    .execute(counted(conn))
                     .await?;
             }
             for ((account, kind, name), doc) in &puts {
@@ -28,7 +29,7 @@ pub fn write_iam(
                 .bind(kind)
                 .bind(name)
                 .bind(doc)
-                .execute(&mut *conn)
+                .execute(counted(conn))
                 .await?;
             }
             Ok(())

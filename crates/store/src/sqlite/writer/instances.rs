@@ -5,12 +5,13 @@
 use super::documents::{insert_tags, sync_tags};
 use super::network::{find_subnet, held_addresses};
 use super::rows;
-use super::{job, trim_feed, Job};
+use super::trips::counted;
+use super::{job, trim_feed, BoxFut, Finish, Job};
 use crate::feed::RETENTION;
 use crate::instances::*;
 use crate::sqlite::reads::{self, decode};
 use crate::sqlite::served_columns;
-use crate::{ChangeKind, Result};
+use crate::{ChangeKind, Result, StoreError};
 use model::vpc;
 use model::{AccountDefaults, Ec2Error, Instance, Scope};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -18,60 +19,59 @@ use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use tokio::sync::oneshot;
 
-/// Instances by id as a write reads them: `(pk, instance)` of those found (in `scope`, when
-/// one is given), and the scope's account defaults when `defaults_of` names one, all in one
-/// round trip to SQLite (a SELECT each, sent together), since the write waits on each.
+/// Instances by id as a write reads them: `(pk, instance)` of those found, whatever their
+/// scope (callers keep the ones of theirs), and the account defaults of `defaults_of` (those
+/// without any read as the defaults' defaults), all in one round trip to SQLite (the SELECTs
+/// sent together), since the write waits on each.
 async fn load_for_update(
     conn: &mut SqliteConnection,
-    scope: Option<&Scope>,
     ids: &[String],
-    defaults_of: Option<&Scope>,
-) -> Result<(HashMap<String, (i64, Instance)>, Option<AccountDefaults>)> {
+    defaults_of: &[&Scope],
+) -> Result<(
+    HashMap<String, (i64, Instance)>,
+    HashMap<Scope, AccountDefaults>,
+)> {
     let mut found = HashMap::with_capacity(ids.len());
-    let mut defaults = None;
-    let chunks: Vec<&[String]> = if ids.is_empty() {
-        vec![&[]]
-    } else {
-        ids.chunks(rows::per_statement(1)).collect()
-    };
-    let last = chunks.len() - 1;
-    for (n, chunk) in chunks.into_iter().enumerate() {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT pk, account, region, doc, instance_id FROM instances WHERE instance_id IN (",
-        );
+    let mut defaults: HashMap<Scope, AccountDefaults> = defaults_of
+        .iter()
+        .map(|s| ((*s).clone(), AccountDefaults::default()))
+        .collect();
+    if ids.is_empty() && defaults_of.is_empty() {
+        return Ok((found, defaults));
+    }
+    let mut q = QueryBuilder::<Sqlite>::new("");
+    for chunk in ids.chunks(rows::per_statement(1)) {
+        q.push("SELECT pk, doc FROM instances WHERE instance_id IN (");
         let mut list = q.separated(", ");
         for id in chunk {
             list.push_bind(id.as_str());
         }
-        q.push(")");
-        let with_defaults = defaults_of.filter(|_| n == last);
-        if let Some(s) = with_defaults {
-            q.push("; SELECT doc FROM account_defaults WHERE account = ")
+        q.push(");");
+    }
+    if !defaults_of.is_empty() {
+        q.push("SELECT account, region, doc FROM account_defaults WHERE ");
+        for (n, s) in defaults_of.iter().enumerate() {
+            if n > 0 {
+                q.push(" OR ");
+            }
+            q.push("(account = ")
                 .push_bind(s.account.as_str())
                 .push(" AND region = ")
-                .push_bind(s.region.as_str());
+                .push_bind(s.region.as_str())
+                .push(")");
         }
-        // Rows of the two statements tell themselves apart by their number of columns.
-        for row in q.build().fetch_all(&mut *conn).await? {
-            if row.len() == 1 {
-                defaults = Some(decode(row.try_get::<&str, _>(0)?)?);
-                continue;
-            }
-            let (pk, account, region, doc, id): (i64, &str, &str, &str, String) = (
-                row.try_get(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-                row.try_get(3)?,
-                row.try_get(4)?,
-            );
-            if scope.is_some_and(|s| s.account != account || s.region != region) {
-                continue;
-            }
-            found.insert(id, (pk, decode(doc)?));
+    }
+    // Rows of the two kinds of statement tell themselves apart by their number of columns.
+    for row in q.build().persistent(false).fetch_all(counted(conn)).await? {
+        if row.len() == 3 {
+            let (account, region, doc): (&str, &str, &str) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            defaults.insert(Scope::new(account, region), decode(doc)?);
+            continue;
         }
-        if with_defaults.is_some() && defaults.is_none() {
-            defaults = Some(AccountDefaults::default());
-        }
+        let (pk, doc): (i64, &str) = (row.try_get(0)?, row.try_get(1)?);
+        let i: Instance = decode(doc)?;
+        found.insert(i.instance_id.clone(), (pk, i));
     }
     Ok((found, defaults))
 }
@@ -115,7 +115,7 @@ async fn insert_instances(
             served_columns::Columns::of(i).bind(&mut b);
         });
         q.push(" RETURNING pk, instance_id");
-        let inserted: Vec<(i64, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        let inserted: Vec<(i64, String)> = q.build_query_as().fetch_all(counted(conn)).await?;
         pks.extend(inserted.into_iter().map(|(pk, id)| (id, pk)));
     }
     let mut scopes: HashMap<&Scope, i64> = HashMap::new();
@@ -189,13 +189,13 @@ async fn scope_id(conn: &mut SqliteConnection, scope: &Scope) -> Result<i64> {
     sqlx::query("INSERT OR IGNORE INTO scopes (account, region) VALUES (?, ?)")
         .bind(&scope.account)
         .bind(&scope.region)
-        .execute(&mut *conn)
+        .execute(counted(conn))
         .await?;
     Ok(
         sqlx::query_scalar("SELECT id FROM scopes WHERE account = ? AND region = ?")
             .bind(&scope.account)
             .bind(&scope.region)
-            .fetch_one(&mut *conn)
+            .fetch_one(counted(conn))
             .await?,
     )
 }
@@ -204,84 +204,165 @@ fn pending_apply(i: &Instance) -> bool {
     i.options_state() == model::OptionsState::Pending
 }
 
-/// Write what a write changed: the row, the attributes that differ, the feed entries (and
-/// the tags, when they changed), the first three as one round trip to SQLite (a statement
-/// each, sent together), since a write waits for the previous one in its batch.
-async fn save_instance(
-    conn: &mut SqliteConnection,
-    pk: i64,
-    before: &Instance,
-    after: &Instance,
-    now: i64,
-) -> Result<()> {
-    if before == after {
-        return Ok(());
-    }
-    let doc = serde_json::to_string(after)?;
-    let (old, new) = (before.filter_attributes(), after.filter_attributes());
-    let old: HashSet<&(String, String)> = old.iter().collect();
-    let new: HashSet<&(String, String)> = new.iter().collect();
-    let mut q = QueryBuilder::<Sqlite>::new("UPDATE instances SET state = ");
-    q.push_bind(state_col(after))
-        .push(", private_ip = ")
-        .push_bind(after.private_ip.to_string())
-        .push(", due_ms = ")
-        .push_bind(after.transition.map(|t| t.due_ms))
-        .push(", pending_apply = ")
-        .push_bind(pending_apply(after))
-        .push(", terminated_at_ms = ")
-        .push_bind(after.terminated_at_ms)
-        .push(", doc = ")
-        .push_bind(doc.as_str());
-    served_columns::Columns::of(after).push_set(&mut q);
-    q.push(" WHERE pk = ").push_bind(pk).push(";");
-    for (name, value) in old.difference(&new) {
-        q.push(" DELETE FROM instance_attrs WHERE pk = ")
-            .push_bind(pk)
-            .push(" AND name = ")
-            .push_bind(name.as_str())
-            .push(" AND value = ")
-            .push_bind(value.as_str())
-            .push(";");
-    }
-    // The scope's id was made at the instance's launch (or by the schema's migration).
-    for (name, value) in new.difference(&old) {
-        q.push(" INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) SELECT ")
-            .push_bind(pk)
-            .push(", id, ")
-            .push_bind(name.as_str())
-            .push(", ")
-            .push_bind(value.as_str())
-            .push(" FROM scopes WHERE account = ")
-            .push_bind(after.scope.account.as_str())
-            .push(" AND region = ")
-            .push_bind(after.scope.region.as_str())
-            .push(";");
-    }
-    let kinds = ChangeKind::between(Some(before), Some(after));
-    if !kinds.is_empty() {
-        q.push(" ").push(INSERT_CHANGE);
-        q.push_values(kinds, |mut b, kind| {
-            b.push_bind(after.instance_id.as_str())
-                .push_bind(kind.as_str())
-                .push_bind(after.options_generation as i64)
-                .push_bind(now)
-                .push_bind(doc.as_str());
-        });
-    }
-    q.build().execute(&mut *conn).await?;
-    if before.tags != after.tags {
-        sync_tags(
-            conn,
-            &after.instance_id,
-            "instance",
-            &after.scope,
-            &before.tags,
-            &after.tags,
-        )
-        .await?;
+/// An instance write: `(pk, before, after)`.
+pub(super) type Save = (i64, Instance, Instance);
+
+/// Instance writes sent to SQLite in one round trip at most (their statements' text stays
+/// small: SQLite copies what is left of a multi-statement text as it prepares each one).
+const SAVES_PER_SEND: usize = 1000;
+
+/// Write what writes changed: each instance's row, the attributes that differ, the feed
+/// entries (and the tags, when they changed). Rows of many instances go in multi-row
+/// statements (an `UPDATE … FROM (VALUES …)`, a `DELETE … IN (VALUES …)`, two multi-row
+/// `INSERT`s) sent together, one round trip for a thousand instances, since a write waits on
+/// each round trip and a step of the lifecycle or a metadata host's acknowledgement writes
+/// thousands. The rows go in the order of the writes, in rounds that each write an instance
+/// once (a second write of it starts the next round), as if each write had been sent alone.
+async fn save_instances(conn: &mut SqliteConnection, saves: &[Save], now: i64) -> Result<()> {
+    let saves: Vec<&Save> = saves.iter().filter(|(_, b, a)| b != a).collect();
+    for chunk in saves.chunks(SAVES_PER_SEND) {
+        // Rounds in the order of the writes: a new one starts where an instance comes again.
+        let mut rounds: Vec<Vec<&Save>> = vec![Vec::new()];
+        let mut in_round: HashSet<i64> = HashSet::new();
+        for s in chunk {
+            if !in_round.insert(s.0) {
+                rounds.push(Vec::new());
+                in_round.clear();
+                in_round.insert(s.0);
+            }
+            if let Some(r) = rounds.last_mut() {
+                r.push(s);
+            }
+        }
+        let rows: Vec<SaveRows> = rounds
+            .iter()
+            .map(|round| SaveRows::of(round, now))
+            .collect::<Result<_>>()?;
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        for r in &rows {
+            r.push(&mut q);
+        }
+        q.build().persistent(false).execute(counted(conn)).await?;
+        for (_, before, after) in chunk {
+            if before.tags != after.tags {
+                sync_tags(
+                    conn,
+                    &after.instance_id,
+                    "instance",
+                    &after.scope,
+                    &before.tags,
+                    &after.tags,
+                )
+                .await?;
+            }
+        }
     }
     Ok(())
+}
+
+/// The rows one round of instance writes changes (each instance at most once).
+struct SaveRows<'a> {
+    /// pk, the instance after, its document.
+    instances: Vec<(i64, &'a Instance, String)>,
+    /// pk, name, value.
+    gone: Vec<(i64, String, String)>,
+    /// pk, name, value, scope.
+    new: Vec<(i64, String, String, &'a Scope)>,
+    /// index into `instances`, kind.
+    changes: Vec<(usize, ChangeKind)>,
+    now: i64,
+}
+
+impl<'a> SaveRows<'a> {
+    fn of(round: &[&'a Save], now: i64) -> Result<SaveRows<'a>> {
+        let mut rows = SaveRows {
+            instances: Vec::with_capacity(round.len()),
+            gone: Vec::new(),
+            new: Vec::new(),
+            changes: Vec::new(),
+            now,
+        };
+        for (pk, before, after) in round.iter().copied() {
+            let (old, new) = (before.filter_attributes(), after.filter_attributes());
+            let old_set: HashSet<&(String, String)> = old.iter().collect();
+            let new_set: HashSet<&(String, String)> = new.iter().collect();
+            for (name, value) in old_set.difference(&new_set) {
+                rows.gone.push((*pk, name.clone(), value.clone()));
+            }
+            // The scope's id was made at the instance's launch (or by the schema's migration).
+            for (name, value) in new_set.difference(&old_set) {
+                rows.new
+                    .push((*pk, name.clone(), value.clone(), &after.scope));
+            }
+            let n = rows.instances.len();
+            for kind in ChangeKind::between(Some(before), Some(after)) {
+                rows.changes.push((n, kind));
+            }
+            rows.instances
+                .push((*pk, after, serde_json::to_string(after)?));
+        }
+        Ok(rows)
+    }
+
+    /// The round's statements, pushed into `q` (each ends with `;`).
+    fn push<'q>(&'q self, q: &mut QueryBuilder<'q, Sqlite>) {
+        for chunk in self
+            .instances
+            .chunks(rows::per_statement(7 + served_columns::COUNT))
+        {
+            q.push(
+                "UPDATE instances SET state = v.column2, private_ip = v.column3, due_ms = v.column4, \
+                 pending_apply = v.column5, terminated_at_ms = v.column6, doc = v.column7",
+            );
+            q.push(served_columns::set_from_values(8));
+            q.push(" FROM (");
+            q.push_values(chunk, |mut b, (pk, after, doc)| {
+                b.push_bind(*pk)
+                    .push_bind(state_col(after))
+                    .push_bind(after.private_ip.to_string())
+                    .push_bind(after.transition.map(|t| t.due_ms))
+                    .push_bind(pending_apply(after))
+                    .push_bind(after.terminated_at_ms)
+                    .push_bind(doc.as_str());
+                served_columns::Columns::of(after).bind(&mut b);
+            });
+            q.push(") AS v WHERE instances.pk = v.column1; ");
+        }
+        // Row values against a subquery: SQLite seeks the primary key by `pk` (a bare
+        // `IN (VALUES …)` would scan the table).
+        for chunk in self.gone.chunks(rows::per_statement(3)) {
+            q.push("DELETE FROM instance_attrs WHERE (pk, name, value) IN (SELECT column1, column2, column3 FROM (");
+            q.push_values(chunk, |mut b, (pk, name, value)| {
+                b.push_bind(*pk)
+                    .push_bind(name.as_str())
+                    .push_bind(value.as_str());
+            });
+            q.push(")); ");
+        }
+        for chunk in self.new.chunks(rows::per_statement(5)) {
+            q.push("INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) SELECT v.column1, s.id, v.column2, v.column3 FROM (");
+            q.push_values(chunk, |mut b, (pk, name, value, scope)| {
+                b.push_bind(*pk)
+                    .push_bind(name.as_str())
+                    .push_bind(value.as_str())
+                    .push_bind(scope.account.as_str())
+                    .push_bind(scope.region.as_str());
+            });
+            q.push(") AS v JOIN scopes s ON s.account = v.column4 AND s.region = v.column5; ");
+        }
+        for chunk in self.changes.chunks(rows::per_statement(5)) {
+            q.push(INSERT_CHANGE);
+            q.push_values(chunk, |mut b, (n, kind)| {
+                let (_, after, doc) = &self.instances[*n];
+                b.push_bind(after.instance_id.as_str())
+                    .push_bind(kind.as_str())
+                    .push_bind(after.options_generation as i64)
+                    .push_bind(self.now)
+                    .push_bind(doc.as_str());
+            });
+            q.push("; ");
+        }
+    }
 }
 
 /// One row of the change feed, in the write's transaction: `doc` is the instance as the
@@ -302,7 +383,7 @@ async fn append_change(
     .bind(generation as i64)
     .bind(now)
     .bind(doc)
-    .execute(&mut *conn)
+    .execute(counted(conn))
     .await?;
     Ok(())
 }
@@ -341,7 +422,7 @@ pub fn launch(
                 .bind(&scope.account)
                 .bind(&scope.region)
                 .bind(token)
-                .fetch_all(&mut *conn)
+                .fetch_all(counted(conn))
                 .await?;
                 if !docs.is_empty() {
                     let instances = docs.iter().map(|(d,)| decode(d)).collect::<Result<_>>()?;
@@ -351,7 +432,7 @@ pub fn launch(
                     });
                 }
             }
-            let defaults = reads::defaults(conn, &scope).await?;
+            let defaults = reads::defaults(counted(conn), &scope).await?;
             let addresses = allocate(conn, &scope, &req).await?;
             let instances = build(&LaunchContext {
                 addresses,
@@ -366,42 +447,162 @@ pub fn launch(
     })
 }
 
+/// A write to instances (`InstanceStore::update_instances`), run by the writer with the
+/// other updates queued beside it ([`run_updates`]).
+pub struct Update {
+    scope: Scope,
+    ids: Vec<String>,
+    gate: InstanceGate,
+    f: InstanceMutation,
+    reply: Reply,
+}
+
 pub fn update_instances(
     scope: Scope,
     ids: Vec<String>,
     gate: InstanceGate,
-    mut f: InstanceMutation,
+    f: InstanceMutation,
     reply: oneshot::Sender<Result<Vec<(Instance, Instance)>>>,
 ) -> Job {
-    job(reply, move |conn, now| {
-        Box::pin(async move {
-            let (loaded, defaults) =
-                load_for_update(conn, Some(&scope), &ids, Some(&scope)).await?;
-            let mut found = Vec::with_capacity(ids.len());
-            let mut missing = Vec::new();
-            for id in &ids {
-                match loaded.get(id) {
-                    Some(x) => found.push(x.clone()),
-                    None => missing.push(id.clone()),
+    Job::Update(Update {
+        scope,
+        ids,
+        gate,
+        f,
+        reply,
+    })
+}
+
+/// Where an update's answer goes.
+type Reply = oneshot::Sender<Result<Vec<(Instance, Instance)>>>;
+
+/// Instances as the updates of a group have left them so far, by id: `(pk, instance)`.
+type Cache = HashMap<String, (i64, Instance)>;
+
+/// What one update decides, on the instances as the updates before it in its group left
+/// them: the gate, then unknown ids, then the model on a copy of each instance. A refusal
+/// changes nothing in `cache`; otherwise `cache` holds what it wrote. Returns `(pk, before,
+/// after)` of each instance named, in the order named.
+fn decide(
+    u: Update,
+    cache: &mut Cache,
+    defaults: &HashMap<Scope, AccountDefaults>,
+) -> (Reply, Result<Vec<Save>>) {
+    let Update {
+        scope,
+        ids,
+        gate,
+        mut f,
+        reply,
+    } = u;
+    let decided = (|| {
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in &ids {
+            match cache.get(id).filter(|(_, i)| i.scope == scope) {
+                Some(x) => found.push(x.clone()),
+                None => missing.push(id.clone()),
+            }
+        }
+        let (pks, found): (Vec<i64>, Vec<Instance>) = found.into_iter().unzip();
+        gate(&found)?;
+        if !missing.is_empty() {
+            return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
+        }
+        let ctx = MutationContext {
+            defaults: defaults.get(&scope).cloned().unwrap_or_default(),
+        };
+        let mut out = Vec::with_capacity(found.len());
+        for (pk, before) in pks.into_iter().zip(found) {
+            let mut after = before.clone();
+            f(&mut after, &ctx)?;
+            out.push((pk, before, after));
+        }
+        Ok(out)
+    })();
+    if let Ok(out) = &decided {
+        for (pk, _, after) in out {
+            cache.insert(after.instance_id.clone(), (*pk, after.clone()));
+        }
+    }
+    (reply, decided)
+}
+
+/// The updates queued one after another in a group commit, run together: the instances all
+/// of them name (and their scopes' defaults) read in one round trip, each decided in turn
+/// on what the ones before it wrote ([`decide`]), and all their writes sent together in as
+/// few round trips as their size needs. A refused update writes nothing and is answered
+/// with its refusal; the others commit. The writer runs the group in one savepoint: if
+/// SQLite fails it, all of the group's updates fail and nothing of it is written.
+pub(super) fn run_updates(
+    conn: &mut SqliteConnection,
+    now: i64,
+    group: Vec<Update>,
+) -> BoxFut<'_, (bool, Vec<Finish>)> {
+    Box::pin(async move {
+        let mut ids: Vec<String> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut scopes: Vec<&Scope> = Vec::new();
+        for u in &group {
+            for id in &u.ids {
+                if seen.insert(id.as_str()) {
+                    ids.push(id.clone());
                 }
             }
-            let (pks, found): (Vec<i64>, Vec<Instance>) = found.into_iter().unzip();
-            gate(&found)?;
-            if !missing.is_empty() {
-                return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
+            if !scopes.contains(&&u.scope) {
+                scopes.push(&u.scope);
             }
-            let ctx = MutationContext {
-                defaults: defaults.unwrap_or_default(),
-            };
-            let mut out = Vec::with_capacity(found.len());
-            for (pk, before) in pks.into_iter().zip(found) {
-                let mut after = before.clone();
-                f(&mut after, &ctx)?;
-                save_instance(conn, pk, &before, &after, now).await?;
-                out.push((before, after));
+        }
+        let loaded = load_for_update(conn, &ids, &scopes).await;
+        let (mut cache, defaults) = match loaded {
+            Ok(x) => x,
+            Err(e) => {
+                let e = e.to_string();
+                let finishes = group
+                    .into_iter()
+                    .map(|u| answer(u.reply, Err(failed(&e))))
+                    .collect();
+                return (false, finishes);
             }
-            Ok(out)
-        })
+        };
+        let mut decided = Vec::with_capacity(group.len());
+        for u in group {
+            decided.push(decide(u, &mut cache, &defaults));
+        }
+        let saves: Vec<Save> = decided
+            .iter()
+            .flat_map(|(_, r)| r.iter().flatten().cloned())
+            .collect();
+        let written = save_instances(conn, &saves, now).await;
+        let written = written.map_err(|e| e.to_string());
+        let finishes = decided
+            .into_iter()
+            .map(|(reply, r)| {
+                let r = match (&written, r) {
+                    (Err(e), Ok(_)) => Err(failed(e)),
+                    (_, r) => r.map(|out| out.into_iter().map(|(_, b, a)| (b, a)).collect()),
+                };
+                answer(reply, r)
+            })
+            .collect();
+        (written.is_ok(), finishes)
+    })
+}
+
+/// An error of SQLite that fails several writes, each answered with its text.
+fn failed(e: &str) -> StoreError {
+    StoreError::Db(sqlx::Error::Protocol(e.to_string()))
+}
+
+/// Answer `reply` once the commit's fate is known: `r`, unless `r` succeeded and the commit
+/// failed.
+fn answer<T: Send + 'static>(reply: oneshot::Sender<Result<T>>, r: Result<T>) -> Finish {
+    Box::new(move |commit_error| {
+        let r = match (r, commit_error) {
+            (Ok(_), Some(e)) => Err(failed(&e)),
+            (r, _) => r,
+        };
+        let _ = reply.send(r);
     })
 }
 
@@ -417,35 +618,37 @@ pub fn advance(
                 "SELECT pk, doc FROM instances WHERE due_ms IS NOT NULL AND due_ms <= ? ORDER BY due_ms LIMIT 5000",
             )
             .bind(now)
-            .fetch_all(&mut *conn)
+            .fetch_all(counted(conn))
             .await?;
+            let mut saves = Vec::with_capacity(due.len());
             for (pk, doc) in due {
                 let before: Instance = decode(&doc)?;
                 let mut after = before.clone();
                 after.advance(now);
-                save_instance(conn, pk, &before, &after, now).await?;
+                saves.push((pk, before, after));
             }
+            save_instances(conn, &saves, now).await?;
             let gone: Vec<(i64, String)> = sqlx::query_as(
                 "SELECT pk, instance_id FROM instances WHERE terminated_at_ms IS NOT NULL AND terminated_at_ms < ? LIMIT 5000",
             )
             .bind(purge_before_ms)
-            .fetch_all(&mut *conn)
+            .fetch_all(counted(conn))
             .await?;
             for (pk, id) in gone {
                 for sql in [
                     "DELETE FROM instance_attrs WHERE pk = ?",
                     "DELETE FROM instances WHERE pk = ?",
                 ] {
-                    sqlx::query(sql).bind(pk).execute(&mut *conn).await?;
+                    sqlx::query(sql).bind(pk).execute(counted(conn)).await?;
                 }
                 sqlx::query("DELETE FROM tags WHERE resource_id = ?")
                     .bind(&id)
-                    .execute(&mut *conn)
+                    .execute(counted(conn))
                     .await?;
                 append_change(conn, &id, ChangeKind::Purged, 0, now, None).await?;
             }
             trim_feed(conn, |latest| RETENTION.by_age(latest, now)).await?;
-            let (next, terminated) = reads::lifecycle_times(conn).await?;
+            let (next, terminated) = reads::lifecycle_times(counted(conn)).await?;
             Ok(next_lifecycle_step(next, terminated, now - purge_before_ms))
         })
     })
@@ -456,7 +659,8 @@ pub fn mark_applied(applied: Vec<(String, u64)>, reply: oneshot::Sender<Result<u
         Box::pin(async move {
             let mut n = 0;
             let ids: Vec<String> = applied.iter().map(|(id, _)| id.clone()).collect();
-            let (mut loaded, _) = load_for_update(conn, None, &ids, None).await?;
+            let (mut loaded, _) = load_for_update(conn, &ids, &[]).await?;
+            let mut saves = Vec::new();
             for (id, generation) in applied {
                 // A second entry for the same instance reads what the first wrote.
                 let Some((pk, before)) = loaded.get(&id).cloned() else {
@@ -464,11 +668,12 @@ pub fn mark_applied(applied: Vec<(String, u64)>, reply: oneshot::Sender<Result<u
                 };
                 let mut after = before.clone();
                 if after.mark_applied(generation) {
-                    save_instance(conn, pk, &before, &after, now).await?;
-                    loaded.insert(id, (pk, after));
+                    loaded.insert(id, (pk, after.clone()));
+                    saves.push((pk, before, after));
                     n += 1;
                 }
             }
+            save_instances(conn, &saves, now).await?;
             Ok(n)
         })
     })
@@ -480,9 +685,10 @@ pub fn settle_associations(
 ) -> Job {
     job(reply, move |conn, now| {
         Box::pin(async move {
-            let mut out = Vec::new();
+            let mut settled_now = Vec::new();
             let ids: Vec<String> = settled.iter().map(|(id, _)| id.clone()).collect();
-            let (mut loaded, _) = load_for_update(conn, None, &ids, None).await?;
+            let (mut loaded, _) = load_for_update(conn, &ids, &[]).await?;
+            let mut saves = Vec::new();
             for (id, association_id) in settled {
                 // A second entry for the same instance reads what the first wrote.
                 let Some((pk, before)) = loaded.get(&id).cloned() else {
@@ -490,12 +696,13 @@ pub fn settle_associations(
                 };
                 let mut after = before.clone();
                 if after.settle_association(&association_id) {
-                    save_instance(conn, pk, &before, &after, now).await?;
                     loaded.insert(id, (pk, after.clone()));
-                    out.push(after);
+                    settled_now.push(after.clone());
+                    saves.push((pk, before, after));
                 }
             }
-            Ok(out)
+            save_instances(conn, &saves, now).await?;
+            Ok(settled_now)
         })
     })
 }

@@ -12,6 +12,11 @@
 //! - [`defaults`], [`images`], [`templates`], [`network`], [`iam`]: the other records.
 //! - [`documents`]: the rows of documents kept per scope by id, and of tags.
 //! - [`rows`]: multi-row INSERTs, so that a launch of many instances runs few statements.
+//! - [`trips`]: the writer's round trips to SQLite, counted for the tests.
+//!
+//! Updates of instances queued one after another (ModifyInstanceMetadataOptions from many
+//! clients) run as one group ([`instances::run_updates`]): one read of all the instances
+//! they name, one send of all their writes, one savepoint.
 
 pub(super) mod defaults;
 mod documents;
@@ -21,6 +26,7 @@ pub(super) mod instances;
 pub(super) mod network;
 mod rows;
 pub(super) mod templates;
+pub(super) mod trips;
 
 use super::reads;
 use crate::feed::{Trim, RETENTION};
@@ -39,8 +45,15 @@ pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 type Finish = Box<dyn FnOnce(Option<String>) + Send>;
 
 /// A write: runs in the transaction, says whether it succeeded, and how to answer.
-pub type Job =
+pub type Write =
     Box<dyn for<'c> FnOnce(&'c mut SqliteConnection, i64) -> BoxFut<'c, (bool, Finish)> + Send>;
+
+/// What the writer is asked to do: a write of its own, or an update of instances, which
+/// runs with the updates queued next to it.
+pub enum Job {
+    Write(Write),
+    Update(instances::Update),
+}
 
 pub enum Msg {
     Job(Job),
@@ -52,7 +65,7 @@ where
     T: Send + 'static,
     F: for<'c> FnOnce(&'c mut SqliteConnection, i64) -> BoxFut<'c, Result<T>> + Send + 'static,
 {
-    Box::new(move |conn, now| {
+    Job::Write(Box::new(move |conn, now| {
         Box::pin(async move {
             let r = f(conn, now).await;
             let ok = r.is_ok();
@@ -65,7 +78,7 @@ where
             });
             (ok, finish)
         })
-    })
+    }))
 }
 
 pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: watch::Sender<u64>) {
@@ -110,7 +123,10 @@ pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: w
 
 /// One statement, or several sent together (`;`-separated), without parameters.
 fn exec<'a>(conn: &'a mut SqliteConnection, sql: &'a str) -> BoxFut<'a, sqlx::Result<()>> {
-    Box::pin(async move { sqlx::query(sql).execute(&mut *conn).await.map(|_| ()) })
+    Box::pin(async move {
+        trips::trip();
+        sqlx::query(sql).execute(&mut *conn).await.map(|_| ())
+    })
 }
 
 fn run_batch<'a>(
@@ -131,14 +147,32 @@ async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &wat
     let mut broken: Option<String> = None;
     // Each job runs in its own savepoint; the end of one and the start of the next go to
     // SQLite together (one round trip between jobs, not two).
+    // Updates of instances queued one after another run as one group, in one savepoint.
     let mut boundary = "SAVEPOINT job";
-    for j in batch {
+    let mut jobs = batch.into_iter().peekable();
+    while let Some(j) = jobs.next() {
         if let Err(e) = exec(conn, boundary).await {
             broken = Some(e.to_string());
             break;
         }
-        let (ok, finish) = j(conn, now).await;
-        finishes.push(finish);
+        let ok = match j {
+            Job::Write(w) => {
+                let (ok, finish) = w(conn, now).await;
+                finishes.push(finish);
+                ok
+            }
+            Job::Update(u) => {
+                let mut group = vec![u];
+                while let Some(Job::Update(_)) = jobs.peek() {
+                    if let Some(Job::Update(u)) = jobs.next() {
+                        group.push(u);
+                    }
+                }
+                let (ok, done) = instances::run_updates(conn, now, group).await;
+                finishes.extend(done);
+                ok
+            }
+        };
         boundary = if ok {
             "RELEASE job; SAVEPOINT job"
         } else {
@@ -161,6 +195,7 @@ async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &wat
     }
     let err = outcome.err();
     if err.is_none() {
+        trips::trip();
         let latest: BoxFut<'_, Result<u64>> = Box::pin(reads::latest_seq(conn));
         if let Ok(latest) = latest.await {
             seq.send_if_modified(|s| {
@@ -181,9 +216,11 @@ fn trim_feed<'a>(
     policy: impl FnOnce(Option<u64>) -> Option<Trim> + Send + 'a,
 ) -> BoxFut<'a, Result<()>> {
     Box::pin(async move {
+        trips::trip();
         let Some(trim) = policy(reads::newest_change(conn).await?) else {
             return Ok(());
         };
+        trips::trip();
         sqlx::query("DELETE FROM changes WHERE seq < ? AND at_ms < ?")
             .bind(trim.below_seq as i64)
             .bind(trim.before_ms)

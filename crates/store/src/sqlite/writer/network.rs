@@ -2,6 +2,7 @@
 //! deletions decided by the model on what the transaction read.
 
 use super::documents::{Documents, SUBNETS, VPCS};
+use super::trips::counted;
 use super::{job, Job};
 use crate::network::{self, SubnetBuilder, SubnetDeletion, TagsMutation, VpcDeletion};
 use crate::sqlite::reads::decode;
@@ -26,17 +27,30 @@ pub(super) async fn find_subnet(
 }
 
 /// The addresses of a subnet that instances hold: every instance not terminated.
+///
+/// Read from the subnet's index alone (it holds the address and, as every index, the row's
+/// `pk`), less the terminated instances, found by their own index: looking up each row's
+/// state took a page read per instance, a quarter of a second for a subnet of 60,000 at
+/// every launch. The addresses come back as one text, not a row each. (An instance reads
+/// as terminated once it has its termination time, which the model gives it on reaching
+/// `terminated`.)
+const HELD_ADDRESSES: &str = "SELECT group_concat(private_ip) FROM instances WHERE subnet_id = ? \
+     AND pk NOT IN (SELECT pk FROM instances WHERE terminated_at_ms IS NOT NULL AND state = 'terminated')";
+
 pub(super) async fn held_addresses(
     conn: &mut SqliteConnection,
     subnet_id: &str,
 ) -> Result<Vec<Ipv4Addr>> {
-    let used: Vec<(String,)> = sqlx::query_as(
-        "SELECT private_ip FROM instances WHERE subnet_id = ? AND state != 'terminated'",
-    )
-    .bind(subnet_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(used.iter().filter_map(|(s,)| s.parse().ok()).collect())
+    let used: Option<String> = sqlx::query_scalar(HELD_ADDRESSES)
+        .bind(subnet_id)
+        .fetch_one(counted(conn))
+        .await?;
+    Ok(used
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|s| s.parse().ok())
+        .collect())
 }
 
 /// A VPC of the scope by id: the Region's default VPC, or one the account made.
@@ -60,7 +74,7 @@ async fn subnets_of(
     .bind(vpc_id)
     .bind(&scope.account)
     .bind(&scope.region)
-    .fetch_all(&mut *conn)
+    .fetch_all(counted(conn))
     .await?;
     for (d,) in rows {
         out.push(decode(&d)?);
@@ -179,4 +193,37 @@ async fn retag<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(
     table
         .replace(conn, scope, id, &after, (&before, &after_tags))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HELD_ADDRESSES;
+    use sqlx::{Connection, Row, SqliteConnection};
+
+    /// A launch reads the addresses its subnet holds from the subnet's index alone (no
+    /// instance's row), and the terminated instances from theirs.
+    #[tokio::test]
+    async fn held_addresses_read_indexes_only() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        crate::sqlite::schema::migrate(&mut conn).await.unwrap();
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {HELD_ADDRESSES}"))
+            .bind("subnet-1")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(3))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("COVERING INDEX instances_subnet")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("USING INDEX instances_terminated")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|p| p.starts_with("SCAN")), "{plan:?}");
+    }
 }

@@ -2,6 +2,7 @@
 //! instances (and their tens of thousands of attribute, tag and feed rows) costs a number of
 //! statements that grows with the rows' size in parameters, not one statement per row.
 
+use super::trips::counted;
 use crate::Result;
 use sqlx::query_builder::Separated;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -33,7 +34,7 @@ pub(super) async fn insert<'r, R: 'r>(
         let mut q = QueryBuilder::<Sqlite>::new(head);
         q.push_values(chunk, &mut bind);
         q.push(tail);
-        q.build().execute(&mut *conn).await?;
+        q.build().execute(counted(conn)).await?;
     }
     Ok(())
 }

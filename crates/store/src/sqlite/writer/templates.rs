@@ -1,6 +1,7 @@
 //! Launch templates, their versions and tags.
 
 use super::documents::TEMPLATES;
+use super::trips::counted;
 use super::{job, Job};
 use crate::{Result, TemplateMutation};
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
@@ -15,7 +16,7 @@ async fn insert_version(conn: &mut SqliteConnection, v: &LaunchTemplateVersion) 
     .bind(&v.launch_template_id)
     .bind(v.version as i64)
     .bind(serde_json::to_string(v)?)
-    .execute(&mut *conn)
+    .execute(counted(conn))
     .await?;
     Ok(())
 }
@@ -34,7 +35,7 @@ pub fn create_template(
             .bind(&scope.account)
             .bind(&scope.region)
             .bind(&t.name)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(counted(conn))
             .await?;
             if taken.is_some() {
                 return Err(Ec2Error::InvalidLaunchTemplateNameAlreadyExists.into());
@@ -79,7 +80,7 @@ pub fn delete_template(
             let t: LaunchTemplate = TEMPLATES.get(conn, &scope, &id).await?;
             sqlx::query("DELETE FROM launch_template_versions WHERE launch_template_id = ?")
                 .bind(&id)
-                .execute(&mut *conn)
+                .execute(counted(conn))
                 .await?;
             TEMPLATES.delete(conn, &id).await?;
             Ok(t)
