@@ -180,3 +180,35 @@ async fn updates_queued_together_share_their_round_trips() {
     assert!(n <= 2 * BATCH + 4, "63 queued updates: {n} round trips");
     s.close().await;
 }
+
+/// The writer does not checkpoint the WAL in its commits (`sqlite::checkpoint`): another
+/// connection copies committed pages into the main file shortly after, so the main file
+/// grows while the store is open, though the writer's connection has `wal_autocheckpoint=0`.
+#[tokio::test]
+async fn committed_pages_reach_the_main_file_beside_the_writer() {
+    let d = temp("checkpoint");
+    let path = d.0.join("db");
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let main_before = size(&path);
+    for _ in 0..4 {
+        launch(&s, 500).await;
+    }
+    let wal = d.0.join("db-wal");
+    assert!(size(&wal) > 1 << 20, "the launches wrote to the WAL");
+    let mut grown = false;
+    for _ in 0..100 {
+        if size(&path) > main_before + (1 << 20) {
+            grown = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        grown,
+        "the main file stayed at {} bytes (it was {main_before}) while the WAL holds {}",
+        size(&path),
+        size(&wal)
+    );
+    s.close().await;
+}

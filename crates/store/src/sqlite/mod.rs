@@ -6,6 +6,7 @@
 //! fsync covers many acknowledged writes. A write is answered only after its commit, so an
 //! acknowledged change is on disk (`synchronous=FULL`) before the API responds.
 
+mod checkpoint;
 mod clean;
 mod integrity;
 mod pages;
@@ -127,6 +128,12 @@ impl SqliteStore {
             IntegrityCheck::passed_already(path)
         };
         let created = schema::migrate(&mut conn).await?;
+        // The writer's connection: checkpoints are another connection's (`checkpoint`), and
+        // a savepoint's journal stays in memory (a batch's jobs each open one).
+        sqlx::query("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY")
+            .execute(&mut conn)
+            .await?;
+        let checkpoints = base.clone().connect().await?;
         let latest = reads::latest_seq(&mut conn).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
@@ -140,10 +147,12 @@ impl SqliteStore {
         // Nothing is written before the check has passed; a damaged store writes nothing
         // (the queued writes fail with `Closed`).
         let checked = check.clone();
+        let at = path.to_path_buf();
         let run: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
             Box::pin(async move {
                 if checked.passed().await.is_ok() {
-                    writer::run(conn, rx, seq_tx).await
+                    let checkpoints = checkpoint::Checkpoints::spawn(checkpoints, &at);
+                    writer::run(conn, rx, seq_tx, checkpoints).await
                 }
             });
         let (done_tx, done_rx) = oneshot::channel();

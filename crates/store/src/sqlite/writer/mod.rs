@@ -28,6 +28,7 @@ mod rows;
 pub(super) mod templates;
 pub(super) mod trips;
 
+use super::checkpoint::Checkpoints;
 use super::reads;
 use crate::feed::{Trim, RETENTION};
 use crate::{Result, StoreError};
@@ -81,7 +82,12 @@ where
     }))
 }
 
-pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: watch::Sender<u64>) {
+pub async fn run(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Msg>,
+    seq: watch::Sender<u64>,
+    checkpoints: Checkpoints,
+) {
     let mut closing = None;
     let mut trimmed = std::time::Instant::now();
     while closing.is_none() {
@@ -100,6 +106,12 @@ pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: w
         }
         if !batch.is_empty() {
             run_batch(&mut conn, batch, &seq).await;
+            checkpoints.committed();
+            if checkpoints.over_cap() {
+                if let Err(e) = exec(&mut conn, "PRAGMA wal_checkpoint(RESTART)").await {
+                    tracing::warn!(error = %e, "cannot restart the store's WAL");
+                }
+            }
         }
         if trimmed.elapsed() >= RETENTION.trim_every {
             trimmed = std::time::Instant::now();
@@ -110,6 +122,7 @@ pub async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, seq: w
         }
     }
     rx.close();
+    drop(checkpoints);
     // A clean stop leaves everything in the main file (and an empty WAL), so that the file
     // alone is the store: what a backup copies and what the integrity check at start reads.
     if let Err(e) = exec(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await {
