@@ -3,24 +3,15 @@
 
 use imds_store as store;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use store::conformance::{self, launch, Backend};
 use store::sqlite::{Durability, SqliteStore};
 use store::Store;
 
-struct Dir(PathBuf);
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use store::conformance::TempDir as Dir;
 
 fn temp(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("imds-store-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    Dir(d)
+    Dir::new(&format!("store-{name}"))
 }
 
 /// One SQLite file in a temp dir, removed after the test.

@@ -8,23 +8,14 @@ use imds_store as store;
 use model::filter::Filter;
 use model::HttpTokens;
 use sqlx::{Connection, SqliteConnection};
-use std::path::PathBuf;
 use store::conformance::launch;
 use store::sqlite::{Durability, SqliteStore};
 use store::{InstanceQuery, InstanceStore, Store};
 
-struct Dir(PathBuf);
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use store::conformance::TempDir as Dir;
 
 fn temp(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("imds-pages-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    Dir(d)
+    Dir::new(&format!("pages-{name}"))
 }
 
 fn scope() -> model::Scope {

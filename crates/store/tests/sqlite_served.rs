@@ -7,24 +7,16 @@ use imds_store as store;
 
 use model::HttpTokens;
 use sqlx::{Connection, SqliteConnection};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use store::conformance::launch;
 use store::instances::ServedRecord;
 use store::sqlite::{Durability, SqliteStore};
 use store::{InstanceStore, Store};
 
-struct Dir(PathBuf);
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use store::conformance::TempDir as Dir;
 
 fn temp(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("imds-served-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    Dir(d)
+    Dir::new(&format!("served-{name}"))
 }
 
 fn scope() -> model::Scope {

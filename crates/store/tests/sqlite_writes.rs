@@ -8,25 +8,16 @@ use imds_store as store;
 
 use model::instance::Transition;
 use model::{Ec2Error, HttpTokens, InstanceState};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use store::conformance::launch;
 use store::sqlite::{Durability, SqliteStore};
 use store::{InstanceStore, Store};
 
-struct Dir(PathBuf);
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use store::conformance::TempDir as Dir;
 
 fn temp(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("imds-writes-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    Dir(d)
+    Dir::new(&format!("writes-{name}"))
 }
 
 fn scope() -> model::Scope {

@@ -51,6 +51,25 @@ pub(crate) fn proto(n: u32, ip: Ipv4Addr, subnet: &str) -> Instance {
     i
 }
 
+/// A directory of its own for one test under the system's temp dir (named by `name` and the
+/// process), empty at first and removed with its contents when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("imds-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Launch `count` instances into the first default subnet of us-west-2.
 pub async fn launch(s: &dyn Store, count: u32) -> Vec<Instance> {
     launch_outcome(s, count, None).await.instances
