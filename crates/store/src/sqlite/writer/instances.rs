@@ -6,12 +6,12 @@ use super::documents::{insert_tags, sync_tags};
 use super::network::{find_subnet, held_addresses};
 use super::rows;
 use super::trips::counted;
-use super::{job, trim_feed, BoxFut, Finish, Job};
+use super::{answer, failed, job, trim_feed, BoxFut, Finish, Job};
 use crate::feed::RETENTION;
 use crate::instances::*;
 use crate::sqlite::reads::{self, decode};
 use crate::sqlite::served_columns;
-use crate::{ChangeKind, Result, StoreError};
+use crate::{ChangeKind, Result};
 use model::vpc;
 use model::{AccountDefaults, Ec2Error, Instance, Scope};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -589,23 +589,6 @@ pub(super) fn run_updates(
     })
 }
 
-/// An error of SQLite that fails several writes, each answered with its text.
-fn failed(e: &str) -> StoreError {
-    StoreError::Db(sqlx::Error::Protocol(e.to_string()))
-}
-
-/// Answer `reply` once the commit's fate is known: `r`, unless `r` succeeded and the commit
-/// failed.
-fn answer<T: Send + 'static>(reply: oneshot::Sender<Result<T>>, r: Result<T>) -> Finish {
-    Box::new(move |commit_error| {
-        let r = match (r, commit_error) {
-            (Ok(_), Some(e)) => Err(failed(&e)),
-            (r, _) => r,
-        };
-        let _ = reply.send(r);
-    })
-}
-
 pub fn advance(
     now_ms: i64,
     purge_before_ms: i64,
@@ -654,27 +637,39 @@ pub fn advance(
     })
 }
 
+/// A metadata host's acknowledgements, each `(instance id, what it acknowledges)`: each
+/// instance found is changed by `settle` (a second entry for the same instance sees what the
+/// first did), and those it changed are written together. Returns them as they are now.
+async fn settle_each<A>(
+    conn: &mut SqliteConnection,
+    now: i64,
+    entries: Vec<(String, A)>,
+    settle: impl Fn(&mut Instance, A) -> bool,
+) -> Result<Vec<Instance>> {
+    let ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
+    let (mut loaded, _) = load_for_update(conn, &ids, &[]).await?;
+    let mut saves = Vec::new();
+    for (id, what) in entries {
+        let Some((pk, before)) = loaded.get(&id).cloned() else {
+            continue;
+        };
+        let mut after = before.clone();
+        if settle(&mut after, what) {
+            loaded.insert(id, (pk, after.clone()));
+            saves.push((pk, before, after));
+        }
+    }
+    save_instances(conn, &saves, now).await?;
+    Ok(saves.into_iter().map(|(_, _, after)| after).collect())
+}
+
 pub fn mark_applied(applied: Vec<(String, u64)>, reply: oneshot::Sender<Result<usize>>) -> Job {
     job(reply, move |conn, now| {
         Box::pin(async move {
-            let mut n = 0;
-            let ids: Vec<String> = applied.iter().map(|(id, _)| id.clone()).collect();
-            let (mut loaded, _) = load_for_update(conn, &ids, &[]).await?;
-            let mut saves = Vec::new();
-            for (id, generation) in applied {
-                // A second entry for the same instance reads what the first wrote.
-                let Some((pk, before)) = loaded.get(&id).cloned() else {
-                    continue;
-                };
-                let mut after = before.clone();
-                if after.mark_applied(generation) {
-                    loaded.insert(id, (pk, after.clone()));
-                    saves.push((pk, before, after));
-                    n += 1;
-                }
-            }
-            save_instances(conn, &saves, now).await?;
-            Ok(n)
+            let changed = settle_each(conn, now, applied, |i, generation| {
+                i.mark_applied(generation)
+            });
+            Ok(changed.await?.len())
         })
     })
 }
@@ -684,25 +679,8 @@ pub fn settle_associations(
     reply: oneshot::Sender<Result<Vec<Instance>>>,
 ) -> Job {
     job(reply, move |conn, now| {
-        Box::pin(async move {
-            let mut settled_now = Vec::new();
-            let ids: Vec<String> = settled.iter().map(|(id, _)| id.clone()).collect();
-            let (mut loaded, _) = load_for_update(conn, &ids, &[]).await?;
-            let mut saves = Vec::new();
-            for (id, association_id) in settled {
-                // A second entry for the same instance reads what the first wrote.
-                let Some((pk, before)) = loaded.get(&id).cloned() else {
-                    continue;
-                };
-                let mut after = before.clone();
-                if after.settle_association(&association_id) {
-                    loaded.insert(id, (pk, after.clone()));
-                    settled_now.push(after.clone());
-                    saves.push((pk, before, after));
-                }
-            }
-            save_instances(conn, &saves, now).await?;
-            Ok(settled_now)
-        })
+        Box::pin(settle_each(conn, now, settled, |i, association_id| {
+            i.settle_association(&association_id)
+        }))
     })
 }

@@ -70,16 +70,26 @@ where
         Box::pin(async move {
             let r = f(conn, now).await;
             let ok = r.is_ok();
-            let finish: Finish = Box::new(move |commit_error| {
-                let answer = match (r, commit_error) {
-                    (Ok(_), Some(e)) => Err(StoreError::Db(sqlx::Error::Protocol(e))),
-                    (r, _) => r,
-                };
-                let _ = reply.send(answer);
-            });
-            (ok, finish)
+            (ok, answer(reply, r))
         })
     }))
+}
+
+/// An error of SQLite that fails a write (or several: each is answered with its text).
+fn failed(e: &str) -> StoreError {
+    StoreError::Db(sqlx::Error::Protocol(e.to_string()))
+}
+
+/// Answer `reply` once the commit's fate is known: `r`, unless `r` succeeded and the commit
+/// failed.
+fn answer<T: Send + 'static>(reply: oneshot::Sender<Result<T>>, r: Result<T>) -> Finish {
+    Box::new(move |commit_error| {
+        let r = match (r, commit_error) {
+            (Ok(_), Some(e)) => Err(failed(&e)),
+            (r, _) => r,
+        };
+        let _ = reply.send(r);
+    })
 }
 
 pub async fn run(
