@@ -72,21 +72,14 @@ impl Follower {
                     }
                 }
             };
-            match next {
-                Some(next) => {
-                    install.await;
-                    page = match next.await {
-                        Ok(p) => p,
-                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                        // Cancelled: the runtime is shutting down.
-                        Err(_) => return,
-                    };
-                }
-                None => {
-                    install.await;
-                    break;
-                }
-            }
+            install.await;
+            let Some(next) = next else { break };
+            page = match next.await {
+                Ok(p) => p,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Cancelled: the runtime is shutting down.
+                Err(_) => return,
+            };
         }
         if reload {
             table.retain(&seen);

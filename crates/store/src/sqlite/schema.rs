@@ -1,6 +1,6 @@
 //! The SQLite schema, created on first open. The version lives in `PRAGMA user_version`.
 
-use super::served_columns::Columns;
+use super::served_columns::{self, Columns};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
 const VERSION: i64 = 6;
@@ -197,15 +197,21 @@ async fn fill_served_columns(conn: &mut SqliteConnection) -> sqlx::Result<()> {
             return Ok(());
         };
         after = last;
-        let mut q = QueryBuilder::<Sqlite>::new("");
+        let mut columns = Vec::with_capacity(rows.len());
         for (pk, doc) in &rows {
             let i: model::Instance =
                 serde_json::from_str(doc).map_err(|e| sqlx::Error::Decode(e.into()))?;
-            let c = Columns::of(&i);
-            q.push("UPDATE instances SET pk = pk");
-            c.push_set(&mut q);
-            q.push(" WHERE pk = ").push_bind(*pk).push(";");
+            columns.push((*pk, Columns::of(&i)));
         }
+        // One multi-row UPDATE, as the writer's saves (`;`-joined statements make SQLite
+        // copy the rest of the text at each one it prepares).
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE instances SET pk = pk");
+        q.push(served_columns::set_from_values(2)).push(" FROM (");
+        q.push_values(&columns, |mut b, (pk, c)| {
+            b.push_bind(*pk);
+            c.bind(&mut b);
+        });
+        q.push(") AS v WHERE instances.pk = v.column1");
         q.build().execute(&mut *conn).await?;
     }
 }

@@ -48,22 +48,6 @@ impl Columns {
             .push_bind(self.applied_options)
             .push_bind(self.unsettled_association.clone());
     }
-
-    /// `, launch_time_ms = ?, …` for an UPDATE of one row.
-    pub fn push_set(self, q: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>) {
-        q.push(", launch_time_ms = ")
-            .push_bind(self.launch_time_ms)
-            .push(", options = ")
-            .push_bind(self.options)
-            .push(", options_generation = ")
-            .push_bind(self.options_generation)
-            .push(", applied_generation = ")
-            .push_bind(self.applied_generation)
-            .push(", applied_options = ")
-            .push_bind(self.applied_options)
-            .push(", unsettled_association = ")
-            .push_bind(self.unsettled_association);
-    }
 }
 
 /// The columns' names, in the order [`Columns::bind`] binds them.
