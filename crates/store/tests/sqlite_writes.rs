@@ -10,7 +10,7 @@ use model::instance::Transition;
 use model::{Ec2Error, HttpTokens, InstanceState};
 use std::sync::Arc;
 use std::time::Duration;
-use store::conformance::launch;
+use store::conformance::{hold_the_writer, launch};
 use store::sqlite::{Durability, SqliteStore};
 use store::{InstanceStore, Store};
 
@@ -116,23 +116,7 @@ async fn updates_queued_together_share_their_round_trips() {
     );
     let a = launch(&*s, 64).await;
     // The writer is held by a first update whose gate waits, while 63 more are queued.
-    let held = {
-        let s = s.clone();
-        let id = a[0].instance_id.clone();
-        tokio::spawn(async move {
-            s.update_instances(
-                &scope(),
-                &[id],
-                Box::new(|_| {
-                    std::thread::sleep(Duration::from_millis(300));
-                    Ok(())
-                }),
-                Box::new(|_, _| Ok(())),
-            )
-            .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let held = hold_the_writer(s.clone(), a[0].instance_id.clone()).await;
     let before = s.write_round_trips();
     let mut queued = Vec::new();
     for (n, i) in a.iter().enumerate().skip(1) {

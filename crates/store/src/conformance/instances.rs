@@ -9,6 +9,7 @@ use model::instance::Instance;
 use model::{catalogue, Ec2Error, HttpTokens, Scope};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Each launched instance has its own address; concurrent writes refused by the model are
 /// rolled back alone; a write naming an unknown instance fails whole and changes nothing.
@@ -569,29 +570,12 @@ pub async fn served_instances_are_what_the_records_say<B: Backend>(b: &B) {
 /// same instance both land in order, and a refused one between accepted ones changes
 /// nothing while the others are kept, each with its feed entries.
 pub async fn writes_queued_together_see_each_other_and_refusals_stay_alone<B: Backend>(b: &B) {
-    use std::time::Duration;
     let s = b.open().await;
     let a = launch(&*s, 3).await;
     let ids: Vec<String> = a.iter().map(|i| i.instance_id.clone()).collect();
     let fed = *s.watch().borrow();
     // A first write holds the store (its gate waits) while the others are queued behind it.
-    let held = {
-        let s = s.clone();
-        let id = ids[2].clone();
-        tokio::spawn(async move {
-            s.update_instances(
-                &scope(),
-                &[id],
-                Box::new(|_| {
-                    std::thread::sleep(Duration::from_millis(300));
-                    Ok(())
-                }),
-                Box::new(|_, _| Ok(())),
-            )
-            .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let held = hold_the_writer(s.clone(), ids[2].clone()).await;
     // Each write of instance 0 raises its hop limit by one from what it reads; the third,
     // refused after changing its copy, sits between the two accepted ones; instance 1 is
     // written by the refused one and by the last.
@@ -684,4 +668,27 @@ pub async fn writes_queued_together_see_each_other_and_refusals_stay_alone<B: Ba
         ]
     );
     s.close().await;
+}
+
+/// A write of instance `id` whose gate holds the store's writer for 300 ms, started and
+/// given 100 ms to begin, so that the writes made next queue behind it (one group commit).
+/// Await it for its outcome.
+pub async fn hold_the_writer(
+    s: Arc<dyn store::Store>,
+    id: String,
+) -> tokio::task::JoinHandle<crate::Result<Vec<(Instance, Instance)>>> {
+    let held = tokio::spawn(async move {
+        s.update_instances(
+            &scope(),
+            &[id],
+            Box::new(|_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            }),
+            Box::new(|_, _| Ok(())),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    held
 }
