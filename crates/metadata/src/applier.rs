@@ -54,12 +54,16 @@ impl Applier {
         }
     }
 
-    /// A change the feed brought, written at `at_ms`: what it makes due `apply_delay` later.
-    pub(crate) fn changed(&mut self, kind: ChangeKind, at_ms: i64, i: &Instance) {
+    /// A change the feed brought, written at `at_ms` and leaving the options at `generation`:
+    /// what it makes due `apply_delay` later. `i` is the instance as the store holds it now:
+    /// options a later change wrote are due from that change (the feed brings it next), not
+    /// from this one.
+    pub(crate) fn changed(&mut self, kind: ChangeKind, at_ms: i64, generation: u64, i: &Instance) {
         if matches!(
             kind,
             ChangeKind::Launched | ChangeKind::OptionsChanged | ChangeKind::Started
         ) && i.applied_generation < i.options_generation
+            && generation >= i.options_generation
         {
             self.schedule_switch(at_ms, i);
         }

@@ -113,20 +113,9 @@ impl Follower {
                 self.load(table, applier).await;
                 return;
             }
-            let last = changes.last().map_or(self.cursor, |c| c.seq);
             for c in changes {
                 self.cursor = c.seq;
-                if !follow(&c, table, applier) {
-                    tracing::warn!(
-                        seq = c.seq,
-                        "metadata host: a change without its instance; reloading"
-                    );
-                    // The store holds what every change of this page wrote: one reload covers
-                    // the rest of it (a page of such changes must not reload the fleet for each).
-                    self.cursor = last;
-                    self.load(table, applier).await;
-                    break;
-                }
+                follow(&c, table, applier);
             }
         }
     }
@@ -159,15 +148,12 @@ async fn served_page(store: Arc<dyn Store>, after: Option<i64>) -> store::instan
     }
 }
 
-/// Serve what one change wrote. Returns `false` when the change does not carry its instance
-/// (written before changes did), so the caller reloads.
-fn follow(c: &Change, table: &ServedTable, applier: &mut Applier) -> bool {
-    if c.kind == ChangeKind::Purged {
+/// Serve the instance of one change as the store holds it now; one the store no longer
+/// holds (purged, by this change or a later one) is served no more.
+fn follow(c: &Change, table: &ServedTable, applier: &mut Applier) {
+    let Some(i) = c.instance.as_ref().filter(|_| c.kind != ChangeKind::Purged) else {
         table.remove(&c.instance_id);
-        return true;
-    }
-    let Some(i) = &c.instance else {
-        return false;
+        return;
     };
     // The echo of an acknowledgement: the table already serves that generation.
     let own_echo = c.kind == ChangeKind::Applied
@@ -177,6 +163,5 @@ fn follow(c: &Change, table: &ServedTable, applier: &mut Applier) -> bool {
     if !own_echo {
         table.install(i);
     }
-    applier.changed(c.kind, c.at_ms, i);
-    true
+    applier.changed(c.kind, c.at_ms, c.generation, i);
 }

@@ -186,6 +186,38 @@ async fn a_change_is_switched_only_after_the_delay() {
     assert_eq!(h.stored(&id).await.applied_generation, 2);
 }
 
+/// The feed is read with each instance as the store holds it now: when two modifications
+/// of an instance are read together, both changes bring the second's options, which are due
+/// from the second change, not from the first.
+#[tokio::test]
+async fn options_read_with_an_older_change_are_due_from_their_own() {
+    let mut h = Harness::new("two-changes").await;
+    let id = h.launch().await;
+    h.load().await;
+    h.require_tokens(&id).await;
+    let first = model::time::now_ms();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    h.update(&id, |i| {
+        let patch = OptionsPatch {
+            hop_limit: Some(model::HopLimit::new(3).unwrap()),
+            ..Default::default()
+        };
+        i.modify_metadata(&patch, &Default::default()).unwrap();
+    })
+    .await;
+    let second = h.stored(&id).await;
+    assert_eq!(second.options_generation, 3);
+    h.follow().await;
+    assert_eq!(h.served_tokens(&id), (HttpTokens::Optional, 1));
+    // The first change's delay has passed, the second's has not.
+    h.at(first + DELAY_MS + 10).await;
+    assert_eq!(h.served_tokens(&id), (HttpTokens::Optional, 1));
+    assert_eq!(h.stored(&id).await.applied_generation, 1);
+    h.at(model::time::now_ms() + DELAY_MS).await;
+    assert_eq!(h.served_tokens(&id), (HttpTokens::Required, 3));
+    assert_eq!(h.stored(&id).await.applied_generation, 3);
+}
+
 #[tokio::test]
 async fn its_own_acknowledgement_does_not_reinstall() {
     let mut h = Harness::new("echo").await;

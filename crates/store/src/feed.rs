@@ -2,8 +2,11 @@
 //! that every metadata host (in this process or another) can follow it and catch up after a
 //! restart ([`Feed`]).
 //!
-//! Each change carries the instance as its write left it, so a follower serves it without
-//! reading the instance again. The feed is trimmed: a follower whose cursor is older than
+//! Each change is read with the instance as it is when the change is read (not as the
+//! change wrote it: the feed would hold every instance's document again, a million of them,
+//! and every write would write its document twice). A follower that applies the changes in
+//! order converges on the store's state: a later change of the same instance reads the same
+//! or a newer instance. The feed is trimmed: a follower whose cursor is older than
 //! [`Feed::oldest_change`] has missed changes and reloads every instance instead.
 
 use crate::Result;
@@ -31,8 +34,8 @@ pub struct Change {
     /// The options generation after the change.
     pub generation: u64,
     pub at_ms: i64,
-    /// The instance as this change wrote it; `None` once purged (and in rows written before
-    /// changes carried it, which a follower treats as missed changes).
+    /// The instance as it is when the change is read (the change's write or a later one);
+    /// `None` once purged.
     pub instance: Option<Instance>,
 }
 

@@ -43,7 +43,7 @@ conformance!(
     filters_and_pages,
     client_token_replays_the_launch,
     profile_associations_feed_lookup_and_settle,
-    changes_carry_the_instance_and_the_feed_says_where_it_starts,
+    changes_are_read_with_the_instance_now_and_the_feed_says_where_it_starts,
     addresses_are_allocated_lowest_first_and_released_at_termination,
     the_feed_keeps_an_hour_and_always_the_latest,
     vpcs_and_subnets_are_kept_per_scope,

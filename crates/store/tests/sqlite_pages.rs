@@ -179,6 +179,7 @@ async fn as_version_4(path: &std::path::Path) {
          ALTER TABLE instances DROP COLUMN applied_generation;
          ALTER TABLE instances DROP COLUMN applied_options;
          ALTER TABLE instances DROP COLUMN unsettled_association;
+         ALTER TABLE changes ADD COLUMN doc TEXT;
          PRAGMA user_version = 4;",
     )
     .execute(&mut conn)

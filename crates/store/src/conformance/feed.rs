@@ -62,9 +62,15 @@ pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(
     s.close().await;
 }
 
-/// Each change carries the instance as its write left it, so a follower needs no read; once
-/// the feed is trimmed, its oldest change says what a follower may have missed.
-pub async fn changes_carry_the_instance_and_the_feed_says_where_it_starts<B: Backend>(b: &B) {
+/// Each change is read with the instance as the store holds it now (a follower needs no
+/// other read, and converges: the later change of the same instance follows) and the
+/// generation the change wrote; once the feed is trimmed, its oldest change says what a
+/// follower may have missed.
+pub async fn changes_are_read_with_the_instance_now_and_the_feed_says_where_it_starts<
+    B: Backend,
+>(
+    b: &B,
+) {
     let s = b.open().await;
     assert_eq!(s.oldest_change().await.unwrap(), None);
     let launched = launch(&*s, 1).await.remove(0);
@@ -89,8 +95,12 @@ pub async fn changes_carry_the_instance_and_the_feed_says_where_it_starts<B: Bac
         .remove(0)
         .1;
     let feed = s.changes_after(0, 100).await.unwrap();
-    assert_eq!(feed[0].instance.as_ref(), Some(&launched));
+    assert_eq!(feed[0].instance.as_ref(), Some(&changed));
     assert_eq!(feed[1].instance.as_ref(), Some(&changed));
+    assert_eq!(
+        (feed[0].generation, feed[1].generation),
+        (launched.options_generation, changed.options_generation)
+    );
     assert_eq!(s.oldest_change().await.unwrap(), Some(feed[0].seq));
     // The lifecycle trims changes older than an hour, keeping the latest.
     let later = model::time::now_ms() + 2 * 3_600_000;

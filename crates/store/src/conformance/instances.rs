@@ -645,19 +645,14 @@ pub async fn writes_queued_together_see_each_other_and_refusals_stay_alone<B: Ba
         (hop(&now[1]), now[1].options_generation),
         (hop(&a[1]) + 1, a[1].options_generation + 1)
     );
-    // The feed: each accepted write's change, in order, carrying what it wrote.
+    // The feed: each accepted write's change, in order, with the generation it wrote.
     let changed: Vec<(String, u64)> = s
         .changes_after(fed, 100)
         .await
         .unwrap()
         .into_iter()
         .filter(|c| c.kind == ChangeKind::OptionsChanged)
-        .map(|c| {
-            (
-                c.instance_id,
-                c.instance.map_or(0, |i| i.options_generation),
-            )
-        })
+        .map(|c| (c.instance_id, c.generation))
         .collect();
     assert_eq!(
         changed,

@@ -261,7 +261,9 @@ pub async fn template_versions(
 
 pub async fn changes_after(pool: &SqlitePool, after: u64, limit: u32) -> Result<Vec<Change>> {
     let rows: Vec<(i64, String, String, i64, i64, Option<String>)> = sqlx::query_as(
-        "SELECT seq, instance_id, kind, generation, at_ms, doc FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        "SELECT c.seq, c.instance_id, c.kind, c.generation, c.at_ms, i.doc FROM changes c \
+         LEFT JOIN instances i ON i.instance_id = c.instance_id \
+         WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
     )
     .bind(after as i64)
     .bind(limit as i64)

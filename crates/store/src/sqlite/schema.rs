@@ -3,7 +3,7 @@
 use super::served_columns::{self, Columns};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
-const VERSION: i64 = 6;
+const VERSION: i64 = 7;
 
 const V1: &str = r#"
 CREATE TABLE instances (
@@ -180,6 +180,14 @@ ALTER TABLE instances ADD COLUMN applied_options INTEGER;
 ALTER TABLE instances ADD COLUMN unsettled_association TEXT;
 "#;
 
+/// Version 7: a change no longer carries the instance's document; a follower reads the
+/// instance as it is now, beside the change (`reads::changes_after`). Every write wrote its
+/// document twice (the instance's row, the feed's), and the feed held a million of them
+/// (most of the file, and of the WAL each write goes through).
+const V7: &str = r#"
+ALTER TABLE changes DROP COLUMN doc;
+"#;
+
 /// Instances read (and rewritten) at a time when filling version 6's columns.
 const FILL_BATCH: i64 = 2000;
 
@@ -235,7 +243,15 @@ pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
     }
     let mut tx = conn.begin().await?;
     // Each step brings a database of the version before it up to date.
-    for (step, sql) in [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)] {
+    for (step, sql) in [
+        (1, V1),
+        (2, V2),
+        (3, V3),
+        (4, V4),
+        (5, V5),
+        (6, V6),
+        (7, V7),
+    ] {
         if version < step {
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
         }

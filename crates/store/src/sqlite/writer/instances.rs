@@ -82,11 +82,11 @@ fn state_col(i: &Instance) -> &'static str {
 
 const INSERT_INSTANCE: &str = "INSERT INTO instances (instance_id, account, region, state, subnet_id, private_ip, due_ms, pending_apply, client_token, terminated_at_ms, doc, launch_time_ms, options, options_generation, applied_generation, applied_options, unsettled_association) ";
 const INSERT_ATTR: &str = "INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) ";
-const INSERT_CHANGE: &str = "INSERT INTO changes (instance_id, kind, generation, at_ms, doc) ";
+const INSERT_CHANGE: &str = "INSERT INTO changes (instance_id, kind, generation, at_ms) ";
 
 /// The rows of launched instances, their filter attributes, tags and feed entries, each
 /// table written by multi-row statements: a launch of a thousand runs tens of statements,
-/// not tens of thousands. Each document is serialised once, for its row and its feed entry.
+/// not tens of thousands.
 async fn insert_instances(
     conn: &mut SqliteConnection,
     launched: &[Instance],
@@ -157,28 +157,20 @@ async fn insert_instances(
         })
         .collect();
     insert_tags(conn, "instance", &tags).await?;
-    let changes: Vec<(&Instance, ChangeKind, &String)> = rows
+    let changes: Vec<(&Instance, ChangeKind)> = launched
         .iter()
-        .flat_map(|(i, doc)| {
+        .flat_map(|i| {
             ChangeKind::between(None, Some(i))
                 .into_iter()
-                .map(move |k| (*i, k, *doc))
+                .map(move |k| (i, k))
         })
         .collect();
-    rows::insert(
-        conn,
-        INSERT_CHANGE,
-        "",
-        5,
-        &changes,
-        |mut b, (i, kind, doc)| {
-            b.push_bind(&i.instance_id)
-                .push_bind(kind.as_str())
-                .push_bind(i.options_generation as i64)
-                .push_bind(now)
-                .push_bind(doc.as_str());
-        },
-    )
+    rows::insert(conn, INSERT_CHANGE, "", 4, &changes, |mut b, (i, kind)| {
+        b.push_bind(&i.instance_id)
+            .push_bind(kind.as_str())
+            .push_bind(i.options_generation as i64)
+            .push_bind(now);
+    })
     .await
 }
 
@@ -350,41 +342,35 @@ impl<'a> SaveRows<'a> {
             });
             q.push(") AS v JOIN scopes s ON s.account = v.column4 AND s.region = v.column5; ");
         }
-        for chunk in self.changes.chunks(rows::per_statement(5)) {
+        for chunk in self.changes.chunks(rows::per_statement(4)) {
             q.push(INSERT_CHANGE);
             q.push_values(chunk, |mut b, (n, kind)| {
-                let (_, after, doc) = &self.instances[*n];
+                let (_, after, _) = &self.instances[*n];
                 b.push_bind(after.instance_id.as_str())
                     .push_bind(kind.as_str())
                     .push_bind(after.options_generation as i64)
-                    .push_bind(self.now)
-                    .push_bind(doc.as_str());
+                    .push_bind(self.now);
             });
             q.push("; ");
         }
     }
 }
 
-/// One row of the change feed, in the write's transaction: `doc` is the instance as the
-/// write left it (none once purged).
+/// One row of the change feed, in the write's transaction.
 async fn append_change(
     conn: &mut SqliteConnection,
     id: &str,
     kind: ChangeKind,
     generation: u64,
     now: i64,
-    doc: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO changes (instance_id, kind, generation, at_ms, doc) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(kind.as_str())
-    .bind(generation as i64)
-    .bind(now)
-    .bind(doc)
-    .execute(counted(conn))
-    .await?;
+    sqlx::query("INSERT INTO changes (instance_id, kind, generation, at_ms) VALUES (?, ?, ?, ?)")
+        .bind(id)
+        .bind(kind.as_str())
+        .bind(generation as i64)
+        .bind(now)
+        .execute(counted(conn))
+        .await?;
     Ok(())
 }
 
@@ -628,7 +614,7 @@ pub fn advance(
                     .bind(&id)
                     .execute(counted(conn))
                     .await?;
-                append_change(conn, &id, ChangeKind::Purged, 0, now, None).await?;
+                append_change(conn, &id, ChangeKind::Purged, 0, now).await?;
             }
             trim_feed(conn, |latest| RETENTION.by_age(latest, now)).await?;
             let (next, terminated) = reads::lifecycle_times(counted(conn)).await?;
