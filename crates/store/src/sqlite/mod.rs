@@ -131,9 +131,7 @@ impl SqliteStore {
         // The writer's connection: checkpoints are another connection's (`checkpoint`).
         // (A savepoint's journal stays in a temporary file: in memory it gained little and
         // left ~25 MiB more with the allocator after launches.)
-        sqlx::query("PRAGMA wal_autocheckpoint = 0")
-            .execute(&mut conn)
-            .await?;
+        checkpoint::prepare_writer(&mut conn, checkpoint::WAL_CAP).await?;
         let checkpoints = base.clone().connect().await?;
         let latest = reads::latest_seq(&mut conn).await?;
         let read = SqlitePoolOptions::new()
@@ -152,7 +150,8 @@ impl SqliteStore {
         let run: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
             Box::pin(async move {
                 if checked.passed().await.is_ok() {
-                    let checkpoints = checkpoint::Checkpoints::spawn(checkpoints, &at);
+                    let checkpoints =
+                        checkpoint::Checkpoints::spawn(checkpoints, &at, checkpoint::WAL_CAP);
                     writer::run(conn, rx, seq_tx, checkpoints).await
                 }
             });
