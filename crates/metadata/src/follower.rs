@@ -1,8 +1,8 @@
 //! The feed follower: loads every instance once, then keeps the served-state table current
 //! from the store's change feed, and tells the applier what each change makes due.
 //!
-//! Each change carries the instance as its write left it, so the follower never reads an
-//! instance back. The echo of the host's own acknowledgement (`applied` at a generation the
+//! Each change is read with its instance as the store holds it now (`store::feed`), so the
+//! follower never reads an instance back. The echo of the host's own acknowledgement (`applied` at a generation the
 //! table already serves) is skipped. A follower that finds it has missed changes (the feed
 //! was trimmed past its cursor) reloads every instance from the store instead.
 

@@ -9,8 +9,8 @@
 //!     rendered on demand from the store's record, in a bounded cache keyed by the entry's
 //!     version.
 //!   - [`instance_key`]: instance ids packed into ten bytes.
-//!   - `follower`: loads every instance (its compact columns only), then follows the store's change feed (whose rows
-//!     carry the instance), reloading if it missed changes.
+//!   - `follower`: loads every instance (its compact columns only), then follows the store's change feed (read with
+//!     each instance as the store holds it), reloading if it missed changes.
 //!   - `applier`: switches an instance to newly desired options `--apply-delay` after the
 //!     change, and only then acknowledges the generation to the store (`applied`); settles
 //!     IAM instance profile associations.
