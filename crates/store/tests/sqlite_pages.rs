@@ -157,6 +157,77 @@ async fn a_filtered_page_reads_what_it_returns_not_the_fleet() {
     s.close().await;
 }
 
+/// `metadata-options.state` is answered from the instances' `pending_apply` column, not
+/// filter rows: a page of the few pending instances reads what it returns, the applied ones
+/// are the rest, and an acknowledgement moves an instance from one to the other.
+#[tokio::test]
+async fn a_page_of_pending_instances_reads_what_it_returns() {
+    let d = temp("state");
+    let s = SqliteStore::open(&d.0.join("db"), Durability::Volatile)
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    for _ in 0..5 {
+        all.extend(launch(&s, 500).await);
+    }
+    let ids: Vec<String> = all.iter().map(|i| i.instance_id.clone()).collect();
+    let applied: Vec<(String, u64)> = all
+        .iter()
+        .map(|i| (i.instance_id.clone(), i.options_generation))
+        .collect();
+    s.mark_applied(&applied).await.unwrap();
+    let pending: Vec<String> = ids.iter().step_by(250).cloned().collect();
+    s.update_instances(
+        &scope(),
+        &pending,
+        store::ungated(),
+        Box::new(|i, mc| {
+            let patch = model::OptionsPatch {
+                http_tokens: Some(HttpTokens::Required),
+                ..Default::default()
+            };
+            i.modify_metadata(&patch, &mc.defaults)
+        }),
+    )
+    .await
+    .unwrap();
+    let (got, most) = pages(&s, vec![f("metadata-options.state", &["pending"])], 5).await;
+    assert_eq!(got, pending);
+    assert!(
+        most <= 2 * 6 + 8,
+        "a page of pending instances read {most} rows"
+    );
+    let (got, _) = pages(&s, vec![f("metadata-options.state", &["p*"])], 5).await;
+    assert_eq!(got, pending);
+    // Beside a selective filter, the state is a probe of what that one drives.
+    let (got, most) = pages(
+        &s,
+        vec![
+            f("metadata-options.state", &["applied"]),
+            f("metadata-options.http-tokens", &["required"]),
+        ],
+        5,
+    )
+    .await;
+    assert!(got.is_empty());
+    assert!(most <= 2 * (2 * 6 + 16) + 8, "{most}");
+    let (got, _) = pages(&s, vec![f("metadata-options.state", &["applied"])], 1000).await;
+    let rest: Vec<String> = ids
+        .iter()
+        .filter(|i| !pending.contains(i))
+        .cloned()
+        .collect();
+    assert_eq!(got, rest);
+    // The acknowledgement of the first one makes it applied again.
+    let now = s.instances(&scope(), &pending[..1]).await.unwrap();
+    s.mark_applied(&[(pending[0].clone(), now[0].options_generation)])
+        .await
+        .unwrap();
+    let (got, _) = pages(&s, vec![f("metadata-options.state", &["pending"])], 5).await;
+    assert_eq!(got, pending[1..].to_vec());
+    s.close().await;
+}
+
 /// Turn a store of this version back into one of schema version 4: attributes without
 /// their scope, indexed by `(name, value, pk)`, no `scopes`, no DescribeTags indexes (and
 /// no compact served columns, schema 6's).
@@ -180,6 +251,7 @@ async fn as_version_4(path: &std::path::Path) {
          ALTER TABLE instances DROP COLUMN applied_options;
          ALTER TABLE instances DROP COLUMN unsettled_association;
          ALTER TABLE changes ADD COLUMN doc TEXT;
+         DROP INDEX instances_pending_scope;
          PRAGMA user_version = 4;",
     )
     .execute(&mut conn)

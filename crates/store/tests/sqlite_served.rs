@@ -168,6 +168,7 @@ async fn a_store_of_schema_5_opens_with_its_served_columns_filled() {
          ALTER TABLE instances DROP COLUMN applied_options;
          ALTER TABLE instances DROP COLUMN unsettled_association;
          ALTER TABLE changes ADD COLUMN doc TEXT;
+         DROP INDEX instances_pending_scope;
          PRAGMA user_version = 5;",
     )
     .await;

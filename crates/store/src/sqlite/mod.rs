@@ -8,6 +8,7 @@
 
 mod checkpoint;
 mod clean;
+mod column_filters;
 mod integrity;
 mod pages;
 mod reads;

@@ -14,7 +14,12 @@
 //! (two broad filters whose intersection is small read the smaller one's rows until the
 //! page is full), and a wildcard value that matches too many distinct values to list
 //! ([`Driver::Scan`]).
+//!
+//! Filters answered from a column of `instances` (`column_filters`: `metadata-options.state`)
+//! drive through the column's index by scope ([`Driver::Column`]) and are probed on the
+//! instance's row.
 
+use super::column_filters::{self, ColumnFilter};
 use super::reads::{decode, push_values};
 use crate::instances::{InstancePage, InstanceQuery};
 use crate::Result;
@@ -53,6 +58,14 @@ enum Driver<'q> {
     /// = `*7`): every row of the attribute in the scope is read from the index and the
     /// matching ones sorted by `pk`. An index scan of one attribute, never of the documents.
     Scan { index: usize, name: &'q str },
+    /// A filter answered from a column (`filters[index]`): the scope's instances whose
+    /// column holds one of these values, in launch order (for `pending`, the partial index
+    /// `instances_pending_scope`).
+    Column {
+        index: usize,
+        column: &'static ColumnFilter,
+        values: Vec<i64>,
+    },
     /// No filter: the scope's instances in launch order.
     Scope,
 }
@@ -159,12 +172,74 @@ async fn bounded_count(
     Ok(n as usize)
 }
 
+/// How many of the scope's instances hold one of these values of a column, counted up to
+/// `cap`.
+async fn bounded_column_count(
+    conn: &mut SqliteConnection,
+    read: &AtomicU64,
+    scope: &Scope,
+    column: &ColumnFilter,
+    values: &[i64],
+    cap: usize,
+) -> Result<usize> {
+    let mut qb =
+        QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (SELECT 1 FROM instances WHERE ");
+    push_column_scope(&mut qb, scope, column, values);
+    qb.push(" LIMIT ").push_bind(cap as i64).push(")");
+    let n: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
+    read.fetch_add(n as u64, Ordering::Relaxed);
+    Ok(n as usize)
+}
+
+/// `account = … AND region = … AND column = v` (or `IN (…)`): one value compared with `=`,
+/// so that SQLite may use the column's partial index.
+fn push_column_scope(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    scope: &Scope,
+    column: &ColumnFilter,
+    values: &[i64],
+) {
+    qb.push("account = ")
+        .push_bind(scope.account.clone())
+        .push(" AND region = ")
+        .push_bind(scope.region.clone())
+        .push(" AND ");
+    push_column_values(qb, "", column, values);
+}
+
+/// `{table}column = v`, or `IN (…)` for several values.
+fn push_column_values(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    table: &str,
+    column: &ColumnFilter,
+    values: &[i64],
+) {
+    qb.push(table).push(column.column);
+    if let [one] = values {
+        qb.push(" = ").push_bind(*one);
+    } else {
+        qb.push(" IN (");
+        let mut sep = qb.separated(", ");
+        for v in values {
+            sep.push_bind(*v);
+        }
+        qb.push(")");
+    }
+}
+
+/// A filter that may drive a page, before one is chosen.
+enum Drivable<'q> {
+    Ranges(usize, &'q str, Vec<String>),
+    Column(usize, &'static ColumnFilter, Vec<i64>),
+}
+
 /// The page's driver: the ids named, else the filter with the fewest rows (each counted up
 /// to a few pages' worth, so choosing costs no more than a few pages), else a filter too
 /// broad to list, else the scope. `None` when a filter matches nothing in the scope.
 async fn choose<'q>(
     conn: &mut SqliteConnection,
     read: &AtomicU64,
+    scope: &Scope,
     scope_id: Option<i64>,
     q: &'q InstanceQuery,
     page: usize,
@@ -181,9 +256,17 @@ async fn choose<'q>(
     let mut ranges = Vec::new();
     let mut scan = None;
     for (index, f) in q.filters.iter().enumerate() {
+        if let Some(column) = column_filters::of(&f.name) {
+            let values = column.matching(f);
+            if values.is_empty() {
+                return Ok(None);
+            }
+            ranges.push(Drivable::Column(index, column, values));
+            continue;
+        }
         match matching_values(conn, read, scope_id, f).await? {
             Some(values) if values.is_empty() => return Ok(None),
-            Some(values) => ranges.push((index, f.name.as_str(), values)),
+            Some(values) => ranges.push(Drivable::Ranges(index, f.name.as_str(), values)),
             None => scan = scan.or(Some((index, f.name.as_str()))),
         }
     }
@@ -192,8 +275,15 @@ async fn choose<'q>(
         // worth (and a little) for the first filter, and no more than the best for the next.
         let mut cap = CHOICE_PAGES * page + 16;
         let mut best: Option<(usize, usize)> = None;
-        for (n, (_, name, values)) in ranges.iter().enumerate() {
-            let rows = bounded_count(conn, read, scope_id, name, values, cap).await?;
+        for (n, d) in ranges.iter().enumerate() {
+            let rows = match d {
+                Drivable::Ranges(_, name, values) => {
+                    bounded_count(conn, read, scope_id, name, values, cap).await?
+                }
+                Drivable::Column(_, column, values) => {
+                    bounded_column_count(conn, read, scope, column, values, cap).await?
+                }
+            };
             if best.is_none_or(|(_, b)| rows < b) {
                 best = Some((n, rows));
                 cap = rows + 1;
@@ -203,9 +293,14 @@ async fn choose<'q>(
         ranges.swap(0, n);
     }
     Ok(Some(match (ranges.into_iter().next(), scan) {
-        (Some((index, name, values)), _) => Driver::Ranges {
+        (Some(Drivable::Ranges(index, name, values)), _) => Driver::Ranges {
             index,
             name,
+            values,
+        },
+        (Some(Drivable::Column(index, column, values)), _) => Driver::Column {
+            index,
+            column,
             values,
         },
         (None, Some((index, name))) => Driver::Scan { index, name },
@@ -263,6 +358,11 @@ fn push_candidates(
             push_values(qb, "value", &q.filters[*index].values);
             qb.push(" AND pk > ").push_bind(after);
         }
+        Driver::Column { column, values, .. } => {
+            qb.push("SELECT pk FROM instances WHERE ");
+            push_column_scope(qb, scope, column, values);
+            qb.push(" AND pk > ").push_bind(after);
+        }
         Driver::Scope => {
             qb.push("SELECT pk FROM instances WHERE account = ")
                 .push_bind(scope.account.clone())
@@ -301,11 +401,18 @@ fn push_passing(
         .push(" AND i.region = ")
         .push_bind(scope.region.clone());
     let driven = match driver {
-        Driver::Ranges { index, .. } | Driver::Scan { index, .. } => Some(*index),
+        Driver::Ranges { index, .. }
+        | Driver::Scan { index, .. }
+        | Driver::Column { index, .. } => Some(*index),
         Driver::Ids(_) | Driver::Scope => None,
     };
     for (n, f) in q.filters.iter().enumerate() {
         if Some(n) == driven {
+            continue;
+        }
+        if let Some(column) = column_filters::of(&f.name) {
+            qb.push(" AND ");
+            push_column_values(qb, "i.", column, &column.matching(f));
             continue;
         }
         qb.push(" AND EXISTS (SELECT 1 FROM instance_attrs a WHERE a.pk = i.pk AND a.name = ")
@@ -362,7 +469,8 @@ pub async fn describe_instances(
     }
     let page = q.limit.map(|l| l as usize + 1);
     let scope_id = scope_id(&mut tx, scope).await?;
-    let driver = choose(&mut tx, read, scope_id, q, page.unwrap_or(UNPAGED_CHUNK)).await?;
+    let chunk = page.unwrap_or(UNPAGED_CHUNK);
+    let driver = choose(&mut tx, read, scope, scope_id, q, chunk).await?;
     let mut rows: Vec<(i64, String)> = Vec::new();
     if let Some(driver) = driver {
         let mut after = q.after.unwrap_or(0);

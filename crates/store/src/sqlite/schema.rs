@@ -3,7 +3,7 @@
 use super::served_columns::{self, Columns};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
-const VERSION: i64 = 7;
+const VERSION: i64 = 8;
 
 const V1: &str = r#"
 CREATE TABLE instances (
@@ -188,6 +188,14 @@ const V7: &str = r#"
 ALTER TABLE changes DROP COLUMN doc;
 "#;
 
+/// Version 8: `metadata-options.state` is answered from `pending_apply`
+/// (`sqlite::column_filters`), whose pending rows get an index by scope in launch order; its
+/// filter rows go.
+const V8: &str = r#"
+CREATE INDEX instances_pending_scope ON instances(account, region, pk) WHERE pending_apply = 1;
+DELETE FROM instance_attrs WHERE name = 'metadata-options.state';
+"#;
+
 /// Instances read (and rewritten) at a time when filling version 6's columns.
 const FILL_BATCH: i64 = 2000;
 
@@ -251,6 +259,7 @@ pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
         (5, V5),
         (6, V6),
         (7, V7),
+        (8, V8),
     ] {
         if version < step {
             sqlx::raw_sql(sql).execute(&mut *tx).await?;

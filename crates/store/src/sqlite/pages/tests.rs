@@ -65,6 +65,7 @@ async fn every_filter_reads_its_index_ranges_merged_in_launch_order() {
     let s = scope();
     let mut names: Vec<String> = filter::INSTANCE_FILTERS
         .iter()
+        .filter(|n| column_filters::kept_as_rows(n))
         .map(|n| n.to_string())
         .collect();
     names.push("tag:Name".into());
@@ -123,6 +124,62 @@ async fn every_filter_reads_its_index_ranges_merged_in_launch_order() {
             scan.iter().any(|l| l.contains("(scope=? AND name=?")),
             "{name}: the attribute's index range: {scan:?}"
         );
+    }
+}
+
+/// `metadata-options.state` drives through `pending_apply` by scope: `pending` through its
+/// partial index, `applied` through the scope's index, in launch order after the cursor; as
+/// another filter it is a probe of the instance's row.
+#[tokio::test]
+async fn the_options_state_reads_the_column_by_scope() {
+    let mut conn = schema().await;
+    let s = scope();
+    for (value, index) in [
+        ("pending", "instances_pending_scope"),
+        ("applied", "instances_scope"),
+    ] {
+        let q = query(vec![
+            f("metadata-options.state", &[value]),
+            f("instance-type", &["t3.micro"]),
+        ]);
+        let driver = Driver::Column {
+            index: 0,
+            column: &column_filters::OPTIONS_STATE,
+            values: column_filters::OPTIONS_STATE.matching(&q.filters[0]),
+        };
+        let candidates = plan(&mut conn, |qb| {
+            push_candidates(qb, &driver, &q, &s, 1, 10, 6)
+        })
+        .await;
+        no_scan(&candidates, value);
+        no_sort(&candidates, value);
+        assert!(
+            candidates
+                .iter()
+                .any(|l| l.contains(index) && l.contains("pk>?")),
+            "{value}: {index} after the cursor: {candidates:?}"
+        );
+        let passing = plan(&mut conn, |qb| {
+            push_passing(qb, &driver, &q, &s, &[11, 12, 13], 6)
+        })
+        .await;
+        no_scan(&passing, value);
+        no_sort(&passing, value);
+        // Probed beside another driver.
+        let q = query(vec![
+            f("instance-type", &["t3.micro"]),
+            f("metadata-options.state", &[value]),
+        ]);
+        let by_type = Driver::Ranges {
+            index: 0,
+            name: "instance-type",
+            values: vec!["t3.micro".into()],
+        };
+        let passing = plan(&mut conn, |qb| {
+            push_passing(qb, &by_type, &q, &s, &[11, 12, 13], 6)
+        })
+        .await;
+        no_scan(&passing, value);
     }
 }
 

@@ -10,7 +10,7 @@ use super::{answer, failed, job, trim_feed, BoxFut, Finish, Job};
 use crate::feed::RETENTION;
 use crate::instances::*;
 use crate::sqlite::reads::{self, decode};
-use crate::sqlite::served_columns;
+use crate::sqlite::{column_filters, served_columns};
 use crate::{ChangeKind, Result};
 use model::vpc;
 use model::{AccountDefaults, Ec2Error, Instance, Scope};
@@ -76,6 +76,14 @@ async fn load_for_update(
     Ok((found, defaults))
 }
 
+/// The filter attributes the store keeps as rows of `instance_attrs` (not those answered
+/// from a column: `column_filters`).
+fn kept_attributes(i: &Instance) -> Vec<(String, String)> {
+    let mut attrs = i.filter_attributes();
+    attrs.retain(|(name, _)| column_filters::kept_as_rows(name));
+    attrs
+}
+
 fn state_col(i: &Instance) -> &'static str {
     i.state.as_str()
 }
@@ -129,7 +137,7 @@ async fn insert_instances(
     for i in launched {
         let (pk, scope) = (pks[&i.instance_id], scopes[&i.scope]);
         attrs.extend(
-            i.filter_attributes()
+            kept_attributes(i)
                 .into_iter()
                 .map(|(name, value)| (pk, scope, name, value)),
         );
@@ -275,7 +283,7 @@ impl<'a> SaveRows<'a> {
             now,
         };
         for (pk, before, after) in round.iter().copied() {
-            let (old, new) = (before.filter_attributes(), after.filter_attributes());
+            let (old, new) = (kept_attributes(before), kept_attributes(after));
             let old_set: HashSet<&(String, String)> = old.iter().collect();
             let new_set: HashSet<&(String, String)> = new.iter().collect();
             for (name, value) in old_set.difference(&new_set) {
