@@ -2,8 +2,8 @@
 //! from the store's change feed, and tells the applier what each change makes due.
 //!
 //! Each change is read with its instance as the store holds it now (`store::feed`), so the
-//! follower never reads an instance back. The echo of the host's own acknowledgement (`applied` at a generation the
-//! table already serves) is skipped. A follower that finds it has missed changes (the feed
+//! follower never reads an instance back. The echo of the host's own acknowledgement
+//! (`applied` at a generation the table already serves) is skipped. A follower that finds it has missed changes (the feed
 //! was trimmed past its cursor) reloads every instance from the store instead.
 
 use crate::applier::Applier;

@@ -1,6 +1,7 @@
 //! The metadata host over the real SQLite store (in a temporary directory): `pending` →
 //! `applied` below the server (the follower and the applier, with time passed in, so nothing
-//! sleeps), and the listeners of per-instance endpoints at shutdown.
+//! waits out a delay; one test parts two writes' times by 50 ms), and the listeners of
+//! per-instance endpoints at shutdown.
 
 use crate::applier::Applier;
 use crate::follower::Follower;

@@ -8,7 +8,7 @@ use imds_store as store;
 use model::filter::Filter;
 use model::HttpTokens;
 use sqlx::{Connection, SqliteConnection};
-use store::conformance::launch;
+use store::conformance::{launch, require_tokens};
 use store::sqlite::{Durability, SqliteStore};
 use store::{InstanceQuery, InstanceStore, Store};
 
@@ -177,20 +177,7 @@ async fn a_page_of_pending_instances_reads_what_it_returns() {
         .collect();
     s.mark_applied(&applied).await.unwrap();
     let pending: Vec<String> = ids.iter().step_by(250).cloned().collect();
-    s.update_instances(
-        &scope(),
-        &pending,
-        store::ungated(),
-        Box::new(|i, mc| {
-            let patch = model::OptionsPatch {
-                http_tokens: Some(HttpTokens::Required),
-                ..Default::default()
-            };
-            i.modify_metadata(&patch, &mc.defaults)
-        }),
-    )
-    .await
-    .unwrap();
+    require_tokens(&s, &pending).await;
     let (got, most) = pages(&s, vec![f("metadata-options.state", &["pending"])], 5).await;
     assert_eq!(got, pending);
     assert!(

@@ -8,7 +8,7 @@ use imds_store as store;
 use model::HttpTokens;
 use sqlx::{Connection, SqliteConnection};
 use std::path::Path;
-use store::conformance::launch;
+use store::conformance::{launch, require_tokens};
 use store::instances::ServedRecord;
 use store::sqlite::{Durability, SqliteStore};
 use store::{InstanceStore, Store};
@@ -176,20 +176,7 @@ async fn a_store_of_schema_5_opens_with_its_served_columns_filled() {
     assert!(!s.created());
     assert_eq!(served(&s).await, before);
     let first = before[1].instance_id.clone();
-    s.update_instances(
-        &scope(),
-        std::slice::from_ref(&first),
-        store::ungated(),
-        Box::new(|i, _| {
-            let patch = model::OptionsPatch {
-                http_tokens: Some(HttpTokens::Required),
-                ..Default::default()
-            };
-            i.modify_metadata(&patch, &Default::default())
-        }),
-    )
-    .await
-    .unwrap();
+    require_tokens(&s, std::slice::from_ref(&first)).await;
     launch(&s, 3).await;
     let after = served(&s).await;
     assert_eq!(after, records(&s).await);

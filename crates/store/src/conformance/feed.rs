@@ -1,6 +1,6 @@
 //! The change feed: acknowledged writes survive a reopen; the feed's order, contents and trim.
 
-use super::{launch, scope, Backend};
+use super::{launch, require_tokens, scope, Backend};
 use crate::ChangeKind;
 use model::{HttpTokens, OptionsPatch};
 
@@ -13,18 +13,7 @@ pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(
         let a = launch(&*s, 1).await;
         id = a[0].instance_id.clone();
         let mut inst = a[0].clone();
-        let patch = OptionsPatch {
-            http_tokens: Some(HttpTokens::Required),
-            ..Default::default()
-        };
-        s.update_instances(
-            &scope(),
-            std::slice::from_ref(&id),
-            crate::ungated(),
-            Box::new(move |i, mc| i.modify_metadata(&patch, &mc.defaults)),
-        )
-        .await
-        .unwrap();
+        require_tokens(&*s, std::slice::from_ref(&id)).await;
         inst.modify_metadata(
             &OptionsPatch {
                 http_tokens: Some(HttpTokens::Required),
@@ -75,23 +64,8 @@ pub async fn changes_are_read_with_the_instance_now_and_the_feed_says_where_it_s
     assert_eq!(s.oldest_change().await.unwrap(), None);
     let launched = launch(&*s, 1).await.remove(0);
     let id = launched.instance_id.clone();
-    let changed = s
-        .update_instances(
-            &scope(),
-            std::slice::from_ref(&id),
-            crate::ungated(),
-            Box::new(|i, mc| {
-                i.modify_metadata(
-                    &OptionsPatch {
-                        http_tokens: Some(HttpTokens::Required),
-                        ..Default::default()
-                    },
-                    &mc.defaults,
-                )
-            }),
-        )
+    let changed = require_tokens(&*s, std::slice::from_ref(&id))
         .await
-        .unwrap()
         .remove(0)
         .1;
     let feed = s.changes_after(0, 100).await.unwrap();

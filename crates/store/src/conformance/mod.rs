@@ -70,6 +70,25 @@ impl Drop for TempDir {
     }
 }
 
+/// ModifyInstanceMetadataOptions with `HttpTokens=required` on these instances (a new
+/// generation of options, pending until acknowledged): `(before, after)` of each.
+pub async fn require_tokens(s: &dyn Store, ids: &[String]) -> Vec<(Instance, Instance)> {
+    s.update_instances(
+        &scope(),
+        ids,
+        crate::ungated(),
+        Box::new(|i, mc| {
+            let patch = model::OptionsPatch {
+                http_tokens: Some(model::HttpTokens::Required),
+                ..Default::default()
+            };
+            i.modify_metadata(&patch, &mc.defaults)
+        }),
+    )
+    .await
+    .unwrap()
+}
+
 /// Launch `count` instances into the first default subnet of us-west-2.
 pub async fn launch(s: &dyn Store, count: u32) -> Vec<Instance> {
     launch_outcome(s, count, None).await.instances

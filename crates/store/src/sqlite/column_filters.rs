@@ -46,15 +46,7 @@ impl ColumnFilter {
     pub fn matching(&self, f: &Filter) -> Vec<i64> {
         self.values
             .iter()
-            .filter(|(text, _)| {
-                f.values.iter().any(|v| {
-                    if filter::has_wildcards(v) {
-                        filter::matches(v, text)
-                    } else {
-                        filter::literal(v) == *text
-                    }
-                })
-            })
+            .filter(|(text, _)| f.values.iter().any(|v| filter::matches(v, text)))
             .map(|(_, column)| *column)
             .collect()
     }

@@ -227,12 +227,6 @@ fn push_column_values(
     }
 }
 
-/// A filter that may drive a page, before one is chosen.
-enum Drivable<'q> {
-    Ranges(usize, &'q str, Vec<String>),
-    Column(usize, &'static ColumnFilter, Vec<i64>),
-}
-
 /// The page's driver: the ids named, else the filter with the fewest rows (each counted up
 /// to a few pages' worth, so choosing costs no more than a few pages), else a filter too
 /// broad to list, else the scope. `None` when a filter matches nothing in the scope.
@@ -253,6 +247,7 @@ async fn choose<'q>(
     let Some(scope_id) = scope_id else {
         return Ok(None);
     };
+    // The filters that may drive, by ranges of their values or by a column.
     let mut ranges = Vec::new();
     let mut scan = None;
     for (index, f) in q.filters.iter().enumerate() {
@@ -261,13 +256,22 @@ async fn choose<'q>(
             if values.is_empty() {
                 return Ok(None);
             }
-            ranges.push(Drivable::Column(index, column, values));
+            ranges.push(Driver::Column {
+                index,
+                column,
+                values,
+            });
             continue;
         }
+        let name = f.name.as_str();
         match matching_values(conn, read, scope_id, f).await? {
             Some(values) if values.is_empty() => return Ok(None),
-            Some(values) => ranges.push(Drivable::Ranges(index, f.name.as_str(), values)),
-            None => scan = scan.or(Some((index, f.name.as_str()))),
+            Some(values) => ranges.push(Driver::Ranges {
+                index,
+                name,
+                values,
+            }),
+            None => scan = scan.or(Some(Driver::Scan { index, name })),
         }
     }
     if ranges.len() > 1 {
@@ -277,35 +281,26 @@ async fn choose<'q>(
         let mut best: Option<(usize, usize)> = None;
         for (n, d) in ranges.iter().enumerate() {
             let rows = match d {
-                Drivable::Ranges(_, name, values) => {
+                Driver::Ranges { name, values, .. } => {
                     bounded_count(conn, read, scope_id, name, values, cap).await?
                 }
-                Drivable::Column(_, column, values) => {
+                Driver::Column { column, values, .. } => {
                     bounded_column_count(conn, read, scope, column, values, cap).await?
                 }
+                Driver::Ids(_) | Driver::Scan { .. } | Driver::Scope => continue,
             };
             if best.is_none_or(|(_, b)| rows < b) {
                 best = Some((n, rows));
                 cap = rows + 1;
             }
         }
-        let (n, _) = best.expect("ranges is not empty");
-        ranges.swap(0, n);
+        if let Some((n, _)) = best {
+            ranges.swap(0, n);
+        }
     }
-    Ok(Some(match (ranges.into_iter().next(), scan) {
-        (Some(Drivable::Ranges(index, name, values)), _) => Driver::Ranges {
-            index,
-            name,
-            values,
-        },
-        (Some(Drivable::Column(index, column, values)), _) => Driver::Column {
-            index,
-            column,
-            values,
-        },
-        (None, Some((index, name))) => Driver::Scan { index, name },
-        (None, None) => Driver::Scope,
-    }))
+    Ok(Some(
+        ranges.into_iter().next().or(scan).unwrap_or(Driver::Scope),
+    ))
 }
 
 /// The statement reading the driver's next `chunk` candidate positions after `after`.
@@ -469,12 +464,12 @@ pub async fn describe_instances(
     }
     let page = q.limit.map(|l| l as usize + 1);
     let scope_id = scope_id(&mut tx, scope).await?;
-    let chunk = page.unwrap_or(UNPAGED_CHUNK);
-    let driver = choose(&mut tx, read, scope, scope_id, q, chunk).await?;
+    let wanted = page.unwrap_or(UNPAGED_CHUNK);
+    let driver = choose(&mut tx, read, scope, scope_id, q, wanted).await?;
     let mut rows: Vec<(i64, String)> = Vec::new();
     if let Some(driver) = driver {
         let mut after = q.after.unwrap_or(0);
-        let mut chunk = page.unwrap_or(UNPAGED_CHUNK).min(MAX_CHUNK);
+        let mut chunk = wanted.min(MAX_CHUNK);
         loop {
             let mut qb = QueryBuilder::<Sqlite>::new("");
             push_candidates(
