@@ -10,7 +10,7 @@ use model::instance::Transition;
 use model::{Ec2Error, HttpTokens, InstanceState};
 use std::sync::Arc;
 use std::time::Duration;
-use store::conformance::{hold_the_writer, launch};
+use store::conformance::{hold_the_writer, launch, require_tokens};
 use store::sqlite::{Durability, SqliteStore};
 use store::{InstanceStore, Store};
 
@@ -31,9 +31,10 @@ async fn trips<T>(s: &SqliteStore, f: impl std::future::Future<Output = T>) -> (
     (out, s.write_round_trips() - before)
 }
 
-/// A batch's own round trips around its jobs: BEGIN, the savepoints' boundaries, COMMIT,
-/// and reading the feed's latest number.
-const BATCH: u64 = 5;
+/// A batch's own round trips around its jobs: `COMMIT` with the feed's latest number read
+/// after it (the transaction's start and the savepoints' boundaries go with the jobs' first
+/// statements: `writer::lead`).
+const BATCH: u64 = 1;
 
 #[tokio::test]
 async fn a_thousand_instances_advance_update_and_are_acknowledged_in_a_few_round_trips() {
@@ -153,6 +154,140 @@ async fn updates_queued_together_share_their_round_trips() {
     // (three each, before they were grouped).
     let n = s.write_round_trips() - before;
     assert!(n <= 2 * BATCH + 4, "63 queued updates: {n} round trips");
+    s.close().await;
+}
+
+/// An update, or a metadata host's acknowledgements, alone in a batch: its read (with the
+/// transaction's start), its writes, the `COMMIT` (with the feed's latest number). Seven and
+/// five round trips before the statements between jobs went with the jobs' own.
+#[tokio::test]
+async fn an_update_alone_and_acknowledgements_alone_make_three_round_trips() {
+    let d = temp("three");
+    let s = SqliteStore::open(&d.0.join("db"), Durability::Volatile)
+        .await
+        .unwrap();
+    let ids: Vec<String> = launch(&s, 10)
+        .await
+        .into_iter()
+        .map(|i| i.instance_id)
+        .collect();
+    let (changed, n) = trips(&s, require_tokens(&s, &ids)).await;
+    assert_eq!(changed.len(), 10);
+    assert_eq!(n, 3, "an update of 10 instances");
+    let acks: Vec<(String, u64)> = changed
+        .into_iter()
+        .map(|(_, after)| (after.instance_id, after.options_generation))
+        .collect();
+    let (applied, n) = trips(&s, s.mark_applied(&acks)).await;
+    assert_eq!(applied.unwrap(), 10);
+    assert_eq!(n, 3, "10 acknowledgements");
+    s.close().await;
+}
+
+/// A write that SQLite fails between two others in one batch is undone alone: the
+/// statements that end its savepoint go in front of the next job's first statement, and
+/// the writes queued on either side of it commit.
+#[tokio::test]
+async fn a_write_sqlite_fails_between_two_others_is_undone_alone() {
+    let d = temp("undone");
+    let s: Arc<SqliteStore> = Arc::new(
+        SqliteStore::open(&d.0.join("db"), Durability::Volatile)
+            .await
+            .unwrap(),
+    );
+    let a = launch(&*s, 3).await;
+    let held = hold_the_writer(s.clone(), a[0].instance_id.clone()).await;
+    let first = {
+        let (s, id) = (s.clone(), a[1].instance_id.clone());
+        tokio::spawn(async move { require_tokens(&*s, &[id]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // A launch of an instance whose id is taken: its INSERT breaks the id's UNIQUE.
+    let twin = a[2].clone();
+    let failing = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let request = store::LaunchRequest {
+                count: 1,
+                client_token: None,
+                subnet_id: twin.subnet_id.clone(),
+                private_ip: None,
+            };
+            let build: store::LaunchBuilder = Box::new(move |lc| {
+                let mut i = twin;
+                i.private_ip = lc.addresses[0];
+                Ok(vec![i])
+            });
+            s.launch(&scope(), request, build).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let last = {
+        let (s, id) = (s.clone(), a[2].instance_id.clone());
+        tokio::spawn(async move { require_tokens(&*s, &[id]).await })
+    };
+    held.await.unwrap().unwrap();
+    assert_eq!(first.await.unwrap().len(), 1);
+    assert!(
+        failing.await.unwrap().is_err(),
+        "a second instance with a taken id"
+    );
+    assert_eq!(last.await.unwrap().len(), 1);
+    let ids: Vec<String> = a.iter().map(|i| i.instance_id.clone()).collect();
+    let now = s.instances(&scope(), &ids).await.unwrap();
+    assert_eq!(now.len(), 3);
+    assert_eq!(now[1].metadata.http_tokens, HttpTokens::Required);
+    assert_eq!(now[2].metadata.http_tokens, HttpTokens::Required);
+    s.close().await;
+}
+
+/// The frames of the WAL at `wal` written since it last started again (those that carry
+/// its header's salts; see SQLite's "WAL-mode file format").
+fn current_frames(wal: &std::path::Path) -> usize {
+    let bytes = std::fs::read(wal).unwrap_or_default();
+    if bytes.len() < 32 {
+        return 0;
+    }
+    let page = u32::from_be_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let salts = &bytes[16..24];
+    bytes[32..]
+        .chunks(24 + page)
+        .take_while(|f| f.len() == 24 + page && &f[8..16] == salts)
+        .count()
+}
+
+/// A metadata host's acknowledgement rewrites the instance's row and takes it out of the
+/// pending indexes; it moves no entry of an index whose columns it leaves as they were.
+/// SQLite moves an index's entry whenever an `UPDATE` sets one of its columns, to the same
+/// value or not: acknowledgements that set `private_ip` wrote a page of `instances_subnet`
+/// for each instance, about as many pages again as their rows.
+#[tokio::test]
+async fn acknowledgements_write_their_rows_and_no_index_they_leave_alone() {
+    let d = temp("acked-pages");
+    let path = d.0.join("db");
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.extend(launch(&s, 500).await.into_iter().map(|i| i.instance_id));
+    }
+    // Fifty instances spread over the fleet: rows on pages of their own, as are their
+    // entries in `instances_subnet` (by subnet and address).
+    let spread: Vec<String> = ids.iter().step_by(60).take(50).cloned().collect();
+    let changed = require_tokens(&s, &spread).await;
+    assert_eq!(changed.len(), 50);
+    s.close().await; // the WAL emptied into the main file
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    let acks: Vec<(String, u64)> = changed
+        .into_iter()
+        .map(|(_, after)| (after.instance_id, after.options_generation))
+        .collect();
+    assert_eq!(s.mark_applied(&acks).await.unwrap(), 50);
+    let frames = current_frames(&d.0.join("db-wal"));
+    // 50 row pages, a few of the pending indexes and of the feed.
+    assert!(
+        (50..=60).contains(&frames),
+        "50 acknowledgements wrote {frames} pages"
+    );
     s.close().await;
 }
 

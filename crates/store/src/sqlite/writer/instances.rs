@@ -3,10 +3,11 @@
 //! instance's filter attributes and tags and appends its feed entries.
 
 use super::documents::{insert_tags, sync_tags};
+use super::lead::{Ended, Lead};
 use super::network::{find_subnet, held_addresses};
 use super::rows;
 use super::trips::counted;
-use super::{answer, failed, job, trim_feed, BoxFut, Finish, Job};
+use super::{answer, exec, failed, job, led, trim_feed, BoxFut, Finish, Job};
 use crate::feed::RETENTION;
 use crate::instances::*;
 use crate::sqlite::reads::{self, decode};
@@ -22,9 +23,10 @@ use tokio::sync::oneshot;
 /// Instances by id as a write reads them: `(pk, instance)` of those found, whatever their
 /// scope (callers keep the ones of theirs), and the account defaults of `defaults_of` (those
 /// without any read as the defaults' defaults), all in one round trip to SQLite (the SELECTs
-/// sent together), since the write waits on each.
+/// sent together, after the writer's `lead`), since the write waits on each.
 async fn load_for_update(
     conn: &mut SqliteConnection,
+    lead: Lead,
     ids: &[String],
     defaults_of: &[&Scope],
 ) -> Result<(
@@ -37,9 +39,10 @@ async fn load_for_update(
         .map(|s| ((*s).clone(), AccountDefaults::default()))
         .collect();
     if ids.is_empty() && defaults_of.is_empty() {
+        exec(conn, lead.sql()).await?;
         return Ok((found, defaults));
     }
-    let mut q = QueryBuilder::<Sqlite>::new("");
+    let mut q = QueryBuilder::<Sqlite>::new(lead.sql());
     for chunk in ids.chunks(rows::per_statement(1)) {
         q.push("SELECT pk, doc FROM instances WHERE instance_id IN (");
         let mut list = q.separated(", ");
@@ -270,7 +273,48 @@ struct SaveRows<'a> {
     new: Vec<(i64, String, String, &'a Scope)>,
     /// index into `instances`, kind.
     changes: Vec<(usize, ChangeKind)>,
+    /// The indexed columns one of the round's writes changes.
+    moved: Indexed,
     now: i64,
+}
+
+/// The columns of `instances` that its indexes hold (beyond the keys no write changes),
+/// those of them that writes changed. SQLite moves a row's entry in an index whenever an
+/// `UPDATE` sets one of the index's columns, to the same value or not (a dirty page each,
+/// in a random place of the index), while a row rewritten with the same bytes dirties
+/// nothing: a round sets only the indexed columns one of its writes changed. A metadata
+/// host's acknowledgement set `private_ip` and so moved `instances_subnet`: one page of
+/// its two.
+#[derive(Default, Clone, Copy)]
+struct Indexed {
+    private_ip: bool,
+    due_ms: bool,
+    pending_apply: bool,
+    terminated_at_ms: bool,
+}
+
+impl Indexed {
+    fn add(&mut self, before: &Instance, after: &Instance) {
+        let due = |i: &Instance| i.transition.map(|t| t.due_ms);
+        self.private_ip |= before.private_ip != after.private_ip;
+        self.due_ms |= due(before) != due(after);
+        self.pending_apply |= pending_apply(before) != pending_apply(after);
+        self.terminated_at_ms |= before.terminated_at_ms != after.terminated_at_ms;
+    }
+
+    /// `, column = v.columnN` of each column set, as [`SaveRows::push`] binds them.
+    fn set(self) -> String {
+        [
+            (self.private_ip, "private_ip", 3),
+            (self.due_ms, "due_ms", 4),
+            (self.pending_apply, "pending_apply", 5),
+            (self.terminated_at_ms, "terminated_at_ms", 6),
+        ]
+        .into_iter()
+        .filter(|(moved, _, _)| *moved)
+        .map(|(_, column, n)| format!(", {column} = v.column{n}"))
+        .collect()
+    }
 }
 
 impl<'a> SaveRows<'a> {
@@ -280,6 +324,7 @@ impl<'a> SaveRows<'a> {
             gone: Vec::new(),
             new: Vec::new(),
             changes: Vec::new(),
+            moved: Indexed::default(),
             now,
         };
         for (pk, before, after) in round.iter().copied() {
@@ -294,6 +339,7 @@ impl<'a> SaveRows<'a> {
                 rows.new
                     .push((*pk, name.clone(), value.clone(), &after.scope));
             }
+            rows.moved.add(before, after);
             let n = rows.instances.len();
             for kind in ChangeKind::between(Some(before), Some(after)) {
                 rows.changes.push((n, kind));
@@ -310,10 +356,8 @@ impl<'a> SaveRows<'a> {
             .instances
             .chunks(rows::per_statement(7 + served_columns::COUNT))
         {
-            q.push(
-                "UPDATE instances SET state = v.column2, private_ip = v.column3, due_ms = v.column4, \
-                 pending_apply = v.column5, terminated_at_ms = v.column6, doc = v.column7",
-            );
+            q.push("UPDATE instances SET state = v.column2, doc = v.column7");
+            q.push(self.moved.set());
             q.push(served_columns::set_from_values(8));
             q.push(" FROM (");
             q.push_values(chunk, |mut b, (pk, after, doc)| {
@@ -526,13 +570,15 @@ fn decide(
 /// of them name (and their scopes' defaults) read in one round trip, each decided in turn
 /// on what the ones before it wrote ([`decide`]), and all their writes sent together in as
 /// few round trips as their size needs. A refused update writes nothing and is answered
-/// with its refusal; the others commit. The writer runs the group in one savepoint: if
-/// SQLite fails it, all of the group's updates fail and nothing of it is written.
+/// with its refusal; the others commit. The writer runs the group in one savepoint (its
+/// `lead` goes with the read): if SQLite fails it, all of the group's updates fail and
+/// nothing of it is written.
 pub(super) fn run_updates(
     conn: &mut SqliteConnection,
     now: i64,
+    lead: Lead,
     group: Vec<Update>,
-) -> BoxFut<'_, (bool, Vec<Finish>)> {
+) -> BoxFut<'_, (Ended, Vec<Finish>)> {
     Box::pin(async move {
         let mut ids: Vec<String> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
@@ -547,7 +593,7 @@ pub(super) fn run_updates(
                 scopes.push(&u.scope);
             }
         }
-        let loaded = load_for_update(conn, &ids, &scopes).await;
+        let loaded = load_for_update(conn, lead, &ids, &scopes).await;
         let (mut cache, defaults) = match loaded {
             Ok(x) => x,
             Err(e) => {
@@ -556,7 +602,7 @@ pub(super) fn run_updates(
                     .into_iter()
                     .map(|u| answer(u.reply, Err(failed(&e))))
                     .collect();
-                return (false, finishes);
+                return (Ended::Unsure(e), finishes);
             }
         };
         let mut decided = Vec::with_capacity(group.len());
@@ -579,7 +625,7 @@ pub(super) fn run_updates(
                 answer(reply, r)
             })
             .collect();
-        (written.is_ok(), finishes)
+        (Ended::of(written.is_ok()), finishes)
     })
 }
 
@@ -633,15 +679,23 @@ pub fn advance(
 
 /// A metadata host's acknowledgements, each `(instance id, what it acknowledges)`: each
 /// instance found is changed by `settle` (a second entry for the same instance sees what the
-/// first did), and those it changed are written together. Returns them as they are now.
+/// first did), and those it changed are written together. Returns them as they are now, and
+/// how the job ended (the read carries the writer's `lead`).
 async fn settle_each<A>(
     conn: &mut SqliteConnection,
     now: i64,
+    lead: Lead,
     entries: Vec<(String, A)>,
     settle: impl Fn(&mut Instance, A) -> bool,
-) -> Result<Vec<Instance>> {
+) -> (Result<Vec<Instance>>, Ended) {
     let ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
-    let (mut loaded, _) = load_for_update(conn, &ids, &[]).await?;
+    let mut loaded = match load_for_update(conn, lead, &ids, &[]).await {
+        Ok((loaded, _)) => loaded,
+        Err(e) => {
+            let unsure = Ended::Unsure(e.to_string());
+            return (Err(e), unsure);
+        }
+    };
     let mut saves = Vec::new();
     for (id, what) in entries {
         let Some((pk, before)) = loaded.get(&id).cloned() else {
@@ -653,17 +707,21 @@ async fn settle_each<A>(
             saves.push((pk, before, after));
         }
     }
-    save_instances(conn, &saves, now).await?;
-    Ok(saves.into_iter().map(|(_, _, after)| after).collect())
+    match save_instances(conn, &saves, now).await {
+        Ok(()) => (
+            Ok(saves.into_iter().map(|(_, _, after)| after).collect()),
+            Ended::Wrote,
+        ),
+        Err(e) => (Err(e), Ended::Failed),
+    }
 }
 
 pub fn mark_applied(applied: Vec<(String, u64)>, reply: oneshot::Sender<Result<usize>>) -> Job {
-    job(reply, move |conn, now| {
+    led(reply, move |conn, now, lead| {
         Box::pin(async move {
-            let changed = settle_each(conn, now, applied, |i, generation| {
-                i.mark_applied(generation)
-            });
-            Ok(changed.await?.len())
+            let settle = |i: &mut Instance, generation| i.mark_applied(generation);
+            let (changed, ended) = settle_each(conn, now, lead, applied, settle).await;
+            (changed.map(|c| c.len()), ended)
         })
     })
 }
@@ -672,9 +730,13 @@ pub fn settle_associations(
     settled: Vec<(String, String)>,
     reply: oneshot::Sender<Result<Vec<Instance>>>,
 ) -> Job {
-    job(reply, move |conn, now| {
-        Box::pin(settle_each(conn, now, settled, |i, association_id| {
-            i.settle_association(&association_id)
-        }))
+    led(reply, move |conn, now, lead| {
+        Box::pin(settle_each(
+            conn,
+            now,
+            lead,
+            settled,
+            |i, association_id| i.settle_association(&association_id),
+        ))
     })
 }

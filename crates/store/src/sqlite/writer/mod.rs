@@ -13,6 +13,7 @@
 //! - [`documents`]: the rows of documents kept per scope by id, and of tags.
 //! - [`rows`]: multi-row INSERTs, so that a launch of many instances runs few statements.
 //! - [`trips`]: the writer's round trips to SQLite, counted for the tests.
+//! - [`lead`]: the statements between jobs, sent with the next job's first round trip.
 //!
 //! Updates of instances queued one after another (ModifyInstanceMetadataOptions from many
 //! clients) run as one group ([`instances::run_updates`]): one read of all the instances
@@ -23,6 +24,7 @@ mod documents;
 pub(super) mod iam;
 pub(super) mod images;
 pub(super) mod instances;
+mod lead;
 pub(super) mod network;
 mod rows;
 pub(super) mod templates;
@@ -32,6 +34,7 @@ use super::checkpoint::Checkpoints;
 use super::reads;
 use crate::feed::{Trim, RETENTION};
 use crate::{Result, StoreError};
+use lead::{Ended, Lead};
 use sqlx::{Connection, SqliteConnection};
 use std::future::Future;
 use std::pin::Pin;
@@ -53,7 +56,30 @@ pub type Write =
 /// runs with the updates queued next to it.
 pub enum Job {
     Write(Write),
+    Led(Led),
     Update(instances::Update),
+}
+
+/// A write that sends the writer's [`Lead`] in front of its first statement (see [`lead`]).
+pub type Led = Box<
+    dyn for<'c> FnOnce(&'c mut SqliteConnection, i64, Lead) -> BoxFut<'c, (Ended, Vec<Finish>)>
+        + Send,
+>;
+
+/// A [`Job::Led`] answering `reply`: `f` returns its result and how it ended.
+fn led<T, F>(reply: oneshot::Sender<Result<T>>, f: F) -> Job
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut SqliteConnection, i64, Lead) -> BoxFut<'c, (Result<T>, Ended)>
+        + Send
+        + 'static,
+{
+    Job::Led(Box::new(move |conn, now, lead| {
+        Box::pin(async move {
+            let (r, ended) = f(conn, now, lead).await;
+            (ended, vec![answer(reply, r)])
+        })
+    }))
 }
 
 pub enum Msg {
@@ -161,29 +187,26 @@ fn run_batch<'a>(
 }
 
 async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &watch::Sender<u64>) {
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
-        tracing::error!(error = %e, "cannot begin a write transaction");
-        return; // dropping the jobs answers their callers with `Closed`
-    }
     let now = model::time::now_ms();
     let mut finishes = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
-    // Each job runs in its own savepoint; the end of one and the start of the next go to
-    // SQLite together (one round trip between jobs, not two).
+    // Each job runs in its own savepoint. The statements between two jobs (and the
+    // transaction's start) go to SQLite with the next job's first statement where the job
+    // takes them ([`Lead`]), or alone before a job that does not.
     // Updates of instances queued one after another run as one group, in one savepoint.
-    let mut boundary = "SAVEPOINT job";
+    let mut lead = Lead::Begin;
     let mut jobs = batch.into_iter().peekable();
     while let Some(j) = jobs.next() {
-        if let Err(e) = exec(conn, boundary).await {
-            broken = Some(e.to_string());
-            break;
-        }
-        let ok = match j {
+        let (ended, done) = match j {
             Job::Write(w) => {
+                if let Err(e) = exec(conn, lead.sql()).await {
+                    broken = Some(e.to_string());
+                    break; // dropping the job answers its caller with `Closed`
+                }
                 let (ok, finish) = w(conn, now).await;
-                finishes.push(finish);
-                ok
+                (Ended::of(ok), vec![finish])
             }
+            Job::Led(w) => w(conn, now, lead).await,
             Job::Update(u) => {
                 let mut group = vec![u];
                 while let Some(Job::Update(_)) = jobs.peek() {
@@ -191,46 +214,56 @@ async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &wat
                         group.push(u);
                     }
                 }
-                let (ok, done) = instances::run_updates(conn, now, group).await;
-                finishes.extend(done);
-                ok
+                instances::run_updates(conn, now, lead, group).await
             }
         };
-        boundary = if ok {
-            "RELEASE job; SAVEPOINT job"
-        } else {
-            "ROLLBACK TO job; RELEASE job; SAVEPOINT job"
-        };
-    }
-    if broken.is_none() && !finishes.is_empty() {
-        let last = boundary.trim_end_matches("; SAVEPOINT job");
-        if let Err(e) = exec(conn, last).await {
-            broken = Some(e.to_string());
+        finishes.extend(done);
+        if let Ended::Unsure(e) = &ended {
+            if lead == Lead::Begin {
+                // Whether the transaction started is unknown: make sure it did not.
+                let _ = exec(conn, "ROLLBACK").await;
+            } else {
+                broken = Some(e.clone());
+            }
+        }
+        match lead.after(&ended) {
+            Some(next) => lead = next,
+            None => break,
         }
     }
-    let outcome = match broken {
-        Some(e) => Err(e),
-        None => exec(conn, "COMMIT").await.map_err(|e| e.to_string()),
+    let outcome = match (broken, lead.commit()) {
+        (Some(e), _) => Err(e),
+        // Every job failed before its transaction started: nothing to commit.
+        (None, None) => Ok(None),
+        (None, Some(end)) => commit(conn, end).await.map(Some),
     };
     if let Err(e) = &outcome {
         tracing::error!(error = %e, "write batch failed; rolled back");
         let _ = exec(conn, "ROLLBACK").await;
     }
-    let err = outcome.err();
-    if err.is_none() {
-        trips::trip();
-        let latest: BoxFut<'_, Result<u64>> = Box::pin(reads::latest_seq(conn));
-        if let Ok(latest) = latest.await {
-            seq.send_if_modified(|s| {
-                let changed = *s != latest;
-                *s = latest;
-                changed
-            });
-        }
+    if let Ok(Some(latest)) = outcome {
+        seq.send_if_modified(|s| {
+            let changed = *s != latest;
+            *s = latest;
+            changed
+        });
     }
+    let err = outcome.err();
     for f in finishes {
         f(err.clone());
     }
+}
+
+/// `end` (the last job's boundary and `COMMIT`), and the feed's newest position read once
+/// committed, in one round trip.
+async fn commit(conn: &mut SqliteConnection, end: &str) -> std::result::Result<u64, String> {
+    trips::trip();
+    let sql = format!("{end}SELECT MAX(seq) FROM changes");
+    let latest: Option<i64> = sqlx::query_scalar(&sql)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(latest.unwrap_or(0) as u64)
 }
 
 /// Trim the feed as `policy` decides, given its latest change.
