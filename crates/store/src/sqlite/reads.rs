@@ -75,9 +75,13 @@ pub async fn latest_seq(conn: &mut SqliteConnection) -> Result<u64> {
     Ok(newest_change(conn).await?.unwrap_or(0))
 }
 
+/// The latest change's number, NULL when the feed holds none (also read by the writer with
+/// its `COMMIT`).
+pub const NEWEST_CHANGE: &str = "SELECT MAX(seq) FROM changes";
+
 /// The latest change's number, if the feed holds any.
 pub async fn newest_change(conn: &mut SqliteConnection) -> Result<Option<u64>> {
-    let s: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM changes")
+    let s: Option<i64> = sqlx::query_scalar(NEWEST_CHANGE)
         .fetch_one(&mut *conn)
         .await?;
     Ok(s.map(|s| s as u64))

@@ -218,17 +218,17 @@ async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &wat
             }
         };
         finishes.extend(done);
-        if let Ended::Unsure(e) = &ended {
-            if lead == Lead::Begin {
-                // Whether the transaction started is unknown: make sure it did not.
-                let _ = exec(conn, "ROLLBACK").await;
-            } else {
-                broken = Some(e.clone());
-            }
-        }
-        match lead.after(&ended) {
-            Some(next) => lead = next,
-            None => break,
+        let next = lead.after(&ended);
+        if let Ended::Unsure(e) = ended {
+            let Some(next) = next else {
+                broken = Some(e); // the jobs before it are lost with the transaction
+                break;
+            };
+            // At the start: whether the transaction began is unknown; make sure it did not.
+            let _ = exec(conn, "ROLLBACK").await;
+            lead = next;
+        } else if let Some(next) = next {
+            lead = next;
         }
     }
     let outcome = match (broken, lead.commit()) {
@@ -258,7 +258,7 @@ async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &wat
 /// committed, in one round trip.
 async fn commit(conn: &mut SqliteConnection, end: &str) -> std::result::Result<u64, String> {
     trips::trip();
-    let sql = format!("{end}SELECT MAX(seq) FROM changes");
+    let sql = format!("{end}{}", reads::NEWEST_CHANGE);
     let latest: Option<i64> = sqlx::query_scalar(&sql)
         .fetch_one(&mut *conn)
         .await
