@@ -20,17 +20,9 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         Some(d) => format!("store: {}", d.join("imds.sqlite").display()),
         None => "store: ephemeral".to_string(),
     };
-    println!(
-        "imds: Instance Metadata Service listening on http://{}",
-        app.imds_addr()
-    );
-    println!(
-        "imds: EC2 API listening on http://{} ({location})",
-        app.api_addr()
-    );
-    let _ = std::io::stdout().flush();
     // So that `imds exec` and `imds endpoint` find this server on any port (removed on a
-    // clean stop; see `discovery`).
+    // clean stop; see `discovery`). Recorded before the announcement: whoever waits for
+    // "listening" on stdout may run `imds exec` at once.
     let record_dir = match &settings.store {
         StoreLocation::Dir(d) => Some(d.clone()),
         StoreLocation::Ephemeral => crate::config::default_data_dir(),
@@ -40,6 +32,15 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
             .map_err(|e| tracing::warn!(dir = %d.display(), error = %e, "cannot record where this server listens; imds exec will need --endpoint"))
             .ok()
     });
+    println!(
+        "imds: Instance Metadata Service listening on http://{}",
+        app.imds_addr()
+    );
+    println!(
+        "imds: EC2 API listening on http://{} ({location})",
+        app.api_addr()
+    );
+    let _ = std::io::stdout().flush();
     shutdown_signal().await;
     tracing::info!("stopping: draining requests in flight");
     drop(recorded);
