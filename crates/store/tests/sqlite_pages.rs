@@ -122,6 +122,31 @@ async fn a_filtered_page_reads_what_it_returns_not_the_fleet() {
             "{filters:?}: a page read {most} rows"
         );
     }
+    // Exact instance ids drive by the instances' unique index (schema 9), in launch order;
+    // a wildcard id is probed on each row.
+    let (ids, most) = pages(
+        &s,
+        vec![
+            f("instance-id", &[&required[7], &required[3]]),
+            f("instance-type", &["m5.large"]),
+        ],
+        5,
+    )
+    .await;
+    assert_eq!(ids, [required[3].clone(), required[7].clone()]);
+    assert!(most <= bound(&[]) as u64, "a page read {most} rows");
+    let id = &required[4];
+    let prefix = format!("{}?", &id[..id.len() - 1]);
+    let (ids, _) = pages(
+        &s,
+        vec![
+            f("instance-id", &[&prefix]),
+            f("metadata-options.http-tokens", &["required"]),
+        ],
+        5,
+    )
+    .await;
+    assert_eq!(ids, [required[4].clone()]);
     // No filter: the scope's instances, a page's worth.
     let before = s.rows_read();
     let page = s
@@ -217,7 +242,8 @@ async fn a_page_of_pending_instances_reads_what_it_returns() {
 
 /// Turn a store of this version back into one of schema version 4: attributes without
 /// their scope, indexed by `(name, value, pk)`, no `scopes`, no DescribeTags indexes (and
-/// no compact served columns, schema 6's).
+/// no compact served columns, schema 6's; `metadata-options.http-tokens` as filter rows, not
+/// schema 9's column).
 async fn as_version_4(path: &std::path::Path) {
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
@@ -225,12 +251,16 @@ async fn as_version_4(path: &std::path::Path) {
     sqlx::raw_sql(
         "CREATE TABLE old_attrs (pk INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (pk, name, value)) WITHOUT ROWID;
          INSERT INTO old_attrs SELECT pk, name, value FROM instance_attrs;
+         INSERT INTO old_attrs SELECT pk, 'metadata-options.http-tokens',
+             CASE WHEN options & 256 THEN 'required' ELSE 'optional' END FROM instances;
          DROP TABLE instance_attrs;
          ALTER TABLE old_attrs RENAME TO instance_attrs;
          CREATE INDEX instance_attrs_value ON instance_attrs(name, value, pk);
          DROP TABLE scopes;
          DROP INDEX tags_key;
          DROP INDEX tags_type;
+         DROP INDEX instances_tokens_scope;
+         ALTER TABLE instances DROP COLUMN http_tokens;
          ALTER TABLE instances DROP COLUMN launch_time_ms;
          ALTER TABLE instances DROP COLUMN options;
          ALTER TABLE instances DROP COLUMN options_generation;

@@ -161,7 +161,13 @@ async fn a_store_of_schema_5_opens_with_its_served_columns_filled() {
     };
     sql(
         &path,
-        "ALTER TABLE instances DROP COLUMN launch_time_ms;
+        "DROP INDEX instances_tokens_scope;
+         ALTER TABLE instances DROP COLUMN http_tokens;
+         INSERT INTO instance_attrs (pk, scope, name, value)
+             SELECT pk, (SELECT id FROM scopes s WHERE s.account = i.account AND s.region = i.region),
+                 'metadata-options.http-tokens',
+                 CASE WHEN options & 256 THEN 'required' ELSE 'optional' END FROM instances i;
+         ALTER TABLE instances DROP COLUMN launch_time_ms;
          ALTER TABLE instances DROP COLUMN options;
          ALTER TABLE instances DROP COLUMN options_generation;
          ALTER TABLE instances DROP COLUMN applied_generation;

@@ -256,6 +256,18 @@ fn current_frames(wal: &std::path::Path) -> usize {
         .count()
 }
 
+/// A durable store of 3,000 instances, and the ids of fifty spread over the fleet (rows on
+/// pages of their own, as are their entries in `instances_subnet`, by subnet and address).
+async fn fifty_spread(path: &std::path::Path) -> (SqliteStore, Vec<String>) {
+    let s = SqliteStore::open(path, Durability::Durable).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.extend(launch(&s, 500).await.into_iter().map(|i| i.instance_id));
+    }
+    let spread = ids.iter().step_by(60).take(50).cloned().collect();
+    (s, spread)
+}
+
 /// A metadata host's acknowledgement rewrites the instance's row and takes it out of the
 /// pending indexes; it moves no entry of an index whose columns it leaves as they were.
 /// SQLite moves an index's entry whenever an `UPDATE` sets one of its columns, to the same
@@ -265,14 +277,7 @@ fn current_frames(wal: &std::path::Path) -> usize {
 async fn acknowledgements_write_their_rows_and_no_index_they_leave_alone() {
     let d = temp("acked-pages");
     let path = d.0.join("db");
-    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
-    let mut ids = Vec::new();
-    for _ in 0..6 {
-        ids.extend(launch(&s, 500).await.into_iter().map(|i| i.instance_id));
-    }
-    // Fifty instances spread over the fleet: rows on pages of their own, as are their
-    // entries in `instances_subnet` (by subnet and address).
-    let spread: Vec<String> = ids.iter().step_by(60).take(50).cloned().collect();
+    let (s, spread) = fifty_spread(&path).await;
     let changed = require_tokens(&s, &spread).await;
     assert_eq!(changed.len(), 50);
     s.close().await; // the WAL emptied into the main file
@@ -287,6 +292,28 @@ async fn acknowledgements_write_their_rows_and_no_index_they_leave_alone() {
     assert!(
         (50..=60).contains(&frames),
         "50 acknowledgements wrote {frames} pages"
+    );
+    s.close().await;
+}
+
+/// Requiring IMDSv2 rewrites the instance's row and moves its entry of the tokens' index
+/// (`instances_tokens_scope`, schema 9) and of the pending ones: as filter rows of
+/// `instance_attrs` it also rewrote the instance's leaf of their primary key and moved an
+/// entry of `instance_attrs_scope`, about twice as many pages as the rows.
+#[tokio::test]
+async fn requiring_tokens_writes_the_rows_and_an_index_entry_each() {
+    let d = temp("required-pages");
+    let path = d.0.join("db");
+    let (s, spread) = fifty_spread(&path).await;
+    s.close().await; // the WAL emptied into the main file
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    assert_eq!(require_tokens(&s, &spread).await.len(), 50);
+    let frames = current_frames(&d.0.join("db-wal"));
+    // 50 row pages, the optional range's ~30 leaves of the tokens' index, a few of the
+    // required range, the pending indexes and the feed.
+    assert!(
+        (50..=95).contains(&frames),
+        "50 modifications wrote {frames} pages"
     );
     s.close().await;
 }

@@ -15,9 +15,12 @@
 //! page is full), and a wildcard value that matches too many distinct values to list
 //! ([`Driver::Scan`]).
 //!
-//! Filters answered from a column of `instances` (`column_filters`: `metadata-options.state`)
-//! drive through the column's index by scope ([`Driver::Column`]) and are probed on the
-//! instance's row.
+//! Filters answered from a column of `instances` (`column_filters`: `metadata-options.state`,
+//! `metadata-options.http-tokens`) drive through the column's index by scope
+//! ([`Driver::Column`]) and are probed on the instance's row. `instance-id` is the row's own
+//! id: exact values drive as the ids a request names ([`Driver::Ids`], the unique index);
+//! a wildcard value is probed on the row (a page with no other filter to drive reads the
+//! scope until it is full).
 
 use super::column_filters::{self, ColumnFilter};
 use super::reads::{decode, push_values};
@@ -250,11 +253,27 @@ async fn choose<'q>(
     // The filters that may drive, by ranges of their values or by a column.
     let mut ranges = Vec::new();
     let mut scan = None;
+    let mut named = None;
     for (index, f) in q.filters.iter().enumerate() {
+        if f.name == column_filters::INSTANCE_ID {
+            // Exact ids (none escaped) drive as named ids: at most one row each.
+            let exact = f
+                .values
+                .iter()
+                .all(|v| !filter::has_wildcards(v) && filter::literal(v) == *v);
+            if exact {
+                named = named.or(Some(Driver::Ids(&f.values)));
+            }
+            continue;
+        }
         if let Some(column) = column_filters::of(&f.name) {
             let values = column.matching(f);
             if values.is_empty() {
                 return Ok(None);
+            }
+            if column.matches_all(&values) {
+                // Every instance holds one of the values: nothing to drive by.
+                continue;
             }
             ranges.push(Driver::Column {
                 index,
@@ -273,6 +292,9 @@ async fn choose<'q>(
             }),
             None => scan = scan.or(Some(Driver::Scan { index, name })),
         }
+    }
+    if named.is_some() {
+        return Ok(named);
     }
     if ranges.len() > 1 {
         // Each count stops at the fewest rows seen so far: choosing reads at most a page's
@@ -408,6 +430,11 @@ fn push_passing(
         if let Some(column) = column_filters::of(&f.name) {
             qb.push(" AND ");
             push_column_values(qb, "i.", column, &column.matching(f));
+            continue;
+        }
+        if f.name == column_filters::INSTANCE_ID {
+            qb.push(" AND ");
+            push_values(qb, "i.instance_id", &f.values);
             continue;
         }
         qb.push(" AND EXISTS (SELECT 1 FROM instance_attrs a WHERE a.pk = i.pk AND a.name = ")

@@ -3,7 +3,7 @@
 use super::served_columns::{self, Columns};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
-const VERSION: i64 = 8;
+const VERSION: i64 = 9;
 
 const V1: &str = r#"
 CREATE TABLE instances (
@@ -196,6 +196,20 @@ CREATE INDEX instances_pending_scope ON instances(account, region, pk) WHERE pen
 DELETE FROM instance_attrs WHERE name = 'metadata-options.state';
 "#;
 
+/// Version 9: `metadata-options.http-tokens` is answered from the packed `options`
+/// (`sqlite::column_filters`), through a generated column (`served_columns::TOKENS_REQUIRED`,
+/// bit 8) and its index by scope in launch order; its filter rows go. Requiring IMDSv2 moved
+/// an instance's rows out of one value's range of `instance_attrs_scope` and into the
+/// other's, and rewrote its primary-key leaf: three random pages and two statements per
+/// modification; an entry of the new index is two pages, written by the row's own UPDATE.
+/// `instance-id` is answered from the row's unique `instance_id`: its rows go too (a random
+/// leaf of `instance_attrs_scope` for each instance launched).
+const V9: &str = r#"
+ALTER TABLE instances ADD COLUMN http_tokens INTEGER GENERATED ALWAYS AS ((options >> 8) & 1) VIRTUAL;
+CREATE INDEX instances_tokens_scope ON instances(account, region, http_tokens, pk);
+DELETE FROM instance_attrs WHERE name IN ('metadata-options.http-tokens', 'instance-id');
+"#;
+
 /// Instances read (and rewritten) at a time when filling version 6's columns.
 const FILL_BATCH: i64 = 2000;
 
@@ -222,7 +236,8 @@ async fn fill_served_columns(conn: &mut SqliteConnection) -> sqlx::Result<()> {
         // One multi-row UPDATE, as the writer's saves (`;`-joined statements make SQLite
         // copy the rest of the text at each one it prepares).
         let mut q = QueryBuilder::<Sqlite>::new("UPDATE instances SET pk = pk");
-        q.push(served_columns::set_from_values(2)).push(" FROM (");
+        q.push(served_columns::set_from_values(2, true))
+            .push(" FROM (");
         q.push_values(&columns, |mut b, (pk, c)| {
             b.push_bind(*pk);
             c.bind(&mut b);
@@ -260,6 +275,7 @@ pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
         (6, V6),
         (7, V7),
         (8, V8),
+        (9, V9),
     ] {
         if version < step {
             sqlx::raw_sql(sql).execute(&mut *tx).await?;

@@ -61,11 +61,14 @@ const NAMES: [&str; COUNT] = [
 ];
 
 /// `, launch_time_ms = v.columnN, …` for an `UPDATE … FROM (VALUES …) AS v` whose rows bind
-/// the columns ([`Columns::bind`]) from `v`'s column `first` on.
-pub(super) fn set_from_values(first: usize) -> String {
+/// the columns ([`Columns::bind`]) from `v`'s column `first` on. `options` is set only
+/// `with_options`: an index reads it (`http_tokens`, schema 9), and SQLite moves an index
+/// entry whenever an UPDATE sets a column it reads, to the same value or not.
+pub(super) fn set_from_values(first: usize, with_options: bool) -> String {
     NAMES
         .iter()
         .enumerate()
+        .filter(|(_, name)| with_options || **name != "options")
         .map(|(n, name)| format!(", {name} = v.column{}", first + n))
         .collect()
 }
@@ -129,6 +132,7 @@ fn corrupt(row: &str, column: &str) -> StoreError {
     )))
 }
 
+/// Schema 9's generated column `http_tokens` reads this bit: `(options >> 8) & 1`.
 const TOKENS_REQUIRED: i64 = 1 << 8;
 const ENDPOINT_ENABLED: i64 = 1 << 9;
 const IPV6_ENABLED: i64 = 1 << 10;
@@ -204,6 +208,11 @@ mod tests {
             }
         }
         assert_eq!(unpack(0), None, "a hop limit of 0 is never written");
+        assert_eq!(
+            TOKENS_REQUIRED,
+            1 << 8,
+            "schema 9's http_tokens reads bit 8"
+        );
         assert_eq!(unpack(1 << 12 | 1), None);
     }
 }

@@ -127,25 +127,41 @@ async fn every_filter_reads_its_index_ranges_merged_in_launch_order() {
     }
 }
 
-/// `metadata-options.state` drives through `pending_apply` by scope: `pending` through its
-/// partial index, `applied` through the scope's index, in launch order after the cursor; as
-/// another filter it is a probe of the instance's row.
+/// A filter answered from a column drives through the column's index by scope, in launch
+/// order after the cursor without a sort: `metadata-options.state` through `pending_apply`
+/// (`pending` its partial index, `applied` the scope's index), `metadata-options.http-tokens`
+/// through the packed options' generated column (schema 9). As another filter it is a probe
+/// of the instance's row.
 #[tokio::test]
-async fn the_options_state_reads_the_column_by_scope() {
+async fn column_filters_read_their_column_by_scope() {
     let mut conn = schema().await;
     let s = scope();
-    for (value, index) in [
-        ("pending", "instances_pending_scope"),
-        ("applied", "instances_scope"),
+    for (column, value, index) in [
+        (
+            &column_filters::OPTIONS_STATE,
+            "pending",
+            "instances_pending_scope",
+        ),
+        (&column_filters::OPTIONS_STATE, "applied", "instances_scope"),
+        (
+            &column_filters::HTTP_TOKENS,
+            "required",
+            "instances_tokens_scope",
+        ),
+        (
+            &column_filters::HTTP_TOKENS,
+            "optional",
+            "instances_tokens_scope",
+        ),
     ] {
         let q = query(vec![
-            f("metadata-options.state", &[value]),
+            f(column.name, &[value]),
             f("instance-type", &["t3.micro"]),
         ]);
         let driver = Driver::Column {
             index: 0,
-            column: &column_filters::OPTIONS_STATE,
-            values: column_filters::OPTIONS_STATE.matching(&q.filters[0]),
+            column,
+            values: column.matching(&q.filters[0]),
         };
         let candidates = plan(&mut conn, |qb| {
             push_candidates(qb, &driver, &q, &s, 1, 10, 6)
@@ -168,7 +184,7 @@ async fn the_options_state_reads_the_column_by_scope() {
         // Probed beside another driver.
         let q = query(vec![
             f("instance-type", &["t3.micro"]),
-            f("metadata-options.state", &[value]),
+            f(column.name, &[value]),
         ]);
         let by_type = Driver::Ranges {
             index: 0,
@@ -180,6 +196,7 @@ async fn the_options_state_reads_the_column_by_scope() {
         })
         .await;
         no_scan(&passing, value);
+        no_sort(&passing, value);
     }
 }
 

@@ -284,10 +284,13 @@ struct SaveRows<'a> {
 /// in a random place of the index), while a row rewritten with the same bytes dirties
 /// nothing: a round sets only the indexed columns one of its writes changed. A metadata
 /// host's acknowledgement set `private_ip` and so moved `instances_subnet`: one page of
-/// its two.
+/// its two. `options` is set only when it changed: its bit of the tokens drives
+/// `instances_tokens_scope` (schema 9), which a lifecycle step or an acknowledgement would
+/// otherwise move.
 #[derive(Default, Clone, Copy)]
 struct Indexed {
     private_ip: bool,
+    options: bool,
     due_ms: bool,
     pending_apply: bool,
     terminated_at_ms: bool,
@@ -297,6 +300,7 @@ impl Indexed {
     fn add(&mut self, before: &Instance, after: &Instance) {
         let due = |i: &Instance| i.transition.map(|t| t.due_ms);
         self.private_ip |= before.private_ip != after.private_ip;
+        self.options |= before.metadata != after.metadata;
         self.due_ms |= due(before) != due(after);
         self.pending_apply |= pending_apply(before) != pending_apply(after);
         self.terminated_at_ms |= before.terminated_at_ms != after.terminated_at_ms;
@@ -358,7 +362,7 @@ impl<'a> SaveRows<'a> {
         {
             q.push("UPDATE instances SET state = v.column2, doc = v.column7");
             q.push(self.moved.set());
-            q.push(served_columns::set_from_values(8));
+            q.push(served_columns::set_from_values(8, self.moved.options));
             q.push(" FROM (");
             q.push_values(chunk, |mut b, (pk, after, doc)| {
                 b.push_bind(*pk)
