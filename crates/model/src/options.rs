@@ -158,6 +158,38 @@ pub struct MetadataOptions {
 }
 
 impl MetadataOptions {
+    /// The values of the DescribeInstances filters on these options (all the
+    /// `metadata-options.*` filters but `state`, which is the instance's).
+    pub fn filter_attributes(&self) -> [(&'static str, String); 6] {
+        [
+            (
+                "metadata-options.http-tokens",
+                self.http_tokens.as_str().into(),
+            ),
+            (
+                "metadata-options.http-put-response-hop-limit",
+                self.hop_limit.get().to_string(),
+            ),
+            (
+                "metadata-options.http-endpoint",
+                self.http_endpoint.as_str().into(),
+            ),
+            // IPv4 endpoint is on whenever the endpoint is (there is no separate option).
+            (
+                "metadata-options.http-protocol-ipv4",
+                self.http_endpoint.as_str().into(),
+            ),
+            (
+                "metadata-options.http-protocol-ipv6",
+                self.http_protocol_ipv6.as_str().into(),
+            ),
+            (
+                "metadata-options.instance-metadata-tags",
+                self.instance_metadata_tags.as_str().into(),
+            ),
+        ]
+    }
+
     /// EC2's built-in defaults (the last step of the order of precedence).
     pub const BUILT_IN: MetadataOptions = MetadataOptions {
         http_tokens: HttpTokens::Optional,

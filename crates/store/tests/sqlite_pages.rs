@@ -114,6 +114,12 @@ async fn a_filtered_page_reads_what_it_returns_not_the_fleet() {
             f("metadata-options.http-tokens", &["required"]),
             f("availability-zone", &["us-west-2*"]),
         ],
+        // A field of the options every instance matches, beside the selective one.
+        vec![
+            f("metadata-options.http-endpoint", &["enabled"]),
+            f("metadata-options.http-tokens", &["required"]),
+            f("metadata-options.http-put-response-hop-limit", &["1", "2"]),
+        ],
     ] {
         let (ids, most) = pages(&s, filters.clone(), 5).await;
         assert_eq!(ids, required, "{filters:?}");
@@ -163,6 +169,14 @@ async fn a_filtered_page_reads_what_it_returns_not_the_fleet() {
     assert!(s.rows_read() - before <= bound(&[]) as u64);
     // A filter nothing matches reads next to nothing.
     let (ids, most) = pages(&s, vec![f("instance-type", &["t2.nano", "c5.*"])], 5).await;
+    assert!(ids.is_empty());
+    assert!(most <= 8, "{most}");
+    let (ids, most) = pages(
+        &s,
+        vec![f("metadata-options.http-put-response-hop-limit", &["2"])],
+        5,
+    )
+    .await;
     assert!(ids.is_empty());
     assert!(most <= 8, "{most}");
     // Another account's scope reads none of these instances.
@@ -243,7 +257,7 @@ async fn a_page_of_pending_instances_reads_what_it_returns() {
 /// Turn a store of this version back into one of schema version 4: attributes without
 /// their scope, indexed by `(name, value, pk)`, no `scopes`, no DescribeTags indexes (and
 /// no compact served columns, schema 6's; `metadata-options.http-tokens` as filter rows, not
-/// schema 9's column).
+/// schema 9's packed options: the other rows schema 9 removes are not made again).
 async fn as_version_4(path: &std::path::Path) {
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
@@ -259,8 +273,7 @@ async fn as_version_4(path: &std::path::Path) {
          DROP TABLE scopes;
          DROP INDEX tags_key;
          DROP INDEX tags_type;
-         DROP INDEX instances_tokens_scope;
-         ALTER TABLE instances DROP COLUMN http_tokens;
+         DROP INDEX instances_options_scope;
          ALTER TABLE instances DROP COLUMN launch_time_ms;
          ALTER TABLE instances DROP COLUMN options;
          ALTER TABLE instances DROP COLUMN options_generation;

@@ -161,8 +161,7 @@ async fn a_store_of_schema_5_opens_with_its_served_columns_filled() {
     };
     sql(
         &path,
-        "DROP INDEX instances_tokens_scope;
-         ALTER TABLE instances DROP COLUMN http_tokens;
+        "DROP INDEX instances_options_scope;
          INSERT INTO instance_attrs (pk, scope, name, value)
              SELECT pk, (SELECT id FROM scopes s WHERE s.account = i.account AND s.region = i.region),
                  'metadata-options.http-tokens',

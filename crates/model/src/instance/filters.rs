@@ -6,7 +6,6 @@ impl Instance {
     /// The values of a DescribeInstances filter attribute for this instance (see
     /// `filter::INSTANCE_FILTERS`). Tags are `tag:KEY` = value and `tag-key` = key.
     pub fn filter_attributes(&self) -> Vec<(String, String)> {
-        let m = &self.metadata;
         let mut out: Vec<(String, String)> = [
             ("instance-id", self.instance_id.clone()),
             ("instance-state-name", self.state.as_str().to_string()),
@@ -21,31 +20,6 @@ impl Instance {
             ("owner-id", self.scope.account.clone()),
             ("architecture", self.architecture().to_string()),
             (
-                "metadata-options.http-tokens",
-                m.http_tokens.as_str().to_string(),
-            ),
-            (
-                "metadata-options.http-put-response-hop-limit",
-                m.hop_limit.get().to_string(),
-            ),
-            (
-                "metadata-options.http-endpoint",
-                m.http_endpoint.as_str().to_string(),
-            ),
-            // IPv4 endpoint is on whenever the endpoint is (there is no separate option).
-            (
-                "metadata-options.http-protocol-ipv4",
-                m.http_endpoint.as_str().to_string(),
-            ),
-            (
-                "metadata-options.http-protocol-ipv6",
-                m.http_protocol_ipv6.as_str().to_string(),
-            ),
-            (
-                "metadata-options.instance-metadata-tags",
-                m.instance_metadata_tags.as_str().to_string(),
-            ),
-            (
                 "metadata-options.state",
                 self.options_state().as_str().to_string(),
             ),
@@ -53,6 +27,12 @@ impl Instance {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        out.extend(
+            self.metadata
+                .filter_attributes()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v)),
+        );
         if let Some(k) = &self.key_name {
             out.push(("key-name".into(), k.clone()));
         }

@@ -10,42 +10,111 @@
 //! (`instances_pending_scope`, schema 8), so a page of pending instances still reads what
 //! it returns.
 //!
-//! `metadata-options.http-tokens` is the filter of an IMDSv2 migration, and requiring tokens
-//! is its modification: as rows it cost three random pages of `instance_attrs` per
-//! modification. The generated column `http_tokens` reads the bit of the packed `options`
-//! (schema 9), with an index by scope in launch order for either value.
+//! The other `metadata-options.*` filters are fields of the packed `options`
+//! (`served_columns::pack`), which every write keeps and an index by scope holds
+//! (`instances_options_scope`, schema 9): a scope holds few distinct packed values, so a
+//! page looks them up (one index seek each), keeps those whose field the filter matches, and
+//! reads their ranges merged in launch order. As rows of `instance_attrs` they were six of
+//! an instance's ~19 (twelve b-tree entries a launch), and requiring IMDSv2 rewrote the
+//! instance's leaf of their primary key and moved an entry of `instance_attrs_scope`: three
+//! random pages and two statements per modification, where the options' index moves one
+//! entry, written by the row's own UPDATE.
 //!
 //! `instance-id` is the row's own `instance_id`, whose unique index finds exact values
-//! (`pages::Driver::Ids`). As rows its values, random, went to a random leaf of
-//! `instance_attrs_scope` for every instance launched: at a million instances, a launch of a
-//! thousand dirtied most of a thousand leaves, beside the unique index's own.
+//! (`pages::Driver::Ids`): its filter rows were one more entry per instance launched.
 
 use model::filter::{self, Filter};
+
+/// The values a column filter's column holds, as the filter names them.
+#[derive(Debug, PartialEq, Eq)]
+enum Values {
+    /// Each text stands for one value.
+    Named(&'static [(&'static str, i64)]),
+    /// The integers `low..=high`, named in decimal.
+    Decimal { low: i64, high: i64 },
+}
 
 /// A filter answered from a column: each of its values stands for one value of the column.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ColumnFilter {
     pub name: &'static str,
+    /// An SQL expression of an `instances` row, unqualified (a page's statements read one
+    /// `instances`, and `instance_attrs` has no such column).
     pub column: &'static str,
-    values: &'static [(&'static str, i64)],
+    values: Values,
+    /// For a field of the packed options: its shift and mask. Such a filter drives through
+    /// the packed values the scope holds, not through `column`.
+    packed: Option<(u32, i64)>,
 }
 
 /// `metadata-options.state` (`pending` | `applied`): `instances.pending_apply`.
 pub const OPTIONS_STATE: ColumnFilter = ColumnFilter {
     name: "metadata-options.state",
     column: "pending_apply",
-    values: &[("pending", 1), ("applied", 0)],
+    values: Values::Named(&[("pending", 1), ("applied", 0)]),
+    packed: None,
 };
 
-/// `metadata-options.http-tokens` (`optional` | `required`): `instances.http_tokens`, the
-/// packed options' bit (`served_columns::pack`).
+/// `metadata-options.http-tokens` (`optional` | `required`): bit 8 of the packed options.
 pub const HTTP_TOKENS: ColumnFilter = ColumnFilter {
     name: "metadata-options.http-tokens",
-    column: "http_tokens",
-    values: &[("optional", 0), ("required", 1)],
+    column: "((options >> 8) & 1)",
+    values: Values::Named(&[("optional", 0), ("required", 1)]),
+    packed: Some((8, 1)),
 };
 
-const ALL: [&ColumnFilter; 2] = [&OPTIONS_STATE, &HTTP_TOKENS];
+/// A filter of an `enabled` | `disabled` bit of the packed options; `column` reads it.
+const fn switch(name: &'static str, column: &'static str, bit: u32) -> ColumnFilter {
+    ColumnFilter {
+        name,
+        column,
+        values: Values::Named(&[("disabled", 0), ("enabled", 1)]),
+        packed: Some((bit, 1)),
+    }
+}
+
+/// `metadata-options.http-endpoint`: bit 9.
+pub const HTTP_ENDPOINT: ColumnFilter =
+    switch("metadata-options.http-endpoint", "((options >> 9) & 1)", 9);
+
+/// `metadata-options.http-protocol-ipv4`: the endpoint's bit (IPv4 is on whenever the
+/// endpoint is; there is no option of its own, `MetadataOptions::filter_attributes`).
+pub const HTTP_PROTOCOL_IPV4: ColumnFilter = ColumnFilter {
+    name: "metadata-options.http-protocol-ipv4",
+    ..HTTP_ENDPOINT
+};
+
+/// `metadata-options.http-protocol-ipv6`: bit 10.
+pub const HTTP_PROTOCOL_IPV6: ColumnFilter = switch(
+    "metadata-options.http-protocol-ipv6",
+    "((options >> 10) & 1)",
+    10,
+);
+
+/// `metadata-options.instance-metadata-tags`: bit 11.
+pub const INSTANCE_METADATA_TAGS: ColumnFilter = switch(
+    "metadata-options.instance-metadata-tags",
+    "((options >> 11) & 1)",
+    11,
+);
+
+/// `metadata-options.http-put-response-hop-limit` (1 to 64): the low byte.
+pub const HOP_LIMIT: ColumnFilter = ColumnFilter {
+    name: "metadata-options.http-put-response-hop-limit",
+    column: "(options & 255)",
+    values: Values::Decimal { low: 1, high: 64 },
+    packed: Some((0, 255)),
+};
+
+const ALL: [&ColumnFilter; 7] = [
+    &OPTIONS_STATE,
+    &HTTP_TOKENS,
+    &HTTP_ENDPOINT,
+    &HTTP_PROTOCOL_IPV4,
+    &HTTP_PROTOCOL_IPV6,
+    &INSTANCE_METADATA_TAGS,
+    &HOP_LIMIT,
+];
 
 /// The column filter of this name, if it is one.
 pub fn of(name: &str) -> Option<&'static ColumnFilter> {
@@ -65,17 +134,45 @@ impl ColumnFilter {
     /// The column's values that `f`'s values match (exact, or with EC2's wildcards), in
     /// order and once each.
     pub fn matching(&self, f: &Filter) -> Vec<i64> {
-        self.values
-            .iter()
-            .filter(|(text, _)| f.values.iter().any(|v| filter::matches(v, text)))
-            .map(|(_, column)| *column)
-            .collect()
+        let named = |text: &str| f.values.iter().any(|v| filter::matches(v, text));
+        match self.values {
+            Values::Named(values) => values
+                .iter()
+                .filter(|(text, _)| named(text))
+                .map(|(_, column)| *column)
+                .collect(),
+            Values::Decimal { low, high } => {
+                (low..=high).filter(|n| named(&n.to_string())).collect()
+            }
+        }
     }
 
     /// Whether `values` (from [`ColumnFilter::matching`]) are every value the column holds:
     /// the filter matches every instance.
     pub fn matches_all(&self, values: &[i64]) -> bool {
-        values.len() == self.values.len()
+        let all = match self.values {
+            Values::Named(values) => values.len(),
+            Values::Decimal { low, high } => (high - low + 1) as usize,
+        };
+        values.len() == all
+    }
+
+    /// Whether the filter reads a field of the packed options (and drives by them).
+    pub fn is_packed(&self) -> bool {
+        self.packed.is_some()
+    }
+
+    /// Of these packed options values, those whose field is one of `values` (from
+    /// [`ColumnFilter::matching`]); none for a filter of another column.
+    pub fn packed_matching(&self, packed: &[i64], values: &[i64]) -> Vec<i64> {
+        let Some((shift, mask)) = self.packed else {
+            return Vec::new();
+        };
+        packed
+            .iter()
+            .copied()
+            .filter(|p| values.contains(&((p >> shift) & mask)))
+            .collect()
     }
 }
 
@@ -109,22 +206,78 @@ mod tests {
         assert!(!OPTIONS_STATE.matches_all(&OPTIONS_STATE.matching(&f(&["p*"]))));
     }
 
-    #[test]
-    fn tokens_stand_for_the_packed_bit_as_the_model_names_them() {
-        use model::options::HttpTokens;
-        let filter = |values: &[&str]| Filter {
-            name: HTTP_TOKENS.name.into(),
-            values: values.iter().map(|v| v.to_string()).collect(),
+    /// Every option set, packed: each packed filter matches the text the model gives its
+    /// attribute and no other value, from the packed integer as a page looks it up and from
+    /// the column's SQL expression as a page probes it.
+    #[tokio::test]
+    async fn packed_filters_read_the_fields_the_model_names() {
+        use crate::sqlite::served_columns::pack;
+        use model::options::*;
+        use sqlx::{Connection, SqliteConnection};
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        let mut sets = Vec::new();
+        for tokens in [HttpTokens::Optional, HttpTokens::Required] {
+            for hop in [1, 2, 64] {
+                for e in [HttpEndpoint::Enabled, HttpEndpoint::Disabled] {
+                    for v6 in [HttpProtocolIpv6::Enabled, HttpProtocolIpv6::Disabled] {
+                        for t in [
+                            InstanceMetadataTags::Enabled,
+                            InstanceMetadataTags::Disabled,
+                        ] {
+                            sets.push(MetadataOptions {
+                                http_tokens: tokens,
+                                hop_limit: HopLimit::new(hop).unwrap(),
+                                http_endpoint: e,
+                                http_protocol_ipv6: v6,
+                                instance_metadata_tags: t,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let filter = |name: &str, value: &str| Filter {
+            name: name.into(),
+            values: vec![value.into()],
         };
+        for o in sets {
+            let p = pack(o);
+            let attrs = o.filter_attributes();
+            assert_eq!(
+                ALL.iter().filter(|c| c.is_packed()).count(),
+                attrs.len(),
+                "a packed filter for each attribute of the options"
+            );
+            for (name, text) in attrs {
+                let c = of(name).unwrap_or_else(|| panic!("{name} is a column filter"));
+                assert!(!kept_as_rows(name));
+                let values = c.matching(&filter(name, &text));
+                assert_eq!(c.packed_matching(&[p], &values), vec![p], "{name}={text}");
+                for other in ["enabled", "disabled", "optional", "required", "1", "3"] {
+                    if other != text {
+                        let values = c.matching(&filter(name, other));
+                        assert!(
+                            c.packed_matching(&[p], &values).is_empty(),
+                            "{name}={other}"
+                        );
+                    }
+                }
+                let field: i64 =
+                    sqlx::query_scalar(&format!("SELECT {} FROM (SELECT ? AS options)", c.column))
+                        .bind(p)
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap();
+                assert_eq!(values, vec![field], "{name}: {}", c.column);
+            }
+        }
+        assert!(HOP_LIMIT.matches_all(&HOP_LIMIT.matching(&filter(HOP_LIMIT.name, "*"))));
         assert_eq!(
-            (HttpTokens::Optional.as_str(), HttpTokens::Required.as_str()),
-            ("optional", "required")
+            HOP_LIMIT.matching(&filter(HOP_LIMIT.name, "6?")),
+            (60..=64).collect::<Vec<_>>()
         );
-        assert_eq!(HTTP_TOKENS.matching(&filter(&["required"])), vec![1]);
-        assert_eq!(HTTP_TOKENS.matching(&filter(&["optional"])), vec![0]);
-        assert!(HTTP_TOKENS.matches_all(&HTTP_TOKENS.matching(&filter(&["*"]))));
-        assert!(!kept_as_rows("metadata-options.http-tokens"));
-        assert!(kept_as_rows("metadata-options.http-endpoint"));
+        assert!(!OPTIONS_STATE.is_packed());
         assert!(!kept_as_rows("instance-id"));
+        assert!(kept_as_rows("instance-type"));
     }
 }

@@ -15,9 +15,11 @@
 //! page is full), and a wildcard value that matches too many distinct values to list
 //! ([`Driver::Scan`]).
 //!
-//! Filters answered from a column of `instances` (`column_filters`: `metadata-options.state`,
-//! `metadata-options.http-tokens`) drive through the column's index by scope
-//! ([`Driver::Column`]) and are probed on the instance's row. `instance-id` is the row's own
+//! Filters answered from a column of `instances` (`column_filters`) drive through the
+//! column's index by scope (`metadata-options.state`, [`Driver::Column`]) or, for a field of
+//! the packed options, through the ranges of the packed values the scope holds that the
+//! filter matches ([`Driver::Packed`]: a scope holds few, looked up one index seek each);
+//! either is probed on the instance's row. `instance-id` is the row's own
 //! id: exact values drive as the ids a request names ([`Driver::Ids`], the unique index);
 //! a wildcard value is probed on the row (a page with no other filter to drive reads the
 //! scope until it is full).
@@ -69,8 +71,40 @@ enum Driver<'q> {
         column: &'static ColumnFilter,
         values: Vec<i64>,
     },
+    /// A filter of a field of the packed options (`filters[index]`): the scope's instances
+    /// whose packed options are one of these values (those of the scope's the filter
+    /// matches), one range of `instances_options_scope` each, merged by SQLite.
+    Packed { index: usize, values: Vec<i64> },
     /// No filter: the scope's instances in launch order.
     Scope,
+}
+
+/// The distinct packed options the scope's instances hold, in order, one index seek each;
+/// `None` past [`MAX_SEEKS`] of them.
+async fn packed_options(
+    conn: &mut SqliteConnection,
+    read: &AtomicU64,
+    scope: &Scope,
+) -> Result<Option<Vec<i64>>> {
+    let mut out: Vec<i64> = Vec::new();
+    loop {
+        if out.len() == MAX_SEEKS {
+            return Ok(None);
+        }
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT options FROM instances WHERE account = ? AND region = ? AND options > ? ORDER BY options LIMIT 1",
+        )
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .bind(out.last().copied().unwrap_or(i64::MIN))
+        .fetch_optional(&mut *conn)
+        .await?;
+        read.fetch_add(1, Ordering::Relaxed);
+        match next {
+            Some(v) => out.push(v),
+            None => return Ok(Some(out)),
+        }
+    }
 }
 
 /// The scope's id in `scopes` (none when no instance of the scope was ever written).
@@ -175,49 +209,39 @@ async fn bounded_count(
     Ok(n as usize)
 }
 
-/// How many of the scope's instances hold one of these values of a column, counted up to
-/// `cap`.
+/// How many of the scope's instances hold one of these values of `column` (an expression
+/// of the row), counted up to `cap`.
 async fn bounded_column_count(
     conn: &mut SqliteConnection,
     read: &AtomicU64,
     scope: &Scope,
-    column: &ColumnFilter,
+    column: &str,
     values: &[i64],
     cap: usize,
 ) -> Result<usize> {
     let mut qb =
         QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (SELECT 1 FROM instances WHERE ");
-    push_column_scope(&mut qb, scope, column, values);
+    push_scope(&mut qb, scope);
+    qb.push(" AND ");
+    push_column_values(&mut qb, column, values);
     qb.push(" LIMIT ").push_bind(cap as i64).push(")");
     let n: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
     read.fetch_add(n as u64, Ordering::Relaxed);
     Ok(n as usize)
 }
 
-/// `account = … AND region = … AND column = v` (or `IN (…)`): one value compared with `=`,
-/// so that SQLite may use the column's partial index.
-fn push_column_scope(
-    qb: &mut QueryBuilder<'_, Sqlite>,
-    scope: &Scope,
-    column: &ColumnFilter,
-    values: &[i64],
-) {
+/// `account = … AND region = …` of the instances' row.
+fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: &Scope) {
     qb.push("account = ")
         .push_bind(scope.account.clone())
         .push(" AND region = ")
-        .push_bind(scope.region.clone())
-        .push(" AND ");
-    push_column_values(qb, "", column, values);
+        .push_bind(scope.region.clone());
 }
 
-/// `{table}column = v`, or `IN (…)` for several values.
-fn push_column_values(
-    qb: &mut QueryBuilder<'_, Sqlite>,
-    table: &str,
-    column: &ColumnFilter,
-    values: &[i64],
-) {
-    qb.push(table).push(column.column);
+/// `column = v`, or `IN (…)` for several values (`column` an expression of the row,
+/// unqualified: one value compared with `=` lets SQLite use a partial index).
+fn push_column_values(qb: &mut QueryBuilder<'_, Sqlite>, column: &str, values: &[i64]) {
+    qb.push(column);
     if let [one] = values {
         qb.push(" = ").push_bind(*one);
     } else {
@@ -254,6 +278,8 @@ async fn choose<'q>(
     let mut ranges = Vec::new();
     let mut scan = None;
     let mut named = None;
+    // The scope's distinct packed options, looked up for the first filter of them.
+    let mut packed: Option<Option<Vec<i64>>> = None;
     for (index, f) in q.filters.iter().enumerate() {
         if f.name == column_filters::INSTANCE_ID {
             // Exact ids (none escaped) drive as named ids: at most one row each.
@@ -273,6 +299,23 @@ async fn choose<'q>(
             }
             if column.matches_all(&values) {
                 // Every instance holds one of the values: nothing to drive by.
+                continue;
+            }
+            if column.is_packed() {
+                if packed.is_none() {
+                    packed = Some(packed_options(conn, read, scope).await?);
+                }
+                // Past MAX_SEEKS distinct options the filter is only probed.
+                let Some(Some(present)) = &packed else {
+                    continue;
+                };
+                let values = column.packed_matching(present, &values);
+                if values.is_empty() {
+                    return Ok(None);
+                }
+                if values.len() < present.len() && values.len() <= MAX_RANGES {
+                    ranges.push(Driver::Packed { index, values });
+                }
                 continue;
             }
             ranges.push(Driver::Column {
@@ -307,7 +350,10 @@ async fn choose<'q>(
                     bounded_count(conn, read, scope_id, name, values, cap).await?
                 }
                 Driver::Column { column, values, .. } => {
-                    bounded_column_count(conn, read, scope, column, values, cap).await?
+                    bounded_column_count(conn, read, scope, column.column, values, cap).await?
+                }
+                Driver::Packed { values, .. } => {
+                    bounded_column_count(conn, read, scope, "options", values, cap).await?
                 }
                 Driver::Ids(_) | Driver::Scan { .. } | Driver::Scope => continue,
             };
@@ -377,16 +423,28 @@ fn push_candidates(
         }
         Driver::Column { column, values, .. } => {
             qb.push("SELECT pk FROM instances WHERE ");
-            push_column_scope(qb, scope, column, values);
+            push_scope(qb, scope);
+            qb.push(" AND ");
+            push_column_values(qb, column.column, values);
             qb.push(" AND pk > ").push_bind(after);
         }
+        Driver::Packed { values, .. } => {
+            for (n, v) in values.iter().enumerate() {
+                if n > 0 {
+                    qb.push(" UNION ");
+                }
+                qb.push("SELECT pk FROM instances WHERE ");
+                push_scope(qb, scope);
+                qb.push(" AND options = ")
+                    .push_bind(*v)
+                    .push(" AND pk > ")
+                    .push_bind(after);
+            }
+        }
         Driver::Scope => {
-            qb.push("SELECT pk FROM instances WHERE account = ")
-                .push_bind(scope.account.clone())
-                .push(" AND region = ")
-                .push_bind(scope.region.clone())
-                .push(" AND pk > ")
-                .push_bind(after);
+            qb.push("SELECT pk FROM instances WHERE ");
+            push_scope(qb, scope);
+            qb.push(" AND pk > ").push_bind(after);
         }
     }
     qb.push(" ORDER BY pk LIMIT ").push_bind(chunk as i64);
@@ -420,7 +478,8 @@ fn push_passing(
     let driven = match driver {
         Driver::Ranges { index, .. }
         | Driver::Scan { index, .. }
-        | Driver::Column { index, .. } => Some(*index),
+        | Driver::Column { index, .. }
+        | Driver::Packed { index, .. } => Some(*index),
         Driver::Ids(_) | Driver::Scope => None,
     };
     for (n, f) in q.filters.iter().enumerate() {
@@ -429,7 +488,7 @@ fn push_passing(
         }
         if let Some(column) = column_filters::of(&f.name) {
             qb.push(" AND ");
-            push_column_values(qb, "i.", column, &column.matching(f));
+            push_column_values(qb, column.column, &column.matching(f));
             continue;
         }
         if f.name == column_filters::INSTANCE_ID {

@@ -196,18 +196,16 @@ CREATE INDEX instances_pending_scope ON instances(account, region, pk) WHERE pen
 DELETE FROM instance_attrs WHERE name = 'metadata-options.state';
 "#;
 
-/// Version 9: `metadata-options.http-tokens` is answered from the packed `options`
-/// (`sqlite::column_filters`), through a generated column (`served_columns::TOKENS_REQUIRED`,
-/// bit 8) and its index by scope in launch order; its filter rows go. Requiring IMDSv2 moved
-/// an instance's rows out of one value's range of `instance_attrs_scope` and into the
-/// other's, and rewrote its primary-key leaf: three random pages and two statements per
-/// modification; an entry of the new index is two pages, written by the row's own UPDATE.
-/// `instance-id` is answered from the row's unique `instance_id`: its rows go too (a random
-/// leaf of `instance_attrs_scope` for each instance launched).
+/// Version 9: the `metadata-options.*` filters but `state` are answered from the packed
+/// `options` (`sqlite::column_filters`), through its index by scope in launch order, and
+/// `instance-id` from the row's unique `instance_id`: their filter rows go (seven of an
+/// instance's ~19; requiring IMDSv2 moved two of their entries, three random pages).
 const V9: &str = r#"
-ALTER TABLE instances ADD COLUMN http_tokens INTEGER GENERATED ALWAYS AS ((options >> 8) & 1) VIRTUAL;
-CREATE INDEX instances_tokens_scope ON instances(account, region, http_tokens, pk);
-DELETE FROM instance_attrs WHERE name IN ('metadata-options.http-tokens', 'instance-id');
+CREATE INDEX instances_options_scope ON instances(account, region, options, pk);
+DELETE FROM instance_attrs WHERE name IN ('metadata-options.http-tokens',
+    'metadata-options.http-put-response-hop-limit', 'metadata-options.http-endpoint',
+    'metadata-options.http-protocol-ipv4', 'metadata-options.http-protocol-ipv6',
+    'metadata-options.instance-metadata-tags', 'instance-id');
 "#;
 
 /// Instances read (and rewritten) at a time when filling version 6's columns.

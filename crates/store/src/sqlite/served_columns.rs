@@ -62,7 +62,7 @@ const NAMES: [&str; COUNT] = [
 
 /// `, launch_time_ms = v.columnN, …` for an `UPDATE … FROM (VALUES …) AS v` whose rows bind
 /// the columns ([`Columns::bind`]) from `v`'s column `first` on. `options` is set only
-/// `with_options`: an index reads it (`http_tokens`, schema 9), and SQLite moves an index
+/// `with_options`: an index holds it (`instances_options_scope`, schema 9), and SQLite moves an index
 /// entry whenever an UPDATE sets a column it reads, to the same value or not.
 pub(super) fn set_from_values(first: usize, with_options: bool) -> String {
     NAMES
@@ -132,7 +132,7 @@ fn corrupt(row: &str, column: &str) -> StoreError {
     )))
 }
 
-/// Schema 9's generated column `http_tokens` reads this bit: `(options >> 8) & 1`.
+/// The bits `column_filters` reads (it tests that they read what the model names).
 const TOKENS_REQUIRED: i64 = 1 << 8;
 const ENDPOINT_ENABLED: i64 = 1 << 9;
 const IPV6_ENABLED: i64 = 1 << 10;

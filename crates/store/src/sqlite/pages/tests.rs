@@ -129,9 +129,9 @@ async fn every_filter_reads_its_index_ranges_merged_in_launch_order() {
 
 /// A filter answered from a column drives through the column's index by scope, in launch
 /// order after the cursor without a sort: `metadata-options.state` through `pending_apply`
-/// (`pending` its partial index, `applied` the scope's index), `metadata-options.http-tokens`
-/// through the packed options' generated column (schema 9). As another filter it is a probe
-/// of the instance's row.
+/// (`pending` its partial index, `applied` the scope's index), a field of the packed options
+/// through the ranges of the packed values it matches (`instances_options_scope`, schema 9),
+/// merged. As another filter it is a probe of the instance's row.
 #[tokio::test]
 async fn column_filters_read_their_column_by_scope() {
     let mut conn = schema().await;
@@ -146,22 +146,26 @@ async fn column_filters_read_their_column_by_scope() {
         (
             &column_filters::HTTP_TOKENS,
             "required",
-            "instances_tokens_scope",
+            "instances_options_scope",
         ),
-        (
-            &column_filters::HTTP_TOKENS,
-            "optional",
-            "instances_tokens_scope",
-        ),
+        (&column_filters::HOP_LIMIT, "2", "instances_options_scope"),
     ] {
         let q = query(vec![
             f(column.name, &[value]),
             f("instance-type", &["t3.micro"]),
         ]);
-        let driver = Driver::Column {
-            index: 0,
-            column,
-            values: column.matching(&q.filters[0]),
+        let driver = if column.is_packed() {
+            // Two packed values the scope holds that the filter matches.
+            Driver::Packed {
+                index: 0,
+                values: vec![0x102, 0x302],
+            }
+        } else {
+            Driver::Column {
+                index: 0,
+                column,
+                values: column.matching(&q.filters[0]),
+            }
         };
         let candidates = plan(&mut conn, |qb| {
             push_candidates(qb, &driver, &q, &s, 1, 10, 6)

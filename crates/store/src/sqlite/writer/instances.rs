@@ -284,9 +284,8 @@ struct SaveRows<'a> {
 /// in a random place of the index), while a row rewritten with the same bytes dirties
 /// nothing: a round sets only the indexed columns one of its writes changed. A metadata
 /// host's acknowledgement set `private_ip` and so moved `instances_subnet`: one page of
-/// its two. `options` is set only when it changed: its bit of the tokens drives
-/// `instances_tokens_scope` (schema 9), which a lifecycle step or an acknowledgement would
-/// otherwise move.
+/// its two. `options` is set only when it changed: `instances_options_scope` holds it
+/// (schema 9), which a lifecycle step or an acknowledgement would otherwise move.
 #[derive(Default, Clone, Copy)]
 struct Indexed {
     private_ip: bool,
