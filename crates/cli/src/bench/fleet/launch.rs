@@ -42,23 +42,32 @@ fn call(n: usize, call: usize) -> (usize, bool) {
 /// Instances a subnet made by [`subnets_for`] takes (a `/16` has 65,531 usable addresses).
 const PER_SUBNET: usize = 60_000;
 
-/// Fleets larger than this do not fit the Region's default subnets (six `/20`s, 4,091
-/// addresses each) and get subnets of their own.
-const DEFAULT_SUBNETS_HOLD: usize = 20_000;
+/// A launch without a subnet goes, call by call, to a default subnet EC2 picks (imds: one
+/// at random among the Region's, whatever room it has left; `actions::launch`), one `/20` of
+/// 4,091 addresses each: only a fleet that fits in one of them is sure to launch there.
+/// (Up to 20,000 went to the default subnets before: 15,000 and 20,000 failed with
+/// `InsufficientFreeAddressesInSubnet` when calls piled up in one.)
+const DEFAULT_SUBNET_HOLDS: usize = 4_000;
 
-/// The subnets a fleet of `n` is launched into: none (the default subnet) when it fits the
-/// default subnets, else one VPC `10.K.0.0/16` with one `/16` subnet per 60,000 instances.
+/// How many subnets of its own a fleet of `n` is launched into (none: the default subnets).
+fn own_subnets(n: usize) -> usize {
+    if n <= DEFAULT_SUBNET_HOLDS {
+        0
+    } else {
+        n.div_ceil(PER_SUBNET)
+    }
+}
+
+/// The subnets a fleet of `n` is launched into: none (the default subnets) when it fits one
+/// default subnet, else one VPC `10.K.0.0/16` with one `/16` subnet per 60,000 instances.
 pub async fn subnets_for(
     api: SocketAddr,
     signer: &Signer,
     n: usize,
 ) -> Result<Vec<String>, String> {
-    if n <= DEFAULT_SUBNETS_HOLD {
-        return Ok(Vec::new());
-    }
     let mut client = Client::new(api);
     let mut subnets = Vec::new();
-    for k in 0..n.div_ceil(PER_SUBNET) {
+    for k in 0..own_subnets(n) {
         let cidr = encode(&format!("10.{k}.0.0/16"));
         let vpc = client
             .ec2(signer, &format!("Action=CreateVpc&CidrBlock={cidr}"))
@@ -162,5 +171,20 @@ mod tests {
         assert_eq!(call(2500, 0), (1000, true));
         assert_eq!(call(2500, 1), (1000, false));
         assert_eq!(call(2500, 2), (500, true));
+    }
+
+    /// A fleet larger than one default subnet gets subnets of its own: the default subnets
+    /// are picked at random, call by call.
+    #[test]
+    fn a_fleet_larger_than_a_default_subnet_gets_its_own() {
+        let vpc = model::catalogue::default_vpc("us-east-1");
+        assert!(vpc
+            .subnets
+            .iter()
+            .all(|s| s.cidr.usable_count() >= DEFAULT_SUBNET_HOLDS as u64));
+        assert_eq!(own_subnets(DEFAULT_SUBNET_HOLDS), 0);
+        assert_eq!(own_subnets(10_000), 1);
+        assert_eq!(own_subnets(15_000), 1);
+        assert_eq!(own_subnets(1_000_000), 17);
     }
 }
