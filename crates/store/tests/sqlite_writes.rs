@@ -296,8 +296,8 @@ async fn acknowledgements_write_their_rows_and_no_index_they_leave_alone() {
     s.close().await;
 }
 
-/// Requiring IMDSv2 rewrites the instance's row and moves its entry of the tokens' index
-/// (`instances_tokens_scope`, schema 9) and of the pending ones: as filter rows of
+/// Requiring IMDSv2 rewrites the instance's row and moves its entry of the options' index
+/// (`instances_options_scope`, schema 9) and of the pending ones: as filter rows of
 /// `instance_attrs` it also rewrote the instance's leaf of their primary key and moved an
 /// entry of `instance_attrs_scope`, about twice as many pages as the rows.
 #[tokio::test]
@@ -309,8 +309,8 @@ async fn requiring_tokens_writes_the_rows_and_an_index_entry_each() {
     let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
     assert_eq!(require_tokens(&s, &spread).await.len(), 50);
     let frames = current_frames(&d.0.join("db-wal"));
-    // 50 row pages, the optional range's ~30 leaves of the tokens' index, a few of the
-    // required range, the pending indexes and the feed.
+    // 50 row pages, the ~30 leaves of the options' index the optional instances' entries
+    // leave, a few where the required ones go, the pending indexes and the feed.
     assert!(
         (50..=95).contains(&frames),
         "50 modifications wrote {frames} pages"

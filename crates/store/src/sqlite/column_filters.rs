@@ -23,7 +23,9 @@
 //! `instance-id` is the row's own `instance_id`, whose unique index finds exact values
 //! (`pages::Driver::Ids`): its filter rows were one more entry per instance launched.
 
+use super::served_columns;
 use model::filter::{self, Filter};
+use std::borrow::Cow;
 
 /// The values a column filter's column holds, as the filter names them.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,13 +40,12 @@ enum Values {
 #[derive(Debug, PartialEq, Eq)]
 pub struct ColumnFilter {
     pub name: &'static str,
-    /// An SQL expression of an `instances` row, unqualified (a page's statements read one
-    /// `instances`, and `instance_attrs` has no such column).
-    pub column: &'static str,
+    /// The column of `instances` it reads; for a field of the packed options, `options`.
+    column: &'static str,
     values: Values,
-    /// For a field of the packed options: its shift and mask. Such a filter drives through
-    /// the packed values the scope holds, not through `column`.
-    packed: Option<(u32, i64)>,
+    /// For a field of the packed options: its mask (`served_columns`). Such a filter drives
+    /// through the packed values the scope holds, not through [`ColumnFilter::column`].
+    packed: Option<i64>,
 }
 
 /// `metadata-options.state` (`pending` | `applied`): `instances.pending_apply`.
@@ -55,27 +56,32 @@ pub const OPTIONS_STATE: ColumnFilter = ColumnFilter {
     packed: None,
 };
 
-/// `metadata-options.http-tokens` (`optional` | `required`): bit 8 of the packed options.
-pub const HTTP_TOKENS: ColumnFilter = ColumnFilter {
-    name: "metadata-options.http-tokens",
-    column: "((options >> 8) & 1)",
-    values: Values::Named(&[("optional", 0), ("required", 1)]),
-    packed: Some((8, 1)),
-};
-
-/// A filter of an `enabled` | `disabled` bit of the packed options; `column` reads it.
-const fn switch(name: &'static str, column: &'static str, bit: u32) -> ColumnFilter {
+/// A filter of a field of the packed options.
+const fn packed(name: &'static str, mask: i64, values: Values) -> ColumnFilter {
     ColumnFilter {
         name,
-        column,
-        values: Values::Named(&[("disabled", 0), ("enabled", 1)]),
-        packed: Some((bit, 1)),
+        column: "options",
+        values,
+        packed: Some(mask),
     }
 }
 
-/// `metadata-options.http-endpoint`: bit 9.
-pub const HTTP_ENDPOINT: ColumnFilter =
-    switch("metadata-options.http-endpoint", "((options >> 9) & 1)", 9);
+/// `enabled` | `disabled`, as a bit.
+const SWITCH: Values = Values::Named(&[("disabled", 0), ("enabled", 1)]);
+
+/// `metadata-options.http-tokens` (`optional` | `required`).
+pub const HTTP_TOKENS: ColumnFilter = packed(
+    "metadata-options.http-tokens",
+    served_columns::TOKENS_REQUIRED,
+    Values::Named(&[("optional", 0), ("required", 1)]),
+);
+
+/// `metadata-options.http-endpoint`.
+pub const HTTP_ENDPOINT: ColumnFilter = packed(
+    "metadata-options.http-endpoint",
+    served_columns::ENDPOINT_ENABLED,
+    SWITCH,
+);
 
 /// `metadata-options.http-protocol-ipv4`: the endpoint's bit (IPv4 is on whenever the
 /// endpoint is; there is no option of its own, `MetadataOptions::filter_attributes`).
@@ -84,27 +90,26 @@ pub const HTTP_PROTOCOL_IPV4: ColumnFilter = ColumnFilter {
     ..HTTP_ENDPOINT
 };
 
-/// `metadata-options.http-protocol-ipv6`: bit 10.
-pub const HTTP_PROTOCOL_IPV6: ColumnFilter = switch(
+/// `metadata-options.http-protocol-ipv6`.
+pub const HTTP_PROTOCOL_IPV6: ColumnFilter = packed(
     "metadata-options.http-protocol-ipv6",
-    "((options >> 10) & 1)",
-    10,
+    served_columns::IPV6_ENABLED,
+    SWITCH,
 );
 
-/// `metadata-options.instance-metadata-tags`: bit 11.
-pub const INSTANCE_METADATA_TAGS: ColumnFilter = switch(
+/// `metadata-options.instance-metadata-tags`.
+pub const INSTANCE_METADATA_TAGS: ColumnFilter = packed(
     "metadata-options.instance-metadata-tags",
-    "((options >> 11) & 1)",
-    11,
+    served_columns::TAGS_ENABLED,
+    SWITCH,
 );
 
-/// `metadata-options.http-put-response-hop-limit` (1 to 64): the low byte.
-pub const HOP_LIMIT: ColumnFilter = ColumnFilter {
-    name: "metadata-options.http-put-response-hop-limit",
-    column: "(options & 255)",
-    values: Values::Decimal { low: 1, high: 64 },
-    packed: Some((0, 255)),
-};
+/// `metadata-options.http-put-response-hop-limit` (1 to 64).
+pub const HOP_LIMIT: ColumnFilter = packed(
+    "metadata-options.http-put-response-hop-limit",
+    served_columns::HOP_LIMIT,
+    Values::Decimal { low: 1, high: 64 },
+);
 
 const ALL: [&ColumnFilter; 7] = [
     &OPTIONS_STATE,
@@ -162,16 +167,28 @@ impl ColumnFilter {
         self.packed.is_some()
     }
 
+    /// The SQL expression of an `instances` row that holds the filter's column values,
+    /// unqualified (a page's statements read one `instances`, and `instance_attrs` has no
+    /// such column): the column, or the packed options' field shifted down.
+    pub fn column(&self) -> Cow<'static, str> {
+        match self.packed {
+            Some(mask) => {
+                format!("(({} & {mask}) >> {})", self.column, mask.trailing_zeros()).into()
+            }
+            None => self.column.into(),
+        }
+    }
+
     /// Of these packed options values, those whose field is one of `values` (from
     /// [`ColumnFilter::matching`]); none for a filter of another column.
     pub fn packed_matching(&self, packed: &[i64], values: &[i64]) -> Vec<i64> {
-        let Some((shift, mask)) = self.packed else {
+        let Some(mask) = self.packed else {
             return Vec::new();
         };
         packed
             .iter()
             .copied()
-            .filter(|p| values.contains(&((p >> shift) & mask)))
+            .filter(|p| values.contains(&((p & mask) >> mask.trailing_zeros())))
             .collect()
     }
 }
@@ -262,13 +279,15 @@ mod tests {
                         );
                     }
                 }
-                let field: i64 =
-                    sqlx::query_scalar(&format!("SELECT {} FROM (SELECT ? AS options)", c.column))
-                        .bind(p)
-                        .fetch_one(&mut conn)
-                        .await
-                        .unwrap();
-                assert_eq!(values, vec![field], "{name}: {}", c.column);
+                let field: i64 = sqlx::query_scalar(&format!(
+                    "SELECT {} FROM (SELECT ? AS options)",
+                    c.column()
+                ))
+                .bind(p)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+                assert_eq!(values, vec![field], "{name}: {}", c.column());
             }
         }
         assert!(HOP_LIMIT.matches_all(&HOP_LIMIT.matching(&filter(HOP_LIMIT.name, "*"))));

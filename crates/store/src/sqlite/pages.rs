@@ -350,7 +350,7 @@ async fn choose<'q>(
                     bounded_count(conn, read, scope_id, name, values, cap).await?
                 }
                 Driver::Column { column, values, .. } => {
-                    bounded_column_count(conn, read, scope, column.column, values, cap).await?
+                    bounded_column_count(conn, read, scope, &column.column(), values, cap).await?
                 }
                 Driver::Packed { values, .. } => {
                     bounded_column_count(conn, read, scope, "options", values, cap).await?
@@ -425,7 +425,7 @@ fn push_candidates(
             qb.push("SELECT pk FROM instances WHERE ");
             push_scope(qb, scope);
             qb.push(" AND ");
-            push_column_values(qb, column.column, values);
+            push_column_values(qb, &column.column(), values);
             qb.push(" AND pk > ").push_bind(after);
         }
         Driver::Packed { values, .. } => {
@@ -488,7 +488,7 @@ fn push_passing(
         }
         if let Some(column) = column_filters::of(&f.name) {
             qb.push(" AND ");
-            push_column_values(qb, column.column, &column.matching(f));
+            push_column_values(qb, &column.column(), &column.matching(f));
             continue;
         }
         if f.name == column_filters::INSTANCE_ID {

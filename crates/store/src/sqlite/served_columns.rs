@@ -132,11 +132,13 @@ fn corrupt(row: &str, column: &str) -> StoreError {
     )))
 }
 
-/// The bits `column_filters` reads (it tests that they read what the model names).
-const TOKENS_REQUIRED: i64 = 1 << 8;
-const ENDPOINT_ENABLED: i64 = 1 << 9;
-const IPV6_ENABLED: i64 = 1 << 10;
-const TAGS_ENABLED: i64 = 1 << 11;
+/// The fields of the packed options, as masks (`column_filters` reads them; it tests that
+/// they hold what the model names).
+pub(super) const HOP_LIMIT: i64 = 0xff;
+pub(super) const TOKENS_REQUIRED: i64 = 1 << 8;
+pub(super) const ENDPOINT_ENABLED: i64 = 1 << 9;
+pub(super) const IPV6_ENABLED: i64 = 1 << 10;
+pub(super) const TAGS_ENABLED: i64 = 1 << 11;
 
 /// The options as one integer: the hop limit in the low byte, then a bit per two-valued
 /// option. Stored, so the layout never changes.
@@ -161,7 +163,7 @@ pub(super) fn unpack(v: i64) -> Option<MetadataOptions> {
         } else {
             HttpTokens::Optional
         },
-        hop_limit: HopLimit::new(v & 0xff).ok()?,
+        hop_limit: HopLimit::new(v & HOP_LIMIT).ok()?,
         http_endpoint: if on(ENDPOINT_ENABLED) {
             HttpEndpoint::Enabled
         } else {
@@ -208,11 +210,6 @@ mod tests {
             }
         }
         assert_eq!(unpack(0), None, "a hop limit of 0 is never written");
-        assert_eq!(
-            TOKENS_REQUIRED,
-            1 << 8,
-            "schema 9's http_tokens reads bit 8"
-        );
         assert_eq!(unpack(1 << 12 | 1), None);
     }
 }
