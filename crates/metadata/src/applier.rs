@@ -13,7 +13,6 @@
 
 use crate::served::ServedTable;
 use model::change::ChangeKind;
-use model::instance::Instance;
 use model::InstanceState;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -58,7 +57,13 @@ impl Applier {
     /// what it makes due `apply_delay` later. `i` is the instance as the store holds it now:
     /// options a later change wrote are due from that change (the feed brings it next), not
     /// from this one.
-    pub(crate) fn changed(&mut self, kind: ChangeKind, at_ms: i64, generation: u64, i: &Instance) {
+    pub(crate) fn changed(
+        &mut self,
+        kind: ChangeKind,
+        at_ms: i64,
+        generation: u64,
+        i: &ServedRecord,
+    ) {
         if matches!(
             kind,
             ChangeKind::Launched | ChangeKind::OptionsChanged | ChangeKind::Started
@@ -72,16 +77,16 @@ impl Applier {
         }
     }
 
-    fn schedule_switch(&mut self, from_ms: i64, i: &Instance) {
+    fn schedule_switch(&mut self, from_ms: i64, i: &ServedRecord) {
         let due = from_ms + self.delay_ms;
         let entry = (due, i.instance_id.clone(), i.options_generation);
         self.options.push(Reverse(entry));
     }
 
-    fn schedule_settle(&mut self, from_ms: i64, i: &Instance) {
-        if let Some(a) = i.unsettled_association() {
+    fn schedule_settle(&mut self, from_ms: i64, i: &ServedRecord) {
+        if let Some(a) = &i.unsettled_association {
             let due = from_ms + self.delay_ms;
-            let entry = (due, i.instance_id.clone(), a.to_string());
+            let entry = (due, i.instance_id.clone(), a.clone());
             self.settle.push(Reverse(entry));
         }
     }

@@ -55,17 +55,7 @@ impl Follower {
             let install = async {
                 let now = model::time::now_ms();
                 for r in &page.records {
-                    table.install_facts(&Facts {
-                        instance_id: &r.instance_id,
-                        scope: &r.scope,
-                        private_ip: r.private_ip,
-                        state: r.state,
-                        launch_time_ms: r.launch_time_ms,
-                        in_force: r.applied_metadata.unwrap_or(r.metadata),
-                        applied_generation: r.applied_generation,
-                        desired: r.metadata,
-                        options_generation: r.options_generation,
-                    });
+                    table.install_facts(&Facts::of_record(r));
                     applier.found(now, r);
                     if reload {
                         seen.extend(InstanceKey::parse(&r.instance_id));
@@ -151,7 +141,7 @@ async fn served_page(store: Arc<dyn Store>, after: Option<i64>) -> store::instan
 /// Serve the instance of one change as the store holds it now; one the store no longer
 /// holds (purged, by this change or a later one) is served no more.
 fn follow(c: &Change, table: &ServedTable, applier: &mut Applier) {
-    let Some(i) = c.instance.as_ref().filter(|_| c.kind != ChangeKind::Purged) else {
+    let Some(i) = c.served.as_ref().filter(|_| c.kind != ChangeKind::Purged) else {
         table.remove(&c.instance_id);
         return;
     };
@@ -161,7 +151,7 @@ fn follow(c: &Change, table: &ServedTable, applier: &mut Applier) {
             .served(&i.instance_id)
             .is_some_and(|s| s.generation >= i.applied_generation);
     if !own_echo {
-        table.install(i);
+        table.install_facts(&Facts::of_record(i));
     }
     applier.changed(c.kind, c.at_ms, c.generation, i);
 }

@@ -22,6 +22,7 @@ use model::{InstanceState, MetadataOptions, Scope};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, RwLock};
+use store::instances::ServedRecord;
 use tokio::sync::watch;
 
 /// An interned (account, Region): the index of the scope in the table's list of them.
@@ -82,6 +83,21 @@ impl<'a> Facts<'a> {
             applied_generation: i.applied_generation,
             desired: i.metadata,
             options_generation: i.options_generation,
+        }
+    }
+
+    /// What the table takes of a [`ServedRecord`] (the host's load, and the change feed).
+    pub(crate) fn of_record(r: &'a ServedRecord) -> Facts<'a> {
+        Facts {
+            instance_id: &r.instance_id,
+            scope: &r.scope,
+            private_ip: r.private_ip,
+            state: r.state,
+            launch_time_ms: r.launch_time_ms,
+            in_force: r.applied_metadata.unwrap_or(r.metadata),
+            applied_generation: r.applied_generation,
+            desired: r.metadata,
+            options_generation: r.options_generation,
         }
     }
 }

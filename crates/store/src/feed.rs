@@ -2,17 +2,21 @@
 //! that every metadata host (in this process or another) can follow it and catch up after a
 //! restart ([`Feed`]).
 //!
-//! Each change is read with the instance as it is when the change is read (not as the
-//! change wrote it: the feed would hold every instance's document again, a million of them,
-//! and every write would write its document twice). A follower that applies the changes in
+//! Each change is read with what a metadata host keeps of the instance
+//! ([`ServedRecord`]) as it is when the change is read (not as the change wrote it: the feed
+//! would hold every instance's document again, a million of them, and every write would
+//! write its document twice). A follower needs nothing else, so a backend reads the
+//! record's compact columns and no document: a modification is read twice by the follower
+//! (its change, then the host's acknowledgement), and decoding each instance's document
+//! there cost more than the rest of following. A follower that applies the changes in
 //! order converges on the store's state: a later change of the same instance reads the same
 //! or a newer instance. The feed is trimmed: a follower whose cursor is older than
 //! [`Feed::oldest_change`] has missed changes and reloads every instance instead.
 
+use crate::instances::ServedRecord;
 use crate::Result;
 use async_trait::async_trait;
 pub use model::change::ChangeKind;
-use model::Instance;
 use tokio::sync::watch;
 
 #[async_trait]
@@ -34,9 +38,9 @@ pub struct Change {
     /// The options generation after the change.
     pub generation: u64,
     pub at_ms: i64,
-    /// The instance as it is when the change is read (the change's write or a later one);
-    /// `None` once purged.
-    pub instance: Option<Instance>,
+    /// What a metadata host keeps of the instance as it is when the change is read (the
+    /// change's write or a later one); `None` once purged.
+    pub served: Option<ServedRecord>,
 }
 
 /// How much of the feed a backend keeps, by two policies: a count (the last

@@ -69,8 +69,10 @@ pub async fn changes_are_read_with_the_instance_now_and_the_feed_says_where_it_s
         .remove(0)
         .1;
     let feed = s.changes_after(0, 100).await.unwrap();
-    assert_eq!(feed[0].instance.as_ref(), Some(&changed));
-    assert_eq!(feed[1].instance.as_ref(), Some(&changed));
+    // Each change carries what a metadata host keeps of the instance as it is now.
+    let now = crate::instances::ServedRecord::of(&changed);
+    assert_eq!(feed[0].served.as_ref(), Some(&now));
+    assert_eq!(feed[1].served.as_ref(), Some(&now));
     assert_eq!(
         (feed[0].generation, feed[1].generation),
         (launched.options_generation, changed.options_generation)

@@ -263,18 +263,22 @@ pub async fn template_versions(
     rows.iter().map(|(d,)| decode(d)).collect()
 }
 
+/// The changes after `after`, each with its instance's [`crate::instances::ServedRecord`]
+/// read from the row's compact columns (`served_columns`), not its document.
 pub async fn changes_after(pool: &SqlitePool, after: u64, limit: u32) -> Result<Vec<Change>> {
-    let rows: Vec<(i64, String, String, i64, i64, Option<String>)> = sqlx::query_as(
-        "SELECT c.seq, c.instance_id, c.kind, c.generation, c.at_ms, i.doc FROM changes c \
-         LEFT JOIN instances i ON i.instance_id = c.instance_id \
-         WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
-    )
+    // A subquery rather than a join: `JOINED`'s bare column names are the instance's.
+    let rows: Vec<(i64, String, String, i64, i64, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT c.seq, c.instance_id, c.kind, c.generation, c.at_ms, \
+         (SELECT {} FROM instances WHERE instances.instance_id = c.instance_id) \
+         FROM changes c WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+        super::served_columns::JOINED
+    ))
     .bind(after as i64)
     .bind(limit as i64)
     .fetch_all(pool)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for (seq, id, kind, g, at, doc) in rows {
+    for (seq, id, kind, g, at, joined) in rows {
         let Some(kind) = ChangeKind::parse(&kind) else {
             continue;
         };
@@ -284,7 +288,10 @@ pub async fn changes_after(pool: &SqlitePool, after: u64, limit: u32) -> Result<
             kind,
             generation: g as u64,
             at_ms: at,
-            instance: doc.as_deref().map(decode).transpose()?,
+            served: joined
+                .as_deref()
+                .map(super::served_columns::record)
+                .transpose()?,
         });
     }
     Ok(out)
