@@ -12,6 +12,46 @@ use crate::options::{
 use crate::precedence;
 use crate::tags::{self, Tag};
 
+/// What a metadata host's acknowledgement is decided on: the instance's state and its
+/// options' two generations. A store decides acknowledgements on these alone, read from its
+/// own columns, without reading (or rewriting) the rest of the instance: a host acknowledges
+/// every modification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionsProgress {
+    pub state: InstanceState,
+    pub options_generation: u64,
+    pub applied_generation: u64,
+}
+
+impl OptionsProgress {
+    /// Whether the metadata host may switch the instance to its desired options now.
+    pub fn can_apply(&self) -> bool {
+        self.state == InstanceState::Running
+    }
+
+    pub fn of(i: &Instance) -> OptionsProgress {
+        OptionsProgress {
+            state: i.state,
+            options_generation: i.options_generation,
+            applied_generation: i.applied_generation,
+        }
+    }
+
+    /// The serving metadata host has switched to `generation`: acknowledged (and recorded
+    /// here) when the instance is running and `generation` is its latest, not yet applied; an
+    /// older one is ignored (the host will get to the newer one). When acknowledged, the
+    /// options applied are the desired ones, and none is pending.
+    pub fn acknowledge(&mut self, generation: u64) -> bool {
+        let acknowledged = self.can_apply()
+            && generation > self.applied_generation
+            && generation == self.options_generation;
+        if acknowledged {
+            self.applied_generation = generation;
+        }
+        acknowledged
+    }
+}
+
 impl Instance {
     pub fn options_state(&self) -> OptionsState {
         if self.applied_generation >= self.options_generation {
@@ -23,16 +63,13 @@ impl Instance {
 
     /// Whether the metadata host may switch this instance to its desired options now.
     pub fn can_apply(&self) -> bool {
-        self.state == InstanceState::Running
+        OptionsProgress::of(self).can_apply()
     }
 
     /// The serving metadata host has switched to `generation`, which must be the latest: an
     /// older one is ignored (the host will get to the newer one).
     pub fn mark_applied(&mut self, generation: u64) -> bool {
-        if self.can_apply()
-            && generation > self.applied_generation
-            && generation == self.options_generation
-        {
+        if OptionsProgress::of(self).acknowledge(generation) {
             self.applied_generation = generation;
             self.applied_metadata = Some(self.metadata);
             true

@@ -22,6 +22,7 @@ mod network;
 
 pub use attributes::AttributeChange;
 pub use lifecycle::StateChange;
+pub use metadata::OptionsProgress;
 pub use network::{private_dns_name, NetworkPlacement};
 
 use crate::catalogue::{self, Hypervisor};

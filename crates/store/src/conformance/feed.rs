@@ -40,6 +40,13 @@ pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(
         .unwrap();
     assert_eq!(back[0].metadata.http_tokens, HttpTokens::Required);
     assert_eq!(back[0].options_state(), model::OptionsState::Pending);
+    let mut expected = back[0].clone();
+    assert!(expected.mark_applied(2));
+    assert_eq!(
+        s.mark_applied(&[(id.clone(), 1)]).await.unwrap(),
+        0,
+        "not the latest"
+    );
     assert_eq!(s.mark_applied(&[(id.clone(), 2)]).await.unwrap(), 1);
     assert_eq!(
         s.mark_applied(&[(id.clone(), 2)]).await.unwrap(),
@@ -48,6 +55,10 @@ pub async fn acknowledged_writes_survive_reopen_and_feed_is_ordered<B: Backend>(
     );
     let back = s.instances(&scope(), &[id]).await.unwrap();
     assert_eq!(back[0].options_state(), model::OptionsState::Applied);
+    assert_eq!(
+        back[0], expected,
+        "what the model's own acknowledgement makes of it"
+    );
     s.close().await;
 }
 

@@ -103,10 +103,7 @@ pub(super) fn record(joined: &str) -> Result<ServedRecord> {
     Ok(ServedRecord {
         instance_id: id.to_string(),
         scope: Scope::new(account, region),
-        state: InstanceState::ALL
-            .into_iter()
-            .find(|s| s.as_str() == state)
-            .ok_or_else(|| corrupt(id, "state"))?,
+        state: state_of(id, state)?,
         private_ip: ip
             .parse::<Ipv4Addr>()
             .map_err(|_| corrupt(id, "private_ip"))?,
@@ -125,7 +122,15 @@ pub(super) fn record(joined: &str) -> Result<ServedRecord> {
     })
 }
 
-fn corrupt(row: &str, column: &str) -> StoreError {
+/// The state the `state` column of instance `id` names.
+pub(super) fn state_of(id: &str, state: &str) -> Result<InstanceState> {
+    InstanceState::ALL
+        .into_iter()
+        .find(|s| s.as_str() == state)
+        .ok_or_else(|| corrupt(id, "state"))
+}
+
+pub(super) fn corrupt(row: &str, column: &str) -> StoreError {
     use serde::de::Error;
     StoreError::Corrupt(serde_json::Error::custom(format!(
         "instance {row}: {column} holds a value no write makes"
