@@ -116,10 +116,11 @@ async fn sql(path: &Path, statements: &str) {
     conn.close().await.unwrap();
 }
 
-/// The host's load reads no document: with every document made unreadable, it loads the
-/// same instances (while reading any instance whole fails).
+/// The host's load reads no document, nor does the change feed a host follows: with every
+/// document made unreadable, it loads the same instances and reads each change with its
+/// instance's record (while reading any instance whole fails).
 #[tokio::test]
-async fn the_served_load_reads_no_document() {
+async fn the_served_load_and_the_feed_read_no_document() {
     let d = temp("nodoc");
     let path = d.0.join("db");
     let before = {
@@ -143,6 +144,53 @@ async fn the_served_load_reads_no_document() {
         "the documents are unreadable"
     );
     assert_eq!(served(&s).await, before);
+    let feed = store::Feed::changes_after(&s, 0, 1000).await.unwrap();
+    assert!(!feed.is_empty());
+    for c in &feed {
+        let now = before.iter().find(|r| r.instance_id == c.instance_id);
+        assert_eq!(c.served.as_ref(), now, "{:?} {}", c.kind, c.instance_id);
+    }
+    s.close().await;
+}
+
+/// A metadata host's acknowledgement is decided and written on the instance's columns: with
+/// every document replaced by one that is no instance, the pending instances are
+/// acknowledged as before (their records say `applied`), and the older or repeated
+/// acknowledgements are refused.
+#[tokio::test]
+async fn an_acknowledgement_decodes_no_document() {
+    let d = temp("ack");
+    let path = d.0.join("db");
+    let pending: Vec<(String, u64)> = {
+        let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+        fleet(&s).await;
+        let pending = served(&s)
+            .await
+            .into_iter()
+            .filter(|r| r.options_generation > r.applied_generation)
+            .filter(|r| r.state == model::InstanceState::Running)
+            .map(|r| (r.instance_id, r.options_generation))
+            .collect();
+        s.close().await;
+        pending
+    };
+    assert!(!pending.is_empty());
+    sql(&path, "UPDATE instances SET doc = '{}'").await;
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    assert!(
+        s.all_instances(None, 7).await.is_err(),
+        "no document is an instance"
+    );
+    let older: Vec<(String, u64)> = pending.iter().map(|(i, g)| (i.clone(), g - 1)).collect();
+    assert_eq!(s.mark_applied(&older).await.unwrap(), 0);
+    assert_eq!(s.mark_applied(&pending).await.unwrap(), pending.len());
+    assert_eq!(s.mark_applied(&pending).await.unwrap(), 0, "taken once");
+    for r in served(&s).await {
+        if pending.iter().any(|(id, _)| *id == r.instance_id) {
+            assert_eq!(r.applied_generation, r.options_generation);
+            assert_eq!(r.applied_metadata, Some(r.metadata));
+        }
+    }
     s.close().await;
 }
 
