@@ -37,10 +37,19 @@ impl OptionsProgress {
         }
     }
 
+    /// `pending` while the serving host has not switched to the latest generation.
+    pub fn options_state(&self) -> OptionsState {
+        if self.applied_generation >= self.options_generation {
+            OptionsState::Applied
+        } else {
+            OptionsState::Pending
+        }
+    }
+
     /// The serving metadata host has switched to `generation`: acknowledged (and recorded
     /// here) when the instance is running and `generation` is its latest, not yet applied; an
     /// older one is ignored (the host will get to the newer one). When acknowledged, the
-    /// options applied are the desired ones, and none is pending.
+    /// options applied are the desired ones.
     pub fn acknowledge(&mut self, generation: u64) -> bool {
         let acknowledged = self.can_apply()
             && generation > self.applied_generation
@@ -54,11 +63,7 @@ impl OptionsProgress {
 
 impl Instance {
     pub fn options_state(&self) -> OptionsState {
-        if self.applied_generation >= self.options_generation {
-            OptionsState::Applied
-        } else {
-            OptionsState::Pending
-        }
+        OptionsProgress::of(self).options_state()
     }
 
     /// Whether the metadata host may switch this instance to its desired options now.

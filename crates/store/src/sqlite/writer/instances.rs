@@ -746,8 +746,7 @@ async fn acknowledge(
             return (Err(e), unsure);
         }
     };
-    // pk, id, generation, the options now applied (packed, and as the document writes them).
-    let mut acks: Vec<(i64, &str, i64, i64, String)> = Vec::new();
+    let mut acks: Vec<Ack> = Vec::new();
     for (id, generation) in &applied {
         let Some((pk, p, options)) = progress.get_mut(id.as_str()) else {
             continue;
@@ -755,11 +754,18 @@ async fn acknowledge(
         if !p.acknowledge(*generation) {
             continue;
         }
+        // The options now applied are the desired ones: the row's `options`.
         let json = served_columns::unpack(*options)
             .ok_or_else(|| served_columns::corrupt(id, "options"))
             .and_then(|o| Ok(serde_json::to_string(&o)?));
         match json {
-            Ok(json) => acks.push((*pk, id, *generation as i64, *options, json)),
+            Ok(applied_json) => acks.push(Ack {
+                pk: *pk,
+                id,
+                generation: *generation as i64,
+                pending: p.options_state() == model::OptionsState::Pending,
+                applied_json,
+            }),
             Err(e) => return (Err(e), Ended::Failed),
         }
     }
@@ -769,22 +775,22 @@ async fn acknowledge(
     let mut q = QueryBuilder::<Sqlite>::new("");
     for chunk in acks.chunks(rows::per_statement(4)) {
         q.push(
-            "UPDATE instances SET applied_generation = v.column2, applied_options = v.column3, \
-             pending_apply = 0, doc = json_set(doc, '$.applied_generation', v.column2, \
+            "UPDATE instances SET applied_generation = v.column2, applied_options = options, \
+             pending_apply = v.column3, doc = json_set(doc, '$.applied_generation', v.column2, \
              '$.applied_metadata', json(v.column4)) FROM (",
         );
-        q.push_values(chunk, |mut b, (pk, _, generation, options, json)| {
-            b.push_bind(*pk)
-                .push_bind(*generation)
-                .push_bind(*options)
-                .push_bind(json.as_str());
+        q.push_values(chunk, |mut b, a| {
+            b.push_bind(a.pk)
+                .push_bind(a.generation)
+                .push_bind(a.pending)
+                .push_bind(a.applied_json.as_str());
         });
         q.push(") AS v WHERE instances.pk = v.column1; ");
         q.push(INSERT_CHANGE);
-        q.push_values(chunk, |mut b, (_, id, generation, _, _)| {
-            b.push_bind(*id)
+        q.push_values(chunk, |mut b, a| {
+            b.push_bind(a.id)
                 .push_bind(ChangeKind::Applied.as_str())
-                .push_bind(*generation)
+                .push_bind(a.generation)
                 .push_bind(now);
         });
         q.push("; ");
@@ -793,6 +799,17 @@ async fn acknowledge(
         Ok(_) => (Ok(acks.len()), Ended::Wrote),
         Err(e) => (Err(e.into()), Ended::Failed),
     }
+}
+
+/// One acknowledgement the model accepted, as [`acknowledge`] writes it.
+struct Ack<'a> {
+    pk: i64,
+    id: &'a str,
+    generation: i64,
+    /// `pending_apply`, as the model says after the acknowledgement.
+    pending: bool,
+    /// The options applied, as the document writes them.
+    applied_json: String,
 }
 
 /// The [`OptionsProgress`] and packed options of the instances acknowledged, by id, read
