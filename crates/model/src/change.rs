@@ -93,7 +93,7 @@ impl ChangeKind {
 
 /// Reaching `running` is a start (options pending while stopped can now be applied); leaving
 /// `pending` or `running` for anything but `pending` is a stop; the rest is just a new state.
-fn state_change(before: InstanceState, after: InstanceState) -> ChangeKind {
+pub fn state_change(before: InstanceState, after: InstanceState) -> ChangeKind {
     let was_up = matches!(before, InstanceState::Running | InstanceState::Pending);
     if after == InstanceState::Running {
         ChangeKind::Started

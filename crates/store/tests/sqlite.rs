@@ -52,6 +52,7 @@ conformance!(
     tag_filters_and_pages,
     served_instances_are_what_the_records_say,
     writes_queued_together_see_each_other_and_refusals_stay_alone,
+    lifecycle_steps_leave_instances_as_the_model_advances_them,
 );
 
 /// Issue 10: a store with corrupted pages started and then answered 500s; a 0-byte file

@@ -1,5 +1,6 @@
 //! Issue 13: a metadata host starting on a million instances loads them from compact columns
-//! (schema 6), never from the instances' documents; a store of schema 5 opens with those
+//! (schema 6), never from the instances' documents (nor do acknowledgements and the
+//! lifecycle's steps read them); a store of schema 5 opens with those
 //! columns filled from its documents; and the check of the file's pages, which may run beside
 //! the load, still refuses a damaged store.
 
@@ -192,6 +193,73 @@ async fn an_acknowledgement_decodes_no_document() {
         }
     }
     s.close().await;
+}
+
+/// A step of the lifecycle is decided and written on the instance's columns: with every
+/// document replaced by one that is no instance, the instances due are stepped as before
+/// (their records say `stopped`, their state filter rows say so too) and the others are left
+/// alone. (Failed with the lifecycle of f55710c, which decoded each due instance.)
+#[tokio::test]
+async fn a_lifecycle_step_decodes_no_document() {
+    let d = temp("step");
+    let path = d.0.join("db");
+    let now = model::time::now_ms();
+    let stopping: Vec<String> = {
+        let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+        fleet(&s).await;
+        let running: Vec<String> = served(&s)
+            .await
+            .into_iter()
+            .filter(|r| r.state == model::InstanceState::Running)
+            .map(|r| r.instance_id)
+            .collect();
+        let stopping: Vec<String> = running.into_iter().step_by(4).collect();
+        s.update_instances(
+            &scope(),
+            &stopping,
+            store::ungated(),
+            Box::new(move |i, _| i.stop(now, 60_000, false).map(|_| ())),
+        )
+        .await
+        .unwrap();
+        s.close().await;
+        stopping
+    };
+    assert!(stopping.len() > 2);
+    sql(&path, "UPDATE instances SET doc = '{}'").await;
+    let s = SqliteStore::open(&path, Durability::Durable).await.unwrap();
+    assert!(
+        s.all_instances(None, 7).await.is_err(),
+        "no document is an instance"
+    );
+    let before = served(&s).await;
+    s.advance(now + 60_000, 0).await.unwrap();
+    for (b, r) in before.iter().zip(served(&s).await) {
+        assert_eq!(b.instance_id, r.instance_id);
+        let expected = if stopping.contains(&r.instance_id) {
+            model::InstanceState::Stopped
+        } else {
+            b.state
+        };
+        assert_eq!(r.state, expected, "{}", r.instance_id);
+    }
+    s.close().await;
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.instance_id, a.value FROM instance_attrs a JOIN instances i ON i.pk = a.pk \
+         WHERE a.name = 'instance-state-name' AND a.value IN ('stopping', 'stopped') ORDER BY i.pk",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let expected: Vec<(String, String)> = stopping
+        .iter()
+        .map(|id| (id.clone(), "stopped".to_string()))
+        .collect();
+    assert_eq!(rows, expected);
 }
 
 /// A store of schema 5 (no compact columns) opens with them filled from each document, and

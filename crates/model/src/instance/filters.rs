@@ -1,6 +1,17 @@
 //! What DescribeInstances filters an instance by: its values of each filter attribute.
 
-use super::{Instance, ASSOCIATION_ATTRIBUTE};
+use super::{Instance, InstanceState, ASSOCIATION_ATTRIBUTE};
+
+impl InstanceState {
+    /// The filter attributes of an instance in this state (a step of the lifecycle changes
+    /// these and no other).
+    pub fn filter_attributes(self) -> [(&'static str, String); 2] {
+        [
+            ("instance-state-name", self.as_str().to_string()),
+            ("instance-state-code", self.code().to_string()),
+        ]
+    }
+}
 
 impl Instance {
     /// The values of a DescribeInstances filter attribute for this instance (see
@@ -8,8 +19,6 @@ impl Instance {
     pub fn filter_attributes(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = [
             ("instance-id", self.instance_id.clone()),
-            ("instance-state-name", self.state.as_str().to_string()),
-            ("instance-state-code", self.state.code().to_string()),
             ("instance-type", self.instance_type.clone()),
             ("image-id", self.image_id.clone()),
             ("availability-zone", self.availability_zone.clone()),
@@ -25,6 +34,7 @@ impl Instance {
             ),
         ]
         .into_iter()
+        .chain(self.state.filter_attributes())
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         out.extend(

@@ -6,6 +6,73 @@ use super::{Instance, InstanceState, StateReason, Transition};
 use crate::error::Ec2Error;
 use crate::time::fmt_reason_time;
 
+impl InstanceState {
+    /// The state a transition from this one leads to: every transition the model makes
+    /// (launch and Start to `running`, Stop to `stopped`, Terminate to `terminated`) is one
+    /// of these, so a transition is the state it starts from and its due time, which is all
+    /// the store keeps of it as columns ([`LifecycleProgress`]).
+    pub fn settles_to(self) -> Option<InstanceState> {
+        match self {
+            InstanceState::Pending => Some(InstanceState::Running),
+            InstanceState::Stopping => Some(InstanceState::Stopped),
+            InstanceState::ShuttingDown => Some(InstanceState::Terminated),
+            InstanceState::Running | InstanceState::Stopped | InstanceState::Terminated => None,
+        }
+    }
+}
+
+/// Where an instance stands in its lifecycle, as a step of it reads and changes it: its
+/// state, when its transition falls due, and when it was terminated. The store keeps each as
+/// a column of the instance's row, so the lifecycle driver steps instances on their columns
+/// without reading or rewriting the rest: every launched instance takes one step, to
+/// `running`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifecycleProgress {
+    pub state: InstanceState,
+    pub due_ms: Option<i64>,
+    pub terminated_at_ms: Option<i64>,
+}
+
+/// A step the lifecycle took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub from: InstanceState,
+    pub to: InstanceState,
+}
+
+impl Step {
+    /// Whether the step clears the instance's state reason: reaching `running` does.
+    pub fn clears_reason(self) -> bool {
+        self.to == InstanceState::Running
+    }
+}
+
+impl LifecycleProgress {
+    pub fn of(i: &Instance) -> LifecycleProgress {
+        LifecycleProgress {
+            state: i.state,
+            due_ms: i.transition.map(|t| t.due_ms),
+            terminated_at_ms: i.terminated_at_ms,
+        }
+    }
+
+    /// Take the transition that is due by `now_ms`, if any.
+    pub fn advance(&mut self, now_ms: i64) -> Option<Step> {
+        self.due_ms.filter(|due| *due <= now_ms)?;
+        let to = self.state.settles_to()?;
+        let step = Step {
+            from: self.state,
+            to,
+        };
+        self.state = to;
+        self.due_ms = None;
+        if to == InstanceState::Terminated {
+            self.terminated_at_ms = Some(now_ms);
+        }
+        Some(step)
+    }
+}
+
 /// What Start/Stop/Terminate report for one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateChange {
@@ -109,21 +176,19 @@ impl Instance {
     }
 
     /// Take the transition that is due by `now_ms`, if any. Returns whether the state changed.
+    /// The step is [`LifecycleProgress::advance`]'s, as the store takes it on columns.
     pub fn advance(&mut self, now_ms: i64) -> bool {
-        match self.transition {
-            Some(t) if t.due_ms <= now_ms => {
-                self.state = t.to;
-                self.transition = None;
-                if t.to == InstanceState::Running {
-                    self.state_reason = None;
-                }
-                if t.to == InstanceState::Terminated {
-                    self.terminated_at_ms = Some(now_ms);
-                }
-                true
-            }
-            _ => false,
+        let mut progress = LifecycleProgress::of(self);
+        let Some(step) = progress.advance(now_ms) else {
+            return false;
+        };
+        self.state = progress.state;
+        self.transition = None;
+        self.terminated_at_ms = progress.terminated_at_ms;
+        if step.clears_reason() {
+            self.state_reason = None;
         }
+        true
     }
 
     fn change(&self, previous: InstanceState) -> StateChange {
@@ -163,6 +228,54 @@ mod tests {
         assert_eq!(i.terminated_at_ms, Some(15));
         let again = i.terminate(20, 5).unwrap();
         assert_eq!(again.current, InstanceState::Terminated);
+    }
+
+    /// Every transition the model makes leads where its state settles, so the store's
+    /// columns (state and due time) say the whole transition; and a step on them leaves the
+    /// instance as the step on the instance does.
+    #[test]
+    fn transitions_lead_where_their_state_settles() {
+        let settles = |i: &Instance| {
+            let t = i.transition.expect("a transition");
+            assert_eq!(Some(t.to), i.state.settles_to(), "{:?}", i.state);
+        };
+        let mut i = sample("m5.large");
+        i.stop(0, 5, false).unwrap();
+        settles(&i);
+        i.stop(1, 5, true).unwrap();
+        settles(&i);
+        let mut progress = LifecycleProgress::of(&i);
+        assert_eq!(progress.advance(0), None, "not due yet");
+        let step = progress.advance(1).unwrap();
+        assert!(i.advance(1));
+        assert_eq!(progress, LifecycleProgress::of(&i));
+        assert_eq!(
+            (step.from, step.to, step.clears_reason()),
+            (InstanceState::Stopping, InstanceState::Stopped, false)
+        );
+        assert!(
+            i.state_reason.is_some(),
+            "a stopped instance keeps its reason"
+        );
+        i.start(2, 5).unwrap();
+        settles(&i);
+        let mut progress = LifecycleProgress::of(&i);
+        assert!(progress.advance(7).unwrap().clears_reason());
+        assert!(i.advance(7));
+        assert_eq!(progress, LifecycleProgress::of(&i));
+        assert_eq!(i.state_reason, None);
+        assert_eq!(
+            LifecycleProgress::of(&i).advance(i64::MAX),
+            None,
+            "running stays"
+        );
+        i.terminate(8, 5).unwrap();
+        settles(&i);
+        let mut progress = LifecycleProgress::of(&i);
+        progress.advance(20).unwrap();
+        assert!(i.advance(20));
+        assert_eq!(progress, LifecycleProgress::of(&i));
+        assert_eq!(progress.terminated_at_ms, Some(20));
     }
 
     #[test]

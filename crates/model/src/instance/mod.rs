@@ -21,7 +21,7 @@ mod metadata;
 mod network;
 
 pub use attributes::AttributeChange;
-pub use lifecycle::StateChange;
+pub use lifecycle::{LifecycleProgress, StateChange, Step};
 pub use metadata::OptionsProgress;
 pub use network::{private_dns_name, NetworkPlacement};
 
@@ -101,7 +101,7 @@ pub struct StateReason {
 
 impl StateReason {
     /// What a launched instance reports until it runs.
-    pub(crate) fn pending() -> Self {
+    pub fn pending() -> Self {
         StateReason {
             code: StateReasonCode::Pending,
             message: "pending".into(),

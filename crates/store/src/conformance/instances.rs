@@ -687,3 +687,161 @@ pub async fn hold_the_writer(
     tokio::time::sleep(Duration::from_millis(100)).await;
     held
 }
+
+/// The lifecycle's steps (taken on the rows' columns since issue 13, not on the documents)
+/// leave each instance as the model's own `advance` leaves it: `pending` → `running` (its
+/// state reason cleared), `stopping` → `stopped` (its reason kept), `shutting-down` →
+/// `terminated` (its time set). The state filters find each in its new state and none in its
+/// old one, each step is fed once with its kind, and instances not yet due are left alone.
+pub async fn lifecycle_steps_leave_instances_as_the_model_advances_them<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let all = launch(&*s, 10).await;
+    let now = model::time::now_ms();
+    let ids = |r: std::ops::Range<usize>| -> Vec<String> {
+        all[r].iter().map(|i| i.instance_id.clone()).collect()
+    };
+    type Op = fn(&mut Instance, i64) -> Result<model::instance::StateChange, Ec2Error>;
+    let apply = |ids: Vec<String>, op: Op, at: i64| {
+        let s = s.clone();
+        async move {
+            s.update_instances(
+                &scope(),
+                &ids,
+                crate::ungated(),
+                Box::new(move |i, _| op(i, at).map(|_| ())),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    // 0..2 stopped, then started: pending, due in a minute.
+    apply(ids(0..2), |i, t| i.stop(t, 0, false), now).await;
+    s.advance(now, 0).await.unwrap();
+    apply(ids(0..2), |i, t| i.start(t, 60_000), now).await;
+    // 2..4 stopping and 4..6 shutting down, due in a minute; 6..8 stopping, due in an hour.
+    apply(ids(2..4), |i, t| i.stop(t, 60_000, false), now).await;
+    apply(ids(4..6), |i, t| i.terminate(t, 60_000), now).await;
+    apply(ids(6..8), |i, t| i.stop(t, 3_600_000, false), now).await;
+    // 8..10 pending with the reason a launch gives (`model::launch::prototype`), due in a
+    // minute.
+    apply(
+        ids(8..10),
+        |i, t| {
+            i.state = model::InstanceState::Pending;
+            i.state_reason = Some(model::instance::StateReason::pending());
+            i.transition = Some(model::instance::Transition {
+                to: model::InstanceState::Running,
+                due_ms: t + 60_000,
+            });
+            Ok(model::instance::StateChange {
+                instance_id: i.instance_id.clone(),
+                previous: model::InstanceState::Running,
+                current: i.state,
+            })
+        },
+        now,
+    )
+    .await;
+    let mut before = Vec::new();
+    for id in ids(0..10) {
+        before.push(s.instance_by_id(&id).await.unwrap().unwrap());
+    }
+    let fed = s.changes_after(0, 1000).await.unwrap();
+    let last = fed.last().map(|c| c.seq).unwrap_or(0);
+
+    let then = now + 60_000;
+    s.advance(then, 0).await.unwrap();
+    let mut expected_feed = Vec::new();
+    for b in &before {
+        let mut expected = b.clone();
+        let stepped = expected.advance(then);
+        let after = s.instance_by_id(&b.instance_id).await.unwrap().unwrap();
+        assert_eq!(after, expected, "{} from {:?}", b.instance_id, b.state);
+        for kind in ChangeKind::between(Some(b), Some(&expected)) {
+            expected_feed.push((b.instance_id.clone(), kind));
+        }
+        assert_eq!(stepped, b.transition.is_some_and(|t| t.due_ms <= then));
+    }
+    let states: Vec<model::InstanceState> = ids(0..10)
+        .iter()
+        .map(|id| before.iter().find(|b| &b.instance_id == id).unwrap().state)
+        .collect();
+    assert_eq!(
+        &states,
+        &[
+            model::InstanceState::Pending,
+            model::InstanceState::Pending,
+            model::InstanceState::Stopping,
+            model::InstanceState::Stopping,
+            model::InstanceState::ShuttingDown,
+            model::InstanceState::ShuttingDown,
+            model::InstanceState::Stopping,
+            model::InstanceState::Stopping,
+            model::InstanceState::Pending,
+            model::InstanceState::Pending,
+        ]
+    );
+    let mut fed: Vec<(String, ChangeKind)> = s
+        .changes_after(last, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.instance_id, c.kind))
+        .collect();
+    fed.sort_by(|a, b| a.0.cmp(&b.0));
+    expected_feed.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(fed.len(), 8, "eight steps: {fed:?}");
+    assert_eq!(fed, expected_feed);
+
+    let found = |name: &'static str, value: &'static str| {
+        let s = s.clone();
+        async move {
+            let page = s
+                .describe_instances(
+                    &scope(),
+                    &InstanceQuery {
+                        ids: None,
+                        filters: vec![Filter {
+                            name: name.into(),
+                            values: vec![value.into()],
+                        }],
+                        after: None,
+                        limit: None,
+                    },
+                )
+                .await
+                .unwrap();
+            let mut ids: Vec<String> = page.instances.into_iter().map(|i| i.instance_id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let running = sorted([ids(0..2), ids(8..10)].concat());
+    assert_eq!(found("instance-state-name", "running").await, running);
+    assert_eq!(found("instance-state-code", "16").await, running);
+    assert_eq!(
+        found("instance-state-name", "stopped").await,
+        sorted(ids(2..4))
+    );
+    assert_eq!(found("instance-state-code", "48").await, sorted(ids(4..6)));
+    assert_eq!(
+        found("instance-state-name", "terminated").await,
+        sorted(ids(4..6))
+    );
+    assert_eq!(
+        found("instance-state-name", "stopping").await,
+        sorted(ids(6..8))
+    );
+    for gone in ["pending", "shutting-down"] {
+        assert!(
+            found("instance-state-name", gone).await.is_empty(),
+            "{gone}"
+        );
+    }
+    assert!(found("instance-state-code", "0").await.is_empty());
+    s.close().await;
+}

@@ -240,7 +240,7 @@ impl InstanceStore for SqliteStore {
     }
 
     async fn advance(&self, now_ms: i64, purge_before_ms: i64) -> Result<Option<i64>> {
-        self.write(move |reply| writer::instances::advance(now_ms, purge_before_ms, reply))
+        self.write(move |reply| writer::lifecycle::advance(now_ms, purge_before_ms, reply))
             .await
     }
 

@@ -1,14 +1,13 @@
-//! Instances: launches (client tokens, addresses), writes the model decides, the lifecycle's
-//! transitions and purge, the metadata hosts' acknowledgements; each write keeps the
-//! instance's filter attributes and tags and appends its feed entries.
+//! Instances: launches (client tokens, addresses), writes the model decides, the metadata
+//! hosts' acknowledgements and settled associations; each write keeps the instance's filter
+//! attributes and tags and appends its feed entries. (The lifecycle's steps: `lifecycle`.)
 
 use super::documents::{insert_tags, sync_tags};
 use super::lead::{Ended, Lead};
 use super::network::{find_subnet, held_addresses};
 use super::rows;
 use super::trips::counted;
-use super::{answer, exec, failed, job, led, trim_feed, BoxFut, Finish, Job};
-use crate::feed::RETENTION;
+use super::{answer, exec, failed, job, led, BoxFut, Finish, Job};
 use crate::instances::*;
 use crate::sqlite::reads::{self, decode};
 use crate::sqlite::{column_filters, served_columns};
@@ -94,7 +93,8 @@ fn state_col(i: &Instance) -> &'static str {
 
 const INSERT_INSTANCE: &str = "INSERT INTO instances (instance_id, account, region, state, subnet_id, private_ip, due_ms, pending_apply, client_token, terminated_at_ms, doc, launch_time_ms, options, options_generation, applied_generation, applied_options, unsettled_association) ";
 const INSERT_ATTR: &str = "INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) ";
-const INSERT_CHANGE: &str = "INSERT INTO changes (instance_id, kind, generation, at_ms) ";
+pub(super) const INSERT_CHANGE: &str =
+    "INSERT INTO changes (instance_id, kind, generation, at_ms) ";
 
 /// The rows of launched instances, their filter attributes, tags and feed entries, each
 /// table written by multi-row statements: a launch of a thousand runs tens of statements,
@@ -219,8 +219,8 @@ const SAVES_PER_SEND: usize = 1000;
 /// entries (and the tags, when they changed). Rows of many instances go in multi-row
 /// statements (an `UPDATE … FROM (VALUES …)`, a `DELETE … IN (VALUES …)`, two multi-row
 /// `INSERT`s) sent together, one round trip for a thousand instances, since a write waits on
-/// each round trip and a step of the lifecycle or a metadata host's acknowledgement writes
-/// thousands. The rows go in the order of the writes, in rounds that each write an instance
+/// each round trip and a group of modifications or of settled associations writes
+/// hundreds. The rows go in the order of the writes, in rounds that each write an instance
 /// once (a second write of it starts the next round), as if each write had been sent alone.
 async fn save_instances(conn: &mut SqliteConnection, saves: &[Save], now: i64) -> Result<()> {
     let saves: Vec<&Save> = saves.iter().filter(|(_, b, a)| b != a).collect();
@@ -286,7 +286,7 @@ struct SaveRows<'a> {
 /// nothing: a round sets only the indexed columns one of its writes changed. A metadata
 /// host's acknowledgement set `private_ip` and so moved `instances_subnet`: one page of
 /// its two. `options` is set only when it changed: `instances_options_scope` holds it
-/// (schema 9), which a lifecycle step or an acknowledgement would otherwise move.
+/// (schema 9), which a write of anything else would otherwise move.
 #[derive(Default, Clone, Copy)]
 struct Indexed {
     private_ip: bool,
@@ -376,28 +376,8 @@ impl<'a> SaveRows<'a> {
             });
             q.push(") AS v WHERE instances.pk = v.column1; ");
         }
-        // Row values against a subquery: SQLite seeks the primary key by `pk` (a bare
-        // `IN (VALUES …)` would scan the table).
-        for chunk in self.gone.chunks(rows::per_statement(3)) {
-            q.push("DELETE FROM instance_attrs WHERE (pk, name, value) IN (SELECT column1, column2, column3 FROM (");
-            q.push_values(chunk, |mut b, (pk, name, value)| {
-                b.push_bind(*pk)
-                    .push_bind(name.as_str())
-                    .push_bind(value.as_str());
-            });
-            q.push(")); ");
-        }
-        for chunk in self.new.chunks(rows::per_statement(5)) {
-            q.push("INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) SELECT v.column1, s.id, v.column2, v.column3 FROM (");
-            q.push_values(chunk, |mut b, (pk, name, value, scope)| {
-                b.push_bind(*pk)
-                    .push_bind(name.as_str())
-                    .push_bind(value.as_str())
-                    .push_bind(scope.account.as_str())
-                    .push_bind(scope.region.as_str());
-            });
-            q.push(") AS v JOIN scopes s ON s.account = v.column4 AND s.region = v.column5; ");
-        }
+        push_gone_attributes(q, &self.gone);
+        push_new_attributes(q, &self.new);
         for chunk in self.changes.chunks(rows::per_statement(4)) {
             q.push(INSERT_CHANGE);
             q.push_values(chunk, |mut b, (n, kind)| {
@@ -412,8 +392,44 @@ impl<'a> SaveRows<'a> {
     }
 }
 
+/// The statements removing filter rows, each `(pk, name, value)`, pushed into `q`. Row
+/// values against a subquery: SQLite seeks the primary key by `pk` (a bare `IN (VALUES …)`
+/// would scan the table).
+pub(super) fn push_gone_attributes<'q>(
+    q: &mut QueryBuilder<'q, Sqlite>,
+    gone: &'q [(i64, String, String)],
+) {
+    for chunk in gone.chunks(rows::per_statement(3)) {
+        q.push("DELETE FROM instance_attrs WHERE (pk, name, value) IN (SELECT column1, column2, column3 FROM (");
+        q.push_values(chunk, |mut b, (pk, name, value)| {
+            b.push_bind(*pk)
+                .push_bind(name.as_str())
+                .push_bind(value.as_str());
+        });
+        q.push(")); ");
+    }
+}
+
+/// The statements adding filter rows, each `(pk, name, value, scope)`, pushed into `q`.
+pub(super) fn push_new_attributes<'q>(
+    q: &mut QueryBuilder<'q, Sqlite>,
+    new: &'q [(i64, String, String, &'q Scope)],
+) {
+    for chunk in new.chunks(rows::per_statement(5)) {
+        q.push("INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) SELECT v.column1, s.id, v.column2, v.column3 FROM (");
+        q.push_values(chunk, |mut b, (pk, name, value, scope)| {
+            b.push_bind(*pk)
+                .push_bind(name.as_str())
+                .push_bind(value.as_str())
+                .push_bind(scope.account.as_str())
+                .push_bind(scope.region.as_str());
+        });
+        q.push(") AS v JOIN scopes s ON s.account = v.column4 AND s.region = v.column5; ");
+    }
+}
+
 /// One row of the change feed, in the write's transaction.
-async fn append_change(
+pub(super) async fn append_change(
     conn: &mut SqliteConnection,
     id: &str,
     kind: ChangeKind,
@@ -630,54 +646,6 @@ pub(super) fn run_updates(
             })
             .collect();
         (Ended::of(written.is_ok()), finishes)
-    })
-}
-
-pub fn advance(
-    now_ms: i64,
-    purge_before_ms: i64,
-    reply: oneshot::Sender<Result<Option<i64>>>,
-) -> Job {
-    job(reply, move |conn, now| {
-        Box::pin(async move {
-            let now = now.max(now_ms);
-            let due: Vec<(i64, String)> = sqlx::query_as(
-                "SELECT pk, doc FROM instances WHERE due_ms IS NOT NULL AND due_ms <= ? ORDER BY due_ms LIMIT 5000",
-            )
-            .bind(now)
-            .fetch_all(counted(conn))
-            .await?;
-            let mut saves = Vec::with_capacity(due.len());
-            for (pk, doc) in due {
-                let before: Instance = decode(&doc)?;
-                let mut after = before.clone();
-                after.advance(now);
-                saves.push((pk, before, after));
-            }
-            save_instances(conn, &saves, now).await?;
-            let gone: Vec<(i64, String)> = sqlx::query_as(
-                "SELECT pk, instance_id FROM instances WHERE terminated_at_ms IS NOT NULL AND terminated_at_ms < ? LIMIT 5000",
-            )
-            .bind(purge_before_ms)
-            .fetch_all(counted(conn))
-            .await?;
-            for (pk, id) in gone {
-                for sql in [
-                    "DELETE FROM instance_attrs WHERE pk = ?",
-                    "DELETE FROM instances WHERE pk = ?",
-                ] {
-                    sqlx::query(sql).bind(pk).execute(counted(conn)).await?;
-                }
-                sqlx::query("DELETE FROM tags WHERE resource_id = ?")
-                    .bind(&id)
-                    .execute(counted(conn))
-                    .await?;
-                append_change(conn, &id, ChangeKind::Purged, 0, now).await?;
-            }
-            trim_feed(conn, |latest| RETENTION.by_age(latest, now)).await?;
-            let (next, terminated) = reads::lifecycle_times(counted(conn)).await?;
-            Ok(next_lifecycle_step(next, terminated, now - purge_before_ms))
-        })
     })
 }
 

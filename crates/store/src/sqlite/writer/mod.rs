@@ -8,7 +8,8 @@
 //! The jobs read rows, hand them to the model or to a policy of the store's core (the
 //! addresses a launch takes, the feed's retention, the lifecycle's next step), and write the
 //! rows that result: nothing here decides.
-//! - [`instances`]: launches, instance writes and their feed entries, the lifecycle.
+//! - [`instances`]: launches, instance writes and their feed entries, acknowledgements.
+//! - [`lifecycle`]: the transitions that fall due, on the instances' columns, and the purge.
 //! - [`defaults`], [`images`], [`templates`], [`network`], [`iam`]: the other records.
 //! - [`documents`]: the rows of documents kept per scope by id, and of tags.
 //! - [`rows`]: multi-row INSERTs, so that a launch of many instances runs few statements.
@@ -25,6 +26,7 @@ pub(super) mod iam;
 pub(super) mod images;
 pub(super) mod instances;
 mod lead;
+pub(super) mod lifecycle;
 pub(super) mod network;
 mod rows;
 pub(super) mod templates;
