@@ -21,7 +21,8 @@
 //! - [`feed`]: [`Feed`]: the change feed.
 //! - [`error`]: what can go wrong, [`StoreError`].
 //!
-//! Backends: [`sqlite`]. `conformance` (feature `conformance`) is the suite every backend
+//! Backends: [`sqlite`]; [`postgres`] is being built (its schema and migrations so far).
+//! `conformance` (feature `conformance`) is the suite every backend
 //! must pass, through the traits alone; `tests/sqlite.rs` runs it on SQLite.
 
 #[cfg(feature = "conformance")]
@@ -33,6 +34,7 @@ pub mod iam;
 pub mod images;
 pub mod instances;
 pub mod network;
+pub mod postgres;
 pub mod sqlite;
 pub mod tags;
 pub mod templates;
