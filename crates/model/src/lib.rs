@@ -13,6 +13,7 @@
 //! - [`instance`]: instances, their lifecycle, attributes and the `pending` → `applied` state
 //!   of their options.
 //! - [`change`]: what a write did to an instance ([`change::ChangeKind`]), for the change feed.
+//! - [`placement`]: which metadata host serves an instance when several share a fleet.
 //! - [`launch`]: launch planning: what RunInstances makes of a resolved request, with
 //!   `ShutdownBehavior` and `CpuCredits`.
 //! - [`launch_template`]: launch templates and their versions.
@@ -43,6 +44,7 @@ pub mod launch;
 pub mod launch_template;
 pub mod limits;
 pub mod options;
+pub mod placement;
 mod precedence;
 pub mod profile_association;
 pub mod tags;

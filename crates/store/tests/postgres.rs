@@ -3,11 +3,13 @@
 //! test in a database of its own, dropped at its end: nodes that start together migrate the
 //! schema once; a schema newer than the build is refused; transactions PostgreSQL rolls
 //! back for another's sake (a serialization failure, a deadlock) are run again and lose no
-//! write.
+//! write; metadata hosts are alive while their lease runs.
 
+use imds_store::postgres::hosts;
 use imds_store::postgres::retry::{self, retrying};
 use imds_store::postgres::schema;
 use imds_store::postgres::{MigrateError, PgDatabase};
+use model::placement;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -128,6 +130,7 @@ async fn nodes_starting_together_migrate_once() {
         "iam_records",
         "vpcs",
         "subnets",
+        "metadata_hosts",
     ] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
             .fetch_one(pool)
@@ -328,4 +331,46 @@ async fn a_deadlock_is_run_again() {
         .unwrap();
     assert_eq!(rows, vec![(1, 2), (2, 2)], "both transactions' writes");
     pool.close().await;
+}
+
+/// Metadata hosts are alive while their lease runs, on the database's clock: a host that
+/// stops renewing drops out of the live set when its lease ends, and the instances it
+/// served go to the host left (`model::placement`); renewed, it is back with the same
+/// share; a host that leaves is gone at once.
+#[tokio::test]
+async fn hosts_are_alive_while_their_lease_runs() {
+    let Some(db) = TestDb::new("hosts").await else {
+        return;
+    };
+    let node = PgDatabase::open(&db.url()).await.unwrap();
+    let pool = node.pool();
+    let long = std::time::Duration::from_secs(600);
+    hosts::renew(pool, "host-a", long).await.unwrap();
+    hosts::renew(pool, "host-b", std::time::Duration::from_millis(1500))
+        .await
+        .unwrap();
+    let both = hosts::live(pool).await.unwrap();
+    assert_eq!(both, ["host-a", "host-b"]);
+    let ids: Vec<String> = (0..200).map(|i| format!("i-{:017x}", i)).collect();
+    let served_by = |live: &[String]| -> Vec<String> {
+        ids.iter()
+            .map(|id| placement::owner(id, live).unwrap().clone())
+            .collect()
+    };
+    let shared = served_by(&both);
+    assert!(shared.iter().any(|h| h == "host-b") && shared.iter().any(|h| h == "host-a"));
+
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    let left = hosts::live(pool).await.unwrap();
+    assert_eq!(left, ["host-a"], "host-b's lease ran out");
+    assert!(served_by(&left).iter().all(|h| h == "host-a"));
+
+    hosts::renew(pool, "host-b", long).await.unwrap();
+    let back = hosts::live(pool).await.unwrap();
+    assert_eq!(back, both);
+    assert_eq!(served_by(&back), shared, "the same share as before");
+
+    hosts::leave(pool, "host-a").await.unwrap();
+    assert_eq!(hosts::live(pool).await.unwrap(), ["host-b"]);
+    node.close().await;
 }

@@ -19,7 +19,7 @@ use sqlx::{Executor, PgPool};
 pub const MIGRATION_LOCK: i64 = 0x696d_6473_0000_0001;
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub fn version() -> i64 {
@@ -155,6 +155,17 @@ CREATE TABLE changes (
     generation BIGINT NOT NULL,
     at_ms BIGINT NOT NULL
 );
+"#;
+
+/// Version 2: the metadata hosts alive, each with a lease it renews (`postgres::hosts`);
+/// instances are served by the live hosts (`model::placement`).
+const V2: &str = r#"
+CREATE TABLE metadata_hosts (
+    host_id TEXT PRIMARY KEY,
+    registered_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    lease_until TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX metadata_hosts_lease ON metadata_hosts(lease_until);
 "#;
 
 /// What a migration found and did.
