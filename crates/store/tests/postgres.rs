@@ -3,11 +3,12 @@
 //! test in a database of its own, dropped at its end: nodes that start together migrate the
 //! schema once; a schema newer than the build is refused; transactions PostgreSQL rolls
 //! back for another's sake (a serialization failure, a deadlock) are run again and lose no
-//! write; metadata hosts are alive while their lease runs.
+//! write; a follower of the change feed misses no change while writers commit; metadata
+//! hosts are alive while their lease runs.
 
-use imds_store::postgres::hosts;
 use imds_store::postgres::retry::{self, retrying};
 use imds_store::postgres::schema;
+use imds_store::postgres::{feed, hosts};
 use imds_store::postgres::{MigrateError, PgDatabase};
 use model::placement;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
@@ -372,5 +373,97 @@ async fn hosts_are_alive_while_their_lease_runs() {
 
     hosts::leave(pool, "host-a").await.unwrap();
     assert_eq!(hosts::live(pool).await.unwrap(), ["host-b"]);
+    node.close().await;
+}
+
+/// Writers that commit in another order than they drew their sequence numbers would let a
+/// follower move past a change not yet committed, and never read it. With the feed's lock,
+/// a follower polling while eight writers append (each pausing between its append and its
+/// commit) reads every change exactly once, in order, and is notified of commits.
+#[tokio::test]
+async fn a_follower_misses_no_change_while_writers_commit() {
+    let Some(db) = TestDb::new("feed").await else {
+        return;
+    };
+    let node = PgDatabase::open(&db.url()).await.unwrap();
+    let pool = node.pool().clone();
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .unwrap();
+    listener.listen(feed::CHANNEL).await.unwrap();
+    let writers: Vec<_> = (0..8u64)
+        .map(|w| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut appended = Vec::new();
+                for t in 0..20u64 {
+                    let mut tx = pool.begin().await.unwrap();
+                    let changes: Vec<feed::NewChange> = (0..=(t % 3))
+                        .map(|c| feed::NewChange {
+                            instance_id: format!("i-{w:02}{t:03}{c}"),
+                            kind: imds_store::ChangeKind::OptionsChanged,
+                            generation: t + 1,
+                            at_ms: 1,
+                        })
+                        .collect();
+                    appended.extend(feed::append(&mut tx, &changes).await.unwrap());
+                    // A pause between drawing the numbers and committing them.
+                    tokio::time::sleep(std::time::Duration::from_micros((w * 7 + t * 13) % 3000))
+                        .await;
+                    tx.commit().await.unwrap();
+                }
+                appended
+            })
+        })
+        .collect();
+    let follower = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut last = 0;
+            let mut seen = Vec::new();
+            let mut idle_rounds = 0;
+            while idle_rounds < 200 {
+                let page = feed::after(&pool, last, 50).await.unwrap();
+                if page.is_empty() {
+                    idle_rounds += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    continue;
+                }
+                idle_rounds = 0;
+                for c in page {
+                    assert!(c.seq > last, "in order");
+                    last = c.seq;
+                    seen.push(c.seq);
+                }
+            }
+            seen
+        })
+    };
+    let mut all = Vec::new();
+    for w in writers {
+        all.extend(w.await.unwrap());
+    }
+    all.sort();
+    let seen = follower.await.unwrap();
+    assert_eq!(
+        all.len() as u64,
+        8 * (0..20u64).map(|t| t % 3 + 1).sum::<u64>()
+    );
+    assert_eq!(seen, all, "the follower read every change once, in order");
+    let held: Vec<u64> = feed::after(&pool, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(held, all);
+    assert_eq!(feed::oldest(&pool).await.unwrap(), all.first().copied());
+    // Each commit notified the channel with its newest number.
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a notification")
+        .unwrap();
+    let newest: u64 = n.payload().parse().unwrap();
+    assert!(all.contains(&newest));
     node.close().await;
 }

@@ -1,12 +1,14 @@
 //! The PostgreSQL backend (issue 14), being built: for now its connection, its schema and
 //! migrations guarded against several nodes starting at once ([`schema`]), the retry of
-//! transactions PostgreSQL rolls back for another's sake ([`retry`]), and the metadata
+//! transactions PostgreSQL rolls back for another's sake ([`retry`]), the change feed's
+//! rows appended in commit order and read from a position ([`feed`]), and the metadata
 //! hosts' leases ([`hosts`]). The store's traits come next; until then `imds serve` runs on
 //! SQLite only.
 //!
 //! Its suites run against a throw-away server the test command starts
 //! (`scripts/postgres`), whose URL is `IMDS_TEST_POSTGRES_URL`.
 
+pub mod feed;
 pub mod hosts;
 pub mod retry;
 pub mod schema;
