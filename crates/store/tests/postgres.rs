@@ -467,3 +467,67 @@ async fn a_follower_misses_no_change_while_writers_commit() {
     assert!(all.contains(&newest));
     node.close().await;
 }
+
+/// One change appended and committed on its own connection, as another node would.
+async fn append_one(pool: &PgPool, id: &str) -> u64 {
+    let mut tx = pool.begin().await.unwrap();
+    let seqs = feed::append(
+        &mut tx,
+        &[feed::NewChange {
+            instance_id: id.into(),
+            kind: imds_store::ChangeKind::Launched,
+            generation: 1,
+            at_ms: 1,
+        }],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    seqs[0]
+}
+
+/// A node learns of another's commits: by notification alone (its poll set an hour away),
+/// and by polling alone where notifications do not arrive.
+#[tokio::test]
+async fn the_feeds_position_follows_other_nodes_commits() {
+    let Some(db) = TestDb::new("watch").await else {
+        return;
+    };
+    let node = PgDatabase::open(&db.url()).await.unwrap();
+    let pool = node.pool().clone();
+    let hour = std::time::Duration::from_secs(3600);
+    let waits = std::time::Duration::from_secs(10);
+    for (wakeup, id) in [
+        (
+            feed::Wakeup {
+                listen: true,
+                poll: hour,
+            },
+            "i-notified",
+        ),
+        (
+            feed::Wakeup {
+                listen: false,
+                poll: std::time::Duration::from_millis(50),
+            },
+            "i-polled",
+        ),
+    ] {
+        let (mut position, task) = feed::watch(pool.clone(), wakeup);
+        let before = feed::newest(&pool).await.unwrap();
+        // The watcher has read the position (and, listening, listens) before the commit.
+        tokio::time::timeout(waits, position.wait_for(|p| *p == before))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let seq = append_one(&pool, id).await;
+        tokio::time::timeout(waits, position.wait_for(|p| *p == seq))
+            .await
+            .unwrap_or_else(|_| panic!("{wakeup:?}: not seen"))
+            .unwrap();
+        drop(position);
+        tokio::time::timeout(waits, task).await.unwrap().unwrap();
+    }
+    node.close().await;
+}

@@ -15,7 +15,11 @@
 //! arrive (poolers, PostgreSQL-protocol engines without it).
 
 use crate::ChangeKind;
+use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool, QueryBuilder};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// `pg_advisory_xact_lock`'s key for appending to the feed ("imds", then 2).
 pub const FEED_LOCK: i64 = 0x696d_6473_0000_0002;
@@ -109,4 +113,78 @@ pub async fn oldest(pool: &PgPool) -> sqlx::Result<Option<u64>> {
         .fetch_one(pool)
         .await?;
     Ok(seq.map(|s| s as u64))
+}
+
+/// The newest sequence number the feed holds (0 when empty).
+pub async fn newest(pool: &PgPool) -> sqlx::Result<u64> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM changes")
+        .fetch_one(pool)
+        .await?;
+    Ok(seq.unwrap_or(0) as u64)
+}
+
+/// How a node learns of other nodes' commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wakeup {
+    /// Listen on [`CHANNEL`] (off where notifications do not arrive: poolers, engines
+    /// without `NOTIFY`).
+    pub listen: bool,
+    /// Look at the feed's newest number this often, whatever arrives.
+    pub poll: Duration,
+}
+
+/// The feed's newest committed sequence number, kept current for this node's followers
+/// (`Feed::watch`): looked up at each notification and at each poll. The task ends when
+/// every receiver is gone or the pool is closed.
+pub fn watch(pool: PgPool, wakeup: Wakeup) -> (watch::Receiver<u64>, JoinHandle<()>) {
+    let (tx, rx) = watch::channel(0);
+    let task = tokio::spawn(async move {
+        let mut listener = None;
+        loop {
+            if wakeup.listen && listener.is_none() {
+                listener = listen(&pool).await;
+            }
+            match newest(&pool).await {
+                Ok(n) => {
+                    tx.send_if_modified(|s| std::mem::replace(s, n) != n);
+                }
+                Err(_) if pool.is_closed() => return,
+                Err(e) => tracing::warn!(error = %e, "cannot read the change feed's position"),
+            }
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => l.recv().await.map(|_| ()),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tx.closed() => return,
+                r = notified => {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "the change feed's notifications stopped; polling");
+                        listener = None;
+                    }
+                }
+                _ = tokio::time::sleep(wakeup.poll) => {}
+            }
+        }
+    });
+    (rx, task)
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut l = match PgListener::connect_with(pool).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for the change feed's notifications; polling");
+            return None;
+        }
+    };
+    match l.listen(CHANNEL).await {
+        Ok(()) => Some(l),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for the change feed's notifications; polling");
+            None
+        }
+    }
 }
