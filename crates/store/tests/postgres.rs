@@ -42,6 +42,8 @@ struct TestDb {
 impl TestDb {
     async fn new(tag: &str) -> Option<TestDb> {
         let server = server_url()?;
+        // PostgreSQL's names hold 63 bytes.
+        let tag: String = tag.chars().take(40).collect();
         let name = format!("imds_{tag}_{}", std::process::id());
         let mut admin = PgConnection::connect(&server).await.unwrap();
         admin
@@ -513,7 +515,8 @@ async fn the_feeds_position_follows_other_nodes_commits() {
             "i-polled",
         ),
     ] {
-        let (mut position, task) = feed::watch(pool.clone(), wakeup);
+        let (tx, mut position) = tokio::sync::watch::channel(0);
+        let task = feed::watch(pool.clone(), wakeup, std::sync::Arc::new(tx));
         let before = feed::newest(&pool).await.unwrap();
         // The watcher has read the position (and, listening, listens) before the commit.
         tokio::time::timeout(waits, position.wait_for(|p| *p == before))
@@ -530,4 +533,36 @@ async fn the_feeds_position_follows_other_nodes_commits() {
         tokio::time::timeout(waits, task).await.unwrap().unwrap();
     }
     node.close().await;
+}
+
+/// The store conformance suite (`imds_store::conformance`), every case the SQLite backend
+/// passes, on PostgreSQL: each case in a database of its own.
+mod conformance_suite {
+    use super::TestDb;
+    use imds_store::conformance::{self, Backend};
+    use imds_store::postgres::PgStore;
+    use imds_store::Store;
+    use std::sync::Arc;
+
+    struct Postgres(TestDb);
+
+    impl Backend for Postgres {
+        async fn open(&self) -> Arc<dyn Store> {
+            Arc::new(PgStore::open(&self.0.url()).await.unwrap())
+        }
+    }
+
+    macro_rules! conformance {
+        ($($name:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $name() {
+                let Some(db) = TestDb::new(stringify!($name)).await else {
+                    return;
+                };
+                conformance::$name(&Postgres(db)).await;
+            }
+        )*};
+    }
+
+    imds_store::every_conformance_case!(conformance);
 }

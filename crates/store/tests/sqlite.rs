@@ -36,24 +36,7 @@ macro_rules! conformance {
     )*};
 }
 
-conformance!(
-    addresses_are_unique_and_refusals_change_nothing,
-    the_gate_sees_what_the_write_read_and_its_refusal_writes_nothing,
-    acknowledged_writes_survive_reopen_and_feed_is_ordered,
-    filters_and_pages,
-    client_token_replays_the_launch,
-    profile_associations_feed_lookup_and_settle,
-    changes_are_read_with_the_instance_now_and_the_feed_says_where_it_starts,
-    addresses_are_allocated_lowest_first_and_released_at_termination,
-    the_feed_keeps_an_hour_and_always_the_latest,
-    vpcs_and_subnets_are_kept_per_scope,
-    templates_and_images_are_kept_per_scope,
-    pages_skip_and_repeat_nothing_while_the_fleet_changes,
-    tag_filters_and_pages,
-    served_instances_are_what_the_records_say,
-    writes_queued_together_see_each_other_and_refusals_stay_alone,
-    lifecycle_steps_leave_instances_as_the_model_advances_them,
-);
+store::every_conformance_case!(conformance);
 
 /// Issue 10: a store with corrupted pages started and then answered 500s; a 0-byte file
 /// started as an empty fleet without a word. Damaged files are refused at open, naming the

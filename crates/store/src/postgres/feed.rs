@@ -17,6 +17,7 @@
 use crate::ChangeKind;
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool, QueryBuilder};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -133,21 +134,31 @@ pub struct Wakeup {
     pub poll: Duration,
 }
 
-/// The feed's newest committed sequence number, kept current for this node's followers
-/// (`Feed::watch`): looked up at each notification and at each poll. The task ends when
-/// every receiver is gone or the pool is closed.
-pub fn watch(pool: PgPool, wakeup: Wakeup) -> (watch::Receiver<u64>, JoinHandle<()>) {
-    let (tx, rx) = watch::channel(0);
-    let task = tokio::spawn(async move {
+/// Move `position` forward to `seq` (never back: a notification may arrive after this
+/// node has read a newer position itself).
+pub fn advance_to(position: &watch::Sender<u64>, seq: u64) {
+    position.send_if_modified(|s| {
+        let newer = seq > *s;
+        if newer {
+            *s = seq;
+        }
+        newer
+    });
+}
+
+/// The feed's newest committed sequence number, kept current in `position` for this node's
+/// followers (`Feed::watch`): looked up at each notification and at each poll. The task
+/// ends when every receiver is gone or the pool is closed. (This node's own writes move the
+/// position themselves when they commit.)
+pub fn watch(pool: PgPool, wakeup: Wakeup, position: Arc<watch::Sender<u64>>) -> JoinHandle<()> {
+    tokio::spawn(async move {
         let mut listener = None;
         loop {
             if wakeup.listen && listener.is_none() {
                 listener = listen(&pool).await;
             }
             match newest(&pool).await {
-                Ok(n) => {
-                    tx.send_if_modified(|s| std::mem::replace(s, n) != n);
-                }
+                Ok(n) => advance_to(&position, n),
                 Err(_) if pool.is_closed() => return,
                 Err(e) => tracing::warn!(error = %e, "cannot read the change feed's position"),
             }
@@ -158,7 +169,7 @@ pub fn watch(pool: PgPool, wakeup: Wakeup) -> (watch::Receiver<u64>, JoinHandle<
                 }
             };
             tokio::select! {
-                _ = tx.closed() => return,
+                _ = position.closed() => return,
                 r = notified => {
                     if let Err(e) = r {
                         tracing::warn!(error = %e, "the change feed's notifications stopped; polling");
@@ -168,8 +179,7 @@ pub fn watch(pool: PgPool, wakeup: Wakeup) -> (watch::Receiver<u64>, JoinHandle<
                 _ = tokio::time::sleep(wakeup.poll) => {}
             }
         }
-    });
-    (rx, task)
+    })
 }
 
 async fn listen(pool: &PgPool) -> Option<PgListener> {

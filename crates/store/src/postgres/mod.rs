@@ -1,17 +1,22 @@
-//! The PostgreSQL backend (issue 14), being built: for now its connection, its schema and
-//! migrations guarded against several nodes starting at once ([`schema`]), the retry of
-//! transactions PostgreSQL rolls back for another's sake ([`retry`]), the change feed's
-//! rows appended in commit order and read from a position ([`feed`]), and the metadata
-//! hosts' leases ([`hosts`]). The store's traits come next; until then `imds serve` runs on
-//! SQLite only.
+//! The PostgreSQL backend (issue 14): [`PgStore`], every trait of the store (one module
+//! per concern: `instances`, `records`, `network`, `tags`), passing the same conformance
+//! suite as SQLite; its schema and migrations guarded against several nodes starting at
+//! once ([`schema`]); the retry of transactions PostgreSQL rolls back for another's sake
+//! ([`retry`]); the change feed's rows in commit order and a node's view of its position
+//! ([`feed`]); the metadata hosts' leases ([`hosts`]). `imds serve` does not offer it yet.
 //!
 //! Its suites run against a throw-away server the test command starts
 //! (`scripts/postgres`), whose URL is `IMDS_TEST_POSTGRES_URL`.
 
 pub mod feed;
 pub mod hosts;
+mod instances;
+mod network;
+mod records;
 pub mod retry;
 pub mod schema;
+mod store;
+mod tags;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
@@ -19,6 +24,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use schema::{MigrateError, Migrated};
+pub use store::PgStore;
 
 /// Connections a node keeps to the database at most.
 const MAX_CONNECTIONS: u32 = 16;

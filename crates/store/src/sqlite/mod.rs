@@ -13,7 +13,7 @@ mod integrity;
 mod pages;
 mod reads;
 mod schema;
-mod served_columns;
+pub(crate) mod served_columns;
 mod tag_pages;
 mod writer;
 

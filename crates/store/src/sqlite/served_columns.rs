@@ -18,7 +18,7 @@ pub(super) const COUNT: usize = 6;
 
 /// The values of the compact columns of one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Columns {
+pub(crate) struct Columns {
     pub launch_time_ms: i64,
     pub options: i64,
     pub options_generation: i64,

@@ -1,0 +1,591 @@
+//! Instances on PostgreSQL ([`InstanceStore`]) and the change feed's trait ([`Feed`]): what
+//! the SQLite backend does, written plainly. A write reads the instances' documents, hands
+//! them to the model, and writes each changed row whole (document and the columns its
+//! queries use, the compact columns among them: `sqlite::served_columns`, so both backends
+//! keep the same), its tags, and its feed entries, under the store's write lock.
+//!
+//! DescribeInstances reads the scope's documents in launch order from the cursor and keeps
+//! those the filters pass (`model::filter::passes` on the instance's filter attributes):
+//! a page reads more rows than it returns when the filters refuse many. The SQLite
+//! backend's indexed pages (`sqlite::pages`) are not ported yet.
+
+use super::feed::{self, NewChange};
+use super::records::read_defaults;
+use super::store::{decode, encode, PgStore};
+use super::tags;
+use crate::feed::{Change, Feed, RETENTION};
+use crate::instances::*;
+use crate::network::default_subnet;
+use crate::sqlite::served_columns::Columns;
+use crate::{ChangeKind, Result};
+use async_trait::async_trait;
+use model::{Ec2Error, Instance, Scope};
+use sqlx::{PgConnection, Row};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use tokio::sync::watch;
+
+/// Rows a DescribeInstances page reads at a time while its filters refuse them.
+const CHUNK: i64 = 1000;
+
+/// Instances the lifecycle steps, or purges, in one call at most.
+const PER_ADVANCE: i64 = 5000;
+
+const INSTANCE_COLUMNS: &str = "instance_id, account, region, state, subnet_id, private_ip, \
+     due_ms, pending_apply, client_token, terminated_at_ms, launch_time_ms, options, \
+     options_generation, applied_generation, applied_options, unsettled_association, doc";
+
+/// Bind an instance's row, in [`INSTANCE_COLUMNS`]' order, from `$first`.
+fn bind_row<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    i: &'q Instance,
+    doc: String,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let c = Columns::of(i);
+    q.bind(i.instance_id.as_str())
+        .bind(i.scope.account.as_str())
+        .bind(i.scope.region.as_str())
+        .bind(i.state.as_str())
+        .bind(i.subnet_id.as_str())
+        .bind(i.private_ip.to_string())
+        .bind(i.transition.map(|t| t.due_ms))
+        .bind(i.options_state() == model::OptionsState::Pending)
+        .bind(i.client_token.as_deref())
+        .bind(i.terminated_at_ms)
+        .bind(c.launch_time_ms)
+        .bind(c.options)
+        .bind(c.options_generation)
+        .bind(c.applied_generation)
+        .bind(c.applied_options)
+        .bind(c.unsettled_association)
+        .bind(doc)
+}
+
+/// The placeholders `$1 … $17` for [`bind_row`].
+fn placeholders() -> String {
+    (1..=17)
+        .map(|n| {
+            if n == 17 {
+                format!("${n}::jsonb")
+            } else {
+                format!("${n}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn insert(conn: &mut PgConnection, i: &Instance) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES ({})",
+        placeholders()
+    );
+    bind_row(sqlx::query(&sql), i, encode(i)?)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Write `after` over its row, its tags if they changed, and its feed entries.
+async fn save(
+    conn: &mut PgConnection,
+    before: &Instance,
+    after: &Instance,
+    now: i64,
+) -> Result<()> {
+    if before == after {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE instances SET ({INSTANCE_COLUMNS}) = ({}) WHERE instance_id = $1",
+        placeholders()
+    );
+    bind_row(sqlx::query(&sql), after, encode(after)?)
+        .execute(&mut *conn)
+        .await?;
+    if before.tags != after.tags {
+        tags::sync_tags(
+            conn,
+            &after.instance_id,
+            "instance",
+            &after.scope,
+            &before.tags,
+            &after.tags,
+        )
+        .await?;
+    }
+    let changes: Vec<NewChange> = ChangeKind::between(Some(before), Some(after))
+        .into_iter()
+        .map(|kind| NewChange {
+            instance_id: after.instance_id.clone(),
+            kind,
+            generation: after.options_generation,
+            at_ms: now,
+        })
+        .collect();
+    feed::append(conn, &changes).await?;
+    Ok(())
+}
+
+/// The instances with these ids, whatever their scope, by id.
+async fn load(conn: &mut PgConnection, ids: &[String]) -> Result<HashMap<String, Instance>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT instance_id, doc::text FROM instances WHERE instance_id = ANY($1)")
+            .bind(ids)
+            .fetch_all(conn)
+            .await?;
+    rows.into_iter()
+        .map(|(id, doc)| Ok((id, decode(&doc)?)))
+        .collect()
+}
+
+/// Free addresses for a launch, as the model allocates them from the subnet's block and the
+/// addresses instances not terminated hold there.
+async fn allocate(
+    conn: &mut PgConnection,
+    scope: &Scope,
+    req: &LaunchRequest,
+) -> Result<Vec<Ipv4Addr>> {
+    let subnet = match default_subnet(scope, &req.subnet_id) {
+        Some(s) => Some(s),
+        None => {
+            let doc: Option<String> = sqlx::query_scalar(
+                "SELECT doc::text FROM subnets WHERE subnet_id = $1 AND account = $2 AND region = $3",
+            )
+            .bind(&req.subnet_id)
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .fetch_optional(&mut *conn)
+            .await?;
+            doc.map(|d| decode(&d)).transpose()?
+        }
+    }
+    .ok_or_else(|| Ec2Error::InvalidSubnetIdNotFound(req.subnet_id.clone()))?;
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT private_ip FROM instances WHERE subnet_id = $1 \
+         AND NOT (terminated_at_ms IS NOT NULL AND state = 'terminated')",
+    )
+    .bind(&subnet.subnet_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let held: Vec<Ipv4Addr> = held.iter().filter_map(|a| a.parse().ok()).collect();
+    Ok(model::vpc::allocate_addresses(
+        &subnet,
+        &held,
+        req.private_ip,
+        req.count,
+    )?)
+}
+
+/// The earliest transition due, and the earliest termination not yet purged.
+async fn lifecycle_times(conn: &mut PgConnection) -> Result<(Option<i64>, Option<i64>)> {
+    Ok(sqlx::query_as(
+        "SELECT (SELECT min(due_ms) FROM instances WHERE due_ms IS NOT NULL),
+                (SELECT min(terminated_at_ms) FROM instances WHERE terminated_at_ms IS NOT NULL)",
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Trim the feed as `trim` says.
+async fn trim_feed(conn: &mut PgConnection, trim: Option<crate::feed::Trim>) -> Result<()> {
+    if let Some(t) = trim {
+        sqlx::query("DELETE FROM changes WHERE seq < $1 AND at_ms < $2")
+            .bind(t.below_seq as i64)
+            .bind(t.before_ms)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `(position, document)` rows as a page of at most `limit` (one more was read to know).
+fn paged(mut rows: Vec<(i64, Instance)>, limit: Option<u32>) -> InstancePage {
+    let next = match limit {
+        Some(l) if rows.len() > l as usize => {
+            rows.truncate(l as usize);
+            rows.last().map(|r| r.0)
+        }
+        _ => None,
+    };
+    InstancePage {
+        instances: rows.into_iter().map(|r| r.1).collect(),
+        next,
+    }
+}
+
+#[async_trait]
+impl InstanceStore for PgStore {
+    async fn launch(
+        &self,
+        scope: &Scope,
+        req: LaunchRequest,
+        build: LaunchBuilder,
+    ) -> Result<LaunchOutcome> {
+        let mut tx = self.begin_write().await?;
+        if let Some(token) = &req.client_token {
+            let docs: Vec<String> = sqlx::query_scalar(
+                "SELECT doc::text FROM instances WHERE account = $1 AND region = $2 AND client_token = $3 ORDER BY pk",
+            )
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(token)
+            .fetch_all(&mut *tx)
+            .await?;
+            if !docs.is_empty() {
+                let instances = docs.iter().map(|d| decode(d)).collect::<Result<_>>()?;
+                return Ok(LaunchOutcome {
+                    instances,
+                    replayed: true,
+                });
+            }
+        }
+        let defaults = read_defaults(&mut *tx, scope).await?;
+        let addresses = allocate(&mut tx, scope, &req).await?;
+        let instances = build(&LaunchContext {
+            addresses,
+            defaults,
+        })?;
+        let now = model::time::now_ms();
+        for i in &instances {
+            insert(&mut tx, i).await?;
+        }
+        let tagged: Vec<(&str, &Scope, &model::tags::Tag)> = instances
+            .iter()
+            .flat_map(|i| {
+                i.tags
+                    .iter()
+                    .map(move |t| (i.instance_id.as_str(), &i.scope, t))
+            })
+            .collect();
+        tags::insert_tags(&mut tx, "instance", &tagged).await?;
+        let changes: Vec<NewChange> = instances
+            .iter()
+            .flat_map(|i| {
+                ChangeKind::between(None, Some(i))
+                    .into_iter()
+                    .map(move |kind| NewChange {
+                        instance_id: i.instance_id.clone(),
+                        kind,
+                        generation: i.options_generation,
+                        at_ms: now,
+                    })
+            })
+            .collect();
+        feed::append(&mut tx, &changes).await?;
+        tx.commit().await?;
+        self.committed().await?;
+        Ok(LaunchOutcome {
+            instances,
+            replayed: false,
+        })
+    }
+
+    async fn instances(&self, scope: &Scope, ids: &[String]) -> Result<Vec<Instance>> {
+        let found = load(&mut *self.pool().acquire().await?, ids).await?;
+        let mut out: Vec<Instance> = Vec::with_capacity(ids.len());
+        let mut missing: Vec<String> = Vec::new();
+        for id in ids {
+            match found.get(id).filter(|i| i.scope == *scope) {
+                Some(i) => out.push(i.clone()),
+                None if !missing.contains(id) => missing.push(id.clone()),
+                None => {}
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
+        }
+        out.dedup_by(|a, b| a.instance_id == b.instance_id);
+        Ok(out)
+    }
+
+    async fn describe_instances(&self, scope: &Scope, q: &InstanceQuery) -> Result<InstancePage> {
+        // One snapshot for the page.
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        if let Some(ids) = &q.ids {
+            let found = load(&mut tx, ids).await?;
+            let mut missing: Vec<String> = Vec::new();
+            for id in ids {
+                if !found.get(id).is_some_and(|i| i.scope == *scope) && !missing.contains(id) {
+                    missing.push(id.clone());
+                }
+            }
+            if !missing.is_empty() {
+                return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
+            }
+        }
+        let wanted = q.limit.map(|l| l as usize + 1);
+        let mut rows: Vec<(i64, Instance)> = Vec::new();
+        let mut after = q.after.unwrap_or(0);
+        loop {
+            let chunk: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT pk, doc::text FROM instances WHERE account = $1 AND region = $2 AND pk > $3 \
+                 AND ($4::text[] IS NULL OR instance_id = ANY($4)) ORDER BY pk LIMIT $5",
+            )
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .bind(after)
+            .bind(q.ids.as_deref())
+            .bind(CHUNK)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = chunk.last().map(|r| r.0) else {
+                break;
+            };
+            after = last;
+            let read = chunk.len();
+            for (pk, doc) in chunk {
+                let i: Instance = decode(&doc)?;
+                if model::filter::passes(&q.filters, &i.filter_attributes()) {
+                    rows.push((pk, i));
+                }
+            }
+            if wanted.is_some_and(|w| rows.len() >= w) || read < CHUNK as usize {
+                break;
+            }
+        }
+        tx.commit().await?;
+        if let Some(w) = wanted {
+            rows.truncate(w);
+        }
+        Ok(paged(rows, q.limit))
+    }
+
+    async fn update_instances(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+        gate: InstanceGate,
+        mut f: InstanceMutation,
+    ) -> Result<Vec<(Instance, Instance)>> {
+        let mut tx = self.begin_write().await?;
+        let loaded = load(&mut tx, ids).await?;
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match loaded.get(id).filter(|i| i.scope == *scope) {
+                Some(i) => found.push(i.clone()),
+                None => missing.push(id.clone()),
+            }
+        }
+        gate(&found)?;
+        if !missing.is_empty() {
+            return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
+        }
+        let ctx = MutationContext {
+            defaults: read_defaults(&mut *tx, scope).await?,
+        };
+        let mut out = Vec::with_capacity(found.len());
+        for before in found {
+            let mut after = before.clone();
+            f(&mut after, &ctx)?;
+            out.push((before, after));
+        }
+        let now = model::time::now_ms();
+        for (before, after) in &out {
+            save(&mut tx, before, after, now).await?;
+        }
+        tx.commit().await?;
+        self.committed().await?;
+        Ok(out)
+    }
+
+    async fn advance(&self, now_ms: i64, purge_before_ms: i64) -> Result<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        let now = model::time::now_ms().max(now_ms);
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT doc::text FROM instances WHERE due_ms IS NOT NULL AND due_ms <= $1 ORDER BY due_ms LIMIT $2",
+        )
+        .bind(now)
+        .bind(PER_ADVANCE)
+        .fetch_all(&mut *tx)
+        .await?;
+        for doc in due {
+            let before: Instance = decode(&doc)?;
+            let mut after = before.clone();
+            after.advance(now);
+            save(&mut tx, &before, &after, now).await?;
+        }
+        let gone: Vec<String> = sqlx::query_scalar(
+            "SELECT instance_id FROM instances WHERE terminated_at_ms IS NOT NULL AND terminated_at_ms < $1 LIMIT $2",
+        )
+        .bind(purge_before_ms)
+        .bind(PER_ADVANCE)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in gone {
+            sqlx::query("DELETE FROM instances WHERE instance_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            tags::delete_tags(&mut tx, &id).await?;
+            let purged = NewChange {
+                instance_id: id,
+                kind: ChangeKind::Purged,
+                generation: 0,
+                at_ms: now,
+            };
+            feed::append(&mut tx, &[purged]).await?;
+        }
+        let latest: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM changes")
+            .fetch_one(&mut *tx)
+            .await?;
+        let latest = latest.map(|s| s as u64);
+        trim_feed(&mut tx, RETENTION.by_age(latest, now)).await?;
+        trim_feed(&mut tx, RETENTION.by_count(latest)).await?;
+        let (next, terminated) = lifecycle_times(&mut tx).await?;
+        tx.commit().await?;
+        self.committed().await?;
+        Ok(next_lifecycle_step(next, terminated, now - purge_before_ms))
+    }
+
+    async fn next_due(&self, retention_ms: i64) -> Result<Option<i64>> {
+        let (due, terminated) = lifecycle_times(&mut *self.pool().acquire().await?).await?;
+        Ok(next_lifecycle_step(due, terminated, retention_ms))
+    }
+
+    async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize> {
+        let ids: Vec<String> = applied.iter().map(|(id, _)| id.clone()).collect();
+        let settle = |i: &mut Instance, generation: &u64| i.mark_applied(*generation);
+        Ok(self.settle_each(&ids, applied, settle).await?.len())
+    }
+
+    async fn settle_associations(&self, settled: &[(String, String)]) -> Result<Vec<Instance>> {
+        let ids: Vec<String> = settled.iter().map(|(id, _)| id.clone()).collect();
+        let settle = |i: &mut Instance, association: &String| i.settle_association(association);
+        self.settle_each(&ids, settled, settle).await
+    }
+
+    async fn pending_applies(&self) -> Result<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT instance_id, options_generation FROM instances WHERE pending_apply AND state = 'running'",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id, g)| (id, g as u64)).collect())
+    }
+
+    async fn instance_by_id(&self, instance_id: &str) -> Result<Option<Instance>> {
+        let doc: Option<String> =
+            sqlx::query_scalar("SELECT doc::text FROM instances WHERE instance_id = $1")
+                .bind(instance_id)
+                .fetch_optional(self.pool())
+                .await?;
+        doc.map(|d| decode(&d)).transpose()
+    }
+
+    async fn all_instances(&self, after: Option<i64>, limit: u32) -> Result<InstancePage> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT pk, doc::text FROM instances WHERE pk > $1 ORDER BY pk LIMIT $2",
+        )
+        .bind(after.unwrap_or(0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let rows = rows
+            .into_iter()
+            .map(|(pk, d)| Ok((pk, decode(&d)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paged(rows, Some(limit)))
+    }
+
+    async fn count_instances(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM instances")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn served_instances(&self, after: Option<i64>, limit: u32) -> Result<ServedPage> {
+        let page = self.all_instances(after, limit).await?;
+        Ok(ServedPage {
+            records: page.instances.iter().map(ServedRecord::of).collect(),
+            next: page.next,
+        })
+    }
+}
+
+impl PgStore {
+    /// A metadata host's settlements, each `(instance id, what it settles)`: each instance
+    /// found is changed by `settle` (a second entry for the same instance sees what the
+    /// first did), and those it changed are written. Returns them as they are now.
+    async fn settle_each<A>(
+        &self,
+        ids: &[String],
+        entries: &[(String, A)],
+        settle: impl Fn(&mut Instance, &A) -> bool,
+    ) -> Result<Vec<Instance>> {
+        let mut tx = self.begin_write().await?;
+        let mut now_as: HashMap<String, Instance> = load(&mut tx, ids).await?;
+        let now = model::time::now_ms();
+        let mut changed = Vec::new();
+        for (id, what) in entries {
+            let Some(before) = now_as.get(id).cloned() else {
+                continue;
+            };
+            let mut after = before.clone();
+            if settle(&mut after, what) {
+                save(&mut tx, &before, &after, now).await?;
+                now_as.insert(id.clone(), after.clone());
+                changed.push(after);
+            }
+        }
+        tx.commit().await?;
+        self.committed().await?;
+        Ok(changed)
+    }
+}
+
+#[async_trait]
+impl Feed for PgStore {
+    async fn changes_after(&self, after: u64, limit: u32) -> Result<Vec<Change>> {
+        let rows = sqlx::query(
+            "SELECT c.seq, c.instance_id, c.kind, c.generation, c.at_ms, i.doc::text \
+             FROM changes c LEFT JOIN instances i ON i.instance_id = c.instance_id \
+             WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+        )
+        .bind(after as i64)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let kind: String = row.try_get(2)?;
+            let Some(kind) = ChangeKind::parse(&kind) else {
+                continue;
+            };
+            let doc: Option<String> = row.try_get(5)?;
+            let served = match doc {
+                Some(d) => Some(ServedRecord::of(&decode::<Instance>(&d)?)),
+                None => None,
+            };
+            out.push(Change {
+                seq: row.try_get::<i64, _>(0)? as u64,
+                instance_id: row.try_get(1)?,
+                kind,
+                generation: row.try_get::<i64, _>(3)? as u64,
+                at_ms: row.try_get(4)?,
+                served,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn oldest_change(&self) -> Result<Option<u64>> {
+        Ok(feed::oldest(self.pool()).await?)
+    }
+
+    fn watch(&self) -> watch::Receiver<u64> {
+        self.latest()
+    }
+}
+
+#[async_trait]
+impl crate::Store for PgStore {
+    async fn close(&self) {
+        self.shut().await;
+    }
+}

@@ -1,0 +1,102 @@
+//! [`PgStore`]: the store's traits on PostgreSQL, one module per concern (`instances`,
+//! `records`, `network`, `tags`), over one pool.
+//!
+//! Writes take the store's write lock first ([`PgStore::begin_write`]: a transaction-scoped
+//! advisory lock), so that one write runs at a time across every node, as the SQLite
+//! backend's one writer does. The mutations the traits hand over are `FnOnce`, run inside
+//! the write on what it read; under the lock, at `READ COMMITTED`, no other imds write can
+//! make PostgreSQL roll a write back (no serialization failure, no deadlock), so a mutation
+//! never has to run twice. Reads take no lock. Documents are `jsonb`, written from and read
+//! back as JSON text ([`encode`], [`decode`]).
+
+use super::feed::{self, Wakeup};
+use super::{MigrateError, PgDatabase};
+use crate::{Result, StoreError};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinHandle;
+
+/// `pg_advisory_xact_lock`'s key for writes ("imds", then 3).
+pub const WRITE_LOCK: i64 = 0x696d_6473_0000_0003;
+
+/// How often a node looks at the feed's position when no notification comes.
+const POLL: Duration = Duration::from_millis(500);
+
+pub struct PgStore {
+    db: PgDatabase,
+    /// The feed's newest committed position, as this node knows it (`Feed::watch`).
+    position: Arc<watch::Sender<u64>>,
+    latest: watch::Receiver<u64>,
+    watcher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl PgStore {
+    /// Connect to `url`, bring the schema current, and follow the feed's position.
+    pub async fn open(url: &str) -> std::result::Result<PgStore, MigrateError> {
+        let db = PgDatabase::open(url).await?;
+        let (position, latest) = watch::channel(feed::newest(db.pool()).await?);
+        let position = Arc::new(position);
+        let watcher = feed::watch(
+            db.pool().clone(),
+            Wakeup {
+                listen: true,
+                poll: POLL,
+            },
+            position.clone(),
+        );
+        Ok(PgStore {
+            db,
+            position,
+            latest,
+            watcher: Mutex::new(Some(watcher)),
+        })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        self.db.pool()
+    }
+
+    pub(super) fn latest(&self) -> watch::Receiver<u64> {
+        self.latest.clone()
+    }
+
+    /// A write's transaction, once it holds the store's write lock (until it commits or
+    /// rolls back).
+    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// A write committed: the feed's position moves to the newest committed change (this
+    /// write's, or a later one of another node), before the write returns, as a write on
+    /// SQLite moves it.
+    pub(super) async fn committed(&self) -> Result<()> {
+        feed::advance_to(&self.position, feed::newest(self.pool()).await?);
+        Ok(())
+    }
+
+    /// Stop following the feed and close the pool.
+    pub(super) async fn shut(&self) {
+        self.db.close().await;
+        if let Some(w) = self.watcher.lock().await.take() {
+            w.abort();
+            let _ = w.await;
+        }
+    }
+}
+
+/// A record as the JSON text a `jsonb` column is written from (`$n::jsonb`).
+pub(super) fn encode<T: serde::Serialize>(record: &T) -> Result<String> {
+    Ok(serde_json::to_string(record)?)
+}
+
+/// A record from the JSON text of a `jsonb` column (read as `doc::text`).
+pub(super) fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(StoreError::Corrupt)
+}
