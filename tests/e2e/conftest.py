@@ -13,7 +13,19 @@ MARKERS = {
     "needs_iam": "needs IAM configuration (--iam-config), delivered by the IAM issue; strict xfail until then",
     "slow": "takes more than a few seconds (thousands of instances, crash/restart)",
     "cli": "runs the real aws CLI",
+    "sqlite_only": "tests the SQLite store's file itself; deselected when IMDS_STORE=postgres",
 }
+
+
+def pytest_collection_modifyitems(config, items):
+    # On PostgreSQL (IMDS_STORE=postgres) the tests of the SQLite file are not run: deselected,
+    # not skipped, since there is nothing for them to test there.
+    if os.environ.get("IMDS_STORE") != "postgres":
+        return
+    kept = [i for i in items if i.get_closest_marker("sqlite_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
 
 
 def pytest_configure(config):

@@ -174,6 +174,34 @@ def assert_stays(fn: Callable[[], Any], duration: float, interval: float = 0.05,
 _SERVER_SEQ = itertools.count()
 _STARTED: list[subprocess.Popen] = []
 
+# `IMDS_STORE=postgres`: every server keeps its store in a database of its own on the
+# PostgreSQL server at IMDS_TEST_POSTGRES_URL (the throw-away one `scripts/test` starts),
+# made with `psql` at its first start and dropped when this process exits.
+STORE = os.environ.get("IMDS_STORE", "sqlite")
+_DATABASES: list[str] = []
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(["psql", os.environ["IMDS_TEST_POSTGRES_URL"], "-q", "-v", "ON_ERROR_STOP=1",
+                    "-c", sql], check=True, capture_output=True, timeout=60)
+
+
+def new_database(name: str) -> str:
+    """A new database on the test server, its URL (dropped at exit)."""
+    name = re.sub(r"[^a-z0-9_]", "_", name.lower())[:40] + f"_{os.getpid()}"
+    _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _psql(f"CREATE DATABASE {name}")
+    _DATABASES.append(name)
+    base = os.environ["IMDS_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+@atexit.register
+def _drop_databases() -> None:
+    for name in _DATABASES:
+        with contextlib.suppress(Exception):
+            _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
 
 @atexit.register
 def _kill_leftovers() -> None:
@@ -217,11 +245,15 @@ class ImdsServer:
         self.address: str | None = None
         self.logs: list[tuple[Path, Path]] = []  # (stdout, stderr) per start
         self.exit_codes: list[int | None] = []
+        # On PostgreSQL (IMDS_STORE=postgres): this server's database, kept across restarts.
+        self.database_url: str | None = None
 
     # -- process management -------------------------------------------------------------
     @property
     def argv(self) -> list[str]:
         store = ["--data-dir", str(self.data_dir)] if self.data_dir else ["--ephemeral"]
+        if self.database_url:
+            store += ["--database-url", self.database_url]
         return [
             IMDS_BIN, "serve", *store,
             "--api-listen", "127.0.0.1:0",
@@ -236,6 +268,8 @@ class ImdsServer:
         if not os.path.exists(IMDS_BIN):
             raise RuntimeError(
                 f"imds binary not found at {IMDS_BIN} (build it, or set IMDS_BIN)")
+        if STORE == "postgres" and self.database_url is None:
+            self.database_url = new_database(f"e2e_{self.name}_{next(_SERVER_SEQ)}")
         n = len(self.logs)
         out_path = self.workdir / f"{self.name}.{n}.stdout.log"
         err_path = self.workdir / f"{self.name}.{n}.stderr.log"

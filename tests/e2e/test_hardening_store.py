@@ -14,6 +14,9 @@ from helpers import DEFAULT_REGION, ImdsServer, describe, run_ids
 
 STORE = "imds.sqlite"
 
+# The SQLite store's own file: deselected when the suites run on PostgreSQL.
+pytestmark = pytest.mark.sqlite_only
+
 
 def test_an_empty_store_file_is_a_new_store_with_its_first_instance(server_factory, tmp_path):
     data = tmp_path / "data"

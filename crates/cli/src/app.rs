@@ -18,7 +18,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use store::sqlite::{Durability, SqliteStore};
+use store::postgres::PgStore;
+use store::sqlite::{Durability, IntegrityCheck, SqliteStore};
 use store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -44,6 +45,8 @@ pub enum AppError {
     SessionKey(PathBuf, std::io::Error),
     #[error("cannot open the store: {0}")]
     Store(#[from] store::StoreError),
+    #[error("cannot open the PostgreSQL store: {0}")]
+    Postgres(String),
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
     #[error("server: {0}")]
@@ -77,6 +80,7 @@ impl Settings {
             api_listen: any,
             imds_listen: any,
             store: StoreLocation::Ephemeral,
+            database_url: None,
             apply_delay: Duration::from_millis(10),
             transition_delay: Duration::from_millis(10),
             terminated_retention: Duration::from_secs(3600),
@@ -192,12 +196,25 @@ impl App {
         let durable = temp.is_none();
         std::fs::create_dir_all(&dir).map_err(|e| AppError::DataDir(dir.clone(), e))?;
         let t_start = std::time::Instant::now();
-        // The check of the store's pages runs while the metadata host loads (see below).
-        let (sqlite, check) =
-            SqliteStore::open_checking(&dir.join("imds.sqlite"), durability).await?;
-        // A new store (no file, or an empty one) gets the first instance.
-        let first_start = sqlite.created();
-        let store: Arc<dyn Store> = Arc::new(sqlite);
+        // A new store (no file, an empty one, a database without imds's tables) gets the
+        // first instance. The check of a SQLite store's pages runs while the metadata host
+        // loads (see below).
+        let (store, first_start, check): (Arc<dyn Store>, bool, Option<IntegrityCheck>) =
+            match &settings.database_url {
+                Some(url) => {
+                    let pg = PgStore::open(url)
+                        .await
+                        .map_err(|e| AppError::Postgres(e.to_string()))?;
+                    let created = pg.created();
+                    (Arc::new(pg), created, None)
+                }
+                None => {
+                    let (sqlite, check) =
+                        SqliteStore::open_checking(&dir.join("imds.sqlite"), durability).await?;
+                    let created = sqlite.created();
+                    (Arc::new(sqlite), created, Some(check))
+                }
+            };
         // The keys live beside a durable store; an ephemeral one gets throw-away keys.
         let key_path = durable.then(|| dir.join(IDENTITY_KEY));
         let signer = metadata::identity::IdentitySigner::load_or_create(key_path.as_deref())?;
@@ -254,7 +271,12 @@ impl App {
         // check (a damaged store is refused here, before either port answers).
         let since_open = || t_start.elapsed().as_millis() as u64;
         let (checked_ms, loaded_ms) = tokio::try_join!(
-            async { check.passed().await.map(|()| since_open()) },
+            async {
+                match check {
+                    Some(check) => check.passed().await.map(|()| since_open()),
+                    None => Ok(since_open()),
+                }
+            },
             async {
                 host.loaded().await;
                 Ok(since_open())

@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// Keep state in a throw-away store (removed on exit).
     #[arg(long, env = "IMDS_EPHEMERAL")]
     pub ephemeral: bool,
+    /// Keep the store in PostgreSQL (`postgres://user@host:port/database`) instead of the
+    /// embedded SQLite file; the data directory still holds the signing keys.
+    #[arg(long, env = "IMDS_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// How long a change of metadata options stays `pending` before it is `applied`.
     #[arg(long, env = "IMDS_APPLY_DELAY", value_parser = humantime::parse_duration)]
     pub apply_delay: Option<Duration>,
@@ -72,6 +76,7 @@ struct FileConfig {
     imds_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     ephemeral: Option<bool>,
+    database_url: Option<String>,
     apply_delay: Option<String>,
     transition_delay: Option<String>,
     terminated_retention: Option<String>,
@@ -91,6 +96,8 @@ pub struct Settings {
     pub api_listen: SocketAddr,
     pub imds_listen: SocketAddr,
     pub store: StoreLocation,
+    /// The PostgreSQL database the store is kept in; `None`: SQLite, in the data directory.
+    pub database_url: Option<String>,
     pub apply_delay: Duration,
     pub transition_delay: Duration,
     pub terminated_retention: Duration,
@@ -194,6 +201,7 @@ impl ServeArgs {
                 .or(file.imds_listen)
                 .unwrap_or_else(|| DEFAULT_IMDS_LISTEN.parse().expect("valid default address")),
             store,
+            database_url: self.database_url.clone().or(file.database_url),
             apply_delay: dur(
                 self.apply_delay,
                 &file.apply_delay,
@@ -283,10 +291,30 @@ mod tests {
         assert_eq!(s.apply_delay, Duration::from_millis(5));
         assert_eq!(s.transition_delay, Duration::from_millis(500));
         assert!(matches!(s.store, StoreLocation::Ephemeral));
+        assert_eq!(s.database_url, None, "SQLite unless a database is given");
         assert_eq!(s.connections.idle_timeout, Duration::from_secs(2));
         assert_eq!(s.connections.max_headers, 20);
         assert_eq!(s.connections.header_read_timeout, Duration::from_secs(10));
         assert_eq!(s.connections.max_connections, None);
+        // The PostgreSQL database: from the file, and the flag over it.
+        std::fs::write(&f, "database_url = \"postgres://imds@db/file\"\n").unwrap();
+        let from_file = ServeArgs {
+            config: Some(f.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            from_file.settings().unwrap().database_url.as_deref(),
+            Some("postgres://imds@db/file")
+        );
+        let from_flag = ServeArgs {
+            config: Some(f.clone()),
+            database_url: Some("postgres://imds@db/flag".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            from_flag.settings().unwrap().database_url.as_deref(),
+            Some("postgres://imds@db/flag")
+        );
         std::fs::write(&f, "bogus = 1\n").unwrap();
         assert!(ServeArgs {
             config: Some(f),

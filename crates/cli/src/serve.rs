@@ -16,9 +16,10 @@ pub enum ServeError {
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let settings = args.settings()?;
     let app = App::builder(settings.clone()).start().await?;
-    let location = match app.data_dir() {
-        Some(d) => format!("store: {}", d.join("imds.sqlite").display()),
-        None => "store: ephemeral".to_string(),
+    let location = match (&settings.database_url, app.data_dir()) {
+        (Some(_), _) => "store: PostgreSQL".to_string(),
+        (None, Some(d)) => format!("store: {}", d.join("imds.sqlite").display()),
+        (None, None) => "store: ephemeral".to_string(),
     };
     // So that `imds exec` and `imds endpoint` find this server on any port (removed on a
     // clean stop; see `discovery`). Recorded before the announcement: whoever waits for

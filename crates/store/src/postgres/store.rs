@@ -58,6 +58,12 @@ impl PgStore {
         self.db.pool()
     }
 
+    /// Whether this open made the store's tables (a new store: the caller creates the first
+    /// instance). Of nodes starting together on a new database, one says so.
+    pub fn created(&self) -> bool {
+        self.db.migrated().from == 0
+    }
+
     pub(super) fn latest(&self) -> watch::Receiver<u64> {
         self.latest.clone()
     }
