@@ -384,8 +384,11 @@ class TtlSniffer:
     def close(self):
         self.sock.close()
 
-    def drain(self) -> None:
-        while True:
+    def drain(self, until: float | None = None) -> None:
+        """Read what the capture holds, until it goes quiet or `until` (a monotonic time)
+        passes: loopback is never quiet while other servers talk on it (a PostgreSQL
+        store's connections, its feed's polls)."""
+        while until is None or time.monotonic() < until:
             try:
                 pkt, _ = self.sock.recvfrom(65536)
             except socket.timeout:
@@ -409,7 +412,7 @@ class TtlSniffer:
         deadline = time.monotonic() + 5
         while not found() and time.monotonic() < deadline:
             before = len(self.packets)
-            self.drain()
+            self.drain(until=min(deadline, time.monotonic() + 0.2))
             if len(self.packets) == before:
                 break
         return found()
