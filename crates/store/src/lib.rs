@@ -34,6 +34,7 @@ pub mod iam;
 pub mod images;
 pub mod instances;
 pub mod network;
+mod paging;
 pub mod postgres;
 pub mod sqlite;
 pub mod tags;

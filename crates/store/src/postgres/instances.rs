@@ -16,6 +16,7 @@ use super::tags;
 use crate::feed::{Change, Feed, RETENTION};
 use crate::instances::*;
 use crate::network::default_subnet;
+use crate::paging::page;
 use crate::sqlite::served_columns::Columns;
 use crate::{ChangeKind, Result};
 use async_trait::async_trait;
@@ -86,12 +87,15 @@ async fn insert(conn: &mut PgConnection, i: &Instance) -> Result<()> {
     Ok(())
 }
 
-/// Write `after` over its row, its tags if they changed, and its feed entries.
+/// Write `after` over its row and its tags if they changed; its feed entries go into
+/// `changes`, which the write appends once, last (the feed's lock is then held only for the
+/// commit).
 async fn save(
     conn: &mut PgConnection,
     before: &Instance,
     after: &Instance,
     now: i64,
+    changes: &mut Vec<NewChange>,
 ) -> Result<()> {
     if before == after {
         return Ok(());
@@ -114,16 +118,16 @@ async fn save(
         )
         .await?;
     }
-    let changes: Vec<NewChange> = ChangeKind::between(Some(before), Some(after))
-        .into_iter()
-        .map(|kind| NewChange {
-            instance_id: after.instance_id.clone(),
-            kind,
-            generation: after.options_generation,
-            at_ms: now,
-        })
-        .collect();
-    feed::append(conn, &changes).await?;
+    changes.extend(
+        ChangeKind::between(Some(before), Some(after))
+            .into_iter()
+            .map(|kind| NewChange {
+                instance_id: after.instance_id.clone(),
+                kind,
+                generation: after.options_generation,
+                at_ms: now,
+            }),
+    );
     Ok(())
 }
 
@@ -199,15 +203,9 @@ async fn trim_feed(conn: &mut PgConnection, trim: Option<crate::feed::Trim>) -> 
     Ok(())
 }
 
-/// `(position, document)` rows as a page of at most `limit` (one more was read to know).
-fn paged(mut rows: Vec<(i64, Instance)>, limit: Option<u32>) -> InstancePage {
-    let next = match limit {
-        Some(l) if rows.len() > l as usize => {
-            rows.truncate(l as usize);
-            rows.last().map(|r| r.0)
-        }
-        _ => None,
-    };
+/// `(position, document)` rows fetched with one more than `limit`, as a page.
+fn paged(rows: Vec<(i64, Instance)>, limit: Option<u32>) -> InstancePage {
+    let (rows, next) = page(rows, limit, |r| r.0);
     InstancePage {
         instances: rows.into_iter().map(|r| r.1).collect(),
         next,
@@ -272,9 +270,9 @@ impl InstanceStore for PgStore {
                     })
             })
             .collect();
-        feed::append(&mut tx, &changes).await?;
+        let seqs = feed::append(&mut tx, &changes).await?;
         tx.commit().await?;
-        self.committed().await?;
+        self.committed(&seqs);
         Ok(LaunchOutcome {
             instances,
             replayed: false,
@@ -385,11 +383,13 @@ impl InstanceStore for PgStore {
             out.push((before, after));
         }
         let now = model::time::now_ms();
+        let mut changes = Vec::new();
         for (before, after) in &out {
-            save(&mut tx, before, after, now).await?;
+            save(&mut tx, before, after, now, &mut changes).await?;
         }
+        let seqs = feed::append(&mut tx, &changes).await?;
         tx.commit().await?;
-        self.committed().await?;
+        self.committed(&seqs);
         Ok(out)
     }
 
@@ -403,11 +403,12 @@ impl InstanceStore for PgStore {
         .bind(PER_ADVANCE)
         .fetch_all(&mut *tx)
         .await?;
+        let mut changes = Vec::new();
         for doc in due {
             let before: Instance = decode(&doc)?;
             let mut after = before.clone();
             after.advance(now);
-            save(&mut tx, &before, &after, now).await?;
+            save(&mut tx, &before, &after, now, &mut changes).await?;
         }
         let gone: Vec<String> = sqlx::query_scalar(
             "SELECT instance_id FROM instances WHERE terminated_at_ms IS NOT NULL AND terminated_at_ms < $1 LIMIT $2",
@@ -422,14 +423,14 @@ impl InstanceStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
             tags::delete_tags(&mut tx, &id).await?;
-            let purged = NewChange {
+            changes.push(NewChange {
                 instance_id: id,
                 kind: ChangeKind::Purged,
                 generation: 0,
                 at_ms: now,
-            };
-            feed::append(&mut tx, &[purged]).await?;
+            });
         }
+        let seqs = feed::append(&mut tx, &changes).await?;
         let latest: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM changes")
             .fetch_one(&mut *tx)
             .await?;
@@ -438,7 +439,7 @@ impl InstanceStore for PgStore {
         trim_feed(&mut tx, RETENTION.by_count(latest)).await?;
         let (next, terminated) = lifecycle_times(&mut tx).await?;
         tx.commit().await?;
-        self.committed().await?;
+        self.committed(&seqs);
         Ok(next_lifecycle_step(next, terminated, now - purge_before_ms))
     }
 
@@ -522,19 +523,21 @@ impl PgStore {
         let mut now_as: HashMap<String, Instance> = load(&mut tx, ids).await?;
         let now = model::time::now_ms();
         let mut changed = Vec::new();
+        let mut changes = Vec::new();
         for (id, what) in entries {
             let Some(before) = now_as.get(id).cloned() else {
                 continue;
             };
             let mut after = before.clone();
             if settle(&mut after, what) {
-                save(&mut tx, &before, &after, now).await?;
+                save(&mut tx, &before, &after, now, &mut changes).await?;
                 now_as.insert(id.clone(), after.clone());
                 changed.push(after);
             }
         }
+        let seqs = feed::append(&mut tx, &changes).await?;
         tx.commit().await?;
-        self.committed().await?;
+        self.committed(&seqs);
         Ok(changed)
     }
 }

@@ -79,12 +79,13 @@ impl PgStore {
         Ok(tx)
     }
 
-    /// A write committed: the feed's position moves to the newest committed change (this
-    /// write's, or a later one of another node), before the write returns, as a write on
-    /// SQLite moves it.
-    pub(super) async fn committed(&self) -> Result<()> {
-        feed::advance_to(&self.position, feed::newest(self.pool()).await?);
-        Ok(())
+    /// A write committed the changes numbered `seqs`: the feed's position moves to them
+    /// before the write returns, as a write on SQLite moves it (other nodes' later
+    /// commits arrive through the watcher).
+    pub(super) fn committed(&self, seqs: &[u64]) {
+        if let Some(newest) = seqs.iter().max() {
+            feed::advance_to(&self.position, *newest);
+        }
     }
 
     /// Stop following the feed and close the pool.

@@ -7,6 +7,7 @@
 //! has the page and one more: `next` is then the page's last position, as SQLite's.
 
 use super::store::PgStore;
+use crate::paging::page;
 use crate::tags::{TagPage, TagQuery, TagRow, TagStore};
 use crate::Result;
 use model::filter::{self, Filter};
@@ -80,13 +81,7 @@ impl TagStore for PgStore {
             }
         }
         // The page, and the position after which the next starts when more match.
-        let next = match q.limit {
-            Some(l) if found.len() > l as usize => {
-                found.truncate(l as usize);
-                found.last().map(|r| r.0)
-            }
-            _ => None,
-        };
+        let (found, next) = page(found, q.limit, |r| r.0);
         let tags = found
             .into_iter()
             .map(|(_, resource_id, resource_type, key, value)| TagRow {

@@ -53,22 +53,7 @@ pub(super) fn push_values(qb: &mut QueryBuilder<'_, Sqlite>, col: &str, values: 
     qb.push(")");
 }
 
-/// Split rows fetched with `LIMIT limit + 1` into one page and the position the next page
-/// starts after (the position of the page's last row), when there is a next page.
-pub(super) fn page<R>(
-    mut rows: Vec<R>,
-    limit: Option<u32>,
-    position: impl Fn(&R) -> i64,
-) -> (Vec<R>, Option<i64>) {
-    match limit {
-        Some(l) if rows.len() > l as usize => {
-            rows.truncate(l as usize);
-            let next = rows.last().map(&position);
-            (rows, next)
-        }
-        _ => (rows, None),
-    }
-}
+pub(super) use crate::paging::page;
 
 /// The latest change's number (0 when the feed holds none).
 pub async fn latest_seq(conn: &mut SqliteConnection) -> Result<u64> {
