@@ -14,15 +14,16 @@ MARKERS = {
     "slow": "takes more than a few seconds (thousands of instances, crash/restart)",
     "cli": "runs the real aws CLI",
     "sqlite_only": "tests the SQLite store's file itself; deselected when IMDS_STORE=postgres",
+    "postgres_only": "several nodes on one PostgreSQL database; deselected unless IMDS_STORE=postgres",
 }
 
 
 def pytest_collection_modifyitems(config, items):
-    # On PostgreSQL (IMDS_STORE=postgres) the tests of the SQLite file are not run: deselected,
-    # not skipped, since there is nothing for them to test there.
-    if os.environ.get("IMDS_STORE") != "postgres":
-        return
-    kept = [i for i in items if i.get_closest_marker("sqlite_only") is None]
+    # On PostgreSQL (IMDS_STORE=postgres) the tests of the SQLite file are not run, and on
+    # SQLite the tests of several nodes sharing one database: deselected, not skipped, since
+    # there is nothing for them to test there (scripts/test runs both passes).
+    other = "sqlite_only" if os.environ.get("IMDS_STORE") == "postgres" else "postgres_only"
+    kept = [i for i in items if i.get_closest_marker(other) is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept

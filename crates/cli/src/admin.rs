@@ -90,10 +90,11 @@ pub fn router(admin: Admin) -> axum::Router {
         metrics_open: admin.api_on_loopback,
     });
     netns_router(admin.host.clone(), admin.attachments, admin.stop)
-        .merge(metrics_router(admin.host))
+        .merge(metrics_router(admin.host.clone()))
         .route_layer(axum::middleware::from_fn_with_state(gate, guard))
         .merge(endpoint_router(EndpointRoute {
             api: admin.api,
+            host: admin.host,
             endpoints: admin.endpoints,
         }))
 }
@@ -265,6 +266,7 @@ struct AttachQuery {
 /// What the endpoint route needs.
 struct EndpointRoute {
     api: Arc<Api>,
+    host: Arc<metadata::Host>,
     endpoints: Arc<metadata::endpoints::Endpoints>,
 }
 
@@ -278,17 +280,107 @@ struct EndpointQuery {
 
 /// `GET /_imds/instances/{instance-id}/endpoint`: `200 text/plain` with the URL of the
 /// instance's own metadata endpoint, opened now if it is not yet.
+///
+/// `GET /_imds/instances/{instance-id}/address`: `200 text/plain` with the instance's private
+/// IPv4 address, as this node serves it: what `imds exec --instance` needs, from any node
+/// (a metadata host has no DescribeInstances).
 fn endpoint_router(route: EndpointRoute) -> axum::Router {
     let route = Arc::new(route);
-    axum::Router::new().route(
-        "/_imds/instances/{id}/endpoint",
-        get(
-            move |Path(id): Path<String>, Query(q): Query<EndpointQuery>, request: Request| {
-                let route = route.clone();
-                async move { instance_endpoint(&route, &id, q, request).await }
-            },
-        ),
+    let for_address = route.clone();
+    axum::Router::new()
+        .route(
+            "/_imds/instances/{id}/endpoint",
+            get(
+                move |Path(id): Path<String>, Query(q): Query<EndpointQuery>, request: Request| {
+                    let route = route.clone();
+                    async move { instance_endpoint(&route, &id, q, request).await }
+                },
+            ),
+        )
+        .route(
+            "/_imds/instances/{id}/address",
+            get(move |Path(id): Path<String>, request: Request| {
+                let route = for_address.clone();
+                async move { instance_address(&route, &id, request).await }
+            }),
+        )
+}
+
+/// A plain-text answer of the instance routes.
+fn text(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        body,
     )
+        .into_response()
+}
+
+/// EC2's code and wording in plain text.
+fn plain(status: StatusCode, e: Ec2Error) -> Response {
+    text(status, format!("{}: {e}", e.code()))
+}
+
+fn refused(e: Ec2Error) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    plain(status, e)
+}
+
+/// An unknown instance is a 404 on these routes.
+fn not_found(id: &str) -> Response {
+    plain(
+        StatusCode::NOT_FOUND,
+        Ec2Error::InvalidInstanceIdNotFound(vec![id.to_string()]),
+    )
+}
+
+/// Whether the caller may learn about instance `id` (what DescribeInstances would tell
+/// it): a well-formed id and, under `--iam-config`, a signed request of the instance's
+/// account allowed `ec2:DescribeInstances` on it. `Err`: the answer to give instead.
+async fn may_describe(route: &EndpointRoute, id: &str, request: Request) -> Result<(), Response> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    if !model::ids::is_well_formed(id, "i") {
+        return Err(refused(Ec2Error::InvalidInstanceIdMalformed(
+            id.to_string(),
+        )));
+    }
+    if route.api.iam_enforced() {
+        let (parts, body) = read(request, &request_id).await?;
+        let caller = authenticate(&route.api, &parts, &body)
+            .map_err(|e| ec2api::server::error_response(&e, &request_id))?;
+        let instance = match route.api.store.instance_by_id(id).await {
+            Ok(Some(i)) if i.scope.account == caller.account => i,
+            Ok(_) => return Err(not_found(id)),
+            Err(e) => {
+                return Err(ec2api::server::error_response(
+                    &Ec2Error::from(e),
+                    &request_id,
+                ))
+            }
+        };
+        ec2api::authz::authorize_on_instance(
+            &route.api.principals,
+            "ec2:DescribeInstances",
+            &caller,
+            source_ip(&parts),
+            &instance,
+        )
+        .map_err(|e| ec2api::server::error_response(&e, &request_id))?;
+    }
+    Ok(())
+}
+
+async fn instance_address(route: &EndpointRoute, id: &str, request: Request) -> Response {
+    if let Err(answer) = may_describe(route, id, request).await {
+        return answer;
+    }
+    match route.host.served(id) {
+        Some(s) => text(StatusCode::OK, s.private_ip.to_string()),
+        None => not_found(id),
+    }
 }
 
 async fn instance_endpoint(
@@ -298,57 +390,10 @@ async fn instance_endpoint(
     request: Request,
 ) -> Response {
     use metadata::endpoints::EndpointError;
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let text = |status: StatusCode, body: String| {
-        (
-            status,
-            [(
-                axum::http::header::CONTENT_TYPE,
-                "text/plain; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response()
-    };
-    // EC2's code and wording in plain text; an unknown instance is a 404 on this route.
-    let plain = |status: StatusCode, e: Ec2Error| text(status, format!("{}: {e}", e.code()));
-    let refused = |e: Ec2Error| {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        plain(status, e)
-    };
-    let not_found = || {
-        plain(
-            StatusCode::NOT_FOUND,
-            Ec2Error::InvalidInstanceIdNotFound(vec![id.to_string()]),
-        )
-    };
-    if !model::ids::is_well_formed(id, "i") {
-        return refused(Ec2Error::InvalidInstanceIdMalformed(id.to_string()));
+    if let Err(answer) = may_describe(route, id, request).await {
+        return answer;
     }
-    if route.api.iam_enforced() {
-        let (parts, body) = match read(request, &request_id).await {
-            Ok(read) => read,
-            Err(refused) => return refused,
-        };
-        let caller = match authenticate(&route.api, &parts, &body) {
-            Ok(c) => c,
-            Err(e) => return ec2api::server::error_response(&e, &request_id),
-        };
-        let instance = match route.api.store.instance_by_id(id).await {
-            Ok(Some(i)) if i.scope.account == caller.account => i,
-            Ok(_) => return not_found(),
-            Err(e) => return ec2api::server::error_response(&Ec2Error::from(e), &request_id),
-        };
-        if let Err(e) = ec2api::authz::authorize_on_instance(
-            &route.api.principals,
-            "ec2:DescribeInstances",
-            &caller,
-            source_ip(&parts),
-            &instance,
-        ) {
-            return ec2api::server::error_response(&e, &request_id);
-        }
-    }
+    let not_found = || not_found(id);
     match route.endpoints.open(id, q.port) {
         Ok(endpoint) => match endpoint.url(q.ipv6) {
             Some(url) => text(StatusCode::OK, url),

@@ -12,8 +12,10 @@
 //! # Ok(()) }
 //! ```
 
-use crate::config::{Connections, Settings as ServeSettings, StoreLocation};
+use crate::config::{Connections, Role, Settings as ServeSettings, StoreLocation};
 use ec2api::{Api, ApiConfig};
+use metadata::ownership::Ownership;
+use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +49,8 @@ pub enum AppError {
     Store(#[from] store::StoreError),
     #[error("cannot open the PostgreSQL store: {0}")]
     Postgres(String),
+    #[error("PostgreSQL: {0}")]
+    Shared(#[from] sqlx::Error),
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
     #[error("server: {0}")]
@@ -81,6 +85,9 @@ impl Settings {
             imds_listen: any,
             store: StoreLocation::Ephemeral,
             database_url: None,
+            role: Role::All,
+            host_id: None,
+            host_lease: Duration::from_secs(10),
             apply_delay: Duration::from_millis(10),
             transition_delay: Duration::from_millis(10),
             terminated_retention: Duration::from_secs(3600),
@@ -199,36 +206,57 @@ impl App {
         // A new store (no file, an empty one, a database without imds's tables) gets the
         // first instance. The check of a SQLite store's pages runs while the metadata host
         // loads (see below).
-        let (store, first_start, check): (Arc<dyn Store>, bool, Option<IntegrityCheck>) =
-            match &settings.database_url {
-                Some(url) => {
-                    let pg = PgStore::open(url)
-                        .await
-                        .map_err(|e| AppError::Postgres(e.to_string()))?;
-                    let created = pg.created();
-                    (Arc::new(pg), created, None)
-                }
-                None => {
-                    let (sqlite, check) =
-                        SqliteStore::open_checking(&dir.join("imds.sqlite"), durability).await?;
-                    let created = sqlite.created();
-                    (Arc::new(sqlite), created, Some(check))
-                }
-            };
-        // The keys live beside a durable store; an ephemeral one gets throw-away keys.
-        let key_path = durable.then(|| dir.join(IDENTITY_KEY));
-        let signer = metadata::identity::IdentitySigner::load_or_create(key_path.as_deref())?;
-        let sessions = Arc::new(if durable {
-            let p = dir.join(SESSION_KEY);
-            iam::session::SessionKey::load_or_create(&p).map_err(|e| AppError::SessionKey(p, e))?
-        } else {
-            iam::session::SessionKey::random()
-        });
+        let (store, first_start, check, pool): (
+            Arc<dyn Store>,
+            bool,
+            Option<IntegrityCheck>,
+            Option<PgPool>,
+        ) = match &settings.database_url {
+            Some(url) => {
+                let pg = PgStore::open(url)
+                    .await
+                    .map_err(|e| AppError::Postgres(e.to_string()))?;
+                let created = pg.created();
+                let pool = pg.pool().clone();
+                (Arc::new(pg), created, None, Some(pool))
+            }
+            None => {
+                let (sqlite, check) =
+                    SqliteStore::open_checking(&dir.join("imds.sqlite"), durability).await?;
+                let created = sqlite.created();
+                (Arc::new(sqlite), created, Some(check), None)
+            }
+        };
+        let keys = match &pool {
+            Some(pool) => Keys::shared(pool).await?,
+            None => Keys::beside(durable.then_some(&*dir))?,
+        };
+        let sessions = keys.sessions.clone();
+        // Which instances this node's metadata host applies (see `metadata::ownership`).
+        let membership = match (&pool, settings.role) {
+            (None, _) => None,
+            (Some(_), Role::Api) => None,
+            (Some(pool), Role::All | Role::Metadata) => Some(
+                Membership::join(
+                    pool.clone(),
+                    settings.host_id.clone().unwrap_or_else(host_id),
+                    settings.host_lease,
+                )
+                .await?,
+            ),
+        };
+        let ownership = match (&membership, settings.role) {
+            (Some(m), _) => m.ownership(),
+            (None, Role::Api) => Ownership::Nothing,
+            (None, _) => Ownership::Every,
+        };
         let host = metadata::Host::new(
             store.clone(),
             settings.apply_delay,
-            Arc::new(signer),
+            keys.identity,
             sessions.clone(),
+            keys.tokens,
+            ownership,
         );
         let directory = match (b.directory, &settings.iam_config) {
             (Some(d), _) => Some(d),
@@ -261,10 +289,22 @@ impl App {
             .map_err(|e| AppError::Listen(settings.imds_listen, e))?;
         let imds_addr = imds_listener.local_addr().map_err(AppError::Serve)?;
         let (stop, stop_rx) = watch::channel(false);
-        let mut tasks = vec![tokio::spawn(ec2api::lifecycle::drive_lifecycle(
-            api.clone(),
-            stop_rx.clone(),
-        ))];
+        let mut tasks = Vec::new();
+        // Every API node drives the lifecycle: its steps are writes, one at a time across
+        // the nodes, each reading what is due when it runs, so two nodes never step an
+        // instance twice.
+        if settings.role.serves_api() {
+            tasks.push(tokio::spawn(ec2api::lifecycle::drive_lifecycle(
+                api.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        if let Some(m) = membership {
+            tasks.push(tokio::spawn(m.run(host.clone(), stop_rx.clone())));
+        }
+        if pool.is_some() {
+            tasks.push(tokio::spawn(refresh_iam(api.clone(), stop_rx.clone())));
+        }
         // The metadata host: serves every instance from memory and applies changed options.
         tasks.push(tokio::spawn(host.clone().run(stop_rx.clone())));
         // Serve once every instance is known by its address and the store has passed its
@@ -309,10 +349,15 @@ impl App {
             stop: stop_rx.clone(),
             api_on_loopback: api_addr.ip().is_loopback(),
         });
-        // The web console: static files; the browser signs its own EC2 requests to `/`.
-        let router = ec2api::router(api.clone())
-            .merge(admin)
-            .merge(console::router());
+        // The web console: static files; the browser signs its own EC2 requests to `/`. A
+        // metadata host's API port answers its admin routes and /metrics alone.
+        let router = if settings.role.serves_api() {
+            ec2api::router(api.clone())
+                .merge(admin)
+                .merge(console::router())
+        } else {
+            admin
+        };
         tasks.push(tokio::spawn(serve_api(
             listener, router, gates.api, stop_rx,
         )));
@@ -341,6 +386,174 @@ impl App {
         self.endpoints.closed().await;
         self.attachments.closed().await;
         self.store.close().await;
+    }
+}
+
+/// The keys of a server: the identity documents' signer, the session credentials' key and
+/// the IMDSv2 tokens' key.
+struct Keys {
+    identity: Arc<metadata::identity::IdentitySigner>,
+    sessions: Arc<iam::session::SessionKey>,
+    tokens: metadata::token::TokenKey,
+}
+
+impl Keys {
+    /// The keys beside a durable SQLite store (in `dir`), or throw-away ones; tokens are
+    /// this process's alone (a token does not outlive a restart, as on EC2 a token does not
+    /// outlive the instance's stop).
+    fn beside(dir: Option<&std::path::Path>) -> Result<Keys, AppError> {
+        let key_path = dir.map(|d| d.join(IDENTITY_KEY));
+        let identity = metadata::identity::IdentitySigner::load_or_create(key_path.as_deref())?;
+        let sessions = match dir {
+            Some(d) => {
+                let p = d.join(SESSION_KEY);
+                iam::session::SessionKey::load_or_create(&p)
+                    .map_err(|e| AppError::SessionKey(p, e))?
+            }
+            None => iam::session::SessionKey::random(),
+        };
+        Ok(Keys {
+            identity: Arc::new(identity),
+            sessions: Arc::new(sessions),
+            tokens: metadata::token::TokenKey::random(),
+        })
+    }
+
+    /// The keys every node of one PostgreSQL database holds alike (`postgres::secrets`), so
+    /// that any node verifies what another issued: a role's credentials, an identity
+    /// document's signature, a token.
+    async fn shared(pool: &PgPool) -> Result<Keys, AppError> {
+        use store::postgres::secrets::shared;
+        let pem = shared(pool, "identity-key.pem", || {
+            metadata::identity::IdentitySigner::generate_pem()
+                .map(String::into_bytes)
+                .unwrap_or_default()
+        })
+        .await?;
+        let pem = String::from_utf8(pem).map_err(|_| {
+            metadata::identity::IdentityError::Key("the shared identity key is not PEM".into())
+        })?;
+        let identity = metadata::identity::IdentitySigner::from_pem(&pem)?;
+        let sessions = shared(pool, "session.key", iam::session::SessionKey::random_bytes).await?;
+        let tokens = shared(pool, "token.key", iam::session::SessionKey::random_bytes).await?;
+        let key32 = |v: Vec<u8>, what: &str| -> Result<[u8; 32], AppError> {
+            v.try_into()
+                .map_err(|_| AppError::Postgres(format!("the shared {what} is not a 32-byte key")))
+        };
+        Ok(Keys {
+            identity: Arc::new(identity),
+            sessions: Arc::new(iam::session::SessionKey::from_bytes(key32(
+                sessions,
+                "session key",
+            )?)),
+            tokens: metadata::token::TokenKey::from_bytes(key32(tokens, "token key")?),
+        })
+    }
+}
+
+/// The identity documents' signer the nodes of the PostgreSQL database at `url` share
+/// (`imds certificate --database-url`).
+pub async fn shared_identity(
+    url: &str,
+) -> Result<Arc<metadata::identity::IdentitySigner>, AppError> {
+    let pg = PgStore::open(url)
+        .await
+        .map_err(|e| AppError::Postgres(e.to_string()))?;
+    let keys = Keys::shared(pg.pool()).await;
+    pg.pool().close().await;
+    Ok(keys?.identity)
+}
+
+/// A name for this node among the metadata hosts: its host name, process id and a random
+/// suffix (two nodes on one machine differ; a restarted node is a new host).
+fn host_id() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "imds".into());
+    format!(
+        "{name}-{}-{:04x}",
+        std::process::id(),
+        rand_suffix() & 0xffff
+    )
+}
+
+/// A metadata host among others on one database: it renews its lease every third of it,
+/// reads the live set, and gives its host the instances rendezvous hashing gives it.
+struct Membership {
+    pool: PgPool,
+    me: String,
+    lease: Duration,
+    live: Vec<String>,
+}
+
+impl Membership {
+    /// Register (the first lease) and read the live set.
+    async fn join(pool: PgPool, me: String, lease: Duration) -> Result<Membership, AppError> {
+        store::postgres::hosts::renew(&pool, &me, lease).await?;
+        let live = store::postgres::hosts::live(&pool).await?;
+        tracing::info!(host = %me, live = ?live, "joined the metadata hosts");
+        Ok(Membership {
+            pool,
+            me,
+            lease,
+            live,
+        })
+    }
+
+    fn ownership(&self) -> Ownership {
+        Ownership::Among {
+            me: self.me.clone(),
+            live: self.live.clone(),
+        }
+    }
+
+    /// Heartbeat until `stop`, then leave (the others take this host's instances at once).
+    /// A heartbeat the database does not answer is tried again at the next; meanwhile the
+    /// host keeps what it owned (should its lease run out, the others take over, and two
+    /// hosts may both apply a change: the acknowledgements are the same).
+    async fn run(mut self, host: Arc<metadata::Host>, mut stop: watch::Receiver<bool>) {
+        use store::postgres::hosts;
+        let every = self.lease / 3;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => break,
+            }
+            let beat = async {
+                hosts::renew(&self.pool, &self.me, self.lease).await?;
+                hosts::live(&self.pool).await
+            };
+            match beat.await {
+                Ok(live) => {
+                    if live != self.live {
+                        tracing::info!(host = %self.me, live = ?live, "the live metadata hosts changed");
+                        self.live = live;
+                    }
+                    host.set_ownership(self.ownership());
+                }
+                Err(e) => {
+                    tracing::warn!(host = %self.me, error = %e, "cannot renew this host's lease; trying again")
+                }
+            }
+        }
+        if let Err(e) = hosts::leave(&self.pool, &self.me).await {
+            tracing::warn!(host = %self.me, error = %e, "cannot leave the metadata hosts; the lease will run out");
+        }
+    }
+}
+
+/// Where other nodes change IAM too: load the registry again when they have, every second.
+async fn refresh_iam(api: Arc<Api>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = api.principals.refresh().await {
+            tracing::warn!(error = %e, "cannot read the IAM revision");
+        }
     }
 }
 

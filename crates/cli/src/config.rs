@@ -26,6 +26,20 @@ pub struct ServeArgs {
     /// embedded SQLite file; the data directory still holds the signing keys.
     #[arg(long, env = "IMDS_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// What this node does (several nodes share one `--database-url`): `all` (the default),
+    /// `api` (the EC2 API, the console and the lifecycle; it applies no options), or
+    /// `metadata` (a metadata host: applies the options of the instances it owns among the
+    /// live hosts; its API port answers only the admin routes and /metrics).
+    #[arg(long, env = "IMDS_ROLE", value_enum)]
+    pub role: Option<Role>,
+    /// This node's name among the metadata hosts (default: host name, process id and a
+    /// random suffix).
+    #[arg(long, env = "IMDS_HOST_ID")]
+    pub host_id: Option<String>,
+    /// How long a metadata host stays alive without renewing its lease (default 10s; it
+    /// renews every third of it). Its instances go to the other hosts when it runs out.
+    #[arg(long, env = "IMDS_HOST_LEASE", value_parser = humantime::parse_duration)]
+    pub host_lease: Option<Duration>,
     /// How long a change of metadata options stays `pending` before it is `applied`.
     #[arg(long, env = "IMDS_APPLY_DELAY", value_parser = humantime::parse_duration)]
     pub apply_delay: Option<Duration>,
@@ -77,6 +91,9 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     ephemeral: Option<bool>,
     database_url: Option<String>,
+    role: Option<Role>,
+    host_id: Option<String>,
+    host_lease: Option<String>,
     apply_delay: Option<String>,
     transition_delay: Option<String>,
     terminated_retention: Option<String>,
@@ -98,6 +115,10 @@ pub struct Settings {
     pub store: StoreLocation,
     /// The PostgreSQL database the store is kept in; `None`: SQLite, in the data directory.
     pub database_url: Option<String>,
+    pub role: Role,
+    /// This node's name among the metadata hosts (`None`: made up at start).
+    pub host_id: Option<String>,
+    pub host_lease: Duration,
     pub apply_delay: Duration,
     pub transition_delay: Duration,
     pub terminated_retention: Duration,
@@ -135,6 +156,29 @@ impl Default for Connections {
     }
 }
 
+/// What a node does (`--role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The EC2 API and a metadata host: one node does everything.
+    #[default]
+    All,
+    /// The EC2 API, the console and the lifecycle; serves metadata as the hosts applied it.
+    Api,
+    /// A metadata host: applies and acknowledges the options of the instances it owns.
+    Metadata,
+}
+
+impl Role {
+    pub fn serves_api(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+
+    pub fn hosts_metadata(self) -> bool {
+        matches!(self, Role::All | Role::Metadata)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum StoreLocation {
     Dir(PathBuf),
@@ -151,6 +195,8 @@ pub enum ConfigError {
     Duration(PathBuf, &'static str, humantime::DurationError),
     #[error("no data directory could be found for this user; give --data-dir")]
     NoDataDir,
+    #[error("--role {0:?} shares a fleet with other nodes: it needs --database-url")]
+    RoleNeedsDatabase(Role),
 }
 
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8773";
@@ -179,6 +225,11 @@ impl ServeArgs {
             }
         };
         let defaults = Connections::default();
+        let database_url = self.database_url.clone().or(file.database_url);
+        let role = self.role.or(file.role).unwrap_or_default();
+        if role != Role::All && database_url.is_none() {
+            return Err(ConfigError::RoleNeedsDatabase(role));
+        }
         let ephemeral = self.ephemeral || file.ephemeral.unwrap_or(false);
         let store = if ephemeral {
             StoreLocation::Ephemeral
@@ -201,7 +252,15 @@ impl ServeArgs {
                 .or(file.imds_listen)
                 .unwrap_or_else(|| DEFAULT_IMDS_LISTEN.parse().expect("valid default address")),
             store,
-            database_url: self.database_url.clone().or(file.database_url),
+            database_url: database_url.clone(),
+            role,
+            host_id: self.host_id.clone().or(file.host_id),
+            host_lease: dur(
+                self.host_lease,
+                &file.host_lease,
+                "host_lease",
+                Duration::from_secs(10),
+            )?,
             apply_delay: dur(
                 self.apply_delay,
                 &file.apply_delay,
@@ -315,6 +374,26 @@ mod tests {
             from_flag.settings().unwrap().database_url.as_deref(),
             Some("postgres://imds@db/flag")
         );
+        // Roles: all by default; another needs a database to share.
+        assert_eq!(from_flag.settings().unwrap().role, Role::All);
+        std::fs::write(&f, "role = \"metadata\"\nhost_lease = \"2s\"\n").unwrap();
+        assert!(matches!(
+            ServeArgs {
+                config: Some(f.clone()),
+                ..Default::default()
+            }
+            .settings(),
+            Err(ConfigError::RoleNeedsDatabase(Role::Metadata))
+        ));
+        let host = ServeArgs {
+            config: Some(f.clone()),
+            database_url: Some("postgres://imds@db/flag".into()),
+            ..Default::default()
+        }
+        .settings()
+        .unwrap();
+        assert_eq!(host.role, Role::Metadata);
+        assert_eq!(host.host_lease, Duration::from_secs(2));
         std::fs::write(&f, "bogus = 1\n").unwrap();
         assert!(ServeArgs {
             config: Some(f),

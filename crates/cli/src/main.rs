@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the EC2 API (and its simulated fleet) until SIGINT or SIGTERM.
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Run a command as if on an instance: in a network namespace with the instance's address,
     /// where 169.254.169.254 is the metadata service (needs root or CAP_NET_ADMIN).
     Exec(exec::ExecArgs),
@@ -38,12 +38,39 @@ struct CertificateArgs {
     /// The data dir of `imds serve` (its key is made there if it does not exist yet).
     #[arg(long, env = "IMDS_DATA_DIR")]
     data_dir: Option<std::path::PathBuf>,
+    /// The PostgreSQL database of several nodes (their key is kept there, shared).
+    #[arg(long, env = "IMDS_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 #[derive(clap::Args)]
 struct StatsArgs {
     #[command(flatten)]
     server: exec::ServerArgs,
+}
+
+/// The certificate (PEM) of the key that signs identity documents: the one kept in the
+/// PostgreSQL database of several nodes, or in the data dir (made there if need be).
+fn certificate(c: CertificateArgs) -> Result<String, String> {
+    if let Some(url) = c.database_url {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let signer = rt
+            .block_on(app::shared_identity(&url))
+            .map_err(|e| e.to_string())?;
+        return Ok(signer.certificate_pem());
+    }
+    let dir = c
+        .data_dir
+        .or_else(config::default_data_dir)
+        .ok_or("no data directory; give --data-dir")?;
+    let _ = std::fs::create_dir_all(&dir);
+    let signer =
+        metadata::identity::IdentitySigner::load_or_create(Some(&dir.join(app::IDENTITY_KEY)))
+            .map_err(|e| e.to_string())?;
+    Ok(signer.certificate_pem())
 }
 
 fn main() -> std::process::ExitCode {
@@ -98,17 +125,9 @@ fn main() -> std::process::ExitCode {
             };
         }
         Command::Certificate(c) => {
-            let dir = c.data_dir.or_else(config::default_data_dir);
-            let Some(dir) = dir else {
-                eprintln!("imds certificate: no data directory; give --data-dir");
-                return std::process::ExitCode::FAILURE;
-            };
-            let _ = std::fs::create_dir_all(&dir);
-            return match metadata::identity::IdentitySigner::load_or_create(Some(
-                &dir.join(app::IDENTITY_KEY),
-            )) {
-                Ok(s) => {
-                    print!("{}", s.certificate_pem());
+            return match certificate(c) {
+                Ok(pem) => {
+                    print!("{pem}");
                     std::process::ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -117,7 +136,7 @@ fn main() -> std::process::ExitCode {
                 }
             };
         }
-        Command::Serve(args) => (args, None),
+        Command::Serve(args) => (*args, None),
         Command::Bench(b) => (config::ServeArgs::default(), Some(b)),
     };
     let (args, bench_args) = args;

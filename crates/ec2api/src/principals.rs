@@ -5,6 +5,12 @@
 //! Reads take a snapshot ([`Principals::registry`]) and never wait on a write. Writes are
 //! serialized: a change runs on a copy of the registry, the records it changed are written to
 //! the store (durable before the answer), and only then does the copy become the registry.
+//!
+//! Where other nodes write IAM too (one PostgreSQL database), the store's IAM revision
+//! tells this node that its registry is behind: [`Principals::refresh`] (every second, and
+//! before each change) loads it again. Like IAM's own, a change made through one node is
+//! then seen by another "eventually" (IAM's documentation: changes "take time to become
+//! visible"; here within a second).
 
 use iam::registry::{AccountIam, Registry};
 use iam::session::SessionKey;
@@ -30,6 +36,8 @@ pub struct Principals {
     registry: RwLock<Arc<Registry>>,
     writes: tokio::sync::Mutex<()>,
     store: Arc<dyn Store>,
+    /// The store's IAM revision the registry was loaded at (`None`: no other writer).
+    revision: std::sync::Mutex<Option<u64>>,
 }
 
 impl Principals {
@@ -39,11 +47,10 @@ impl Principals {
         sessions: Arc<SessionKey>,
         store: Arc<dyn Store>,
     ) -> Result<Principals, StoreError> {
-        let records = store.iam_records().await?;
-        let (registry, problems) = Registry::from_records(&records);
-        for p in problems {
-            tracing::error!(problem = %p, "IAM record skipped");
-        }
+        // The revision first: a write between the two reads is loaded again at the next
+        // refresh, never missed.
+        let revision = store.iam_revision().await?;
+        let registry = Self::read(&*store).await?;
         Ok(Principals {
             directory,
             sessions,
@@ -51,7 +58,36 @@ impl Principals {
             registry: RwLock::new(Arc::new(registry)),
             writes: tokio::sync::Mutex::new(()),
             store,
+            revision: std::sync::Mutex::new(revision),
         })
+    }
+
+    async fn read(store: &dyn Store) -> Result<Registry, StoreError> {
+        let records = store.iam_records().await?;
+        let (registry, problems) = Registry::from_records(&records);
+        for p in problems {
+            tracing::error!(problem = %p, "IAM record skipped");
+        }
+        Ok(registry)
+    }
+
+    /// Load the registry again if another node changed IAM since it was loaded; whether it
+    /// did.
+    pub async fn refresh(&self) -> Result<bool, StoreError> {
+        let _one_at_a_time = self.writes.lock().await;
+        self.refresh_locked().await
+    }
+
+    async fn refresh_locked(&self) -> Result<bool, StoreError> {
+        let now = self.store.iam_revision().await?;
+        let loaded = *self.revision.lock().unwrap_or_else(|e| e.into_inner());
+        if now.is_none() || now == loaded {
+            return Ok(false);
+        }
+        let registry = Self::read(&*self.store).await?;
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+        *self.revision.lock().unwrap_or_else(|e| e.into_inner()) = now;
+        Ok(true)
     }
 
     /// The registry as of now.
@@ -69,6 +105,9 @@ impl Principals {
         f: impl FnOnce(&mut AccountIam) -> Result<T, IamError>,
     ) -> Result<T, ChangeError> {
         let _one_at_a_time = self.writes.lock().await;
+        // Never change a registry another node has moved past (its records would be
+        // written back as this one last saw them).
+        self.refresh_locked().await?;
         let before = self.registry();
         let mut next = (*before).clone();
         let out = next.with_account(account, f)?;

@@ -102,6 +102,16 @@ impl SessionKey {
         SessionKey(k)
     }
 
+    /// A key shared by every node of one database (`store::postgres::secrets`).
+    pub fn from_bytes(key: [u8; 32]) -> SessionKey {
+        SessionKey(key)
+    }
+
+    /// 32 fresh random bytes, for a key to be kept elsewhere.
+    pub fn random_bytes() -> Vec<u8> {
+        SessionKey::random().0.to_vec()
+    }
+
     /// The key kept at `path` (created, readable by the owner only, on first use).
     pub fn load_or_create(path: &Path) -> std::io::Result<SessionKey> {
         match std::fs::read(path) {

@@ -11,6 +11,7 @@
 //! the applier asks the store to settle it (`associating` → `associated`, `disassociating` →
 //! `disassociated`) and serves the settled record at once.
 
+use crate::ownership::Ownership;
 use crate::served::ServedTable;
 use model::change::ChangeKind;
 use model::InstanceState;
@@ -24,10 +25,19 @@ type OptionsQueue = BinaryHeap<Reverse<(i64, String, u64)>>;
 /// Associations to settle at a time: (due, instance id, association id).
 type SettleQueue = BinaryHeap<Reverse<(i64, String, String)>>;
 
+/// How long after a failed acknowledgement (the database unreachable) it is sent again.
+const RETRY_MS: i64 = 1000;
+
 pub(crate) struct Applier {
     delay_ms: i64,
     options: OptionsQueue,
     settle: SettleQueue,
+    /// Switches served but not yet acknowledged (the store did not answer): sent again
+    /// with the next acknowledgements, or `RETRY_MS` after the failure, so that a change
+    /// this host switched still reaches `applied` once the database is back.
+    unacknowledged: Vec<(String, u64)>,
+    /// When `unacknowledged` is due again.
+    retry_at: Option<i64>,
 }
 
 impl Applier {
@@ -36,6 +46,8 @@ impl Applier {
             delay_ms: delay.as_millis() as i64,
             options: BinaryHeap::new(),
             settle: BinaryHeap::new(),
+            unacknowledged: Vec::new(),
+            retry_at: None,
         }
     }
 
@@ -95,23 +107,39 @@ impl Applier {
     pub(crate) fn next_due(&self) -> Option<i64> {
         let switch = self.options.peek().map(|Reverse((at, _, _))| *at);
         let settle = self.settle.peek().map(|Reverse((at, _, _))| *at);
-        switch.into_iter().chain(settle).min()
+        switch.into_iter().chain(settle).chain(self.retry_at).min()
     }
 
-    /// Switch and settle what is due by `now_ms`, then tell the store.
-    pub(crate) async fn run_due(&mut self, now_ms: i64, table: &ServedTable, store: &dyn Store) {
+    /// Switch and settle what is due by `now_ms` of the instances this host `owns`, then
+    /// tell the store. What is due for another host's instance is dropped: its owner does
+    /// it, and this host serves it when the feed brings the owner's acknowledgement (should
+    /// the owner leave, the reload that follows finds it again).
+    pub(crate) async fn run_due(
+        &mut self,
+        now_ms: i64,
+        table: &ServedTable,
+        store: &dyn Store,
+        owns: &Ownership,
+    ) {
         let mut acks = Vec::new();
+        if self.retry_at.is_some_and(|at| at <= now_ms) {
+            acks.append(&mut self.unacknowledged);
+            self.retry_at = None;
+        }
         for (id, g) in due(&mut self.options, now_ms) {
-            if table.switch(&id, g) {
+            if owns.owns(&id) && table.switch(&id, g) {
                 acks.push((id, g));
             }
         }
         if !acks.is_empty() {
             if let Err(e) = store.mark_applied(&acks).await {
-                tracing::error!(error = %e, "metadata host: cannot acknowledge applied options");
+                tracing::error!(error = %e, "metadata host: cannot acknowledge applied options; trying again");
+                self.unacknowledged.extend(acks);
+                self.retry_at = Some(now_ms + RETRY_MS);
             }
         }
-        let settling = due(&mut self.settle, now_ms);
+        let mut settling = due(&mut self.settle, now_ms);
+        settling.retain(|(id, _)| owns.owns(id));
         if !settling.is_empty() {
             match store.settle_associations(&settling).await {
                 Ok(settled) => {
@@ -120,7 +148,10 @@ impl Applier {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "metadata host: cannot settle profile associations")
+                    tracing::error!(error = %e, "metadata host: cannot settle profile associations; trying again");
+                    for (id, a) in settling {
+                        self.settle.push(Reverse((now_ms + RETRY_MS, id, a)));
+                    }
                 }
             }
         }

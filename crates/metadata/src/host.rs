@@ -10,6 +10,7 @@ use crate::counters::Counters;
 use crate::counters::Snapshot;
 use crate::credentials::Credentials;
 use crate::follower::Follower;
+use crate::ownership::Ownership;
 use crate::rendered::Rendered;
 use crate::served::{Served, ServedTable};
 use crate::service::CredentialRequest;
@@ -29,6 +30,9 @@ pub struct Host {
     pub tokens: TokenKey,
     credentials: Credentials,
     table: ServedTable,
+    /// The instances this host switches and acknowledges (the others it serves as their
+    /// owners applied them).
+    ownership: watch::Sender<Arc<Ownership>>,
     /// Whether every instance of the store has been loaded (until then an address is not
     /// yet known to belong to its instance).
     loaded: watch::Sender<bool>,
@@ -40,12 +44,15 @@ impl Host {
         apply_delay: Duration,
         identity: Arc<crate::identity::IdentitySigner>,
         sessions: Arc<iam::session::SessionKey>,
+        tokens: TokenKey,
+        ownership: Ownership,
     ) -> Arc<Host> {
         Arc::new(Host {
             store,
             identity,
             apply_delay,
-            tokens: TokenKey::random(),
+            tokens,
+            ownership: watch::Sender::new(Arc::new(ownership)),
             credentials: Credentials::new(sessions),
             table: ServedTable::new(),
             loaded: watch::Sender::new(false),
@@ -103,8 +110,27 @@ impl Host {
         let _ = self.loaded.subscribe().wait_for(|done| *done).await;
     }
 
+    /// The instances this host owns now.
+    pub fn ownership(&self) -> Arc<Ownership> {
+        self.ownership.borrow().clone()
+    }
+
+    /// The live set changed: from now on this host owns what `ownership` gives it. It then
+    /// reloads every instance, so that what the instances it gained have pending is applied.
+    pub fn set_ownership(&self, ownership: Ownership) {
+        self.ownership.send_if_modified(|o| {
+            let changed = **o != ownership;
+            if changed {
+                *o = Arc::new(ownership);
+            }
+            changed
+        });
+    }
+
     /// Load every instance, then follow the feed and apply what it makes due, until shutdown.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut owners = self.ownership.subscribe();
+        owners.borrow_and_update();
         let mut feed = self.store.watch();
         let mut follower = Follower::new(self.store.clone(), *feed.borrow_and_update());
         let mut applier = Applier::new(self.apply_delay);
@@ -113,7 +139,8 @@ impl Host {
         self.loaded.send_replace(true);
         loop {
             let now = model::time::now_ms();
-            applier.run_due(now, &self.table, &*self.store).await;
+            let owns = self.ownership();
+            applier.run_due(now, &self.table, &*self.store, &owns).await;
             let wait = applier
                 .next_due()
                 .map(|at| Duration::from_millis((at - now).clamp(1, 60_000) as u64))
@@ -124,6 +151,12 @@ impl Host {
                     if r.is_err() { return; }
                     let latest = *feed.borrow_and_update();
                     follower.catch_up(latest, &self.table, &mut applier).await;
+                }
+                r = owners.changed() => {
+                    if r.is_err() { return; }
+                    owners.borrow_and_update();
+                    tracing::info!(ownership = ?*self.ownership(), "metadata host: the live hosts changed; reloading");
+                    follower.load(&self.table, &mut applier).await;
                 }
                 _ = shutdown.changed() => return,
             }

@@ -5,6 +5,7 @@
 
 use crate::applier::Applier;
 use crate::follower::Follower;
+use crate::ownership::Ownership;
 use crate::rendered::Rendered;
 use crate::served::ServedTable;
 use model::change::ChangeKind;
@@ -78,8 +79,13 @@ impl Harness {
 
     /// Let the applier do what is due at `now_ms`, then read what that wrote.
     async fn at(&mut self, now_ms: i64) {
+        self.at_as(now_ms, &Ownership::Every).await;
+    }
+
+    /// The same, on a host that owns what `owns` gives it.
+    async fn at_as(&mut self, now_ms: i64, owns: &Ownership) {
         self.applier
-            .run_due(now_ms, &self.table, &*self.store)
+            .run_due(now_ms, &self.table, &*self.store, owns)
             .await;
         self.follow().await;
     }
@@ -168,6 +174,62 @@ impl Harness {
     }
 }
 
+/// Issue 14: of several hosts, only the instance's owner switches and acknowledges; the
+/// others serve the change when the owner's acknowledgement reaches them through the feed.
+/// When the owner leaves the live set, the host that reloads finds what it left pending.
+#[tokio::test]
+async fn only_the_owner_switches_and_a_host_that_gains_an_instance_applies_its_change() {
+    let mut h = Harness::new("owner").await;
+    let id = h.launch().await;
+    h.load().await;
+    let live = vec!["host-a".to_string(), "host-b".to_string()];
+    let owner = model::placement::owner(&id, &live).unwrap().clone();
+    let me = live.iter().find(|h| **h != owner).unwrap().clone();
+    let not_mine = Ownership::Among {
+        me: me.clone(),
+        live: live.clone(),
+    };
+    h.require_tokens(&id).await;
+    h.follow().await;
+    h.at_as(model::time::now_ms() + DELAY_MS, &not_mine).await;
+    assert_eq!(
+        h.served_tokens(&id),
+        (HttpTokens::Optional, 1),
+        "not switched"
+    );
+    assert_eq!(
+        h.stored(&id).await.applied_generation,
+        1,
+        "not acknowledged"
+    );
+    // The owner acknowledges (as its applier does): this host serves it from the feed.
+    h.store.mark_applied(&[(id.clone(), 2)]).await.unwrap();
+    h.follow().await;
+    assert_eq!(h.served_tokens(&id), (HttpTokens::Required, 2));
+    // Another change while the owner is alive: still not this host's to apply...
+    h.update(&id, |i| {
+        let patch = OptionsPatch {
+            hop_limit: Some(model::HopLimit::new(4).unwrap()),
+            ..Default::default()
+        };
+        i.modify_metadata(&patch, &Default::default()).unwrap();
+    })
+    .await;
+    h.follow().await;
+    h.at_as(model::time::now_ms() + DELAY_MS, &not_mine).await;
+    assert_eq!(h.stored(&id).await.applied_generation, 2);
+    // ...until the owner leaves: the host reloads (as `Host::run` does when its ownership
+    // changes) and applies what the owner left pending.
+    let alone = Ownership::Among {
+        me,
+        live: vec![live.into_iter().find(|h| *h != owner).unwrap()],
+    };
+    h.load().await;
+    h.at_as(model::time::now_ms() + DELAY_MS, &alone).await;
+    assert_eq!(h.stored(&id).await.applied_generation, 3);
+    assert_eq!(h.table.served(&id).unwrap().generation, 3);
+}
+
 #[tokio::test]
 async fn a_change_is_switched_only_after_the_delay() {
     let mut h = Harness::new("delay").await;
@@ -228,7 +290,12 @@ async fn its_own_acknowledgement_does_not_reinstall() {
     h.follow().await;
     let seen = *h.store.watch().borrow();
     h.applier
-        .run_due(model::time::now_ms() + DELAY_MS, &h.table, &*h.store)
+        .run_due(
+            model::time::now_ms() + DELAY_MS,
+            &h.table,
+            &*h.store,
+            &Ownership::Every,
+        )
         .await;
     let switched = h.table.served(&id).unwrap();
     let mut changed = h.table.watch(&id);
@@ -347,6 +414,8 @@ async fn endpoints_close_and_are_awaited_at_shutdown() {
         DELAY,
         Arc::new(crate::identity::IdentitySigner::load_or_create(None).unwrap()),
         Arc::new(iam::session::SessionKey::random()),
+        crate::token::TokenKey::random(),
+        crate::ownership::Ownership::Every,
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(host.clone().run(stopped.clone()));
@@ -472,6 +541,8 @@ async fn enforcement_reads_nothing_from_the_store() {
         Duration::ZERO,
         Arc::new(crate::identity::IdentitySigner::load_or_create(None).unwrap()),
         Arc::new(iam::session::SessionKey::random()),
+        crate::token::TokenKey::random(),
+        crate::ownership::Ownership::Every,
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(host.clone().run(stopped));

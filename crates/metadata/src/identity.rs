@@ -56,26 +56,37 @@ fn cert_err(e: impl std::fmt::Display) -> IdentityError {
 impl IdentitySigner {
     /// Load the key from `path`, or make one and keep it there (`None`: a throw-away key).
     pub fn load_or_create(path: Option<&Path>) -> Result<IdentitySigner, IdentityError> {
-        let key = match path {
+        let pem = match path {
             Some(p) if p.exists() => {
-                let pem = std::fs::read_to_string(p)
-                    .map_err(|e| IdentityError::Io(p.to_path_buf(), e))?;
-                RsaPrivateKey::from_pkcs8_pem(&pem)
-                    .map_err(|e| IdentityError::Key(e.to_string()))?
+                std::fs::read_to_string(p).map_err(|e| IdentityError::Io(p.to_path_buf(), e))?
             }
             _ => {
-                let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
-                    .map_err(|e| IdentityError::Key(e.to_string()))?;
+                let pem = IdentitySigner::generate_pem()?;
                 if let Some(p) = path {
-                    let pem = key
-                        .to_pkcs8_pem(LineEnding::LF)
-                        .map_err(|e| IdentityError::Key(e.to_string()))?;
                     std::fs::write(p, pem.as_bytes())
                         .map_err(|e| IdentityError::Io(p.to_path_buf(), e))?;
                 }
-                key
+                pem
             }
         };
+        IdentitySigner::from_pem(&pem)
+    }
+
+    /// A new key, as PKCS#8 PEM (what [`IdentitySigner::from_pem`] reads).
+    pub fn generate_pem() -> Result<String, IdentityError> {
+        let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
+            .map_err(|e| IdentityError::Key(e.to_string()))?;
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| IdentityError::Key(e.to_string()))?;
+        Ok(pem.to_string())
+    }
+
+    /// The signer of a PKCS#8 PEM key (kept in the data dir, or shared through PostgreSQL by
+    /// several nodes), with its certificate, the same for a key at every start.
+    pub fn from_pem(pem: &str) -> Result<IdentitySigner, IdentityError> {
+        let key =
+            RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| IdentityError::Key(e.to_string()))?;
         let signing = SigningKey::<Sha256>::new(key.clone());
         let spki = SubjectPublicKeyInfoOwned::from_der(
             key.to_public_key()

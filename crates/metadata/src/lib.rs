@@ -13,12 +13,14 @@
 //!     each instance as the store holds it), reloading if it missed changes.
 //!   - `applier`: switches an instance to newly desired options `--apply-delay` after the
 //!     change, and only then acknowledges the generation to the store (`applied`); settles
-//!     IAM instance profile associations.
+//!     IAM instance profile associations; for the instances this host owns alone.
+//!   - [`ownership`]: which instances those are when several hosts share one fleet.
 //! - `credentials`: role credentials and `iam/info`, as EC2 formats them.
 //! - [`identity`]: the identity document and its signatures.
 //! - [`view`]: what the service knows of one instance (from `model::Instance`).
 //! - `tree`: the category tree of `meta-data/`, built once per rendering.
-//! - [`token`]: IMDSv2 session tokens, authenticated with a key only this process holds.
+//! - [`token`]: IMDSv2 session tokens, authenticated with a key the server holds (every
+//!   node of one PostgreSQL database the same).
 //! - [`service`]: one request in, one reply out, as EC2's service answers it (pure).
 //! - [`server`]: the accept loop: finds the instance by source address, serves one request
 //!   per connection, and sets the IP TTL of token replies to the hop limit.
@@ -44,6 +46,7 @@ mod host_tests;
 pub mod identity;
 pub mod instance_key;
 pub mod netns;
+pub mod ownership;
 pub mod rendered;
 pub mod served;
 pub mod server;

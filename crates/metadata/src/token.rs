@@ -34,6 +34,12 @@ impl TokenKey {
         TokenKey(rand::random())
     }
 
+    /// The key of tokens every node of one database accepts alike (a token is then good
+    /// on whichever host serves its instance).
+    pub fn from_bytes(key: [u8; 32]) -> TokenKey {
+        TokenKey(key)
+    }
+
     fn mac(&self, signed: &[u8], instance_id: &str, boot: i64) -> [u8; MAC_LEN] {
         let mut m =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");

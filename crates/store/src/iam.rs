@@ -16,4 +16,10 @@ pub trait IamStore: Send + Sync {
     async fn iam_records(&self) -> Result<IamRecords>;
     /// Write and delete IAM records in one transaction.
     async fn write_iam(&self, puts: IamRecords, deletes: Vec<IamKey>) -> Result<()>;
+    /// A number every IAM write changes, where other processes may write IAM too (several
+    /// nodes on one PostgreSQL database): a node whose registry was loaded at another
+    /// revision loads it again. `None` where this process is the only writer (SQLite).
+    async fn iam_revision(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
 }

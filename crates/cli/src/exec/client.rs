@@ -118,7 +118,9 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
 }
 
 /// The instance's id and private address, through DescribeInstances: `instance`, or the
-/// first running instance of `region`.
+/// first running instance of `region`. A metadata host has no DescribeInstances: there the
+/// instance must be named, and its address is what the host serves it at
+/// (`/_imds/instances/{id}/address`).
 pub(super) fn find_instance(
     endpoint: &str,
     instance: Option<&str>,
@@ -128,7 +130,19 @@ pub(super) fn find_instance(
     if let Some(id) = instance {
         body.push_str(&format!("&InstanceId.1={id}"));
     }
-    let xml = ec2_call(endpoint, &format!("ec2.{region}.amazonaws.com"), &body)?;
+    let Some(xml) = ec2_call(endpoint, &format!("ec2.{region}.amazonaws.com"), &body)? else {
+        let id = instance.ok_or_else(|| {
+            ExecError::Instance(format!(
+                "{endpoint} has no EC2 API (a metadata host): name the instance with --instance"
+            ))
+        })?;
+        let ip = get(endpoint, &format!("/_imds/instances/{id}/address"))?;
+        let ip = ip
+            .trim()
+            .parse()
+            .map_err(|_| ExecError::Instance(format!("instance {id} has no private address")))?;
+        return Ok((id.to_string(), ip));
+    };
     let item = between(&xml, "<instancesSet>", "</instancesSet>").ok_or_else(|| {
         ExecError::Instance(format!(
             "no running instance{} in {region}",
@@ -187,13 +201,18 @@ pub fn endpoint(args: EndpointArgs) -> Result<String, ExecError> {
 /// An EC2 Query request as `host` (a regional host name: unsigned requests take their Region
 /// from it), SigV4-signed when AWS credentials are in the environment (a server with
 /// `--iam-config` refuses unsigned requests). An EC2 error is reported as such.
-fn ec2_call(endpoint: &str, host: &str, body: &str) -> Result<String, ExecError> {
+/// An EC2 Query call; `None` when the node has no EC2 API (a metadata host, `--role
+/// metadata`, answers 404 to it).
+fn ec2_call(endpoint: &str, host: &str, body: &str) -> Result<Option<String>, ExecError> {
     let region = host.split('.').nth(1).unwrap_or(model::DEFAULT_REGION);
     let auth = signature_lines(region, host, "POST", "/", body);
-    let (_, resp) = request(endpoint, "POST", "/", Some(host), &auth, body)?;
+    let (status, resp) = request(endpoint, "POST", "/", Some(host), &auth, body)?;
     if let Some(code) = between(&resp, "<Code>", "</Code>") {
         let msg = between(&resp, "<Message>", "</Message>").unwrap_or("");
         return Err(ExecError::Instance(format!("{code}: {msg}")));
     }
-    Ok(resp)
+    if status == "404" {
+        return Ok(None);
+    }
+    Ok(Some(resp))
 }

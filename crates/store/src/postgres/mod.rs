@@ -3,7 +3,8 @@
 //! suite as SQLite; its schema and migrations guarded against several nodes starting at
 //! once ([`schema`]); the retry of transactions PostgreSQL rolls back for another's sake
 //! ([`retry`]); the change feed's rows in commit order and a node's view of its position
-//! ([`feed`]); the metadata hosts' leases ([`hosts`]). `imds serve` does not offer it yet.
+//! ([`feed`]); the metadata hosts' leases ([`hosts`]); the keys every node holds alike
+//! ([`secrets`]). `imds serve --database-url` runs on it.
 //!
 //! Its suites run against a throw-away server the test command starts
 //! (`scripts/postgres`), whose URL is `IMDS_TEST_POSTGRES_URL`.
@@ -15,6 +16,7 @@ mod network;
 mod records;
 pub mod retry;
 pub mod schema;
+pub mod secrets;
 mod store;
 mod tags;
 

@@ -320,7 +320,18 @@ impl IamStore for PgStore {
             .execute(&mut *tx)
             .await?;
         }
+        // Other nodes see by it that IAM changed (`Principals::refresh`).
+        sqlx::query("UPDATE iam_revision SET revision = revision + 1")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn iam_revision(&self) -> Result<Option<u64>> {
+        let r: i64 = sqlx::query_scalar("SELECT revision FROM iam_revision")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(Some(r as u64))
     }
 }

@@ -19,7 +19,7 @@ use sqlx::{Executor, PgPool};
 pub const MIGRATION_LOCK: i64 = 0x696d_6473_0000_0001;
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub fn version() -> i64 {
@@ -166,6 +166,22 @@ CREATE TABLE metadata_hosts (
     lease_until TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX metadata_hosts_lease ON metadata_hosts(lease_until);
+"#;
+
+/// Version 3: what every node must hold alike (`postgres::secrets`: the keys that sign
+/// identity documents, authenticate session credentials and IMDSv2 tokens), and the IAM
+/// registry's revision, bumped by every IAM write, by which a node sees that another
+/// changed IAM (`IamStore::iam_revision`).
+const V3: &str = r#"
+CREATE TABLE shared_secrets (
+    name TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+CREATE TABLE iam_revision (
+    one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+    revision BIGINT NOT NULL
+);
+INSERT INTO iam_revision (revision) VALUES (0);
 "#;
 
 /// What a migration found and did.
