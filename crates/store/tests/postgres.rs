@@ -566,3 +566,123 @@ mod conformance_suite {
 
     imds_store::every_conformance_case!(conformance);
 }
+
+/// A server (or database) whose default isolation is `SERIALIZABLE` (some managed services
+/// set it; CockroachDB has no other): a write's snapshot would be taken before it waited for
+/// the write lock, and the write would then be rolled back (`40001`) for a change committed
+/// while it waited. Migrations and writes run at `READ COMMITTED` whatever the default, so two
+/// nodes opening a new database together migrate it once, and two nodes modifying one
+/// instance at once both succeed, every modification counting.
+#[tokio::test]
+async fn writes_keep_read_committed_where_the_default_is_serializable() {
+    use imds_store::conformance;
+    use imds_store::postgres::PgStore;
+    use imds_store::Store;
+    let Some(db) = TestDb::new("serializable").await else {
+        return;
+    };
+    let mut admin = PgConnection::connect(&db.url()).await.unwrap();
+    admin
+        .execute(
+            format!(
+                "ALTER DATABASE {} SET default_transaction_isolation = 'serializable'",
+                db.name
+            )
+            .as_str(),
+        )
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let url = db.url();
+    let (a, b) = tokio::join!(PgStore::open(&url), PgStore::open(&url));
+    let nodes: Vec<Arc<dyn Store>> = vec![Arc::new(a.unwrap()), Arc::new(b.unwrap())];
+    let id = conformance::launch(&*nodes[0], 1).await[0]
+        .instance_id
+        .clone();
+    let writers: Vec<_> = nodes
+        .iter()
+        .map(|node| {
+            let (node, id) = (node.clone(), id.clone());
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    conformance::require_tokens(&*node, std::slice::from_ref(&id)).await;
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("every modification succeeds");
+    }
+    let i = nodes[1].instance_by_id(&id).await.unwrap().unwrap();
+    assert_eq!(i.options_generation, 1 + 50);
+    for node in nodes {
+        node.close().await;
+    }
+}
+
+/// The writes that can run twice are run again when the database rolls them back for
+/// another's sake (an engine that runs every transaction `SERIALIZABLE` would): a trigger
+/// fails the first two attempts of an acknowledgement and of an IAM write with SQLSTATE
+/// `40001` (a sequence counts the attempts: its increments outlive the rollbacks), and both
+/// writes succeed on the third.
+#[tokio::test]
+async fn acknowledgements_and_iam_writes_are_run_again_after_a_serialization_failure() {
+    use imds_store::conformance;
+    use imds_store::postgres::PgStore;
+    use imds_store::{IamStore, InstanceStore, Store};
+    let Some(db) = TestDb::new("rerun").await else {
+        return;
+    };
+    let store = PgStore::open(&db.url()).await.unwrap();
+    let id = conformance::launch(&store, 1).await[0].instance_id.clone();
+    conformance::require_tokens(&store, std::slice::from_ref(&id)).await;
+    let pool = store.pool().clone();
+    for (table, when) in [
+        (
+            "instances",
+            "NEW.applied_generation > OLD.applied_generation",
+        ),
+        ("iam_records", "TRUE"),
+    ] {
+        pool.execute(sqlx::raw_sql(&format!(
+            "CREATE SEQUENCE {table}_attempts;
+             CREATE FUNCTION {table}_fail_twice() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF ({when}) AND nextval('{table}_attempts') <= 2 THEN
+                 RAISE EXCEPTION 'injected' USING ERRCODE = 'serialization_failure';
+               END IF;
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER {table}_fail_twice BEFORE INSERT OR UPDATE ON {table}
+               FOR EACH ROW EXECUTE FUNCTION {table}_fail_twice();"
+        )))
+        .await
+        .unwrap();
+    }
+    let attempts = |table: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT last_value FROM {table}_attempts"))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            n
+        }
+    };
+    assert_eq!(store.mark_applied(&[(id.clone(), 2)]).await.unwrap(), 1);
+    assert_eq!(attempts("instances").await, 3);
+    let i = store.instance_by_id(&id).await.unwrap().unwrap();
+    assert_eq!(i.applied_generation, 2);
+    let key = (
+        "123456789012".to_string(),
+        "user".to_string(),
+        "alice".to_string(),
+    );
+    let puts = [(key.clone(), "{\"name\":\"alice\"}".to_string())]
+        .into_iter()
+        .collect();
+    store.write_iam(puts, Vec::new()).await.unwrap();
+    assert_eq!(attempts("iam_records").await, 3);
+    assert!(store.iam_records().await.unwrap().contains_key(&key));
+    store.close().await;
+}

@@ -513,12 +513,27 @@ impl PgStore {
     /// A metadata host's settlements, each `(instance id, what it settles)`: each instance
     /// found is changed by `settle` (a second entry for the same instance sees what the
     /// first did), and those it changed are written. Returns them as they are now.
-    async fn settle_each<A>(
+    ///
+    /// Run again if the database rolls it back for another's sake (`retry`): `settle` is a
+    /// `Fn` of what the write reads, so a second run decides afresh.
+    async fn settle_each<A: Sync>(
         &self,
         ids: &[String],
         entries: &[(String, A)],
-        settle: impl Fn(&mut Instance, &A) -> bool,
+        settle: impl Fn(&mut Instance, &A) -> bool + Sync,
     ) -> Result<Vec<Instance>> {
+        let (changed, seqs) =
+            super::retry::retrying_store(|| self.settle_once(ids, entries, &settle)).await?;
+        self.committed(&seqs);
+        Ok(changed)
+    }
+
+    async fn settle_once<A>(
+        &self,
+        ids: &[String],
+        entries: &[(String, A)],
+        settle: &impl Fn(&mut Instance, &A) -> bool,
+    ) -> Result<(Vec<Instance>, Vec<u64>)> {
         let mut tx = self.begin_write().await?;
         let mut now_as: HashMap<String, Instance> = load(&mut tx, ids).await?;
         let now = model::time::now_ms();
@@ -537,8 +552,7 @@ impl PgStore {
         }
         let seqs = feed::append(&mut tx, &changes).await?;
         tx.commit().await?;
-        self.committed(&seqs);
-        Ok(changed)
+        Ok((changed, seqs))
     }
 }
 

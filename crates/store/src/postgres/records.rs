@@ -298,9 +298,24 @@ impl IamStore for PgStore {
             .collect())
     }
 
+    /// Run again if the database rolls it back for another's sake (`retry`): the records
+    /// are data.
     async fn write_iam(&self, puts: IamRecords, deletes: Vec<IamKey>) -> Result<()> {
+        super::retry::retrying_store(|| self.write_iam_once(&puts, &deletes)).await
+    }
+
+    async fn iam_revision(&self) -> Result<Option<u64>> {
+        let r: i64 = sqlx::query_scalar("SELECT revision FROM iam_revision")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(Some(r as u64))
+    }
+}
+
+impl PgStore {
+    async fn write_iam_once(&self, puts: &IamRecords, deletes: &[IamKey]) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        for (account, kind, name) in &deletes {
+        for (account, kind, name) in deletes {
             sqlx::query("DELETE FROM iam_records WHERE account = $1 AND kind = $2 AND name = $3")
                 .bind(account)
                 .bind(kind)
@@ -308,7 +323,7 @@ impl IamStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        for ((account, kind, name), doc) in &puts {
+        for ((account, kind, name), doc) in puts {
             sqlx::query(
                 "INSERT INTO iam_records (account, kind, name, doc) VALUES ($1, $2, $3, $4::jsonb) \
                  ON CONFLICT (account, kind, name) DO UPDATE SET doc = excluded.doc",
@@ -326,12 +341,5 @@ impl IamStore for PgStore {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn iam_revision(&self) -> Result<Option<u64>> {
-        let r: i64 = sqlx::query_scalar("SELECT revision FROM iam_revision")
-            .fetch_one(self.pool())
-            .await?;
-        Ok(Some(r as u64))
     }
 }

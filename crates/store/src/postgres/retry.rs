@@ -2,7 +2,13 @@
 //! failure (SQLSTATE `40001`, under `REPEATABLE READ` or `SERIALIZABLE`) or a deadlock
 //! (`40P01`). Both mean the transaction did nothing and may succeed if run again from its
 //! start; any other error is the caller's.
+//!
+//! The store's writes that take a mutation (`FnOnce`) run at `READ COMMITTED` under one
+//! lock, where PostgreSQL rolls none of them back for another's sake (`PgStore::begin_write`);
+//! those that can run twice (a metadata host's acknowledgements and settlements, IAM's
+//! records) are also run again here, for engines that run every transaction `SERIALIZABLE`.
 
+use crate::StoreError;
 use std::future::Future;
 use std::time::Duration;
 
@@ -34,17 +40,41 @@ pub fn retryable(e: &sqlx::Error) -> bool {
 /// [`retryable`], or has run [`ATTEMPTS`] times, pausing between attempts a growing time
 /// with jitter, so that the transactions that collided are unlikely to collide again.
 /// Returns the last result and the number of attempts made.
-pub async fn retrying<T, F, Fut>(mut attempt: F) -> (Result<T, sqlx::Error>, u32)
+pub async fn retrying<T, F, Fut>(attempt: F) -> (Result<T, sqlx::Error>, u32)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    retrying_when(retryable, attempt).await
+}
+
+/// [`retrying`] for the store's writes, whose errors are [`StoreError`]s: a database error
+/// that is [`retryable`] runs the write again. Only for writes that can run twice (their
+/// changes are data, or a `Fn` of what they read); the traits' `FnOnce` mutations cannot.
+pub async fn retrying_store<T, F, Fut>(attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let again = |e: &StoreError| matches!(e, StoreError::Db(d) if retryable(d));
+    retrying_when(again, attempt).await.0
+}
+
+async fn retrying_when<T, E, F, Fut>(
+    again: impl Fn(&E) -> bool,
+    mut attempt: F,
+) -> (Result<T, E>, u32)
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
 {
     let mut pause = FIRST_PAUSE;
     let mut made = 0;
     loop {
         made += 1;
         match attempt().await {
-            Err(e) if retryable(&e) && made < ATTEMPTS => {
+            Err(e) if again(&e) && made < ATTEMPTS => {
                 tracing::debug!(error = %e, attempt = made, "transaction rolled back by PostgreSQL; running it again");
                 tokio::time::sleep(jittered(pause)).await;
                 pause = (pause * 2).min(MAX_PAUSE);

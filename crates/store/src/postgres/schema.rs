@@ -207,6 +207,11 @@ pub enum MigrateError {
 /// finds them applied.
 pub async fn migrate(pool: &PgPool) -> Result<Migrated, MigrateError> {
     let mut tx = pool.begin().await?;
+    // At READ COMMITTED whatever the server's default: a snapshot taken before the lock
+    // was granted would not see the migrations of the node that held it.
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *tx)

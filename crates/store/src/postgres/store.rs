@@ -69,9 +69,17 @@ impl PgStore {
     }
 
     /// A write's transaction, once it holds the store's write lock (until it commits or
-    /// rolls back).
+    /// rolls back), at `READ COMMITTED` whatever the server's default: under `REPEATABLE
+    /// READ` or `SERIALIZABLE` its snapshot would be taken before it waited for the lock, and
+    /// PostgreSQL would roll it back (`40001`) for a write committed meanwhile; at `READ
+    /// COMMITTED` each statement sees every write committed before it, and under the lock
+    /// no other write runs, so no write is ever rolled back for another's sake (nor could
+    /// one be run again: the traits' mutations are `FnOnce`).
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         let mut tx = self.pool().begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(WRITE_LOCK)
             .execute(&mut *tx)
