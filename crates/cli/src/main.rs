@@ -27,7 +27,8 @@ enum Command {
     Endpoint(exec::EndpointArgs),
     /// A line per instance: metadata requests, MetadataNoToken, MetadataNoTokenRejected, tokens.
     Stats(StatsArgs),
-    /// Measure against a baseline in the same run (`imds bench metadata`, `authz`, `fleet`).
+    /// Measure against a baseline in the same run (`imds bench metadata`, `authz`, `fleet`,
+    /// `nodes`).
     Bench(bench::BenchArgs),
     /// Print the certificate that verifies instance identity documents (PEM).
     Certificate(CertificateArgs),
@@ -142,8 +143,12 @@ fn main() -> std::process::ExitCode {
     let (args, bench_args) = args;
     if let Some(b) = bench_args {
         // The benchmark builds its own runtimes, one per core.
-        // `fleet` appends to its file itself (a results log); the others write it whole.
-        let write = b.write.clone().filter(|_| b.what != "fleet");
+        // `fleet` and `nodes` append to their file themselves (a results log); the others
+        // write it whole.
+        let write = b
+            .write
+            .clone()
+            .filter(|_| !matches!(b.what.as_str(), "fleet" | "nodes"));
         return match bench::run(b) {
             Ok(report) => {
                 println!("{report}");

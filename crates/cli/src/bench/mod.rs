@@ -35,16 +35,27 @@ use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// What to measure: `metadata` (the metadata service), `authz` (authorization) or `fleet`
-    /// (the API at a fleet's scale: launch, pages, memory, restart, modifications).
+    /// What to measure: `metadata` (the metadata service), `authz` (authorization), `fleet`
+    /// (the API at a fleet's scale: launch, pages, memory, restart, modifications) or `nodes`
+    /// (PostgreSQL with an API node and a metadata host beside SQLite on one node: launch,
+    /// pages, modifications, propagation from a modify to its enforcement).
     #[arg(default_value = "metadata")]
     pub what: String,
-    /// `fleet`: the instances to launch.
+    /// `fleet`, `nodes`: the instances to launch (`nodes`: on each store).
     #[arg(long, default_value_t = 10_000)]
     pub instances: usize,
-    /// `fleet`: the filtered pages to time (at least; every walk is whole).
+    /// `fleet`, `nodes`: the filtered pages to time (at least; every walk is whole).
     #[arg(long, default_value_t = 50)]
     pub pages: usize,
+    /// `nodes`: the modifications timed from the modify to its enforcement, one after the
+    /// other, on each store.
+    #[arg(long, default_value_t = 200)]
+    pub samples: usize,
+    /// `nodes`: the PostgreSQL server to measure (`postgres://user@host:port/database`); the
+    /// bench makes a database of its own there and drops it at the end. Its own variable, not
+    /// `IMDS_DATABASE_URL`, so that a server's setting does not send the bench to its database.
+    #[arg(long, env = "IMDS_BENCH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// `fleet`: also measure moto at 10,000 instances (`moto_server` on the PATH, or the Python
     /// of `--moto-python`).
     #[arg(long)]
@@ -58,8 +69,8 @@ pub struct BenchArgs {
     /// Concurrent connections.
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
-    /// Also write the results, as Markdown, to this file (`fleet`: append them, and the
-    /// figures as a JSON line to the same name with the extension `.jsonl`).
+    /// Also write the results, as Markdown, to this file (`fleet`, `nodes`: append them, and
+    /// the figures as a JSON line to the same name with the extension `.jsonl`).
     #[arg(long)]
     pub write: Option<std::path::PathBuf>,
     /// `fleet`: keep the launched fleet in this new directory (data dir, IAM config, the
@@ -332,6 +343,16 @@ pub fn run(args: BenchArgs) -> Result<String, String> {
                 reuse: args.reuse,
             })
         }
+        "nodes" => {
+            return fleet::nodes::run(fleet::nodes::NodesArgs {
+                instances: args.instances,
+                seconds: args.seconds,
+                pages: args.pages,
+                samples: args.samples,
+                database_url: args.database_url,
+                write: args.write,
+            })
+        }
         "authz" => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -341,7 +362,7 @@ pub fn run(args: BenchArgs) -> Result<String, String> {
         }
         other => {
             return Err(format!(
-                "unknown benchmark {other:?} (try: metadata, authz, fleet)"
+                "unknown benchmark {other:?} (try: metadata, authz, fleet, nodes)"
             ))
         }
     }

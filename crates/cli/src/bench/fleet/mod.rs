@@ -18,11 +18,15 @@
 //! the report gives the ratio imds / moto. `--write FILE` appends the report to FILE and the
 //! figures, as one JSON line, to FILE with the extension `.jsonl` (`tools/plot_fleet.py` draws
 //! them).
+//!
+//! `imds bench nodes` (`nodes`) runs the same launch, pages and modifications on SQLite and on
+//! PostgreSQL with several nodes, and times a change's way from the API to its enforcement.
 
 mod http;
 mod launch;
 mod modify;
 mod moto;
+pub mod nodes;
 mod pages;
 mod server;
 

@@ -139,6 +139,9 @@ impl Drop for ChildProcess {
 pub struct Server {
     process: ChildProcess,
     dir: PathBuf,
+    /// Arguments after the bench's own (a node of several: `--database-url`, `--role`, …),
+    /// kept for a restart.
+    args: Vec<String>,
     pub api: SocketAddr,
     pub imds: SocketAddr,
 }
@@ -155,12 +158,19 @@ impl Server {
     /// Write the IAM config into `dir` and start the server on a data dir inside it; the time
     /// until both ports answer.
     pub async fn start_new(dir: &Path) -> Result<(Server, Duration), String> {
+        Server::start_node(dir, Vec::new()).await
+    }
+
+    /// As [`Server::start_new`], with `args` after the bench's own: one node of several
+    /// (`imds bench nodes`: `--database-url URL --role api`, `--apply-delay 0s`, …), each in a
+    /// work dir of its own (its data dir, IAM config and log).
+    pub async fn start_node(dir: &Path, args: Vec<String>) -> Result<(Server, Duration), String> {
         std::fs::write(
             dir.join("iam.toml"),
             format!("[[accounts]]\nid = \"{ACCOUNT}\"\nroot_access_key_id = \"{ROOT_KEY}\"\nroot_secret_access_key = \"{ROOT_SECRET}\"\n"),
         )
         .map_err(|e| e.to_string())?;
-        Server::start(dir, free_port()?, free_port()?).await
+        Server::start(dir, free_port()?, free_port()?, args).await
     }
 
     /// Start the server on the data dir and IAM config a `--keep` run left in `dir`.
@@ -168,13 +178,14 @@ impl Server {
         if !dir.join("iam.toml").is_file() {
             return Err(format!("{} holds no fleet kept by --keep", dir.display()));
         }
-        Server::start(dir, free_port()?, free_port()?).await
+        Server::start(dir, free_port()?, free_port()?, Vec::new()).await
     }
 
     async fn start(
         dir: &Path,
         api: SocketAddr,
         imds: SocketAddr,
+        args: Vec<String>,
     ) -> Result<(Server, Duration), String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut command = Command::new(exe);
@@ -188,6 +199,7 @@ impl Server {
             .arg(api.to_string())
             .arg("--imds-listen")
             .arg(imds.to_string())
+            .args(&args)
             .env("IMDS_LOG", "warn");
         for (k, _) in std::env::vars() {
             if k.starts_with("IMDS_") && k != "IMDS_LOG" {
@@ -202,6 +214,7 @@ impl Server {
             Server {
                 process,
                 dir: dir.to_path_buf(),
+                args,
                 api,
                 imds,
             },
@@ -214,8 +227,9 @@ impl Server {
     pub async fn restart(mut self) -> Result<(Server, Duration, Duration), String> {
         let stopped = self.process.stop()?;
         let (dir, api, imds) = (self.dir.clone(), self.api, self.imds);
+        let args = std::mem::take(&mut self.args);
         drop(self);
-        let (server, started) = Server::start(&dir, api, imds).await?;
+        let (server, started) = Server::start(&dir, api, imds, args).await?;
         Ok((server, stopped, started))
     }
 
