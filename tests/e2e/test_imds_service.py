@@ -852,13 +852,17 @@ def _openssl(*args, **kw) -> subprocess.CompletedProcess:
 def test_imds_identity_signatures_verify_with_certificate(server_factory, tmp_path):
     """Spec §12 / R9: `signature` is RSA-SHA256 over the document bytes, `pkcs7` and
     `rsa2048` are PKCS#7 signatures of the document; all verify with the certificate that
-    `imds certificate --data-dir` prints for the server's data dir."""
+    `imds certificate --data-dir` prints for the server's data dir (`--database-url` for its
+    PostgreSQL database)."""
     data_dir = tmp_path / "data"
     srv = server_factory(data_dir=data_dir)
     addr = imds_address(srv)
     t = token(addr)
     doc = get(addr, "/latest/dynamic/instance-identity/document", t).body
-    cert = subprocess.run([helpers.IMDS_BIN, "certificate", "--data-dir", str(data_dir)],
+    # On PostgreSQL the key is the database's, shared by every node (`--database-url`).
+    where = (["--database-url", srv.database_url] if srv.database_url
+             else ["--data-dir", str(data_dir)])
+    cert = subprocess.run([helpers.IMDS_BIN, "certificate", *where],
                           capture_output=True, timeout=30)
     assert cert.returncode == 0, cert
     assert cert.stdout.startswith(b"-----BEGIN CERTIFICATE-----"), cert.stdout[:100]
