@@ -6,7 +6,7 @@ request parameters, their scalar types, the XML element names and their order in
 responses, which members are lists and how they are wrapped. Rather than
 hand-typing those names, this script copies the operations imds implements (and
 every shape they reach) out of the installed botocore into
-crates/ec2api/model/{ec2,iam,sts}-subset.json, without documentation strings.
+crates/ec2api/model/{ec2,iam,sts,cloudwatch}-subset.json, without documentation strings.
 Run it with the venv's python after bumping botocore:
 
     .venv/bin/python tools/extract_models.py
@@ -65,7 +65,11 @@ IAM = [
 # The STS subset (sts).
 STS = ["GetCallerIdentity", "AssumeRole", "DecodeAuthorizationMessage"]
 
-SERVICES = [("ec2", "2016-11-15", EC2), ("iam", "2010-05-08", IAM), ("sts", "2011-06-15", STS)]
+# The CloudWatch subset (cloudwatch, issue 15): the reads of EC2's IMDS metrics.
+CLOUDWATCH = ["GetMetricStatistics", "GetMetricData", "ListMetrics"]
+
+SERVICES = [("ec2", "2016-11-15", EC2), ("iam", "2010-05-08", IAM), ("sts", "2011-06-15", STS),
+            ("cloudwatch", "2010-08-01", CLOUDWATCH)]
 
 DROP = {"documentation", "deprecatedMessage", "examples", "documentationUrl"}
 
@@ -85,10 +89,12 @@ def extract(service, version, operations):
     ops = {}
     for name in operations:
         op = model["operations"][name]
-        ops[name] = strip({k: op[k] for k in ("name", "http", "input", "output") if k in op})
+        ops[name] = strip({k: op[k] for k in ("name", "http", "input", "output", "errors")
+                           if k in op})
         for io in ("input", "output"):
             if io in op:
                 todo.append(op[io]["shape"])
+        todo.extend(e["shape"] for e in op.get("errors", []))
     while todo:
         s = todo.pop()
         if s in keep:

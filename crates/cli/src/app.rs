@@ -273,6 +273,7 @@ impl App {
                 terminated_retention: settings.terminated_retention,
             },
             principals,
+            metrics: Arc::new(HostMetrics(host.clone())),
         });
         if first_start && b.first_instance == FirstInstance::WhenNew {
             let id = ec2api::actions::launch_first_instance(&api)
@@ -386,6 +387,15 @@ impl App {
         self.endpoints.closed().await;
         self.attachments.closed().await;
         self.store.close().await;
+    }
+}
+
+/// CloudWatch's reads answer from the metadata host's counted minutes (this node's own).
+struct HostMetrics(Arc<metadata::Host>);
+
+impl ec2api::cloudwatch::MetricSource for HostMetrics {
+    fn instance_minutes(&self) -> Vec<model::metrics::InstanceMinutes> {
+        self.0.metric_minutes()
     }
 }
 

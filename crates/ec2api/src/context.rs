@@ -35,6 +35,8 @@ pub struct Api {
     pub config: ApiConfig,
     /// The identities: `--iam-config` accounts, IAM entities, the session key.
     pub principals: Arc<crate::principals::Principals>,
+    /// The metadata service's counted minutes, which CloudWatch's reads answer from.
+    pub metrics: Arc<dyn crate::cloudwatch::MetricSource>,
 }
 
 impl Api {

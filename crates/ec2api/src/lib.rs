@@ -24,6 +24,7 @@
 pub mod actions;
 pub mod auth;
 pub mod authz;
+pub mod cloudwatch;
 pub mod context;
 mod ec2;
 pub mod error;

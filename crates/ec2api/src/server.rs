@@ -2,7 +2,8 @@
 //! reads the body (1 MiB at most), gives the request its id, gathers the Query parameters
 //! (the URL's, then a POST's form body), tells the API apart by `Version` ([`Service`]),
 //! authenticates the caller for that service, and hands the call to the dialect's `handle`
-//! (`ec2`, `iam_api`, `sts`). Every answer, an error included, is a
+//! (`ec2`, `iam_api`, `sts`, `cloudwatch`); a CloudWatch call in AWS JSON 1.0 (its
+//! `X-Amz-Target`) is read from its JSON body instead of Query parameters. Every answer, an error included, is a
 //! [`Reply`] in the dialect's envelope; what fails before the service is known is EC2's.
 //!
 //! Every answer carries `Server-Timing: app;dur=<ms>` (W3C Server Timing): the time from the
@@ -128,6 +129,9 @@ struct Parameters {
 }
 
 async fn answer(api: &Api, req: &Request<'_>) -> Reply {
+    if let Some(operation) = json_target(req) {
+        return answer_json(api, req, operation).await;
+    }
     let params = match parameters(req) {
         Ok(p) => p,
         Err(e) => return e.render(req.request_id),
@@ -148,7 +152,38 @@ async fn answer(api: &Api, req: &Request<'_>) -> Reply {
         Service::Ec2 => crate::ec2::handle(&call).await,
         Service::Iam => crate::iam_api::handle(&call).await,
         Service::Sts => crate::sts::handle(&call).await,
+        Service::CloudWatch => crate::cloudwatch::handle_query(&call).await,
     }
+}
+
+/// The CloudWatch operation an AWS JSON 1.0 request names (`X-Amz-Target:
+/// GraniteServiceVersion20100801.<Operation>`, a `POST`): how current SDKs call CloudWatch.
+fn json_target<'r>(req: &'r Request<'_>) -> Option<&'r str> {
+    if req.method != Method::POST {
+        return None;
+    }
+    let target = req.headers.get("x-amz-target")?.to_str().ok()?;
+    crate::cloudwatch::json_operation(target)
+}
+
+/// A CloudWatch call in AWS JSON 1.0: authenticated over its JSON body (no Query parameters),
+/// answered in JSON.
+async fn answer_json(api: &Api, req: &Request<'_>, operation: &str) -> Reply {
+    let no_params = Params::default();
+    let caller = match authenticate(api, req, &no_params, Service::CloudWatch) {
+        Ok(c) => c,
+        Err(e) => {
+            return crate::cloudwatch::refused(e, crate::cloudwatch::Wire::Json, req.request_id)
+        }
+    };
+    let call = Call {
+        api,
+        params: &no_params,
+        caller: &caller,
+        request_id: req.request_id,
+        source_ip: req.source_ip,
+    };
+    crate::cloudwatch::handle_json(&call, operation, req.body).await
 }
 
 /// The Query parameters of a `GET` or `POST` (any other method is `InvalidAction`), decoded
@@ -195,6 +230,9 @@ fn refused(service: Service, e: Ec2Error, request_id: &str) -> Reply {
         Service::Ec2 => e.render(request_id),
         Service::Iam => IamApiError::Refused(e).render(request_id),
         Service::Sts => StsError::Refused(e).render(request_id),
+        Service::CloudWatch => {
+            crate::cloudwatch::refused(e, crate::cloudwatch::Wire::Query, request_id)
+        }
     }
 }
 

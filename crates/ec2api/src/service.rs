@@ -1,5 +1,6 @@
-//! Which of the three Query APIs a request is for. AWS serves EC2, IAM and STS on three hosts;
-//! imds on one endpoint, told apart by the API version a request names. The service decides
+//! Which API a request is for. AWS serves EC2, IAM, STS and CloudWatch on four hosts; imds on
+//! one endpoint, told apart by the API version a Query request names (or, for CloudWatch in
+//! AWS JSON 1.0, its `X-Amz-Target`). The service decides
 //! the signing name the credential must be scoped to, the handler, and the envelope of every
 //! answer, an authentication failure included.
 
@@ -10,15 +11,18 @@ pub enum Service {
     Ec2,
     Iam,
     Sts,
+    CloudWatch,
 }
 
 impl Service {
     /// The service a request's parameters name: `Version=2011-06-15` is STS,
-    /// `Version=2010-05-08` IAM, anything else (no version included) EC2.
+    /// `Version=2010-05-08` IAM, `Version=2010-08-01` CloudWatch, anything else (no version
+    /// included) EC2.
     pub fn of(params: &Params) -> Service {
         match params.get("Version") {
             Some(crate::sts::VERSION) => Service::Sts,
             Some(crate::iam_api::VERSION) => Service::Iam,
+            Some(crate::cloudwatch::VERSION) => Service::CloudWatch,
             _ => Service::Ec2,
         }
     }
@@ -30,6 +34,7 @@ impl Service {
             Service::Ec2 => "ec2",
             Service::Iam => "iam",
             Service::Sts => "sts",
+            Service::CloudWatch => "monitoring",
         }
     }
 }
@@ -55,5 +60,10 @@ mod tests {
         );
         assert_eq!(of("Action=DescribeInstances"), Service::Ec2);
         assert_eq!(Service::Sts.as_str(), "sts");
+        assert_eq!(
+            of("Action=ListMetrics&Version=2010-08-01"),
+            Service::CloudWatch
+        );
+        assert_eq!(Service::CloudWatch.as_str(), "monitoring");
     }
 }

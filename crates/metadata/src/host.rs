@@ -6,8 +6,7 @@
 //! per request: tokens, [`crate::credentials`] and the identity document's signatures.
 
 use crate::applier::Applier;
-use crate::counters::Counters;
-use crate::counters::Snapshot;
+use crate::counters::{Counters, InstanceMinutes, Snapshot};
 use crate::credentials::Credentials;
 use crate::follower::Follower;
 use crate::ownership::Ownership;
@@ -92,6 +91,13 @@ impl Host {
     /// Counters of every instance served.
     pub fn counters(&self) -> Vec<(String, Snapshot)> {
         self.table.counters()
+    }
+
+    /// The recent minutes of every instance called and still served, with its account and
+    /// Region, by instance id: what the CloudWatch API reads `MetadataNoToken` and
+    /// `MetadataNoTokenRejected` from (spec wave2.md §1.5).
+    pub fn metric_minutes(&self) -> Vec<InstanceMinutes> {
+        self.table.metric_minutes()
     }
 
     /// Role credentials (and `iam/info`) for an instance, as EC2 formats them.

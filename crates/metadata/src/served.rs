@@ -14,7 +14,7 @@
 //! records it (`applied` follows the switch), so a record written in between, or the echo of
 //! the acknowledgement itself, never takes the switch back.
 
-use crate::counters::{Counters, Snapshot};
+use crate::counters::{Counters, InstanceMinutes, Snapshot};
 use crate::instance_key::InstanceKey;
 use crate::rendered::{RenderCache, Rendered};
 use model::instance::Instance;
@@ -110,6 +110,8 @@ struct State {
     /// order: the first is the default instance.
     defaults: BTreeMap<u64, InstanceKey>,
     scope_ids: HashMap<Scope, ScopeId>,
+    /// The scopes interned, by [`ScopeId`].
+    scopes: Vec<Scope>,
     default_scope: Option<ScopeId>,
     next_order: u64,
     next_version: u64,
@@ -227,6 +229,36 @@ impl ServedTable {
             .map(|(k, c)| (k.id(), c.snapshot()))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The minutes of every instance called and still served, with its account and Region
+    /// (what CloudWatch's `AWS/EC2` metrics are read from), by instance id.
+    pub(crate) fn metric_minutes(&self) -> Vec<InstanceMinutes> {
+        // The counters are taken before the state is read: no lock is held inside the other.
+        let called: Vec<(InstanceKey, Arc<Counters>)> = self
+            .counters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, c)| (*k, c.clone()))
+            .collect();
+        let state = self.read();
+        let mut out: Vec<InstanceMinutes> = called
+            .into_iter()
+            .filter_map(|(key, c)| {
+                let served = state.served.get(&key)?;
+                let scope = &state.scopes[served.scope.0 as usize];
+                Some(InstanceMinutes {
+                    instance_id: key.id(),
+                    account: scope.account.clone(),
+                    region: scope.region.clone(),
+                    minutes: c.minutes(),
+                })
+            })
+            .collect();
+        drop(state);
+        out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
         out
     }
 
@@ -386,8 +418,9 @@ impl State {
         if let Some(id) = self.scope_ids.get(scope) {
             return *id;
         }
-        let id = ScopeId(self.scope_ids.len() as u32);
+        let id = ScopeId(self.scopes.len() as u32);
         self.scope_ids.insert(scope.clone(), id);
+        self.scopes.push(scope.clone());
         if scope.account == model::DEFAULT_ACCOUNT && scope.region == model::DEFAULT_REGION {
             self.default_scope = Some(id);
         }
@@ -468,12 +501,60 @@ mod tests {
         }
         assert!(t.counters().is_empty());
         let s = t.served(&instance(7).instance_id).unwrap();
-        Counters::bump(&t.counters_of(s.key).requests);
+        t.counters_of(s.key).request(0);
         let c = t.counters();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].0, instance(7).instance_id);
         t.remove(&instance(7).instance_id);
         assert!(t.counters().is_empty(), "purged with the instance");
+    }
+
+    #[test]
+    fn metric_minutes_are_those_of_instances_called_and_served() {
+        const T11: i64 = 1_768_474_800_000;
+        let t = ServedTable::new();
+        let (mut a, b, c) = (instance(3), instance(1), instance(2));
+        a.scope = Scope::new("111111111111", "eu-west-1");
+        for i in [&a, &b, &c] {
+            t.install(i);
+        }
+        let counters = |i: &Instance| t.counters_of(t.served(&i.instance_id).unwrap().key);
+        counters(&a).request(T11 + 1_000);
+        counters(&a).no_token(T11 + 2_000);
+        counters(&b).request(T11 + 61_000);
+        let m = t.metric_minutes();
+        let ids: Vec<&str> = m.iter().map(|m| m.instance_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [&b.instance_id, &a.instance_id],
+            "by id; c was not called"
+        );
+        assert_eq!(
+            m[1],
+            InstanceMinutes {
+                instance_id: a.instance_id.clone(),
+                account: "111111111111".into(),
+                region: "eu-west-1".into(),
+                minutes: vec![model::metrics::Minute {
+                    start_ms: T11,
+                    requests: 1,
+                    no_token: 1,
+                    no_token_rejected: 0,
+                }],
+            }
+        );
+        assert_eq!(
+            (m[0].account.as_str(), m[0].region.as_str()),
+            (model::DEFAULT_ACCOUNT, model::DEFAULT_REGION)
+        );
+        assert_eq!(m[0].minutes[0].start_ms, T11 + 60_000);
+        t.remove(&a.instance_id);
+        let m = t.metric_minutes();
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            m[0].instance_id, b.instance_id,
+            "a removed instance is gone"
+        );
     }
 
     #[tokio::test]

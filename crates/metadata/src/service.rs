@@ -179,6 +179,8 @@ pub enum Step {
 /// A request allowed, waiting for the instance's rendering.
 pub struct Pending {
     auth: Auth,
+    /// When the request came (its minute is the one its counters count in).
+    now_ms: i64,
 }
 
 /// Enforce `req` on the instance: every refusal (endpoint off, token required, a bad token,
@@ -190,7 +192,7 @@ pub fn answer(
     key: &TokenKey,
     now_ms: i64,
 ) -> Step {
-    Counters::bump(&counters.requests);
+    counters.request(now_ms);
     let options = instance.options;
     // Switched off: every request is refused (spec imds.md §6).
     if !options.http_endpoint.is_enabled() {
@@ -249,15 +251,15 @@ pub fn answer(
             Err(_) => return Step::Reply(Reply::page(401)),
         },
         None if options.http_tokens == HttpTokens::Required => {
-            Counters::bump(&counters.no_token_rejected);
+            counters.no_token_rejected(now_ms);
             return Step::Reply(Reply::page(401));
         }
         None => Auth::V1,
     };
 
     match route(path) {
-        Route::Reply(reply) => Step::Reply(counted(reply, &auth, counters)),
-        Route::Instance => Step::Render(Pending { auth }),
+        Route::Reply(reply) => Step::Reply(counted(reply, &auth, counters, now_ms)),
+        Route::Instance => Step::Render(Pending { auth, now_ms }),
     }
 }
 
@@ -272,7 +274,7 @@ impl Pending {
         signatures: Signatures<'_>,
     ) -> Reply {
         let reply = resolve(path, rendered, &self.auth, creds, signatures);
-        counted(reply, &self.auth, counters)
+        counted(reply, &self.auth, counters, self.now_ms)
     }
 
     /// The reply when the instance's record cannot be read now: an internal error (500, the
@@ -304,11 +306,12 @@ pub fn answer_rendered(
     }
 }
 
-/// A successful IMDSv1 request counts (`MetadataNoToken`); a v2 one tells its token's life.
-fn counted(mut reply: Reply, auth: &Auth, counters: &Counters) -> Reply {
+/// A successful IMDSv1 request counts (`MetadataNoToken`, in the minute of `now_ms`); a v2 one
+/// tells its token's life.
+fn counted(mut reply: Reply, auth: &Auth, counters: &Counters, now_ms: i64) -> Reply {
     if reply.status == 200 {
         match auth {
-            Auth::V1 => Counters::bump(&counters.no_token),
+            Auth::V1 => counters.no_token(now_ms),
             Auth::V2 { remaining } => reply
                 .headers
                 .push((TTL_RESPONSE_HEADER, remaining.to_string())),

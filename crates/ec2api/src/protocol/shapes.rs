@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 static EC2_JSON: &str = include_str!("../../model/ec2-subset.json");
 static IAM_JSON: &str = include_str!("../../model/iam-subset.json");
 static STS_JSON: &str = include_str!("../../model/sts-subset.json");
+static CLOUDWATCH_JSON: &str = include_str!("../../model/cloudwatch-subset.json");
 
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -198,6 +199,12 @@ pub fn iam() -> &'static Model {
 pub fn sts() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| load(STS_JSON))
+}
+
+/// CloudWatch's model (`Version=2010-08-01`; its reads of metrics).
+pub fn cloudwatch() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| load(CLOUDWATCH_JSON))
 }
 
 impl Model {
