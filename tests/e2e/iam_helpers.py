@@ -82,6 +82,8 @@ class Acct:
     scps: list[dict] = field(default_factory=list)  # one level
     scp_levels: list[list[dict]] | None = None  # root → OUs → account
     management: bool = False
+    declarative: list[dict] = field(default_factory=list)  # EC2 declarative policies, one level
+    declarative_levels: list[list[dict]] | None = None  # root → OUs → account
 
 
 def write_iam_config(d: Path, accounts: Iterable[Acct]) -> Path:
@@ -113,6 +115,21 @@ def write_iam_config(d: Path, accounts: Iterable[Acct]) -> Path:
             out.append("scp_levels = [" + ", ".join(levels) + "]")
         if a.management:
             out.append("management_account = true")
+        for key, levels in (("declarative_policies", [a.declarative] if a.declarative else None),
+                            ("declarative_policy_levels", a.declarative_levels)):
+            if levels is None:
+                continue
+            names_by_level = []
+            for li, level in enumerate(levels):
+                names = []
+                for i, p in enumerate(level):
+                    name = f"dp-{a.id}-{key}-{li}-{i}.json"
+                    (d / name).write_text(json.dumps(p))
+                    names.append(f'"{name}"')
+                names_by_level.append("[" + ", ".join(names) + "]")
+            value = names_by_level[0] if key == "declarative_policies" else \
+                "[" + ", ".join(names_by_level) + "]"
+            out.append(f"{key} = {value}")
         out.append("")
     cfg = d / "iam.toml"
     cfg.write_text("\n".join(out))

@@ -41,6 +41,8 @@ pub enum AppError {
     Identity(#[from] metadata::identity::IdentityError),
     #[error("--iam-config: {0}")]
     Iam(#[from] iam::ConfigError),
+    #[error("--iam-config: {0}")]
+    Declarative(#[from] ec2api::principals::DeclarativeError),
     #[error("cannot create {0}: {1}")]
     DataDir(PathBuf, std::io::Error),
     #[error("session key {0}: {1}")]
@@ -263,6 +265,7 @@ impl App {
             (None, Some(path)) => Some(Arc::new(iam::Directory::new(iam::IamConfig::load(path)?))),
             (None, None) => None,
         };
+        ec2api::principals::managed_defaults(directory.as_deref())?;
         let principals = Arc::new(
             ec2api::principals::Principals::load(directory, sessions, store.clone()).await?,
         );

@@ -412,6 +412,7 @@ mod tests {
                     root_secret_access_key: "secret".into(),
                     scp_levels: vec![],
                     management_account: false,
+                    declarative_levels: vec![],
                 }]),
                 registry: iam::registry::Registry::default(),
                 sessions: iam::session::SessionKey::random(),

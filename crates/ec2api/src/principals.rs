@@ -38,6 +38,41 @@ pub struct Principals {
     store: Arc<dyn Store>,
     /// The store's IAM revision the registry was loaded at (`None`: no other writer).
     revision: std::sync::Mutex<Option<u64>>,
+    /// The instance metadata defaults an organization's declarative policy manages, by
+    /// account (in every Region): they stand in for the account's own.
+    managed_defaults: std::collections::HashMap<String, model::AccountDefaults>,
+}
+
+/// Why the accounts' declarative policies cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("declarative policy of account {account}: {error}")]
+pub struct DeclarativeError {
+    pub account: String,
+    pub error: model::declarative::DeclarativeError,
+}
+
+/// The defaults each account's declarative policies give (`model::declarative::effective`),
+/// checked once at start: a malformed policy stops the start rather than being ignored.
+pub fn managed_defaults(
+    directory: Option<&iam::Directory>,
+) -> Result<std::collections::HashMap<String, model::AccountDefaults>, DeclarativeError> {
+    let mut out = std::collections::HashMap::new();
+    for a in directory.map(iam::Directory::accounts).unwrap_or_default() {
+        let levels: Vec<Vec<serde_json::Value>> = a
+            .declarative_levels
+            .iter()
+            .map(|l| l.iter().map(|(_, doc)| doc.clone()).collect())
+            .collect();
+        let effective =
+            model::declarative::effective(&levels).map_err(|error| DeclarativeError {
+                account: a.id.clone(),
+                error,
+            })?;
+        if let Some(d) = effective {
+            out.insert(a.id.clone(), d);
+        }
+    }
+    Ok(out)
 }
 
 impl Principals {
@@ -51,6 +86,9 @@ impl Principals {
         // refresh, never missed.
         let revision = store.iam_revision().await?;
         let registry = Self::read(&*store).await?;
+        // Checked by the composition root before (`managed_defaults`); a policy that fails
+        // here manages nothing.
+        let managed_defaults = managed_defaults(directory.as_deref()).unwrap_or_default();
         Ok(Principals {
             directory,
             sessions,
@@ -59,6 +97,7 @@ impl Principals {
             writes: tokio::sync::Mutex::new(()),
             store,
             revision: std::sync::Mutex::new(revision),
+            managed_defaults,
         })
     }
 
@@ -88,6 +127,24 @@ impl Principals {
         *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
         *self.revision.lock().unwrap_or_else(|e| e.into_inner()) = now;
         Ok(true)
+    }
+
+    /// The defaults of `account` in force: its declarative policy's when one manages them,
+    /// else its own (`stored`, which the policy hides and which come back when it goes).
+    pub fn defaults_in_force(
+        &self,
+        account: &str,
+        stored: model::AccountDefaults,
+    ) -> model::AccountDefaults {
+        self.managed_defaults
+            .get(account)
+            .cloned()
+            .unwrap_or(stored)
+    }
+
+    /// The declarative policy's defaults of `account`, when one manages them.
+    pub fn managed(&self, account: &str) -> Option<&model::AccountDefaults> {
+        self.managed_defaults.get(account)
     }
 
     /// The registry as of now.

@@ -9,6 +9,8 @@
 //! # or, for an organization's levels root → OUs → account (each level must allow):
 //! # scp_levels = [["scp/full-access.json"], ["scp/ou-describe-only.json"]]
 //! # management_account = true          # the organization's management account: no SCPs apply
+//! declarative_policies = ["dp/imdsv2.json"]  # EC2 declarative policies (instance metadata
+//! # defaults), or by level root → OUs → account: declarative_policy_levels = [[…], […]]
 //! ```
 
 use serde::Deserialize;
@@ -32,6 +34,10 @@ pub struct AccountConfig {
     pub scp_levels: Vec<Vec<PathBuf>>,
     #[serde(default)]
     pub management_account: bool,
+    #[serde(default)]
+    pub declarative_policies: Vec<PathBuf>,
+    #[serde(default)]
+    pub declarative_policy_levels: Vec<Vec<PathBuf>>,
 }
 
 /// A loaded account: its SCP documents read (their evaluation comes with the policy engine).
@@ -43,6 +49,10 @@ pub struct Account {
     /// SCP documents by level (root → OUs → account); `scps` is one level.
     pub scp_levels: Vec<Vec<(PathBuf, serde_json::Value)>>,
     pub management_account: bool,
+    /// EC2 declarative policy documents by level (root → OUs → account), read as JSON (what
+    /// they mean is the EC2 domain's: `model::declarative`); `declarative_policies` is one
+    /// level.
+    pub declarative_levels: Vec<Vec<(PathBuf, serde_json::Value)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +71,8 @@ pub enum ConfigError {
     AccessKey(PathBuf, String),
     #[error("SCP {0}: {1}")]
     Scp(PathBuf, String),
+    #[error("declarative policy {0}: {1}")]
+    Declarative(PathBuf, String),
 }
 
 impl IamConfig {
@@ -112,12 +124,35 @@ impl IamConfig {
             {
                 scp_levels.push(level.iter().map(read).collect::<Result<Vec<_>, _>>()?);
             }
+            let read_declarative =
+                |rel: &PathBuf| -> Result<(PathBuf, serde_json::Value), ConfigError> {
+                    let full = base.join(rel);
+                    let doc = std::fs::read_to_string(&full)
+                        .map_err(|e| ConfigError::Declarative(full.clone(), e.to_string()))?;
+                    let json = serde_json::from_str(&doc)
+                        .map_err(|e| ConfigError::Declarative(full.clone(), e.to_string()))?;
+                    Ok((full, json))
+                };
+            let mut declarative_levels = Vec::new();
+            for level in a
+                .declarative_policy_levels
+                .iter()
+                .chain(Some(&a.declarative_policies).filter(|l| !l.is_empty()))
+            {
+                declarative_levels.push(
+                    level
+                        .iter()
+                        .map(read_declarative)
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
             out.push(Account {
                 id: a.id,
                 root_access_key_id: a.root_access_key_id,
                 root_secret_access_key: a.root_secret_access_key,
                 scp_levels,
                 management_account: a.management_account,
+                declarative_levels,
             });
         }
         Ok(out)

@@ -81,15 +81,25 @@ impl AccountDefaults {
         self.http_tokens_enforced == Some(HttpTokensEnforced::Enabled)
     }
 
-    /// Apply a ModifyInstanceMetadataDefaults request: omitted fields keep their value.
-    pub fn apply(&mut self, patch: &DefaultsPatch) -> Result<(), Ec2Error> {
+    /// Whether the account may change these defaults: not while a declarative policy manages
+    /// them (Organizations UG: the account cannot change what the policy sets), refused with
+    /// the policy's message, else the Organizations' default text (spec wave2.md §2.3; the
+    /// code, `UnsupportedOperation`, is UNCONFIRMED). Any change is refused, also of a field
+    /// the policy leaves at no preference.
+    pub fn may_change(&self) -> Result<(), Ec2Error> {
         if self.managed_by == ManagedBy::DeclarativePolicy {
             return Err(Ec2Error::UnsupportedOperation(
                 self.managed_exception_message.clone().unwrap_or_else(|| {
-                    "The instance metadata defaults for this account are managed by a declarative policy and can't be modified.".to_string()
+                    "This action is denied due to an organizational policy in effect".to_string()
                 }),
             ));
         }
+        Ok(())
+    }
+
+    /// Apply a ModifyInstanceMetadataDefaults request: omitted fields keep their value.
+    pub fn apply(&mut self, patch: &DefaultsPatch) -> Result<(), Ec2Error> {
+        self.may_change()?;
         if let Some(p) = patch.http_tokens {
             self.http_tokens = p.value();
         }

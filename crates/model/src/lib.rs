@@ -7,7 +7,8 @@
 //! console and the CLI alike.
 //!
 //! - [`options`]: `HttpTokens`, `HopLimit`, … and the per-instance [`MetadataOptions`].
-//! - [`defaults`]: the account-level defaults (`ModifyInstanceMetadataDefaults`).
+//! - [`defaults`]: the account-level defaults (`ModifyInstanceMetadataDefaults`);
+//!   [`declarative`]: an organization's declarative policies that manage them.
 //! - `precedence`: how the options of a new instance are resolved at launch, and the
 //!   enforcement check (used through [`launch`] and [`Instance`]).
 //! - [`instance`]: instances, their lifecycle, attributes and the `pending` → `applied` state
@@ -35,6 +36,7 @@ pub mod arn;
 pub mod catalogue;
 pub mod change;
 pub mod cidr;
+pub mod declarative;
 pub mod defaults;
 mod error;
 pub mod filter;

@@ -164,6 +164,7 @@ pub async fn run(seconds: u64, connections: usize) -> Result<String, String> {
             vec![("ou.json".into(), full_access_scp())],
         ],
         management_account: false,
+        declarative_levels: vec![],
     }]));
     // Two whole servers, as `imds serve` assembles them: without and with IAM.
     let start = |directory: Option<Arc<iam::Directory>>| async move {

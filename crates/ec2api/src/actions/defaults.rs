@@ -15,7 +15,11 @@ pub struct GetIn {
 
 pub async fn get_instance_metadata_defaults(ctx: &Ctx<'_>, req: GetIn) -> Result<Value, Ec2Error> {
     dry_run(req.dry_run)?;
-    let d = ctx.api.store.defaults(&ctx.scope).await?;
+    let stored = ctx.api.store.defaults(&ctx.scope).await?;
+    let d = ctx
+        .api
+        .principals
+        .defaults_in_force(&ctx.scope.account, stored);
     // A field at no preference is omitted; `managedBy` is always there.
     let mut level = Map::new();
     if let Some(t) = d.http_tokens {
@@ -72,6 +76,12 @@ pub async fn modify_instance_metadata_defaults(
         req.http_tokens_enforced.as_deref(),
     )?;
     let is_dry = req.dry_run == Some(true);
+    if let Some(managed) = ctx.api.principals.managed(&ctx.scope.account) {
+        // Nothing is stored while a declarative policy manages the defaults. A DryRun still
+        // answers DryRunOperation: the policy is no IAM check (UNCONFIRMED, spec §2.3).
+        dry_run(Some(is_dry))?;
+        managed.may_change()?;
+    }
     ctx.api
         .store
         .modify_defaults(

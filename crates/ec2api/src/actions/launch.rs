@@ -466,6 +466,7 @@ async fn launch(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Vec<Instance>, Ec2
     // --- the launch, decided inside the write transaction ---
     let now = now_ms();
     let is_dry = req.dry_run == Some(true);
+    let managed = ctx.api.principals.managed(&ctx.scope.account).cloned();
     let spec = launch::Spec {
         scope: ctx.scope.clone(),
         image: &image,
@@ -528,9 +529,10 @@ async fn launch(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Vec<Instance>, Ec2
                 private_ip,
             },
             Box::new(move |lc| {
+                // An organization's declarative policy stands in for the account's defaults.
                 let options = launch::decide_options(
                     &launch_options,
-                    &lc.defaults,
+                    managed.as_ref().unwrap_or(&lc.defaults),
                     ami_support,
                     &proto.tags,
                 )?;

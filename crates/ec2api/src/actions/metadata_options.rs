@@ -49,9 +49,12 @@ pub async fn modify_instance_metadata_options(
         )
     });
     let is_dry = req.dry_run == Some(true);
+    // An organization's declarative policy (its HttpTokensEnforced) stands in for the
+    // account's defaults.
+    let managed = ctx.api.principals.managed(&ctx.scope.account).cloned();
     let mut changed = update_named_instances(ctx, &[named], checked, |patch| {
         Box::new(move |instance, mc| {
-            instance.modify_metadata(&patch, &mc.defaults)?;
+            instance.modify_metadata(&patch, managed.as_ref().unwrap_or(&mc.defaults))?;
             dry_run(Some(is_dry))
         })
     })

@@ -21,6 +21,8 @@ mod error;
 mod input;
 mod ops;
 
+pub use ops::{parse, Request};
+
 use crate::context::Call;
 use crate::error::AwsError;
 use crate::protocol::query::decode_query;
@@ -74,13 +76,32 @@ pub fn json_operation(target: &str) -> Option<&str> {
     target.strip_prefix(TARGET_PREFIX)
 }
 
+/// The input of a CloudWatch call as a wire carries it, decoded (not yet checked: see
+/// [`parse`]): the Query protocol's parameters along the model, or AWS JSON's body. What the
+/// fuzz target feeds [`parse`].
+pub fn decode(wire: Wire, action: &str, body: &[u8]) -> Result<Value, CloudWatchError> {
+    match wire {
+        Wire::Query => {
+            let params = crate::protocol::query::Params::parse(body)
+                .map_err(|e| CloudWatchError::InvalidParameterValue(e.to_string()))?;
+            Ok(decode_query(shapes::cloudwatch(), action, &params))
+        }
+        Wire::Json if body.iter().all(u8::is_ascii_whitespace) => {
+            Ok(Value::Object(Default::default()))
+        }
+        Wire::Json => serde_json::from_slice::<Value>(body).map_err(|e| {
+            CloudWatchError::Serialization(format!("Unable to parse the request: {e}"))
+        }),
+    }
+}
+
 /// One CloudWatch call in the Query protocol.
 pub async fn handle_query(call: &Call<'_>) -> Reply {
     let answer = match call.params.get("Action") {
         None => Err(CloudWatchError::MissingAction),
         Some(action) => {
             let decoded = decode_query(shapes::cloudwatch(), action, call.params);
-            ops::answer(call, action, &decoded, Wire::Query)
+            ops::parse(action, &decoded).and_then(|r| ops::answer(call, r, Wire::Query))
         }
     };
     match answer {
@@ -108,7 +129,9 @@ pub async fn handle_json(call: &Call<'_>, operation: &str, body: &[u8]) -> Reply
             CloudWatchError::Serialization(format!("Unable to parse the request: {e}"))
         })
     };
-    let answer = decoded.and_then(|v| ops::answer(call, operation, &v, Wire::Json));
+    let answer = decoded
+        .and_then(|v| ops::parse(operation, &v))
+        .and_then(|r| ops::answer(call, r, Wire::Json));
     match answer {
         Ok((_, result)) => Reply::ok(AMZ_JSON_1_0, result.to_string())
             .with_header("x-amzn-requestid", call.request_id.to_string()),

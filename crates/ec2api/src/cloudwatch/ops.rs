@@ -17,24 +17,37 @@ const LIST_PAGE: usize = 500;
 /// The unit both metrics are published in.
 const UNIT: &str = "Count";
 
-/// Answer `action`: its name as the model spells it, and its result.
+/// One CloudWatch call, its input checked (everything CloudWatch checks before the caller's
+/// permission): what [`answer`] handles.
+#[derive(Debug)]
+pub enum Request {
+    Statistics(StatisticsQuery),
+    Data(DataQuery),
+    List(ListQuery),
+}
+
+/// Read and check the input of `action` (decoded from either wire).
+pub fn parse(action: &str, decoded: &Value) -> Result<Request, CloudWatchError> {
+    match action {
+        "GetMetricStatistics" => Ok(Request::Statistics(check_statistics(input(decoded)?)?)),
+        "GetMetricData" => Ok(Request::Data(check_data(input(decoded)?)?)),
+        "ListMetrics" => Ok(Request::List(check_list(input(decoded)?)?)),
+        other => Err(CloudWatchError::InvalidAction(other.to_string())),
+    }
+}
+
+/// Answer a checked call: its action's name as the model spells it, and its result.
 pub fn answer(
     call: &Call<'_>,
-    action: &str,
-    decoded: &Value,
+    request: Request,
     wire: Wire,
 ) -> Result<(&'static str, Value), CloudWatchError> {
-    match action {
-        "GetMetricStatistics" => Ok((
-            "GetMetricStatistics",
-            get_metric_statistics(call, input(decoded)?, wire)?,
-        )),
-        "GetMetricData" => Ok((
-            "GetMetricData",
-            get_metric_data(call, input(decoded)?, wire)?,
-        )),
-        "ListMetrics" => Ok(("ListMetrics", list_metrics(call, input(decoded)?)?)),
-        other => Err(CloudWatchError::InvalidAction(other.to_string())),
+    match request {
+        Request::Statistics(q) => {
+            Ok(("GetMetricStatistics", get_metric_statistics(call, q, wire)?))
+        }
+        Request::Data(q) => Ok(("GetMetricData", get_metric_data(call, q, wire)?)),
+        Request::List(q) => Ok(("ListMetrics", list_metrics(call, q)?)),
     }
 }
 
@@ -91,13 +104,27 @@ fn samples_of(
     }
 }
 
-/// GetMetricStatistics (spec §1.6): the datapoints of one metric, a bucket of `Period` each,
-/// with the statistics asked for.
-fn get_metric_statistics(
-    call: &Call<'_>,
-    i: GetMetricStatisticsIn,
-    wire: Wire,
-) -> Result<Value, CloudWatchError> {
+/// GetMetricStatistics's input, checked.
+#[derive(Debug)]
+pub struct StatisticsQuery {
+    namespace: String,
+    name: String,
+    dimensions: Vec<DimensionIn>,
+    start: i64,
+    end: i64,
+    period: i64,
+    statistics: Vec<Statistic>,
+    unit: Option<String>,
+}
+
+impl StatisticsQuery {
+    /// StartTime and EndTime (ms) and Period (s), as checked.
+    pub fn window(&self) -> (i64, i64, i64) {
+        (self.start, self.end, self.period)
+    }
+}
+
+fn check_statistics(i: GetMetricStatisticsIn) -> Result<StatisticsQuery, CloudWatchError> {
     let namespace = i.namespace.ok_or_else(|| missing("Namespace"))?;
     let name = i.metric_name.ok_or_else(|| missing("MetricName"))?;
     let start = i.start_time.ok_or_else(|| missing("StartTime"))?.0;
@@ -128,37 +155,64 @@ fn get_metric_statistics(
         ));
     }
     metrics::check_window(start, end, period)?;
+    Ok(StatisticsQuery {
+        namespace,
+        name,
+        dimensions: i.dimensions.unwrap_or_default(),
+        start,
+        end,
+        period,
+        statistics,
+        unit: i.unit,
+    })
+}
+
+/// GetMetricStatistics (spec §1.6): the datapoints of one metric, a bucket of `Period` each,
+/// with the statistics asked for.
+fn get_metric_statistics(
+    call: &Call<'_>,
+    q: StatisticsQuery,
+    wire: Wire,
+) -> Result<Value, CloudWatchError> {
     authorize(call, "cloudwatch:GetMetricStatistics")?;
-    let dimensions = i.dimensions.unwrap_or_default();
     let series = scope_series(call);
-    let samples = samples_of(&series, &namespace, &name, &dimensions, i.unit.as_deref());
+    let samples = samples_of(
+        &series,
+        &q.namespace,
+        &q.name,
+        &q.dimensions,
+        q.unit.as_deref(),
+    );
     let now = model::time::now_ms();
-    let datapoints: Vec<Value> = metrics::datapoints(&samples, start, end, period, now)
+    let datapoints: Vec<Value> = metrics::datapoints(&samples, q.start, q.end, q.period, now)
         .into_iter()
         .map(|d| {
             let mut point = Map::new();
             point.insert("Timestamp".into(), wire.timestamp(d.timestamp_ms));
-            for s in &statistics {
+            for s in &q.statistics {
                 point.insert(s.as_str().into(), json!(d.value(*s)));
             }
             point.insert("Unit".into(), json!(UNIT));
             Value::Object(point)
         })
         .collect();
-    Ok(json!({"Label": name, "Datapoints": datapoints}))
+    Ok(json!({"Label": q.name, "Datapoints": datapoints}))
 }
 
 fn validation(message: impl Into<String>) -> CloudWatchError {
     CloudWatchError::Validation(message.into())
 }
 
-/// GetMetricData (spec §1.7): per query, the timestamps and values of one statistic, newest
-/// first unless `ScanBy=TimestampAscending`. Metric math (`Expression`) is not evaluated.
-fn get_metric_data(
-    call: &Call<'_>,
-    i: GetMetricDataIn,
-    wire: Wire,
-) -> Result<Value, CloudWatchError> {
+/// GetMetricData's input, checked.
+#[derive(Debug)]
+pub struct DataQuery {
+    start: i64,
+    end: i64,
+    ascending: bool,
+    queries: Vec<Query>,
+}
+
+fn check_data(i: GetMetricDataIn) -> Result<DataQuery, CloudWatchError> {
     let queries = i
         .metric_data_queries
         .ok_or_else(|| missing("MetricDataQueries"))?;
@@ -198,31 +252,40 @@ fn get_metric_data(
             "The NextToken '{token}' is not valid."
         )));
     }
-    let mut checked = Vec::new();
-    let mut ids: Vec<&str> = Vec::new();
-    for (k, q) in queries.iter().enumerate() {
+    let mut checked: Vec<Query> = Vec::new();
+    for (k, q) in queries.into_iter().enumerate() {
         let member = format!("MetricDataQueries.member.{}", k + 1);
         let c = check_query(q, &member)?;
-        if ids.contains(&c.id) {
+        if checked.iter().any(|o| o.id == c.id) {
             return Err(validation(format!(
-                "The value {} for parameter MetricDataQueries.member.{}.Id is already used.",
-                c.id,
-                k + 1
+                "The value {} for parameter {member}.Id is already used.",
+                c.id
             )));
         }
-        ids.push(c.id);
         checked.push(c);
     }
+    Ok(DataQuery {
+        start,
+        end,
+        ascending,
+        queries: checked,
+    })
+}
+
+/// GetMetricData (spec §1.7): per query, the timestamps and values of one statistic, newest
+/// first unless `ScanBy=TimestampAscending`. Metric math (`Expression`) is not evaluated.
+fn get_metric_data(call: &Call<'_>, q: DataQuery, wire: Wire) -> Result<Value, CloudWatchError> {
     authorize(call, "cloudwatch:GetMetricData")?;
     let series = scope_series(call);
     let now = model::time::now_ms();
-    let results: Vec<Value> = checked
+    let results: Vec<Value> = q
+        .queries
         .into_iter()
         .filter(|c| c.return_data)
         .map(|c| {
-            let samples = samples_of(&series, c.namespace, c.name, c.dimensions, c.unit);
-            let mut points = metrics::datapoints(&samples, start, end, c.period, now);
-            if !ascending {
+            let samples = samples_of(&series, &c.namespace, &c.name, &c.dimensions, c.unit.as_deref());
+            let mut points = metrics::datapoints(&samples, q.start, q.end, c.period, now);
+            if !q.ascending {
                 points.reverse();
             }
             json!({
@@ -239,22 +302,21 @@ fn get_metric_data(
 }
 
 /// One query of GetMetricData, checked.
-struct Query<'a> {
-    id: &'a str,
-    label: &'a str,
-    namespace: &'a str,
-    name: &'a str,
-    dimensions: &'a [DimensionIn],
+#[derive(Debug)]
+struct Query {
+    id: String,
+    label: String,
+    namespace: String,
+    name: String,
+    dimensions: Vec<DimensionIn>,
     period: i64,
     stat: Statistic,
-    unit: Option<&'a str>,
+    unit: Option<String>,
     return_data: bool,
 }
 
-fn check_query<'a>(q: &'a MetricDataQueryIn, member: &str) -> Result<Query<'a>, CloudWatchError> {
-    let id =
-        q.id.as_deref()
-            .ok_or_else(|| missing(&format!("{member}.Id")))?;
+fn check_query(q: MetricDataQueryIn, member: &str) -> Result<Query, CloudWatchError> {
+    let id = q.id.ok_or_else(|| missing(&format!("{member}.Id")))?;
     // The model's pattern for an id: a lowercase letter, then letters, digits, underscores.
     let well_formed = id.len() <= 255
         && id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
@@ -272,23 +334,18 @@ fn check_query<'a>(q: &'a MetricDataQueryIn, member: &str) -> Result<Query<'a>, 
     }
     let stat = q
         .metric_stat
-        .as_ref()
         .ok_or_else(|| validation(format!("The parameter {member}.MetricStat is required.\n")))?;
     let metric = stat
         .metric
-        .as_ref()
         .ok_or_else(|| missing(&format!("{member}.MetricStat.Metric")))?;
     let namespace = metric
         .namespace
-        .as_deref()
         .ok_or_else(|| missing(&format!("{member}.MetricStat.Metric.Namespace")))?;
     let name = metric
         .metric_name
-        .as_deref()
         .ok_or_else(|| missing(&format!("{member}.MetricStat.Metric.MetricName")))?;
     let period = stat
         .period
-        .as_ref()
         .ok_or_else(|| missing(&format!("{member}.MetricStat.Period")))?
         .get(&format!("{member}.MetricStat.Period"))?;
     if period < 1 || (period % 60 != 0 && ![1, 5, 10, 20, 30].contains(&period)) {
@@ -298,30 +355,37 @@ fn check_query<'a>(q: &'a MetricDataQueryIn, member: &str) -> Result<Query<'a>, 
     }
     let stat_name = stat
         .stat
-        .as_deref()
         .ok_or_else(|| missing(&format!("{member}.MetricStat.Stat")))?;
-    let statistic = Statistic::parse(stat_name).ok_or_else(|| {
+    let statistic = Statistic::parse(&stat_name).ok_or_else(|| {
         validation(format!(
             "imds computes SampleCount, Average, Sum, Minimum and Maximum; {member}.MetricStat.Stat '{stat_name}' is not one of them"
         ))
     })?;
     Ok(Query {
         id,
-        label: q.label.as_deref().unwrap_or(name),
+        label: q.label.unwrap_or_else(|| name.clone()),
         namespace,
         name,
-        dimensions: metric.dimensions.as_deref().unwrap_or_default(),
+        dimensions: metric.dimensions.unwrap_or_default(),
         period,
         stat: statistic,
-        unit: stat.unit.as_deref(),
+        unit: stat.unit,
         return_data: q.return_data.unwrap_or(true),
     })
 }
 
-/// ListMetrics (spec §1.8): each instance's metrics that have data, filtered by namespace,
-/// name and dimensions (a metric matches when it has every dimension named, with the value
-/// where one is given), 500 a page.
-fn list_metrics(call: &Call<'_>, i: ListMetricsIn) -> Result<Value, CloudWatchError> {
+/// ListMetrics's input, checked.
+#[derive(Debug)]
+pub struct ListQuery {
+    namespace: Option<String>,
+    name: Option<String>,
+    filters: Vec<DimensionIn>,
+    offset: usize,
+    /// `RecentlyActive=PT3H`: only metrics with data in the last three hours.
+    recent: bool,
+}
+
+fn check_list(i: ListMetricsIn) -> Result<ListQuery, CloudWatchError> {
     let offset = match &i.next_token {
         None => 0,
         Some(t) => t.parse::<usize>().map_err(|_| {
@@ -329,32 +393,43 @@ fn list_metrics(call: &Call<'_>, i: ListMetricsIn) -> Result<Value, CloudWatchEr
             CloudWatchError::InvalidParameterValue("Request parameter NextToken is invalid".into())
         })?,
     };
-    let recent_since = match i.recently_active.as_deref() {
-        None => None,
-        Some("PT3H") => Some(model::time::now_ms() - 3 * 3_600_000),
+    let recent = match i.recently_active.as_deref() {
+        None => false,
+        Some("PT3H") => true,
         Some(other) => {
             return Err(validation(format!(
                 "1 validation error detected: Value '{other}' at 'recentlyActive' failed to satisfy constraint: Member must satisfy enum value set: [PT3H]"
             )))
         }
     };
+    Ok(ListQuery {
+        namespace: i.namespace,
+        name: i.metric_name,
+        filters: i.dimensions.unwrap_or_default(),
+        offset,
+        recent,
+    })
+}
+
+/// ListMetrics (spec §1.8): each instance's metrics that have data, filtered by namespace,
+/// name and dimensions (a metric matches when it has every dimension named, with the value
+/// where one is given), 500 a page.
+fn list_metrics(call: &Call<'_>, q: ListQuery) -> Result<Value, CloudWatchError> {
     authorize(call, "cloudwatch:ListMetrics")?;
-    let filters = i.dimensions.unwrap_or_default();
+    let since = q.recent.then(|| model::time::now_ms() - 3 * 3_600_000);
     let mut found = Vec::new();
     for m in scope_series(call) {
         for metric in MetricName::ALL {
             let samples = metrics::samples(metric, &m.minutes);
             let active = samples
                 .iter()
-                .any(|s| recent_since.is_none_or(|since| s.at_ms >= since));
-            let matches = i
+                .any(|s| since.is_none_or(|since| s.at_ms >= since));
+            let matches = q
                 .namespace
                 .as_deref()
                 .is_none_or(|n| n == metrics::NAMESPACE)
-                && i.metric_name
-                    .as_deref()
-                    .is_none_or(|n| n == metric.as_str())
-                && filters.iter().all(|f| {
+                && q.name.as_deref().is_none_or(|n| n == metric.as_str())
+                && q.filters.iter().all(|f| {
                     f.name.as_deref() == Some(metrics::DIMENSION)
                         && f.value.as_deref().is_none_or(|v| v == m.instance_id)
                 });
@@ -367,10 +442,15 @@ fn list_metrics(call: &Call<'_>, i: ListMetricsIn) -> Result<Value, CloudWatchEr
             }
         }
     }
-    let page: Vec<Value> = found.iter().skip(offset).take(LIST_PAGE).cloned().collect();
+    let page: Vec<Value> = found
+        .iter()
+        .skip(q.offset)
+        .take(LIST_PAGE)
+        .cloned()
+        .collect();
     let mut out = json!({"Metrics": page});
-    if offset + LIST_PAGE < found.len() {
-        out["NextToken"] = json!((offset + LIST_PAGE).to_string());
+    if q.offset.saturating_add(LIST_PAGE) < found.len() {
+        out["NextToken"] = json!((q.offset + LIST_PAGE).to_string());
     }
     Ok(out)
 }
