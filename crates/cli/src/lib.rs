@@ -21,4 +21,5 @@ pub mod config;
 pub mod discovery;
 pub mod exec;
 pub mod metrics;
+pub mod migrate;
 pub mod serve;

@@ -30,6 +30,9 @@ enum Command {
     /// Measure against a baseline in the same run (`imds bench metadata`, `authz`, `fleet`,
     /// `nodes`).
     Bench(bench::BenchArgs),
+    /// Move a fleet to IMDSv2: `plan` judges each instance by its metadata traffic (safe,
+    /// blocked, unknown, done); `apply` requires IMDSv2 on the safe ones.
+    Migrate(imds::migrate::MigrateArgs),
     /// Print the certificate that verifies instance identity documents (PEM).
     Certificate(CertificateArgs),
 }
@@ -92,6 +95,15 @@ fn main() -> std::process::ExitCode {
                 Err(e) => {
                     eprintln!("imds exec: {e}");
                     std::process::ExitCode::from(125)
+                }
+            }
+        }
+        Command::Migrate(args) => {
+            return match imds::migrate::run(args) {
+                Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
+                Err(e) => {
+                    eprintln!("imds migrate: {e}");
+                    std::process::ExitCode::from(2)
                 }
             }
         }

@@ -29,6 +29,7 @@
 //! - [`ids`]: the formats of EC2 resource ids; [`arn`]: Amazon Resource Names, built and taken apart.
 //! - [`limits`]: EC2's limits on one request, and the bounds of the Query decoder.
 //! - [`metrics`]: CloudWatch's IMDS metrics, and GetMetricStatistics's window and datapoints.
+//! - [`migration`]: the IMDSv2 planner's verdict on an instance from its metadata traffic.
 //! - `error`: [`Ec2Error`], every error a request can get, worded as EC2 words it.
 //! - `testing` (feature `test-support`): a sample instance for the tests of the crates above.
 
@@ -47,6 +48,7 @@ pub mod launch;
 pub mod launch_template;
 pub mod limits;
 pub mod metrics;
+pub mod migration;
 pub mod options;
 pub mod placement;
 mod precedence;

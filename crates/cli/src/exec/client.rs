@@ -79,6 +79,27 @@ fn host_of(endpoint: &str) -> &str {
 /// request as [`request`] sends it (SigV4 for `ec2` in `region`), with the credentials of the
 /// environment as the SDKs read them; none without credentials.
 fn signature_lines(region: &str, host: &str, method: &str, target: &str, body: &str) -> String {
+    signed_lines(
+        region,
+        "ec2",
+        host,
+        method,
+        target,
+        &[("content-type", FORM)],
+        body,
+    )
+}
+
+/// The same for `service`, `headers` (lower-case names, sent by the caller) signed too.
+fn signed_lines(
+    region: &str,
+    service: &str,
+    host: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
     let (Ok(key), Ok(secret)) = (
         std::env::var("AWS_ACCESS_KEY_ID"),
         std::env::var("AWS_SECRET_ACCESS_KEY"),
@@ -91,7 +112,10 @@ fn signature_lines(region: &str, host: &str, method: &str, target: &str, body: &
     let token = std::env::var("AWS_SESSION_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    let mut headers = vec![("content-type".to_string(), FORM.to_string())];
+    let mut headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     if let Some(t) = &token {
         headers.push(("x-amz-security-token".to_string(), t.clone()));
     }
@@ -104,11 +128,62 @@ fn signature_lines(region: &str, host: &str, method: &str, target: &str, body: &
         headers,
         body: body.as_bytes(),
     };
-    let (amz, value) = sigv4::sign_request(&key, &secret, region, "ec2", &own);
+    let (amz, value) = sigv4::sign_request(&key, &secret, region, service, &own);
     let token_line = token
         .map(|t| format!("X-Amz-Security-Token: {t}\r\n"))
         .unwrap_or_default();
     format!("X-Amz-Date: {amz}\r\n{token_line}Authorization: {value}\r\n")
+}
+
+/// An EC2 Query call in `region` (`Version` added), signed with the environment's
+/// credentials: the status and the body, whatever the status.
+pub(crate) fn ec2_query(
+    endpoint: &str,
+    region: &str,
+    body: &str,
+) -> Result<(u16, String), ExecError> {
+    let body = format!("Version=2016-11-15&{body}");
+    let host = format!("ec2.{region}.amazonaws.com");
+    let auth = signature_lines(region, &host, "POST", "/", &body);
+    let (status, text) = request(endpoint, "POST", "/", Some(&host), &auth, &body)?;
+    Ok((status.parse().unwrap_or(0), text))
+}
+
+/// A CloudWatch call in AWS JSON 1.0 (`X-Amz-Target`), signed for `monitoring` with the
+/// environment's credentials: the status and the body.
+pub(crate) fn cloudwatch_json(
+    endpoint: &str,
+    region: &str,
+    operation: &str,
+    body: &str,
+) -> Result<(u16, String), ExecError> {
+    use std::io::{Read, Write};
+    let host = format!("monitoring.{region}.amazonaws.com");
+    let target = format!("GraniteServiceVersion20100801.{operation}");
+    let json = "application/x-amz-json-1.0";
+    let signed = [("content-type", json), ("x-amz-target", target.as_str())];
+    let auth = signed_lines(region, "monitoring", &host, "POST", "/", &signed, body);
+    let fail = |e: String| ExecError::Api(endpoint.to_string(), e);
+    let mut s = std::net::TcpStream::connect(host_of(endpoint)).map_err(|e| fail(e.to_string()))?;
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {json}\r\nX-Amz-Target: {target}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)
+        .map_err(|e| fail(e.to_string()))?;
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let text = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, text))
 }
 
 fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {

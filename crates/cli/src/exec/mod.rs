@@ -15,7 +15,7 @@
 //!   HTTP on loopback, SigV4-signed with the environment's credentials);
 //! - this module: the commands' arguments, the command run as if on an instance, `--rootless`.
 
-mod client;
+pub(crate) mod client;
 mod topology;
 
 pub use client::{endpoint, get};
