@@ -25,12 +25,25 @@ fn request(
     extra: &str,
     body: &str,
 ) -> Result<(String, String), ExecError> {
+    exchange(endpoint, method, path, host, FORM, extra, body)
+}
+
+/// [`request`] with a body of `content_type`.
+fn exchange(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    host: Option<&str>,
+    content_type: &str,
+    extra: &str,
+    body: &str,
+) -> Result<(String, String), ExecError> {
     use std::io::{Read, Write};
     let fail = |e: String| ExecError::Api(endpoint.to_string(), e);
     let hostport = host_of(endpoint);
     let mut s = std::net::TcpStream::connect(hostport).map_err(|e| fail(e.to_string()))?;
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {FORM}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         host.unwrap_or(hostport),
         body.len()
     );
@@ -157,33 +170,14 @@ pub(crate) fn cloudwatch_json(
     operation: &str,
     body: &str,
 ) -> Result<(u16, String), ExecError> {
-    use std::io::{Read, Write};
     let host = format!("monitoring.{region}.amazonaws.com");
     let target = format!("GraniteServiceVersion20100801.{operation}");
     let json = "application/x-amz-json-1.0";
     let signed = [("content-type", json), ("x-amz-target", target.as_str())];
     let auth = signed_lines(region, "monitoring", &host, "POST", "/", &signed, body);
-    let fail = |e: String| ExecError::Api(endpoint.to_string(), e);
-    let mut s = std::net::TcpStream::connect(host_of(endpoint)).map_err(|e| fail(e.to_string()))?;
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {json}\r\nX-Amz-Target: {target}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes())
-        .map_err(|e| fail(e.to_string()))?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)
-        .map_err(|e| fail(e.to_string()))?;
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let text = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, text))
+    let extra = format!("X-Amz-Target: {target}\r\n{auth}");
+    let (status, text) = exchange(endpoint, "POST", "/", Some(&host), json, &extra, body)?;
+    Ok((status.parse().unwrap_or(0), text))
 }
 
 fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
