@@ -26,6 +26,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from dataclasses import dataclass
 
 import pytest
@@ -501,3 +502,56 @@ def test_exec_without_privilege_says_so(server):
     assert "needs root or CAP_NET_ADMIN" in p.stderr
     after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert after == before
+
+
+# --------------------------------------------------------------------------------------
+# Which process called (issue 15)
+# --------------------------------------------------------------------------------------
+
+PY_CALLER = ("import urllib.request; "
+             "urllib.request.urlopen('http://169.254.169.254/latest/meta-data/instance-id').read()")
+
+
+def test_exec_tokenless_callers_are_named_with_their_argv(server, ec2e):
+    """A Python and a shell program making tokenless calls inside `imds exec` are named in
+    `imds report v1-callers` with their argv and parents; a caller with a token is not a v1
+    caller; `/metrics` counts the calls per command."""
+    iid = helpers.running_instance(ec2e, tags={"Name": "exec-callers"})
+    p = in_instance(server, iid, "python3", "-c", PY_CALLER)
+    assert p.returncode == 0, p
+    # A shell script calling curl (the `; true` keeps sh from exec'ing into curl).
+    p = in_instance(server, iid, "sh", "-c", f"curl -sf -m 5 {IMDS4}/latest/meta-data/; true")
+    assert p.returncode == 0, p
+    p = in_instance(server, iid, "sh", "-c",
+                    f'T=$(curl -sf -m 5 -X PUT -H "{TTL_REQ}" {IMDS4}/latest/api/token) && '
+                    f'curl -sf -m 5 -H "X-aws-ec2-metadata-token: $T" {IMDS4}/latest/meta-data/ami-id')
+    assert p.returncode == 0, p
+    r = subprocess.run([IMDS_BIN, "report", "v1-callers", "--endpoint", server.endpoint,
+                        "--instance", iid, "--since", "10m", "--output", "json"],
+                       capture_output=True, text=True, timeout=60, env=_env())
+    assert r.returncode == 0, r
+    rows = json.loads(r.stdout)["Callers"]
+    by_command = {row["Command"]: row for row in rows}
+    assert set(by_command) == {"python3", "curl"}, rows
+    py = by_command["python3"]
+    assert py["Argv"][0].endswith("python3") and py["Argv"][1] == "-c", py
+    assert "urlopen" in py["Argv"][2], py
+    assert (py["Calls"], py["Answered"], py["LastPath"]) == (1, 1, "/latest/meta-data/instance-id")
+    # Its parents: the `imds exec` that ran it (the namespace guard exec'd into it), and on.
+    assert "imds" in [p["Command"] for p in py["Parents"]], py["Parents"]
+    cu = by_command["curl"]
+    assert cu["Argv"][0].endswith("curl") and cu["Argv"][1] == "-sf", cu
+    assert cu["Argv"][-1].endswith("/latest/meta-data/"), cu
+    assert cu["Parents"][0]["Command"] == "sh" and "curl -sf" in cu["Parents"][0]["Argv"][-1], cu
+    # The table names them too, for people.
+    table = subprocess.run([IMDS_BIN, "report", "v1-callers", "--endpoint", server.endpoint,
+                            "--instance", iid, "--since", "10m"],
+                           capture_output=True, text=True, timeout=60, env=_env()).stdout
+    assert "python3 -c" in table and "curl -sf" in table, table
+    with urllib.request.urlopen(f"{server.endpoint}/metrics", timeout=30) as m:
+        metrics = m.read().decode()
+    line = next(l for l in metrics.splitlines()
+                if l.startswith("imds_metadata_calls_total") and iid in l and 'command="python3"' in l)
+    assert 'kind="v1"' in line and line.endswith(" 1"), line
+    assert any(l.startswith("imds_metadata_calls_total") and iid in l and 'kind="token"' in l
+               for l in metrics.splitlines())

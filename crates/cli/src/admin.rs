@@ -2,7 +2,8 @@
 //! /_imds/netns/NAME` (`imds exec` asks the server to serve, or stop serving, inside a
 //! metadata namespace it built), `GET /_imds/instances/{id}/endpoint` (the instance's own
 //! metadata endpoint on loopback, opened on first request: `imds endpoint`, `imds exec
-//! --rootless`) and `GET /metrics` (Prometheus text of the metadata service's counters, read
+//! --rootless`), `GET /_imds/instances/{id}/address` and `…/callers` (the instance's address;
+//! the processes that called it inside `imds exec`) and `GET /metrics` (Prometheus text of the metadata service's counters, read
 //! by the console and `imds stats`).
 //!
 //! # Admin routes and IAM
@@ -287,6 +288,7 @@ struct EndpointQuery {
 fn endpoint_router(route: EndpointRoute) -> axum::Router {
     let route = Arc::new(route);
     let for_address = route.clone();
+    let for_callers = route.clone();
     axum::Router::new()
         .route(
             "/_imds/instances/{id}/endpoint",
@@ -304,6 +306,45 @@ fn endpoint_router(route: EndpointRoute) -> axum::Router {
                 async move { instance_address(&route, &id, request).await }
             }),
         )
+        .route(
+            "/_imds/instances/{id}/callers",
+            get(move |Path(id): Path<String>, request: Request| {
+                let route = for_callers.clone();
+                async move { instance_callers(&route, &id, request).await }
+            }),
+        )
+}
+
+/// `GET /_imds/instances/{id}/callers`: the instance's calls made inside `imds exec`, each
+/// with the process that made it (`metadata::callers`), and their counts by command and kind,
+/// as JSON (what `imds report v1-callers` reads). Authorized as the endpoint route.
+async fn instance_callers(route: &EndpointRoute, id: &str, request: Request) -> Response {
+    if let Err(answer) = may_describe(route, id, request).await {
+        return answer;
+    }
+    let Some(served) = route.host.served(id) else {
+        return not_found(id);
+    };
+    let counters = route.host.counters_of(&served);
+    let counts: Vec<serde_json::Value> = counters
+        .calls
+        .counts()
+        .into_iter()
+        .map(|(command, kind, count)| {
+            serde_json::json!({"Command": command, "Kind": kind, "Count": count})
+        })
+        .collect();
+    let body = serde_json::json!({
+        "InstanceId": id,
+        "Calls": counters.calls.calls(),
+        "Counts": counts,
+    });
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// A plain-text answer of the instance routes.

@@ -22,4 +22,5 @@ pub mod discovery;
 pub mod exec;
 pub mod metrics;
 pub mod migrate;
+pub mod report;
 pub mod serve;

@@ -33,6 +33,9 @@ enum Command {
     /// Move a fleet to IMDSv2: `plan` judges each instance by its metadata traffic (safe,
     /// blocked, unknown, done); `apply` requires IMDSv2 on the safe ones.
     Migrate(imds::migrate::MigrateArgs),
+    /// Reports: `v1-callers`, the processes that called the metadata service without a token
+    /// inside `imds exec`.
+    Report(imds::report::ReportArgs),
     /// Print the certificate that verifies instance identity documents (PEM).
     Certificate(CertificateArgs),
 }
@@ -103,6 +106,15 @@ fn main() -> std::process::ExitCode {
                 Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
                 Err(e) => {
                     eprintln!("imds migrate: {e}");
+                    std::process::ExitCode::from(2)
+                }
+            }
+        }
+        Command::Report(args) => {
+            return match imds::report::run(args) {
+                Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
+                Err(e) => {
+                    eprintln!("imds report: {e}");
                     std::process::ExitCode::from(2)
                 }
             }

@@ -2,7 +2,8 @@
 //!
 //! Per instance, as EC2's CloudWatch metrics count them: `MetadataNoToken` (successful IMDSv1
 //! accesses) as `imds_metadata_no_token_total`, `MetadataNoTokenRejected` as
-//! `imds_metadata_no_token_rejected_total`; plus all metadata requests and tokens issued.
+//! `imds_metadata_no_token_rejected_total`; plus all metadata requests and tokens issued; and
+//! the calls made inside `imds exec` by command and kind (`imds_metadata_calls_total`).
 //! The registry is built from the metadata host's counters at each scrape.
 
 use prometheus_client::encoding::text::encode;
@@ -14,6 +15,15 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InstanceLabel {
     instance_id: String,
+}
+
+/// A call inside `imds exec`: the instance, the command that made it, and how (`v1`, `v2`,
+/// `token`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallerLabel {
+    instance_id: String,
+    command: String,
+    kind: String,
 }
 
 /// The Prometheus text of every counter of `host`.
@@ -35,6 +45,26 @@ pub fn render(host: &metadata::Host) -> String {
     for (name, help, family) in families {
         registry.register(name, help, family);
     }
+    let calls = Family::<CallerLabel, Counter>::default();
+    for (id, counts) in host.call_counts() {
+        for (command, kind, n) in counts {
+            let kind = serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let label = CallerLabel {
+                instance_id: id.clone(),
+                command,
+                kind,
+            };
+            calls.get_or_create(&label).inc_by(n);
+        }
+    }
+    registry.register(
+        "imds_metadata_calls",
+        "Metadata requests made inside imds exec, by the command that made them and how (v1: without a token)",
+        calls,
+    );
     let mut out = String::new();
     if encode(&mut out, &registry).is_err() {
         out.clear();

@@ -254,6 +254,14 @@ fn wait_applied(
     }
 }
 
+/// The ids of every instance of `region` (not terminated).
+pub(crate) fn instance_ids(endpoint: &str, region: &str) -> Result<Vec<String>, ExecError> {
+    Ok(describe(endpoint, region, &[], None)?
+        .into_iter()
+        .map(|d| d.id)
+        .collect())
+}
+
 /// What DescribeInstances says of one instance.
 #[derive(Debug, Default, Clone)]
 struct Described {

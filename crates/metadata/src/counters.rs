@@ -30,6 +30,8 @@ pub struct Counters {
     pub tokens_issued: AtomicU64,
     /// The recent active minutes, ascending, at most [`KEPT_MINUTES`].
     minutes: Mutex<VecDeque<Minute>>,
+    /// The calls attributed to their process (inside `imds exec`'s namespaces).
+    pub calls: crate::callers::CallLog,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -88,6 +88,11 @@ impl Host {
         render(&self.table, &*self.store, served).await
     }
 
+    /// Per instance, its calls made inside `imds exec` counted by command and kind.
+    pub fn call_counts(&self) -> Vec<(String, crate::callers::CommandCounts)> {
+        self.table.call_counts()
+    }
+
     /// Counters of every instance served.
     pub fn counters(&self) -> Vec<(String, Snapshot)> {
         self.table.counters()

@@ -30,12 +30,14 @@
 //! - `tasks`: the listeners `endpoints` and `netns` spawn, awaited at shutdown. Every listener
 //!   of the service goes through [`server::serve`], hence the `listen` crate's gate (one
 //!   connection cap for the service) and its drain.
-//! - [`counters`]: `MetadataNoToken`, `MetadataNoTokenRejected`, requests, tokens.
+//! - [`counters`]: `MetadataNoToken`, `MetadataNoTokenRejected`, requests, tokens, per
+//!   instance and per minute; [`callers`]: which process made each call inside `imds exec`.
 //!
 //! The modules linked above are the crate's interface (the binary, its tests and the fuzz
 //! targets use them); the others are its own.
 
 mod applier;
+pub mod callers;
 pub mod counters;
 mod credentials;
 pub mod endpoints;

@@ -221,6 +221,18 @@ impl ServedTable {
             .clone()
     }
 
+    /// The counts of the calls attributed to their process, per instance called.
+    pub(crate) fn call_counts(&self) -> Vec<(String, crate::callers::CommandCounts)> {
+        let counters = self.counters.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = counters
+            .iter()
+            .map(|(k, c)| (k.id(), c.calls.counts()))
+            .filter(|(_, c)| !c.is_empty())
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// Counters of every instance called, by instance id.
     pub(crate) fn counters(&self) -> Vec<(String, Snapshot)> {
         let counters = self.counters.read().unwrap_or_else(|e| e.into_inner());

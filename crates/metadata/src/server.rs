@@ -47,18 +47,63 @@ pub async fn serve(
         let host = host.clone();
         let caller = caller.clone();
         let (stream, peer) = (accepted.stream.clone(), accepted.peer);
+        // Inside `imds exec`'s namespaces, each call is attributed to its process.
+        let attributed = match &caller {
+            Caller::Instance(id) => stream.local_addr().ok().map(|local| (id.clone(), local)),
+            Caller::BySource => None,
+        };
         service_fn(move |req| {
             let (host, caller, stream) = (host.clone(), caller.clone(), stream.clone());
+            let attributed = attributed.clone();
             async move {
-                respond(&host, &caller, peer, &req, |hops| {
+                let response = respond(&host, &caller, peer, &req, |hops| {
                     set_hop_limit(&stream, peer, hops)
                 })
-                .await
-                .ok_or(Unanswered)
+                .await;
+                if let Some((id, local)) = attributed {
+                    let status = response.as_ref().map_or(0, |r| r.status().as_u16());
+                    attribute(&host, &id, peer, local, &req, status).await;
+                }
+                response.ok_or(Unanswered)
             }
         })
     })
     .await
+}
+
+/// Record a call of instance `id` with the process that made it, found while its connection
+/// is still open (the reply is sent after this).
+async fn attribute<B>(
+    host: &Host,
+    id: &str,
+    peer: SocketAddr,
+    local: SocketAddr,
+    req: &http::Request<B>,
+    status: u16,
+) {
+    use crate::callers::{Call, Kind};
+    let Some(served) = host.served(id) else {
+        return;
+    };
+    let kind = if req.method() == http::Method::PUT && req.uri().path() == "/latest/api/token" {
+        Kind::Token
+    } else if req.headers().contains_key(crate::service::TOKEN_HEADER) {
+        Kind::V2
+    } else {
+        Kind::V1
+    };
+    let origin = tokio::task::spawn_blocking(move || crate::callers::find(peer, local))
+        .await
+        .ok()
+        .flatten();
+    host.counters_of(&served).calls.record(Call {
+        at_ms: model::time::now_ms(),
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+        kind,
+        status,
+        origin,
+    });
 }
 
 /// Warnings that the hop limit could not be set, at most one every few seconds.
