@@ -472,3 +472,25 @@ def test_full_exec_finds_a_root_server_recorded_in_the_sudo_users_home(server_fa
     p = subprocess.run([helpers.IMDS_BIN, "exec", "--instance", iid, "--", "sh", "-c", script],
                        capture_output=True, text=True, timeout=60, env=env)
     assert (p.returncode, p.stdout) == (0, iid), p
+
+
+def test_rootless_callers_are_named_too(server_factory, tmp_path):
+    """Calls through an instance's loopback endpoint (`imds exec --rootless`) are attributed
+    to their process as inside namespaces (the socket is found in the host's namespace)."""
+    srv = server_factory()
+    ec2 = srv.client(helpers.DEFAULT_REGION)
+    iid = helpers.running_instance(ec2)
+    script = ("import os, urllib.request; "
+              "urllib.request.urlopen(os.environ['AWS_EC2_METADATA_SERVICE_ENDPOINT'] + "
+              "'/latest/meta-data/instance-id').read()")
+    p = subprocess.run([helpers.IMDS_BIN, "exec", "--rootless", "--endpoint", srv.endpoint,
+                        "--instance", iid, "--", "python3", "-c", script],
+                       capture_output=True, text=True, timeout=60, env=cli_env())
+    assert p.returncode == 0, p
+    r = subprocess.run([helpers.IMDS_BIN, "report", "v1-callers", "--endpoint", srv.endpoint,
+                        "--instance", iid, "--output", "json"],
+                       capture_output=True, text=True, timeout=60, env=cli_env())
+    assert r.returncode == 0, r
+    [row] = json.loads(r.stdout)["Callers"]
+    assert row["Command"] == "python3" and row["Argv"][1:3] == ["-c", script], row
+    assert row["Pid"] != os.getpid() and row["Parents"][0]["Command"] == "imds", row

@@ -67,6 +67,11 @@ def test_plan_judges_each_instance_by_its_traffic(fresh_server, fleet):
     assert {name: v[iid] for name, iid in fleet.items()} == {
         "blocked": "blocked", "safe": "safe", "safe2": "safe", "unknown": "unknown",
         "done": "done", "other": "safe"}
+    # A blocked instance's callers are named: here this test's own process, whose tokenless
+    # call went through the instance's loopback endpoint.
+    plan = json.loads(migrate(fresh_server, "plan", "--output", "json").stdout)["Instances"]
+    [blocked] = [i for i in plan if i["InstanceId"] == fleet["blocked"]]
+    assert [c["Pid"] for c in blocked["Callers"]] == [os.getpid()], blocked
     # The table says the same, with the counts.
     table = migrate(fresh_server, "plan").stdout
     assert "3 safe, 1 blocked" in table and fleet["blocked"] in table

@@ -82,6 +82,9 @@ struct Planned {
     state: String,
     http_tokens: String,
     verdict: Verdict,
+    /// A blocked instance's tokenless callers, where the server attributed them (inside
+    /// `imds exec`): `imds report v1-callers`'s rows.
+    callers: Vec<serde_json::Value>,
 }
 
 pub fn run(args: MigrateArgs) -> Result<i32, ExecError> {
@@ -100,16 +103,27 @@ fn plan(endpoint: &str, p: &PlanArgs) -> Result<Vec<Planned>, ExecError> {
     let instances = describe(endpoint, &p.region, &p.filter, None)?;
     let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
     let traffic = traffic(endpoint, &p.region, &ids, p.since)?;
+    let since_ms = model::time::now_ms() - p.since.as_millis() as i64;
     Ok(instances
         .into_iter()
         .map(|i| {
             let tokens = HttpTokens::parse(&i.http_tokens).unwrap_or(HttpTokens::Optional);
             let (active, tokenless) = traffic.get(&i.id).copied().unwrap_or((0, 0));
+            let verdict = Verdict::of(tokens, active, tokenless);
+            // Who made the tokenless calls, where the server knows (calls outside `imds
+            // exec` have no process to name).
+            let callers = match verdict {
+                Verdict::Blocked { .. } => {
+                    crate::report::callers_of(endpoint, &i.id, since_ms).unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
             Planned {
-                verdict: Verdict::of(tokens, active, tokenless),
+                verdict,
                 id: i.id,
                 state: i.state,
                 http_tokens: i.http_tokens,
+                callers,
             }
         })
         .collect())
@@ -129,6 +143,7 @@ fn print_plan(plan: &[Planned], output: Output) {
                     });
                     if let Verdict::Blocked { tokenless } = p.verdict {
                         row["TokenlessCalls"] = json!(tokenless);
+                        row["Callers"] = json!(p.callers);
                     }
                     row
                 })
@@ -142,7 +157,18 @@ fn print_plan(plan: &[Planned], output: Output) {
             );
             for p in plan {
                 let calls = match p.verdict {
-                    Verdict::Blocked { tokenless } => tokenless.to_string(),
+                    Verdict::Blocked { tokenless } => {
+                        let commands: Vec<&str> = p
+                            .callers
+                            .iter()
+                            .filter_map(|c| c["Command"].as_str())
+                            .collect();
+                        if commands.is_empty() {
+                            tokenless.to_string()
+                        } else {
+                            format!("{tokenless} ({})", commands.join(", "))
+                        }
+                    }
                     _ => "-".into(),
                 };
                 println!(

@@ -52,15 +52,12 @@ pub fn run(args: ReportArgs) -> Result<i32, ExecError> {
     let since_ms = model::time::now_ms() - a.since.as_millis() as i64;
     let mut rows = Vec::new();
     for id in ids {
-        let text = match get(&endpoint, &format!("/_imds/instances/{id}/callers")) {
-            Ok(t) => t,
+        match callers_of(&endpoint, &id, since_ms) {
+            Ok(found) => rows.extend(found),
             // Not served on this node (or gone): nothing to report.
             Err(ExecError::Api(_, e)) if e.starts_with("404") && a.instance.is_none() => continue,
             Err(e) => return Err(e),
-        };
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| ExecError::Instance(format!("callers of {id}: {e}")))?;
-        rows.extend(v1_callers(&id, &v, since_ms));
+        }
     }
     match a.output {
         Output::Json => println!("{}", json!({ "Callers": rows })),
@@ -102,9 +99,17 @@ pub fn run(args: ReportArgs) -> Result<i32, ExecError> {
     Ok(0)
 }
 
+/// The tokenless callers of instance `id` since `since_ms`, as the server attributed them.
+pub(crate) fn callers_of(endpoint: &str, id: &str, since_ms: i64) -> Result<Vec<Value>, ExecError> {
+    let text = get(endpoint, &format!("/_imds/instances/{id}/callers"))?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| ExecError::Instance(format!("callers of {id}: {e}")))?;
+    Ok(v1_callers(id, &v, since_ms))
+}
+
 /// The tokenless callers of one instance's calls since `since_ms`, one row per process
 /// (command, argv, parent chain), in order of first call.
-fn v1_callers(id: &str, v: &Value, since_ms: i64) -> Vec<Value> {
+pub(crate) fn v1_callers(id: &str, v: &Value, since_ms: i64) -> Vec<Value> {
     let mut by_caller: BTreeMap<String, Value> = BTreeMap::new();
     let mut order = Vec::new();
     for call in v["Calls"].as_array().into_iter().flatten() {
