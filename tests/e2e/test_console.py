@@ -247,3 +247,37 @@ def test_endpoint_turned_off_in_the_console_is_off_for_the_instance(console_serv
     assert status() == 403, "the metadata service still answers after the console turned it off"
     mo = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["MetadataOptions"]
     assert (mo["State"], mo["HttpEndpoint"]) == ("applied", "disabled")
+
+
+def test_imdsv2_migration_page(console_server, tmp_path):
+    """Issue 15: the "IMDSv2 migration" page judges the fleet by its traffic, shows a blocked
+    instance's IMDSv1 callers, and requires IMDSv2 on the safe ones after a confirmation."""
+    root = ih.Clients(console_server, ROOT, region=helpers.DEFAULT_REGION)
+    ec2 = root.ec2()
+    ids = [ec2.run_instances(ImageId=helpers.AMI_AL2, InstanceType="t3.micro", MinCount=1,
+                             MaxCount=1)["Instances"][0]["InstanceId"] for _ in range(3)]
+    safe, blocked, unknown = ids
+    for iid in ids:
+        helpers.wait_state(ec2, iid, "running")
+    # Traffic through each instance's own loopback endpoint (signed: --iam-config).
+    from test_migrate import endpoint_of_signed
+    addr = endpoint_of_signed(console_server, ROOT, blocked)
+    assert imds_helpers.get(addr, "/latest/meta-data/").status == 200
+    addr = endpoint_of_signed(console_server, ROOT, safe)
+    assert imds_helpers.get(addr, "/latest/meta-data/", imds_helpers.token(addr)).status == 200
+    cfg = {**browser_cfg(console_server, tmp_path, ROOT.key, ROOT.secret, safe),
+           "safe": safe, "blocked": blocked, "unknown": unknown}
+    lines = drive("migration.mjs", cfg)
+    assert step(lines, "verdicts") == {"step": "verdicts", "safe": "safe", "blocked": "blocked",
+                                       "unknown": "unknown"}
+    callers = step(lines, "callers")
+    assert callers["summary"] == "IMDSv1 callers (1)" and "1 call" in callers["items"][0], callers
+    assert step(lines, "button")["text"] == "Require IMDSv2 on 1 safe instance…"
+    assert safe in step(lines, "confirm")["text"]
+    applied = step(lines, "applied")
+    assert applied["status"] == "IMDSv2 required on 1 of 1 safe instances (0 failed)."
+    assert (applied["safe"], applied["blocked"]) == ("done", "blocked")
+    assert step(lines, "done")["consoleErrors"] == []
+    tokens = {iid: ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
+        "MetadataOptions"]["HttpTokens"] for iid in ids}
+    assert tokens == {safe: "required", blocked: "optional", unknown: "optional"}

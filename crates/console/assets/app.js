@@ -6,6 +6,7 @@ import { ModifyDialog } from "./modify.js";
 import { showError } from "./ui.js";
 import { DefaultsPage } from "./defaults.js";
 import { LaunchPage } from "./launch.js";
+import { MigrationPage } from "./migration.js";
 
 const KEY = "imds.console.session";
 const $ = (id) => document.getElementById(id);
@@ -22,13 +23,15 @@ export function loadSession() {
 let page = null;
 let defaults = null;
 let launch = null;
-const PAGES = ["instances", "launch", "defaults"];
+let migration = null;
+const PAGES = ["instances", "launch", "defaults", "migration"];
 
 function showSignIn() {
   if (page) page.stop();
   if (defaults) defaults.stop();
   if (launch) launch.stop();
-  page = defaults = launch = null;
+  if (migration) migration.stop();
+  page = defaults = launch = migration = null;
   $("nav").hidden = true;
   for (const p of PAGES) $(p).hidden = true;
   $("sign-out").hidden = true;
@@ -45,6 +48,7 @@ function showInstances(session) {
   const dialog = new ModifyDialog(session, () => page && page.refresh());
   page = new InstancesPage(session, dialog);
   defaults = new DefaultsPage(session);
+  migration = new MigrationPage(session);
   launch = new LaunchPage(session, () => {
     location.hash = "#instances";
     page.refresh();
@@ -58,13 +62,14 @@ function route() {
   if (!page) return;
   const which = PAGES.find((p) => location.hash === `#${p}`) || "instances";
   for (const p of PAGES) $(p).hidden = p !== which;
-  for (const w of ["instances", "defaults"]) {
+  for (const w of ["instances", "defaults", "migration"]) {
     const a = $(`nav-${w}`);
     if (w === which) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
   if (which === "defaults") defaults.load();
   if (which === "launch") launch.load();
+  if (which === "migration") migration.load();
   $(`${which}-title`).focus?.();
 }
 

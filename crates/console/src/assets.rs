@@ -34,6 +34,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("metrics.js", JS),
     asset!("defaults.js", JS),
     asset!("launch.js", JS),
+    asset!("migration.js", JS),
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static Asset> {
