@@ -102,11 +102,12 @@ def fleet(server):
 
 
 def stats(server, iid, metric, at, period=60, statistics=("Sum",), **kw):
+    if statistics:
+        kw["Statistics"] = list(statistics)
     return cloudwatch(server).get_metric_statistics(
         Namespace="AWS/EC2", MetricName=metric,
         Dimensions=[{"Name": "InstanceId", "Value": iid}],
-        StartTime=at, EndTime=at + datetime.timedelta(seconds=period),
-        Period=period, Statistics=list(statistics), **kw)
+        StartTime=at, EndTime=at + datetime.timedelta(seconds=period), Period=period, **kw)
 
 
 def test_boto3_speaks_aws_json_and_gets_the_tokenless_calls(server, fleet):
@@ -376,3 +377,34 @@ def test_reads_need_cloudwatch_permissions(iam_srv):
             err = e.value.response
             assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]) == ("AccessDenied", 403)
             assert "cloudwatch:GetMetricStatistics" in err["Error"]["Message"]
+
+
+def test_percentiles(server, fleet):
+    """ExtendedStatistics (percentiles over the period's samples) through JSON and Query, and a
+    percentile `Stat` in GetMetricData."""
+    at = fleet["optional_minute"]
+    out = stats(server, fleet["optional"], "MetadataNoToken", at, statistics=(),
+                ExtendedStatistics=["p50", "p99.9"])
+    [d] = out["Datapoints"]
+    assert d["ExtendedStatistics"] == {"p50": 3.0, "p99.9": 3.0} and "Sum" not in d, d
+    status, _, body = query(server, {
+        "Action": "GetMetricStatistics", "Namespace": "AWS/EC2", "MetricName": "MetadataNoToken",
+        "Dimensions.member.1.Name": "InstanceId", "Dimensions.member.1.Value": fleet["optional"],
+        "StartTime": iso(at), "EndTime": iso(at + datetime.timedelta(minutes=1)), "Period": "60",
+        "ExtendedStatistics.member.1": "p90"})
+    assert status == 200, body
+    entry = ET.fromstring(body).find(
+        f"{NS}GetMetricStatisticsResult/{NS}Datapoints/{NS}member/{NS}ExtendedStatistics/{NS}entry")
+    assert (entry.findtext(f"{NS}key"), float(entry.findtext(f"{NS}value"))) == ("p90", 3.0)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        stats(server, fleet["optional"], "MetadataNoToken", at, statistics=(),
+              ExtendedStatistics=["tm90"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    q = {"Id": "p", "MetricStat": {"Metric": {
+        "Namespace": "AWS/EC2", "MetricName": "MetadataNoToken",
+        "Dimensions": [{"Name": "InstanceId", "Value": fleet["optional"]}]},
+        "Period": 60, "Stat": "p90"}}
+    [r] = cloudwatch(server).get_metric_data(
+        MetricDataQueries=[q], StartTime=at, EndTime=at + datetime.timedelta(minutes=1))[
+        "MetricDataResults"]
+    assert r["Values"] == [3.0], r

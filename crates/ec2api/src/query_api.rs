@@ -108,7 +108,15 @@ fn element(out: &mut String, name: &str, v: &Value, depth: usize) {
         Value::Object(m) => {
             let _ = writeln!(out, "{pad}<{name}>");
             for (k, v) in m {
-                element(out, k, v, depth + 1);
+                match (k.as_str(), v) {
+                    // A map (`Model::arrange`): its entries.
+                    (crate::protocol::shapes::MAP_ENTRIES, Value::Array(entries)) => {
+                        for e in entries {
+                            element(out, "entry", e, depth + 1);
+                        }
+                    }
+                    _ => element(out, k, v, depth + 1),
+                }
             }
             let _ = writeln!(out, "{pad}</{name}>");
         }

@@ -137,7 +137,7 @@ pub fn samples(metric: MetricName, minutes: &[Minute]) -> Vec<Sample> {
 }
 
 /// The statistics of one period of GetMetricStatistics (spec wave2.md §1.6).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Datapoint {
     /// The start of the datapoint's period.
     pub timestamp_ms: i64,
@@ -145,6 +145,33 @@ pub struct Datapoint {
     pub sum: f64,
     pub minimum: f64,
     pub maximum: f64,
+    /// The period's sample values, ascending (for percentiles).
+    values: Vec<f64>,
+}
+
+/// A percentile statistic (`ExtendedStatistics`, a `Stat` of GetMetricData): `p` and a number
+/// from 0 to 100 with at most two decimals (`p90`, `p99.9`, `p0.0`, `p100`; CloudWatch User
+/// Guide, "Percentiles"). The other extended statistics (trimmed means, counts, sums, `PR`)
+/// are not computed by imds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percentile(f64);
+
+impl Percentile {
+    pub fn parse(s: &str) -> Option<Percentile> {
+        let n = s.strip_prefix('p')?;
+        let (whole, fraction) = n.split_once('.').unwrap_or((n, ""));
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || whole.len() > 3
+            || fraction.len() > 2
+            || !digits(whole)
+            || !digits(fraction)
+        {
+            return None;
+        }
+        let p: f64 = n.parse().ok()?;
+        (0.0..=100.0).contains(&p).then_some(Percentile(p))
+    }
 }
 
 impl Datapoint {
@@ -159,6 +186,18 @@ impl Datapoint {
         }
     }
 
+    /// The value of percentile `p` over the period's samples: the nearest rank (the smallest
+    /// value with at least `p`% of the samples at or below it; CloudWatch's exact method for
+    /// raw samples is UNCONFIRMED).
+    pub fn percentile(&self, p: Percentile) -> f64 {
+        let n = self.values.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let rank = ((p.0 / 100.0) * n as f64).ceil() as usize;
+        self.values[rank.clamp(1, n) - 1]
+    }
+
     fn of(timestamp_ms: i64, value: f64) -> Datapoint {
         Datapoint {
             timestamp_ms,
@@ -166,6 +205,7 @@ impl Datapoint {
             sum: value,
             minimum: value,
             maximum: value,
+            values: vec![value],
         }
     }
 
@@ -174,6 +214,7 @@ impl Datapoint {
         self.sum += value;
         self.minimum = self.minimum.min(value);
         self.maximum = self.maximum.max(value);
+        self.values.push(value);
     }
 }
 
@@ -291,12 +332,43 @@ pub fn datapoints(
             .and_modify(|d| d.add(s.value))
             .or_insert_with(|| Datapoint::of(at, s.value));
     }
-    buckets.into_values().collect()
+    buckets
+        .into_values()
+        .map(|mut d| {
+            d.values.sort_by(f64::total_cmp);
+            d
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        for bad in ["p", "p101", "p-1", "p9.999", "tm90", "p1000", "90", "p.5"] {
+            assert_eq!(Percentile::parse(bad), None, "{bad}");
+        }
+        let p = |s: &str| Percentile::parse(s).unwrap();
+        let samples: Vec<Sample> = [5.0, 1.0, 4.0, 2.0, 3.0]
+            .iter()
+            .enumerate()
+            .map(|(k, v)| Sample {
+                at_ms: k as i64 * 60_000,
+                value: *v,
+            })
+            .collect();
+        let [d] = &datapoints(&samples, 0, 600_000, 600, 600_000)[..] else {
+            panic!("one datapoint");
+        };
+        assert_eq!(d.percentile(p("p0.0")), 1.0);
+        assert_eq!(d.percentile(p("p50")), 3.0);
+        assert_eq!(d.percentile(p("p90")), 5.0);
+        assert_eq!(d.percentile(p("p100")), 5.0);
+        assert_eq!(d.percentile(p("p20")), 1.0);
+        assert_eq!(d.percentile(p("p20.01")), 2.0);
+    }
 
     /// 2026-01-15T11:00:00Z (spec wave2.md §1.3).
     const T11: i64 = 1_768_474_800_000;
@@ -492,6 +564,7 @@ mod tests {
                     sum: 3.0,
                     minimum: 0.0,
                     maximum: 2.0,
+                    values: vec![0.0, 1.0, 2.0],
                 },
                 Datapoint::of(T11 + 5 * MIN, 4.0),
             ]

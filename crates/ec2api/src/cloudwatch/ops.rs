@@ -8,7 +8,7 @@ use super::input::{
 };
 use super::Wire;
 use crate::context::Call;
-use model::metrics::{self, InstanceMinutes, MetricName, Sample, Statistic};
+use model::metrics::{self, Datapoint, InstanceMinutes, MetricName, Percentile, Sample, Statistic};
 use serde_json::{json, Map, Value};
 
 /// `ListMetrics` answers at most this many metrics a page (CloudWatch API Reference).
@@ -114,7 +114,31 @@ pub struct StatisticsQuery {
     end: i64,
     period: i64,
     statistics: Vec<Statistic>,
+    /// `ExtendedStatistics`: percentiles, by their name as asked.
+    extended: Vec<(String, Percentile)>,
     unit: Option<String>,
+}
+
+/// A statistic GetMetricData's `Stat` names: a basic one or a percentile.
+#[derive(Debug, Clone, Copy)]
+enum Stat {
+    Basic(Statistic),
+    Percentile(Percentile),
+}
+
+impl Stat {
+    fn parse(s: &str) -> Option<Stat> {
+        Statistic::parse(s)
+            .map(Stat::Basic)
+            .or_else(|| Percentile::parse(s).map(Stat::Percentile))
+    }
+
+    fn of(self, d: &Datapoint) -> f64 {
+        match self {
+            Stat::Basic(s) => d.value(s),
+            Stat::Percentile(p) => d.percentile(p),
+        }
+    }
 }
 
 impl StatisticsQuery {
@@ -148,11 +172,24 @@ fn check_statistics(i: GetMetricStatisticsIn) -> Result<StatisticsQuery, CloudWa
         })?;
         statistics.push(s);
     }
-    if !extended.is_empty() {
-        // Not AWS's behaviour: imds computes no percentiles yet.
-        return Err(CloudWatchError::InvalidParameterValue(
-            "imds does not compute percentiles: ask for Statistics (SampleCount, Average, Sum, Minimum, Maximum)".into(),
-        ));
+    if stats.len() > 5 || extended.len() > 10 {
+        return Err(validation(format!(
+            "1 validation error detected: Value at '{}' failed to satisfy constraint: Member must have length less than or equal to {}",
+            if stats.len() > 5 { "statistics" } else { "extendedStatistics" },
+            if stats.len() > 5 { 5 } else { 10 }
+        )));
+    }
+    let mut percentiles = Vec::new();
+    for (k, e) in extended.iter().enumerate() {
+        // Percentiles only: imds computes no trimmed means, counts or sums (the wording is
+        // UNCONFIRMED).
+        let p = Percentile::parse(e).ok_or_else(|| {
+            CloudWatchError::InvalidParameterValue(format!(
+                "The parameter ExtendedStatistics.member.{} must be a percentile between p0.0 and p100 (imds computes no other extended statistic).",
+                k + 1
+            ))
+        })?;
+        percentiles.push((e.clone(), p));
     }
     metrics::check_window(start, end, period)?;
     Ok(StatisticsQuery {
@@ -163,6 +200,7 @@ fn check_statistics(i: GetMetricStatisticsIn) -> Result<StatisticsQuery, CloudWa
         end,
         period,
         statistics,
+        extended: percentiles,
         unit: i.unit,
     })
 }
@@ -191,6 +229,14 @@ fn get_metric_statistics(
             point.insert("Timestamp".into(), wire.timestamp(d.timestamp_ms));
             for s in &q.statistics {
                 point.insert(s.as_str().into(), json!(d.value(*s)));
+            }
+            if !q.extended.is_empty() {
+                let values: Map<String, Value> = q
+                    .extended
+                    .iter()
+                    .map(|(name, p)| (name.clone(), json!(d.percentile(*p))))
+                    .collect();
+                point.insert("ExtendedStatistics".into(), Value::Object(values));
             }
             point.insert("Unit".into(), json!(UNIT));
             Value::Object(point)
@@ -292,7 +338,7 @@ fn get_metric_data(call: &Call<'_>, q: DataQuery, wire: Wire) -> Result<Value, C
                 "Id": c.id,
                 "Label": c.label,
                 "Timestamps": points.iter().map(|d| wire.timestamp(d.timestamp_ms)).collect::<Vec<_>>(),
-                "Values": points.iter().map(|d| json!(d.value(c.stat))).collect::<Vec<_>>(),
+                "Values": points.iter().map(|d| json!(c.stat.of(d))).collect::<Vec<_>>(),
                 "StatusCode": "Complete",
                 "Messages": [],
             })
@@ -310,7 +356,7 @@ struct Query {
     name: String,
     dimensions: Vec<DimensionIn>,
     period: i64,
-    stat: Statistic,
+    stat: Stat,
     unit: Option<String>,
     return_data: bool,
 }
@@ -356,9 +402,9 @@ fn check_query(q: MetricDataQueryIn, member: &str) -> Result<Query, CloudWatchEr
     let stat_name = stat
         .stat
         .ok_or_else(|| missing(&format!("{member}.MetricStat.Stat")))?;
-    let statistic = Statistic::parse(&stat_name).ok_or_else(|| {
+    let statistic = Stat::parse(&stat_name).ok_or_else(|| {
         validation(format!(
-            "imds computes SampleCount, Average, Sum, Minimum and Maximum; {member}.MetricStat.Stat '{stat_name}' is not one of them"
+            "imds computes SampleCount, Average, Sum, Minimum, Maximum and percentiles (p0.0 to p100); {member}.MetricStat.Stat '{stat_name}' is none of them"
         ))
     })?;
     Ok(Query {

@@ -256,6 +256,10 @@ impl Unfit {
     }
 }
 
+/// What [`Model::arrange`] makes of a map: an object holding only this key, the list of its
+/// entries, which the Query writer writes as `<entry>` elements (not `<member>`s).
+pub const MAP_ENTRIES: &str = "\u{0}entries";
+
 impl Model {
     /// A handler's result (keyed by member names) made ready for the plain Query protocol's
     /// writer along `shape`: members in the model's order under their element names, nulls
@@ -284,6 +288,25 @@ impl Model {
                 .map(|i| self.arrange(&member.shape, i))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
+            // A map: its entries as the Query protocol writes a map that is not flattened,
+            // `<entry><key>…</key><value>…</value></entry>` (the writer's `entry` lists).
+            (Some(Shape::Map { key, value, .. }), Value::Object(obj)) => {
+                let entries = obj
+                    .iter()
+                    .map(|(k, v)| {
+                        let mut e = serde_json::Map::new();
+                        e.insert(
+                            "key".into(),
+                            self.arrange(&key.shape, &Value::String(k.clone()))?,
+                        );
+                        e.insert("value".into(), self.arrange(&value.shape, v)?);
+                        Ok(Value::Object(e))
+                    })
+                    .collect::<Result<Vec<_>, Unfit>>()?;
+                let mut out = serde_json::Map::new();
+                out.insert(MAP_ENTRIES.into(), Value::Array(entries));
+                Ok(Value::Object(out))
+            }
             (Some(Shape::Scalar(_)), v) if !v.is_object() && !v.is_array() => Ok(v.clone()),
             _ => Err(Unfit(format!("{shape} cannot hold {v}"))),
         }
