@@ -12,11 +12,13 @@ await withBrowser(cfg, async (page, shot, consoleErrors) => {
   await openSignedIn(page, cfg);
   const row = page.locator(`tr[data-instance-id="${cfg.instanceId}"]`);
   await row.locator('input[type="checkbox"]').check();
-  // By keyboard: ArrowDown on Actions opens the menu on its item, Enter opens the dialog.
+  // By keyboard: ArrowDown on Actions opens the menu on its first item, Enter opens the dialog.
   await page.getByRole("button", { name: "Actions" }).focus();
   await page.keyboard.press("ArrowDown");
   const focusedItem = await page.evaluate(() => document.activeElement?.getAttribute("role"));
+  // End goes to the last item, ArrowDown wraps around to the first (Modify…).
   await page.keyboard.press("End");
+  await page.keyboard.press("ArrowDown");
   await page.keyboard.press("Enter");
   const dialog = page.getByRole("dialog", { name: "Modify instance metadata options" });
   await dialog.waitFor();

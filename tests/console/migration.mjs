@@ -8,6 +8,17 @@ import { log, openSignedIn, withBrowser } from "./lib.mjs";
 const cfg = JSON.parse(process.argv[2]);
 await withBrowser(cfg, async (page, shot, consoleErrors) => {
   await openSignedIn(page, cfg);
+  // Instances → select the blocked one → Actions → Monitor → View IMDSv1 callers.
+  await page.locator(`tr[data-instance-id="${cfg.blocked}"]`).waitFor();
+  await page.getByLabel(`Select ${cfg.blocked}`).check();
+  await page.getByRole("button", { name: "Actions" }).click();
+  await page.getByRole("menuitem", { name: "View IMDSv1 callers" }).click();
+  const callersDialog = page.getByRole("dialog", { name: "IMDSv1 callers" });
+  await callersDialog.locator("li").first().waitFor({ timeout: 10000 });
+  log({ step: "panel", items: await callersDialog.locator("li").allTextContents() });
+  await shot(page, "09-imdsv1-callers");
+  await callersDialog.getByRole("button", { name: "Close" }).click();
+  log({ step: "panel-closed", focus: await page.evaluate(() => document.activeElement?.id) });
   await page.getByRole("link", { name: "IMDSv2 migration" }).click();
   const row = (id) => page.locator(`#migration-rows tr[data-instance-id="${id}"]`);
   await row(cfg.safe).waitFor({ timeout: 15000 });

@@ -250,8 +250,9 @@ def test_endpoint_turned_off_in_the_console_is_off_for_the_instance(console_serv
 
 
 def test_imdsv2_migration_page(console_server, tmp_path):
-    """Issue 15: the "IMDSv2 migration" page judges the fleet by its traffic, shows a blocked
-    instance's IMDSv1 callers, and requires IMDSv2 on the safe ones after a confirmation."""
+    """Issue 15: the Instances page's "IMDSv1 callers" panel of an instance; the "IMDSv2
+    migration" page judges the fleet by its traffic, shows a blocked instance's IMDSv1
+    callers, and requires IMDSv2 on the safe ones after a confirmation."""
     root = ih.Clients(console_server, ROOT, region=helpers.DEFAULT_REGION)
     ec2 = root.ec2()
     ids = [ec2.run_instances(ImageId=helpers.AMI_AL2, InstanceType="t3.micro", MinCount=1,
@@ -270,6 +271,9 @@ def test_imdsv2_migration_page(console_server, tmp_path):
     lines = drive("migration.mjs", cfg)
     assert step(lines, "verdicts") == {"step": "verdicts", "safe": "safe", "blocked": "blocked",
                                        "unknown": "unknown"}
+    panel = step(lines, "panel")["items"]
+    assert len(panel) == 1 and "1 call" in panel[0] and "/latest/meta-data/" in panel[0], panel
+    assert step(lines, "panel-closed")["focus"] == "actions-button"
     callers = step(lines, "callers")
     assert callers["summary"] == "IMDSv1 callers (1)" and "1 call" in callers["items"][0], callers
     assert step(lines, "button")["text"] == "Require IMDSv2 on 1 safe instance…"

@@ -3,6 +3,7 @@
 import { describeInstances } from "./ec2.js";
 import { imdsv1Counts } from "./metrics.js";
 import { showError } from "./ui.js";
+import { showCallers } from "./callers.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_PENDING_MS = 1000;
@@ -66,6 +67,10 @@ export class InstancesPage {
       const inst = this.items.find((i) => i.id === this.selected);
       if (inst) this.dialog.open(inst, $("actions-button"));
     });
+    this.on($("action-v1-callers"), "click", () => {
+      this.toggleMenu(false);
+      if (this.selected) showCallers(this.session, this.selected, $("actions-button"));
+    });
   }
 
   on(el, ev, fn) {
@@ -87,6 +92,7 @@ export class InstancesPage {
     menu.hidden = !open;
     $("actions-button").setAttribute("aria-expanded", String(open));
     $("action-modify-metadata").disabled = !this.selected;
+    $("action-v1-callers").disabled = !this.selected;
     if (open) $("action-modify-metadata").focus();
   }
 
@@ -139,6 +145,7 @@ export class InstancesPage {
     body.replaceChildren(...rows.map((i) => this.row(i)));
     $("empty").hidden = rows.length > 0;
     $("action-modify-metadata").disabled = !this.selected;
+    $("action-v1-callers").disabled = !this.selected;
   }
 
   row(i) {

@@ -8,6 +8,7 @@
 
 import { call, describeInstances } from "./ec2.js";
 import { signRequest } from "./sigv4.js";
+import { v1Callers } from "./callers.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,28 +29,6 @@ async function getMetricData(session, input) {
     throw new Error(`${code}: ${out.message || resp.statusText}`);
   }
   return out;
-}
-
-/** The tokenless callers of one instance since `sinceMs` (empty when not known here). */
-async function v1Callers(session, id, sinceMs) {
-  const path = `/_imds/instances/${id}/callers`;
-  const headers = await signRequest({
-    creds: session, region: session.region, service: "ec2", host: location.host,
-    method: "GET", path, body: "",
-  });
-  const resp = await fetch(path, { headers, credentials: "omit", cache: "no-store" });
-  if (!resp.ok) return [];
-  const doc = await resp.json();
-  const by = new Map();
-  for (const c of doc.Calls || []) {
-    if (c.kind !== "v1" || c.at_ms < sinceMs) continue;
-    const o = c.origin || { command: "(unknown)", argv: [], pid: 0 };
-    const key = `${o.pid} ${o.argv.join(" ")}`;
-    const row = by.get(key) || { command: o.command, argv: o.argv, calls: 0 };
-    row.calls += 1;
-    by.set(key, row);
-  }
-  return [...by.values()];
 }
 
 /** Per instance id: [active minutes, tokenless calls] over the window. */

@@ -35,6 +35,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("defaults.js", JS),
     asset!("launch.js", JS),
     asset!("migration.js", JS),
+    asset!("callers.js", JS),
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static Asset> {
