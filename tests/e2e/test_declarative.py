@@ -196,10 +196,13 @@ def test_detaching_the_policy_brings_the_accounts_own_defaults_back(tmp_path):
     managed = acct(9, declarative=[policy(http_tokens="required")])
     data = tmp_path / "data"
 
+    # One server, restarted with each configuration (on PostgreSQL: one database throughout).
+    server = helpers.ImdsServer(tmp_path / "srv", data_dir=data)
+
     def serve(a):
         cfg = write_iam_config(tmp_path / f"cfg-{len(a.declarative)}", [a])
-        return helpers.ImdsServer(tmp_path / "srv", data_dir=data,
-                                  extra_args=["--iam-config", str(cfg)])
+        server.extra_args = ["--iam-config", str(cfg)]
+        return server
 
     def ec2(srv):
         return boto3.client("ec2", endpoint_url=srv.endpoint, region_name=REGION,
