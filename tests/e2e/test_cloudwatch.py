@@ -9,11 +9,13 @@ import datetime
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 
 import boto3
+import botocore.credentials
 import botocore.exceptions
 import pytest
 from botocore.auth import SigV4Auth
@@ -408,3 +410,34 @@ def test_percentiles(server, fleet):
         MetricDataQueries=[q], StartTime=at, EndTime=at + datetime.timedelta(minutes=1))[
         "MetricDataResults"]
     assert r["Values"] == [3.0], r
+
+
+def test_refusals_at_the_front_door_in_cloudwatchs_words(iam_srv):
+    """Spec cases 54 and 55: a Query request signed for `ec2` is SignatureDoesNotMatch (403)
+    with Coral's scope message; an unsigned JSON request is MissingAuthenticationToken, the
+    `__type` ending MissingAuthenticationTokenException, with x-amzn-query-error."""
+    srv, acct = iam_srv
+    body = urllib.parse.urlencode({"Action": "ListMetrics", "Version": "2010-08-01"})
+    url = srv.endpoint + "/"
+    req = AWSRequest(method="POST", url=url, data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(botocore.credentials.Credentials(acct.key, acct.secret), "ec2", REGION).add_auth(req)
+    r = urllib.request.Request(url, data=body.encode(), headers=dict(req.headers.items()),
+                               method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(r, timeout=30)
+    root = ET.fromstring(e.value.read())
+    assert e.value.code == 403 and root.tag == f"{NS}ErrorResponse"
+    assert root.findtext(f"{NS}Error/{NS}Code") == "SignatureDoesNotMatch"
+    assert root.findtext(f"{NS}Error/{NS}Message") == \
+        "Credential should be scoped to correct service: 'monitoring'. "
+    unsigned = urllib.request.Request(url, data=b"{}", method="POST", headers={
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": "GraniteServiceVersion20100801.ListMetrics"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(unsigned, timeout=30)
+    doc = json.loads(e.value.read())
+    assert 400 <= e.value.code < 500
+    assert doc["__type"].endswith("#MissingAuthenticationTokenException"), doc
+    assert doc["message"] == "Request is missing Authentication Token"
+    assert e.value.headers["x-amzn-query-error"] == "MissingAuthenticationToken;Sender"

@@ -42,7 +42,7 @@ pub enum AppError {
     #[error("--iam-config: {0}")]
     Iam(#[from] iam::ConfigError),
     #[error("--iam-config: {0}")]
-    Declarative(#[from] ec2api::principals::DeclarativeError),
+    Declarative(ec2api::principals::DeclarativeError),
     #[error("cannot create {0}: {1}")]
     DataDir(PathBuf, std::io::Error),
     #[error("session key {0}: {1}")]
@@ -265,7 +265,6 @@ impl App {
             (None, Some(path)) => Some(Arc::new(iam::Directory::new(iam::IamConfig::load(path)?))),
             (None, None) => None,
         };
-        ec2api::principals::managed_defaults(directory.as_deref())?;
         let principals = Arc::new(
             ec2api::principals::Principals::load(directory, sessions, store.clone()).await?,
         );
@@ -566,6 +565,15 @@ async fn refresh_iam(api: Arc<Api>, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = api.principals.refresh().await {
             tracing::warn!(error = %e, "cannot read the IAM revision");
+        }
+    }
+}
+
+impl From<ec2api::principals::LoadError> for AppError {
+    fn from(e: ec2api::principals::LoadError) -> AppError {
+        match e {
+            ec2api::principals::LoadError::Store(e) => AppError::Store(e),
+            ec2api::principals::LoadError::Declarative(e) => AppError::Declarative(e),
         }
     }
 }

@@ -80,6 +80,17 @@ fn certificate(c: CertificateArgs) -> Result<String, String> {
     Ok(signer.certificate_pem())
 }
 
+/// The exit status of a client command (`migrate`, `report`): its own, or 2 with the error.
+fn exit(command: &str, r: Result<i32, exec::ExecError>) -> std::process::ExitCode {
+    match r {
+        Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("imds {command}: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -101,24 +112,8 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        Command::Migrate(args) => {
-            return match imds::migrate::run(args) {
-                Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
-                Err(e) => {
-                    eprintln!("imds migrate: {e}");
-                    std::process::ExitCode::from(2)
-                }
-            }
-        }
-        Command::Report(args) => {
-            return match imds::report::run(args) {
-                Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
-                Err(e) => {
-                    eprintln!("imds report: {e}");
-                    std::process::ExitCode::from(2)
-                }
-            }
-        }
+        Command::Migrate(args) => return exit("migrate", imds::migrate::run(args)),
+        Command::Report(args) => return exit("report", imds::report::run(args)),
         Command::Endpoint(args) => {
             return match exec::endpoint(args) {
                 Ok(url) => {

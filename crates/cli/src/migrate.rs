@@ -14,7 +14,7 @@
 //! Every call is a real API call to the running server, signed with the environment's
 //! credentials as the aws CLI's would be (`exec::client`).
 
-use crate::exec::client::{cloudwatch_json, ec2_query};
+use crate::exec::client::{between, cloudwatch_json, ec2_query};
 use crate::exec::{ExecError, ServerArgs};
 use clap::{Args, Subcommand, ValueEnum};
 use model::migration::Verdict;
@@ -473,12 +473,6 @@ fn url_encode(s: &str) -> String {
 
 fn code_of(xml: &str) -> Option<String> {
     between(xml, "<Code>", "</Code>").map(str::to_string)
-}
-
-fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
-    let start = text.find(open)? + open.len();
-    let end = text[start..].find(close)? + start;
-    Some(&text[start..end])
 }
 
 #[cfg(test)]

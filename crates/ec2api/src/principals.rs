@@ -43,6 +43,15 @@ pub struct Principals {
     managed_defaults: std::collections::HashMap<String, model::AccountDefaults>,
 }
 
+/// Why the principals cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Declarative(#[from] DeclarativeError),
+}
+
 /// Why the accounts' declarative policies cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("declarative policy of account {account}: {error}")]
@@ -51,9 +60,8 @@ pub struct DeclarativeError {
     pub error: model::declarative::DeclarativeError,
 }
 
-/// The defaults each account's declarative policies give (`model::declarative::effective`),
-/// checked once at start: a malformed policy stops the start rather than being ignored.
-pub fn managed_defaults(
+/// The defaults each account's declarative policies give (`model::declarative::effective`).
+fn managed_defaults(
     directory: Option<&iam::Directory>,
 ) -> Result<std::collections::HashMap<String, model::AccountDefaults>, DeclarativeError> {
     let mut out = std::collections::HashMap::new();
@@ -81,14 +89,13 @@ impl Principals {
         directory: Option<Arc<iam::Directory>>,
         sessions: Arc<SessionKey>,
         store: Arc<dyn Store>,
-    ) -> Result<Principals, StoreError> {
+    ) -> Result<Principals, LoadError> {
+        // A malformed declarative policy stops the start rather than being ignored.
+        let managed_defaults = managed_defaults(directory.as_deref())?;
         // The revision first: a write between the two reads is loaded again at the next
         // refresh, never missed.
         let revision = store.iam_revision().await?;
         let registry = Self::read(&*store).await?;
-        // Checked by the composition root before (`managed_defaults`); a policy that fails
-        // here manages nothing.
-        let managed_defaults = managed_defaults(directory.as_deref()).unwrap_or_default();
         Ok(Principals {
             directory,
             sessions,

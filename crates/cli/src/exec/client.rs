@@ -148,8 +148,10 @@ fn signed_lines(
     format!("X-Amz-Date: {amz}\r\n{token_line}Authorization: {value}\r\n")
 }
 
-/// An EC2 Query call in `region` (`Version` added), signed with the environment's
-/// credentials: the status and the body, whatever the status.
+/// An EC2 Query call in `region` (`Version` added; as the regional host, whose Region an
+/// unsigned request takes), signed with the environment's credentials when it has them (a
+/// server with `--iam-config` refuses unsigned requests): the status and the body, whatever
+/// the status.
 pub(crate) fn ec2_query(
     endpoint: &str,
     region: &str,
@@ -180,7 +182,8 @@ pub(crate) fn cloudwatch_json(
     Ok((status.parse().unwrap_or(0), text))
 }
 
-fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+/// The text between the first `open` and the `close` after it.
+pub(crate) fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     let start = text.find(open)? + open.len();
     let end = text[start..].find(close)? + start;
     Some(&text[start..end])
@@ -195,11 +198,13 @@ pub(super) fn find_instance(
     instance: Option<&str>,
     region: &str,
 ) -> Result<(String, Ipv4Addr), ExecError> {
-    let mut body = "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=instance-state-name&Filter.1.Value.1=running".to_string();
+    let mut body =
+        "Action=DescribeInstances&Filter.1.Name=instance-state-name&Filter.1.Value.1=running"
+            .to_string();
     if let Some(id) = instance {
         body.push_str(&format!("&InstanceId.1={id}"));
     }
-    let Some(xml) = ec2_call(endpoint, &format!("ec2.{region}.amazonaws.com"), &body)? else {
+    let Some(xml) = ec2_call(endpoint, region, &body)? else {
         let id = instance.ok_or_else(|| {
             ExecError::Instance(format!(
                 "{endpoint} has no EC2 API (a metadata host): name the instance with --instance"
@@ -267,20 +272,15 @@ pub fn endpoint(args: EndpointArgs) -> Result<String, ExecError> {
     instance_endpoint(&api, &id, args.port, args.ipv6)
 }
 
-/// An EC2 Query request as `host` (a regional host name: unsigned requests take their Region
-/// from it), SigV4-signed when AWS credentials are in the environment (a server with
-/// `--iam-config` refuses unsigned requests). An EC2 error is reported as such.
-/// An EC2 Query call; `None` when the node has no EC2 API (a metadata host, `--role
-/// metadata`, answers 404 to it).
-fn ec2_call(endpoint: &str, host: &str, body: &str) -> Result<Option<String>, ExecError> {
-    let region = host.split('.').nth(1).unwrap_or(model::DEFAULT_REGION);
-    let auth = signature_lines(region, host, "POST", "/", body);
-    let (status, resp) = request(endpoint, "POST", "/", Some(host), &auth, body)?;
+/// An EC2 Query call in `region` ([`ec2_query`]); an EC2 error is reported as such, and
+/// `None` is a node without an EC2 API (a metadata host, `--role metadata`, answers 404).
+fn ec2_call(endpoint: &str, region: &str, body: &str) -> Result<Option<String>, ExecError> {
+    let (status, resp) = ec2_query(endpoint, region, body)?;
     if let Some(code) = between(&resp, "<Code>", "</Code>") {
         let msg = between(&resp, "<Message>", "</Message>").unwrap_or("");
         return Err(ExecError::Instance(format!("{code}: {msg}")));
     }
-    if status == "404" {
+    if status == 404 {
         return Ok(None);
     }
     Ok(Some(resp))

@@ -66,7 +66,7 @@ impl Wire {
     fn timestamp(self, ms: i64) -> Value {
         match self {
             Wire::Json => serde_json::json!(ms as f64 / 1000.0),
-            Wire::Query => Value::String(iam::registry::iso_date(ms)),
+            Wire::Query => Value::String(model::time::iso8601(ms, false)),
         }
     }
 }
