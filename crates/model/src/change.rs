@@ -25,6 +25,10 @@ pub enum ChangeKind {
     /// The instance's IAM instance profile association changed (made, replaced, removed, or
     /// settled by the metadata host).
     ProfileChanged,
+    /// Its events changed: a Spot notice or rebalance recommendation emitted, maintenance
+    /// scheduled, moved or past, its Auto Scaling target state (the metadata service
+    /// serves each).
+    EventsChanged,
     /// The instance is gone from the store.
     Purged,
 }
@@ -40,6 +44,7 @@ impl ChangeKind {
             ChangeKind::Applied => "applied",
             ChangeKind::TagsChanged => "tags-changed",
             ChangeKind::ProfileChanged => "profile-changed",
+            ChangeKind::EventsChanged => "events-changed",
             ChangeKind::Purged => "purged",
         }
     }
@@ -54,6 +59,7 @@ impl ChangeKind {
             "applied" => ChangeKind::Applied,
             "tags-changed" => ChangeKind::TagsChanged,
             "profile-changed" => ChangeKind::ProfileChanged,
+            "events-changed" => ChangeKind::EventsChanged,
             "purged" => ChangeKind::Purged,
             _ => return None,
         })
@@ -86,6 +92,9 @@ impl ChangeKind {
             || after.iam_instance_profile != before.iam_instance_profile
         {
             kinds.push(ChangeKind::ProfileChanged);
+        }
+        if after.events != before.events {
+            kinds.push(ChangeKind::EventsChanged);
         }
         kinds
     }

@@ -189,6 +189,8 @@ pub struct Spec<'a> {
     pub shutdown_behavior: ShutdownBehavior,
     pub hibernation: bool,
     pub cpu_credits: Option<CpuCredits>,
+    /// The Spot market (`SpotMarket::decide`), each instance's request id still to make.
+    pub market: Option<crate::events::SpotMarket>,
     /// The launch template and version launched from.
     pub launch_template: Option<(String, String)>,
     pub tags: Vec<Tag>,
@@ -246,6 +248,8 @@ pub fn prototype(spec: Spec<'_>, reservation_id: String, now_ms: i64, delay_ms: 
         applied_metadata: None,
         tags: spec.tags,
         terminated_at_ms: None,
+        market: spec.market,
+        events: Default::default(),
     }
 }
 
@@ -275,6 +279,8 @@ pub struct NewIds {
     pub root_volume: String,
     pub mac_address: String,
     pub association: String,
+    /// The Spot request of a Spot instance (`events::spot::spot_request_id`).
+    pub spot_request: String,
 }
 
 /// The instances of a launch: one per address, in order (`AmiLaunchIndex`), with `options`;
@@ -299,6 +305,9 @@ pub fn instantiate(
             i.network_interface_id = new.network_interface;
             i.root_volume_id = new.root_volume;
             i.mac_address = new.mac_address;
+            if let Some(m) = i.market.as_mut() {
+                m.request_id = new.spot_request;
+            }
             i.private_ip = *ip;
             i.ami_launch_index = n as u32;
             i.metadata = options;
@@ -400,6 +409,7 @@ mod tests {
                 root_volume: format!("vol-{n}"),
                 mac_address: format!("02:00:00:00:00:0{n}"),
                 association: format!("iip-assoc-{n}"),
+                spot_request: format!("sir-0000000{n}"),
             }
         });
         assert_eq!(out.len(), 2);

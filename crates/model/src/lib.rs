@@ -13,6 +13,8 @@
 //!   enforcement check (used through [`launch`] and [`Instance`]).
 //! - [`instance`]: instances, their lifecycle, attributes and the `pending` → `applied` state
 //!   of their options.
+//! - [`events`]: Spot interruptions, rebalance recommendations, scheduled maintenance and
+//!   the Auto Scaling target state, and the metadata service's bodies for them.
 //! - [`change`]: what a write did to an instance ([`change::ChangeKind`]), for the change feed.
 //! - [`placement`]: which metadata host serves an instance when several share a fleet.
 //! - [`launch`]: launch planning: what RunInstances makes of a resolved request, with
@@ -40,6 +42,7 @@ pub mod cidr;
 pub mod declarative;
 pub mod defaults;
 mod error;
+pub mod events;
 pub mod filter;
 pub mod ids;
 pub mod image;

@@ -49,5 +49,7 @@ pub fn instance(instance_type: &str) -> Instance {
         applied_metadata: Some(MetadataOptions::BUILT_IN),
         tags: vec![],
         terminated_at_ms: None,
+        market: None,
+        events: Default::default(),
     }
 }

@@ -506,6 +506,7 @@ async fn launch(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Vec<Instance>, Ec2
             .and_then(|h| h.configured)
             .unwrap_or(false),
         cpu_credits: CpuCredits::for_type(itype, cpu_credits),
+        market: None,
         launch_template: tpl.template.clone(),
         tags,
     };
@@ -584,6 +585,7 @@ fn new_ids() -> model::launch::NewIds {
             r[0], r[1], r[2], r[3], r[4]
         ),
         association: ids::new_id(ASSOCIATION, random()),
+        spot_request: model::events::spot::spot_request_id(random()),
     }
 }
 

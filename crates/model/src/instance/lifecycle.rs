@@ -102,6 +102,7 @@ impl Instance {
                 });
                 self.state_reason = None;
                 self.state_transition_reason = String::new();
+                self.events_after_user_action(InstanceState::Pending);
             }
             InstanceState::Pending | InstanceState::Running => {}
             _ => return Err(self.not_in_state("started")),
@@ -132,6 +133,7 @@ impl Instance {
                 self.state_reason = Some(StateReason::user_initiated_shutdown());
                 self.state_transition_reason =
                     format!("User initiated ({})", fmt_reason_time(now_ms));
+                self.events_after_user_action(InstanceState::Stopping);
             }
             InstanceState::Stopping if force => {
                 self.transition = Some(Transition {
@@ -161,6 +163,7 @@ impl Instance {
             });
             self.state_reason = Some(StateReason::user_initiated_shutdown());
             self.state_transition_reason = format!("User initiated ({})", fmt_reason_time(now_ms));
+            self.events_after_user_action(InstanceState::ShuttingDown);
         }
         Ok(self.change(previous))
     }

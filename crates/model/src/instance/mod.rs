@@ -11,10 +11,13 @@
 //! - `metadata`: the desired/applied generations of its metadata options,
 //!   ModifyInstanceMetadataOptions, and the tag keys the metadata service must be able to serve.
 //! - `attributes`: ModifyInstanceAttribute ([`AttributeChange`]) and its CPU credit option.
+//! - `events`: its Spot interruption and maintenance events taking effect, and the writes
+//!   that schedule, move and cancel them (`crate::events` holds the events themselves).
 //! - `filters`: the values DescribeInstances filters it by.
 //! - `network`: where it was launched ([`NetworkPlacement`]) and its private DNS name.
 
 mod attributes;
+mod events;
 mod filters;
 mod lifecycle;
 mod metadata;
@@ -108,6 +111,21 @@ impl StateReason {
         }
     }
 
+    /// What EC2 leaves when it stops or terminates the instance itself (`Server.…`; the
+    /// messages after the code are UNCONFIRMED).
+    pub(crate) fn service(code: StateReasonCode) -> Self {
+        let text = match code {
+            StateReasonCode::SpotInstanceTermination => "Spot instance termination",
+            StateReasonCode::SpotInstanceShutdown => "Spot instance shutdown",
+            StateReasonCode::ScheduledStop => "Stopped due to scheduled retirement",
+            StateReasonCode::Pending | StateReasonCode::UserInitiatedShutdown => "",
+        };
+        StateReason {
+            code,
+            message: format!("{}: {text}", code.as_str()),
+        }
+    }
+
     /// What StopInstances and TerminateInstances leave.
     pub(crate) fn user_initiated_shutdown() -> Self {
         let code = StateReasonCode::UserInitiatedShutdown;
@@ -119,13 +137,20 @@ impl StateReason {
 }
 
 /// The codes of the state reasons imds gives (EC2 has more, for what imds does not
-/// simulate: spot interruptions, failures at launch, …), stored and reported by EC2's name.
+/// simulate: failures at launch, …), stored and reported by EC2's name (botocore's
+/// `StateReason` documentation lists them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StateReasonCode {
     #[serde(rename = "pending")]
     Pending,
     #[serde(rename = "Client.UserInitiatedShutdown")]
     UserInitiatedShutdown,
+    #[serde(rename = "Server.SpotInstanceTermination")]
+    SpotInstanceTermination,
+    #[serde(rename = "Server.SpotInstanceShutdown")]
+    SpotInstanceShutdown,
+    #[serde(rename = "Server.ScheduledStop")]
+    ScheduledStop,
 }
 
 impl StateReasonCode {
@@ -133,6 +158,9 @@ impl StateReasonCode {
         match self {
             StateReasonCode::Pending => "pending",
             StateReasonCode::UserInitiatedShutdown => "Client.UserInitiatedShutdown",
+            StateReasonCode::SpotInstanceTermination => "Server.SpotInstanceTermination",
+            StateReasonCode::SpotInstanceShutdown => "Server.SpotInstanceShutdown",
+            StateReasonCode::ScheduledStop => "Server.ScheduledStop",
         }
     }
 }
@@ -212,6 +240,15 @@ pub struct Instance {
     pub applied_metadata: Option<MetadataOptions>,
     pub tags: Vec<Tag>,
     pub terminated_at_ms: Option<i64>,
+    /// The Spot market it was launched in; `None` for on-demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<crate::events::SpotMarket>,
+    /// Its Spot interruption, maintenance events and Auto Scaling target state.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::events::InstanceEvents::is_empty"
+    )]
+    pub events: crate::events::InstanceEvents,
 }
 
 /// The instance attribute (`instance_attrs`) holding its association's id.
