@@ -556,3 +556,31 @@ def test_exec_tokenless_callers_are_named_with_their_argv(server, ec2e):
     assert 'kind="v1"' in line and line.endswith(" 1"), line
     assert any(l.startswith("imds_metadata_calls_total") and iid in l and 'kind="token"' in l
                for l in metrics.splitlines())
+
+
+def test_exec_curl_sees_a_spot_interruption_notice(server, ec2e):
+    """Issue 16: a Spot instance interrupted (imds's control route, as the console's
+    "Initiate interruption"; PT2M gives the notice at once) — a termination handler's loop
+    inside the instance (a token, then polling `spot/instance-action`) reads the notice at
+    169.254.169.254, and the rebalance recommendation with it."""
+    iid = helpers.run_one(ec2e, InstanceMarketOptions={"MarketType": "spot"})
+    helpers.wait_state(ec2e, iid, "running")
+    req = urllib.request.Request(f"{server.endpoint}/_imds/instances/{iid}/interruption",
+                                 data=b'{"in": "2m"}', method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 200
+    loop = (
+        'T=$(curl -sS -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" '
+        f'{IMDS4}/latest/api/token) || exit 2; '
+        'for i in 1 2 3 4 5 6 7 8 9 10; do '
+        f'  curl -sf -H "X-aws-ec2-metadata-token: $T" {IMDS4}/latest/meta-data/spot/instance-action'
+        '  && exit 0; sleep 1; done; exit 1'
+    )
+    p = in_instance(server, iid, "sh", "-c", loop)
+    assert p.returncode == 0, p
+    notice = json.loads(p.stdout)
+    assert notice["action"] == "terminate" and notice["time"].endswith("Z"), notice
+    r = md(server, iid, "/latest/meta-data/events/recommendations/rebalance")
+    assert r.status == 200 and "noticeTime" in json.loads(r.body), r
+    ec2e.terminate_instances(InstanceIds=[iid])

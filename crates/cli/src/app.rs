@@ -93,6 +93,7 @@ impl Settings {
             apply_delay: Duration::from_millis(10),
             transition_delay: Duration::from_millis(10),
             terminated_retention: Duration::from_secs(3600),
+            spot_notice: Duration::from_secs(120),
             iam_config: None,
             connections: Connections::default(),
         }
@@ -273,6 +274,7 @@ impl App {
             config: ApiConfig {
                 transition_delay: settings.transition_delay,
                 terminated_retention: settings.terminated_retention,
+                spot_notice: settings.spot_notice,
             },
             principals,
             metrics: Arc::new(HostMetrics(host.clone())),

@@ -49,6 +49,11 @@ pub struct ServeArgs {
     /// How long terminated instances stay visible.
     #[arg(long, env = "IMDS_TERMINATED_RETENTION", value_parser = humantime::parse_duration)]
     pub terminated_retention: Option<Duration>,
+    /// How long a Spot interruption notice lasts before its action (EC2: 2m). Shorter makes
+    /// tests quick: a FIS experiment's `durationBeforeInterruption` scales with it (with 6s,
+    /// `PT4M` gives the notice after 6s and acts after 12s).
+    #[arg(long, env = "IMDS_SPOT_NOTICE", value_parser = humantime::parse_duration)]
+    pub spot_notice: Option<Duration>,
     /// Accounts, access keys and SCPs (TOML): every request must then be signed by a known key.
     #[arg(long, env = "IMDS_IAM_CONFIG")]
     pub iam_config: Option<PathBuf>,
@@ -97,6 +102,7 @@ struct FileConfig {
     apply_delay: Option<String>,
     transition_delay: Option<String>,
     terminated_retention: Option<String>,
+    spot_notice: Option<String>,
     iam_config: Option<PathBuf>,
     max_connections: Option<usize>,
     header_read_timeout: Option<String>,
@@ -122,6 +128,7 @@ pub struct Settings {
     pub apply_delay: Duration,
     pub transition_delay: Duration,
     pub terminated_retention: Duration,
+    pub spot_notice: Duration,
     pub iam_config: Option<PathBuf>,
     pub connections: Connections,
 }
@@ -278,6 +285,12 @@ impl ServeArgs {
                 &file.terminated_retention,
                 "terminated_retention",
                 Duration::from_secs(3600),
+            )?,
+            spot_notice: dur(
+                self.spot_notice,
+                &file.spot_notice,
+                "spot_notice",
+                Duration::from_secs(120),
             )?,
             iam_config: self.iam_config.clone().or(file.iam_config),
             connections: Connections {

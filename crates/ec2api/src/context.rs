@@ -18,6 +18,9 @@ pub struct ApiConfig {
     pub transition_delay: Duration,
     /// How long terminated instances stay visible (EC2: about an hour).
     pub terminated_retention: Duration,
+    /// How long EC2's two minutes of Spot interruption notice last here (`--spot-notice`);
+    /// a FIS `durationBeforeInterruption` scales with it (`events::Interruption::planned`).
+    pub spot_notice: Duration,
 }
 
 impl Default for ApiConfig {
@@ -25,6 +28,7 @@ impl Default for ApiConfig {
         ApiConfig {
             transition_delay: Duration::from_millis(500),
             terminated_retention: Duration::from_secs(3600),
+            spot_notice: Duration::from_secs(120),
         }
     }
 }

@@ -165,6 +165,11 @@ pub fn instance(i: &Instance) -> Value {
             json!({"Code": r.code, "Message": r.message}),
         );
     }
+    if let Some(m) = &i.market {
+        // A Spot instance (EC2 API reference samples; on-demand omits both).
+        obj.insert("InstanceLifecycle".into(), json!("spot"));
+        obj.insert("SpotInstanceRequestId".into(), json!(m.request_id));
+    }
     if i.tags.is_empty() {
         obj.remove("Tags");
     }
@@ -323,6 +328,19 @@ mod tests {
                 i.security_groups
                     .push(("sg-0123456789abcdef1".into(), "db & <web>".into()));
                 i.state_transition_reason = "User initiated (2026-12-05 10:00:00 GMT)".into();
+            }
+            if n == 3 {
+                // A Spot instance, shut down by its interruption.
+                i.market = Some(model::events::SpotMarket {
+                    request_id: "sir-7a688402".into(),
+                    request_type: model::events::SpotRequestType::OneTime,
+                    behavior: model::events::InterruptionBehavior::Terminate,
+                    max_price: None,
+                    valid_until_ms: None,
+                });
+                i.schedule_interruption(model::events::Interruption::planned("EXP", 0, 0, 0))
+                    .unwrap();
+                i.take_due_events(0, 10);
             }
             if n == 4 {
                 i.state = InstanceState::Terminated;

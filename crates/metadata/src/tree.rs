@@ -8,6 +8,7 @@
 use crate::view::InstanceView;
 use bytes::Bytes;
 use model::catalogue;
+use model::events::imds;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
@@ -235,17 +236,14 @@ pub fn meta_data(v: &InstanceView) -> Node {
                 ("root", leaf("/dev/xvda")),
             ]),
         ),
-        (
-            "events",
-            dir(vec![(
-                "maintenance",
-                dir(vec![("history", leaf("[]")), ("scheduled", leaf("[]"))]),
-            )]),
-        ),
+        ("events", events(v)),
         ("hostname", leaf(host.clone())),
         ("instance-action", leaf("none")),
         ("instance-id", leaf(v.instance_id.clone())),
-        ("instance-life-cycle", leaf("on-demand")),
+        (
+            "instance-life-cycle",
+            leaf(if v.spot { "spot" } else { "on-demand" }),
+        ),
         ("instance-type", leaf(v.instance_type.clone())),
         ("local-hostname", leaf(host.clone())),
         ("local-ipv4", leaf(v.private_ip.to_string())),
@@ -352,8 +350,42 @@ pub fn meta_data(v: &InstanceView) -> Node {
         };
         root.push(("tags", dir(vec![("instance", tags)])));
     }
+    if let Some(notice) = &v.events.notice {
+        let mut spot = vec![("instance-action", leaf(imds::instance_action(notice)))];
+        if let Some(t) = imds::termination_time(notice) {
+            spot.push(("termination-time", leaf(t)));
+        }
+        root.push(("spot", dir(spot)));
+    }
+    if let Some(state) = v.events.target_lifecycle_state {
+        root.push((
+            "autoscaling",
+            dir(vec![("target-lifecycle-state", leaf(state.as_str()))]),
+        ));
+    }
     root.sort_by(|a, b| a.0.cmp(b.0));
     dir(root)
+}
+
+/// `events/`: `maintenance/` always (`[]` without events, which node termination handlers
+/// poll on every instance), `recommendations/` once a rebalance recommendation was emitted
+/// (listings UNCONFIRMED, spec events.md §1).
+fn events(v: &InstanceView) -> Node {
+    let e = &v.events;
+    let mut entries = vec![(
+        "maintenance",
+        dir(vec![
+            ("history", leaf(imds::maintenance(&e.history()))),
+            ("scheduled", leaf(imds::maintenance(&e.scheduled()))),
+        ]),
+    )];
+    if let Some(at) = e.rebalance_ms {
+        entries.push((
+            "recommendations",
+            dir(vec![("rebalance", leaf(imds::rebalance(at)))]),
+        ));
+    }
+    dir(entries)
 }
 
 #[cfg(test)]
@@ -496,5 +528,156 @@ pub(crate) mod tests {
             Lookup::Listing(l) => assert_eq!(l, "availability-zone\navailability-zone-id"),
             _ => panic!("no placement listing"),
         }
+    }
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::tests::instance;
+    use super::*;
+    use model::events::{
+        EventCode, EventSchedule, Interruption, InterruptionBehavior, SpotMarket, SpotRequestType,
+        TargetLifecycleState,
+    };
+
+    fn spot(behavior: InterruptionBehavior) -> model::Instance {
+        let mut i = instance();
+        i.market = Some(SpotMarket {
+            request_id: "sir-abcdefgh".into(),
+            request_type: SpotRequestType::OneTime,
+            behavior,
+            max_price: None,
+            valid_until_ms: None,
+        });
+        i
+    }
+
+    /// spec events.md cases 1, 2, 4 and 15: nothing pending is 404, maintenance `[]`.
+    #[test]
+    fn nothing_pending() {
+        let t = meta_data(&InstanceView::of(&instance()));
+        assert_eq!(t.lookup("spot/instance-action"), Lookup::NotFound);
+        assert_eq!(t.lookup("spot/termination-time"), Lookup::NotFound);
+        assert_eq!(
+            t.lookup("events/recommendations/rebalance"),
+            Lookup::NotFound
+        );
+        assert_eq!(
+            t.lookup("autoscaling/target-lifecycle-state"),
+            Lookup::NotFound
+        );
+        let empty = Bytes::from("[]");
+        assert_eq!(
+            t.lookup("events/maintenance/scheduled"),
+            Lookup::Leaf(&empty)
+        );
+        assert_eq!(t.lookup("events/maintenance/history"), Lookup::Leaf(&empty));
+        assert_eq!(
+            t.lookup("instance-life-cycle"),
+            Lookup::Leaf(&Bytes::from("on-demand"))
+        );
+        let s = meta_data(&InstanceView::of(&spot(InterruptionBehavior::Terminate)));
+        assert_eq!(
+            s.lookup("instance-life-cycle"),
+            Lookup::Leaf(&Bytes::from("spot"))
+        );
+        assert_eq!(s.lookup("spot/instance-action"), Lookup::NotFound);
+    }
+
+    /// spec events.md cases 5, 6, 8, 13 and 14.
+    #[test]
+    fn a_notice_and_its_recommendation() {
+        let mut i = spot(InterruptionBehavior::Terminate);
+        i.schedule_interruption(Interruption::planned(
+            "EXP",
+            1_505_722_800_000,
+            120_000,
+            120_000,
+        ))
+        .unwrap();
+        i.take_due_events(1_505_722_800_000, 10);
+        let t = meta_data(&InstanceView::of(&i));
+        let action = Bytes::from(r#"{"action": "terminate", "time": "2017-09-18T08:22:00Z"}"#);
+        assert_eq!(t.lookup("spot/instance-action"), Lookup::Leaf(&action));
+        assert_eq!(
+            t.lookup("spot/termination-time"),
+            Lookup::Leaf(&Bytes::from("2017-09-18T08:22:00Z"))
+        );
+        assert_eq!(
+            t.lookup("events/recommendations/rebalance"),
+            Lookup::Leaf(&Bytes::from(r#"{"noticeTime": "2017-09-18T08:20:00Z"}"#))
+        );
+        assert_eq!(
+            t.lookup("spot/"),
+            Lookup::Listing("instance-action\ntermination-time".into())
+        );
+        assert_eq!(
+            t.lookup_as_of("spot/instance-action", "2016-09-02"),
+            Lookup::NotFound,
+            "older than the item"
+        );
+        assert_eq!(
+            t.lookup_as_of("spot/instance-action", "2018-03-28"),
+            Lookup::Leaf(&action)
+        );
+        assert_eq!(
+            t.lookup_as_of("events/recommendations/rebalance", "2019-10-01"),
+            Lookup::NotFound
+        );
+
+        let mut s = spot(InterruptionBehavior::Stop);
+        s.schedule_interruption(Interruption::planned("EXP", 0, 120_000, 120_000))
+            .unwrap();
+        s.take_due_events(0, 10);
+        let t = meta_data(&InstanceView::of(&s));
+        assert!(
+            matches!(t.lookup("spot/instance-action"), Lookup::Leaf(b) if b.starts_with(br#"{"action": "stop""#))
+        );
+        assert_eq!(t.lookup("spot/termination-time"), Lookup::NotFound);
+    }
+
+    /// spec events.md cases 16, 18 and 28.
+    #[test]
+    fn maintenance_and_autoscaling() {
+        let mut i = instance();
+        i.schedule_event(
+            EventSchedule {
+                code: EventCode::SystemReboot,
+                description: None,
+                not_before_ms: 1_548_061_243_000,
+                window_ms: Some(1_000_000),
+                deadline_ms: None,
+            },
+            "instance-event-0d59937288b749b32".into(),
+        )
+        .unwrap();
+        let t = meta_data(&InstanceView::of(&i));
+        let Lookup::Leaf(b) = t.lookup("events/maintenance/scheduled") else {
+            panic!("scheduled")
+        };
+        let v: serde_json::Value = serde_json::from_slice(b).unwrap();
+        assert_eq!(v[0]["NotBefore"], "21 Jan 2019 09:00:43 GMT");
+        assert_eq!(v[0]["State"], "active");
+        i.take_due_events(1_548_061_243_000, 10);
+        let t = meta_data(&InstanceView::of(&i));
+        assert_eq!(
+            t.lookup("events/maintenance/scheduled"),
+            Lookup::Leaf(&Bytes::from("[]"))
+        );
+        let Lookup::Leaf(b) = t.lookup("events/maintenance/history") else {
+            panic!("history")
+        };
+        let v: serde_json::Value = serde_json::from_slice(b).unwrap();
+        assert_eq!(v[0]["State"], "completed");
+        assert!(v[0]["Description"]
+            .as_str()
+            .unwrap()
+            .starts_with("[Completed] "));
+        i.set_target_lifecycle_state(Some(TargetLifecycleState::Terminated));
+        let t = meta_data(&InstanceView::of(&i));
+        assert_eq!(
+            t.lookup("autoscaling/target-lifecycle-state"),
+            Lookup::Leaf(&Bytes::from("Terminated"))
+        );
     }
 }

@@ -43,6 +43,10 @@ pub struct InstanceView {
     pub desired: MetadataOptions,
     /// Whether the host may switch to the desired options now (`Instance::can_apply`).
     pub can_apply: bool,
+    /// A Spot instance (`instance-life-cycle`).
+    pub spot: bool,
+    /// Its interruption notice, recommendation, maintenance events and Auto Scaling state.
+    pub events: model::events::InstanceEvents,
 }
 
 impl InstanceView {
@@ -79,6 +83,8 @@ impl InstanceView {
             desired_generation: i.options_generation,
             desired: i.metadata,
             can_apply: i.can_apply(),
+            spot: i.market.is_some(),
+            events: i.events.clone(),
         }
     }
 

@@ -30,6 +30,8 @@ pub const INSTANCE_FILTERS: &[&str] = &[
     "key-name",
     "iam-instance-profile.arn",
     "client-token",
+    "instance-lifecycle",
+    "spot-instance-request-id",
     "tag-key",
     "tag-value",
     "metadata-options.http-tokens",

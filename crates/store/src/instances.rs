@@ -57,6 +57,14 @@ pub trait InstanceStore: Send + Sync {
     async fn advance(&self, now_ms: i64, purge_before_ms: i64) -> Result<Option<i64>>;
     /// When the next lifecycle step is due (a transition, or a purge given `retention_ms`).
     async fn next_due(&self, retention_ms: i64) -> Result<Option<i64>>;
+    /// Take every instance event step due by `now_ms` (`Instance::take_due_events`, the
+    /// transitions it starts lasting `delay_ms`): each instance changed is written as any
+    /// write is, with its feed entries. Returns when the next event step is due, if any.
+    /// A backend keeps each instance's `Instance::next_event_ms` where it can find the due
+    /// ones without reading the others.
+    async fn take_due_events(&self, now_ms: i64, delay_ms: i64) -> Result<Option<i64>>;
+    /// When the next instance event step is due (the least `Instance::next_event_ms`).
+    async fn next_event_due(&self) -> Result<Option<i64>>;
     /// The metadata host serving these instances has switched to these options generations.
     /// Returns how many instances changed to `applied`.
     async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize>;

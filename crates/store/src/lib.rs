@@ -18,6 +18,8 @@
 //! - [`images`], [`templates`]: [`ImageStore`], [`TemplateStore`].
 //! - [`network`]: [`NetworkStore`]: the VPCs and subnets accounts create.
 //! - [`iam`]: [`IamStore`]: the IAM registry's documents.
+//! - [`documents`]: [`DocumentStore`]: other services' documents (FIS's templates and
+//!   experiments).
 //! - [`feed`]: [`Feed`]: the change feed.
 //! - [`error`]: what can go wrong, [`StoreError`].
 //!
@@ -28,6 +30,7 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod defaults;
+pub mod documents;
 pub mod error;
 pub mod feed;
 pub mod iam;
@@ -41,6 +44,7 @@ pub mod tags;
 pub mod templates;
 
 pub use defaults::{DefaultsMutation, DefaultsStore};
+pub use documents::{DocumentKey, DocumentPage, DocumentStore};
 pub use error::{Result, StoreError};
 pub use feed::{Change, ChangeKind, Feed};
 pub use iam::{IamKey, IamRecords, IamStore};
@@ -66,6 +70,7 @@ pub trait Store:
     + TemplateStore
     + NetworkStore
     + IamStore
+    + DocumentStore
     + Feed
     + 'static
 {

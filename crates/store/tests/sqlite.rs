@@ -92,3 +92,110 @@ async fn damaged_stores_are_refused_and_empty_files_are_new() {
     assert!(s.created(), "an empty file is a new store");
     s.close().await;
 }
+
+/// The rows' event column (schema 10) in `pk` order, read beside the open store (WAL).
+async fn event_columns(path: &std::path::Path) -> Vec<(String, Option<i64>)> {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let rows = sqlx::query_as("SELECT instance_id, event_due_ms FROM instances ORDER BY pk")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    rows
+}
+
+/// Writes that move an instance's next event step set `event_due_ms` to
+/// `Instance::next_event_ms` (the others leave it), in one group with writes that do not
+/// (`writer::instances::run_updates`); a column
+/// out of step with its document (nothing writes one) is set right by the event job rather
+/// than read as due forever (the lifecycle driver calls again while something is due).
+#[tokio::test]
+async fn the_event_column_follows_the_documents() {
+    let d = temp("event-column");
+    let path = d.0.join("db");
+    let s: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, Durability::Durable).await.unwrap());
+    let all = launch(&*s, 5).await;
+    let ids: Vec<String> = all.iter().map(|i| i.instance_id.clone()).collect();
+    let t0 = model::time::now_ms() + 3_600_000;
+    // One group of updates: events for 0 and 2, an options write for 1 and 2.
+    let held = conformance::hold_the_writer(s.clone(), ids[4].clone()).await;
+    let mut writes = Vec::new();
+    for (n, id) in ids.iter().enumerate().take(3) {
+        let s = s.clone();
+        let id = id.clone();
+        writes.push(tokio::spawn(async move {
+            s.update_instances(
+                &model::Scope::new("123456789012", "us-west-2"),
+                &[id],
+                store::ungated(),
+                Box::new(move |i, _| {
+                    if n != 1 {
+                        let schedule = model::events::EventSchedule {
+                            code: model::events::EventCode::SystemReboot,
+                            description: None,
+                            not_before_ms: t0 + n as i64,
+                            window_ms: None,
+                            deadline_ms: None,
+                        };
+                        i.schedule_event(schedule, format!("instance-event-{n}"))?;
+                    }
+                    if n != 0 {
+                        i.metadata.http_tokens = model::HttpTokens::Required;
+                        i.options_generation += 1;
+                    }
+                    Ok(())
+                }),
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    held.await.unwrap().unwrap();
+    for w in writes {
+        w.await.unwrap();
+    }
+    let expected = |at: [Option<i64>; 5]| -> Vec<(String, Option<i64>)> {
+        ids.iter().cloned().zip(at).collect()
+    };
+    assert_eq!(
+        event_columns(&path).await,
+        expected([Some(t0), None, Some(t0 + 2), None, None])
+    );
+    assert_eq!(s.next_event_due().await.unwrap(), Some(t0));
+    assert_eq!(s.take_due_events(t0, 10).await.unwrap(), Some(t0 + 2));
+    assert_eq!(
+        event_columns(&path).await,
+        expected([None, None, Some(t0 + 2), None, None])
+    );
+
+    // Out of step: instance 3 has no events, its column says due.
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE instances SET event_due_ms = 5 WHERE instance_id = ?")
+            .bind(&ids[3])
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let fed = s.changes_after(0, 10_000).await.unwrap().len();
+    assert_eq!(s.next_event_due().await.unwrap(), Some(5));
+    assert_eq!(s.take_due_events(t0, 10).await.unwrap(), Some(t0 + 2));
+    assert_eq!(event_columns(&path).await[3], (ids[3].clone(), None));
+    assert_eq!(
+        s.changes_after(0, 10_000).await.unwrap().len(),
+        fed,
+        "nothing changed, nothing fed"
+    );
+    assert_eq!(
+        s.instance_by_id(&ids[3]).await.unwrap().as_ref(),
+        Some(&all[3])
+    );
+    s.close().await;
+}

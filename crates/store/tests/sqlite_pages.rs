@@ -257,7 +257,8 @@ async fn a_page_of_pending_instances_reads_what_it_returns() {
 /// Turn a store of this version back into one of schema version 4: attributes without
 /// their scope, indexed by `(name, value, pk)`, no `scopes`, no DescribeTags indexes (and
 /// no compact served columns, schema 6's; `metadata-options.http-tokens` as filter rows, not
-/// schema 9's packed options: the other rows schema 9 removes are not made again).
+/// schema 9's packed options: the other rows schema 9 removes are not made again; nor
+/// schema 10's event column and documents).
 async fn as_version_4(path: &std::path::Path) {
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
@@ -282,6 +283,9 @@ async fn as_version_4(path: &std::path::Path) {
          ALTER TABLE instances DROP COLUMN unsettled_association;
          ALTER TABLE changes ADD COLUMN doc TEXT;
          DROP INDEX instances_pending_scope;
+         DROP INDEX instances_event_due;
+         ALTER TABLE instances DROP COLUMN event_due_ms;
+         DROP TABLE documents;
          PRAGMA user_version = 4;",
     )
     .execute(&mut conn)

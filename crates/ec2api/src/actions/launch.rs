@@ -8,6 +8,7 @@ use crate::protocol::output::Output;
 use crate::render;
 use base64::Engine;
 use model::catalogue;
+use model::events::SpotMarket;
 use model::ids;
 use model::instance::IamProfileRef;
 use model::options::OptionsPatch;
@@ -71,8 +72,62 @@ struct EnabledIn {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ConfiguredIn {
-    configured: Option<bool>,
+pub(crate) struct ConfiguredIn {
+    pub(crate) configured: Option<bool>,
+}
+
+/// `InstanceMarketOptions` (RunInstances' `InstanceMarketOptionsRequest`, and a launch
+/// template's, which has the same members).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct InstanceMarketOptionsIn {
+    market_type: Option<String>,
+    spot_options: Option<SpotOptionsIn>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SpotOptionsIn {
+    max_price: Option<String>,
+    spot_instance_type: Option<String>,
+    /// Deprecated by EC2 (Spot blocks); accepted and not kept.
+    #[allow(dead_code)]
+    block_duration_minutes: Option<i64>,
+    valid_until: Option<String>,
+    instance_interruption_behavior: Option<String>,
+}
+
+impl InstanceMarketOptionsIn {
+    /// As the model's request, its timestamp read.
+    pub(crate) fn request(&self) -> Result<model::events::MarketRequest, Ec2Error> {
+        let spot = self.spot_options.clone().unwrap_or_default();
+        let valid_until_ms = spot
+            .valid_until
+            .as_deref()
+            .map(|v| {
+                parse_timestamp(v).ok_or_else(|| {
+                    Ec2Error::InvalidParameterValue(format!(
+                        "Value ({v}) for parameter validUntil is invalid."
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(model::events::MarketRequest {
+            market_type: self.market_type.clone(),
+            max_price: spot.max_price,
+            spot_instance_type: spot.spot_instance_type,
+            interruption_behavior: spot.instance_interruption_behavior,
+            valid_until_ms,
+        })
+    }
+}
+
+/// An ISO 8601 timestamp as the Query protocol sends one (botocore: `2019-03-14T20:00:00Z`,
+/// with or without a fraction), in milliseconds.
+pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let t = time::OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -109,6 +164,7 @@ pub struct RunInstancesIn {
     ebs_optimized: Option<bool>,
     instance_initiated_shutdown_behavior: Option<String>,
     hibernation_options: Option<ConfiguredIn>,
+    pub(crate) instance_market_options: Option<InstanceMarketOptionsIn>,
     credit_specification: Option<CreditSpecificationIn>,
     dry_run: Option<bool>,
     /// Not a request member: the first instance of a new data dir starts out running.
@@ -199,6 +255,8 @@ pub struct TemplateLaunch {
     pub disable_api_stop: Option<bool>,
     pub ebs_optimized: Option<bool>,
     pub shutdown_behavior: Option<String>,
+    pub(crate) market: Option<InstanceMarketOptionsIn>,
+    pub hibernation: Option<bool>,
 }
 
 fn check_image(id: &str, own: &[model::image::Image]) -> Result<model::image::Image, Ec2Error> {
@@ -366,6 +424,18 @@ async fn launch(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Vec<Instance>, Ec2
             .unwrap_or_default(),
     };
 
+    // The market: the request's options, else the template's (whole, as one member).
+    let hibernation = req
+        .hibernation_options
+        .as_ref()
+        .and_then(|h| h.configured)
+        .or(tpl.hibernation)
+        .unwrap_or(false);
+    let market = match req.instance_market_options.as_ref().or(tpl.market.as_ref()) {
+        Some(m) => SpotMarket::decide(&m.request()?, hibernation)?,
+        None => None,
+    };
+
     // --- resources ---
     let image_id = req
         .image_id
@@ -500,13 +570,9 @@ async fn launch(ctx: &Ctx<'_>, req: RunInstancesIn) -> Result<Vec<Instance>, Ec2
             .and_then(|m| m.enabled)
             .unwrap_or(false),
         shutdown_behavior,
-        hibernation: req
-            .hibernation_options
-            .as_ref()
-            .and_then(|h| h.configured)
-            .unwrap_or(false),
+        hibernation,
         cpu_credits: CpuCredits::for_type(itype, cpu_credits),
-        market: None,
+        market,
         launch_template: tpl.template.clone(),
         tags,
     };

@@ -81,6 +81,7 @@ actions! {
     RebootInstances(instances::InstanceIdsIn) => instances::reboot_instances,
     TerminateInstances(instances::InstanceIdsIn) => instances::terminate_instances,
     DescribeInstanceStatus(instances::DescribeInstanceStatusIn) => instances::describe_instance_status,
+    ModifyInstanceEventStartTime(instances::ModifyInstanceEventStartTimeIn) => instances::modify_instance_event_start_time,
     ModifyInstanceMetadataOptions(metadata_options::ModifyInstanceMetadataOptionsIn) => metadata_options::modify_instance_metadata_options,
     GetInstanceMetadataDefaults(defaults::GetIn) => defaults::get_instance_metadata_defaults,
     ModifyInstanceMetadataDefaults(defaults::ModifyIn) => defaults::modify_instance_metadata_defaults,

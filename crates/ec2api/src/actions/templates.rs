@@ -65,6 +65,8 @@ struct DataIn {
     disable_api_stop: Option<bool>,
     ebs_optimized: Option<bool>,
     instance_initiated_shutdown_behavior: Option<String>,
+    instance_market_options: Option<super::launch::InstanceMarketOptionsIn>,
+    hibernation_options: Option<super::launch::ConfiguredIn>,
 }
 
 fn parse_data(data: &Value) -> Result<(DataIn, OptionsPatch), Ec2Error> {
@@ -216,6 +218,8 @@ pub async fn for_launch(
         disable_api_stop: d.disable_api_stop,
         ebs_optimized: d.ebs_optimized,
         shutdown_behavior: d.instance_initiated_shutdown_behavior,
+        market: d.instance_market_options,
+        hibernation: d.hibernation_options.and_then(|h| h.configured),
     })
 }
 

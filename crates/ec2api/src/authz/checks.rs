@@ -199,6 +199,13 @@ pub(super) fn checks(request: &Request, caller: &Caller, global: &Context) -> Ve
             attribute_names(&mut ctx, r.attribute.as_deref(), r);
             vec![Check::on_instance(&or_empty(&r.instance_id), ctx)]
         }
+        // UNCONFIRMED resource scoping (spec events.md §4.4): on the instance.
+        Request::ModifyInstanceEventStartTime(r) => {
+            vec![Check::on_instance(
+                &or_empty(&r.instance_id),
+                global.clone(),
+            )]
+        }
         Request::DescribeInstanceAttribute(r) => {
             let mut ctx = global.clone();
             attribute_names(&mut ctx, r.attribute.as_deref(), r);

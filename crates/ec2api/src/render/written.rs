@@ -103,6 +103,9 @@ fn write_instance(f: &mut Fields<'_>, i: &Instance) -> R {
             pr.str("Id", &p.id)
         })?;
     }
+    if i.market.is_some() {
+        f.str("InstanceLifecycle", "spot")?;
+    }
     f.list("NetworkInterfaces", |items| {
         if !live {
             return Ok(());
@@ -113,6 +116,9 @@ fn write_instance(f: &mut Fields<'_>, i: &Instance) -> R {
     f.str("RootDeviceType", "ebs")?;
     groups(f, "SecurityGroups", i)?;
     f.bool("SourceDestCheck", i.source_dest_check)?;
+    if let Some(m) = &i.market {
+        f.str("SpotInstanceRequestId", &m.request_id)?;
+    }
     if let Some(r) = &i.state_reason {
         f.structure("StateReason", |s| {
             s.str("Code", r.code.as_str())?;

@@ -54,6 +54,12 @@ impl Instance {
             // of an association id (an indexed lookup).
             out.push((ASSOCIATION_ATTRIBUTE.into(), a.association_id.clone()));
         }
+        if let Some(m) = &self.market {
+            // On-demand instances have no lifecycle (EC2's filter takes spot, scheduled,
+            // capacity-block).
+            out.push(("instance-lifecycle".into(), "spot".into()));
+            out.push(("spot-instance-request-id".into(), m.request_id.clone()));
+        }
         if let Some(c) = &self.client_token {
             out.push(("client-token".into(), c.clone()));
         }

@@ -9,13 +9,19 @@
 //! - [`network`]: the VPCs and subnets accounts create.
 //! - [`records`]: launch templates and images.
 //! - [`tags`]: DescribeTags' filters and pages.
+//! - [`events`]: instance events' steps taken when due.
+//! - [`documents`]: other services' documents, by kind and scope, in the order written.
 
+mod documents;
+mod events;
 mod feed;
 mod instances;
 mod network;
 mod records;
 mod tags;
 
+pub use documents::*;
+pub use events::*;
 pub use feed::*;
 pub use instances::*;
 pub use network::*;
@@ -52,6 +58,8 @@ macro_rules! every_conformance_case {
             served_instances_are_what_the_records_say,
             writes_queued_together_see_each_other_and_refusals_stay_alone,
             lifecycle_steps_leave_instances_as_the_model_advances_them,
+            instance_events_take_their_steps_when_due,
+            documents_are_kept_by_kind_and_scope_in_the_order_written,
         );
     };
 }

@@ -32,9 +32,17 @@ const CHUNK: i64 = 1000;
 /// Instances the lifecycle steps, or purges, in one call at most.
 const PER_ADVANCE: i64 = 5000;
 
+/// Instances whose events one call steps at most (the driver calls again for the rest).
+const EVENTS_PER_CALL: i64 = 5000;
+
+/// The least `event_due_ms`, through its partial index (schema V4).
+const NEXT_EVENT_DUE: &str =
+    "SELECT min(event_due_ms) FROM instances WHERE event_due_ms IS NOT NULL";
+
 const INSTANCE_COLUMNS: &str = "instance_id, account, region, state, subnet_id, private_ip, \
      due_ms, pending_apply, client_token, terminated_at_ms, launch_time_ms, options, \
-     options_generation, applied_generation, applied_options, unsettled_association, doc";
+     options_generation, applied_generation, applied_options, unsettled_association, \
+     event_due_ms, doc";
 
 /// Bind an instance's row, in [`INSTANCE_COLUMNS`]' order, from `$first`.
 fn bind_row<'q>(
@@ -59,14 +67,15 @@ fn bind_row<'q>(
         .bind(c.applied_generation)
         .bind(c.applied_options)
         .bind(c.unsettled_association)
+        .bind(i.next_event_ms())
         .bind(doc)
 }
 
-/// The placeholders `$1 … $17` for [`bind_row`].
+/// The placeholders `$1 … $18` for [`bind_row`].
 fn placeholders() -> String {
-    (1..=17)
+    (1..=18)
         .map(|n| {
-            if n == 17 {
+            if n == 18 {
                 format!("${n}::jsonb")
             } else {
                 format!("${n}")
@@ -446,6 +455,51 @@ impl InstanceStore for PgStore {
     async fn next_due(&self, retention_ms: i64) -> Result<Option<i64>> {
         let (due, terminated) = lifecycle_times(&mut *self.pool().acquire().await?).await?;
         Ok(next_lifecycle_step(due, terminated, retention_ms))
+    }
+
+    /// Each instance due is stepped by the model on its document and written whole by
+    /// `save` (document, indexed columns, `event_due_ms`, tags, feed entries), under the
+    /// write lock, in one transaction.
+    async fn take_due_events(&self, now_ms: i64, delay_ms: i64) -> Result<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT doc::text FROM instances WHERE event_due_ms IS NOT NULL AND event_due_ms <= $1 \
+             ORDER BY event_due_ms LIMIT $2",
+        )
+        .bind(now_ms)
+        .bind(EVENTS_PER_CALL)
+        .fetch_all(&mut *tx)
+        .await?;
+        let now = model::time::now_ms();
+        let mut changes = Vec::new();
+        for doc in due {
+            let before: Instance = decode(&doc)?;
+            let mut after = before.clone();
+            if after.take_due_events(now_ms, delay_ms) {
+                save(&mut tx, &before, &after, now, &mut changes).await?;
+            } else {
+                // Nothing to take, though the column said due (nothing any write leaves): set
+                // it from the document, so that the driver is not left calling for it.
+                sqlx::query("UPDATE instances SET event_due_ms = $2 WHERE instance_id = $1")
+                    .bind(&after.instance_id)
+                    .bind(after.next_event_ms())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let seqs = feed::append(&mut tx, &changes).await?;
+        let next: Option<i64> = sqlx::query_scalar(NEXT_EVENT_DUE)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.committed(&seqs);
+        Ok(next)
+    }
+
+    async fn next_event_due(&self) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(NEXT_EVENT_DUE)
+            .fetch_one(self.pool())
+            .await?)
     }
 
     async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize> {

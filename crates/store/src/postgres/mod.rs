@@ -1,6 +1,6 @@
 //! The PostgreSQL backend (issue 14): [`PgStore`], every trait of the store (one module
-//! per concern: `instances`, `records`, `network`, `tags`), passing the same conformance
-//! suite as SQLite; its schema and migrations guarded against several nodes starting at
+//! per concern: `instances`, `records`, `network`, `tags`, `documents`), passing the same
+//! conformance suite as SQLite; its schema and migrations guarded against several nodes starting at
 //! once ([`schema`]); the retry of transactions PostgreSQL rolls back for another's sake
 //! ([`retry`]); the change feed's rows in commit order and a node's view of its position
 //! ([`feed`]); the metadata hosts' leases ([`hosts`]); the keys every node holds alike
@@ -9,6 +9,7 @@
 //! Its suites run against a throw-away server the test command starts
 //! (`scripts/postgres`), whose URL is `IMDS_TEST_POSTGRES_URL`.
 
+mod documents;
 pub mod feed;
 pub mod hosts;
 mod instances;

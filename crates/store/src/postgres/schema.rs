@@ -19,7 +19,7 @@ use sqlx::{Executor, PgPool};
 pub const MIGRATION_LOCK: i64 = 0x696d_6473_0000_0001;
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub fn version() -> i64 {
@@ -182,6 +182,29 @@ CREATE TABLE iam_revision (
     revision BIGINT NOT NULL
 );
 INSERT INTO iam_revision (revision) VALUES (0);
+"#;
+
+/// Version 4 (SQLite's 10): instance events. Each instance keeps when its next event step
+/// is due (`Instance::next_event_ms`; NULL for the many without events, and for every row
+/// written before, whose documents have none), indexed where set, so the lifecycle driver
+/// finds the due ones (`InstanceStore::take_due_events`) without reading the others. And
+/// the documents of the services beside EC2 (`crate::documents`), in the order first
+/// written (`pos`), by kind and scope: `text`, not `jsonb`, so each is handed back as its
+/// service wrote it.
+const V4: &str = r#"
+ALTER TABLE instances ADD COLUMN event_due_ms BIGINT;
+CREATE INDEX instances_event_due ON instances(event_due_ms) WHERE event_due_ms IS NOT NULL;
+
+CREATE TABLE documents (
+    pos BIGSERIAL PRIMARY KEY,
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (kind, account, region, id)
+);
+CREATE INDEX documents_scope ON documents(kind, account, region, pos);
 "#;
 
 /// What a migration found and did.

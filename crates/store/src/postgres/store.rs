@@ -1,5 +1,5 @@
 //! [`PgStore`]: the store's traits on PostgreSQL, one module per concern (`instances`,
-//! `records`, `network`, `tags`), over one pool.
+//! `records`, `network`, `tags`, `documents`), over one pool.
 //!
 //! Writes take the store's write lock first ([`PgStore::begin_write`]: a transaction-scoped
 //! advisory lock), so that one write runs at a time across every node, as the SQLite

@@ -14,6 +14,7 @@ mod pages;
 mod reads;
 mod schema;
 pub(crate) mod served_columns;
+mod service_docs;
 mod tag_pages;
 mod writer;
 
@@ -246,6 +247,15 @@ impl InstanceStore for SqliteStore {
 
     async fn next_due(&self, retention_ms: i64) -> Result<Option<i64>> {
         reads::next_due(&self.read, retention_ms).await
+    }
+
+    async fn take_due_events(&self, now_ms: i64, delay_ms: i64) -> Result<Option<i64>> {
+        self.write(move |reply| writer::events::take_due_events(now_ms, delay_ms, reply))
+            .await
+    }
+
+    async fn next_event_due(&self) -> Result<Option<i64>> {
+        reads::next_event_due(&mut *self.read.acquire().await?).await
     }
 
     async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize> {

@@ -304,6 +304,19 @@ pub async fn lifecycle_times(conn: &mut SqliteConnection) -> Result<(Option<i64>
     .await?)
 }
 
+/// When the next instance event step is due (`InstanceStore::next_event_due`): the least
+/// `event_due_ms`, through its partial index (schema 10). Also read by the writer's event
+/// job, after its steps.
+pub async fn next_event_due(conn: &mut SqliteConnection) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT MIN(event_due_ms) FROM instances WHERE event_due_ms IS NOT NULL",
+        )
+        .fetch_one(&mut *conn)
+        .await?,
+    )
+}
+
 pub async fn iam_records(pool: &SqlitePool) -> Result<crate::IamRecords> {
     let rows: Vec<(String, String, String, String)> =
         sqlx::query_as("SELECT account, kind, name, doc FROM iam_records")

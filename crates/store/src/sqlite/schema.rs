@@ -3,7 +3,7 @@
 use super::served_columns::{self, Columns};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
-const VERSION: i64 = 9;
+const VERSION: i64 = 10;
 
 const V1: &str = r#"
 CREATE TABLE instances (
@@ -208,6 +208,29 @@ DELETE FROM instance_attrs WHERE name IN ('metadata-options.http-tokens',
     'metadata-options.instance-metadata-tags', 'instance-id');
 "#;
 
+/// Version 10: instance events (`model::events`). Each instance keeps when its next event
+/// step is due (`Instance::next_event_ms`, NULL for the many without events) beside its
+/// document, indexed where set, so the lifecycle driver finds the due ones
+/// (`InstanceStore::take_due_events`) without reading the others. Documents written before
+/// carry no events: NULL is their value. And the documents of the services beside EC2
+/// (`crate::documents`: FIS's templates and experiments), kept as their writer's text, in
+/// the order first written (`pos`), by kind and scope.
+const V10: &str = r#"
+ALTER TABLE instances ADD COLUMN event_due_ms INTEGER;
+CREATE INDEX instances_event_due ON instances(event_due_ms) WHERE event_due_ms IS NOT NULL;
+
+CREATE TABLE documents (
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (kind, account, region, id)
+);
+CREATE INDEX documents_scope ON documents(kind, account, region, pos);
+"#;
+
 /// Instances read (and rewritten) at a time when filling version 6's columns.
 const FILL_BATCH: i64 = 2000;
 
@@ -274,6 +297,7 @@ pub async fn migrate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
         (7, V7),
         (8, V8),
         (9, V9),
+        (10, V10),
     ] {
         if version < step {
             sqlx::raw_sql(sql).execute(&mut *tx).await?;

@@ -91,7 +91,7 @@ fn state_col(i: &Instance) -> &'static str {
     i.state.as_str()
 }
 
-const INSERT_INSTANCE: &str = "INSERT INTO instances (instance_id, account, region, state, subnet_id, private_ip, due_ms, pending_apply, client_token, terminated_at_ms, doc, launch_time_ms, options, options_generation, applied_generation, applied_options, unsettled_association) ";
+const INSERT_INSTANCE: &str = "INSERT INTO instances (instance_id, account, region, state, subnet_id, private_ip, due_ms, pending_apply, client_token, terminated_at_ms, doc, launch_time_ms, options, options_generation, applied_generation, applied_options, unsettled_association, event_due_ms) ";
 const INSERT_ATTR: &str = "INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) ";
 pub(super) const INSERT_CHANGE: &str =
     "INSERT INTO changes (instance_id, kind, generation, at_ms) ";
@@ -110,7 +110,7 @@ async fn insert_instances(
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let rows: Vec<(&Instance, &String)> = launched.iter().zip(&docs).collect();
     let mut pks: HashMap<String, i64> = HashMap::with_capacity(launched.len());
-    for chunk in rows.chunks(rows::per_statement(11 + served_columns::COUNT)) {
+    for chunk in rows.chunks(rows::per_statement(12 + served_columns::COUNT)) {
         let mut q = QueryBuilder::<Sqlite>::new(INSERT_INSTANCE);
         q.push_values(chunk, |mut b, (i, doc)| {
             b.push_bind(&i.instance_id)
@@ -125,6 +125,7 @@ async fn insert_instances(
                 .push_bind(i.terminated_at_ms)
                 .push_bind(doc.as_str());
             served_columns::Columns::of(i).bind(&mut b);
+            b.push_bind(i.next_event_ms());
         });
         q.push(" RETURNING pk, instance_id");
         let inserted: Vec<(i64, String)> = q.build_query_as().fetch_all(counted(conn)).await?;
@@ -222,7 +223,11 @@ const SAVES_PER_SEND: usize = 1000;
 /// each round trip and a group of modifications or of settled associations writes
 /// hundreds. The rows go in the order of the writes, in rounds that each write an instance
 /// once (a second write of it starts the next round), as if each write had been sent alone.
-async fn save_instances(conn: &mut SqliteConnection, saves: &[Save], now: i64) -> Result<()> {
+pub(super) async fn save_instances(
+    conn: &mut SqliteConnection,
+    saves: &[Save],
+    now: i64,
+) -> Result<()> {
     let saves: Vec<&Save> = saves.iter().filter(|(_, b, a)| b != a).collect();
     for chunk in saves.chunks(SAVES_PER_SEND) {
         // Rounds in the order of the writes: a new one starts where an instance comes again.
@@ -286,7 +291,9 @@ struct SaveRows<'a> {
 /// nothing: a round sets only the indexed columns one of its writes changed. A metadata
 /// host's acknowledgement set `private_ip` and so moved `instances_subnet`: one page of
 /// its two. `options` is set only when it changed: `instances_options_scope` holds it
-/// (schema 9), which a write of anything else would otherwise move.
+/// (schema 9), which a write of anything else would otherwise move; `event_due_ms` likewise
+/// (`instances_event_due`, schema 10), which few writes change (those of events, and those
+/// that stop or terminate an instance with some).
 #[derive(Default, Clone, Copy)]
 struct Indexed {
     private_ip: bool,
@@ -294,6 +301,7 @@ struct Indexed {
     due_ms: bool,
     pending_apply: bool,
     terminated_at_ms: bool,
+    event_due_ms: bool,
 }
 
 impl Indexed {
@@ -304,6 +312,7 @@ impl Indexed {
         self.due_ms |= due(before) != due(after);
         self.pending_apply |= pending_apply(before) != pending_apply(after);
         self.terminated_at_ms |= before.terminated_at_ms != after.terminated_at_ms;
+        self.event_due_ms |= before.next_event_ms() != after.next_event_ms();
     }
 
     /// `, column = v.columnN` of each column set, as [`SaveRows::push`] binds them.
@@ -313,6 +322,7 @@ impl Indexed {
             (self.due_ms, "due_ms", 4),
             (self.pending_apply, "pending_apply", 5),
             (self.terminated_at_ms, "terminated_at_ms", 6),
+            (self.event_due_ms, "event_due_ms", EVENT_DUE_COLUMN),
         ]
         .into_iter()
         .filter(|(moved, _, _)| *moved)
@@ -320,6 +330,10 @@ impl Indexed {
         .collect()
     }
 }
+
+/// The column of [`SaveRows::push`]'s rows that binds `event_due_ms`: after the document (7)
+/// and the compact columns (from 8).
+const EVENT_DUE_COLUMN: usize = 8 + served_columns::COUNT;
 
 impl<'a> SaveRows<'a> {
     fn of(round: &[&'a Save], now: i64) -> Result<SaveRows<'a>> {
@@ -356,10 +370,7 @@ impl<'a> SaveRows<'a> {
 
     /// The round's statements, pushed into `q` (each ends with `;`).
     fn push<'q>(&'q self, q: &mut QueryBuilder<'q, Sqlite>) {
-        for chunk in self
-            .instances
-            .chunks(rows::per_statement(7 + served_columns::COUNT))
-        {
+        for chunk in self.instances.chunks(rows::per_statement(EVENT_DUE_COLUMN)) {
             q.push("UPDATE instances SET state = v.column2, doc = v.column7");
             q.push(self.moved.set());
             q.push(served_columns::set_from_values(8, self.moved.options));
@@ -373,6 +384,7 @@ impl<'a> SaveRows<'a> {
                     .push_bind(after.terminated_at_ms)
                     .push_bind(doc.as_str());
                 served_columns::Columns::of(after).bind(&mut b);
+                b.push_bind(after.next_event_ms());
             });
             q.push(") AS v WHERE instances.pk = v.column1; ");
         }

@@ -8,6 +8,12 @@
 //! filter rows are swapped. No document is decoded or encoded and no other filter attribute
 //! is diffed: the step used to be the third whole rewrite of every launched instance (after
 //! its insert, beside the metadata host's acknowledgement, which is written the same way).
+//!
+//! A step leaves `event_due_ms` (schema 10, `Instance::next_event_ms`) as it is: that
+//! depends on the state only through whether the instance is gone, and no step changes
+//! that (`pending` → `running` and `stopping` → `stopped` stay up; `shutting-down` →
+//! `terminated` was gone already, its column NULL since the write that terminated it).
+//! Event steps are the `events` job's.
 
 use super::instances::{append_change, push_gone_attributes, push_new_attributes, INSERT_CHANGE};
 use super::rows;

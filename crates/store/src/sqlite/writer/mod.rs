@@ -10,8 +10,10 @@
 //! rows that result: nothing here decides.
 //! - [`instances`]: launches, instance writes and their feed entries, acknowledgements.
 //! - [`lifecycle`]: the transitions that fall due, on the instances' columns, and the purge.
+//! - [`events`]: instance event steps that fall due, written as the model's writes are.
 //! - [`defaults`], [`images`], [`templates`], [`network`], [`iam`]: the other records.
 //! - [`documents`]: the rows of documents kept per scope by id, and of tags.
+//! - [`service_docs`]: other services' documents (`crate::documents`).
 //! - [`rows`]: multi-row INSERTs, so that a launch of many instances runs few statements.
 //! - [`trips`]: the writer's round trips to SQLite, counted for the tests.
 //! - [`lead`]: the statements between jobs, sent with the next job's first round trip.
@@ -22,6 +24,7 @@
 
 pub(super) mod defaults;
 mod documents;
+pub(super) mod events;
 pub(super) mod iam;
 pub(super) mod images;
 pub(super) mod instances;
@@ -29,6 +32,7 @@ mod lead;
 pub(super) mod lifecycle;
 pub(super) mod network;
 mod rows;
+pub(super) mod service_docs;
 pub(super) mod templates;
 pub(super) mod trips;
 
