@@ -402,7 +402,7 @@ def test_modify_instance_event_start_time(srv, ec2):
             NotBefore=now + datetime.timedelta(hours=2))
     raw = srv.raw({"Action": "ModifyInstanceEventStartTime", "Version": "2016-11-15",
                    "InstanceId": iid, "NotBefore": "2030-01-01T00:00:00Z"})
-    assert raw.status == 400 and raw.error()[0] == "MissingParameter", raw
+    assert raw.status == 400 and raw.error[0] == "MissingParameter", raw
     with ec2_error("DryRunOperation", 412):
         ec2.modify_instance_event_start_time(
             InstanceId=iid, InstanceEventId=event["EventId"], DryRun=True,

@@ -3,8 +3,9 @@
 //! metadata namespace it built), `GET /_imds/instances/{id}/endpoint` (the instance's own
 //! metadata endpoint on loopback, opened on first request: `imds endpoint`, `imds exec
 //! --rootless`), `GET /_imds/instances/{id}/address` and `…/callers` (the instance's address;
-//! the processes that called it inside `imds exec`) and `GET /metrics` (Prometheus text of the metadata service's counters, read
-//! by the console and `imds stats`).
+//! the processes that called it inside `imds exec`), the event controls under
+//! `/_imds/instances/{id}/` (below) and `GET /metrics` (Prometheus text of the metadata
+//! service's counters, read by the console and `imds stats`).
 //!
 //! # Admin routes and IAM
 //!
@@ -22,6 +23,20 @@
 //! `ec2:DescribeInstances` on `arn:aws:ec2:REGION:ACCOUNT:instance/ID` (with the instance's
 //! condition keys); an instance of another account is `InvalidInstanceID.NotFound`, as EC2
 //! answers for it.
+//!
+//! # Event controls
+//!
+//! EC2 schedules maintenance, interrupts Spot instances and sets Auto Scaling's target
+//! lifecycle state itself; nothing in its API does. imds lets its user do so (module
+//! `events`): `POST /_imds/instances/{id}/events` schedules a maintenance event, `DELETE
+//! …/events/{event_id}` cancels one, `PUT …/target-lifecycle-state` sets or clears the
+//! state, `POST …/interruption` starts a Spot interruption (`imds events` calls them). They
+//! answer JSON, and EC2's error envelope when they refuse. With `--iam-config` each needs a
+//! signed caller of the instance's account allowed [`AdminAction::ScheduleInstanceEvent`],
+//! [`AdminAction::CancelInstanceEvent`], [`AdminAction::SetTargetLifecycleState`] or
+//! [`AdminAction::SendSpotInstanceInterruption`] on `arn:aws:ec2:REGION:ACCOUNT:instance/ID`
+//! (with the instance's condition keys), decided inside the write on the instance as it reads
+//! it; another account's instance is `InvalidInstanceID.NotFound`.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
@@ -35,6 +50,8 @@ use model::Ec2Error;
 use std::sync::Arc;
 use tokio::sync::watch;
 
+pub mod events;
+
 /// The actions a policy allows for the admin routes. These are imds's own, not AWS's: no AWS
 /// service defines them, so only a policy written for imds (or a wildcard such as `*` or
 /// `imds:*`) allows them.
@@ -46,6 +63,17 @@ pub enum AdminAction {
     DetachNetworkNamespace,
     /// `imds:GetMetrics`: `GET /metrics` when the API is not on loopback.
     GetMetrics,
+    /// `imds:ScheduleInstanceEvent`: `POST /_imds/instances/{id}/events`, on the instance.
+    ScheduleInstanceEvent,
+    /// `imds:CancelInstanceEvent`: `DELETE /_imds/instances/{id}/events/{event_id}`, on the
+    /// instance.
+    CancelInstanceEvent,
+    /// `imds:SetTargetLifecycleState`: `PUT /_imds/instances/{id}/target-lifecycle-state`, on
+    /// the instance.
+    SetTargetLifecycleState,
+    /// `imds:SendSpotInstanceInterruption`: `POST /_imds/instances/{id}/interruption`, on the
+    /// instance.
+    SendSpotInstanceInterruption,
 }
 
 impl AdminAction {
@@ -55,10 +83,15 @@ impl AdminAction {
             AdminAction::AttachNetworkNamespace => "imds:AttachNetworkNamespace",
             AdminAction::DetachNetworkNamespace => "imds:DetachNetworkNamespace",
             AdminAction::GetMetrics => "imds:GetMetrics",
+            AdminAction::ScheduleInstanceEvent => "imds:ScheduleInstanceEvent",
+            AdminAction::CancelInstanceEvent => "imds:CancelInstanceEvent",
+            AdminAction::SetTargetLifecycleState => "imds:SetTargetLifecycleState",
+            AdminAction::SendSpotInstanceInterruption => "imds:SendSpotInstanceInterruption",
         }
     }
 
-    /// The action a request to an admin route performs.
+    /// The action a request to a route behind [`guard`] performs (on `*`). The event controls
+    /// are not among them: they are decided on their instance (module `events`).
     fn of(method: &Method, path: &str) -> Option<AdminAction> {
         match (method, path) {
             (&Method::GET, "/metrics") => Some(AdminAction::GetMetrics),
@@ -93,6 +126,7 @@ pub fn router(admin: Admin) -> axum::Router {
     netns_router(admin.host.clone(), admin.attachments, admin.stop)
         .merge(metrics_router(admin.host.clone()))
         .route_layer(axum::middleware::from_fn_with_state(gate, guard))
+        .merge(events::router(admin.api.clone()))
         .merge(endpoint_router(EndpointRoute {
             api: admin.api,
             host: admin.host,
@@ -107,7 +141,8 @@ struct Gate {
     metrics_open: bool,
 }
 
-/// The largest body an admin request may carry (they carry none; the signature covers it).
+/// The largest body an admin request may carry (the event controls' JSON; the others carry
+/// none): the signature covers it, so it is read whole before anything else.
 const MAX_ADMIN_BODY: usize = 64 * 1024;
 
 /// With `--iam-config`, let a request through only from a caller allowed its action.
@@ -120,9 +155,9 @@ async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> R
         return next.run(request).await;
     }
     let request_id = uuid::Uuid::new_v4().to_string();
-    let (parts, body) = match read(request, &request_id).await {
+    let (parts, body) = match read(request).await {
         Ok(read) => read,
-        Err(refused) => return refused,
+        Err(e) => return ec2api::server::error_response(&e, &request_id),
     };
     if let Err(e) = authorize(&gate.api, action, &parts, &body, source_ip(&parts)) {
         tracing::debug!(action = action.name(), error = %e, "admin request refused");
@@ -133,17 +168,11 @@ async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> R
 
 /// The request's parts and its body (at most [`MAX_ADMIN_BODY`]; more is EC2's
 /// `RequestEntityTooLarge`), for a signature to be verified over.
-async fn read(
-    request: Request,
-    request_id: &str,
-) -> Result<(axum::http::request::Parts, bytes::Bytes), Response> {
+async fn read(request: Request) -> Result<(axum::http::request::Parts, bytes::Bytes), Ec2Error> {
     let (parts, body) = request.into_parts();
     match axum::body::to_bytes(body, MAX_ADMIN_BODY).await {
         Ok(b) => Ok((parts, b)),
-        Err(_) => {
-            let e = Ec2Error::RequestEntityTooLarge(MAX_ADMIN_BODY);
-            Err(ec2api::server::error_response(&e, request_id))
-        }
+        Err(_) => Err(Ec2Error::RequestEntityTooLarge(MAX_ADMIN_BODY)),
     }
 }
 
@@ -389,7 +418,9 @@ async fn may_describe(route: &EndpointRoute, id: &str, request: Request) -> Resu
         )));
     }
     if route.api.iam_enforced() {
-        let (parts, body) = read(request, &request_id).await?;
+        let (parts, body) = read(request)
+            .await
+            .map_err(|e| ec2api::server::error_response(&e, &request_id))?;
         let caller = authenticate(&route.api, &parts, &body)
             .map_err(|e| ec2api::server::error_response(&e, &request_id))?;
         let instance = match route.api.store.instance_by_id(id).await {

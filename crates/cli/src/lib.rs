@@ -10,15 +10,18 @@
 //! - [`discovery`]: how `imds exec`, `imds endpoint` and `imds stats` find the running server.
 //! - [`exec`]: `imds exec`: a command run as if on an instance, in network namespaces (or,
 //!   `--rootless`, against the instance's own loopback endpoint); `imds endpoint`.
-//! - `admin`: imds's own routes on the API port (namespaces, instance endpoints, `/metrics`).
+//! - `admin`: imds's own routes on the API port (namespaces, instance endpoints, the event
+//!   controls, `/metrics`).
+//! - [`events_cmd`]: `imds events`, the event controls from the command line.
 //! - [`metrics`]: the OpenMetrics text of `/metrics` and the lines of `imds stats`.
 //! - [`bench`]: `imds bench metadata|authz`, each against a baseline measured in the same run.
 
-mod admin;
+pub mod admin;
 pub mod app;
 pub mod bench;
 pub mod config;
 pub mod discovery;
+pub mod events_cmd;
 pub mod exec;
 pub mod metrics;
 pub mod migrate;

@@ -38,6 +38,9 @@ enum Command {
     Report(imds::report::ReportArgs),
     /// Print the certificate that verifies instance identity documents (PEM).
     Certificate(CertificateArgs),
+    /// Do what EC2 does to an instance on its own: `schedule` and `cancel` maintenance events,
+    /// set the Auto Scaling `lifecycle` state, `interrupt` a Spot instance.
+    Events(imds::events_cmd::EventsArgs),
 }
 
 #[derive(clap::Args)]
@@ -152,6 +155,18 @@ fn main() -> std::process::ExitCode {
                 }
                 Err(e) => {
                     eprintln!("imds certificate: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Events(args) => {
+            return match imds::events_cmd::run(args) {
+                Ok(json) => {
+                    println!("{json}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("imds events: {e}");
                     std::process::ExitCode::FAILURE
                 }
             };

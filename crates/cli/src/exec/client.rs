@@ -182,6 +182,30 @@ pub(crate) fn cloudwatch_json(
     Ok((status.parse().unwrap_or(0), text))
 }
 
+/// A JSON request to the server's own routes (`imds events`' controls), signed for `ec2`
+/// with the environment's credentials when it has them: the status and the body, whatever
+/// the status.
+pub(crate) fn json_exchange(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Result<(u16, String), ExecError> {
+    let json = "application/json";
+    let host = host_of(endpoint);
+    let auth = signed_lines(
+        model::DEFAULT_REGION,
+        "ec2",
+        host,
+        method,
+        path,
+        &[("content-type", json)],
+        body,
+    );
+    let (status, text) = exchange(endpoint, method, path, None, json, &auth, body)?;
+    Ok((status.parse().unwrap_or(0), text))
+}
+
 /// The text between the first `open` and the `close` after it.
 pub(crate) fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     let start = text.find(open)? + open.len();
