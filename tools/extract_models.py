@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Extract the part of botocore's EC2, IAM and STS service models that imds serves.
+"""Extract the part of botocore's EC2, IAM, STS, CloudWatch and FIS service models that imds serves.
 
 The API layer of imds is driven by botocore's own models: the wire names of
 request parameters, their scalar types, the XML element names and their order in
 responses, which members are lists and how they are wrapped. Rather than
 hand-typing those names, this script copies the operations imds implements (and
 every shape they reach) out of the installed botocore into
-crates/ec2api/model/{ec2,iam,sts,cloudwatch}-subset.json, without documentation strings.
+crates/ec2api/model/{ec2,iam,sts,cloudwatch,fis}-subset.json, without documentation strings.
 Run it with the venv's python after bumping botocore:
 
     .venv/bin/python tools/extract_models.py
@@ -27,7 +27,7 @@ EC2 = [
     "CreateTags", "DeleteTags", "DescribeTags",
     "RegisterImage", "DescribeImages", "ModifyImageAttribute", "DescribeImageAttribute",
     "GetInstanceMetadataDefaults", "ModifyInstanceMetadataDefaults",
-    "DescribeInstanceStatus",
+    "DescribeInstanceStatus", "ModifyInstanceEventStartTime",
     "CreateLaunchTemplate", "CreateLaunchTemplateVersion", "ModifyLaunchTemplate",
     "DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "DeleteLaunchTemplate",
     # what Terraform and the CLI call around them
@@ -68,8 +68,17 @@ STS = ["GetCallerIdentity", "AssumeRole", "DecodeAuthorizationMessage"]
 # The CloudWatch subset (cloudwatch, issue 15): the reads of EC2's IMDS metrics.
 CLOUDWATCH = ["GetMetricStatistics", "GetMetricData", "ListMetrics"]
 
+# The AWS Fault Injection Service subset (fis, rest-json): experiment templates and
+# experiments that send Spot interruptions, and the actions they may name.
+FIS = [
+    "CreateExperimentTemplate", "GetExperimentTemplate", "ListExperimentTemplates",
+    "DeleteExperimentTemplate", "UpdateExperimentTemplate",
+    "StartExperiment", "GetExperiment", "ListExperiments", "StopExperiment",
+    "GetAction", "ListActions",
+]
+
 SERVICES = [("ec2", "2016-11-15", EC2), ("iam", "2010-05-08", IAM), ("sts", "2011-06-15", STS),
-            ("cloudwatch", "2010-08-01", CLOUDWATCH)]
+            ("cloudwatch", "2010-08-01", CLOUDWATCH), ("fis", "2020-12-01", FIS)]
 
 DROP = {"documentation", "deprecatedMessage", "examples", "documentationUrl"}
 

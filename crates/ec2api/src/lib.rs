@@ -13,6 +13,8 @@
 //!   `iam_api` and `sts` (the plain Query protocol: decoded along botocore's `iam` and `sts`
 //!   models by the same [`protocol::query`] walk, typed inputs read by serde, results
 //!   arranged along the output shapes and written by `query_api`).
+//! * [`fis`]: AWS Fault Injection Service's rest-json API (by path: `/experimentTemplates`,
+//!   `/experiments`, `/actions`), whose experiments schedule Spot interruptions.
 //! * [`error`]: errors that render themselves ([`error::AwsError`], one table per dialect),
 //!   into a [`reply::Reply`].
 //! * [`context`]: what handlers share ([`Api`]), one authenticated call ([`context::Call`]),
@@ -28,6 +30,7 @@ pub mod cloudwatch;
 pub mod context;
 mod ec2;
 pub mod error;
+pub mod fis;
 mod iam_api;
 pub mod lifecycle;
 pub mod principals;

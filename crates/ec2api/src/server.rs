@@ -3,7 +3,9 @@
 //! (the URL's, then a POST's form body), tells the API apart by `Version` ([`Service`]),
 //! authenticates the caller for that service, and hands the call to the dialect's `handle`
 //! (`ec2`, `iam_api`, `sts`, `cloudwatch`); a CloudWatch call in AWS JSON 1.0 (its
-//! `X-Amz-Target`) is read from its JSON body instead of Query parameters. Every answer, an error included, is a
+//! `X-Amz-Target`) is read from its JSON body instead of Query parameters, and a FIS call
+//! (rest-json, on its own paths: `/experimentTemplates`, `/experiments`, `/actions`) from its
+//! method, path, query and JSON body. Every answer, an error included, is a
 //! [`Reply`] in the dialect's envelope; what fails before the service is known is EC2's.
 //!
 //! Every answer carries `Server-Timing: app;dur=<ms>` (W3C Server Timing): the time from the
@@ -37,6 +39,13 @@ pub const MAX_BODY: usize = 1 << 20;
 pub fn router(api: Arc<Api>) -> Router {
     Router::new()
         .route("/", any(handle))
+        // AWS Fault Injection Service's rest-json paths (`crate::fis`).
+        .route("/experimentTemplates", any(handle))
+        .route("/experimentTemplates/{id}", any(handle))
+        .route("/experiments", any(handle))
+        .route("/experiments/{id}", any(handle))
+        .route("/actions", any(handle))
+        .route("/actions/{id}", any(handle))
         .layer(DefaultBodyLimit::disable())
         .with_state(api)
 }
@@ -64,6 +73,10 @@ async fn handle(
         )
         .await
         .into_response(),
+        Err(_) if crate::fis::serves(uri.path()) => {
+            crate::fis::refused(Ec2Error::RequestEntityTooLarge(MAX_BODY), &request_id)
+                .into_response()
+        }
         Err(_) => error_response(&Ec2Error::RequestEntityTooLarge(MAX_BODY), &request_id),
     };
     response
@@ -129,6 +142,9 @@ struct Parameters {
 }
 
 async fn answer(api: &Api, req: &Request<'_>) -> Reply {
+    if crate::fis::serves(req.uri.path()) {
+        return answer_fis(api, req).await;
+    }
     if let Some(operation) = json_target(req) {
         return answer_json(api, req, operation).await;
     }
@@ -153,7 +169,34 @@ async fn answer(api: &Api, req: &Request<'_>) -> Reply {
         Service::Iam => crate::iam_api::handle(&call).await,
         Service::Sts => crate::sts::handle(&call).await,
         Service::CloudWatch => crate::cloudwatch::handle_query(&call).await,
+        Service::Fis => fis(&call, req).await,
     }
+}
+
+/// A FIS call (rest-json, by path): authenticated for `fis` over its method, path, raw
+/// query, headers and body, answered in JSON.
+async fn answer_fis(api: &Api, req: &Request<'_>) -> Reply {
+    let query = match Params::parse(req.uri.query().unwrap_or("").as_bytes()) {
+        Ok(q) => q,
+        Err(e) => return crate::fis::refused(e, req.request_id),
+    };
+    let caller = match authenticate(api, req, &query, Service::Fis) {
+        Ok(c) => c,
+        Err(e) => return crate::fis::refused(e, req.request_id),
+    };
+    let call = Call {
+        api,
+        params: &query,
+        caller: &caller,
+        request_id: req.request_id,
+        source_ip: req.source_ip,
+    };
+    fis(&call, req).await
+}
+
+async fn fis(call: &Call<'_>, req: &Request<'_>) -> Reply {
+    let (method, path) = (req.method.as_str(), req.uri.path());
+    crate::fis::handle(call, method, path, req.uri.query().unwrap_or(""), req.body).await
 }
 
 /// The CloudWatch operation an AWS JSON 1.0 request names (`X-Amz-Target:
@@ -233,6 +276,7 @@ fn refused(service: Service, e: Ec2Error, request_id: &str) -> Reply {
         Service::CloudWatch => {
             crate::cloudwatch::refused(e, crate::cloudwatch::Wire::Query, request_id)
         }
+        Service::Fis => crate::fis::refused(e, request_id),
     }
 }
 

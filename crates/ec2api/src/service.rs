@@ -1,6 +1,7 @@
-//! Which API a request is for. AWS serves EC2, IAM, STS and CloudWatch on four hosts; imds on
-//! one endpoint, told apart by the API version a Query request names (or, for CloudWatch in
-//! AWS JSON 1.0, its `X-Amz-Target`). The service decides
+//! Which API a request is for. AWS serves EC2, IAM, STS, CloudWatch and FIS on five hosts;
+//! imds on one endpoint, told apart by the API version a Query request names (or, for
+//! CloudWatch in AWS JSON 1.0, its `X-Amz-Target`; for FIS, its rest-json paths). The
+//! service decides
 //! the signing name the credential must be scoped to, the handler, and the envelope of every
 //! answer, an authentication failure included.
 
@@ -12,6 +13,8 @@ pub enum Service {
     Iam,
     Sts,
     CloudWatch,
+    /// AWS Fault Injection Service (rest-json, by path: `crate::fis`).
+    Fis,
 }
 
 impl Service {
@@ -35,6 +38,7 @@ impl Service {
             Service::Iam => "iam",
             Service::Sts => "sts",
             Service::CloudWatch => "monitoring",
+            Service::Fis => "fis",
         }
     }
 }
@@ -65,5 +69,6 @@ mod tests {
             Service::CloudWatch
         );
         assert_eq!(Service::CloudWatch.as_str(), "monitoring");
+        assert_eq!(Service::Fis.as_str(), "fis");
     }
 }

@@ -15,6 +15,8 @@
 //!   of their options.
 //! - [`events`]: Spot interruptions, rebalance recommendations, scheduled maintenance and
 //!   the Auto Scaling target state, and the metadata service's bodies for them.
+//! - [`fis`]: AWS Fault Injection Service's rules: experiment templates, target selection,
+//!   ISO 8601 durations, and experiments' states derived from their times.
 //! - [`change`]: what a write did to an instance ([`change::ChangeKind`]), for the change feed.
 //! - [`placement`]: which metadata host serves an instance when several share a fleet.
 //! - [`launch`]: launch planning: what RunInstances makes of a resolved request, with
@@ -44,6 +46,7 @@ pub mod defaults;
 mod error;
 pub mod events;
 pub mod filter;
+pub mod fis;
 pub mod ids;
 pub mod image;
 pub mod instance;

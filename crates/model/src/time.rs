@@ -78,6 +78,25 @@ pub fn http_date(ms: i64) -> String {
     )
 }
 
+/// `21 Jan 2019 09:00:43 GMT`, as the metadata service dates maintenance events (Go's
+/// `2 Jan 2006 15:04:05 GMT`: the day not zero-padded, as AEMM writes it; UNCONFIRMED for
+/// EC2, whose sample has a two-digit day).
+pub fn event_date(ms: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{d} {} {y:04} {:02}:{:02}:{:02} GMT",
+        MONTHS[(m as usize).saturating_sub(1) % 12],
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,23 +116,4 @@ mod tests {
         assert_eq!(iso8601(1_795_370_598_123, false), "2026-11-22T18:03:18Z");
         assert_eq!(fmt_reason_time(0), "1970-01-01 00:00:00 GMT");
     }
-}
-
-/// `21 Jan 2019 09:00:43 GMT`, as the metadata service dates maintenance events (Go's
-/// `2 Jan 2006 15:04:05 GMT`: the day not zero-padded, as AEMM writes it; UNCONFIRMED for
-/// EC2, whose sample has a two-digit day).
-pub fn event_date(ms: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{d} {} {y:04} {:02}:{:02}:{:02} GMT",
-        MONTHS[(m as usize).saturating_sub(1) % 12],
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
 }

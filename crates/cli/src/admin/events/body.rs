@@ -135,11 +135,7 @@ pub fn lifecycle(body: &[u8]) -> Result<Option<TargetLifecycleState>, Ec2Error> 
 /// The interruption a body asks for, started at `now_ms`, EC2's two minutes of notice lasting
 /// `notice` here (`imds serve --spot-notice`): its `in` scales with them as a FIS experiment's
 /// `durationBeforeInterruption` does.
-pub fn interruption(
-    body: &[u8],
-    now_ms: i64,
-    notice: Duration,
-) -> Result<Interruption, Ec2Error> {
+pub fn interruption(body: &[u8], now_ms: i64, notice: Duration) -> Result<Interruption, Ec2Error> {
     let b: InterruptionBody = json(body)?;
     let before = match &b.in_ {
         Some(d) => duration(d, "in")?,
