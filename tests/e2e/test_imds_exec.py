@@ -19,6 +19,7 @@ Contract assumed for `imds exec` (it is being written):
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 import pytest
 
 import helpers
-from helpers import IMDS_BIN
+from helpers import IMDS_BIN, ImdsServer
 from imds_helpers import (
     loopback_only,
     PAGE_401,
@@ -584,3 +585,75 @@ def test_exec_curl_sees_a_spot_interruption_notice(server, ec2e):
     r = md(server, iid, "/latest/meta-data/events/recommendations/rebalance")
     assert r.status == 200 and "noticeTime" in json.loads(r.body), r
     ec2e.terminate_instances(InstanceIds=[iid])
+
+
+def test_exec_a_fis_interruption_reaches_a_termination_handler(tmp_path):
+    """Issue 16, as AWS users test a node termination handler: the aws CLI creates and
+    starts a FIS experiment (`aws:ec2:send-spot-instance-interruptions`, PT4M) on a server
+    whose two minutes of notice last 10 s (`--spot-notice 10s`: the notice 10 s after the
+    start, the action 10 s later). Inside the instance (`imds exec`), a loop like a
+    termination handler's takes a token and polls `spot/instance-action` every 5 s: it sees
+    the notice within one poll of its time; after the action time the instance is
+    shutting down or terminated."""
+    notice_s, poll_s = 10, 5
+    gen = helpers.running(ImdsServer(tmp_path / "fis-exec",
+                                     extra_args=["--spot-notice", f"{notice_s}s"]))
+    srv = next(gen)
+    try:
+        ec2 = srv.client(helpers.DEFAULT_REGION)
+        iid = helpers.run_one(ec2, InstanceMarketOptions={"MarketType": "spot"},
+                              tags={"fleet": "nth"})
+        helpers.wait_state(ec2, iid, "running")
+        template = {
+            "description": "interrupt the nth fleet", "stopConditions": [{"source": "none"}],
+            "roleArn": "arn:aws:iam::123456789012:role/fis-spot",
+            "targets": {"spot": {"resourceType": "aws:ec2:spot-instance",
+                                 "selectionMode": "ALL", "resourceTags": {"fleet": "nth"}}},
+            "actions": {"interrupt": {
+                "actionId": "aws:ec2:send-spot-instance-interruptions",
+                "parameters": {"durationBeforeInterruption": "PT4M"},
+                "targets": {"SpotInstances": "spot"}}},
+        }
+
+        def aws_fis(*args: str) -> dict:
+            cmd = [helpers.AWS_CLI, "fis", *args, "--endpoint-url", srv.endpoint,
+                   "--region", helpers.DEFAULT_REGION, "--output", "json"]
+            p = subprocess.run(cmd, env=helpers.cli_env(), capture_output=True, text=True,
+                               timeout=120)
+            assert p.returncode == 0, (cmd, p.stdout, p.stderr)
+            return json.loads(p.stdout)
+
+        tid = aws_fis("create-experiment-template", "--cli-input-json",
+                      json.dumps(template))["experimentTemplate"]["id"]
+        handler = (
+            'T=$(curl -sS -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 3600" '
+            f'{IMDS4}/latest/api/token) || exit 2; '
+            'start=$(date +%s.%N); '
+            'while :; do '
+            f'  if N=$(curl -sf -H "X-aws-ec2-metadata-token: $T" {IMDS4}/latest/meta-data/spot/instance-action); '
+            '  then echo "$N"; echo "$start $(date +%s.%N)"; exit 0; fi; '
+            f'  sleep {poll_s}; '
+            'done'
+        )
+        started = time.time()
+        experiment = aws_fis("start-experiment", "--experiment-template-id", tid)
+        assert experiment["experiment"]["state"]["status"] == "initiating", experiment
+        p = in_instance(srv, iid, "sh", "-c", handler, timeout=notice_s + 4 * poll_s)
+        seen = time.time()
+        assert p.returncode == 0, p
+        notice_line, _ = p.stdout.decode().splitlines()[:2]
+        notice = json.loads(notice_line)
+        assert notice["action"] == "terminate", notice
+        # Seen within one poll of the notice's time (10 s after the start).
+        assert notice_s - 1 <= seen - started <= notice_s + poll_s + 2, seen - started
+        action_at = datetime.datetime.strptime(notice["time"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+        assert abs(action_at - (started + 2 * notice_s)) <= 2, (notice, started)
+        time.sleep(max(0.0, action_at + 1 - time.time()))
+        i = helpers.instance(ec2, iid)
+        assert i["State"]["Name"] in ("shutting-down", "terminated"), i["State"]
+        assert i["StateReason"]["Code"] == "Server.SpotInstanceTermination", i
+        got = aws_fis("get-experiment", "--id", experiment["experiment"]["id"])
+        assert got["experiment"]["state"]["status"] == "completed", got
+    finally:
+        gen.close()
