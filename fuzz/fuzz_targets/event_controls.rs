@@ -26,6 +26,8 @@ fuzz_target!(|data: &[u8]| {
                 assert!((0..=bound).contains(&s.not_before_ms), "{s:?}");
                 if let Ok(e) = s.event("instance-event-00000000000000000".into()) {
                     assert!(e.not_after_ms.is_none_or(|a| a >= e.not_before_ms), "{e:?}");
+                    let last = e.not_after_ms.into_iter().chain(e.deadline_ms).max();
+                    assert!(last.is_none_or(|t| t <= bound), "{e:?}");
                 }
             }
         }

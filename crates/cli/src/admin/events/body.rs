@@ -96,6 +96,11 @@ pub fn schedule(body: &[u8], now_ms: i64) -> Result<EventSchedule, Ec2Error> {
         .deadline
         .map(|d| millis(&d, "deadline").map(|ms| not_before_ms + ms))
         .transpose()?;
+    if not_before_ms + window_ms.max(deadline_ms.map_or(0, |d| d - not_before_ms)) > LATEST_MS {
+        return Err(invalid(
+            "The event would end after the year 9999, which the API cannot write.".into(),
+        ));
+    }
     if let Some(d) = &b.description {
         if d.trim().is_empty() || d.chars().count() > DESCRIPTION_MAX {
             return Err(invalid(format!(
@@ -185,12 +190,19 @@ fn millis(value: &str, parameter: &str) -> Result<i64, Ec2Error> {
     duration(value, parameter).map(|d| d.as_millis() as i64)
 }
 
-/// An RFC 3339 time, in milliseconds since the epoch.
+/// The last millisecond of 9999: the API writes four-digit years.
+const LATEST_MS: i64 = 253_402_300_799_999;
+
+/// An RFC 3339 time from 1970 to 9999, in milliseconds since the epoch: outside those
+/// years the API could not write it (`fuzz/corpus/event_controls` keeps the year-1013 input
+/// that found this).
 fn timestamp(value: &str, parameter: &str) -> Result<i64, Ec2Error> {
     use time::format_description::well_known::Rfc3339;
     time::OffsetDateTime::parse(value, &Rfc3339)
+        .ok()
         .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .map_err(|_| {
+        .filter(|ms| (0..=LATEST_MS).contains(ms))
+        .ok_or_else(|| {
             invalid(format!(
                 "Value ({value}) for parameter {parameter} is invalid. Expected an RFC 3339 \
                  time such as 2026-12-07T02:00:00Z."
@@ -255,6 +267,10 @@ mod tests {
                 "InvalidParameterValue",
             ),
             (br#"{"in": "1m"}"#, "MissingParameter"),
+            (
+                br#"{"code": "instance-stop", "notBefore": "1013-12-08T10:00:00Z"}"#,
+                "InvalidParameterValue",
+            ),
             (b"", "MissingParameter"),
             (br#"{"code": "system-reboot"}"#, "MissingParameter"),
             (
