@@ -18,6 +18,10 @@ await withBrowser(cfg, async (page, shot, consoleErrors) => {
   log({ step: "panel", items: await callersDialog.locator("li").allTextContents() });
   await shot(page, "09-imdsv1-callers");
   await callersDialog.getByRole("button", { name: "Close" }).click();
+  // The dialog's `close` event, which gives focus back to its opener, comes a task after
+  // close(): wait for it (2 s at most) before saying where focus is.
+  await page.waitForFunction(() => document.activeElement?.id !== "callers-close", null,
+                              { timeout: 2000 }).catch(() => {});
   log({ step: "panel-closed", focus: await page.evaluate(() => document.activeElement?.id) });
   await page.getByRole("link", { name: "IMDSv2 migration" }).click();
   const row = (id) => page.locator(`#migration-rows tr[data-instance-id="${id}"]`);
