@@ -15,6 +15,8 @@
 //! - [`events_cmd`]: `imds events`, the event controls from the command line.
 //! - [`metrics`]: the OpenMetrics text of `/metrics` and the lines of `imds stats`.
 //! - [`bench`]: `imds bench metadata|authz`, each against a baseline measured in the same run.
+//! - [`testing`]: imds inside a Rust test ([`testing::Server`]: the app on port 0, stopped at
+//!   the end).
 
 pub mod admin;
 pub mod app;
@@ -27,3 +29,4 @@ pub mod metrics;
 pub mod migrate;
 pub mod report;
 pub mod serve;
+pub mod testing;
