@@ -34,6 +34,19 @@ pub struct DocumentPage {
     pub next: Option<i64>,
 }
 
+impl DocumentPage {
+    /// The page of `rows` (`(pos, id, document)` in position order, up to `limit + 1` of
+    /// them, as a backend's keyset query reads them): the first `limit`, and `next` when
+    /// there was one more.
+    pub(crate) fn of_rows(rows: Vec<(i64, String, String)>, limit: u32) -> DocumentPage {
+        let (rows, next) = crate::paging::page(rows, Some(limit), |r| r.0);
+        DocumentPage {
+            documents: rows.into_iter().map(|(_, id, doc)| (id, doc)).collect(),
+            next,
+        }
+    }
+}
+
 #[async_trait]
 pub trait DocumentStore: Send + Sync {
     /// Write `doc` under `key`, durably: a new key goes last in its kind's order; an

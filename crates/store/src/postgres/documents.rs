@@ -6,7 +6,6 @@
 
 use super::retry::retrying_store;
 use super::store::PgStore;
-use crate::paging::page;
 use crate::{DocumentKey, DocumentPage, DocumentStore, Result, StoreError};
 use async_trait::async_trait;
 use model::Scope;
@@ -117,10 +116,6 @@ impl DocumentStore for PgStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(self.pool())
         .await?;
-        let (rows, next) = page(rows, Some(limit), |r| r.0);
-        Ok(DocumentPage {
-            documents: rows.into_iter().map(|(_, id, doc)| (id, doc)).collect(),
-            next,
-        })
+        Ok(DocumentPage::of_rows(rows, limit))
     }
 }

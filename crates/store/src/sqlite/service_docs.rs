@@ -2,7 +2,6 @@
 //! through the writer ([`super::writer::service_docs`]), read on the pool of readers.
 
 use super::{writer, SqliteStore};
-use crate::paging::page;
 use crate::{DocumentKey, DocumentPage, DocumentStore, Result};
 use async_trait::async_trait;
 use model::Scope;
@@ -58,10 +57,6 @@ impl DocumentStore for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.read)
         .await?;
-        let (rows, next) = page(rows, Some(limit), |r| r.0);
-        Ok(DocumentPage {
-            documents: rows.into_iter().map(|(_, id, doc)| (id, doc)).collect(),
-            next,
-        })
+        Ok(DocumentPage::of_rows(rows, limit))
     }
 }
