@@ -28,6 +28,7 @@ EC2 = [
     "RegisterImage", "DescribeImages", "ModifyImageAttribute", "DescribeImageAttribute",
     "GetInstanceMetadataDefaults", "ModifyInstanceMetadataDefaults",
     "DescribeInstanceStatus", "ModifyInstanceEventStartTime",
+    "DescribeSpotInstanceRequests", "CancelSpotInstanceRequests",
     "CreateLaunchTemplate", "CreateLaunchTemplateVersion", "ModifyLaunchTemplate",
     "DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "DeleteLaunchTemplate",
     # what Terraform and the CLI call around them

@@ -438,3 +438,57 @@ def test_target_lifecycle_state(srv, ec2):
                          {"state": None})
     assert status == 200, body
     wait_until(lambda: meta(addr, "autoscaling/target-lifecycle-state").status == 404, 5)
+
+
+# ------------------------------------------------------------------------- Spot requests
+
+
+def spot_request(ec2, sir: str) -> dict:
+    [r] = ec2.describe_spot_instance_requests(SpotInstanceRequestIds=[sir])[
+        "SpotInstanceRequests"]
+    return r
+
+
+def test_describe_spot_instance_requests(srv, ec2):
+    """The request a Spot launch made, as DescribeSpotInstanceRequests shows it (spec
+    events.md §6): active and fulfilled while the instance runs; closed with the
+    interruption's status after it; filters; an unknown id."""
+    iid = spot_instance(ec2)
+    sir = helpers.instance(ec2, iid)["SpotInstanceRequestId"]
+    r = spot_request(ec2, sir)
+    assert (r["InstanceId"], r["State"], r["Status"]["Code"], r["Type"],
+            r["InstanceInterruptionBehavior"]) == (iid, "active", "fulfilled", "one-time",
+                                                   "terminate"), r
+    assert r["Status"]["Message"] == "Your Spot request is fulfilled."
+    assert r["LaunchSpecification"]["ImageId"] == helpers.AMI_AL2
+    listed = ec2.describe_spot_instance_requests(
+        Filters=[{"Name": "state", "Values": ["active"]},
+                 {"Name": "instance-id", "Values": [iid]}])["SpotInstanceRequests"]
+    assert [x["SpotInstanceRequestId"] for x in listed] == [sir]
+    with ec2_error("InvalidSpotInstanceRequestID.NotFound", 400):
+        ec2.describe_spot_instance_requests(SpotInstanceRequestIds=["sir-00000000"])
+    with ec2_error("InvalidParameterValue", 400):
+        ec2.describe_spot_instance_requests(Filters=[{"Name": "bogus", "Values": ["x"]}])
+    interrupt(srv, iid, "2m")
+    helpers.wait_state(ec2, iid, "terminated", timeout=3 * NOTICE_S + 5)
+    r = spot_request(ec2, sir)
+    assert (r["State"], r["Status"]["Code"]) == ("closed", "instance-terminated-by-experiment")
+
+
+def test_cancel_spot_instance_requests(srv, ec2):
+    """Cancelling a request leaves its instance running (user guide)."""
+    iid = spot_instance(ec2, MaxPrice="0.05")
+    sir = helpers.instance(ec2, iid)["SpotInstanceRequestId"]
+    assert spot_request(ec2, sir)["SpotPrice"] == "0.05"
+    with ec2_error("DryRunOperation", 412):
+        ec2.cancel_spot_instance_requests(SpotInstanceRequestIds=[sir], DryRun=True)
+    assert spot_request(ec2, sir)["State"] == "active"
+    out = ec2.cancel_spot_instance_requests(SpotInstanceRequestIds=[sir])
+    assert out["CancelledSpotInstanceRequests"] == [
+        {"SpotInstanceRequestId": sir, "State": "cancelled"}]
+    r = spot_request(ec2, sir)
+    assert (r["State"], r["Status"]["Code"]) == ("cancelled",
+                                                 "request-canceled-and-instance-running")
+    assert helpers.state(ec2, iid) == "running"
+    with ec2_error("InvalidSpotInstanceRequestID.NotFound", 400):
+        ec2.cancel_spot_instance_requests(SpotInstanceRequestIds=["sir-zzzzzzzz"])

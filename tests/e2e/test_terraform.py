@@ -506,6 +506,43 @@ def vpc_subnet_and_instance_in_it(workspace, server):
 
 
 @scenario
+def spot_instance_with_market_options(workspace, server):
+    """aws_instance with instance_market_options (issue 16): the launch is a Spot instance;
+    the provider reads its Spot request (DescribeSpotInstanceRequests) on every refresh, so
+    the plan after the apply is clean and destroy works (it failed with InvalidAction before
+    imds served the request)."""
+    region = "ap-northeast-2"
+    ec2 = server.client(region)
+    ws = workspace(region)
+    ws.write(f"""
+        resource "aws_instance" "spot" {{
+          ami           = "{AMI_AL2}"
+          instance_type = "t3.micro"
+          instance_market_options {{
+            market_type = "spot"
+            spot_options {{
+              instance_interruption_behavior = "terminate"
+              spot_instance_type             = "one-time"
+            }}
+          }}
+          metadata_options {{ http_tokens = "required" }}
+        }}
+        output "id" {{ value = aws_instance.spot.id }}
+        output "lifecycle" {{ value = aws_instance.spot.instance_lifecycle }}
+        output "request" {{ value = aws_instance.spot.spot_instance_request_id }}
+        """)
+    ws.init()
+    ws.apply()
+    out = ws.outputs()
+    assert out["lifecycle"] == "spot"
+    got = instance(ec2, out["id"])
+    assert (got["InstanceLifecycle"], got["SpotInstanceRequestId"]) == ("spot", out["request"])
+    ws.plan_is_clean()
+    ws.destroy()
+    assert state(ec2, out["id"]) == "terminated"
+
+
+@scenario
 def unimplemented_action_fails_fast(workspace, server):
     """A resource whose API imds does not serve (aws_ebs_volume: CreateVolume) gets
     InvalidAction, a 400 that no client retries: terraform fails at once instead of retrying
@@ -562,3 +599,7 @@ def test_default_vpc_and_changes_that_need_a_stop(scenarios):
 
 def test_vpc_subnet_and_instance_in_it(scenarios):
     outcome(scenarios, vpc_subnet_and_instance_in_it)
+
+
+def test_spot_instance_with_market_options(scenarios):
+    outcome(scenarios, spot_instance_with_market_options)

@@ -95,6 +95,9 @@ impl AwsError for Ec2Error {
             IncorrectInstanceState(_) => ("IncorrectInstanceState", 400),
             IncorrectState(_) => ("IncorrectState", 400),
             InvalidAssociationIdNotFound(_) => ("InvalidAssociationID.NotFound", 400),
+            InvalidSpotInstanceRequestIdNotFound(_) => {
+                ("InvalidSpotInstanceRequestID.NotFound", 400)
+            }
             UnsupportedOperation(_) => ("UnsupportedOperation", 400),
             OperationNotPermitted(_) => ("OperationNotPermitted", 400),
             IdempotentParameterMismatch(_) => ("IdempotentParameterMismatch", 400),

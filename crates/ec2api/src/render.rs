@@ -337,6 +337,7 @@ mod tests {
                     behavior: model::events::InterruptionBehavior::Terminate,
                     max_price: None,
                     valid_until_ms: None,
+                    cancelled: false,
                 });
                 i.schedule_interruption(model::events::Interruption::planned("EXP", 0, 0, 0))
                     .unwrap();

@@ -548,6 +548,7 @@ mod event_tests {
             behavior,
             max_price: None,
             valid_until_ms: None,
+            cancelled: false,
         });
         i
     }

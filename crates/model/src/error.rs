@@ -128,6 +128,10 @@ pub enum Ec2Error {
     /// (`moto/ec2/exceptions.py`); no live answer is quoted in public sources.
     #[error("An invalid association-id of '{0}' was given")]
     InvalidAssociationIdNotFound(String),
+    /// A Spot request id of this account and Region that does not exist (code
+    /// `InvalidSpotInstanceRequestID.NotFound`; the wording is UNCONFIRMED, moto's).
+    #[error("The spot instance request ID '{0}' does not exist")]
+    InvalidSpotInstanceRequestIdNotFound(String),
 
     // --- state and features ---
     #[error("{0}")]

@@ -16,6 +16,7 @@ pub(crate) use launch::run_instances_for_authorization;
 mod metadata_options;
 mod network;
 mod profiles;
+mod spot;
 mod tags;
 mod templates;
 mod vpcs;
@@ -82,6 +83,8 @@ actions! {
     TerminateInstances(instances::InstanceIdsIn) => instances::terminate_instances,
     DescribeInstanceStatus(instances::DescribeInstanceStatusIn) => instances::describe_instance_status,
     ModifyInstanceEventStartTime(instances::ModifyInstanceEventStartTimeIn) => instances::modify_instance_event_start_time,
+    DescribeSpotInstanceRequests(spot::DescribeSpotInstanceRequestsIn) => spot::describe_spot_instance_requests,
+    CancelSpotInstanceRequests(spot::CancelSpotInstanceRequestsIn) => spot::cancel_spot_instance_requests,
     ModifyInstanceMetadataOptions(metadata_options::ModifyInstanceMetadataOptionsIn) => metadata_options::modify_instance_metadata_options,
     GetInstanceMetadataDefaults(defaults::GetIn) => defaults::get_instance_metadata_defaults,
     ModifyInstanceMetadataDefaults(defaults::ModifyIn) => defaults::modify_instance_metadata_defaults,

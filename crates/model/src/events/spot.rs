@@ -96,9 +96,109 @@ pub struct SpotMarket {
     pub max_price: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until_ms: Option<i64>,
+    /// CancelSpotInstanceRequests cancelled the request (its instance keeps running).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
+}
+
+/// Where a Spot request stands, as DescribeSpotInstanceRequests shows it: its `State` and
+/// its status `Code` and `Message` (user guide, "Spot request status").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestStatus {
+    pub state: &'static str,
+    pub code: &'static str,
+    pub message: &'static str,
 }
 
 impl SpotMarket {
+    /// The request's status, from its instance: `active`/`fulfilled` while the instance runs;
+    /// `marked-for-…` once a notice was given; after an interruption the request is `closed`
+    /// (one-time) or `disabled` (stopped, persistent), after the user's termination `closed`
+    /// (one-time) or `open` (persistent: EC2 would launch a replacement, which imds does
+    /// not); `cancelled` after CancelSpotInstanceRequests. The codes are the user guide's;
+    /// the messages of the `…-by-experiment` and `marked-…` codes, and `open` after a
+    /// termination, are UNCONFIRMED.
+    pub fn request_status(
+        &self,
+        state: crate::InstanceState,
+        reason: Option<crate::instance::StateReasonCode>,
+        noticed: bool,
+    ) -> RequestStatus {
+        use crate::instance::StateReasonCode as Reason;
+        use crate::InstanceState as S;
+        let status = |state, code, message| RequestStatus {
+            state,
+            code,
+            message,
+        };
+        let interrupted = matches!(
+            reason,
+            Some(Reason::SpotInstanceTermination | Reason::SpotInstanceShutdown)
+        );
+        let up = matches!(state, S::Pending | S::Running);
+        if self.cancelled {
+            return if up {
+                status(
+                    "cancelled",
+                    "request-canceled-and-instance-running",
+                    "Spot Instance Request canceled by the user, but the instance is still running.",
+                )
+            } else {
+                status(
+                    "cancelled",
+                    "canceled-before-fulfillment",
+                    "Spot Instance Request canceled by the user.",
+                )
+            };
+        }
+        match state {
+            S::Pending | S::Running if noticed => match self.behavior {
+                InterruptionBehavior::Terminate => status(
+                    "active",
+                    "marked-for-termination",
+                    "Spot Instance is marked for termination.",
+                ),
+                _ => status(
+                    "active",
+                    "marked-for-stop-by-experiment",
+                    "Spot Instance is marked for stop by an experiment.",
+                ),
+            },
+            S::Pending | S::Running => {
+                status("active", "fulfilled", "Your Spot request is fulfilled.")
+            }
+            S::Stopping | S::Stopped if interrupted => status(
+                "disabled",
+                "instance-stopped-by-experiment",
+                "Spot Instance stopped by an experiment.",
+            ),
+            S::Stopping | S::Stopped => status(
+                "disabled",
+                "instance-stopped-by-user",
+                "Spot Instance stopped due to user-initiated stop.",
+            ),
+            S::ShuttingDown | S::Terminated => {
+                let state = match self.request_type {
+                    SpotRequestType::OneTime => "closed",
+                    SpotRequestType::Persistent => "open",
+                };
+                if interrupted {
+                    status(
+                        state,
+                        "instance-terminated-by-experiment",
+                        "Spot Instance terminated by an experiment.",
+                    )
+                } else {
+                    status(
+                        state,
+                        "instance-terminated-by-user",
+                        "Spot Instance terminated due to user-initiated termination.",
+                    )
+                }
+            }
+        }
+    }
+
     /// What a launch's market options make of its instances: `None` for on-demand, else the
     /// Spot market (its request id left for each instance to get), with the rules of
     /// botocore's `SpotMarketOptions.InstanceInterruptionBehavior`: hibernation configured
@@ -183,6 +283,7 @@ impl SpotMarket {
             behavior,
             max_price: req.max_price.clone(),
             valid_until_ms: req.valid_until_ms,
+            cancelled: false,
         }))
     }
 }
@@ -316,6 +417,47 @@ mod tests {
             SpotMarket::decide(&r, false),
             Err(Ec2Error::InvalidParameterValue(_))
         ));
+    }
+
+    /// The request follows its instance (user guide, "Spot request status").
+    #[test]
+    fn request_status_follows_the_instance() {
+        use crate::instance::StateReasonCode as R;
+        use crate::InstanceState as S;
+        let mut m = SpotMarket::decide(&spot(None, None), false)
+            .unwrap()
+            .unwrap();
+        let code = |m: &SpotMarket, s, r, noticed| {
+            let st = m.request_status(s, r, noticed);
+            (st.state, st.code)
+        };
+        assert_eq!(code(&m, S::Running, None, false), ("active", "fulfilled"));
+        assert_eq!(
+            code(&m, S::Running, None, true),
+            ("active", "marked-for-termination")
+        );
+        assert_eq!(
+            code(&m, S::Terminated, Some(R::SpotInstanceTermination), true),
+            ("closed", "instance-terminated-by-experiment")
+        );
+        assert_eq!(
+            code(&m, S::Terminated, Some(R::UserInitiatedShutdown), false),
+            ("closed", "instance-terminated-by-user")
+        );
+        let mut p = SpotMarket::decide(&spot(Some("persistent"), Some("stop")), false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            code(&p, S::Stopped, Some(R::SpotInstanceShutdown), true),
+            ("disabled", "instance-stopped-by-experiment")
+        );
+        assert_eq!(code(&p, S::Terminated, None, false).0, "open");
+        p.cancelled = true;
+        m.cancelled = true;
+        assert_eq!(
+            code(&m, S::Running, None, false),
+            ("cancelled", "request-canceled-and-instance-running")
+        );
     }
 
     #[test]

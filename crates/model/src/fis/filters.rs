@@ -82,6 +82,7 @@ mod tests {
             behavior: crate::events::InterruptionBehavior::Terminate,
             max_price: None,
             valid_until_ms: None,
+            cancelled: false,
         });
         assert!(lifecycle_matches(&i, &["spot".into()]));
         assert!(lifecycle_matches(&i, &["sp*".into()]));

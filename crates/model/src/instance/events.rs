@@ -284,6 +284,7 @@ mod tests {
             behavior,
             max_price: None,
             valid_until_ms: None,
+            cancelled: false,
         });
         i
     }

@@ -45,6 +45,7 @@ fn spot(i: &mut Instance) {
         behavior: InterruptionBehavior::Terminate,
         max_price: None,
         valid_until_ms: None,
+        cancelled: false,
     });
 }
 
