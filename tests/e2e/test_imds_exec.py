@@ -495,14 +495,19 @@ def test_exec_without_privilege_says_so(server):
     """Without root or CAP_NET_ADMIN, `imds exec` refuses clearly and builds nothing."""
     if shutil.which("setpriv") is None:
         pytest.skip("setpriv (util-linux) is needed to drop privileges: apt-get install util-linux")
-    before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        "--inh-caps=-all", IMDS_BIN, "exec", "--endpoint", server.endpoint,
-                        "--", "true"], capture_output=True, text=True, timeout=30)
-    assert p.returncode == 125, p
-    assert "needs root or CAP_NET_ADMIN" in p.stderr
+    # setpriv execs imds: the child's pid is imds exec's, which names its namespaces
+    # (`imds-<pid mod 100000>-…`, exec::topology). Only those are this test's: other
+    # workers' `imds exec` runs come and go meanwhile, so the host's whole list is no
+    # measure (CI once saw another worker's namespaces go between the two readings).
+    proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             "--inh-caps=-all", IMDS_BIN, "exec", "--endpoint",
+                             server.endpoint, "--", "true"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 125, (out, err)
+    assert "needs root or CAP_NET_ADMIN" in err
     after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert after == before
+    assert f"imds-{proc.pid % 100_000}-" not in after, after
 
 
 # --------------------------------------------------------------------------------------
