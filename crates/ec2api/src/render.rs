@@ -331,14 +331,9 @@ mod tests {
             }
             if n == 3 {
                 // A Spot instance, shut down by its interruption.
-                i.market = Some(model::events::SpotMarket {
-                    request_id: "sir-7a688402".into(),
-                    request_type: model::events::SpotRequestType::OneTime,
-                    behavior: model::events::InterruptionBehavior::Terminate,
-                    max_price: None,
-                    valid_until_ms: None,
-                    cancelled: false,
-                });
+                i.market = Some(model::testing::spot_market(
+                    model::events::InterruptionBehavior::Terminate,
+                ));
                 i.schedule_interruption(model::events::Interruption::planned("EXP", 0, 0, 0))
                     .unwrap();
                 i.take_due_events(0, 10);

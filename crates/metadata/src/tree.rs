@@ -536,20 +536,12 @@ mod event_tests {
     use super::tests::instance;
     use super::*;
     use model::events::{
-        EventCode, EventSchedule, Interruption, InterruptionBehavior, SpotMarket, SpotRequestType,
-        TargetLifecycleState,
+        EventCode, EventSchedule, Interruption, InterruptionBehavior, TargetLifecycleState,
     };
 
     fn spot(behavior: InterruptionBehavior) -> model::Instance {
         let mut i = instance();
-        i.market = Some(SpotMarket {
-            request_id: "sir-abcdefgh".into(),
-            request_type: SpotRequestType::OneTime,
-            behavior,
-            max_price: None,
-            valid_until_ms: None,
-            cancelled: false,
-        });
+        i.market = Some(model::testing::spot_market(behavior));
         i
     }
 

@@ -53,3 +53,15 @@ pub fn instance(instance_type: &str) -> Instance {
         events: Default::default(),
     }
 }
+
+/// A one-time Spot market with `behavior` (request `sir-abcdefgh`), for a sample Spot instance.
+pub fn spot_market(behavior: crate::events::InterruptionBehavior) -> crate::events::SpotMarket {
+    crate::events::SpotMarket {
+        request_id: "sir-abcdefgh".into(),
+        request_type: crate::events::SpotRequestType::OneTime,
+        behavior,
+        max_price: None,
+        valid_until_ms: None,
+        cancelled: false,
+    }
+}

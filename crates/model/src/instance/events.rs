@@ -273,19 +273,12 @@ fn service_initiated(now_ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{EventCode, SpotMarket, SpotRequestType};
+    use crate::events::EventCode;
     use crate::testing::instance as sample;
 
     fn spot(behavior: InterruptionBehavior) -> Instance {
         let mut i = sample("m5.large");
-        i.market = Some(SpotMarket {
-            request_id: "sir-abcdefgh".into(),
-            request_type: SpotRequestType::OneTime,
-            behavior,
-            max_price: None,
-            valid_until_ms: None,
-            cancelled: false,
-        });
+        i.market = Some(crate::testing::spot_market(behavior));
         i
     }
 

@@ -4,10 +4,7 @@
 
 use super::{proto, rand_id, scope, Backend};
 use crate::{ChangeKind, InstanceQuery, LaunchRequest, Store};
-use model::events::{
-    EventCode, EventSchedule, EventState, Interruption, InterruptionBehavior, SpotMarket,
-    SpotRequestType,
-};
+use model::events::{EventCode, EventSchedule, EventState, Interruption, InterruptionBehavior};
 use model::filter::Filter;
 use model::instance::Instance;
 use model::{catalogue, InstanceState};
@@ -39,14 +36,7 @@ async fn launch_one(s: &dyn Store, shape: fn(&mut Instance)) -> Instance {
 }
 
 fn spot(i: &mut Instance) {
-    i.market = Some(SpotMarket {
-        request_id: "sir-abcdefgh".into(),
-        request_type: SpotRequestType::OneTime,
-        behavior: InterruptionBehavior::Terminate,
-        max_price: None,
-        valid_until_ms: None,
-        cancelled: false,
-    });
+    i.market = Some(model::testing::spot_market(InterruptionBehavior::Terminate));
 }
 
 async fn now_of(s: &dyn Store, i: &Instance) -> Instance {
