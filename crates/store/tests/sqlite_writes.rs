@@ -76,18 +76,7 @@ async fn a_thousand_instances_advance_update_and_are_acknowledged_in_a_few_round
     assert!(running.iter().all(|i| i.state == InstanceState::Running));
 
     // Options changed, then acknowledged by a metadata host.
-    s.update_instances(
-        &scope(),
-        &ids,
-        store::ungated(),
-        Box::new(|i, _| {
-            i.metadata.http_tokens = HttpTokens::Required;
-            i.options_generation += 1;
-            Ok(())
-        }),
-    )
-    .await
-    .unwrap();
+    set_required(&s, &ids).await.unwrap();
     let acks: Vec<(String, u64)> = s
         .instances(&scope(), &ids)
         .await
@@ -184,6 +173,45 @@ async fn an_update_alone_and_acknowledgements_alone_make_three_round_trips() {
     s.close().await;
 }
 
+/// `HttpTokens` set to `required` on `ids` and their options' generation moved on, with no
+/// rule of the model (an update as the store takes it).
+async fn set_required(
+    s: &SqliteStore,
+    ids: &[String],
+) -> store::Result<Vec<(model::Instance, model::Instance)>> {
+    s.update_instances(
+        &scope(),
+        ids,
+        store::ungated(),
+        Box::new(|i, _| {
+            i.metadata.http_tokens = HttpTokens::Required;
+            i.options_generation += 1;
+            Ok(())
+        }),
+    )
+    .await
+}
+
+/// A launch of `i` as it is (its id too) but for the address it takes, as a spawned task.
+fn launch_copy(
+    s: Arc<SqliteStore>,
+    mut i: model::Instance,
+) -> tokio::task::JoinHandle<store::Result<store::LaunchOutcome>> {
+    tokio::spawn(async move {
+        let request = store::LaunchRequest {
+            count: 1,
+            client_token: None,
+            subnet_id: i.subnet_id.clone(),
+            private_ip: None,
+        };
+        let build: store::LaunchBuilder = Box::new(move |lc| {
+            i.private_ip = lc.addresses[0];
+            Ok(vec![i])
+        });
+        s.launch(&scope(), request, build).await
+    })
+}
+
 /// A write that SQLite fails between two others in one batch is undone alone: the
 /// statements that end its savepoint go in front of the next job's first statement, and
 /// the writes queued on either side of it commit.
@@ -203,24 +231,7 @@ async fn a_write_sqlite_fails_between_two_others_is_undone_alone() {
     };
     tokio::time::sleep(Duration::from_millis(20)).await;
     // A launch of an instance whose id is taken: its INSERT breaks the id's UNIQUE.
-    let twin = a[2].clone();
-    let failing = {
-        let s = s.clone();
-        tokio::spawn(async move {
-            let request = store::LaunchRequest {
-                count: 1,
-                client_token: None,
-                subnet_id: twin.subnet_id.clone(),
-                private_ip: None,
-            };
-            let build: store::LaunchBuilder = Box::new(move |lc| {
-                let mut i = twin;
-                i.private_ip = lc.addresses[0];
-                Ok(vec![i])
-            });
-            s.launch(&scope(), request, build).await
-        })
-    };
+    let failing = launch_copy(s.clone(), a[2].clone());
     tokio::time::sleep(Duration::from_millis(20)).await;
     let last = {
         let (s, id) = (s.clone(), a[2].instance_id.clone());
@@ -238,6 +249,95 @@ async fn a_write_sqlite_fails_between_two_others_is_undone_alone() {
     assert_eq!(now.len(), 3);
     assert_eq!(now[1].metadata.http_tokens, HttpTokens::Required);
     assert_eq!(now[2].metadata.http_tokens, HttpTokens::Required);
+    s.close().await;
+}
+
+/// A job without a savepoint of its own (a group of updates, a metadata host's
+/// acknowledgements: `writer::lead`) that SQLite fails undoes the whole transaction: the
+/// write queued before it in the batch is answered with the failure, never as committed,
+/// and nothing of it stays; the write queued after it commits in a new transaction. Alone
+/// at the start of a batch, its failure loses nothing else. (SQLite is made to fail the
+/// update by a trigger this test adds from a connection of its own.)
+#[tokio::test]
+async fn a_write_without_a_savepoint_that_sqlite_fails_undoes_its_transaction_and_no_more() {
+    use sqlx::Connection;
+    let d = temp("bare");
+    let path = d.0.join("db");
+    let s: Arc<SqliteStore> = Arc::new(
+        SqliteStore::open(&path, Durability::Volatile)
+            .await
+            .unwrap(),
+    );
+    let a = launch(&*s, 3).await;
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "CREATE TRIGGER injected BEFORE UPDATE ON instances WHEN OLD.instance_id = '{}' \
+         BEGIN SELECT RAISE(FAIL, 'injected'); END",
+        a[1].instance_id
+    ))
+    .execute(&mut other)
+    .await
+    .unwrap();
+    other.close().await.unwrap();
+    // A launch of one instance with the id given, as a spawned task.
+    let launch_as = |id: &str| {
+        let mut i = a[2].clone();
+        i.instance_id = id.to_string();
+        launch_copy(s.clone(), i)
+    };
+    let failing_update = || {
+        let (s, id) = (s.clone(), a[1].instance_id.clone());
+        tokio::spawn(async move { set_required(&s, &[id]).await })
+    };
+    let pause = || tokio::time::sleep(Duration::from_millis(20));
+    // One batch: a launch, the failing update, a launch.
+    let held = hold_the_writer(s.clone(), a[0].instance_id.clone()).await;
+    let before = launch_as("i-0000000000000b001");
+    pause().await;
+    let update = failing_update();
+    pause().await;
+    let after = launch_as("i-0000000000000b002");
+    held.await.unwrap().unwrap();
+    let e = before
+        .await
+        .unwrap()
+        .expect_err("the launch before is not committed");
+    assert!(e.to_string().contains("rolled back"), "{e}");
+    assert!(update
+        .await
+        .unwrap()
+        .unwrap_err()
+        .to_string()
+        .contains("injected"));
+    assert_eq!(after.await.unwrap().unwrap().instances.len(), 1);
+    // Another: the failing update first, then a launch.
+    let held = hold_the_writer(s.clone(), a[0].instance_id.clone()).await;
+    let update = failing_update();
+    pause().await;
+    let last = launch_as("i-0000000000000b003");
+    held.await.unwrap().unwrap();
+    assert!(update.await.unwrap().is_err());
+    assert_eq!(last.await.unwrap().unwrap().instances.len(), 1);
+    let find = |id: &str| {
+        let (s, ids) = (s.clone(), vec![id.to_string()]);
+        async move { s.instances(&scope(), &ids).await }
+    };
+    assert!(matches!(
+        find("i-0000000000000b001").await,
+        Err(store::StoreError::Refused(
+            Ec2Error::InvalidInstanceIdNotFound(_)
+        ))
+    ));
+    assert_eq!(find("i-0000000000000b002").await.unwrap().len(), 1);
+    assert_eq!(find("i-0000000000000b003").await.unwrap().len(), 1);
+    let now = s
+        .instances(&scope(), &[a[1].instance_id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(now[0].metadata.http_tokens, a[1].metadata.http_tokens);
+    assert_eq!(now[0].options_generation, a[1].options_generation);
     s.close().await;
 }
 

@@ -3,7 +3,7 @@
 //! attributes and tags and appends its feed entries. (The lifecycle's steps: `lifecycle`.)
 
 use super::documents::{insert_tags, sync_tags};
-use super::lead::{Ended, Lead};
+use super::lead::{Ended, Lead, Savepoint};
 use super::network::{find_subnet, held_addresses};
 use super::rows;
 use super::trips::counted;
@@ -93,8 +93,9 @@ fn state_col(i: &Instance) -> &'static str {
 
 const INSERT_INSTANCE: &str = "INSERT INTO instances (instance_id, account, region, state, subnet_id, private_ip, due_ms, pending_apply, client_token, terminated_at_ms, doc, launch_time_ms, options, options_generation, applied_generation, applied_options, unsettled_association, event_due_ms) ";
 const INSERT_ATTR: &str = "INSERT OR IGNORE INTO instance_attrs (pk, scope, name, value) ";
+/// `OR FAIL`: no statement journal (a failure fails the job; see `lead`).
 pub(super) const INSERT_CHANGE: &str =
-    "INSERT INTO changes (instance_id, kind, generation, at_ms) ";
+    "INSERT OR FAIL INTO changes (instance_id, kind, generation, at_ms) ";
 
 /// The rows of launched instances, their filter attributes, tags and feed entries, each
 /// table written by multi-row statements: a launch of a thousand runs tens of statements,
@@ -371,7 +372,7 @@ impl<'a> SaveRows<'a> {
     /// The round's statements, pushed into `q` (each ends with `;`).
     fn push<'q>(&'q self, q: &mut QueryBuilder<'q, Sqlite>) {
         for chunk in self.instances.chunks(rows::per_statement(EVENT_DUE_COLUMN)) {
-            q.push("UPDATE instances SET state = v.column2, doc = v.column7");
+            q.push("UPDATE OR FAIL instances SET state = v.column2, doc = v.column7");
             q.push(self.moved.set());
             q.push(served_columns::set_from_values(8, self.moved.options));
             q.push(" FROM (");
@@ -602,9 +603,10 @@ fn decide(
 /// of them name (and their scopes' defaults) read in one round trip, each decided in turn
 /// on what the ones before it wrote ([`decide`]), and all their writes sent together in as
 /// few round trips as their size needs. A refused update writes nothing and is answered
-/// with its refusal; the others commit. The writer runs the group in one savepoint (its
-/// `lead` goes with the read): if SQLite fails it, all of the group's updates fail and
-/// nothing of it is written.
+/// with its refusal (the model refuses before anything is written); the others commit. The
+/// writer runs the group without a savepoint (its `lead` goes with the read): if SQLite
+/// fails it, the whole transaction is undone, the group's updates and the jobs before it in
+/// the batch fail, and nothing of them is written (`lead`).
 pub(super) fn run_updates(
     conn: &mut SqliteConnection,
     now: i64,
@@ -701,7 +703,8 @@ async fn settle_each<A>(
 }
 
 pub fn mark_applied(applied: Vec<(String, u64)>, reply: oneshot::Sender<Result<usize>>) -> Job {
-    led(reply, move |conn, now, lead| {
+    // Its statements are the store's own, from the model's decision: no savepoint (`lead`).
+    led(Savepoint::None, reply, move |conn, now, lead| {
         Box::pin(acknowledge(conn, now, lead, applied))
     })
 }
@@ -755,7 +758,7 @@ async fn acknowledge(
     let mut q = QueryBuilder::<Sqlite>::new("");
     for chunk in acks.chunks(rows::per_statement(4)) {
         q.push(
-            "UPDATE instances SET applied_generation = v.column2, applied_options = options, \
+            "UPDATE OR FAIL instances SET applied_generation = v.column2, applied_options = options, \
              pending_apply = v.column3, doc = json_set(doc, '$.applied_generation', v.column2, \
              '$.applied_metadata', json(v.column4)) FROM (",
         );
@@ -832,7 +835,7 @@ pub fn settle_associations(
     settled: Vec<(String, String)>,
     reply: oneshot::Sender<Result<Vec<Instance>>>,
 ) -> Job {
-    led(reply, move |conn, now, lead| {
+    led(Savepoint::Own, reply, move |conn, now, lead| {
         Box::pin(settle_each(
             conn,
             now,

@@ -12,16 +12,48 @@
 //! trip; if that round trip fails it cannot tell whether the lead's statements ran, and
 //! says so ([`Ended::Unsure`]): the writer then undoes the whole transaction (the jobs before
 //! it fail with it; no write is answered as committed that was not).
+//!
+//! **Bare jobs.** A savepoint is not free: while one is open SQLite copies every page a
+//! statement changes for the first time into the savepoint's journal, a temporary file once
+//! it passes 64 KiB, opened and removed again with every transaction. Under
+//! ModifyInstanceMetadataOptions that journal was about a quarter of the writer's SQLite
+//! time (measured, issue 13). The jobs whose statements the store itself makes from a
+//! decision already taken — a group of instance updates, a metadata host's
+//! acknowledgements — can fail only when SQLite does (a full disk, an I/O error), and then
+//! the whole transaction is undone instead of the job alone: the jobs before it in the
+//! batch are answered with the error (never as committed), and the writer goes on with the
+//! ones after it in a new transaction. Such a job runs without a savepoint
+//! ([`Savepoint::None`]), and its statements say `OR FAIL` (a failing statement stops
+//! where it is, with no statement journal either, since the transaction is undone anyway).
 
-/// Statements owed before the next job's own.
+/// Whether a job runs in a savepoint of its own (see the module's doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lead {
-    /// No transaction is open: start it, and the job's savepoint.
+pub enum Savepoint {
+    /// Its own savepoint: if it fails, it alone is undone.
+    Own,
+    /// None: if it fails, the whole transaction is undone.
+    None,
+}
+
+/// What is owed before the next job's statements: how the job before ended (or that no
+/// transaction is open), and whether the next job has a savepoint of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lead {
+    owed: Owed,
+    savepoint: Savepoint,
+}
+
+/// The state the job before left the transaction in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owed {
+    /// No transaction is open: start it.
     Begin,
-    /// The job before wrote: keep it, and start the next job's savepoint.
+    /// The job before wrote in its savepoint: keep it.
     Kept,
-    /// The job before failed: undo it, and start the next job's savepoint.
+    /// The job before failed in its savepoint: undo it.
     Undone,
+    /// The job before wrote without a savepoint: nothing to end.
+    Open,
 }
 
 /// How a job ended, for the writer's next [`Lead`].
@@ -29,7 +61,8 @@ pub enum Lead {
 pub enum Ended {
     /// Its writes stand.
     Wrote,
-    /// It failed after its first round trip: its savepoint is to be undone.
+    /// It failed after its first round trip: its savepoint is to be undone (without one,
+    /// the transaction).
     Failed,
     /// Its first round trip, which carried the lead, failed (with this error): what the
     /// lead did is unknown.
@@ -46,24 +79,22 @@ impl Ended {
     }
 }
 
-impl Lead {
-    /// The statements, each ended by `; `, to put in front of a job's first statement.
-    pub fn sql(self) -> &'static str {
-        match self {
-            Lead::Begin => "BEGIN IMMEDIATE; SAVEPOINT job; ",
-            Lead::Kept => "RELEASE job; SAVEPOINT job; ",
-            Lead::Undone => "ROLLBACK TO job; RELEASE job; SAVEPOINT job; ",
-        }
-    }
+/// What follows a job, for the writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Go on in the transaction, owing this.
+    Go(Owed),
+    /// The transaction is lost (the job's failure could not be undone alone): roll it back,
+    /// answer the jobs before with the failure, and go on in a new one.
+    Lost,
+}
 
-    /// The lead after a job that ended as `ended` (`None`: the transaction is lost).
-    pub fn after(self, ended: &Ended) -> Option<Lead> {
-        match (ended, self) {
-            (Ended::Wrote, _) => Some(Lead::Kept),
-            (Ended::Failed, _) => Some(Lead::Undone),
-            // Nothing before it to lose: start again.
-            (Ended::Unsure(_), Lead::Begin) => Some(Lead::Begin),
-            (Ended::Unsure(_), _) => None,
+impl Owed {
+    /// The lead of the next job, which has `savepoint`.
+    pub fn then(self, savepoint: Savepoint) -> Lead {
+        Lead {
+            owed: self,
+            savepoint,
         }
     }
 
@@ -71,9 +102,40 @@ impl Lead {
     /// is open).
     pub fn commit(self) -> Option<&'static str> {
         match self {
-            Lead::Begin => None,
-            Lead::Kept => Some("RELEASE job; COMMIT; "),
-            Lead::Undone => Some("ROLLBACK TO job; RELEASE job; COMMIT; "),
+            Owed::Begin => None,
+            Owed::Kept => Some("RELEASE job; COMMIT; "),
+            Owed::Undone => Some("ROLLBACK TO job; RELEASE job; COMMIT; "),
+            Owed::Open => Some("COMMIT; "),
+        }
+    }
+}
+
+impl Lead {
+    /// The statements, each ended by `; `, to put in front of a job's first statement.
+    pub fn sql(self) -> &'static str {
+        use Owed::*;
+        use Savepoint::{None as Bare, Own};
+        match (self.owed, self.savepoint) {
+            (Begin, Own) => "BEGIN IMMEDIATE; SAVEPOINT job; ",
+            (Begin, Bare) => "BEGIN IMMEDIATE; ",
+            (Kept, Own) => "RELEASE job; SAVEPOINT job; ",
+            (Kept, Bare) => "RELEASE job; ",
+            (Undone, Own) => "ROLLBACK TO job; RELEASE job; SAVEPOINT job; ",
+            (Undone, Bare) => "ROLLBACK TO job; RELEASE job; ",
+            (Open, Own) => "SAVEPOINT job; ",
+            (Open, Bare) => "",
+        }
+    }
+
+    /// What follows the job this lead went before, which ended as `ended`.
+    pub fn after(self, ended: &Ended) -> Next {
+        match (ended, self.savepoint, self.owed) {
+            (Ended::Wrote, Savepoint::Own, _) => Next::Go(Owed::Kept),
+            (Ended::Wrote, Savepoint::None, _) => Next::Go(Owed::Open),
+            (Ended::Failed, Savepoint::Own, _) => Next::Go(Owed::Undone),
+            // Nothing before it to lose: start again.
+            (Ended::Failed | Ended::Unsure(_), _, Owed::Begin) => Next::Go(Owed::Begin),
+            (Ended::Failed, Savepoint::None, _) | (Ended::Unsure(_), _, _) => Next::Lost,
         }
     }
 }
@@ -85,15 +147,54 @@ mod tests {
     #[test]
     fn a_failed_start_starts_again_and_a_failed_lead_later_loses_the_transaction() {
         let unsure = Ended::Unsure("disk I/O error".into());
-        assert_eq!(Lead::Begin.after(&unsure), Some(Lead::Begin));
-        assert_eq!(Lead::Kept.after(&unsure), None);
-        assert_eq!(Lead::Undone.after(&unsure), None);
-        assert_eq!(Lead::Begin.after(&Ended::Failed), Some(Lead::Undone));
-        assert_eq!(Lead::Undone.after(&Ended::Wrote), Some(Lead::Kept));
-        assert_eq!(Lead::Begin.commit(), None);
-        assert!(Lead::Undone
+        let own = Savepoint::Own;
+        assert_eq!(Owed::Begin.then(own).after(&unsure), Next::Go(Owed::Begin));
+        assert_eq!(Owed::Kept.then(own).after(&unsure), Next::Lost);
+        assert_eq!(Owed::Undone.then(own).after(&unsure), Next::Lost);
+        assert_eq!(
+            Owed::Begin.then(own).after(&Ended::Failed),
+            Next::Go(Owed::Undone)
+        );
+        assert_eq!(
+            Owed::Undone.then(own).after(&Ended::Wrote),
+            Next::Go(Owed::Kept)
+        );
+        assert_eq!(Owed::Begin.commit(), None);
+        assert!(Owed::Undone
             .commit()
             .unwrap()
             .starts_with("ROLLBACK TO job;"));
+    }
+
+    #[test]
+    fn a_bare_job_opens_no_savepoint_and_its_failure_loses_the_transaction_unless_first() {
+        let bare = Savepoint::None;
+        assert_eq!(Owed::Begin.then(bare).sql(), "BEGIN IMMEDIATE; ");
+        assert_eq!(Owed::Kept.then(bare).sql(), "RELEASE job; ");
+        assert_eq!(Owed::Open.then(bare).sql(), "");
+        assert_eq!(Owed::Open.then(Savepoint::Own).sql(), "SAVEPOINT job; ");
+        assert_eq!(
+            Owed::Kept.then(bare).after(&Ended::Wrote),
+            Next::Go(Owed::Open)
+        );
+        assert_eq!(Owed::Open.then(bare).after(&Ended::Failed), Next::Lost);
+        // First in its transaction: undoing the transaction undoes only the job.
+        assert_eq!(
+            Owed::Begin.then(bare).after(&Ended::Failed),
+            Next::Go(Owed::Begin)
+        );
+        assert_eq!(Owed::Open.commit(), Some("COMMIT; "));
+        // Every lead's statements end the job before exactly once.
+        for owed in [Owed::Begin, Owed::Kept, Owed::Undone, Owed::Open] {
+            for sp in [Savepoint::Own, bare] {
+                let sql = owed.then(sp).sql();
+                assert_eq!(sql.contains("SAVEPOINT job"), sp == Savepoint::Own);
+                assert_eq!(sql.contains("BEGIN"), owed == Owed::Begin);
+                assert_eq!(
+                    sql.contains("RELEASE"),
+                    matches!(owed, Owed::Kept | Owed::Undone)
+                );
+            }
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! The single writer: group commit of queued writes, and the translation of each write into
 //! rows, one module per concern of the store.
 //!
-//! Each [`Job`] runs inside the batch's transaction in its own savepoint, so a write that the
-//! model refuses is rolled back alone while the others in the batch commit. Callers are
-//! answered after the one `COMMIT` (and its fsync) that covers the whole batch.
+//! Each [`Job`] runs inside the batch's transaction in its own savepoint, so a write that
+//! fails is rolled back alone while the others in the batch commit; or, when only SQLite can
+//! fail it (a group of updates the model decided, acknowledgements), in none, and its failure
+//! undoes the transaction ([`lead`]). Callers are answered after the one `COMMIT` (and its
+//! fsync) that covers the whole batch.
 //!
 //! The jobs read rows, hand them to the model or to a policy of the store's core (the
 //! addresses a launch takes, the feed's retention, the lifecycle's next step), and write the
@@ -20,7 +22,7 @@
 //!
 //! Updates of instances queued one after another (ModifyInstanceMetadataOptions from many
 //! clients) run as one group ([`instances::run_updates`]): one read of all the instances
-//! they name, one send of all their writes, one savepoint.
+//! they name, one send of all their writes, no savepoint.
 
 pub(super) mod defaults;
 mod documents;
@@ -40,7 +42,7 @@ use super::checkpoint::Checkpoints;
 use super::reads;
 use crate::feed::{Trim, RETENTION};
 use crate::{Result, StoreError};
-use lead::{Ended, Lead};
+use lead::{Ended, Lead, Next, Owed, Savepoint};
 use sqlx::{Connection, SqliteConnection};
 use std::future::Future;
 use std::pin::Pin;
@@ -62,7 +64,7 @@ pub type Write =
 /// runs with the updates queued next to it.
 pub enum Job {
     Write(Write),
-    Led(Led),
+    Led(Savepoint, Led),
     Update(instances::Update),
 }
 
@@ -72,20 +74,24 @@ pub type Led = Box<
         + Send,
 >;
 
-/// A [`Job::Led`] answering `reply`: `f` returns its result and how it ended.
-fn led<T, F>(reply: oneshot::Sender<Result<T>>, f: F) -> Job
+/// A [`Job::Led`] answering `reply`, in `savepoint`: `f` returns its result and how it
+/// ended.
+fn led<T, F>(savepoint: Savepoint, reply: oneshot::Sender<Result<T>>, f: F) -> Job
 where
     T: Send + 'static,
     F: for<'c> FnOnce(&'c mut SqliteConnection, i64, Lead) -> BoxFut<'c, (Result<T>, Ended)>
         + Send
         + 'static,
 {
-    Job::Led(Box::new(move |conn, now, lead| {
-        Box::pin(async move {
-            let (r, ended) = f(conn, now, lead).await;
-            (ended, vec![answer(reply, r)])
-        })
-    }))
+    Job::Led(
+        savepoint,
+        Box::new(move |conn, now, lead| {
+            Box::pin(async move {
+                let (r, ended) = f(conn, now, lead).await;
+                (ended, vec![answer(reply, r)])
+            })
+        }),
+    )
 }
 
 pub enum Msg {
@@ -194,25 +200,30 @@ fn run_batch<'a>(
 
 async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &watch::Sender<u64>) {
     let now = model::time::now_ms();
+    // The finishes of the jobs in the open transaction.
     let mut finishes = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
-    // Each job runs in its own savepoint. The statements between two jobs (and the
-    // transaction's start) go to SQLite with the next job's first statement where the job
-    // takes them ([`Lead`]), or alone before a job that does not.
-    // Updates of instances queued one after another run as one group, in one savepoint.
-    let mut lead = Lead::Begin;
+    // Each job runs in its own savepoint, or none ([`Savepoint::None`]: see [`lead`]). The
+    // statements between two jobs (and the transaction's start) go to SQLite with the next
+    // job's first statement where the job takes them ([`Lead`]), or alone before a job that
+    // does not. Updates of instances queued one after another run as one group.
+    let mut owed = Owed::Begin;
     let mut jobs = batch.into_iter().peekable();
     while let Some(j) = jobs.next() {
-        let (ended, done) = match j {
+        let (lead, (ended, done)) = match j {
             Job::Write(w) => {
+                let lead = owed.then(Savepoint::Own);
                 if let Err(e) = exec(conn, lead.sql()).await {
                     broken = Some(e.to_string());
                     break; // dropping the job answers its caller with `Closed`
                 }
                 let (ok, finish) = w(conn, now).await;
-                (Ended::of(ok), vec![finish])
+                (lead, (Ended::of(ok), vec![finish]))
             }
-            Job::Led(w) => w(conn, now, lead).await,
+            Job::Led(savepoint, w) => {
+                let lead = owed.then(savepoint);
+                (lead, w(conn, now, lead).await)
+            }
             Job::Update(u) => {
                 let mut group = vec![u];
                 while let Some(Job::Update(_)) = jobs.peek() {
@@ -220,24 +231,34 @@ async fn run_batch_inner(conn: &mut SqliteConnection, batch: Vec<Job>, seq: &wat
                         group.push(u);
                     }
                 }
-                instances::run_updates(conn, now, lead, group).await
+                let lead = owed.then(Savepoint::None);
+                (lead, instances::run_updates(conn, now, lead, group).await)
             }
         };
         finishes.extend(done);
-        let next = lead.after(&ended);
-        if let Ended::Unsure(e) = ended {
-            let Some(next) = next else {
-                broken = Some(e); // the jobs before it are lost with the transaction
-                break;
-            };
-            // At the start: whether the transaction began is unknown; make sure it did not.
-            let _ = exec(conn, "ROLLBACK").await;
-            lead = next;
-        } else if let Some(next) = next {
-            lead = next;
-        }
+        owed = match lead.after(&ended) {
+            Next::Go(Owed::Begin) if ended != Ended::Wrote => {
+                // The job was the first: whether the transaction began (and what the job
+                // wrote in it) is unknown; make sure none of it stays.
+                let _ = exec(conn, "ROLLBACK").await;
+                Owed::Begin
+            }
+            Next::Go(next) => next,
+            Next::Lost => {
+                let e = match &ended {
+                    Ended::Unsure(e) => e.clone(),
+                    _ => "a write of the batch failed; its transaction was rolled back".into(),
+                };
+                tracing::error!(error = %e, "write batch failed; rolled back");
+                let _ = exec(conn, "ROLLBACK").await;
+                for f in finishes.drain(..) {
+                    f(Some(e.clone()));
+                }
+                Owed::Begin
+            }
+        };
     }
-    let outcome = match (broken, lead.commit()) {
+    let outcome = match (broken, owed.commit()) {
         (Some(e), _) => Err(e),
         // Every job failed before its transaction started: nothing to commit.
         (None, None) => Ok(None),
