@@ -15,37 +15,31 @@ pub async fn drive_lifecycle(api: Arc<Api>, mut shutdown: tokio::sync::watch::Re
     let delay = api.config.transition_delay.as_millis() as i64;
     loop {
         let now = model::time::now_ms();
-        let lifecycle = match api.store.next_due(retention).await {
-            Ok(Some(due)) if due <= now => match api.store.advance(now, now - retention).await {
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::error!(error = %e, "lifecycle step failed");
-                    Some(now + 1000)
+        // One read of both schedules per wake-up: the driver wakes at every commit.
+        let next = match api.store.next_steps(retention).await {
+            Ok(steps) if steps.lifecycle.is_some_and(|due| due <= now) => {
+                match api.store.advance(now, now - retention).await {
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::error!(error = %e, "lifecycle step failed");
+                        Some(now + 1000)
+                    }
                 }
-            },
-            Ok(next) => next,
+            }
+            Ok(steps) if steps.events.is_some_and(|due| due <= now) => {
+                match api.store.take_due_events(now, delay).await {
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::error!(error = %e, "event step failed");
+                        Some(now + 1000)
+                    }
+                }
+            }
+            Ok(steps) => steps.first(),
             Err(e) => {
                 tracing::error!(error = %e, "lifecycle read failed");
                 Some(now + 1000)
             }
-        };
-        let events = match api.store.next_event_due().await {
-            Ok(Some(due)) if due <= now => match api.store.take_due_events(now, delay).await {
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::error!(error = %e, "event step failed");
-                    Some(now + 1000)
-                }
-            },
-            Ok(next) => next,
-            Err(e) => {
-                tracing::error!(error = %e, "event read failed");
-                Some(now + 1000)
-            }
-        };
-        let next = match (lifecycle, events) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
         };
         let wait = next
             .map(|due| Duration::from_millis((due - now).clamp(1, 60_000) as u64))

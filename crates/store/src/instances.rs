@@ -65,6 +65,10 @@ pub trait InstanceStore: Send + Sync {
     async fn take_due_events(&self, now_ms: i64, delay_ms: i64) -> Result<Option<i64>>;
     /// When the next instance event step is due (the least `Instance::next_event_ms`).
     async fn next_event_due(&self) -> Result<Option<i64>>;
+    /// When the lifecycle driver's next steps are due, read together (the driver asks after
+    /// every commit): what [`InstanceStore::next_due`] and [`InstanceStore::next_event_due`]
+    /// say, in one read.
+    async fn next_steps(&self, retention_ms: i64) -> Result<NextSteps>;
     /// The metadata host serving these instances has switched to these options generations.
     /// Returns how many instances changed to `applied`.
     async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize>;
@@ -176,6 +180,22 @@ pub struct InstancePage {
     pub instances: Vec<Instance>,
     /// Where the next page starts, when there is one.
     pub next: Option<i64>,
+}
+
+/// When the lifecycle driver's next steps are due ([`InstanceStore::next_steps`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NextSteps {
+    /// A lifecycle step: a transition, or a purge ([`next_lifecycle_step`]).
+    pub lifecycle: Option<i64>,
+    /// An instance event step.
+    pub events: Option<i64>,
+}
+
+impl NextSteps {
+    /// The earlier of the two.
+    pub fn first(self) -> Option<i64> {
+        self.lifecycle.into_iter().chain(self.events).min()
+    }
 }
 
 /// When the lifecycle's next step is due: the earliest transition (`next_transition`), or

@@ -51,7 +51,7 @@ pub use iam::{IamKey, IamRecords, IamStore};
 pub use images::{ImageMutation, ImageStore};
 pub use instances::{
     ungated, InstanceGate, InstanceMutation, InstancePage, InstanceQuery, InstanceStore,
-    LaunchBuilder, LaunchContext, LaunchOutcome, LaunchRequest, MutationContext,
+    LaunchBuilder, LaunchContext, LaunchOutcome, LaunchRequest, MutationContext, NextSteps,
 };
 pub use network::{NetworkStore, SubnetBuilder, SubnetDeletion, TagsMutation, VpcDeletion};
 pub use tags::{TagPage, TagQuery, TagRow, TagStore};

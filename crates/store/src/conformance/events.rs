@@ -92,6 +92,14 @@ pub async fn instance_events_take_their_steps_when_due<B: Backend>(b: &B) {
     .await
     .unwrap();
     assert_eq!(s.next_event_due().await.unwrap(), Some(t0));
+    // The driver's one read says what the two say.
+    assert_eq!(
+        s.next_steps(3_600_000).await.unwrap(),
+        crate::NextSteps {
+            lifecycle: s.next_due(3_600_000).await.unwrap(),
+            events: Some(t0),
+        }
+    );
     s.close().await;
     let s = b.open().await;
     assert_eq!(
@@ -141,6 +149,13 @@ pub async fn instance_events_take_their_steps_when_due<B: Backend>(b: &B) {
         s.next_due(3_600_000).await.unwrap(),
         Some(t0 + 240_010),
         "the lifecycle's next step is the transition the action started"
+    );
+    assert_eq!(
+        s.next_steps(3_600_000).await.unwrap(),
+        crate::NextSteps {
+            lifecycle: Some(t0 + 240_010),
+            events: None,
+        }
     );
     assert_eq!(
         in_state(&*s, "shutting-down").await,

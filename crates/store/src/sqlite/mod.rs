@@ -260,6 +260,10 @@ impl InstanceStore for SqliteStore {
         reads::next_event_due(&mut *self.read.acquire().await?).await
     }
 
+    async fn next_steps(&self, retention_ms: i64) -> Result<crate::NextSteps> {
+        reads::next_steps(&self.read, retention_ms).await
+    }
+
     async fn mark_applied(&self, applied: &[(String, u64)]) -> Result<usize> {
         let applied = applied.to_vec();
         self.write(move |reply| writer::instances::mark_applied(applied, reply))

@@ -294,6 +294,22 @@ pub async fn next_due(pool: &SqlitePool, retention_ms: i64) -> Result<Option<i64
     Ok(next_lifecycle_step(due, terminated, retention_ms))
 }
 
+/// The lifecycle driver's next steps (`InstanceStore::next_steps`), in one statement: the
+/// three least times, each through its partial index.
+pub async fn next_steps(pool: &SqlitePool, retention_ms: i64) -> Result<NextSteps> {
+    let (due, terminated, events): (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT MIN(due_ms) FROM instances WHERE due_ms IS NOT NULL),
+                (SELECT MIN(terminated_at_ms) FROM instances WHERE terminated_at_ms IS NOT NULL),
+                (SELECT MIN(event_due_ms) FROM instances WHERE event_due_ms IS NOT NULL)",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(NextSteps {
+        lifecycle: next_lifecycle_step(due, terminated, retention_ms),
+        events,
+    })
+}
+
 /// The earliest transition due, and the earliest termination of an instance not yet purged.
 pub async fn lifecycle_times(conn: &mut SqliteConnection) -> Result<(Option<i64>, Option<i64>)> {
     Ok(sqlx::query_as(
