@@ -309,20 +309,23 @@ async fn a_store_of_schema_5_opens_with_its_served_columns_filled() {
     s.close().await;
 }
 
+/// The durable store at `path`, its check passed, with `n` instances more.
+async fn launched_into(path: &Path, n: u32) -> SqliteStore {
+    let (s, check) = SqliteStore::open_checking(path, Durability::Durable)
+        .await
+        .unwrap();
+    check.passed().await.unwrap();
+    launch(&s, n).await;
+    s
+}
+
 /// The check that may run beside the start refuses a damaged store as `open` does, and a
 /// store it passes takes writes.
 #[tokio::test]
 async fn the_check_beside_the_start_refuses_a_damaged_store() {
     let d = temp("check");
     let path = d.0.join("db");
-    {
-        let (s, check) = SqliteStore::open_checking(&path, Durability::Durable)
-            .await
-            .unwrap();
-        check.passed().await.unwrap();
-        launch(&s, 300).await;
-        s.close().await;
-    }
+    launched_into(&path, 300).await.close().await;
     {
         let (s, check) = SqliteStore::open_checking(&path, Durability::Durable)
             .await
@@ -387,5 +390,55 @@ async fn a_clean_close_spares_the_next_open_its_check_until_the_file_is_written(
     let (s, check) = open().await.unwrap();
     assert!(check.runs(), "not closed cleanly");
     check.passed().await.unwrap();
+    s.close().await;
+}
+
+/// A close empties the WAL into the main file even while another connection checkpoints:
+/// SQLite answers a checkpoint that finds another running with "busy" (a row, not an
+/// error), and the close took that as done, left the WAL full and recorded no clean close,
+/// so the next open read the whole file again (most of a restart at a million instances).
+/// Here another connection's `RESTART` holds the checkpoint while a reader keeps it waiting.
+#[tokio::test]
+async fn a_close_empties_the_wal_though_another_connection_is_checkpointing() {
+    let d = temp("close-busy");
+    let path = d.0.join("db");
+    let s = launched_into(&path, 300).await;
+    let url = format!("sqlite://{}", path.display());
+    // A reader on the WAL's frames, then a checkpoint that waits for it to leave them.
+    let mut reader = SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN; SELECT count(*) FROM instances")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    let mut other = SqliteConnection::connect(&url).await.unwrap();
+    let checkpoint = tokio::spawn(async move {
+        let busy: (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+        busy
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !checkpoint.is_finished(),
+        "the checkpoint waits for the reader"
+    );
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
+    };
+    tokio::join!(s.close(), release);
+    assert_eq!(checkpoint.await.unwrap().0, 0, "the other checkpoint ran");
+    let wal = std::fs::metadata(d.0.join("db-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0, "the close left {wal} bytes of WAL");
+    let (s, check) = SqliteStore::open_checking(&path, Durability::Durable)
+        .await
+        .unwrap();
+    assert!(!check.runs(), "closed cleanly: not checked again");
+    assert_eq!(
+        s.served_instances(None, 1000).await.unwrap().records.len(),
+        300,
+        "every instance is in the main file"
+    );
     s.close().await;
 }

@@ -18,17 +18,32 @@
 //! first commit after a restart cuts the file back and its size says again how much the WAL
 //! holds. (Without it, once past the cap, the writer restarted the WAL after every batch:
 //! ~4 ms each, a third of its time under ModifyInstanceMetadataOptions at 10,000 instances.)
+//!
+//! At close the writer stops the checkpointer, waits for it, and empties the WAL into the
+//! main file ([`truncate`]). SQLite answers a checkpoint that finds another one running (this
+//! store's checkpointer, or another program's connection) with "busy" in its result row, not
+//! with an error: the close reads that row and tries again, for as long as a write would
+//! wait. A WAL left full would cost the next open its check of the whole file
+//! (`sqlite::clean`).
 
 use sqlx::SqliteConnection;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// The WAL's size above which the writer restarts it itself.
 pub const WAL_CAP: u64 = 64 << 20;
 
 /// How long after a commit the checkpoint runs (commits in between share it).
 const PAUSE: Duration = Duration::from_millis(50);
+
+/// How long the close tries to empty the WAL while another connection checkpoints: as long
+/// as the store's connections wait for a lock (`busy_timeout`).
+const CLOSE_WAITS: Duration = Duration::from_secs(10);
+
+/// How often the close tries again meanwhile.
+const CLOSE_RETRY: Duration = Duration::from_millis(10);
 
 /// Settle the writer's connection: no checkpoints of its own but the restarts past `cap`,
 /// and a WAL file cut back to `cap` when it restarts.
@@ -42,9 +57,10 @@ pub async fn prepare_writer(conn: &mut SqliteConnection, cap: u64) -> sqlx::Resu
 }
 
 /// The writer's side: tell the checkpointer about commits; see whether the WAL is over its
-/// cap. Dropping it stops the checkpointer.
+/// cap. Dropping it stops the checkpointer; [`Checkpoints::stop`] also waits for it.
 pub struct Checkpoints {
     wake: mpsc::Sender<()>,
+    task: JoinHandle<()>,
     wal: PathBuf,
     cap: u64,
 }
@@ -54,11 +70,12 @@ impl Checkpoints {
     /// the current runtime; the writer's connection was prepared with `cap`.
     pub fn spawn(conn: SqliteConnection, path: &Path, cap: u64) -> Checkpoints {
         let (wake, rx) = mpsc::channel(1);
-        tokio::spawn(run(conn, rx));
+        let task = tokio::spawn(run(conn, rx));
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         Checkpoints {
             wake,
+            task,
             wal: wal.into(),
             cap,
         }
@@ -73,11 +90,24 @@ impl Checkpoints {
     pub fn over_cap(&self) -> bool {
         std::fs::metadata(&self.wal).is_ok_and(|m| m.len() > self.cap)
     }
+
+    /// Stop the checkpointer and wait until its connection is closed: no checkpoint of its
+    /// own is running then. One that was due is skipped (the close's copies everything).
+    pub async fn stop(self) {
+        drop(self.wake);
+        let _ = self.task.await;
+    }
 }
 
 async fn run(mut conn: SqliteConnection, mut wake: mpsc::Receiver<()>) {
-    while wake.recv().await.is_some() {
-        tokio::time::sleep(PAUSE).await;
+    'wakes: while wake.recv().await.is_some() {
+        let due = tokio::time::Instant::now() + PAUSE;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => break,
+                more = wake.recv() => if more.is_none() { break 'wakes },
+            }
+        }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&mut conn)
             .await
@@ -86,6 +116,25 @@ async fn run(mut conn: SqliteConnection, mut wake: mpsc::Receiver<()>) {
         }
     }
     let _ = sqlx::Connection::close(conn).await;
+}
+
+/// Copy the whole WAL into the main file and empty it, trying again while another
+/// connection's checkpoint runs, for [`CLOSE_WAITS`] at most. Whether it was emptied.
+pub async fn truncate(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
+    let until = tokio::time::Instant::now() + CLOSE_WAITS;
+    loop {
+        // The row: whether it was busy, the WAL's frames, and how many were copied.
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *conn)
+            .await?;
+        if busy == 0 {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= until {
+            return Ok(false);
+        }
+        tokio::time::sleep(CLOSE_RETRY).await;
+    }
 }
 
 #[cfg(test)]

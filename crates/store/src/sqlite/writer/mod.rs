@@ -38,7 +38,7 @@ pub(super) mod service_docs;
 pub(super) mod templates;
 pub(super) mod trips;
 
-use super::checkpoint::Checkpoints;
+use super::checkpoint::{self, Checkpoints};
 use super::reads;
 use crate::feed::{Trim, RETENTION};
 use crate::{Result, StoreError};
@@ -170,11 +170,15 @@ pub async fn run(
         }
     }
     rx.close();
-    drop(checkpoints);
+    checkpoints.stop().await;
     // A clean stop leaves everything in the main file (and an empty WAL), so that the file
     // alone is the store: what a backup copies and what the integrity check at start reads.
-    if let Err(e) = exec(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await {
-        tracing::warn!(error = %e, "cannot checkpoint the store at close");
+    match checkpoint::truncate(&mut conn).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "cannot empty the store's WAL at close: another connection keeps checkpointing"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot checkpoint the store at close"),
     }
     let _ = conn.close().await;
     if let Some(tx) = closing {
