@@ -25,7 +25,13 @@ pub enum ChangeError {
     Refused(#[from] IamError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Other nodes wrote IAM before each of this change's attempts could.
+    #[error("IAM changed through other nodes {CHANGE_ATTEMPTS} times while this change was made")]
+    Contended,
 }
+
+/// How many times a change is made again on what other nodes wrote before it gives up.
+pub const CHANGE_ATTEMPTS: usize = 16;
 
 pub struct Principals {
     /// `--iam-config`: accounts, root keys, SCPs (None: imds is open, any key is a root).
@@ -162,37 +168,52 @@ impl Principals {
             .clone()
     }
 
-    /// Change one account's entities; durable before it returns.
+    /// Change one account's entities; durable before it returns. `f` runs again on the
+    /// registry as another node left it when that node wrote IAM between this node's refresh
+    /// and its write (the store refuses a write made from an old revision:
+    /// `IamStore::write_iam`), as many as [`CHANGE_ATTEMPTS`] times.
     pub async fn change<T>(
         &self,
         account: &str,
-        f: impl FnOnce(&mut AccountIam) -> Result<T, IamError>,
+        mut f: impl FnMut(&mut AccountIam) -> Result<T, IamError>,
     ) -> Result<T, ChangeError> {
         let _one_at_a_time = self.writes.lock().await;
-        // Never change a registry another node has moved past (its records would be
-        // written back as this one last saw them).
-        self.refresh_locked().await?;
-        let before = self.registry();
-        let mut next = (*before).clone();
-        let out = next.with_account(account, f)?;
-        // Only this account changed: compare its records alone.
-        let (old, new) = (
-            before.account_records(account),
-            next.account_records(account),
-        );
-        let deletes: Vec<store::IamKey> = old
-            .keys()
-            .filter(|k| !new.contains_key(*k))
-            .cloned()
-            .collect();
-        let puts: store::IamRecords = new
-            .into_iter()
-            .filter(|(k, v)| old.get(k) != Some(v))
-            .collect();
-        if !puts.is_empty() || !deletes.is_empty() {
-            self.store.write_iam(puts, deletes).await?;
+        for _ in 0..CHANGE_ATTEMPTS {
+            // Never change a registry another node has moved past (its records would be
+            // written back as this one last saw them).
+            self.refresh_locked().await?;
+            let from = *self.revision.lock().unwrap_or_else(|e| e.into_inner());
+            let before = self.registry();
+            let mut next = (*before).clone();
+            let out = next.with_account(account, &mut f)?;
+            // Only this account changed: compare its records alone.
+            let (old, new) = (
+                before.account_records(account),
+                next.account_records(account),
+            );
+            let deletes: Vec<store::IamKey> = old
+                .keys()
+                .filter(|k| !new.contains_key(*k))
+                .cloned()
+                .collect();
+            let puts: store::IamRecords = new
+                .into_iter()
+                .filter(|(k, v)| old.get(k) != Some(v))
+                .collect();
+            if !puts.is_empty() || !deletes.is_empty() {
+                match self.store.write_iam(puts, deletes, from).await? {
+                    store::IamWritten::At(revision) => {
+                        // Nothing came between: the registry is the store's at `revision`.
+                        if revision.is_some() {
+                            *self.revision.lock().unwrap_or_else(|e| e.into_inner()) = revision;
+                        }
+                    }
+                    store::IamWritten::Stale => continue,
+                }
+            }
+            *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+            return Ok(out);
         }
-        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
-        Ok(out)
+        Err(ChangeError::Contended)
     }
 }

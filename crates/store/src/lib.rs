@@ -47,7 +47,7 @@ pub use defaults::{DefaultsMutation, DefaultsStore};
 pub use documents::{DocumentKey, DocumentPage, DocumentStore};
 pub use error::{Result, StoreError};
 pub use feed::{Change, ChangeKind, Feed};
-pub use iam::{IamKey, IamRecords, IamStore};
+pub use iam::{IamKey, IamRecords, IamStore, IamWritten};
 pub use images::{ImageMutation, ImageStore};
 pub use instances::{
     ungated, InstanceGate, InstanceMutation, InstancePage, InstanceQuery, InstanceStore,

@@ -629,7 +629,7 @@ async fn writes_keep_read_committed_where_the_default_is_serializable() {
 async fn acknowledgements_and_iam_writes_are_run_again_after_a_serialization_failure() {
     use imds_store::conformance;
     use imds_store::postgres::PgStore;
-    use imds_store::{IamStore, InstanceStore, Store};
+    use imds_store::{IamStore, IamWritten, InstanceStore, Store};
     let Some(db) = TestDb::new("rerun").await else {
         return;
     };
@@ -681,8 +681,59 @@ async fn acknowledgements_and_iam_writes_are_run_again_after_a_serialization_fai
     let puts = [(key.clone(), "{\"name\":\"alice\"}".to_string())]
         .into_iter()
         .collect();
-    store.write_iam(puts, Vec::new()).await.unwrap();
+    let from = store.iam_revision().await.unwrap();
+    let written = store.write_iam(puts, Vec::new(), from).await.unwrap();
+    assert_eq!(written, IamWritten::At(from.map(|r| r + 1)));
     assert_eq!(attempts("iam_records").await, 3);
     assert!(store.iam_records().await.unwrap().contains_key(&key));
     store.close().await;
+}
+
+/// An IAM write names the revision its records were made from; one made from a revision
+/// another node has written since writes nothing (its whole entities would put back what
+/// that write changed in them), and says so. Writes from the current revision move it on.
+#[tokio::test]
+async fn an_iam_write_made_from_an_old_revision_writes_nothing() {
+    use imds_store::postgres::PgStore;
+    use imds_store::{IamRecords, IamStore, IamWritten, Store};
+    let Some(db) = TestDb::new("iam_revision").await else {
+        return;
+    };
+    let (a, b) = (
+        PgStore::open(&db.url()).await.unwrap(),
+        PgStore::open(&db.url()).await.unwrap(),
+    );
+    let key = |name: &str| {
+        (
+            "123456789012".to_string(),
+            "role".to_string(),
+            name.to_string(),
+        )
+    };
+    let records = |name: &str, doc: &str| -> IamRecords {
+        [(key(name), doc.to_string())].into_iter().collect()
+    };
+    let r0 = a
+        .iam_revision()
+        .await
+        .unwrap()
+        .expect("PostgreSQL keeps a revision");
+    assert_eq!(b.iam_revision().await.unwrap(), Some(r0));
+    // Node A writes the role with one policy; node B, still at r0, with another.
+    let first = a.write_iam(records("r", r#"{"p":["a"]}"#), vec![], Some(r0));
+    assert_eq!(first.await.unwrap(), IamWritten::At(Some(r0 + 1)));
+    let stale = b.write_iam(records("r", r#"{"p":["b"]}"#), vec![key("r")], Some(r0));
+    assert_eq!(stale.await.unwrap(), IamWritten::Stale);
+    let now = b.iam_records().await.unwrap();
+    assert_eq!(
+        now.get(&key("r")).map(String::as_str),
+        Some(r#"{"p": ["a"]}"#)
+    );
+    assert_eq!(b.iam_revision().await.unwrap(), Some(r0 + 1));
+    // Made again from what A wrote, B's write goes through.
+    let again = b.write_iam(records("r", r#"{"p":["a","b"]}"#), vec![], Some(r0 + 1));
+    assert_eq!(again.await.unwrap(), IamWritten::At(Some(r0 + 2)));
+    assert_eq!(a.iam_revision().await.unwrap(), Some(r0 + 2));
+    a.close().await;
+    b.close().await;
 }

@@ -48,6 +48,9 @@ pub enum IamApiError {
         "The request processing has failed because of an unknown error, exception or failure."
     )]
     ServiceFailure,
+    /// A change that other nodes' changes kept overtaking (`principals::CHANGE_ATTEMPTS`).
+    #[error("The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.")]
+    ConcurrentModification,
 }
 
 /// IAM's one table (botocore `iam` service-2.json `error` traits).
@@ -58,6 +61,7 @@ impl AwsError for IamApiError {
             IamApiError::Refused(e) => crate::query_api::refused_code_and_status(e),
             IamApiError::InvalidAction(_) => ("InvalidAction", 400),
             IamApiError::ServiceFailure => ("ServiceFailure", 500),
+            IamApiError::ConcurrentModification => ("ConcurrentModification", 409),
         }
     }
 
@@ -81,6 +85,7 @@ impl From<crate::principals::ChangeError> for IamApiError {
                 tracing::error!(error = %e, "IAM write failed");
                 IamApiError::ServiceFailure
             }
+            crate::principals::ChangeError::Contended => IamApiError::ConcurrentModification,
         }
     }
 }
@@ -191,7 +196,7 @@ fn read<T>(
 /// Change the caller's account; durable before it returns (see [`crate::principals`]).
 async fn change<T>(
     call: &Call<'_>,
-    f: impl FnOnce(&mut AccountIam) -> Result<T, IamError>,
+    f: impl FnMut(&mut AccountIam) -> Result<T, IamError>,
 ) -> Result<T, IamApiError> {
     Ok(call.api.principals.change(&call.caller.account, f).await?)
 }

@@ -20,7 +20,7 @@ pub(super) async fn create_policy(call: &Call<'_>, input: CreatePolicy) -> Out {
     let now = now_ms();
     let v = change(call, |a| {
         let p = a
-            .create_policy(&name, path.as_deref(), &document, description, now)?
+            .create_policy(&name, path.as_deref(), &document, description.clone(), now)?
             .clone();
         Ok(policy_json(a, &p))
     })

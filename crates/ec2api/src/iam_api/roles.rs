@@ -23,9 +23,9 @@ pub(super) async fn create_role(call: &Call<'_>, input: CreateRole) -> Out {
             &name,
             path.as_deref(),
             &trust,
-            description,
+            description.clone(),
             max_session_duration,
-            tags,
+            tags.clone(),
             now,
         )?;
         if let Some(b) = &boundary {

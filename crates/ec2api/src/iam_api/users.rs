@@ -23,7 +23,9 @@ pub(super) async fn create_user(call: &Call<'_>, input: CreateUser) -> Out {
     let CreateUser { name, path, tags } = input;
     let now = now_ms();
     let v = change(call, |a| {
-        let u = a.create_user(&name, path.as_deref(), tags, now)?.clone();
+        let u = a
+            .create_user(&name, path.as_deref(), tags.clone(), now)?
+            .clone();
         Ok(user_json(a, &u))
     })
     .await?;

@@ -7,8 +7,8 @@
 use super::store::{decode, encode, PgStore};
 use super::tags::{delete_tags, sync_tags};
 use crate::{
-    DefaultsMutation, DefaultsStore, IamKey, IamRecords, IamStore, ImageMutation, ImageStore,
-    Result, TemplateMutation, TemplateStore,
+    DefaultsMutation, DefaultsStore, IamKey, IamRecords, IamStore, IamWritten, ImageMutation,
+    ImageStore, Result, TemplateMutation, TemplateStore,
 };
 use model::image::Image;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
@@ -300,8 +300,13 @@ impl IamStore for PgStore {
 
     /// Run again if the database rolls it back for another's sake (`retry`): the records
     /// are data.
-    async fn write_iam(&self, puts: IamRecords, deletes: Vec<IamKey>) -> Result<()> {
-        super::retry::retrying_store(|| self.write_iam_once(&puts, &deletes)).await
+    async fn write_iam(
+        &self,
+        puts: IamRecords,
+        deletes: Vec<IamKey>,
+        from: Option<u64>,
+    ) -> Result<IamWritten> {
+        super::retry::retrying_store(|| self.write_iam_once(&puts, &deletes, from)).await
     }
 
     async fn iam_revision(&self) -> Result<Option<u64>> {
@@ -313,8 +318,38 @@ impl IamStore for PgStore {
 }
 
 impl PgStore {
-    async fn write_iam_once(&self, puts: &IamRecords, deletes: &[IamKey]) -> Result<()> {
+    async fn write_iam_once(
+        &self,
+        puts: &IamRecords,
+        deletes: &[IamKey],
+        from: Option<u64>,
+    ) -> Result<IamWritten> {
         let mut tx = self.begin_write().await?;
+        // The revision first. Other nodes see by it that IAM changed (`Principals::refresh`),
+        // and its row's lock makes IAM writes wait for each other: under READ COMMITTED the
+        // one that waited then reads the other's revision, and writes nothing.
+        let bumped: Option<i64> = match from {
+            Some(from) => {
+                sqlx::query_scalar(
+                    "UPDATE iam_revision SET revision = revision + 1 WHERE revision = $1 \
+                     RETURNING revision",
+                )
+                .bind(from as i64)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            None => Some(
+                sqlx::query_scalar(
+                    "UPDATE iam_revision SET revision = revision + 1 RETURNING revision",
+                )
+                .fetch_one(&mut *tx)
+                .await?,
+            ),
+        };
+        let Some(revision) = bumped else {
+            tx.rollback().await?;
+            return Ok(IamWritten::Stale);
+        };
         for (account, kind, name) in deletes {
             sqlx::query("DELETE FROM iam_records WHERE account = $1 AND kind = $2 AND name = $3")
                 .bind(account)
@@ -335,11 +370,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         }
-        // Other nodes see by it that IAM changed (`Principals::refresh`).
-        sqlx::query("UPDATE iam_revision SET revision = revision + 1")
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(IamWritten::At(Some(revision as u64)))
     }
 }

@@ -457,9 +457,16 @@ impl IamStore for SqliteStore {
         reads::iam_records(&self.read).await
     }
 
-    async fn write_iam(&self, puts: crate::IamRecords, deletes: Vec<crate::IamKey>) -> Result<()> {
+    /// This process is the store's only writer (no revisions): `from` is always current.
+    async fn write_iam(
+        &self,
+        puts: crate::IamRecords,
+        deletes: Vec<crate::IamKey>,
+        _from: Option<u64>,
+    ) -> Result<crate::IamWritten> {
         self.write(move |reply| writer::iam::write_iam(puts, deletes, reply))
-            .await
+            .await?;
+        Ok(crate::IamWritten::At(None))
     }
 }
 
