@@ -290,6 +290,74 @@ def test_update_a_template(fis):
     assert fis.get_experiment_template(id=t["id"])["experimentTemplate"]["description"] == "updated"
 
 
+def test_updates_at_once_keep_each_others_changes_and_no_update_undoes_a_delete(srv):
+    """UpdateExperimentTemplate read the template, changed it and wrote it whole: two at
+    once each wrote back the other's member as it had read it (one acknowledged update
+    lost), and one that had read the template before a DeleteExperimentTemplate wrote it
+    back after. An update now writes only over what it read, and reads again if that
+    changed."""
+    import threading
+    a, b = fis_client(srv), fis_client(srv)
+
+    def action(minutes: int) -> dict:
+        return {"interrupt": {"actionId": SPOT_ACTION, "targets": {"SpotInstances": "spot"},
+                              "parameters": {"durationBeforeInterruption": f"PT{minutes}M"}}}
+
+    def both(*jobs):
+        errors = []
+
+        def run(job):
+            try:
+                job()
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+
+    n = 12
+    for _ in range(6):
+        t = create(a, arns=[instance_arn("i-0123456789abcdef0")])
+
+        def descriptions(t=t):
+            for i in range(n):
+                a.update_experiment_template(id=t["id"], description=f"a{i}")
+
+        def durations(t=t):
+            for i in range(n):
+                b.update_experiment_template(id=t["id"], actions=action(2 + i))
+
+        both(descriptions, durations)
+        got = a.get_experiment_template(id=t["id"])["experimentTemplate"]
+        assert got["description"] == f"a{n - 1}", got
+        assert got["actions"]["interrupt"]["parameters"] == {
+            "durationBeforeInterruption": f"PT{n + 1}M"}, got
+
+        deleted = threading.Event()
+
+        def updates(t=t):
+            i = 0
+            while not deleted.is_set() and i < 200:
+                try:
+                    a.update_experiment_template(id=t["id"], description=f"u{i}")
+                except botocore.exceptions.ClientError as e:
+                    assert e.response["Error"]["Code"] == "ResourceNotFoundException", e
+                i += 1
+
+        def delete(t=t):
+            time.sleep(0.05)
+            b.delete_experiment_template(id=t["id"])
+            deleted.set()
+
+        both(updates, delete)
+        assert error_of(a.get_experiment_template, id=t["id"])[:2] == (
+            "ResourceNotFoundException", 404)
+
+
 def test_actions_are_described(fis):
     [a] = fis.list_actions()["actions"]
     assert a["id"] == SPOT_ACTION

@@ -56,6 +56,11 @@ pub trait DocumentStore: Send + Sync {
     /// then has (`doc`, or the one already there), so that two writers racing on one key
     /// both get the first one's (idempotency tokens).
     async fn put_document_if_absent(&self, key: &DocumentKey, doc: &str) -> Result<String>;
+    /// Write `doc` under `key` only if the key still has `was` (the document the caller read
+    /// and changed); returns whether it did. A document changed or removed since is left as
+    /// it is, and the caller reads it again: writing over it would undo that write (an
+    /// update of another member, a delete), which was acknowledged.
+    async fn replace_document(&self, key: &DocumentKey, was: &str, doc: &str) -> Result<bool>;
     async fn document(&self, key: &DocumentKey) -> Result<Option<String>>;
     /// Remove the document under `key`; returns whether there was one.
     async fn delete_document(&self, key: &DocumentKey) -> Result<bool>;

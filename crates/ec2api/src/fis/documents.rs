@@ -56,6 +56,33 @@ pub async fn experiment(
     get(store, EXPERIMENT, scope, id).await
 }
 
+/// A template and the document it was read from, which [`replace_template`] writes over.
+pub async fn template_as_read(
+    store: &dyn Store,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<(Template, String)>, FisError> {
+    match store
+        .document(&DocumentKey::new(TEMPLATE, scope, id))
+        .await?
+    {
+        Some(doc) => Ok(Some((read(TEMPLATE, id, &doc)?, doc))),
+        None => Ok(None),
+    }
+}
+
+/// Write `t` over the template's document `was` (see [`template_as_read`]), unless another
+/// write changed or removed it since; whether it did.
+pub async fn replace_template(
+    store: &dyn Store,
+    scope: &Scope,
+    was: &str,
+    t: &Template,
+) -> Result<bool, FisError> {
+    let key = DocumentKey::new(TEMPLATE, scope, &t.id);
+    Ok(store.replace_document(&key, was, &write(t)?).await?)
+}
+
 pub async fn put_template(store: &dyn Store, scope: &Scope, t: &Template) -> Result<(), FisError> {
     let key = DocumentKey::new(TEMPLATE, scope, &t.id);
     Ok(store.put_document(&key, &write(t)?).await?)

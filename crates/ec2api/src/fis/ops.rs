@@ -209,17 +209,33 @@ async fn update_template(
         "UpdateExperimentTemplate",
         &render::template_arn(scope, &u.id),
     )?;
-    let mut t = existing_template(call, scope, &u.id).await?;
-    let spec = u.apply(&t.spec);
-    spec.validate()?;
-    if spec.role_arn != t.spec.role_arn {
-        authorize_pass_role(call, &spec.role_arn)?;
+    let store = call.api.store.as_ref();
+    // Written only over the template as read: another update or a delete since is not
+    // undone; the update is made again on what it left.
+    for _ in 0..UPDATE_ATTEMPTS {
+        let Some((mut t, was)) = docs::template_as_read(store, scope, &u.id).await? else {
+            return Err(template_not_found(&u.id));
+        };
+        let spec = u.apply(&t.spec);
+        spec.validate()?;
+        if spec.role_arn != t.spec.role_arn {
+            authorize_pass_role(call, &spec.role_arn)?;
+        }
+        t.spec = spec;
+        t.last_update_ms = model::time::now_ms().max(t.last_update_ms);
+        if docs::replace_template(store, scope, &was, &t).await? {
+            return Ok(json!({"experimentTemplate": render::template(scope, &t)}));
+        }
     }
-    t.spec = spec;
-    t.last_update_ms = model::time::now_ms().max(t.last_update_ms);
-    docs::put_template(call.api.store.as_ref(), scope, &t).await?;
-    Ok(json!({"experimentTemplate": render::template(scope, &t)}))
+    // UNCONFIRMED: botocore's model lists no ConflictException for UpdateExperimentTemplate.
+    Err(FisError::Conflict(format!(
+        "Experiment template {} was changed by other requests while this update was made.",
+        u.id
+    )))
 }
+
+/// How many times an update is made again on what other writes left before it gives up.
+const UPDATE_ATTEMPTS: usize = 16;
 
 /// StartExperiment (cases 39–42). The client token is claimed before anything is scheduled,
 /// so that a retry never interrupts twice; a retry gets the experiment as it now is.

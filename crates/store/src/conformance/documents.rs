@@ -145,3 +145,55 @@ pub async fn documents_are_kept_by_kind_and_scope_in_the_order_written<B: Backen
     assert_eq!(ids, ["EXT1", "EXT3", "EXT4", "EXT5", "EXT2"]);
     s.close().await;
 }
+
+/// A replace writes only over the document the caller read: not over one another write
+/// changed since (its change would be undone), nor where the document was removed (it would
+/// come back), nor where there was none. Of replaces racing from one read, one writes.
+pub async fn a_document_is_replaced_only_over_what_was_read<B: Backend>(b: &B) {
+    let s = b.open().await;
+    let k = DocumentKey::new("fis-template", &scope(), "EXT1");
+    assert!(!s.replace_document(&k, "{}", r#"{"v":1}"#).await.unwrap());
+    assert_eq!(
+        s.document(&k).await.unwrap(),
+        None,
+        "no document: none made"
+    );
+    s.put_document(&k, r#"{"v":1}"#).await.unwrap();
+    assert!(s
+        .replace_document(&k, r#"{"v":1}"#, r#"{"v":2}"#)
+        .await
+        .unwrap());
+    // Made from the first, after the second was written: left as the second.
+    assert!(!s
+        .replace_document(&k, r#"{"v":1}"#, r#"{"v":3}"#)
+        .await
+        .unwrap());
+    assert_eq!(s.document(&k).await.unwrap().as_deref(), Some(r#"{"v":2}"#));
+    let mut racing = Vec::new();
+    for n in 0..8 {
+        let (s, k) = (s.clone(), k.clone());
+        racing.push(tokio::spawn(async move {
+            s.replace_document(&k, r#"{"v":2}"#, &format!(r#"{{"r":{n}}}"#))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut wrote = 0;
+    for r in racing {
+        wrote += r.await.unwrap() as usize;
+    }
+    assert_eq!(wrote, 1, "one of the replaces made from one read writes");
+    assert!(s.delete_document(&k).await.unwrap());
+    let now = s.document(&k).await.unwrap();
+    assert_eq!(now, None);
+    assert!(!s
+        .replace_document(&k, r#"{"v":2}"#, r#"{"v":4}"#)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.document(&k).await.unwrap(),
+        None,
+        "a removed one stays removed"
+    );
+    s.close().await;
+}

@@ -60,6 +60,7 @@ macro_rules! every_conformance_case {
             lifecycle_steps_leave_instances_as_the_model_advances_them,
             instance_events_take_their_steps_when_due,
             documents_are_kept_by_kind_and_scope_in_the_order_written,
+            a_document_is_replaced_only_over_what_was_read,
         );
     };
 }

@@ -75,6 +75,28 @@ impl DocumentStore for PgStore {
         .await
     }
 
+    /// Under the write lock: no other write comes between the comparison and the write.
+    async fn replace_document(&self, key: &DocumentKey, was: &str, doc: &str) -> Result<bool> {
+        retrying_store(|| async {
+            let mut tx = self.begin_write().await?;
+            let done = sqlx::query(
+                "UPDATE documents SET doc = $1 \
+                 WHERE kind = $2 AND account = $3 AND region = $4 AND id = $5 AND doc = $6",
+            )
+            .bind(doc)
+            .bind(&key.kind)
+            .bind(&key.scope.account)
+            .bind(&key.scope.region)
+            .bind(&key.id)
+            .bind(was)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
+    }
+
     async fn document(&self, key: &DocumentKey) -> Result<Option<String>> {
         find(self.pool(), key).await
     }

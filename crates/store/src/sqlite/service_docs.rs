@@ -20,6 +20,12 @@ impl DocumentStore for SqliteStore {
             .await
     }
 
+    async fn replace_document(&self, key: &DocumentKey, was: &str, doc: &str) -> Result<bool> {
+        let (key, was, doc) = (key.clone(), was.to_string(), doc.to_string());
+        self.write(move |reply| writer::service_docs::replace(key, was, doc, reply))
+            .await
+    }
+
     async fn document(&self, key: &DocumentKey) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
             "SELECT doc FROM documents WHERE kind = ? AND account = ? AND region = ? AND id = ?",

@@ -6,20 +6,28 @@
 use super::trips::counted;
 use super::{job, Job};
 use crate::{DocumentKey, Result};
+use sqlx::query::Query;
+use sqlx::sqlite::{Sqlite, SqliteArguments};
 use tokio::sync::oneshot;
+
+/// `sql` with `key` bound first: kind, account, region and id as `?1` to `?4`.
+fn keyed<'q>(sql: &'q str, key: &'q DocumentKey) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+    sqlx::query(sql)
+        .bind(&key.kind)
+        .bind(&key.scope.account)
+        .bind(&key.scope.region)
+        .bind(&key.id)
+}
 
 /// Write `doc` under `key`: a new key gets the next position, an existing one keeps its own.
 pub fn put(key: DocumentKey, doc: String, reply: oneshot::Sender<Result<()>>) -> Job {
     job(reply, move |conn, _now| {
         Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO documents (kind, account, region, id, doc) VALUES (?, ?, ?, ?, ?) \
+            keyed(
+                "INSERT INTO documents (kind, account, region, id, doc) VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT (kind, account, region, id) DO UPDATE SET doc = excluded.doc",
+                &key,
             )
-            .bind(&key.kind)
-            .bind(&key.scope.account)
-            .bind(&key.scope.region)
-            .bind(&key.id)
             .bind(&doc)
             .execute(counted(conn))
             .await?;
@@ -33,26 +41,44 @@ pub fn put(key: DocumentKey, doc: String, reply: oneshot::Sender<Result<()>>) ->
 pub fn put_if_absent(key: DocumentKey, doc: String, reply: oneshot::Sender<Result<String>>) -> Job {
     job(reply, move |conn, _now| {
         Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO documents (kind, account, region, id, doc) VALUES (?, ?, ?, ?, ?) \
+            keyed(
+                "INSERT INTO documents (kind, account, region, id, doc) VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT (kind, account, region, id) DO NOTHING",
+                &key,
             )
-            .bind(&key.kind)
-            .bind(&key.scope.account)
-            .bind(&key.scope.region)
-            .bind(&key.id)
             .bind(&doc)
             .execute(counted(conn))
             .await?;
-            Ok(sqlx::query_scalar(
-                "SELECT doc FROM documents WHERE kind = ? AND account = ? AND region = ? AND id = ?",
+            let row = keyed(
+                "SELECT doc FROM documents WHERE kind = ?1 AND account = ?2 AND region = ?3 AND id = ?4",
+                &key,
             )
-            .bind(&key.kind)
-            .bind(&key.scope.account)
-            .bind(&key.scope.region)
-            .bind(&key.id)
             .fetch_one(counted(conn))
-            .await?)
+            .await?;
+            Ok(sqlx::Row::try_get(&row, 0)?)
+        })
+    })
+}
+
+/// Write `doc` under `key` if it still has `was`; answers whether it did.
+pub fn replace(
+    key: DocumentKey,
+    was: String,
+    doc: String,
+    reply: oneshot::Sender<Result<bool>>,
+) -> Job {
+    job(reply, move |conn, _now| {
+        Box::pin(async move {
+            let done = keyed(
+                "UPDATE documents SET doc = ?5 \
+                 WHERE kind = ?1 AND account = ?2 AND region = ?3 AND id = ?4 AND doc = ?6",
+                &key,
+            )
+            .bind(&doc)
+            .bind(&was)
+            .execute(counted(conn))
+            .await?;
+            Ok(done.rows_affected() > 0)
         })
     })
 }
@@ -61,13 +87,10 @@ pub fn put_if_absent(key: DocumentKey, doc: String, reply: oneshot::Sender<Resul
 pub fn delete(key: DocumentKey, reply: oneshot::Sender<Result<bool>>) -> Job {
     job(reply, move |conn, _now| {
         Box::pin(async move {
-            let done = sqlx::query(
-                "DELETE FROM documents WHERE kind = ? AND account = ? AND region = ? AND id = ?",
+            let done = keyed(
+                "DELETE FROM documents WHERE kind = ?1 AND account = ?2 AND region = ?3 AND id = ?4",
+                &key,
             )
-            .bind(&key.kind)
-            .bind(&key.scope.account)
-            .bind(&key.scope.region)
-            .bind(&key.id)
             .execute(counted(conn))
             .await?;
             Ok(done.rows_affected() > 0)
