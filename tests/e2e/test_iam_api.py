@@ -29,9 +29,11 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import subprocess
 import urllib.parse
 import xml.etree.ElementTree as ET
 
+import botocore.config
 import pytest
 
 import helpers
@@ -545,6 +547,126 @@ def test_permissions_boundaries(iam):
 # --------------------------------------------------------------------------------------
 # The wire: IAM's own namespace and error envelope on the shared endpoint
 # --------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------
+# Listings (botocore's model: ListUsers, ListRoles, ListInstanceProfiles, ListPolicies;
+# MaxItems 1..1000, default 100; IsTruncated and Marker; each listing leaves out members its
+# documentation names)
+# --------------------------------------------------------------------------------------
+
+
+def test_users_and_roles_are_listed_by_path_a_page_at_a_time(server, iam):
+    path = f"/{uniq('lst')}/"
+    names = sorted(uniq(f"u{i}") for i in range(5))
+    for n in names:
+        iam.create_user(UserName=n, Path=path, Tags=[{"Key": "k", "Value": "v"}])
+    iam.create_user(UserName=uniq("zz-deeper"), Path=f"{path}deeper/")
+    iam.create_user(UserName=uniq("outside"), Path="/other/")
+    first = iam.list_users(PathPrefix=path, MaxItems=2)
+    assert [u["UserName"] for u in first["Users"]] == names[:2]
+    assert first["IsTruncated"] is True and first["Marker"]
+    second = iam.list_users(PathPrefix=path, MaxItems=2, Marker=first["Marker"])
+    assert [u["UserName"] for u in second["Users"]] == names[2:4]
+    pages = iam.get_paginator("list_users").paginate(
+        PathPrefix=path, PaginationConfig={"PageSize": 2})
+    listed = [u for page in pages for u in page["Users"]]
+    # The prefix takes the deeper path too; the listing leaves out tags and boundaries.
+    assert len(listed) == 6 and [u["UserName"] for u in listed[:5]] == names
+    assert all(u["Path"].startswith(path) for u in listed)
+    assert all("Tags" not in u and "PermissionsBoundary" not in u for u in listed)
+    assert listed[0]["Arn"] == f"arn:aws:iam::{A.id}:user{path}{names[0]}"
+    last = iam.list_users(PathPrefix=f"{path}deeper/")
+    assert len(last["Users"]) == 1 and last["IsTruncated"] is False and "Marker" not in last
+    # Everyone of the account without a prefix (100 a page by default).
+    everyone = [u["UserName"] for p in iam.get_paginator("list_users").paginate() for u in p["Users"]]
+    assert set(names) <= set(everyone) and len(everyone) == len(set(everyone))
+
+    role = uniq("listed-role")
+    iam.create_role(RoleName=role, Path=path, AssumeRolePolicyDocument=dumps(trust_account(A.id)),
+                    Description="listed", PermissionsBoundary=AWS_EC2_RO,
+                    Tags=[{"Key": "k", "Value": "v"}])
+    [r] = iam.list_roles(PathPrefix=path)["Roles"]
+    assert r["RoleName"] == role and r["Description"] == "listed"
+    assert r["MaxSessionDuration"] == 3600
+    assert r["AssumeRolePolicyDocument"]["Statement"], r
+    assert "PermissionsBoundary" not in r and "RoleLastUsed" not in r and "Tags" not in r
+    got = iam.get_role(RoleName=role)["Role"]
+    assert got["PermissionsBoundary"]["PermissionsBoundaryArn"] == AWS_EC2_RO
+
+    # The aws CLI pages through them itself.
+    env = {**helpers.cli_env(), "AWS_ACCESS_KEY_ID": A.key, "AWS_SECRET_ACCESS_KEY": A.secret}
+    proc = subprocess.run([helpers.AWS_CLI, "iam", "list-users", "--path-prefix", path,
+                           "--page-size", "2", "--endpoint-url", server.endpoint,
+                           "--region", REGION, "--output", "json"],
+                          env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert [u["UserName"] for u in json.loads(proc.stdout)["Users"]][:5] == names
+
+
+def test_instance_profiles_are_listed_with_their_roles(iam):
+    path = f"/{uniq('ip')}/"
+    role = uniq("ip-role")
+    make_role(iam, role, A.id)
+    names = sorted(uniq(f"p{i}") for i in range(3))
+    for n in names:
+        iam.create_instance_profile(InstanceProfileName=n, Path=path)
+    iam.add_role_to_instance_profile(InstanceProfileName=names[1], RoleName=role)
+    got = iam.list_instance_profiles(PathPrefix=path)
+    assert [p["InstanceProfileName"] for p in got["InstanceProfiles"]] == names
+    assert got["IsTruncated"] is False
+    by_name = {p["InstanceProfileName"]: p for p in got["InstanceProfiles"]}
+    assert [r["RoleName"] for r in by_name[names[1]]["Roles"]] == [role]
+    assert by_name[names[0]]["Roles"] == []
+
+
+def test_policies_are_listed_by_scope_attachment_and_path(iam):
+    path = f"/{uniq('pol')}/"
+    arns = []
+    for i in range(3):
+        arns.append(iam.create_policy(PolicyName=uniq(f"lp{i}"), Path=path,
+                                      PolicyDocument=dumps(DESCRIBE_ONLY),
+                                      Description="not listed")["Policy"]["Arn"])
+    local = iam.list_policies(Scope="Local", PathPrefix=path)["Policies"]
+    assert [p["Arn"] for p in local] == sorted(arns)
+    assert all("Description" not in p and p["AttachmentCount"] == 0 for p in local)
+    aws = iam.list_policies(Scope="AWS")["Policies"]
+    assert {AWS_ADMIN, AWS_EC2_FULL, AWS_EC2_RO} <= {p["Arn"] for p in aws}
+    assert all(p["Arn"].startswith("arn:aws:iam::aws:policy/") for p in aws)
+    everything = [p["Arn"] for pg in iam.get_paginator("list_policies").paginate(
+        PaginationConfig={"PageSize": 1}) for p in pg["Policies"]]
+    assert set(arns) | {AWS_ADMIN} <= set(everything) and len(everything) == len(set(everything))
+    user = uniq("attached")
+    iam.create_user(UserName=user)
+    iam.attach_user_policy(UserName=user, PolicyArn=arns[0])
+    iam.put_user_permissions_boundary(UserName=user, PermissionsBoundary=arns[1])
+    attached = iam.list_policies(Scope="Local", PathPrefix=path, OnlyAttached=True)["Policies"]
+    assert [(p["Arn"], p["AttachmentCount"]) for p in attached] == [(arns[0], 1)]
+    bounds = iam.list_policies(Scope="Local", PathPrefix=path, OnlyAttached=True,
+                               PolicyUsageFilter="PermissionsBoundary")["Policies"]
+    assert [(p["Arn"], p["PermissionsBoundaryUsageCount"]) for p in bounds] == [(arns[1], 1)]
+
+
+def test_listing_inputs_are_validated_as_iam_validates_them(server):
+    raw = Clients(server, A).session.client(
+        "iam", endpoint_url=server.endpoint, region_name=REGION,
+        config=botocore.config.Config(parameter_validation=False,
+                                      retries={"total_max_attempts": 1}))
+    with client_error("ValidationError", 400, "1 validation error detected: Value '0' at "
+                      "'maxItems' failed to satisfy constraint: Member must have value greater "
+                      "than or equal to 1"):
+        raw.list_users(MaxItems=0)
+    with client_error("ValidationError", 400, "1 validation error detected: Value '1001' at "
+                      "'maxItems' failed to satisfy constraint: Member must have value less than "
+                      "or equal to 1000"):
+        raw.list_roles(MaxItems=1001)
+    with client_error("ValidationError", 400, message_re=r".*'pathPrefix'.*pattern.*"):
+        raw.list_users(PathPrefix="no-slash")
+    with client_error("ValidationError", 400, message_re=r".*'pathPrefix'.*pattern.*"):
+        raw.list_policies(PathPrefix="/no-trailing-slash")
+    with client_error("ValidationError", 400, "1 validation error detected: Value 'Mine' at "
+                      "'scope' failed to satisfy constraint: Member must satisfy enum value set: "
+                      "[All, AWS, Local]"):
+        raw.list_policies(Scope="Mine")
 
 
 def test_iam_answers_in_its_own_namespace_and_error_envelope(iam):

@@ -160,6 +160,25 @@ pub(super) struct ProfileRoleIn {
     pub(super) role_name: String,
 }
 
+/// The listings' page: a path prefix, where to start and how many (ListUsers, ListRoles,
+/// ListInstanceProfiles, ListPolicies).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ListIn {
+    pub(super) path_prefix: Option<String>,
+    pub(super) marker: Option<String>,
+    pub(super) max_items: Option<Integer>,
+}
+
+/// ListPolicies' filters beside its page ([`ListIn`]): scope, attachment and use.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PolicyFiltersIn {
+    pub(super) scope: Option<String>,
+    pub(super) only_attached: Option<Value>,
+    pub(super) policy_usage_filter: Option<String>,
+}
+
 /// The simulator's input; no member is required here (the handler refuses a malformed
 /// policy before missing action names).
 #[derive(Deserialize)]
@@ -231,6 +250,135 @@ pub(super) fn simulation(i: SimulationIn) -> Simulation {
     }
 }
 
+/// IAM's words for a member that fails its model's constraint (`what` says which).
+fn invalid(value: &str, member: &str, what: &str) -> IamError {
+    IamError::ValidationError(format!(
+        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must {what}"
+    ))
+}
+
+/// `MaxItems` (`maxItemsType`: 1 to 1,000; 100 when not given).
+pub(super) fn max_items(given: Option<Integer>) -> Result<usize, IamError> {
+    let Some(given) = given else {
+        return Ok(100);
+    };
+    let text = given.text();
+    match text.parse::<i64>() {
+        Ok(n) if n > 1000 => Err(invalid(
+            &text,
+            "maxItems",
+            "have value less than or equal to 1000",
+        )),
+        Ok(n) if n >= 1 => Ok(n as usize),
+        _ => Err(invalid(
+            &text,
+            "maxItems",
+            "have value greater than or equal to 1",
+        )),
+    }
+}
+
+/// `Marker` (`markerType`: 1 to 320 characters from U+0020 to U+00FF).
+pub(super) fn marker(given: Option<String>) -> Result<Option<String>, IamError> {
+    match given {
+        Some(m)
+            if m.is_empty()
+                || m.chars().count() > 320
+                || m.chars().any(|c| !(' '..='\u{ff}').contains(&c)) =>
+        {
+            Err(invalid(
+                &m,
+                "marker",
+                r"satisfy regular expression pattern: [\u0020-\u00FF]+",
+            ))
+        }
+        m => Ok(m),
+    }
+}
+
+/// `PathPrefix` of ListUsers, ListRoles and ListInstanceProfiles (`pathPrefixType`: `/`
+/// then characters from U+0021 to U+007F, at most 512); `/` when not given.
+pub(super) fn path_prefix(given: Option<String>) -> Result<String, IamError> {
+    let p = given.unwrap_or_else(|| "/".into());
+    let fits =
+        p.starts_with('/') && p.len() <= 512 && p.chars().all(|c| ('!'..='\u{7f}').contains(&c));
+    if fits {
+        Ok(p)
+    } else {
+        Err(invalid(
+            &p,
+            "pathPrefix",
+            r"satisfy regular expression pattern: \u002F[\u0021-\u007F]*",
+        ))
+    }
+}
+
+/// `PathPrefix` of ListPolicies (`policyPathType`: `/`, or segments of letters, digits and
+/// `.,+@=_-` each after a `/`, ending with `/`; at most 512); `/` when not given.
+pub(super) fn policy_path_prefix(given: Option<String>) -> Result<String, IamError> {
+    let p = given.unwrap_or_else(|| "/".into());
+    let segment = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".,+@=_-".contains(c))
+    };
+    let fits = p.len() <= 512
+        && p.starts_with('/')
+        && p.ends_with('/')
+        && (p == "/" || p[1..p.len() - 1].split('/').all(segment));
+    if fits {
+        Ok(p)
+    } else {
+        Err(invalid(
+            &p,
+            "pathPrefix",
+            r"satisfy regular expression pattern: ((/[A-Za-z0-9\.,\+@=_-]+)*)/",
+        ))
+    }
+}
+
+/// A member of an enum of the model: one of `values`, or `None` when not given.
+pub(super) fn one_of<'v>(
+    given: Option<String>,
+    member: &str,
+    values: &[&'v str],
+) -> Result<Option<&'v str>, IamError> {
+    match given {
+        None => Ok(None),
+        Some(g) => values
+            .iter()
+            .find(|v| **v == g)
+            .map(|v| Some(*v))
+            .ok_or_else(|| {
+                invalid(
+                    &g,
+                    member,
+                    &format!("satisfy enum value set: [{}]", values.join(", ")),
+                )
+            }),
+    }
+}
+
+/// A boolean member as the plain Query protocol hands it on: `true` or `false` (in any
+/// case; UNCONFIRMED), else refused as IAM refuses a value not of the member's type.
+pub(super) fn boolean(given: Option<Value>, member: &str) -> Result<bool, IamError> {
+    match given {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(b),
+        Some(v) => {
+            let text = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            match text.to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(invalid(&text, member, "be a boolean (true or false)")),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +436,11 @@ mod tests {
                 request("SimulatePrincipalPolicy"),
                 serde_fields::<PolicySourceIn>(),
             ),
+            (request("ListUsers"), serde_fields::<ListIn>()),
+            (request("ListRoles"), serde_fields::<ListIn>()),
+            (request("ListInstanceProfiles"), serde_fields::<ListIn>()),
+            (request("ListPolicies"), serde_fields::<ListIn>()),
+            (request("ListPolicies"), serde_fields::<PolicyFiltersIn>()),
             ("Tag".into(), serde_fields::<TagIn>()),
             ("ContextEntry".into(), serde_fields::<ContextEntryIn>()),
         ];
@@ -302,5 +455,24 @@ mod tests {
                 "{f}"
             );
         }
+    }
+
+    /// The listings' members as their model constrains them (`maxItemsType`, `markerType`,
+    /// `pathPrefixType`, `policyPathType`), and a boolean given as text.
+    #[test]
+    fn listing_inputs_are_read_within_the_models_constraints() {
+        assert_eq!(max_items(None).unwrap(), 100, "IAM's default page");
+        assert!(max_items(Some(Integer::Text("ten".into()))).is_err());
+        assert!(marker(Some(String::new())).is_err());
+        assert!(marker(Some("a\u{100}".into())).is_err());
+        assert_eq!(path_prefix(None).unwrap(), "/");
+        assert!(
+            path_prefix(Some("/a b/".into())).is_err(),
+            "a space is not in the pattern"
+        );
+        assert!(policy_path_prefix(Some("/a/b/".into())).is_ok());
+        assert!(policy_path_prefix(Some("/a//".into())).is_err());
+        assert!(boolean(Some(Value::String("TRUE".into())), "onlyAttached").unwrap());
+        assert!(boolean(Some(Value::String("yes".into())), "onlyAttached").is_err());
     }
 }

@@ -11,6 +11,7 @@
 //! [`IamApiError`], IAM's one table.
 
 mod input;
+mod lists;
 mod policies;
 mod request;
 mod roles;
@@ -166,6 +167,10 @@ async fn dispatch(call: &Call<'_>, request: Request) -> Out {
             roles::remove_role_from_instance_profile(call, profile, role).await
         }
         Request::DeleteInstanceProfile { name } => roles::delete_instance_profile(call, name).await,
+        Request::ListUsers(listing) => lists::list_users(call, listing),
+        Request::ListRoles(listing) => lists::list_roles(call, listing),
+        Request::ListInstanceProfiles(listing) => lists::list_instance_profiles(call, listing),
+        Request::ListPolicies(listing) => lists::list_policies(call, listing),
         Request::SimulateCustomPolicy(simulation) => {
             simulate::simulate(call, None, simulation).map(Some)
         }
@@ -201,10 +206,23 @@ async fn change<T>(
     Ok(call.api.principals.change(&call.caller.account, f).await?)
 }
 
+/// The listings of an account's entities.
+const LISTINGS: [&str; 4] = [
+    "ListUsers",
+    "ListRoles",
+    "ListPolicies",
+    "ListInstanceProfiles",
+];
+
 /// The resource an IAM action is authorized on, from what the call names.
 fn resource(call: &Call<'_>, action: &str, target: &Target) -> String {
     let acct = &call.caller.account;
     let name = |n: &Option<String>| n.clone().unwrap_or_default();
+    // The listings name no entity: on `*` (UNCONFIRMED: the Service Authorization Reference
+    // was not at hand).
+    if LISTINGS.contains(&action) {
+        return "*".to_string();
+    }
     if let Some(arn) = &target.policy_arn {
         return arn.clone();
     }

@@ -86,6 +86,40 @@ pub(super) struct CreateRole {
     pub boundary: Option<String>,
 }
 
+/// What a ListUsers, ListRoles, ListInstanceProfiles or ListPolicies call asks for: the
+/// entities whose path starts with `path_prefix`, after `marker`, at most `max_items`.
+#[derive(Debug, Clone)]
+pub(super) struct Listing {
+    pub path_prefix: String,
+    pub marker: Option<String>,
+    pub max_items: usize,
+}
+
+impl Listing {
+    /// The page `i` asks for, its path prefix read by `prefix` (the listings' patterns
+    /// differ).
+    fn of(
+        i: ListIn,
+        prefix: fn(Option<String>) -> Result<String, IamError>,
+    ) -> Result<Listing, IamError> {
+        Ok(Listing {
+            path_prefix: prefix(i.path_prefix)?,
+            marker: marker(i.marker)?,
+            max_items: max_items(i.max_items)?,
+        })
+    }
+}
+
+/// ListPolicies' filters beside the listing: which policies (`Scope`: `AWS`, `Local`, or
+/// both), only those attached, and attached how (`PolicyUsageFilter`).
+#[derive(Debug, Clone)]
+pub(super) struct PolicyListing {
+    pub listing: Listing,
+    pub scope: &'static str,
+    pub only_attached: bool,
+    pub usage: Option<&'static str>,
+}
+
 /// One IAM call, by action, with its typed input.
 #[derive(Debug, Clone)]
 pub(super) enum Request {
@@ -178,6 +212,10 @@ pub(super) enum Request {
     DeleteInstanceProfile {
         name: String,
     },
+    ListUsers(Listing),
+    ListRoles(Listing),
+    ListInstanceProfiles(Listing),
+    ListPolicies(PolicyListing),
     SimulateCustomPolicy(Simulation),
     SimulatePrincipalPolicy {
         source: String,
@@ -329,6 +367,25 @@ impl Request {
             "DeleteInstanceProfile" => Request::DeleteInstanceProfile {
                 name: input::<ProfileNamed>(decoded)?.instance_profile_name,
             },
+            "ListUsers" => Request::ListUsers(Listing::of(input(decoded)?, path_prefix)?),
+            "ListRoles" => Request::ListRoles(Listing::of(input(decoded)?, path_prefix)?),
+            "ListInstanceProfiles" => {
+                Request::ListInstanceProfiles(Listing::of(input(decoded)?, path_prefix)?)
+            }
+            "ListPolicies" => {
+                let i: PolicyFiltersIn = input(decoded)?;
+                let scope = one_of(i.scope, "scope", &["All", "AWS", "Local"])?;
+                Request::ListPolicies(PolicyListing {
+                    scope: scope.unwrap_or("All"),
+                    only_attached: boolean(i.only_attached, "onlyAttached")?,
+                    usage: one_of(
+                        i.policy_usage_filter,
+                        "policyUsageFilter",
+                        &["PermissionsPolicy", "PermissionsBoundary"],
+                    )?,
+                    listing: Listing::of(input(decoded)?, policy_path_prefix)?,
+                })
+            }
             "SimulateCustomPolicy" => Request::SimulateCustomPolicy(simulation(input(decoded)?)),
             "SimulatePrincipalPolicy" => {
                 let source = input::<PolicySourceIn>(decoded)?.policy_source_arn;
@@ -360,7 +417,7 @@ mod tests {
             );
         }
         assert!(matches!(
-            Request::parse("ListUsers", &empty),
+            Request::parse("ListGroups", &empty),
             Err(IamApiError::InvalidAction(_))
         ));
     }

@@ -104,6 +104,12 @@ impl AccountIam {
             .ok_or_else(|| no_policy(arn))
     }
 
+    /// The managed policies the account can use: the AWS managed ones imds knows, then its
+    /// own (ListPolicies).
+    pub fn managed_policies(&self) -> impl Iterator<Item = &ManagedPolicy> {
+        aws_managed_all().iter().chain(self.policies.values())
+    }
+
     /// How many users and roles a managed policy is attached to.
     pub fn attachment_count(&self, arn: &str) -> usize {
         self.users

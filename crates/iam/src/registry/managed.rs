@@ -8,7 +8,7 @@ pub(crate) fn aws_managed(arn: &str) -> Option<&'static ManagedPolicy> {
     aws_managed_all().iter().find(|p| p.arn == arn)
 }
 
-fn aws_managed_all() -> &'static [ManagedPolicy] {
+pub(crate) fn aws_managed_all() -> &'static [ManagedPolicy] {
     static ALL: std::sync::OnceLock<Vec<ManagedPolicy>> = std::sync::OnceLock::new();
     ALL.get_or_init(|| {
         [

@@ -1,0 +1,124 @@
+//! The listings of an account's entities: ListUsers, ListRoles, ListInstanceProfiles and
+//! ListPolicies, a page at a time (`MaxItems`, `Marker`, `IsTruncated`).
+//!
+//! Each listing returns fewer members than the entity's Get (botocore's `iam` model, each
+//! operation's documentation): no `PermissionsBoundary` or `Tags` of a user, no
+//! `PermissionsBoundary`, `RoleLastUsed` or `Tags` of a role, no tags of a policy (and no
+//! `Description`: the aws CLI's `list-policies` example shows none; UNCONFIRMED beyond it).
+//! Entities come in the order of their names (policies: of their ARNs, as AWS's and the
+//! account's share names); the marker is the last one's name (ARN). IAM's marker is opaque
+//! and its order undocumented: both UNCONFIRMED.
+
+use super::request::{Listing, PolicyListing};
+use super::shapes::{policy_json, profile_json, role_json, user_json};
+use super::{read, Out};
+use crate::context::Call;
+use serde_json::{json, Value};
+
+/// The page of `entities` (by key, in key order) that `l` asks for, as the listing's answer
+/// under `member`.
+fn page<'a>(entities: impl Iterator<Item = (&'a str, Value)>, l: &Listing, member: &str) -> Value {
+    let mut after = entities.skip_while(|(key, _)| l.marker.as_deref().is_some_and(|m| *key <= m));
+    let mut items = Vec::new();
+    let mut last = None;
+    for (key, v) in after.by_ref().take(l.max_items) {
+        items.push(v);
+        last = Some(key);
+    }
+    let mut out = json!({ member: items, "IsTruncated": false });
+    if after.next().is_some() {
+        out["IsTruncated"] = json!(true);
+        out["Marker"] = json!(last);
+    }
+    out
+}
+
+/// `v` without the members a listing leaves out.
+fn without(mut v: Value, members: &[&str]) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        for m in members {
+            o.remove(*m);
+        }
+    }
+    v
+}
+
+pub(super) fn list_users(call: &Call<'_>, l: Listing) -> Out {
+    let v = read(call, |a| {
+        let users = a
+            .users
+            .values()
+            .filter(|u| u.path.starts_with(&l.path_prefix));
+        let listed = users.map(|u| {
+            let v = without(user_json(a, u), &["PermissionsBoundary", "Tags"]);
+            (u.name.as_str(), v)
+        });
+        Ok(page(listed, &l, "Users"))
+    })?;
+    Ok(Some(v))
+}
+
+pub(super) fn list_roles(call: &Call<'_>, l: Listing) -> Out {
+    let v = read(call, |a| {
+        let roles = a
+            .roles
+            .values()
+            .filter(|r| r.path.starts_with(&l.path_prefix));
+        let listed = roles.map(|r| {
+            let v = without(
+                role_json(a, r),
+                &["PermissionsBoundary", "RoleLastUsed", "Tags"],
+            );
+            (r.name.as_str(), v)
+        });
+        Ok(page(listed, &l, "Roles"))
+    })?;
+    Ok(Some(v))
+}
+
+pub(super) fn list_instance_profiles(call: &Call<'_>, l: Listing) -> Out {
+    let v = read(call, |a| {
+        let profiles = a
+            .profiles
+            .values()
+            .filter(|p| p.path.starts_with(&l.path_prefix));
+        let listed = profiles.map(|p| (p.name.as_str(), without(profile_json(a, p), &["Tags"])));
+        Ok(page(listed, &l, "InstanceProfiles"))
+    })?;
+    Ok(Some(v))
+}
+
+/// `Scope` picks AWS's policies (ARNs of account `aws`) or the account's; `OnlyAttached`
+/// keeps those attached to a user or role, or, with `PolicyUsageFilter`
+/// `PermissionsBoundary`, those used as a boundary (the filter's effect without
+/// `OnlyAttached`, none, is UNCONFIRMED).
+pub(super) fn list_policies(call: &Call<'_>, l: PolicyListing) -> Out {
+    let v = read(call, |a| {
+        let mut policies: Vec<_> = a
+            .managed_policies()
+            .filter(|p| {
+                let aws = p.arn.starts_with("arn:aws:iam::aws:");
+                match l.scope {
+                    "AWS" => aws,
+                    "Local" => !aws,
+                    _ => true,
+                }
+            })
+            .filter(|p| p.path.starts_with(&l.listing.path_prefix))
+            .filter(|p| {
+                !l.only_attached
+                    || match l.usage {
+                        Some("PermissionsBoundary") => a.boundary_count(&p.arn) > 0,
+                        _ => a.attachment_count(&p.arn) > 0,
+                    }
+            })
+            .collect();
+        policies.sort_by(|x, y| x.arn.cmp(&y.arn));
+        let listed = policies.into_iter().map(|p| {
+            let v = without(policy_json(a, p), &["Description", "Tags"]);
+            (p.arn.as_str(), v)
+        });
+        Ok(page(listed, &l.listing, "Policies"))
+    })?;
+    Ok(Some(v))
+}
