@@ -370,6 +370,22 @@ class ImdsServer:
         return aws_json(self.endpoint, *args, **kw)
 
 
+class WildcardServer(ImdsServer):
+    """The API bound to 0.0.0.0 (not loopback: `/metrics` then needs a signed caller with
+    `--iam-config`); the tests still connect to 127.0.0.1."""
+
+    @property
+    def argv(self) -> list[str]:
+        argv = super().argv
+        argv[argv.index("--api-listen") + 1] = "0.0.0.0:0"
+        return argv
+
+    @property
+    def endpoint(self) -> str:
+        port = self.address.rsplit(":", 1)[1]
+        return f"http://127.0.0.1:{port}"
+
+
 # --------------------------------------------------------------------------------------
 # botocore model check
 # --------------------------------------------------------------------------------------

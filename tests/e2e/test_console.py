@@ -138,6 +138,32 @@ def test_modify_metadata_options_in_the_console(console_server, tmp_path):
         "applied", "optional", 3, "enabled")
 
 
+@pytest.fixture
+def wildcard_console_server(tmp_path):
+    """With `--iam-config`, the API on 0.0.0.0: `/metrics` needs a signed caller."""
+    cfg = ih.write_iam_config(tmp_path / "iamcfg", [ROOT])
+    yield from helpers.running(helpers.WildcardServer(tmp_path / "srv",
+                                                      extra_args=["--iam-config", str(cfg)]))
+
+
+def test_imdsv1_counts_show_where_metrics_need_a_signature(wildcard_console_server, tmp_path):
+    """With `--iam-config` and the API off loopback, `/metrics` answers only a signed caller
+    allowed `imds:GetMetrics`: the console read it unsigned and showed no IMDSv1 counts. It
+    signs that read as it signs its other requests."""
+    srv = wildcard_console_server
+    ec2 = ih.Clients(srv, ROOT, region=helpers.DEFAULT_REGION).ec2()
+    iid = default_instance(ec2)["InstanceId"]
+    imds = imds_helpers.imds_address(srv)
+    for _ in range(3):
+        conn = http.client.HTTPConnection(imds, timeout=10)
+        conn.request("GET", "/latest/meta-data/instance-id")
+        assert conn.getresponse().read().decode() == iid
+        conn.close()
+    lines = drive("counts.mjs", browser_cfg(srv, tmp_path, ROOT.key, ROOT.secret, iid))
+    assert step(lines, "row")["imdsv1"] == "3", lines
+    assert step(lines, "done")["consoleErrors"] == []
+
+
 DESCRIBE_ONLY = ih.doc(
     {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"},
     {"Effect": "Deny", "Action": "ec2:ModifyInstanceMetadataOptions", "Resource": "*"})

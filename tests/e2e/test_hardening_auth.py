@@ -50,28 +50,13 @@ def iam_srv(tmp_path_factory):
     yield from helpers.running(iam_server(tmp_path_factory.mktemp("iam"), [ROOT]))
 
 
-class WildcardServer(helpers.ImdsServer):
-    """The API bound to 0.0.0.0 (not loopback); the tests still connect to 127.0.0.1."""
-
-    @property
-    def argv(self) -> list[str]:
-        argv = super().argv
-        argv[argv.index("--api-listen") + 1] = "0.0.0.0:0"
-        return argv
-
-    @property
-    def endpoint(self) -> str:
-        port = self.address.rsplit(":", 1)[1]
-        return f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture(scope="module")
 def wildcard_srv(tmp_path_factory):
     """With --iam-config, the API on 0.0.0.0: /metrics is no longer open."""
     from iam_helpers import write_iam_config
     d = tmp_path_factory.mktemp("wild")
     cfg = write_iam_config(d / "iamcfg", [ROOT])
-    yield from helpers.running(WildcardServer(d / "srv", extra_args=["--iam-config", str(cfg)]))
+    yield from helpers.running(helpers.WildcardServer(d / "srv", extra_args=["--iam-config", str(cfg)]))
 
 
 def root_creds() -> Creds:

@@ -100,7 +100,7 @@ export class InstancesPage {
     clearTimeout(this.timer);
     const err = $("list-error");
     try {
-      const [items, counts] = await Promise.all([describeInstances(this.session), imdsv1Counts()]);
+      const [items, counts] = await Promise.all([describeInstances(this.session), imdsv1Counts(this.session)]);
       for (const i of items) {
         const c = counts.get(i.id);
         i.imdsv1 = c ? c.noToken : 0;

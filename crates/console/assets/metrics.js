@@ -2,17 +2,25 @@
 // imds_metadata_no_token_total (CloudWatch's MetadataNoToken) and
 // imds_metadata_no_token_rejected_total (MetadataNoTokenRejected).
 //
-// /metrics is not behind IAM; the console only shows the counts of the instances that
-// DescribeInstances (which is) returned to the signed-in principal.
+// The read is signed like the console's other requests: with --iam-config and the API off
+// loopback, /metrics answers only a caller allowed imds:GetMetrics (on loopback it is open
+// and the signature is not looked at). The console shows only the counts of the instances
+// that DescribeInstances returned to the signed-in principal.
+
+import { signRequest } from "./sigv4.js";
 
 const LINE = /^imds_metadata_(no_token|no_token_rejected)_total\{instance_id="([^"]+)"\} (\d+)/;
 
 /** Map of instance id → {noToken, rejected}; empty when /metrics cannot be read. */
-export async function imdsv1Counts() {
+export async function imdsv1Counts(session) {
   const out = new Map();
   let text;
   try {
-    const resp = await fetch("/metrics", { credentials: "omit", cache: "no-store" });
+    const headers = await signRequest({
+      creds: session, region: session.region, service: "ec2", host: location.host,
+      method: "GET", path: "/metrics", body: "",
+    });
+    const resp = await fetch("/metrics", { headers, credentials: "omit", cache: "no-store" });
     if (!resp.ok) return out;
     text = await resp.text();
   } catch {
