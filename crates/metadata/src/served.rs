@@ -94,7 +94,7 @@ impl<'a> Facts<'a> {
             private_ip: r.private_ip,
             state: r.state,
             launch_time_ms: r.launch_time_ms,
-            in_force: r.applied_metadata.unwrap_or(r.metadata),
+            in_force: model::instance::in_force(r.applied_metadata, r.metadata),
             applied_generation: r.applied_generation,
             desired: r.metadata,
             options_generation: r.options_generation,

@@ -83,9 +83,9 @@ impl Instance {
         }
     }
 
-    /// The options the metadata service enforces now.
+    /// The options the metadata service enforces now ([`in_force`]).
     pub fn options_in_force(&self) -> MetadataOptions {
-        self.applied_metadata.unwrap_or(self.metadata)
+        in_force(self.applied_metadata, self.metadata)
     }
 
     /// ModifyInstanceMetadataOptions, as far as the instance decides it.
@@ -127,6 +127,12 @@ impl Instance {
         }
         tags::upsert(&mut self.tags, new)
     }
+}
+
+/// The options a metadata service enforces: those a host last applied, else (none applied
+/// yet) the desired ones. One rule for a whole instance and for a metadata host's record.
+pub fn in_force(applied: Option<MetadataOptions>, desired: MetadataOptions) -> MetadataOptions {
+    applied.unwrap_or(desired)
 }
 
 #[cfg(test)]

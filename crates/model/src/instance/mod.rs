@@ -25,7 +25,7 @@ mod network;
 
 pub use attributes::AttributeChange;
 pub use lifecycle::{LifecycleProgress, StateChange, Step};
-pub use metadata::OptionsProgress;
+pub use metadata::{in_force, OptionsProgress};
 pub use network::{private_dns_name, NetworkPlacement};
 
 use crate::catalogue::{self, Hypervisor};
