@@ -626,6 +626,21 @@ def test_fis_actions_need_permissions(iam_srv):
     code, st, message = error_of(c.create_experiment_template, **body)
     assert (code, st) == ("AccessDeniedException", 403) and "iam:PassRole" in message
 
+    # The role passed to FIS: `iam:PassedToService` is `fis.amazonaws.com` (spec §7.7).
+    def passing_to(service: str) -> dict:
+        return {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "fis:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": ROLE,
+             "Condition": {"StringEquals": {"iam:PassedToService": service}}}]}
+    _, k = make_user(iam, "fis-pass-to-ec2", [passing_to("ec2.amazonaws.com")])
+    c = fis_client(srv, k.key, k.secret)
+    helpers.wait_until(lambda: "experimentTemplates" in c.list_experiment_templates(), 5)
+    code, st, message = error_of(c.create_experiment_template, **body)
+    assert (code, st) == ("AccessDeniedException", 403) and "iam:PassRole" in message
+    _, k = make_user(iam, "fis-pass-to-fis", [passing_to("fis.amazonaws.com")])
+    c = fis_client(srv, k.key, k.secret)
+    assert helpers.wait_until(lambda: c.create_experiment_template(**body)["experimentTemplate"], 5)
+
     with_pass = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "fis:*", "Resource": "*"},
         {"Effect": "Allow", "Action": "iam:PassRole", "Resource": ROLE}]}

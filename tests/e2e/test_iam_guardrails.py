@@ -483,6 +483,24 @@ def test_launch_with_a_profile_needs_pass_role(server, root):
         assert "iam:PassRole" in d.message, d
 
 
+def test_pass_role_to_ec2_carries_passed_to_service(server, root):
+    """The role a launch passes goes to EC2: `iam:PassedToService` is `ec2.amazonaws.com`
+    (IAM User Guide, "Grant a user permissions to pass a role to an AWS service": its
+    example allows iam:PassRole with StringEquals iam:PassedToService ec2.amazonaws.com).
+    A policy so conditioned denied every launch with a profile."""
+    (prof, _, role_arn), _ = two_profiles(root)
+
+    def passing_to(service: str) -> dict:
+        return {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn,
+                "Condition": {"StringEquals": {"iam:PassedToService": service}}}
+
+    to_ec2 = user_ec2(server, root, ALLOW_EC2, passing_to("ec2.amazonaws.com"))
+    assert launch(to_ec2, IamInstanceProfile={"Name": prof})["InstanceId"]
+    to_lambda = user_ec2(server, root, ALLOW_EC2, passing_to("lambda.amazonaws.com"))
+    with unauthorized(mutating=True):
+        launch(to_lambda, IamInstanceProfile={"Name": prof})
+
+
 def test_instance_profile_condition_key(server, root):
     """ec2:InstanceProfile on the instance resource of RunInstances: only this profile."""
     (prof, prof_arn, _), (other_prof, _, _) = two_profiles(root)

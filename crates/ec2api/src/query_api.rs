@@ -191,10 +191,24 @@ pub fn url_encode(s: &str) -> String {
 /// The caller's decision on one IAM or STS action and resource, with the keys every
 /// request carries. Denied: IAM's `AccessDenied` wording.
 pub fn authorize(call: &Call<'_>, action: &str, resource: &str) -> Result<(), IamError> {
+    authorize_with(call, action, resource, &[])
+}
+
+/// [`authorize`], with condition keys of the action's own beside the global ones (e.g.
+/// `iam:PassedToService` for `iam:PassRole`).
+pub fn authorize_with(
+    call: &Call<'_>,
+    action: &str,
+    resource: &str,
+    keys: &[(&str, &str)],
+) -> Result<(), IamError> {
     if !call.api.iam_enforced() {
         return Ok(());
     }
-    let ctx = crate::authz::global_context(call.caller, call.source_ip);
+    let mut ctx = crate::authz::global_context(call.caller, call.source_ip);
+    for (key, value) in keys {
+        ctx.set(key, vec![value.to_string()]);
+    }
     let d = crate::authz::decide_for(
         &call.api.principals,
         call.caller,

@@ -113,7 +113,11 @@ impl Authorization {
             }
         }
         if let Some(role) = &self.passed_role {
-            let pass = [(role.clone(), self.global.clone())];
+            // Passed to EC2 (IAM User Guide, "Grant a user permissions to pass a role to an
+            // AWS service": its example conditions on this key and value).
+            let mut context = self.global.clone();
+            context.set("iam:PassedToService", vec!["ec2.amazonaws.com".into()]);
+            let pass = [(role.clone(), context)];
             let d = decide_for(&self.principals, caller, "iam:PassRole", &pass);
             if !d.allowed() {
                 return Err(denial::denial(action, caller, &d, Some(&pass[0].1)));

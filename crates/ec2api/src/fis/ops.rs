@@ -97,12 +97,13 @@ fn authorize(call: &Call<'_>, operation: &str, resource: &str) -> Result<(), Fis
     crate::query_api::authorize(call, &format!("fis:{operation}"), resource).map_err(FisError::from)
 }
 
-/// `iam:PassRole` on the template's role [S12]. The condition key `iam:PassedToService`
-/// (`fis.amazonaws.com`) is not in the request context `query_api::authorize` builds, and
-/// the experiment role's own permissions are not evaluated when an experiment runs (both
-/// UNCONFIRMED gaps).
+/// `iam:PassRole` on the template's role, passed to FIS: `iam:PassedToService` is
+/// `fis.amazonaws.com` [S12] (spec events.md §7.7). The experiment role's own permissions
+/// are not evaluated when an experiment runs (an UNCONFIRMED gap).
 fn authorize_pass_role(call: &Call<'_>, role_arn: &str) -> Result<(), FisError> {
-    crate::query_api::authorize(call, "iam:PassRole", role_arn).map_err(FisError::from)
+    let service = [("iam:PassedToService", "fis.amazonaws.com")];
+    crate::query_api::authorize_with(call, "iam:PassRole", role_arn, &service)
+        .map_err(FisError::from)
 }
 
 fn listed(member: &str, items: Vec<Value>, list: List, next: Option<i64>) -> Value {
