@@ -617,6 +617,17 @@ def test_instance_profiles_are_listed_with_their_roles(iam):
     by_name = {p["InstanceProfileName"]: p for p in got["InstanceProfiles"]}
     assert [r["RoleName"] for r in by_name[names[1]]["Roles"]] == [role]
     assert by_name[names[0]]["Roles"] == []
+    # The profiles that hold the role (ListInstanceProfilesForRole), whatever their path.
+    elsewhere = uniq("p-root")
+    iam.create_instance_profile(InstanceProfileName=elsewhere)
+    iam.add_role_to_instance_profile(InstanceProfileName=elsewhere, RoleName=role)
+    first = iam.list_instance_profiles_for_role(RoleName=role, MaxItems=1)
+    assert len(first["InstanceProfiles"]) == 1 and first["IsTruncated"] is True
+    holding = [p["InstanceProfileName"] for pg in iam.get_paginator(
+        "list_instance_profiles_for_role").paginate(RoleName=role) for p in pg["InstanceProfiles"]]
+    assert sorted(holding) == sorted([names[1], elsewhere])
+    with client_error("NoSuchEntity", 404, "The role with name nobody-here cannot be found."):
+        iam.list_instance_profiles_for_role(RoleName="nobody-here")
 
 
 def test_policies_are_listed_by_scope_attachment_and_path(iam):

@@ -170,6 +170,15 @@ pub(super) struct ListIn {
     pub(super) max_items: Option<Integer>,
 }
 
+/// A page of an entity's own listing (ListInstanceProfilesForRole): where to start and how
+/// many, without a path prefix.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PageIn {
+    pub(super) marker: Option<String>,
+    pub(super) max_items: Option<Integer>,
+}
+
 /// ListPolicies' filters beside its page ([`ListIn`]): scope, attachment and use.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -439,6 +448,14 @@ mod tests {
             (request("ListUsers"), serde_fields::<ListIn>()),
             (request("ListRoles"), serde_fields::<ListIn>()),
             (request("ListInstanceProfiles"), serde_fields::<ListIn>()),
+            (
+                request("ListInstanceProfilesForRole"),
+                serde_fields::<RoleNamed>(),
+            ),
+            (
+                request("ListInstanceProfilesForRole"),
+                serde_fields::<PageIn>(),
+            ),
             (request("ListPolicies"), serde_fields::<ListIn>()),
             (request("ListPolicies"), serde_fields::<PolicyFiltersIn>()),
             ("Tag".into(), serde_fields::<TagIn>()),

@@ -88,6 +88,17 @@ pub(super) fn list_instance_profiles(call: &Call<'_>, l: Listing) -> Out {
     Ok(Some(v))
 }
 
+/// The instance profiles that hold `role` (NoSuchEntity when there is no such role).
+pub(super) fn list_instance_profiles_for_role(call: &Call<'_>, role: String, l: Listing) -> Out {
+    let v = read(call, |a| {
+        a.role(&role)?;
+        let profiles = a.profiles.values().filter(|p| p.roles.contains(&role));
+        let listed = profiles.map(|p| (p.name.as_str(), without(profile_json(a, p), &["Tags"])));
+        Ok(page(listed, &l, "InstanceProfiles"))
+    })?;
+    Ok(Some(v))
+}
+
 /// `Scope` picks AWS's policies (ARNs of account `aws`) or the account's; `OnlyAttached`
 /// keeps those attached to a user or role, or, with `PolicyUsageFilter`
 /// `PermissionsBoundary`, those used as a boundary (the filter's effect without

@@ -171,6 +171,9 @@ async fn dispatch(call: &Call<'_>, request: Request) -> Out {
         Request::ListRoles(listing) => lists::list_roles(call, listing),
         Request::ListInstanceProfiles(listing) => lists::list_instance_profiles(call, listing),
         Request::ListPolicies(listing) => lists::list_policies(call, listing),
+        Request::ListInstanceProfilesForRole { role, listing } => {
+            lists::list_instance_profiles_for_role(call, role, listing)
+        }
         Request::SimulateCustomPolicy(simulation) => {
             simulate::simulate(call, None, simulation).map(Some)
         }
@@ -225,6 +228,11 @@ fn resource(call: &Call<'_>, action: &str, target: &Target) -> String {
     }
     if let Some(arn) = &target.policy_arn {
         return arn.clone();
+    }
+    // On the role it names (UNCONFIRMED: the Service Authorization Reference was not at
+    // hand); the other instance profile actions are on the profile.
+    if action == "ListInstanceProfilesForRole" {
+        return Arn::role(acct, "/", &name(&target.role_name)).to_string();
     }
     if action.contains("InstanceProfile") {
         return Arn::instance_profile(acct, "/", &name(&target.instance_profile_name)).to_string();

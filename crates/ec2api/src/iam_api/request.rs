@@ -216,6 +216,11 @@ pub(super) enum Request {
     ListRoles(Listing),
     ListInstanceProfiles(Listing),
     ListPolicies(PolicyListing),
+    /// The instance profiles that hold the role (every path).
+    ListInstanceProfilesForRole {
+        role: String,
+        listing: Listing,
+    },
     SimulateCustomPolicy(Simulation),
     SimulatePrincipalPolicy {
         source: String,
@@ -371,6 +376,18 @@ impl Request {
             "ListRoles" => Request::ListRoles(Listing::of(input(decoded)?, path_prefix)?),
             "ListInstanceProfiles" => {
                 Request::ListInstanceProfiles(Listing::of(input(decoded)?, path_prefix)?)
+            }
+            "ListInstanceProfilesForRole" => {
+                let role = input::<RoleNamed>(decoded)?.role_name;
+                let page: PageIn = input(decoded)?;
+                Request::ListInstanceProfilesForRole {
+                    role,
+                    listing: Listing {
+                        path_prefix: "/".into(),
+                        marker: marker(page.marker)?,
+                        max_items: max_items(page.max_items)?,
+                    },
+                }
             }
             "ListPolicies" => {
                 let i: PolicyFiltersIn = input(decoded)?;
