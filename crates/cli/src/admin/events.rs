@@ -68,7 +68,9 @@ async fn cancel(
     let control = Control {
         action: AdminAction::CancelInstanceEvent,
         parse: move |_: &[u8], _| Ok(event_id.clone()),
-        apply: |i: &mut Instance, event_id: &String| i.cancel_event(event_id).map(drop),
+        apply: |i: &mut Instance, event_id: &String| {
+            i.cancel_event(event_id, model::time::now_ms()).map(drop)
+        },
         answer: |i: &Instance, event_id: &String| event_answer(i, event_id),
     };
     control.run(&api, &id, request).await

@@ -234,11 +234,16 @@ pub async fn describe_instance_status(
         filters,
         limit,
     };
+    // Past events show for a week after they ended (`MaintenanceEvent::described_at`).
+    let now = model::time::now_ms();
     listing
         .page(ctx, "InstanceStatuses", &req.next_token, |i| {
+            let events: Vec<_> = (i.events.maintenance.iter())
+                .filter(|e| e.described_at(now))
+                .collect();
             if !event_filters
                 .iter()
-                .all(|f| i.events.maintenance.iter().any(|e| event_matches(e, f)))
+                .all(|f| events.iter().any(|e| event_matches(e, f)))
             {
                 return None;
             }
@@ -253,15 +258,15 @@ pub async fn describe_instance_status(
                 "InstanceStatus": summary(status),
                 "SystemStatus": summary(status),
                 "AttachedEbsStatus": {"Status": status},
-                "Events": i.events.maintenance.iter().map(status_event).collect::<Vec<_>>(),
+                "Events": events.iter().map(|e| status_event(e)).collect::<Vec<_>>(),
             }))
         })
         .await
 }
 
 /// An event as DescribeInstanceStatus and ModifyInstanceEventStartTime show it
-/// (`InstanceStatusEvent`): past events keep showing, their description prefixed
-/// (`[Completed] `, `[Canceled] `), as the user guide describes.
+/// (`InstanceStatusEvent`): past events show for a week after they ended, their description
+/// prefixed (`[Completed] `, `[Canceled] `), as the user guide describes.
 fn status_event(e: &model::events::MaintenanceEvent) -> Value {
     let mut v = json!({
         "InstanceEventId": e.id,

@@ -107,6 +107,7 @@ mod tests {
             not_after_ms: Some(1_548_062_243_000),
             deadline_ms: None,
             state: EventState::Active,
+            ended_ms: None,
         };
         assert_eq!(
             maintenance(&[&e]),

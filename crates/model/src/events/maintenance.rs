@@ -100,6 +100,10 @@ pub struct MaintenanceEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<i64>,
     pub state: EventState,
+    /// When it completed or was canceled (none while active, and on events kept before
+    /// imds recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<i64>,
 }
 
 /// The prefix of an event's id.
@@ -108,9 +112,28 @@ pub const EVENT_ID_PREFIX: &str = "instance-event";
 /// Events one instance keeps at most (active and past): the oldest past ones go first.
 pub const EVENTS_KEPT: usize = 32;
 
+/// How long a past event is still described: "After a scheduled event is completed, it can
+/// still be described for up to a week" (API reference, `InstanceStatusEvent`).
+pub const PAST_EVENT_DESCRIBED_MS: i64 = 7 * 24 * 60 * MINUTE_MS;
+
 const MINUTE_MS: i64 = 60_000;
 
 impl MaintenanceEvent {
+    /// Whether DescribeInstanceStatus still shows it at `now_ms`: while active, and for
+    /// [`PAST_EVENT_DESCRIBED_MS`] after it ended (always, when when it ended is unknown).
+    pub fn described_at(&self, now_ms: i64) -> bool {
+        match (self.state, self.ended_ms) {
+            (EventState::Active, _) | (_, None) => true,
+            (_, Some(ended)) => now_ms - ended <= PAST_EVENT_DESCRIBED_MS,
+        }
+    }
+
+    /// The event ends at `now_ms` as `state` (completed or canceled).
+    pub fn end(&mut self, state: EventState, now_ms: i64) {
+        self.state = state;
+        self.ended_ms = Some(now_ms);
+    }
+
     /// The description as EC2 shows it: `[Completed] …` and `[Canceled] …` once past (user
     /// guide, "View scheduled events").
     pub fn shown_description(&self) -> String {
@@ -188,6 +211,7 @@ impl EventSchedule {
             not_after_ms: self.window_ms.map(|w| self.not_before_ms + w.max(0)),
             deadline_ms: self.deadline_ms,
             state: EventState::Active,
+            ended_ms: None,
         })
     }
 }
@@ -257,5 +281,24 @@ mod tests {
             assert_eq!(EventCode::parse(c.as_str()), Some(c));
         }
         assert_eq!(EventCode::parse("system-explosion"), None);
+    }
+
+    /// A past event is described for a week after it ended (API reference,
+    /// `InstanceStatusEvent`: "can still be described for up to a week"), an active one
+    /// always, and one whose end is unknown (kept before imds recorded it) too.
+    #[test]
+    fn past_events_are_described_for_a_week() {
+        let week = PAST_EVENT_DESCRIBED_MS;
+        assert_eq!(week, 604_800_000);
+        let mut e = event(None);
+        assert!(e.described_at(i64::MAX / 2), "active");
+        e.end(EventState::Completed, 1_000);
+        assert!(e.described_at(1_000 + week));
+        assert!(!e.described_at(1_000 + week + 1));
+        e.ended_ms = None;
+        assert!(e.described_at(1_000 + week + 1), "when it ended is unknown");
+        let mut c = event(None);
+        c.end(EventState::Canceled, 5);
+        assert!(!c.described_at(5 + week + 1), "canceled ones go too");
     }
 }

@@ -65,7 +65,7 @@ impl Instance {
             if code.stops_the_instance() && !self.state.is_gone() {
                 self.stopped_by_service(StateReasonCode::ScheduledStop, now_ms, delay_ms);
             }
-            self.events.maintenance[n].state = EventState::Completed;
+            self.events.maintenance[n].end(EventState::Completed, now_ms);
         }
         self.events != before || self.state != state_before
     }
@@ -229,7 +229,11 @@ impl Instance {
     }
 
     /// Cancel an active event (an emulator control): it moves to the history as `canceled`.
-    pub fn cancel_event(&mut self, event_id: &str) -> Result<MaintenanceEvent, Ec2Error> {
+    pub fn cancel_event(
+        &mut self,
+        event_id: &str,
+        now_ms: i64,
+    ) -> Result<MaintenanceEvent, Ec2Error> {
         let e = self.event_mut(event_id)?;
         if e.state != EventState::Active {
             return Err(Ec2Error::IncorrectState(format!(
@@ -237,7 +241,7 @@ impl Instance {
                 e.state.as_str()
             )));
         }
-        e.state = EventState::Canceled;
+        e.end(EventState::Canceled, now_ms);
         Ok(e.clone())
     }
 
@@ -415,9 +419,12 @@ mod tests {
                 "instance-event-3".into(),
             )
             .unwrap();
-        let c = i.cancel_event(&canceled.id).unwrap();
-        assert_eq!(c.state, EventState::Canceled);
-        assert!(i.cancel_event(&canceled.id).is_err());
-        assert!(i.cancel_event("instance-event-9").is_err());
+        let c = i.cancel_event(&canceled.id, 120).unwrap();
+        assert_eq!((c.state, c.ended_ms), (EventState::Canceled, Some(120)));
+        assert!(i.cancel_event(&canceled.id, 130).is_err());
+        assert!(i.cancel_event("instance-event-9", 130).is_err());
+        // Each past event records when it ended: the reboot and the stop when taken.
+        let ended: Vec<Option<i64>> = i.events.history().iter().map(|e| e.ended_ms).collect();
+        assert_eq!(ended, [Some(60), Some(100), Some(120)]);
     }
 }
