@@ -34,8 +34,20 @@ async fn get<T: DeserializeOwned>(
     scope: &Scope,
     id: &str,
 ) -> Result<Option<T>, FisError> {
+    Ok(as_read(store, kind, scope, id)
+        .await?
+        .map(|(record, _)| record))
+}
+
+/// A record and the document it was read from (what a replace writes over).
+async fn as_read<T: DeserializeOwned>(
+    store: &dyn Store,
+    kind: &str,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<(T, String)>, FisError> {
     match store.document(&DocumentKey::new(kind, scope, id)).await? {
-        Some(doc) => Ok(Some(read(kind, id, &doc)?)),
+        Some(doc) => Ok(Some((read(kind, id, &doc)?, doc))),
         None => Ok(None),
     }
 }
@@ -62,13 +74,7 @@ pub async fn template_as_read(
     scope: &Scope,
     id: &str,
 ) -> Result<Option<(Template, String)>, FisError> {
-    match store
-        .document(&DocumentKey::new(TEMPLATE, scope, id))
-        .await?
-    {
-        Some(doc) => Ok(Some((read(TEMPLATE, id, &doc)?, doc))),
-        None => Ok(None),
-    }
+    as_read(store, TEMPLATE, scope, id).await
 }
 
 /// Write `t` over the template's document `was` (see [`template_as_read`]), unless another

@@ -328,24 +328,14 @@ impl PgStore {
         // The revision first. Other nodes see by it that IAM changed (`Principals::refresh`),
         // and its row's lock makes IAM writes wait for each other: under READ COMMITTED the
         // one that waited then reads the other's revision, and writes nothing.
-        let bumped: Option<i64> = match from {
-            Some(from) => {
-                sqlx::query_scalar(
-                    "UPDATE iam_revision SET revision = revision + 1 WHERE revision = $1 \
-                     RETURNING revision",
-                )
-                .bind(from as i64)
-                .fetch_optional(&mut *tx)
-                .await?
-            }
-            None => Some(
-                sqlx::query_scalar(
-                    "UPDATE iam_revision SET revision = revision + 1 RETURNING revision",
-                )
-                .fetch_one(&mut *tx)
-                .await?,
-            ),
-        };
+        // From no revision (`None`): whatever the revision is.
+        let bumped: Option<i64> = sqlx::query_scalar(
+            "UPDATE iam_revision SET revision = revision + 1 \
+             WHERE $1::BIGINT IS NULL OR revision = $1 RETURNING revision",
+        )
+        .bind(from.map(|r| r as i64))
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(revision) = bumped else {
             tx.rollback().await?;
             return Ok(IamWritten::Stale);
