@@ -160,18 +160,14 @@ pub(super) struct ProfileRoleIn {
     pub(super) role_name: String,
 }
 
-/// The listings' page: a path prefix, where to start and how many (ListUsers, ListRoles,
-/// ListInstanceProfiles, ListPolicies).
+/// A listing's path prefix (ListUsers, ListRoles, ListInstanceProfiles, ListPolicies).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct ListIn {
+pub(super) struct PrefixIn {
     pub(super) path_prefix: Option<String>,
-    pub(super) marker: Option<String>,
-    pub(super) max_items: Option<Integer>,
 }
 
-/// A page of an entity's own listing (ListInstanceProfilesForRole): where to start and how
-/// many, without a path prefix.
+/// A listing's page: where to start and how many (every listing).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct PageIn {
@@ -179,7 +175,7 @@ pub(super) struct PageIn {
     pub(super) max_items: Option<Integer>,
 }
 
-/// ListPolicies' filters beside its page ([`ListIn`]): scope, attachment and use.
+/// ListPolicies' filters beside its prefix and page: scope, attachment and use.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct PolicyFiltersIn {
@@ -369,7 +365,7 @@ pub(super) fn one_of<'v>(
 }
 
 /// A boolean member as the plain Query protocol hands it on: `true` or `false` (in any
-/// case; UNCONFIRMED), else refused as IAM refuses a value not of the member's type.
+/// case), else refused (the case rule and the refusal's words are UNCONFIRMED).
 pub(super) fn boolean(given: Option<Value>, member: &str) -> Result<bool, IamError> {
     match given {
         None => Ok(false),
@@ -445,22 +441,28 @@ mod tests {
                 request("SimulatePrincipalPolicy"),
                 serde_fields::<PolicySourceIn>(),
             ),
-            (request("ListUsers"), serde_fields::<ListIn>()),
-            (request("ListRoles"), serde_fields::<ListIn>()),
-            (request("ListInstanceProfiles"), serde_fields::<ListIn>()),
+            (request("ListUsers"), serde_fields::<PrefixIn>()),
+            (request("ListRoles"), serde_fields::<PrefixIn>()),
+            (request("ListInstanceProfiles"), serde_fields::<PrefixIn>()),
+            (request("ListPolicies"), serde_fields::<PrefixIn>()),
+            (request("ListPolicies"), serde_fields::<PolicyFiltersIn>()),
             (
                 request("ListInstanceProfilesForRole"),
                 serde_fields::<RoleNamed>(),
             ),
-            (
-                request("ListInstanceProfilesForRole"),
-                serde_fields::<PageIn>(),
-            ),
-            (request("ListPolicies"), serde_fields::<ListIn>()),
-            (request("ListPolicies"), serde_fields::<PolicyFiltersIn>()),
             ("Tag".into(), serde_fields::<TagIn>()),
             ("ContextEntry".into(), serde_fields::<ContextEntryIn>()),
         ];
+        // Every listing takes a page.
+        let listings = [
+            "ListUsers",
+            "ListRoles",
+            "ListInstanceProfiles",
+            "ListPolicies",
+            "ListInstanceProfilesForRole",
+        ];
+        let pages = listings.map(|op| (request(op), serde_fields::<PageIn>()));
+        let cases = cases.into_iter().chain(pages);
         for (shape, fields) in cases {
             assert!(!fields.is_empty(), "{shape}");
             assert_members(m, &shape, &fields);

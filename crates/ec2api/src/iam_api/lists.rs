@@ -2,14 +2,15 @@
 //! ListPolicies, a page at a time (`MaxItems`, `Marker`, `IsTruncated`).
 //!
 //! Each listing returns fewer members than the entity's Get (botocore's `iam` model, each
-//! operation's documentation): no `PermissionsBoundary` or `Tags` of a user, no
-//! `PermissionsBoundary`, `RoleLastUsed` or `Tags` of a role, no tags of a policy (and no
-//! `Description`: the aws CLI's `list-policies` example shows none; UNCONFIRMED beyond it).
+//! operation's documentation): no `PermissionsBoundary` or `Tags` of a user or a role (imds
+//! renders no `RoleLastUsed`, and no tags of a policy or an instance profile), and no
+//! `Description` of a policy (the aws CLI's `list-policies` example shows none; UNCONFIRMED
+//! beyond it).
 //! Entities come in the order of their names (policies: of their ARNs, as AWS's and the
 //! account's share names); the marker is the last one's name (ARN). IAM's marker is opaque
 //! and its order undocumented: both UNCONFIRMED.
 
-use super::request::{Listing, PolicyListing};
+use super::request::{Listing, PolicyListing, PolicyScope, PolicyUsage};
 use super::shapes::{policy_json, profile_json, role_json, user_json};
 use super::{read, Out};
 use crate::context::Call;
@@ -65,10 +66,7 @@ pub(super) fn list_roles(call: &Call<'_>, l: Listing) -> Out {
             .values()
             .filter(|r| r.path.starts_with(&l.path_prefix));
         let listed = roles.map(|r| {
-            let v = without(
-                role_json(a, r),
-                &["PermissionsBoundary", "RoleLastUsed", "Tags"],
-            );
+            let v = without(role_json(a, r), &["PermissionsBoundary", "Tags"]);
             (r.name.as_str(), v)
         });
         Ok(page(listed, &l, "Roles"))
@@ -82,7 +80,7 @@ pub(super) fn list_instance_profiles(call: &Call<'_>, l: Listing) -> Out {
             .profiles
             .values()
             .filter(|p| p.path.starts_with(&l.path_prefix));
-        let listed = profiles.map(|p| (p.name.as_str(), without(profile_json(a, p), &["Tags"])));
+        let listed = profiles.map(|p| (p.name.as_str(), profile_json(a, p)));
         Ok(page(listed, &l, "InstanceProfiles"))
     })?;
     Ok(Some(v))
@@ -93,7 +91,7 @@ pub(super) fn list_instance_profiles_for_role(call: &Call<'_>, role: String, l: 
     let v = read(call, |a| {
         a.role(&role)?;
         let profiles = a.profiles.values().filter(|p| p.roles.contains(&role));
-        let listed = profiles.map(|p| (p.name.as_str(), without(profile_json(a, p), &["Tags"])));
+        let listed = profiles.map(|p| (p.name.as_str(), profile_json(a, p)));
         Ok(page(listed, &l, "InstanceProfiles"))
     })?;
     Ok(Some(v))
@@ -110,23 +108,23 @@ pub(super) fn list_policies(call: &Call<'_>, l: PolicyListing) -> Out {
             .filter(|p| {
                 let aws = p.arn.starts_with("arn:aws:iam::aws:");
                 match l.scope {
-                    "AWS" => aws,
-                    "Local" => !aws,
-                    _ => true,
+                    PolicyScope::Aws => aws,
+                    PolicyScope::Local => !aws,
+                    PolicyScope::All => true,
                 }
             })
             .filter(|p| p.path.starts_with(&l.listing.path_prefix))
             .filter(|p| {
                 !l.only_attached
                     || match l.usage {
-                        Some("PermissionsBoundary") => a.boundary_count(&p.arn) > 0,
+                        Some(PolicyUsage::PermissionsBoundary) => a.boundary_count(&p.arn) > 0,
                         _ => a.attachment_count(&p.arn) > 0,
                     }
             })
             .collect();
         policies.sort_by(|x, y| x.arn.cmp(&y.arn));
         let listed = policies.into_iter().map(|p| {
-            let v = without(policy_json(a, p), &["Description", "Tags"]);
+            let v = without(policy_json(a, p), &["Description"]);
             (p.arn.as_str(), v)
         });
         Ok(page(listed, &l.listing, "Policies"))

@@ -96,28 +96,45 @@ pub(super) struct Listing {
 }
 
 impl Listing {
-    /// The page `i` asks for, its path prefix read by `prefix` (the listings' patterns
-    /// differ).
-    fn of(
-        i: ListIn,
-        prefix: fn(Option<String>) -> Result<String, IamError>,
-    ) -> Result<Listing, IamError> {
+    /// The entities under `path_prefix` (already read) on the page `page` asks for.
+    fn of(path_prefix: String, page: PageIn) -> Result<Listing, IamError> {
         Ok(Listing {
-            path_prefix: prefix(i.path_prefix)?,
-            marker: marker(i.marker)?,
-            max_items: max_items(i.max_items)?,
+            path_prefix,
+            marker: marker(page.marker)?,
+            max_items: max_items(page.max_items)?,
         })
+    }
+
+    /// A listing of ListUsers, ListRoles or ListInstanceProfiles (`pathPrefixType`).
+    fn by_path(decoded: &Value) -> Result<Listing, IamError> {
+        let prefix = path_prefix(input::<PrefixIn>(decoded)?.path_prefix)?;
+        Listing::of(prefix, input(decoded)?)
     }
 }
 
-/// ListPolicies' filters beside the listing: which policies (`Scope`: `AWS`, `Local`, or
-/// both), only those attached, and attached how (`PolicyUsageFilter`).
+/// ListPolicies' `Scope`: AWS's managed policies, the account's, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PolicyScope {
+    All,
+    Aws,
+    Local,
+}
+
+/// ListPolicies' `PolicyUsageFilter`: policies attached as permissions, or as boundaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PolicyUsage {
+    PermissionsPolicy,
+    PermissionsBoundary,
+}
+
+/// ListPolicies' filters beside the listing: which policies, only those attached, and
+/// attached how.
 #[derive(Debug, Clone)]
 pub(super) struct PolicyListing {
     pub listing: Listing,
-    pub scope: &'static str,
+    pub scope: PolicyScope,
     pub only_attached: bool,
-    pub usage: Option<&'static str>,
+    pub usage: Option<PolicyUsage>,
 }
 
 /// One IAM call, by action, with its typed input.
@@ -372,35 +389,38 @@ impl Request {
             "DeleteInstanceProfile" => Request::DeleteInstanceProfile {
                 name: input::<ProfileNamed>(decoded)?.instance_profile_name,
             },
-            "ListUsers" => Request::ListUsers(Listing::of(input(decoded)?, path_prefix)?),
-            "ListRoles" => Request::ListRoles(Listing::of(input(decoded)?, path_prefix)?),
-            "ListInstanceProfiles" => {
-                Request::ListInstanceProfiles(Listing::of(input(decoded)?, path_prefix)?)
-            }
+            "ListUsers" => Request::ListUsers(Listing::by_path(decoded)?),
+            "ListRoles" => Request::ListRoles(Listing::by_path(decoded)?),
+            "ListInstanceProfiles" => Request::ListInstanceProfiles(Listing::by_path(decoded)?),
             "ListInstanceProfilesForRole" => {
                 let role = input::<RoleNamed>(decoded)?.role_name;
-                let page: PageIn = input(decoded)?;
                 Request::ListInstanceProfilesForRole {
                     role,
-                    listing: Listing {
-                        path_prefix: "/".into(),
-                        marker: marker(page.marker)?,
-                        max_items: max_items(page.max_items)?,
-                    },
+                    listing: Listing::of("/".into(), input(decoded)?)?,
                 }
             }
             "ListPolicies" => {
                 let i: PolicyFiltersIn = input(decoded)?;
-                let scope = one_of(i.scope, "scope", &["All", "AWS", "Local"])?;
+                let scope = match one_of(i.scope, "scope", &["All", "AWS", "Local"])? {
+                    Some("AWS") => PolicyScope::Aws,
+                    Some("Local") => PolicyScope::Local,
+                    _ => PolicyScope::All,
+                };
+                let usage = one_of(
+                    i.policy_usage_filter,
+                    "policyUsageFilter",
+                    &["PermissionsPolicy", "PermissionsBoundary"],
+                )?
+                .map(|u| match u {
+                    "PermissionsBoundary" => PolicyUsage::PermissionsBoundary,
+                    _ => PolicyUsage::PermissionsPolicy,
+                });
+                let prefix = policy_path_prefix(input::<PrefixIn>(decoded)?.path_prefix)?;
                 Request::ListPolicies(PolicyListing {
-                    scope: scope.unwrap_or("All"),
+                    scope,
                     only_attached: boolean(i.only_attached, "onlyAttached")?,
-                    usage: one_of(
-                        i.policy_usage_filter,
-                        "policyUsageFilter",
-                        &["PermissionsPolicy", "PermissionsBoundary"],
-                    )?,
-                    listing: Listing::of(input(decoded)?, policy_path_prefix)?,
+                    usage,
+                    listing: Listing::of(prefix, input(decoded)?)?,
                 })
             }
             "SimulateCustomPolicy" => Request::SimulateCustomPolicy(simulation(input(decoded)?)),
