@@ -90,6 +90,17 @@ def step(lines: list[dict], name: str) -> dict:
     return found[-1]
 
 
+def imdsv1_calls(srv, iid: str, n: int) -> None:
+    """`n` tokenless calls on `srv`'s loopback metadata service, which serves `iid` (the
+    default instance)."""
+    imds = imds_helpers.imds_address(srv)
+    for _ in range(n):
+        conn = http.client.HTTPConnection(imds, timeout=10)
+        conn.request("GET", "/latest/meta-data/instance-id")
+        assert conn.getresponse().read().decode() == iid
+        conn.close()
+
+
 @pytest.fixture
 def console_server(tmp_path):
     # A long apply delay so that `pending` is on screen long enough to be seen.
@@ -100,12 +111,7 @@ def test_modify_metadata_options_in_the_console(console_server, tmp_path):
     ec2 = ih.Clients(console_server, ROOT, region=helpers.DEFAULT_REGION).ec2()
     iid = default_instance(ec2)["InstanceId"]
     # Two IMDSv1 calls on the loopback metadata service (served as the default instance).
-    imds = imds_helpers.imds_address(console_server)
-    for _ in range(2):
-        conn = http.client.HTTPConnection(imds, timeout=10)
-        conn.request("GET", "/latest/meta-data/instance-id")
-        assert conn.getresponse().read().decode() == iid
-        conn.close()
+    imdsv1_calls(console_server, iid, 2)
     # Start from IMDSv2 required, hop limit 1, so that the console's change is visible.
     ec2.modify_instance_metadata_options(InstanceId=iid, HttpTokens="required",
                                          HttpPutResponseHopLimit=1, HttpEndpoint="enabled")
@@ -153,12 +159,7 @@ def test_imdsv1_counts_show_where_metrics_need_a_signature(wildcard_console_serv
     srv = wildcard_console_server
     ec2 = ih.Clients(srv, ROOT, region=helpers.DEFAULT_REGION).ec2()
     iid = default_instance(ec2)["InstanceId"]
-    imds = imds_helpers.imds_address(srv)
-    for _ in range(3):
-        conn = http.client.HTTPConnection(imds, timeout=10)
-        conn.request("GET", "/latest/meta-data/instance-id")
-        assert conn.getresponse().read().decode() == iid
-        conn.close()
+    imdsv1_calls(srv, iid, 3)
     lines = drive("counts.mjs", browser_cfg(srv, tmp_path, ROOT.key, ROOT.secret, iid))
     assert step(lines, "row")["imdsv1"] == "3", lines
     assert step(lines, "done")["consoleErrors"] == []

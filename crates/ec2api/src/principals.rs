@@ -204,8 +204,8 @@ impl Principals {
                 match self.store.write_iam(puts, deletes, from).await? {
                     store::IamWritten::At(revision) => {
                         // Nothing came between: the registry is the store's at `revision`.
-                        if revision.is_some() {
-                            *self.revision.lock().unwrap_or_else(|e| e.into_inner()) = revision;
+                        if let Some(r) = revision {
+                            *self.revision.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
                         }
                     }
                     store::IamWritten::Stale => continue,
