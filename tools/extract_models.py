@@ -45,8 +45,8 @@ EC2 = [
     "DescribeNetworkAcls", "DescribeNetworkInterfaces",
 ]
 
-# The IAM API subset (iam_api): users and keys, managed, inline and boundary policies,
-# roles and instance profiles, and the policy simulator.
+# The IAM API subset (iam_api): users and keys, groups, managed, inline and boundary
+# policies, roles and instance profiles, the listings, and the policy simulator.
 IAM = [
     "CreateUser", "GetUser", "DeleteUser",
     "CreateAccessKey", "DeleteAccessKey", "ListAccessKeys",
@@ -61,6 +61,14 @@ IAM = [
     "CreateInstanceProfile", "GetInstanceProfile", "AddRoleToInstanceProfile",
     "RemoveRoleFromInstanceProfile", "DeleteInstanceProfile",
     "SimulateCustomPolicy", "SimulatePrincipalPolicy",
+    # the listings of an account's entities
+    "ListUsers", "ListRoles", "ListInstanceProfiles", "ListPolicies",
+    "ListInstanceProfilesForRole",
+    # groups: their users, and their inline and managed policies
+    "CreateGroup", "GetGroup", "DeleteGroup", "ListGroups",
+    "AddUserToGroup", "RemoveUserFromGroup", "ListGroupsForUser",
+    "PutGroupPolicy", "GetGroupPolicy", "DeleteGroupPolicy", "ListGroupPolicies",
+    "AttachGroupPolicy", "DetachGroupPolicy", "ListAttachedGroupPolicies",
 ]
 
 # The STS subset (sts).

@@ -26,6 +26,7 @@ Expected behaviour is AWS's, from:
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import re
@@ -820,6 +821,211 @@ def test_iam_user_without_iam_permissions_is_denied(server, iam):
     made = uniq("made-by-admin")
     Clients(server, admin).iam().create_user(UserName=made)
     iam.get_user(UserName=made)
+
+
+# --------------------------------------------------------------------------------------
+# Groups
+# --------------------------------------------------------------------------------------
+# A user's permissions include the policies of its groups: "identity-based policies
+# (user/role inline + managed, plus group policies for users)" (spec iam.md, "Policy
+# evaluation"; IAM User Guide, "Policy evaluation logic"). A group is not a principal.
+
+
+def test_a_groups_policies_are_its_users_for_as_long_as_they_are_in_it(server, iam):
+    name = uniq("grouped")
+    user_arn, creds = make_user(iam, name)
+    ec2 = Clients(server, creds).ec2()
+    with unauthorized(mutating=False):
+        ec2.describe_instances()
+    readers, denied = uniq("readers"), uniq("denied")
+    iam.create_group(GroupName=readers)
+    iam.put_group_policy(GroupName=readers, PolicyName="describe",
+                         PolicyDocument=dumps(DESCRIBE_ONLY))
+    iam.add_user_to_group(GroupName=readers, UserName=name)
+    ec2.describe_instances()
+    # An explicit deny of another group wins over the first group's allow.
+    iam.create_group(GroupName=denied)
+    iam.put_group_policy(GroupName=denied, PolicyName="no", PolicyDocument=dumps(
+        doc({"Effect": "Deny", "Action": "ec2:DescribeInstances", "Resource": "*"})))
+    iam.add_user_to_group(GroupName=denied, UserName=name)
+    with unauthorized(mutating=False):
+        ec2.describe_instances()
+    iam.remove_user_from_group(GroupName=denied, UserName=name)
+    ec2.describe_instances()
+    # A managed policy attached to the group counts as the user's.
+    iam.delete_group_policy(GroupName=readers, PolicyName="describe")
+    with unauthorized(mutating=False):
+        ec2.describe_instances()
+    iam.attach_group_policy(GroupName=readers, PolicyArn=AWS_EC2_RO)
+    ec2.describe_instances()
+    # The simulator sees the same: for the user, and for the group itself.
+    group_arn = iam.get_group(GroupName=readers)["Group"]["Arn"]
+    for source in (user_arn, group_arn):
+        [r] = iam.simulate_principal_policy(
+            PolicySourceArn=source, ActionNames=["ec2:DescribeInstances"])["EvaluationResults"]
+        assert r["EvalDecision"] == "allowed", (source, r)
+    iam.remove_user_from_group(GroupName=readers, UserName=name)
+    with unauthorized(mutating=False):
+        ec2.describe_instances()
+    [r] = iam.simulate_principal_policy(
+        PolicySourceArn=user_arn, ActionNames=["ec2:DescribeInstances"])["EvaluationResults"]
+    assert r["EvalDecision"] == "implicitDeny", r
+
+
+def test_groups_users_policies_and_their_conflicts(server, iam):
+    path = f"/{uniq('teams')}/"
+    group = uniq("ops")
+    g = iam.create_group(GroupName=group, Path=path)["Group"]
+    assert g["GroupName"] == group and g["Path"] == path
+    assert g["Arn"] == f"arn:aws:iam::{A.id}:group{path}{group}"
+    assert re.fullmatch(r"AGPA[A-Z0-9]{16,}", g["GroupId"]), g["GroupId"]
+    assert recent(g["CreateDate"])
+    with client_error("EntityAlreadyExists", 409, f"Group with name {group} already exists."):
+        iam.create_group(GroupName=group)
+    # Names are not distinguished by case (IAM User Guide, "IAM identifiers").
+    with client_error("EntityAlreadyExists", 409):
+        iam.create_group(GroupName=group.upper())
+    ghost = uniq("ghost")
+    with client_error("NoSuchEntity", 404, f"The group with name {ghost} cannot be found."):
+        iam.get_group(GroupName=ghost)
+    with client_error("NoSuchEntity", 404, f"The user with name {ghost} cannot be found."):
+        iam.add_user_to_group(GroupName=group, UserName=ghost)
+
+    users = sorted(uniq(f"member{i}") for i in range(3))
+    for u in users:
+        iam.create_user(UserName=u)
+        iam.add_user_to_group(GroupName=group, UserName=u)
+    first = iam.get_group(GroupName=group, MaxItems=2)
+    assert first["Group"]["GroupId"] == g["GroupId"]
+    assert [u["UserName"] for u in first["Users"]] == users[:2]
+    assert first["IsTruncated"] is True
+    rest = iam.get_group(GroupName=group, MaxItems=2, Marker=first["Marker"])
+    assert [u["UserName"] for u in rest["Users"]] == users[2:] and rest["IsTruncated"] is False
+    paged = [u["UserName"] for p in iam.get_paginator("get_group").paginate(
+        GroupName=group, PaginationConfig={"PageSize": 1}) for u in p["Users"]]
+    assert paged == users
+
+    other = uniq("other")
+    iam.create_group(GroupName=other, Path="/elsewhere/")
+    iam.add_user_to_group(GroupName=other, UserName=users[0])
+    mine = iam.list_groups_for_user(UserName=users[0])["Groups"]
+    assert sorted(x["GroupName"] for x in mine) == sorted([group, other])
+    listed = [x["GroupName"] for p in iam.get_paginator("list_groups").paginate(
+        PathPrefix=path, PaginationConfig={"PageSize": 1}) for x in p["Groups"]]
+    assert listed == [group]
+    with client_error("NoSuchEntity", 404):
+        iam.list_groups_for_user(UserName=ghost)
+
+    # Inline and managed policies, as a user's or a role's.
+    iam.put_group_policy(GroupName=group, PolicyName="describe",
+                         PolicyDocument=dumps(DESCRIBE_ONLY))
+    got = iam.get_group_policy(GroupName=group, PolicyName="describe")
+    assert got["GroupName"] == group and got["PolicyDocument"] == DESCRIBE_ONLY
+    assert iam.list_group_policies(GroupName=group)["PolicyNames"] == ["describe"]
+    mine_arn = iam.create_policy(PolicyName=uniq("grouppol"),
+                                 PolicyDocument=dumps(DESCRIBE_ONLY))["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName=group, PolicyArn=mine_arn)
+    assert iam.get_policy(PolicyArn=mine_arn)["Policy"]["AttachmentCount"] == 1
+    assert [p["PolicyArn"] for p in iam.list_attached_group_policies(GroupName=group)[
+        "AttachedPolicies"]] == [mine_arn]
+    with client_error("DeleteConflict", 409):
+        iam.delete_policy(PolicyArn=mine_arn)
+
+    # DeleteConflict until its users and policies are gone; a user in a group cannot go.
+    with client_error("DeleteConflict", 409,
+                      "Cannot delete entity, must remove users from group first."):
+        iam.delete_group(GroupName=group)
+    with client_error("DeleteConflict", 409,
+                      "Cannot delete entity, must remove users from group first."):
+        iam.delete_user(UserName=users[1])
+    for u in users:
+        iam.remove_user_from_group(GroupName=group, UserName=u)
+    with client_error("NoSuchEntity", 404):
+        iam.remove_user_from_group(GroupName=group, UserName=users[1])
+    with client_error("DeleteConflict", 409, "Cannot delete entity, must delete policies first."):
+        iam.delete_group(GroupName=group)
+    iam.delete_group_policy(GroupName=group, PolicyName="describe")
+    with client_error("DeleteConflict", 409,
+                      "Cannot delete entity, must detach all policies first."):
+        iam.delete_group(GroupName=group)
+    iam.detach_group_policy(GroupName=group, PolicyArn=mine_arn)
+    iam.delete_group(GroupName=group)
+    iam.delete_user(UserName=users[1])
+    with client_error("NoSuchEntity", 404):
+        iam.get_group(GroupName=group)
+
+    # The aws CLI reads a user's groups too.
+    env = {**helpers.cli_env(), "AWS_ACCESS_KEY_ID": A.key, "AWS_SECRET_ACCESS_KEY": A.secret}
+    proc = subprocess.run([helpers.AWS_CLI, "iam", "list-groups-for-user", "--user-name",
+                           users[0], "--endpoint-url", server.endpoint, "--region", REGION,
+                           "--output", "json"],
+                          env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert [x["GroupName"] for x in json.loads(proc.stdout)["Groups"]] == [other]
+
+
+def test_group_changes_are_kept_across_a_restart(tmp_path):
+    # A group is a record of the store beside users and roles: written, then read back.
+    srv = iam_server(tmp_path, [A], data_dir=tmp_path / "data")
+    with contextlib.contextmanager(helpers.running)(srv):
+        c = Clients(srv, A).iam()
+        name, group = uniq("kept"), uniq("kept-group")
+        _, creds = make_user(c, name)
+        c.create_group(GroupName=group)
+        c.attach_group_policy(GroupName=group, PolicyArn=AWS_EC2_RO)
+        c.add_user_to_group(GroupName=group, UserName=name)
+        srv.restart()  # new ports: clients are made anew
+        got = Clients(srv, A).iam().get_group(GroupName=group)
+        assert [u["UserName"] for u in got["Users"]] == [name]
+        Clients(srv, creds).ec2().describe_instances()
+
+
+def test_one_holders_policies_are_listed_a_page_at_a_time(iam):
+    # List{User,Role,Group}Policies and ListAttached…Policies take Marker and MaxItems (the
+    # botocore model's ListUserPoliciesRequest …); they answered everything at once before.
+    name = uniq("many")
+    iam.create_user(UserName=name)
+    for n in ("a", "b", "c"):
+        iam.put_user_policy(UserName=name, PolicyName=n, PolicyDocument=dumps(DESCRIBE_ONLY))
+    first = iam.list_user_policies(UserName=name, MaxItems=2)
+    assert first["PolicyNames"] == ["a", "b"] and first["IsTruncated"] is True
+    rest = iam.list_user_policies(UserName=name, MaxItems=2, Marker=first["Marker"])
+    assert rest["PolicyNames"] == ["c"] and rest["IsTruncated"] is False
+    role = make_role(iam, uniq("many-role"), A.id, managed=[AWS_EC2_RO, AWS_EC2_FULL])
+    role_name = role.rsplit("/", 1)[-1]
+    pages = list(iam.get_paginator("list_attached_role_policies").paginate(
+        RoleName=role_name, PaginationConfig={"PageSize": 1}))
+    assert len(pages) == 2
+    assert sorted(p["AttachedPolicies"][0]["PolicyArn"] for p in pages) == \
+        sorted([AWS_EC2_RO, AWS_EC2_FULL])
+    # PathPrefix keeps the policies under it (policyPathType).
+    assert iam.list_attached_role_policies(RoleName=role_name, PathPrefix="/nowhere/")[
+        "AttachedPolicies"] == []
+
+
+def test_group_and_attachment_actions_are_authorized_on_the_holder(server, iam):
+    # AddUserToGroup on the group; Attach…Policy on the user, group or role, with the policy
+    # as iam:PolicyARN (Service Authorization Reference, IAM; UNCONFIRMED: from memory).
+    mine, other, target = uniq("mine"), uniq("notmine"), uniq("target")
+    iam.create_group(GroupName=mine)
+    iam.create_group(GroupName=other)
+    iam.create_user(UserName=target)
+    _, creds = make_user(iam, uniq("delegate"), [doc(
+        {"Effect": "Allow", "Action": "iam:AddUserToGroup",
+         "Resource": f"arn:aws:iam::{A.id}:group/{mine}"},
+        {"Effect": "Allow", "Action": "iam:AttachUserPolicy",
+         "Resource": f"arn:aws:iam::{A.id}:user/{target}",
+         "Condition": {"ArnEquals": {"iam:PolicyARN": AWS_EC2_RO}}})])
+    delegate = Clients(server, creds).iam()
+    delegate.add_user_to_group(GroupName=mine, UserName=target)
+    with client_error("AccessDenied", 403, message_re=rf"iam:AddUserToGroup on resource: "
+                      rf"arn:aws:iam::{A.id}:group/{other}"):
+        delegate.add_user_to_group(GroupName=other, UserName=target)
+    delegate.attach_user_policy(UserName=target, PolicyArn=AWS_EC2_RO)
+    with client_error("AccessDenied", 403, message_re=rf"iam:AttachUserPolicy on resource: "
+                      rf"arn:aws:iam::{A.id}:user/{target}"):
+        delegate.attach_user_policy(UserName=target, PolicyArn=AWS_ADMIN)
+    assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=target)[
+        "AttachedPolicies"]] == [AWS_EC2_RO]
 
 
 # --------------------------------------------------------------------------------------

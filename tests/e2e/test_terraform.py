@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import pytest
 
 import helpers
@@ -543,6 +544,58 @@ def spot_instance_with_market_options(workspace, server):
 
 
 @scenario
+def iam_group_with_policies_and_members(workspace, server):
+    """aws_iam_group, its inline and managed policies and its members (aws_iam_user_group_
+    membership) with the provider's iam endpoint at imds: apply, a clean plan (the provider
+    reads each back: GetGroup, GetGroupPolicy, ListAttachedGroupPolicies, ListGroupsForUser),
+    then destroy. imds had no groups before (InvalidAction)."""
+    iam = boto3.session.Session(
+        aws_access_key_id=helpers.ACCESS_KEY, aws_secret_access_key=helpers.SECRET_KEY,
+        region_name="us-east-1").client("iam", endpoint_url=server.endpoint)
+    ws = workspace("eu-north-1")
+    ws.write("""
+        resource "aws_iam_user" "dev" {
+          name = "tf-dev"
+        }
+        resource "aws_iam_group" "readers" {
+          name = "tf-readers"
+          path = "/teams/"
+        }
+        resource "aws_iam_group_policy" "describe" {
+          name   = "describe"
+          group  = aws_iam_group.readers.name
+          policy = jsonencode({
+            Version   = "2012-10-17"
+            Statement = [{ Effect = "Allow", Action = "ec2:Describe*", Resource = "*" }]
+          })
+        }
+        resource "aws_iam_group_policy_attachment" "ro" {
+          group      = aws_iam_group.readers.name
+          policy_arn = "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess"
+        }
+        resource "aws_iam_user_group_membership" "dev" {
+          user   = aws_iam_user.dev.name
+          groups = [aws_iam_group.readers.name]
+        }
+        output "group_arn" { value = aws_iam_group.readers.arn }
+        """, services=("ec2", "sts", "iam"))
+    ws.init()
+    ws.apply()
+    out = ws.outputs()
+    got = iam.get_group(GroupName="tf-readers")
+    assert got["Group"]["Arn"] == out["group_arn"]
+    assert out["group_arn"].endswith(":group/teams/tf-readers")
+    assert [u["UserName"] for u in got["Users"]] == ["tf-dev"]
+    assert iam.list_group_policies(GroupName="tf-readers")["PolicyNames"] == ["describe"]
+    assert [p["PolicyName"] for p in iam.list_attached_group_policies(
+        GroupName="tf-readers")["AttachedPolicies"]] == ["AmazonEC2ReadOnlyAccess"]
+    ws.plan_is_clean()
+    ws.destroy()
+    assert iam.list_groups(PathPrefix="/teams/")["Groups"] == []
+    assert "tf-dev" not in [u["UserName"] for u in iam.list_users()["Users"]]
+
+
+@scenario
 def unimplemented_action_fails_fast(workspace, server):
     """A resource whose API imds does not serve (aws_ebs_volume: CreateVolume) gets
     InvalidAction, a 400 that no client retries: terraform fails at once instead of retrying
@@ -599,6 +652,10 @@ def test_default_vpc_and_changes_that_need_a_stop(scenarios):
 
 def test_vpc_subnet_and_instance_in_it(scenarios):
     outcome(scenarios, vpc_subnet_and_instance_in_it)
+
+
+def test_iam_group_with_policies_and_members(scenarios):
+    outcome(scenarios, iam_group_with_policies_and_members)
 
 
 def test_spot_instance_with_market_options(scenarios):

@@ -47,8 +47,10 @@ def find_terraform() -> tuple[Tooling | None, str]:
     return Tooling(terraform, mirror), ""
 
 
-def provider_block(endpoint: str, region: str) -> str:
-    """The provider block of the README: ec2 and sts at imds, no account lookups."""
+def provider_block(endpoint: str, region: str, services: tuple[str, ...] = ("ec2", "sts")) -> str:
+    """The provider block of the README: ec2 and sts (and `services`) at imds, no account
+    lookups."""
+    endpoints = "\n".join(f'            {s} = "{endpoint}"' for s in services)
     return textwrap.dedent(f"""\
         terraform {{
           required_providers {{
@@ -65,8 +67,7 @@ def provider_block(endpoint: str, region: str) -> str:
           skip_metadata_api_check     = true
           skip_region_validation      = true
           endpoints {{
-            ec2 = "{endpoint}"
-            sts = "{endpoint}"
+{endpoints}
           }}
         }}
         """)
@@ -130,9 +131,10 @@ class Workspace:
         self.history: list[Result] = []
 
     # -- files --------------------------------------------------------------------------
-    def write(self, body: str) -> None:
+    def write(self, body: str, services: tuple[str, ...] = ("ec2", "sts")) -> None:
         (self.dir / "main.tf").write_text(
-            provider_block(self.endpoint, self.region) + "\n" + textwrap.dedent(body))
+            provider_block(self.endpoint, self.region, services) + "\n"
+            + textwrap.dedent(body))
 
     def write_config(self, text: str) -> None:
         """A whole configuration, provider block included."""

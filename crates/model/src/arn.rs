@@ -114,6 +114,10 @@ impl Arn {
         Arn::iam(account, "role", path, name)
     }
 
+    pub fn group(account: &str, path: &str, name: &str) -> Arn {
+        Arn::iam(account, "group", path, name)
+    }
+
     pub fn instance_profile(account: &str, path: &str, name: &str) -> Arn {
         Arn::iam(account, "instance-profile", path, name)
     }

@@ -22,6 +22,7 @@ pub(super) struct Target {
     pub instance_profile_name: Option<String>,
     pub role_name: Option<String>,
     pub user_name: Option<String>,
+    pub group_name: Option<String>,
     pub path: Option<String>,
     pub policy_name: Option<String>,
     pub policy_source_arn: Option<String>,
@@ -52,6 +53,27 @@ pub(super) struct MaybeUser {
 #[serde(rename_all = "PascalCase")]
 pub(super) struct RoleNamed {
     pub(super) role_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct GroupNamed {
+    pub(super) group_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CreateGroupIn {
+    pub(super) group_name: String,
+    pub(super) path: Option<String>,
+}
+
+/// AddUserToGroup, RemoveUserFromGroup.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct GroupUserIn {
+    pub(super) group_name: String,
+    pub(super) user_name: String,
 }
 
 #[derive(Deserialize)]

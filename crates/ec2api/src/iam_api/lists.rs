@@ -1,19 +1,23 @@
-//! The listings of an account's entities: ListUsers, ListRoles, ListInstanceProfiles and
-//! ListPolicies, a page at a time (`MaxItems`, `Marker`, `IsTruncated`).
+//! The listings, a page at a time (`MaxItems`, `Marker`, `IsTruncated`): of an account's
+//! entities (ListUsers, ListGroups, ListRoles, ListInstanceProfiles, ListPolicies), of the
+//! policies of one user, group or role (List{User,Group,Role}Policies,
+//! ListAttached{User,Group,Role}Policies), of a group's users (GetGroup) and of the groups
+//! of a user or the profiles of a role (ListGroupsForUser, ListInstanceProfilesForRole).
 //!
 //! Each listing returns fewer members than the entity's Get (botocore's `iam` model, each
 //! operation's documentation): no `PermissionsBoundary` or `Tags` of a user or a role (imds
 //! renders no `RoleLastUsed`, and no tags of a policy or an instance profile), and no
 //! `Description` of a policy (the aws CLI's `list-policies` example shows none; UNCONFIRMED
 //! beyond it).
-//! Entities come in the order of their names (policies: of their ARNs, as AWS's and the
-//! account's share names); the marker is the last one's name (ARN). IAM's marker is opaque
-//! and its order undocumented: both UNCONFIRMED.
+//! Entities come in the order of their names (managed policies: of their ARNs, as AWS's and
+//! the account's share names); the marker is the last one's name (ARN). IAM's marker is
+//! opaque and its order undocumented: both UNCONFIRMED.
 
-use super::request::{Listing, PolicyListing, PolicyScope, PolicyUsage};
-use super::shapes::{policy_json, profile_json, role_json, user_json};
+use super::request::{Listing, Owner, PolicyListing, PolicyScope, PolicyUsage};
+use super::shapes::{group_json, policy_json, profile_json, role_json, user_json};
 use super::{read, Out};
 use crate::context::Call;
+use iam::registry::{AccountIam, User};
 use serde_json::{json, Value};
 
 /// The page of `entities` (by key, in key order) that `l` asks for, as the listing's answer
@@ -44,17 +48,89 @@ fn without(mut v: Value, members: &[&str]) -> Value {
     v
 }
 
+/// A user as the listings list it: keyed by name, without its boundary and tags.
+fn listed_user<'a>(a: &AccountIam, u: &'a User) -> (&'a str, Value) {
+    let v = without(user_json(a, u), &["PermissionsBoundary", "Tags"]);
+    (u.name.as_str(), v)
+}
+
 pub(super) fn list_users(call: &Call<'_>, l: Listing) -> Out {
     let v = read(call, |a| {
         let users = a
             .users
             .values()
             .filter(|u| u.path.starts_with(&l.path_prefix));
-        let listed = users.map(|u| {
-            let v = without(user_json(a, u), &["PermissionsBoundary", "Tags"]);
-            (u.name.as_str(), v)
+        Ok(page(users.map(|u| listed_user(a, u)), &l, "Users"))
+    })?;
+    Ok(Some(v))
+}
+
+pub(super) fn list_groups(call: &Call<'_>, l: Listing) -> Out {
+    let v = read(call, |a| {
+        let groups = a
+            .groups
+            .values()
+            .filter(|g| g.path.starts_with(&l.path_prefix));
+        let listed = groups.map(|g| (g.name.as_str(), group_json(a, g)));
+        Ok(page(listed, &l, "Groups"))
+    })?;
+    Ok(Some(v))
+}
+
+/// The group, and a page of its users as ListUsers lists them (UNCONFIRMED: the members
+/// left out).
+pub(super) fn get_group(call: &Call<'_>, name: String, l: Listing) -> Out {
+    let v = read(call, |a| {
+        let g = a.group(&name)?;
+        let users = a.users.values().filter(|u| g.users.contains(&u.name));
+        let mut v = page(users.map(|u| listed_user(a, u)), &l, "Users");
+        v["Group"] = group_json(a, g);
+        Ok(v)
+    })?;
+    Ok(Some(v))
+}
+
+/// The groups `user` is in (NoSuchEntity when there is no such user).
+pub(super) fn list_groups_for_user(call: &Call<'_>, user: String, l: Listing) -> Out {
+    let v = read(call, |a| {
+        a.user(&user)?;
+        let listed = a
+            .groups_of(&user)
+            .map(|g| (g.name.as_str(), group_json(a, g)));
+        Ok(page(listed, &l, "Groups"))
+    })?;
+    Ok(Some(v))
+}
+
+/// The names of a holder's inline policies.
+pub(super) fn list_inline_policies(call: &Call<'_>, owner: Owner, l: Listing) -> Out {
+    let v = read(call, |a| {
+        let names = a.permissions(owner.holder())?.inline.keys();
+        Ok(page(
+            names.map(|n| (n.as_str(), json!(n))),
+            &l,
+            "PolicyNames",
+        ))
+    })?;
+    Ok(Some(v))
+}
+
+/// A holder's managed policies under the prefix, in the order of their ARNs (UNCONFIRMED).
+pub(super) fn list_attached_policies(call: &Call<'_>, owner: Owner, l: Listing) -> Out {
+    let v = read(call, |a| {
+        let mut attached: Vec<_> = a
+            .permissions(owner.holder())?
+            .attached
+            .iter()
+            .filter_map(|arn| a.policy(arn).ok())
+            .filter(|p| p.path.starts_with(&l.path_prefix))
+            .collect();
+        attached.sort_by(|x, y| x.arn.cmp(&y.arn));
+        let listed = attached.into_iter().map(|p| {
+            let v = json!({"PolicyName": p.name, "PolicyArn": p.arn});
+            (p.arn.as_str(), v)
         });
-        Ok(page(listed, &l, "Users"))
+        Ok(page(listed, &l, "AttachedPolicies"))
     })?;
     Ok(Some(v))
 }

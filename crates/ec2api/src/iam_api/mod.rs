@@ -6,10 +6,11 @@
 //! A call is decoded along botocore's `iam` model, authorized (`iam:<Action>` on the
 //! resource it names), parsed once into a [`request::Request`] (the action and its typed
 //! input, read from [`input`]), then dispatched to one handler per
-//! action, grouped by what they act on: [`users`], [`policies`], [`roles`] (and instance
-//! profiles), [`simulate`]; their results are shaped by [`shapes`]. Errors are
+//! action, grouped by what they act on: [`users`], [`groups`], [`policies`], [`roles`] (and
+//! instance profiles), [`lists`], [`simulate`]; their results are shaped by [`shapes`]. Errors are
 //! [`IamApiError`], IAM's one table.
 
+mod groups;
 mod input;
 mod lists;
 mod policies;
@@ -22,7 +23,7 @@ mod users;
 use crate::context::Call;
 use crate::error::AwsError;
 use crate::protocol::query::decode_query;
-use crate::query_api::{authorize, respond};
+use crate::query_api::{authorize_with, respond};
 use crate::reply::Reply;
 use iam::registry::{AccountIam, Subject};
 use iam::IamError;
@@ -98,10 +99,13 @@ pub async fn handle(call: &Call<'_>) -> Reply {
     let decoded = decode_query(model, action, call.params);
     let result = async {
         let target = Target::of(&decoded);
-        authorize(
+        let keys = policy_arn_key(action, &target);
+        let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        authorize_with(
             call,
             &format!("iam:{action}"),
             &resource(call, action, &target),
+            &keys,
         )?;
         dispatch(call, Request::parse(action, &decoded)?).await
     }
@@ -136,8 +140,8 @@ async fn dispatch(call: &Call<'_>, request: Request) -> Out {
         Request::DeletePolicy { arn } => policies::delete_policy(call, arn).await,
         Request::AttachPolicy { owner, arn } => policies::attach_policy(call, owner, arn).await,
         Request::DetachPolicy { owner, arn } => policies::detach_policy(call, owner, arn).await,
-        Request::ListAttachedPolicies { owner } => {
-            policies::list_attached_policies(call, owner).await
+        Request::ListAttachedPolicies { owner, listing } => {
+            lists::list_attached_policies(call, owner, listing)
         }
         Request::PutInlinePolicy {
             owner,
@@ -150,9 +154,24 @@ async fn dispatch(call: &Call<'_>, request: Request) -> Out {
         Request::DeleteInlinePolicy { owner, name } => {
             policies::delete_inline_policy(call, owner, name).await
         }
-        Request::ListInlinePolicies { owner } => policies::list_inline_policies(call, owner).await,
+        Request::ListInlinePolicies { owner, listing } => {
+            lists::list_inline_policies(call, owner, listing)
+        }
         Request::PutBoundary { owner, arn } => policies::put_boundary(call, owner, arn).await,
         Request::DeleteBoundary { owner } => policies::delete_boundary(call, owner).await,
+        Request::CreateGroup { name, path } => groups::create_group(call, name, path).await,
+        Request::GetGroup { name, listing } => lists::get_group(call, name, listing),
+        Request::DeleteGroup { name } => groups::delete_group(call, name).await,
+        Request::ListGroups(listing) => lists::list_groups(call, listing),
+        Request::AddUserToGroup { group, user } => {
+            groups::add_user_to_group(call, group, user).await
+        }
+        Request::RemoveUserFromGroup { group, user } => {
+            groups::remove_user_from_group(call, group, user).await
+        }
+        Request::ListGroupsForUser { user, listing } => {
+            lists::list_groups_for_user(call, user, listing)
+        }
         Request::CreateRole(input) => roles::create_role(call, input).await,
         Request::GetRole { name } => roles::get_role(call, name).await,
         Request::DeleteRole { name } => roles::delete_role(call, name).await,
@@ -210,12 +229,29 @@ async fn change<T>(
 }
 
 /// The listings of an account's entities.
-const LISTINGS: [&str; 4] = [
+const LISTINGS: [&str; 5] = [
     "ListUsers",
+    "ListGroups",
     "ListRoles",
     "ListPolicies",
     "ListInstanceProfiles",
 ];
+
+/// Whether the action attaches or detaches a managed policy (to or from a user, a group or
+/// a role).
+fn attaches(action: &str) -> bool {
+    (action.starts_with("Attach") || action.starts_with("Detach")) && action.ends_with("Policy")
+}
+
+/// `iam:PolicyARN`, the policy an Attach…Policy or Detach…Policy call names (Service
+/// Authorization Reference, IAM: the condition key of those actions; from memory of the
+/// reference, not at hand: UNCONFIRMED).
+fn policy_arn_key(action: &str, target: &Target) -> Vec<(&'static str, String)> {
+    match &target.policy_arn {
+        Some(arn) if attaches(action) => vec![("iam:PolicyARN", arn.clone())],
+        _ => Vec::new(),
+    }
+}
 
 /// The resource an IAM action is authorized on, from what the call names.
 fn resource(call: &Call<'_>, action: &str, target: &Target) -> String {
@@ -225,6 +261,26 @@ fn resource(call: &Call<'_>, action: &str, target: &Target) -> String {
     // was not at hand).
     if LISTINGS.contains(&action) {
         return "*".to_string();
+    }
+    // A group's actions, and adding or removing a user, are on the group (UNCONFIRMED, as
+    // the others below: the Service Authorization Reference was not at hand).
+    if let Some(group) = &target.group_name {
+        let path = if action == "CreateGroup" {
+            target.path.as_deref().unwrap_or("/")
+        } else {
+            "/"
+        };
+        return Arn::group(acct, path, group).to_string();
+    }
+    // Attaching or detaching a managed policy is on the holder; the policy is the
+    // `iam:PolicyARN` key ([`policy_arn_key`]).
+    if attaches(action) {
+        if let Some(role) = &target.role_name {
+            return Arn::role(acct, "/", role).to_string();
+        }
+        if let Some(user) = &target.user_name {
+            return Arn::user(acct, "/", user).to_string();
+        }
     }
     if let Some(arn) = &target.policy_arn {
         return arn.clone();

@@ -73,20 +73,6 @@ pub(super) async fn detach_policy(call: &Call<'_>, owner: Owner, arn: String) ->
     Ok(None)
 }
 
-pub(super) async fn list_attached_policies(call: &Call<'_>, owner: Owner) -> Out {
-    let list: Vec<Value> = read(call, |a| {
-        Ok(a.permissions(owner.holder())?
-            .attached
-            .iter()
-            .filter_map(|arn| a.policy(arn).ok())
-            .map(|p| json!({"PolicyName": p.name, "PolicyArn": p.arn}))
-            .collect())
-    })?;
-    Ok(Some(
-        json!({ "AttachedPolicies": list, "IsTruncated": false }),
-    ))
-}
-
 pub(super) async fn put_inline_policy(
     call: &Call<'_>,
     owner: Owner,
@@ -110,17 +96,6 @@ pub(super) async fn get_inline_policy(call: &Call<'_>, owner: Owner, name: Strin
 pub(super) async fn delete_inline_policy(call: &Call<'_>, owner: Owner, name: String) -> Out {
     change(call, |a| a.delete_inline(owner.holder(), &name)).await?;
     Ok(None)
-}
-
-pub(super) async fn list_inline_policies(call: &Call<'_>, owner: Owner) -> Out {
-    let names: Vec<String> = read(call, |a| {
-        Ok(a.permissions(owner.holder())?
-            .inline
-            .keys()
-            .cloned()
-            .collect())
-    })?;
-    Ok(Some(json!({ "PolicyNames": names, "IsTruncated": false })))
 }
 
 pub(super) async fn put_boundary(call: &Call<'_>, owner: Owner, arn: String) -> Out {

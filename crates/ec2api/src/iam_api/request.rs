@@ -14,17 +14,22 @@ use iam::registry::{Holder, Tag};
 use iam::IamError;
 use serde_json::Value;
 
-/// A user or a role, by name: what attached, inline and boundary policies belong to.
+/// A user, a group or a role, by name: what attached and inline policies belong to (and
+/// boundaries, to users and roles).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Owner {
     User(String),
+    Group(String),
     Role(String),
 }
 
 impl Owner {
-    /// `UserName` for the `…User…` actions, `RoleName` for the `…Role…` ones.
+    /// `GroupName` for the `…Group…` actions, `UserName` for the `…User…` ones, `RoleName`
+    /// for the `…Role…` ones.
     fn of(action: &str, decoded: &Value) -> Result<Owner, IamError> {
-        if action.contains("User") {
+        if action.contains("Group") {
+            Ok(Owner::Group(input::<GroupNamed>(decoded)?.group_name))
+        } else if action.contains("User") {
             Ok(Owner::User(input::<UserNamed>(decoded)?.user_name))
         } else {
             Ok(Owner::Role(input::<RoleNamed>(decoded)?.role_name))
@@ -34,14 +39,17 @@ impl Owner {
     pub(super) fn holder(&self) -> Holder<'_> {
         match self {
             Owner::User(n) => Holder::User(n),
+            Owner::Group(n) => Holder::Group(n),
             Owner::Role(n) => Holder::Role(n),
         }
     }
 
-    /// The member naming the owner in an answer (`UserName`, `RoleName`) and its value.
+    /// The member naming the owner in an answer (`UserName`, `GroupName`, `RoleName`) and
+    /// its value.
     pub(super) fn member(&self) -> (&'static str, &str) {
         match self {
             Owner::User(n) => ("UserName", n),
+            Owner::Group(n) => ("GroupName", n),
             Owner::Role(n) => ("RoleName", n),
         }
     }
@@ -86,8 +94,8 @@ pub(super) struct CreateRole {
     pub boundary: Option<String>,
 }
 
-/// What a ListUsers, ListRoles, ListInstanceProfiles or ListPolicies call asks for: the
-/// entities whose path starts with `path_prefix`, after `marker`, at most `max_items`.
+/// What a listing asks for: the entities whose path starts with `path_prefix` (`/` for the
+/// listings without one), after `marker`, at most `max_items`.
 #[derive(Debug, Clone)]
 pub(super) struct Listing {
     pub path_prefix: String,
@@ -105,9 +113,22 @@ impl Listing {
         })
     }
 
-    /// A listing of ListUsers, ListRoles or ListInstanceProfiles (`pathPrefixType`).
+    /// A listing of ListUsers, ListRoles, ListGroups or ListInstanceProfiles
+    /// (`pathPrefixType`).
     fn by_path(decoded: &Value) -> Result<Listing, IamError> {
         let prefix = path_prefix(input::<PrefixIn>(decoded)?.path_prefix)?;
+        Listing::of(prefix, input(decoded)?)
+    }
+
+    /// A listing with a page and no prefix (the policies of one holder, a group's users, a
+    /// user's groups).
+    fn paged(decoded: &Value) -> Result<Listing, IamError> {
+        Listing::of("/".into(), input(decoded)?)
+    }
+
+    /// A listing of a holder's managed policies (`policyPathType`).
+    fn by_policy_path(decoded: &Value) -> Result<Listing, IamError> {
+        let prefix = policy_path_prefix(input::<PrefixIn>(decoded)?.path_prefix)?;
         Listing::of(prefix, input(decoded)?)
     }
 }
@@ -180,6 +201,7 @@ pub(super) enum Request {
     },
     ListAttachedPolicies {
         owner: Owner,
+        listing: Listing,
     },
     PutInlinePolicy {
         owner: Owner,
@@ -196,6 +218,7 @@ pub(super) enum Request {
     },
     ListInlinePolicies {
         owner: Owner,
+        listing: Listing,
     },
     PutBoundary {
         owner: Owner,
@@ -203,6 +226,31 @@ pub(super) enum Request {
     },
     DeleteBoundary {
         owner: Owner,
+    },
+    CreateGroup {
+        name: String,
+        path: Option<String>,
+    },
+    /// The group, and a page of its users.
+    GetGroup {
+        name: String,
+        listing: Listing,
+    },
+    DeleteGroup {
+        name: String,
+    },
+    ListGroups(Listing),
+    AddUserToGroup {
+        group: String,
+        user: String,
+    },
+    RemoveUserFromGroup {
+        group: String,
+        user: String,
+    },
+    ListGroupsForUser {
+        user: String,
+        listing: Listing,
     },
     CreateRole(CreateRole),
     GetRole {
@@ -300,24 +348,27 @@ impl Request {
             "DeletePolicy" => Request::DeletePolicy {
                 arn: input::<PolicyArnIn>(decoded)?.policy_arn,
             },
-            "AttachUserPolicy" | "AttachRolePolicy" => {
+            "AttachUserPolicy" | "AttachGroupPolicy" | "AttachRolePolicy" => {
                 let arn = input::<PolicyArnIn>(decoded)?.policy_arn;
                 Request::AttachPolicy {
                     owner: owner()?,
                     arn,
                 }
             }
-            "DetachUserPolicy" | "DetachRolePolicy" => {
+            "DetachUserPolicy" | "DetachGroupPolicy" | "DetachRolePolicy" => {
                 let arn = input::<PolicyArnIn>(decoded)?.policy_arn;
                 Request::DetachPolicy {
                     owner: owner()?,
                     arn,
                 }
             }
-            "ListAttachedUserPolicies" | "ListAttachedRolePolicies" => {
-                Request::ListAttachedPolicies { owner: owner()? }
-            }
-            "PutUserPolicy" | "PutRolePolicy" => {
+            "ListAttachedUserPolicies"
+            | "ListAttachedGroupPolicies"
+            | "ListAttachedRolePolicies" => Request::ListAttachedPolicies {
+                owner: owner()?,
+                listing: Listing::by_policy_path(decoded)?,
+            },
+            "PutUserPolicy" | "PutGroupPolicy" | "PutRolePolicy" => {
                 let owner = owner()?;
                 let i: InlinePolicyIn = input(decoded)?;
                 Request::PutInlinePolicy {
@@ -326,16 +377,21 @@ impl Request {
                     document: i.policy_document,
                 }
             }
-            "GetUserPolicy" | "GetRolePolicy" => Request::GetInlinePolicy {
+            "GetUserPolicy" | "GetGroupPolicy" | "GetRolePolicy" => Request::GetInlinePolicy {
                 owner: owner()?,
                 name: input::<PolicyNamed>(decoded)?.policy_name,
             },
-            "DeleteUserPolicy" | "DeleteRolePolicy" => Request::DeleteInlinePolicy {
-                owner: owner()?,
-                name: input::<PolicyNamed>(decoded)?.policy_name,
-            },
-            "ListUserPolicies" | "ListRolePolicies" => {
-                Request::ListInlinePolicies { owner: owner()? }
+            "DeleteUserPolicy" | "DeleteGroupPolicy" | "DeleteRolePolicy" => {
+                Request::DeleteInlinePolicy {
+                    owner: owner()?,
+                    name: input::<PolicyNamed>(decoded)?.policy_name,
+                }
+            }
+            "ListUserPolicies" | "ListGroupPolicies" | "ListRolePolicies" => {
+                Request::ListInlinePolicies {
+                    owner: owner()?,
+                    listing: Listing::paged(decoded)?,
+                }
             }
             "PutUserPermissionsBoundary" | "PutRolePermissionsBoundary" => Request::PutBoundary {
                 owner: owner()?,
@@ -344,6 +400,39 @@ impl Request {
             "DeleteUserPermissionsBoundary" | "DeleteRolePermissionsBoundary" => {
                 Request::DeleteBoundary { owner: owner()? }
             }
+            "CreateGroup" => {
+                let i: CreateGroupIn = input(decoded)?;
+                Request::CreateGroup {
+                    name: i.group_name,
+                    path: i.path,
+                }
+            }
+            "GetGroup" => Request::GetGroup {
+                name: input::<GroupNamed>(decoded)?.group_name,
+                listing: Listing::paged(decoded)?,
+            },
+            "DeleteGroup" => Request::DeleteGroup {
+                name: input::<GroupNamed>(decoded)?.group_name,
+            },
+            "ListGroups" => Request::ListGroups(Listing::by_path(decoded)?),
+            "AddUserToGroup" => {
+                let i: GroupUserIn = input(decoded)?;
+                Request::AddUserToGroup {
+                    group: i.group_name,
+                    user: i.user_name,
+                }
+            }
+            "RemoveUserFromGroup" => {
+                let i: GroupUserIn = input(decoded)?;
+                Request::RemoveUserFromGroup {
+                    group: i.group_name,
+                    user: i.user_name,
+                }
+            }
+            "ListGroupsForUser" => Request::ListGroupsForUser {
+                user: input::<UserNamed>(decoded)?.user_name,
+                listing: Listing::paged(decoded)?,
+            },
             "CreateRole" => {
                 let i: CreateRoleIn = input(decoded)?;
                 Request::CreateRole(CreateRole {
@@ -454,7 +543,7 @@ mod tests {
             );
         }
         assert!(matches!(
-            Request::parse("ListGroups", &empty),
+            Request::parse("CreateLoginProfile", &empty),
             Err(IamApiError::InvalidAction(_))
         ));
     }

@@ -1,9 +1,9 @@
 //! The IAM API's output shapes as botocore's `iam` model orders their members (`User`,
-//! `Role`, `Policy`, `AccessKey`, `InstanceProfile`), ready for the Query envelope.
+//! `Group`, `Role`, `Policy`, `AccessKey`, `InstanceProfile`), ready for the Query envelope.
 
 use crate::query_api::url_encode;
 use iam::registry::{
-    iso_date, AccessKey, AccountIam, InstanceProfile, ManagedPolicy, Role, Tag, User,
+    iso_date, AccessKey, AccountIam, Group, InstanceProfile, ManagedPolicy, Role, Tag, User,
 };
 use serde_json::{json, Value};
 
@@ -35,6 +35,16 @@ pub(super) fn user_json(a: &AccountIam, u: &User) -> Value {
         "CreateDate": iso_date(u.created_ms),
         "PermissionsBoundary": boundary_json(&u.permissions.boundary),
         "Tags": tags_json(&u.tags),
+    })
+}
+
+pub(super) fn group_json(a: &AccountIam, g: &Group) -> Value {
+    json!({
+        "Path": g.path,
+        "GroupName": g.name,
+        "GroupId": g.id,
+        "Arn": a.group_arn(g),
+        "CreateDate": iso_date(g.created_ms),
     })
 }
 

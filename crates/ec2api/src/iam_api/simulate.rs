@@ -67,12 +67,16 @@ pub(super) fn simulate(
                 .ok_or_else(|| IamError::NoSuchEntity(format!("Could not find entity {arn}")))?;
             let parsed = Arn::parse(arn).ok();
             let named = |kind: &str| parsed.as_ref().and_then(|p| p.iam_name(kind));
-            let subject = if let Some(n) = named("user") {
+            // A user's policies include its groups'; a group's are its own (PolicySourceArn:
+            // "the ARN of a user, group, or role", IAM API reference).
+            let policies = if let Some(n) = named("user") {
                 a.user(n)?;
-                Subject::User(n.to_string())
+                a.policies_of(&Subject::User(n.to_string()))
+            } else if let Some(n) = named("group") {
+                a.group_policies(n)?
             } else if let Some(n) = named("role") {
                 a.role(n)?;
-                Subject::Role(n.to_string())
+                a.policies_of(&Subject::Role(n.to_string()))
             } else {
                 return Err(IamError::InvalidInput(format!("Invalid ARN: {arn}")).into());
             };
@@ -85,7 +89,7 @@ pub(super) fn simulate(
                 })
                 .unwrap_or_default();
             (
-                a.policies_of(&subject),
+                policies,
                 levels,
                 directory.is_some_and(|d| d.is_management(&acct)),
             )

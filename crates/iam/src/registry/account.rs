@@ -17,6 +17,8 @@ pub struct AccountIam {
     /// Customer managed policies by name (names are unique in an account, whatever the path).
     pub policies: BTreeMap<String, ManagedPolicy>,
     pub profiles: BTreeMap<String, InstanceProfile>,
+    #[serde(default)]
+    pub groups: BTreeMap<String, Group>,
 }
 
 fn no_user(name: &str) -> IamError {
@@ -31,14 +33,38 @@ fn no_policy(arn: &str) -> IamError {
     IamError::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
 }
 
+fn no_group(name: &str) -> IamError {
+    IamError::NoSuchEntity(format!("The group with name {name} cannot be found."))
+}
+
 fn no_profile(name: &str) -> IamError {
     IamError::NoSuchEntity(format!("Instance Profile {name} cannot be found."))
+}
+
+/// A new entity's name and path checked as IAM checks them; the path, `/` by default.
+fn named_at<'p>(
+    field: &str,
+    name: &str,
+    max: usize,
+    path: Option<&'p str>,
+) -> Result<&'p str, IamError> {
+    check_name(field, name, max)?;
+    let path = path.unwrap_or("/");
+    check_path(path)?;
+    Ok(path)
+}
+
+/// Whether an entity of the kind already has the name: IAM's names "are not distinguished by
+/// case" (IAM User Guide, "IAM identifiers").
+fn taken<T>(entities: &BTreeMap<String, T>, name: &str) -> bool {
+    entities.keys().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// Which permissions holder an operation addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Holder<'a> {
     User(&'a str),
+    Group(&'a str),
     Role(&'a str),
 }
 
@@ -46,6 +72,7 @@ impl Holder<'_> {
     fn word(&self) -> &'static str {
         match self {
             Holder::User(_) => "user",
+            Holder::Group(_) => "group",
             Holder::Role(_) => "role",
         }
     }
@@ -70,6 +97,9 @@ impl AccountIam {
         for (n, x) in &self.profiles {
             put(KIND_PROFILE, n, serde_json::to_string(x));
         }
+        for (n, x) in &self.groups {
+            put(KIND_GROUP, n, serde_json::to_string(x));
+        }
     }
 
     pub fn user_arn(&self, u: &User) -> String {
@@ -80,12 +110,27 @@ impl AccountIam {
         Arn::role(&self.id, &r.path, &r.name).to_string()
     }
 
+    pub fn group_arn(&self, g: &Group) -> String {
+        Arn::group(&self.id, &g.path, &g.name).to_string()
+    }
+
     pub fn user(&self, name: &str) -> Result<&User, IamError> {
         self.users.get(name).ok_or_else(|| no_user(name))
     }
 
     pub fn role(&self, name: &str) -> Result<&Role, IamError> {
         self.roles.get(name).ok_or_else(|| no_role(name))
+    }
+
+    pub fn group(&self, name: &str) -> Result<&Group, IamError> {
+        self.groups.get(name).ok_or_else(|| no_group(name))
+    }
+
+    /// The groups `user` is in, in the order of their names.
+    pub fn groups_of<'a>(&'a self, user: &'a str) -> impl Iterator<Item = &'a Group> + 'a {
+        self.groups
+            .values()
+            .filter(move |g| g.users.iter().any(|u| u == user))
     }
 
     pub fn profile(&self, name: &str) -> Result<&InstanceProfile, IamError> {
@@ -110,11 +155,12 @@ impl AccountIam {
         aws_managed_all().iter().chain(self.policies.values())
     }
 
-    /// How many users and roles a managed policy is attached to.
+    /// How many users, groups and roles a managed policy is attached to.
     pub fn attachment_count(&self, arn: &str) -> usize {
         self.users
             .values()
             .map(|u| &u.permissions)
+            .chain(self.groups.values().map(|g| &g.permissions))
             .chain(self.roles.values().map(|r| &r.permissions))
             .filter(|p| p.attached.iter().any(|a| a == arn))
             .count()
@@ -137,6 +183,11 @@ impl AccountIam {
                 .get_mut(n)
                 .map(|u| &mut u.permissions)
                 .ok_or_else(|| no_user(n)),
+            Holder::Group(n) => self
+                .groups
+                .get_mut(n)
+                .map(|g| &mut g.permissions)
+                .ok_or_else(|| no_group(n)),
             Holder::Role(n) => self
                 .roles
                 .get_mut(n)
@@ -148,6 +199,7 @@ impl AccountIam {
     pub fn permissions(&self, h: Holder<'_>) -> Result<&Permissions, IamError> {
         match h {
             Holder::User(n) => self.user(n).map(|u| &u.permissions),
+            Holder::Group(n) => self.group(n).map(|g| &g.permissions),
             Holder::Role(n) => self.role(n).map(|r| &r.permissions),
         }
     }
@@ -161,10 +213,8 @@ impl AccountIam {
         tags: Vec<Tag>,
         now_ms: i64,
     ) -> Result<&User, IamError> {
-        check_name("userName", name, 64)?;
-        let path = path.unwrap_or("/");
-        check_path(path)?;
-        if self.users.keys().any(|n| n.eq_ignore_ascii_case(name)) {
+        let path = named_at("userName", name, 64, path)?;
+        if taken(&self.users, name) {
             return Err(IamError::EntityAlreadyExists(format!(
                 "User with name {name} already exists."
             )));
@@ -189,7 +239,75 @@ impl AccountIam {
             ));
         }
         u.permissions.check_deletable()?;
+        // IAM's words for a user still in a group (UNCONFIRMED: an IAM-compatible service's
+        // test of DeleteUser; the order of the checks is too).
+        if self.groups_of(name).next().is_some() {
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must remove users from group first.".into(),
+            ));
+        }
         self.users.remove(name);
+        Ok(())
+    }
+
+    // ---- groups ----
+
+    pub fn create_group(
+        &mut self,
+        name: &str,
+        path: Option<&str>,
+        now_ms: i64,
+    ) -> Result<&Group, IamError> {
+        let path = named_at("groupName", name, 128, path)?;
+        if taken(&self.groups, name) {
+            return Err(IamError::EntityAlreadyExists(format!(
+                "Group with name {name} already exists."
+            )));
+        }
+        let group = Group {
+            name: name.to_string(),
+            path: path.to_string(),
+            id: unique_id("AGPA"),
+            created_ms: now_ms,
+            permissions: Permissions::default(),
+            users: Vec::new(),
+        };
+        Ok(self.groups.entry(name.to_string()).or_insert(group))
+    }
+
+    /// A group can be deleted once it has no users and no policies (DeleteConflict).
+    pub fn delete_group(&mut self, name: &str) -> Result<(), IamError> {
+        let g = self.group(name)?;
+        if !g.users.is_empty() {
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must remove users from group first.".into(),
+            ));
+        }
+        g.permissions.check_deletable()?;
+        self.groups.remove(name);
+        Ok(())
+    }
+
+    /// Adding a user already in the group changes nothing and is no error (UNCONFIRMED).
+    pub fn add_user_to_group(&mut self, group: &str, user: &str) -> Result<(), IamError> {
+        self.user(user)?;
+        let g = self.groups.get_mut(group).ok_or_else(|| no_group(group))?;
+        if !g.users.iter().any(|u| u == user) {
+            g.users.push(user.to_string());
+        }
+        Ok(())
+    }
+
+    /// A user not in the group is `NoSuchEntity`, in the words of an unknown user
+    /// (UNCONFIRMED).
+    pub fn remove_user_from_group(&mut self, group: &str, user: &str) -> Result<(), IamError> {
+        self.user(user)?;
+        let g = self.groups.get_mut(group).ok_or_else(|| no_group(group))?;
+        let before = g.users.len();
+        g.users.retain(|u| u != user);
+        if g.users.len() == before {
+            return Err(no_user(user));
+        }
         Ok(())
     }
 
@@ -230,9 +348,7 @@ impl AccountIam {
         tags: Vec<Tag>,
         now_ms: i64,
     ) -> Result<&Role, IamError> {
-        check_name("roleName", name, 64)?;
-        let path = path.unwrap_or("/");
-        check_path(path)?;
+        let path = named_at("roleName", name, 64, path)?;
         let max = max_session_duration.unwrap_or(3600);
         if !(3600..=43200).contains(&max) {
             return Err(IamError::ValidationError(format!(
@@ -241,7 +357,7 @@ impl AccountIam {
         }
         let trust = TrustDoc::new(trust)?;
         self.check_principals(&trust)?;
-        if self.roles.keys().any(|n| n.eq_ignore_ascii_case(name)) {
+        if taken(&self.roles, name) {
             return Err(IamError::EntityAlreadyExists(format!(
                 "Role with name {name} already exists."
             )));
@@ -309,9 +425,7 @@ impl AccountIam {
         description: Option<String>,
         now_ms: i64,
     ) -> Result<&ManagedPolicy, IamError> {
-        check_name("policyName", name, 128)?;
-        let path = path.unwrap_or("/");
-        check_path(path)?;
+        let path = named_at("policyName", name, 128, path)?;
         let doc = PolicyDoc::new(doc)?;
         if self.policies.contains_key(name) {
             return Err(IamError::EntityAlreadyExists(format!(
@@ -417,9 +531,7 @@ impl AccountIam {
         path: Option<&str>,
         now_ms: i64,
     ) -> Result<&InstanceProfile, IamError> {
-        check_name("instanceProfileName", name, 128)?;
-        let path = path.unwrap_or("/");
-        check_path(path)?;
+        let path = named_at("instanceProfileName", name, 128, path)?;
         if self.profiles.contains_key(name) {
             return Err(IamError::EntityAlreadyExists(format!(
                 "Instance Profile {name} already exists."
@@ -494,22 +606,32 @@ impl AccountIam {
 
     // ---- evaluation ----
 
+    /// A holder's own identity policies: its inline ones, then the managed ones attached.
+    fn identity(&self, p: &Permissions) -> impl Iterator<Item = Arc<Policy>> + '_ {
+        let inline: Vec<Arc<Policy>> = p.inline.values().map(|d| d.parsed.clone()).collect();
+        let attached: Vec<Arc<Policy>> = p
+            .attached
+            .iter()
+            .filter_map(|arn| self.policy(arn).ok())
+            .filter_map(|m| m.default_doc().map(|d| d.parsed.clone()))
+            .collect();
+        inline.into_iter().chain(attached)
+    }
+
     fn resolve(&self, p: &Permissions) -> PrincipalPolicies {
-        let mut identity: Vec<Arc<Policy>> = p.inline.values().map(|d| d.parsed.clone()).collect();
-        identity.extend(
-            p.attached
-                .iter()
-                .filter_map(|arn| self.policy(arn).ok())
-                .filter_map(|m| m.default_doc().map(|d| d.parsed.clone())),
-        );
         PrincipalPolicies {
-            identity,
+            identity: self.identity(p).collect(),
             boundary: p
                 .boundary
                 .as_deref()
                 .and_then(|arn| self.policy(arn).ok())
                 .and_then(|m| m.default_doc().map(|d| d.parsed.clone())),
         }
+    }
+
+    /// A group's policies (SimulatePrincipalPolicy on a group's ARN).
+    pub fn group_policies(&self, name: &str) -> Result<PrincipalPolicies, IamError> {
+        Ok(self.resolve(&self.group(name)?.permissions))
     }
 
     /// The policies that make up a principal's permissions (a deleted user or role has none).
@@ -519,10 +641,18 @@ impl AccountIam {
                 identity: vec![root_policy()],
                 boundary: None,
             },
+            // A user's identity policies are its own and its groups' (IAM User Guide, "Policy
+            // evaluation logic"); its boundary is its own.
             Subject::User(n) => self
                 .users
                 .get(n)
-                .map(|u| self.resolve(&u.permissions))
+                .map(|u| {
+                    let mut p = self.resolve(&u.permissions);
+                    for g in self.groups_of(n) {
+                        p.identity.extend(self.identity(&g.permissions));
+                    }
+                    p
+                })
                 .unwrap_or_default(),
             Subject::Role(n) => self
                 .roles

@@ -98,7 +98,8 @@ pub struct Tag {
     pub value: String,
 }
 
-/// What users and roles share: the policies that make up their permissions.
+/// What users, groups and roles share: the policies that make up their permissions (a
+/// group's `boundary` stays empty: IAM has no boundary for groups).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Permissions {
     /// Inline policies by name.
@@ -135,6 +136,20 @@ pub struct User {
     pub permissions: Permissions,
     pub keys: Vec<AccessKey>,
     pub tags: Vec<Tag>,
+}
+
+/// An IAM user group: its policies apply to each of its users (IAM User Guide, "Policy
+/// evaluation logic": a user's identity-based policies include those of its groups). A
+/// group is not a principal: nothing signs in as one, and a policy cannot name one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub created_ms: i64,
+    pub permissions: Permissions,
+    /// Its users' names, in the order they were added.
+    pub users: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! The IAM entities of every account (users and their access keys, roles, customer managed
+//! The IAM entities of every account (users and their access keys, groups, roles, customer managed
 //! policies with their versions, instance profiles, inline policies, attachments,
 //! permissions boundaries), and the operations of the IAM API on them.
 //!
@@ -7,7 +7,7 @@
 //! publishes the new registry, so readers (authentication, authorization) never wait on a write.
 //! Policy documents are parsed once, when they are written or loaded ([`PolicyDoc`]).
 //!
-//! - `entities`: what IAM stores: users, access keys, roles, managed policies and their
+//! - `entities`: what IAM stores: users, access keys, groups, roles, managed policies and their
 //!   versions, instance profiles, policy documents parsed once.
 //! - `account`: one account's entities and the IAM API's operations on them.
 //! - `naming`: ids, names, paths and dates as IAM forms and checks them.
@@ -48,6 +48,7 @@ pub(crate) const KIND_USER: &str = "user";
 pub(crate) const KIND_ROLE: &str = "role";
 pub(crate) const KIND_POLICY: &str = "policy";
 pub(crate) const KIND_PROFILE: &str = "instance-profile";
+pub(crate) const KIND_GROUP: &str = "group";
 
 /// A persisted entity: (account, kind, name) → JSON document.
 pub type Records = BTreeMap<(String, String, String), String>;
@@ -79,6 +80,9 @@ impl Registry {
                 }),
                 KIND_PROFILE => serde_json::from_str(doc).map(|x| {
                     a.profiles.insert(name.clone(), x);
+                }),
+                KIND_GROUP => serde_json::from_str(doc).map(|x| {
+                    a.groups.insert(name.clone(), x);
                 }),
                 other => {
                     problems.push(format!("unknown IAM record kind {other}"));
@@ -259,6 +263,70 @@ mod tests {
         ));
     }
 
+    /// A user's identity policies are its own and those of each group it is in, for as long
+    /// as it is in it (IAM User Guide, "Policy evaluation logic"); a group with users or
+    /// policies, and a user in a group, cannot be deleted (DeleteConflict).
+    #[test]
+    fn a_groups_policies_are_its_users_while_they_are_in_it() {
+        let mut r = Registry::default();
+        let a = r.account_mut("111122223333");
+        let arn = a
+            .create_policy("ec2", None, ALLOW_EC2, None, 0)
+            .unwrap()
+            .arn
+            .clone();
+        a.create_user("alice", None, vec![], 0).unwrap();
+        let g = a.create_group("ops", Some("/team/"), 0).unwrap();
+        assert!(g.id.starts_with("AGPA"));
+        assert_eq!(
+            a.group_arn(a.group("ops").unwrap()),
+            "arn:aws:iam::111122223333:group/team/ops"
+        );
+        assert!(matches!(
+            a.create_group("OPS", None, 0),
+            Err(IamError::EntityAlreadyExists(_))
+        ));
+        a.put_inline(Holder::Group("ops"), "inline", ALLOW_EC2)
+            .unwrap();
+        a.attach(Holder::Group("ops"), &arn).unwrap();
+        assert_eq!(a.attachment_count(&arn), 1);
+        let alice = Subject::User("alice".into());
+        assert_eq!(a.policies_of(&alice).identity.len(), 0);
+        a.add_user_to_group("ops", "alice").unwrap();
+        a.add_user_to_group("ops", "alice").unwrap();
+        assert_eq!(a.group("ops").unwrap().users, vec!["alice".to_string()]);
+        assert_eq!(a.policies_of(&alice).identity.len(), 2);
+        assert_eq!(a.group_policies("ops").unwrap().identity.len(), 2);
+        assert!(matches!(
+            a.add_user_to_group("ops", "bob"),
+            Err(IamError::NoSuchEntity(m)) if m.contains("user with name bob")
+        ));
+        assert!(matches!(
+            a.add_user_to_group("devs", "alice"),
+            Err(IamError::NoSuchEntity(m)) if m.contains("group with name devs")
+        ));
+        assert!(
+            matches!(a.delete_user("alice"), Err(IamError::DeleteConflict(m)) if m.contains("remove users from group"))
+        );
+        assert!(
+            matches!(a.delete_group("ops"), Err(IamError::DeleteConflict(m)) if m.contains("remove users from group"))
+        );
+        a.remove_user_from_group("ops", "alice").unwrap();
+        assert!(matches!(
+            a.remove_user_from_group("ops", "alice"),
+            Err(IamError::NoSuchEntity(_))
+        ));
+        assert_eq!(a.policies_of(&alice).identity.len(), 0);
+        assert!(
+            matches!(a.delete_group("ops"), Err(IamError::DeleteConflict(m)) if m.contains("policies"))
+        );
+        a.delete_inline(Holder::Group("ops"), "inline").unwrap();
+        a.detach(Holder::Group("ops"), &arn).unwrap();
+        a.delete_group("ops").unwrap();
+        a.delete_user("alice").unwrap();
+        assert!(matches!(a.group("ops"), Err(IamError::NoSuchEntity(_))));
+    }
+
     #[test]
     fn records_round_trip() {
         let mut r = Registry::default();
@@ -267,6 +335,8 @@ mod tests {
             a.create_profile("web", None, 0)?;
             a.add_role_to_profile("web", "dev")?;
             a.create_user("bob", None, vec![], 0)?;
+            a.create_group("ops", None, 0)?;
+            a.add_user_to_group("ops", "bob")?;
             a.create_access_key("bob", 0)
         })
         .unwrap();
@@ -284,6 +354,7 @@ mod tests {
             Err(IamError::DeleteConflict(_))
         ));
         assert_eq!(back.keys.len(), 1);
+        assert_eq!(a.group("ops").unwrap().users, vec!["bob".to_string()]);
     }
 
     #[test]
