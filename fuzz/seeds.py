@@ -204,6 +204,48 @@ METADATA_PATHS = [
 ]
 
 
+def iam_request_seeds() -> None:
+    """IAM Query bodies as botocore serializes them (the iam_request target)."""
+    from botocore.serialize import create_serializer
+    model = botocore.session.get_session().get_service_model("iam")
+    ser = create_serializer("query", include_validation=False)
+    arn = "arn:aws:iam::111122223333:"
+    calls = {
+        "CreateGroup": {"GroupName": "ops", "Path": "/teams/"},
+        "GetGroup": {"GroupName": "ops", "MaxItems": 1000, "Marker": "alice"},
+        "AddUserToGroup": {"GroupName": "ops", "UserName": "alice"},
+        "ListGroups": {"PathPrefix": "/teams/", "MaxItems": 5},
+        "ListGroupsForUser": {"UserName": "alice", "Marker": "ops"},
+        "ListAttachedGroupPolicies": {"GroupName": "ops", "PathPrefix": "/a/", "MaxItems": 2},
+        "ListUserPolicies": {"UserName": "alice", "MaxItems": 1},
+        "CreatePolicyVersion": {"PolicyArn": arn + "policy/p", "SetAsDefault": True,
+                                "PolicyDocument": '{"Version":"2012-10-17","Statement":[]}'},
+        "ListPolicyVersions": {"PolicyArn": arn + "policy/p", "MaxItems": 2,
+                               "Marker": "4294967293"},
+        "ListPolicies": {"Scope": "Local", "OnlyAttached": True,
+                         "PolicyUsageFilter": "PermissionsBoundary", "PathPrefix": "/a/b/"},
+        "PutGroupPolicy": {"GroupName": "ops", "PolicyName": "p",
+                           "PolicyDocument": '{"Version":"2012-10-17","Statement":[]}'},
+        "CreateRole": {"RoleName": "r", "Path": "/x/", "AssumeRolePolicyDocument": "{}",
+                       "MaxSessionDuration": 3600, "Tags": [{"Key": "k", "Value": "v"}],
+                       "PermissionsBoundary": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+        "SimulatePrincipalPolicy": {
+            "PolicySourceArn": arn + "group/ops", "ActionNames": ["ec2:RunInstances"],
+            "ResourceArns": ["*"],
+            "ContextEntries": [
+                {"ContextKeyName": "ec2:MetadataHttpTokens", "ContextKeyValues": ["required"],
+                 "ContextKeyType": "string"},
+                {"ContextKeyName": "aws:CurrentTime", "ContextKeyValues": ["2026-12-07T00:00:00Z"],
+                 "ContextKeyType": "date"},
+                {"ContextKeyName": "ec2:MetadataHttpPutResponseHopLimit",
+                 "ContextKeyValues": ["1", "2"], "ContextKeyType": "numericList"}]},
+    }
+    for op, params in calls.items():
+        body = ser.serialize_to_request(params, model.operation_model(op))["body"]
+        put("iam_request", urllib.parse.urlencode(body).encode())
+    put("iam_request", b"Action=ListUsers&MaxItems=0&Marker=&PathPrefix=nope")
+
+
 def metadata_seeds() -> None:
     for i, path in enumerate(METADATA_PATHS):
         for method, headers in (("GET", ""), ("GET", "\nX-aws-ec2-metadata-token: VALID"),
@@ -243,6 +285,7 @@ if __name__ == "__main__":
     query_seeds(m)
     sigv4_seeds()
     iam_seeds()
+    iam_request_seeds()
     metadata_seeds()
     xml_seeds()
     for d in sorted(CORPUS.iterdir()):

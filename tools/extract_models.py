@@ -51,6 +51,7 @@ IAM = [
     "CreateUser", "GetUser", "DeleteUser",
     "CreateAccessKey", "DeleteAccessKey", "ListAccessKeys",
     "CreatePolicy", "GetPolicy", "GetPolicyVersion", "DeletePolicy",
+    "CreatePolicyVersion", "DeletePolicyVersion", "SetDefaultPolicyVersion", "ListPolicyVersions",
     "AttachUserPolicy", "AttachRolePolicy", "DetachUserPolicy", "DetachRolePolicy",
     "ListAttachedUserPolicies", "ListAttachedRolePolicies",
     "PutUserPolicy", "PutRolePolicy", "GetUserPolicy", "GetRolePolicy",

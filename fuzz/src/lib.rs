@@ -1,21 +1,25 @@
-//! What the fuzz targets share: the sorted operations of the EC2 model, and the plain text
+//! What the fuzz targets share: the sorted operations of the EC2 and IAM models, and the plain text
 //! form of an HTTP request that seeds are written in.
 
 use std::sync::OnceLock;
 
-/// The model's operations, sorted: the model's map iterates in a per-process order, which
+/// The EC2 model's operations, sorted: the model's map iterates in a per-process order, which
 /// would make an input that picks an operation by index mean another one on the next run.
 pub fn operations() -> &'static [String] {
     static OPS: OnceLock<Vec<String>> = OnceLock::new();
-    OPS.get_or_init(|| {
-        let mut ops: Vec<String> = ec2api::protocol::shapes::model()
-            .operations
-            .keys()
-            .cloned()
-            .collect();
-        ops.sort();
-        ops
-    })
+    OPS.get_or_init(|| sorted(ec2api::protocol::shapes::model()))
+}
+
+/// The IAM model's operations, sorted (as [`operations`]).
+pub fn iam_operations() -> &'static [String] {
+    static OPS: OnceLock<Vec<String>> = OnceLock::new();
+    OPS.get_or_init(|| sorted(ec2api::protocol::shapes::iam()))
+}
+
+fn sorted(model: &ec2api::protocol::shapes::Model) -> Vec<String> {
+    let mut ops: Vec<String> = model.operations.keys().cloned().collect();
+    ops.sort();
+    ops
 }
 
 /// A request as text, readable in a seed:

@@ -288,6 +288,70 @@ def test_managed_policy_lifecycle_and_attachment_count(iam):
         iam.attach_user_policy(UserName=uname, PolicyArn=arn)
 
 
+def test_policy_versions_change_what_a_policy_allows(server, iam):
+    # IAM API reference: CreatePolicyVersion ("A managed policy can have up to five
+    # versions"; SetAsDefault makes it "the operative version ... the version that is in
+    # effect for the IAM users, groups, and roles that the policy is attached to"),
+    # SetDefaultPolicyVersion, DeletePolicyVersion ("You cannot delete the default version"),
+    # ListPolicyVersions. LimitExceeded and DeleteConflict are 409 (botocore's model).
+    pname = uniq("versioned")
+    arn = iam.create_policy(PolicyName=pname, PolicyDocument=dumps(DESCRIBE_ONLY))["Policy"]["Arn"]
+    reader = uniq("reader")
+    _, creds = make_user(iam, reader, managed=[arn])
+    ec2 = Clients(server, creds).ec2()
+    ec2.describe_instances()
+    deny = doc({"Effect": "Deny", "Action": "ec2:Describe*", "Resource": "*"})
+    v2 = iam.create_policy_version(PolicyArn=arn, PolicyDocument=dumps(deny))["PolicyVersion"]
+    assert v2["VersionId"] == "v2" and v2["IsDefaultVersion"] is False and recent(v2["CreateDate"])
+    ec2.describe_instances()  # v1 is still the default
+    iam.set_default_policy_version(PolicyArn=arn, VersionId="v2")
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v2"
+    with unauthorized(mutating=False):
+        ec2.describe_instances()
+    v3 = iam.create_policy_version(PolicyArn=arn, PolicyDocument=dumps(DESCRIBE_ONLY),
+                                   SetAsDefault=True)["PolicyVersion"]
+    assert v3["VersionId"] == "v3" and v3["IsDefaultVersion"] is True
+    ec2.describe_instances()
+    got = iam.get_policy_version(PolicyArn=arn, VersionId="v2")["PolicyVersion"]
+    assert got["Document"] == deny and got["IsDefaultVersion"] is False
+
+    # The newest first, a page at a time.
+    listed = iam.list_policy_versions(PolicyArn=arn)
+    assert [(v["VersionId"], v["IsDefaultVersion"]) for v in listed["Versions"]] == \
+        [("v3", True), ("v2", False), ("v1", False)]
+    pages = [p["Versions"] for p in iam.get_paginator("list_policy_versions").paginate(
+        PolicyArn=arn, PaginationConfig={"PageSize": 2})]
+    assert [[v["VersionId"] for v in p] for p in pages] == [["v3", "v2"], ["v1"]]
+
+    for _ in range(2):
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=dumps(DESCRIBE_ONLY))
+    with client_error("LimitExceeded", 409, message_re=r"^A managed policy can have up to 5 versions"):
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=dumps(DESCRIBE_ONLY))
+    with client_error("DeleteConflict", 409, "Cannot delete the default version of a policy."):
+        iam.delete_policy_version(PolicyArn=arn, VersionId="v3")
+    with client_error("NoSuchEntity", 404,
+                      f"Policy {arn} version v9 does not exist or is not attachable."):
+        iam.set_default_policy_version(PolicyArn=arn, VersionId="v9")
+    iam.delete_policy_version(PolicyArn=arn, VersionId="v5")
+    # Ids are never reused.
+    assert iam.create_policy_version(PolicyArn=arn, PolicyDocument=dumps(DESCRIBE_ONLY))[
+        "PolicyVersion"]["VersionId"] == "v6"
+    iam.delete_policy_version(PolicyArn=arn, VersionId="v6")
+    with client_error("MalformedPolicyDocument", 400):
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument="{not json")
+    with client_error("InvalidInput", 400):
+        iam.create_policy_version(PolicyArn=AWS_EC2_RO, PolicyDocument=dumps(DESCRIBE_ONLY))
+
+    # A policy goes with its default version only: the others are deleted first.
+    iam.detach_user_policy(UserName=reader, PolicyArn=arn)
+    with client_error("DeleteConflict", 409, message_re="more than one version"):
+        iam.delete_policy(PolicyArn=arn)
+    for v in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+        if not v["IsDefaultVersion"]:
+            iam.delete_policy_version(PolicyArn=arn, VersionId=v["VersionId"])
+    iam.delete_policy(PolicyArn=arn)
+
+
 def test_policy_version_document_is_url_encoded_on_the_wire(iam):
     pname = uniq("wire")
     seen = wire(iam)

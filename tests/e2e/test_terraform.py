@@ -596,6 +596,47 @@ def iam_group_with_policies_and_members(workspace, server):
 
 
 @scenario
+def iam_policy_document_changes_in_place(workspace, server):
+    """aws_iam_policy whose document changes: the provider makes a new default version
+    (CreatePolicyVersion, SetAsDefault) rather than a new policy, reads it back
+    (GetPolicyVersion), and on destroy deletes the other versions first
+    (ListPolicyVersions, DeletePolicyVersion). imds had one version per policy before
+    (InvalidAction)."""
+    iam = boto3.session.Session(
+        aws_access_key_id=helpers.ACCESS_KEY, aws_secret_access_key=helpers.SECRET_KEY,
+        region_name="us-east-1").client("iam", endpoint_url=server.endpoint)
+    ws = workspace("eu-west-2")
+
+    def config(action: str) -> str:
+        return f"""
+            resource "aws_iam_policy" "guard" {{
+              name   = "tf-guard"
+              policy = jsonencode({{
+                Version   = "2012-10-17"
+                Statement = [{{ Effect = "Allow", Action = "{action}", Resource = "*" }}]
+              }})
+            }}
+            output "arn" {{ value = aws_iam_policy.guard.arn }}
+            output "id" {{ value = aws_iam_policy.guard.policy_id }}
+            """
+    ws.write(config("ec2:DescribeInstances"), services=("ec2", "sts", "iam"))
+    ws.init()
+    ws.apply()
+    first = ws.outputs()
+    ws.write(config("ec2:Describe*"), services=("ec2", "sts", "iam"))
+    ws.apply()
+    second = ws.outputs()
+    assert second == first  # the same policy, changed in place
+    p = iam.get_policy(PolicyArn=first["arn"])["Policy"]
+    assert p["DefaultVersionId"] == "v2"
+    doc = iam.get_policy_version(PolicyArn=first["arn"], VersionId="v2")["PolicyVersion"]["Document"]
+    assert doc["Statement"][0]["Action"] == "ec2:Describe*"
+    ws.plan_is_clean()
+    ws.destroy()
+    assert "tf-guard" not in [x["PolicyName"] for x in iam.list_policies(Scope="Local")["Policies"]]
+
+
+@scenario
 def unimplemented_action_fails_fast(workspace, server):
     """A resource whose API imds does not serve (aws_ebs_volume: CreateVolume) gets
     InvalidAction, a 400 that no client retries: terraform fails at once instead of retrying
@@ -656,6 +697,10 @@ def test_vpc_subnet_and_instance_in_it(scenarios):
 
 def test_iam_group_with_policies_and_members(scenarios):
     outcome(scenarios, iam_group_with_policies_and_members)
+
+
+def test_iam_policy_document_changes_in_place(scenarios):
+    outcome(scenarios, iam_policy_document_changes_in_place)
 
 
 def test_spot_instance_with_market_options(scenarios):

@@ -31,7 +31,7 @@ pub mod context;
 mod ec2;
 pub mod error;
 pub mod fis;
-mod iam_api;
+pub mod iam_api;
 pub mod lifecycle;
 pub mod principals;
 pub mod protocol;

@@ -150,6 +150,22 @@ pub(super) struct PolicyVersionIn {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
+pub(super) struct CreatePolicyVersionIn {
+    pub(super) policy_arn: String,
+    pub(super) policy_document: String,
+    pub(super) set_as_default: Option<Value>,
+}
+
+/// DeletePolicyVersion, SetDefaultPolicyVersion.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PolicyVersionNamed {
+    pub(super) policy_arn: String,
+    pub(super) version_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct InlinePolicyIn {
     pub(super) policy_name: String,
     pub(super) policy_document: String,
@@ -472,6 +488,33 @@ mod tests {
                 request("ListInstanceProfilesForRole"),
                 serde_fields::<RoleNamed>(),
             ),
+            (request("CreateGroup"), serde_fields::<CreateGroupIn>()),
+            (request("GetGroup"), serde_fields::<GroupNamed>()),
+            (request("PutGroupPolicy"), serde_fields::<GroupNamed>()),
+            (request("AddUserToGroup"), serde_fields::<GroupUserIn>()),
+            (
+                request("RemoveUserFromGroup"),
+                serde_fields::<GroupUserIn>(),
+            ),
+            (request("ListGroupsForUser"), serde_fields::<UserNamed>()),
+            (request("ListGroups"), serde_fields::<PrefixIn>()),
+            (
+                request("ListAttachedGroupPolicies"),
+                serde_fields::<PrefixIn>(),
+            ),
+            (
+                request("CreatePolicyVersion"),
+                serde_fields::<CreatePolicyVersionIn>(),
+            ),
+            (
+                request("DeletePolicyVersion"),
+                serde_fields::<PolicyVersionNamed>(),
+            ),
+            (
+                request("SetDefaultPolicyVersion"),
+                serde_fields::<PolicyVersionNamed>(),
+            ),
+            (request("ListPolicyVersions"), serde_fields::<PolicyArnIn>()),
             ("Tag".into(), serde_fields::<TagIn>()),
             ("ContextEntry".into(), serde_fields::<ContextEntryIn>()),
         ];
@@ -479,9 +522,19 @@ mod tests {
         let listings = [
             "ListUsers",
             "ListRoles",
+            "ListGroups",
             "ListInstanceProfiles",
             "ListPolicies",
             "ListInstanceProfilesForRole",
+            "ListGroupsForUser",
+            "GetGroup",
+            "ListUserPolicies",
+            "ListGroupPolicies",
+            "ListRolePolicies",
+            "ListAttachedUserPolicies",
+            "ListAttachedGroupPolicies",
+            "ListAttachedRolePolicies",
+            "ListPolicyVersions",
         ];
         let pages = listings.map(|op| (request(op), serde_fields::<PageIn>()));
         let cases = cases.into_iter().chain(pages);

@@ -1,8 +1,9 @@
 //! The listings, a page at a time (`MaxItems`, `Marker`, `IsTruncated`): of an account's
 //! entities (ListUsers, ListGroups, ListRoles, ListInstanceProfiles, ListPolicies), of the
 //! policies of one user, group or role (List{User,Group,Role}Policies,
-//! ListAttached{User,Group,Role}Policies), of a group's users (GetGroup) and of the groups
-//! of a user or the profiles of a role (ListGroupsForUser, ListInstanceProfilesForRole).
+//! ListAttached{User,Group,Role}Policies), of a policy's versions (ListPolicyVersions), of a
+//! group's users (GetGroup) and of the groups of a user or the profiles of a role
+//! (ListGroupsForUser, ListInstanceProfilesForRole).
 //!
 //! Each listing returns fewer members than the entity's Get (botocore's `iam` model, each
 //! operation's documentation): no `PermissionsBoundary` or `Tags` of a user or a role (imds
@@ -14,21 +15,26 @@
 //! opaque and its order undocumented: both UNCONFIRMED.
 
 use super::request::{Listing, Owner, PolicyListing, PolicyScope, PolicyUsage};
-use super::shapes::{group_json, policy_json, profile_json, role_json, user_json};
+use super::shapes::{group_json, policy_json, profile_json, role_json, user_json, version_json};
 use super::{read, Out};
 use crate::context::Call;
-use iam::registry::{AccountIam, User};
+use iam::registry::{AccountIam, ManagedPolicy, User};
 use serde_json::{json, Value};
 
 /// The page of `entities` (by key, in key order) that `l` asks for, as the listing's answer
 /// under `member`.
-fn page<'a>(entities: impl Iterator<Item = (&'a str, Value)>, l: &Listing, member: &str) -> Value {
-    let mut after = entities.skip_while(|(key, _)| l.marker.as_deref().is_some_and(|m| *key <= m));
+fn page<K: AsRef<str>>(
+    entities: impl Iterator<Item = (K, Value)>,
+    l: &Listing,
+    member: &str,
+) -> Value {
+    let mut after =
+        entities.skip_while(|(key, _)| l.marker.as_deref().is_some_and(|m| key.as_ref() <= m));
     let mut items = Vec::new();
     let mut last = None;
     for (key, v) in after.by_ref().take(l.max_items) {
         items.push(v);
-        last = Some(key);
+        last = Some(key.as_ref().to_string());
     }
     let mut out = json!({ member: items, "IsTruncated": false });
     if after.next().is_some() {
@@ -98,6 +104,25 @@ pub(super) fn list_groups_for_user(call: &Call<'_>, user: String, l: Listing) ->
             .groups_of(&user)
             .map(|g| (g.name.as_str(), group_json(a, g)));
         Ok(page(listed, &l, "Groups"))
+    })?;
+    Ok(Some(v))
+}
+
+/// A policy's versions, the newest first (the aws CLI's list-policy-versions example). The
+/// key orders them so: the version's number counted down from `u32::MAX` (the marker).
+pub(super) fn list_policy_versions(call: &Call<'_>, arn: String, l: Listing) -> Out {
+    let v = read(call, |a| {
+        let p = a.policy(&arn)?;
+        let mut versions: Vec<(String, Value)> = p
+            .versions
+            .iter()
+            .map(|v| {
+                let n = ManagedPolicy::version_number(&v.id).unwrap_or_default();
+                (format!("{:010}", u32::MAX - n), version_json(p, v, false))
+            })
+            .collect();
+        versions.sort_by(|x, y| x.0.cmp(&y.0));
+        Ok(page(versions.into_iter(), &l, "Versions"))
     })?;
     Ok(Some(v))
 }

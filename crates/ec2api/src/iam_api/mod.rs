@@ -14,7 +14,7 @@ mod groups;
 mod input;
 mod lists;
 mod policies;
-mod request;
+pub mod request;
 mod roles;
 mod shapes;
 mod simulate;
@@ -22,14 +22,14 @@ mod users;
 
 use crate::context::Call;
 use crate::error::AwsError;
-use crate::protocol::query::decode_query;
+use crate::protocol::query::{decode_query, Params};
 use crate::query_api::{authorize_with, respond};
 use crate::reply::Reply;
 use iam::registry::{AccountIam, Subject};
 use iam::IamError;
 use input::Target;
 use model::{Arn, Ec2Error};
-use request::Request;
+pub use request::Request;
 use serde_json::Value;
 
 pub const VERSION: &str = "2010-05-08";
@@ -92,11 +92,27 @@ impl From<crate::principals::ChangeError> for IamApiError {
     }
 }
 
+/// A call's parameters decoded along the operation of its `Action` in botocore's `iam`
+/// model (no `Action`: an empty one, which no operation is).
+fn decoded(params: &Params) -> (&str, Value) {
+    let action = params.get("Action").unwrap_or_default();
+    (
+        action,
+        decode_query(crate::protocol::shapes::iam(), action, params),
+    )
+}
+
+/// A call read into its typed request, as [`handle`] reads it (the entry of the
+/// `iam_request` fuzz target).
+pub fn parse(params: &Params) -> Result<Request, IamApiError> {
+    let (action, decoded) = decoded(params);
+    Request::parse(action, &decoded)
+}
+
 /// Answer one IAM call.
 pub async fn handle(call: &Call<'_>) -> Reply {
-    let action = call.params.get("Action").unwrap_or_default();
     let model = crate::protocol::shapes::iam();
-    let decoded = decode_query(model, action, call.params);
+    let (action, decoded) = decoded(call.params);
     let result = async {
         let target = Target::of(&decoded);
         let keys = policy_arn_key(action, &target);
@@ -138,6 +154,20 @@ async fn dispatch(call: &Call<'_>, request: Request) -> Out {
             policies::get_policy_version(call, arn, version).await
         }
         Request::DeletePolicy { arn } => policies::delete_policy(call, arn).await,
+        Request::CreatePolicyVersion {
+            arn,
+            document,
+            set_default,
+        } => policies::create_policy_version(call, arn, document, set_default).await,
+        Request::DeletePolicyVersion { arn, version } => {
+            policies::delete_policy_version(call, arn, version).await
+        }
+        Request::SetDefaultPolicyVersion { arn, version } => {
+            policies::set_default_policy_version(call, arn, version).await
+        }
+        Request::ListPolicyVersions { arn, listing } => {
+            lists::list_policy_versions(call, arn, listing)
+        }
         Request::AttachPolicy { owner, arn } => policies::attach_policy(call, owner, arn).await,
         Request::DetachPolicy { owner, arn } => policies::detach_policy(call, owner, arn).await,
         Request::ListAttachedPolicies { owner, listing } => {

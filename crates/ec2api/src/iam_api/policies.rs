@@ -2,12 +2,10 @@
 //! boundaries.
 
 use super::request::{CreatePolicy, Owner};
-use super::shapes::policy_json;
+use super::shapes::{policy_json, version_json};
 use super::{change, now_ms, read, Out};
 use crate::context::Call;
 use crate::query_api::{missing, url_encode};
-use iam::registry::iso_date;
-use iam::IamError;
 use serde_json::{json, Value};
 
 pub(super) async fn create_policy(call: &Call<'_>, input: CreatePolicy) -> Out {
@@ -42,20 +40,39 @@ pub(super) async fn get_policy_version(
     let v = read(call, |a| {
         let p = a.policy(&arn)?;
         let vid = version.as_deref().ok_or_else(|| missing("VersionId"))?;
-        let v = p.versions.iter().find(|v| v.id == vid).ok_or_else(|| {
-            IamError::NoSuchEntity(format!(
-                "Policy {} version {vid} does not exist or is not attachable.",
-                p.arn
-            ))
-        })?;
-        Ok(json!({
-            "Document": url_encode(&v.doc.text),
-            "VersionId": v.id,
-            "IsDefaultVersion": v.id == p.default_version,
-            "CreateDate": iso_date(v.created_ms),
-        }))
+        Ok(version_json(p, a.policy_version(p, vid)?, true))
     })?;
     Ok(Some(json!({ "PolicyVersion": v })))
+}
+
+pub(super) async fn create_policy_version(
+    call: &Call<'_>,
+    arn: String,
+    document: String,
+    set_default: bool,
+) -> Out {
+    let now = now_ms();
+    let v = change(call, |a| {
+        let v = a.create_policy_version(&arn, &document, set_default, now)?;
+        Ok(version_json(a.policy(&arn)?, &v, false))
+    })
+    .await?;
+    Ok(Some(json!({ "PolicyVersion": v })))
+}
+
+pub(super) async fn delete_policy_version(call: &Call<'_>, arn: String, version: String) -> Out {
+    change(call, |a| a.delete_policy_version(&arn, &version)).await?;
+    Ok(None)
+}
+
+pub(super) async fn set_default_policy_version(
+    call: &Call<'_>,
+    arn: String,
+    version: String,
+) -> Out {
+    let now = now_ms();
+    change(call, |a| a.set_default_policy_version(&arn, &version, now)).await?;
+    Ok(None)
 }
 
 pub(super) async fn delete_policy(call: &Call<'_>, arn: String) -> Out {

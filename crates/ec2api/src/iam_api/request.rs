@@ -17,7 +17,7 @@ use serde_json::Value;
 /// A user, a group or a role, by name: what attached and inline policies belong to (and
 /// boundaries, to users and roles).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Owner {
+pub enum Owner {
     User(String),
     Group(String),
     Role(String),
@@ -59,7 +59,7 @@ impl Owner {
 /// the context entries. The documents are parsed by the handler (a malformed one is refused
 /// before missing action names are).
 #[derive(Debug, Clone)]
-pub(super) struct Simulation {
+pub struct Simulation {
     pub policy_inputs: Vec<String>,
     pub boundary_inputs: Vec<String>,
     pub actions: Vec<String>,
@@ -68,14 +68,14 @@ pub(super) struct Simulation {
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct CreateUser {
+pub struct CreateUser {
     pub name: String,
     pub path: Option<String>,
     pub tags: Vec<Tag>,
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct CreatePolicy {
+pub struct CreatePolicy {
     pub name: String,
     pub document: String,
     pub path: Option<String>,
@@ -84,7 +84,7 @@ pub(super) struct CreatePolicy {
 
 /// A role, with its boundary when one is given.
 #[derive(Debug, Clone)]
-pub(super) struct CreateRole {
+pub struct CreateRole {
     pub name: String,
     pub trust: String,
     pub max_session_duration: Option<u32>,
@@ -97,7 +97,7 @@ pub(super) struct CreateRole {
 /// What a listing asks for: the entities whose path starts with `path_prefix` (`/` for the
 /// listings without one), after `marker`, at most `max_items`.
 #[derive(Debug, Clone)]
-pub(super) struct Listing {
+pub struct Listing {
     pub path_prefix: String,
     pub marker: Option<String>,
     pub max_items: usize,
@@ -135,7 +135,7 @@ impl Listing {
 
 /// ListPolicies' `Scope`: AWS's managed policies, the account's, or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum PolicyScope {
+pub enum PolicyScope {
     All,
     Aws,
     Local,
@@ -143,7 +143,7 @@ pub(super) enum PolicyScope {
 
 /// ListPolicies' `PolicyUsageFilter`: policies attached as permissions, or as boundaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum PolicyUsage {
+pub enum PolicyUsage {
     PermissionsPolicy,
     PermissionsBoundary,
 }
@@ -151,7 +151,7 @@ pub(super) enum PolicyUsage {
 /// ListPolicies' filters beside the listing: which policies, only those attached, and
 /// attached how.
 #[derive(Debug, Clone)]
-pub(super) struct PolicyListing {
+pub struct PolicyListing {
     pub listing: Listing,
     pub scope: PolicyScope,
     pub only_attached: bool,
@@ -160,7 +160,7 @@ pub(super) struct PolicyListing {
 
 /// One IAM call, by action, with its typed input.
 #[derive(Debug, Clone)]
-pub(super) enum Request {
+pub enum Request {
     CreateUser(CreateUser),
     /// Without a name: the calling user.
     GetUser {
@@ -190,6 +190,23 @@ pub(super) enum Request {
     },
     DeletePolicy {
         arn: String,
+    },
+    CreatePolicyVersion {
+        arn: String,
+        document: String,
+        set_default: bool,
+    },
+    DeletePolicyVersion {
+        arn: String,
+        version: String,
+    },
+    SetDefaultPolicyVersion {
+        arn: String,
+        version: String,
+    },
+    ListPolicyVersions {
+        arn: String,
+        listing: Listing,
     },
     AttachPolicy {
         owner: Owner,
@@ -347,6 +364,32 @@ impl Request {
             }
             "DeletePolicy" => Request::DeletePolicy {
                 arn: input::<PolicyArnIn>(decoded)?.policy_arn,
+            },
+            "CreatePolicyVersion" => {
+                let i: CreatePolicyVersionIn = input(decoded)?;
+                Request::CreatePolicyVersion {
+                    arn: i.policy_arn,
+                    document: i.policy_document,
+                    set_default: boolean(i.set_as_default, "setAsDefault")?,
+                }
+            }
+            "DeletePolicyVersion" => {
+                let i: PolicyVersionNamed = input(decoded)?;
+                Request::DeletePolicyVersion {
+                    arn: i.policy_arn,
+                    version: i.version_id,
+                }
+            }
+            "SetDefaultPolicyVersion" => {
+                let i: PolicyVersionNamed = input(decoded)?;
+                Request::SetDefaultPolicyVersion {
+                    arn: i.policy_arn,
+                    version: i.version_id,
+                }
+            }
+            "ListPolicyVersions" => Request::ListPolicyVersions {
+                arn: input::<PolicyArnIn>(decoded)?.policy_arn,
+                listing: Listing::paged(decoded)?,
             },
             "AttachUserPolicy" | "AttachGroupPolicy" | "AttachRolePolicy" => {
                 let arn = input::<PolicyArnIn>(decoded)?.policy_arn;

@@ -3,7 +3,8 @@
 
 use crate::query_api::url_encode;
 use iam::registry::{
-    iso_date, AccessKey, AccountIam, Group, InstanceProfile, ManagedPolicy, Role, Tag, User,
+    iso_date, AccessKey, AccountIam, Group, InstanceProfile, ManagedPolicy, PolicyVersion, Role,
+    Tag, User,
 };
 use serde_json::{json, Value};
 
@@ -77,6 +78,19 @@ pub(super) fn policy_json(a: &AccountIam, p: &ManagedPolicy) -> Value {
         "CreateDate": iso_date(p.created_ms),
         "UpdateDate": iso_date(p.updated_ms),
     })
+}
+
+/// A version of `p`; its document only where the answer carries it (GetPolicyVersion: the
+/// aws CLI's examples of create-policy-version and list-policy-versions show none).
+pub(super) fn version_json(p: &ManagedPolicy, v: &PolicyVersion, with_document: bool) -> Value {
+    let mut out = serde_json::Map::new();
+    if with_document {
+        out.insert("Document".into(), json!(url_encode(&v.doc.text)));
+    }
+    out.insert("VersionId".into(), json!(v.id));
+    out.insert("IsDefaultVersion".into(), json!(v.id == p.default_version));
+    out.insert("CreateDate".into(), json!(iso_date(v.created_ms)));
+    Value::Object(out)
 }
 
 pub(super) fn key_json(user: &str, k: &AccessKey, with_secret: bool) -> Value {

@@ -183,9 +183,30 @@ pub struct ManagedPolicy {
     pub updated_ms: i64,
     pub versions: Vec<PolicyVersion>,
     pub default_version: String,
+    /// How many versions were ever made: ids are never reused (`v1`, `v2`, … in the order
+    /// made, whatever was deleted since). Records written before it read as 0 (then the
+    /// highest id kept counts).
+    #[serde(default)]
+    pub versions_made: u32,
 }
 
 impl ManagedPolicy {
+    /// The number of a version id (`v3` → 3).
+    pub fn version_number(id: &str) -> Option<u32> {
+        id.strip_prefix('v')?.parse().ok()
+    }
+
+    /// The id of the next version made.
+    pub(crate) fn next_version_id(&self) -> String {
+        let kept = self
+            .versions
+            .iter()
+            .filter_map(|v| ManagedPolicy::version_number(&v.id))
+            .max()
+            .unwrap_or(0);
+        format!("v{}", self.versions_made.max(kept) + 1)
+    }
+
     pub(crate) fn default_doc(&self) -> Option<&PolicyDoc> {
         self.versions
             .iter()

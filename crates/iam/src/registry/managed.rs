@@ -43,6 +43,7 @@ pub(crate) fn aws_managed_all() -> &'static [ManagedPolicy] {
                 created_ms: 1_423_000_000_000,
             }],
             default_version: "v1".into(),
+            versions_made: 1,
         })
         .collect()
     })

@@ -327,6 +327,80 @@ mod tests {
         assert!(matches!(a.group("ops"), Err(IamError::NoSuchEntity(_))));
     }
 
+    /// Up to five versions; the default one is what evaluation reads, and cannot be deleted;
+    /// ids are never reused; a policy goes only with its default version left (IAM API
+    /// reference: CreatePolicyVersion, DeletePolicyVersion, DeletePolicy).
+    #[test]
+    fn policy_versions_and_their_default() {
+        const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+        let mut r = Registry::default();
+        let a = r.account_mut("111122223333");
+        let arn = a
+            .create_policy("p", None, ALLOW_EC2, None, 0)
+            .unwrap()
+            .arn
+            .clone();
+        a.create_role("dev", None, TRUST, None, None, vec![], 0)
+            .unwrap();
+        a.attach(Holder::Role("dev"), &arn).unwrap();
+        let effect = |a: &AccountIam| {
+            let p = a.policies_of(&Subject::Role("dev".into()));
+            format!("{:?}", p.identity[0].statements[0].effect)
+        };
+        assert_eq!(effect(a), "Allow");
+        let v2 = a.create_policy_version(&arn, DENY_ALL, false, 5).unwrap();
+        assert_eq!(v2.id, "v2");
+        assert_eq!(effect(a), "Allow");
+        a.set_default_policy_version(&arn, "v2", 6).unwrap();
+        assert_eq!(effect(a), "Deny");
+        assert_eq!(a.policy(&arn).unwrap().updated_ms, 6);
+        for n in 3..=5 {
+            let v = a.create_policy_version(&arn, ALLOW_EC2, n == 5, n).unwrap();
+            assert_eq!(v.id, format!("v{n}"));
+        }
+        assert_eq!(effect(a), "Allow");
+        assert!(matches!(
+            a.create_policy_version(&arn, ALLOW_EC2, false, 9),
+            Err(IamError::LimitExceeded(m)) if m.starts_with("A managed policy can have up to 5 versions.")
+        ));
+        assert!(matches!(
+            a.delete_policy_version(&arn, "v5"),
+            Err(IamError::DeleteConflict(_))
+        ));
+        assert!(matches!(
+            a.delete_policy_version(&arn, "v9"),
+            Err(IamError::NoSuchEntity(_))
+        ));
+        a.delete_policy_version(&arn, "v4").unwrap();
+        assert_eq!(
+            a.create_policy_version(&arn, ALLOW_EC2, false, 10)
+                .unwrap()
+                .id,
+            "v6"
+        );
+        assert!(matches!(
+            a.create_policy_version(&arn, "{not json", false, 10),
+            Err(IamError::MalformedPolicyDocument(_))
+        ));
+        assert!(matches!(
+            a.create_policy_version(
+                "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess",
+                ALLOW_EC2,
+                false,
+                10
+            ),
+            Err(IamError::InvalidInput(_))
+        ));
+        a.detach(Holder::Role("dev"), &arn).unwrap();
+        assert!(
+            matches!(a.delete_policy(&arn), Err(IamError::DeleteConflict(m)) if m.contains("more than one version"))
+        );
+        for v in ["v1", "v2", "v3", "v6"] {
+            a.delete_policy_version(&arn, v).unwrap();
+        }
+        a.delete_policy(&arn).unwrap();
+    }
+
     #[test]
     fn records_round_trip() {
         let mut r = Registry::default();
