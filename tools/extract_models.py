@@ -70,6 +70,8 @@ IAM = [
     "AddUserToGroup", "RemoveUserFromGroup", "ListGroupsForUser",
     "PutGroupPolicy", "GetGroupPolicy", "DeleteGroupPolicy", "ListGroupPolicies",
     "AttachGroupPolicy", "DetachGroupPolicy", "ListAttachedGroupPolicies",
+    # tags of users and roles (aws:PrincipalTag)
+    "TagUser", "UntagUser", "ListUserTags", "TagRole", "UntagRole", "ListRoleTags",
 ]
 
 # The STS subset (sts).

@@ -54,7 +54,8 @@ fuzz_target!(|data: &[u8]| {
         | Request::GetGroup { listing, .. }
         | Request::ListAttachedPolicies { listing, .. }
         | Request::ListInlinePolicies { listing, .. }
-        | Request::ListPolicyVersions { listing, .. } => check(listing),
+        | Request::ListPolicyVersions { listing, .. }
+        | Request::ListTags { listing, .. } => check(listing),
         _ => {}
     }
 });

@@ -35,6 +35,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 
 import botocore.config
+import botocore.exceptions
 import pytest
 
 import helpers
@@ -1090,6 +1091,97 @@ def test_group_and_attachment_actions_are_authorized_on_the_holder(server, iam):
         delegate.attach_user_policy(UserName=target, PolicyArn=AWS_ADMIN)
     assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=target)[
         "AttachedPolicies"]] == [AWS_EC2_RO]
+
+
+# --------------------------------------------------------------------------------------
+# Tags of users and roles, and aws:PrincipalTag
+# --------------------------------------------------------------------------------------
+# IAM User Guide, "AWS global condition context keys": aws:PrincipalTag/tag-key is "the tag
+# attached to the principal making the request" (a user's tags; for a role session, the
+# role's). "Control access for IAM principals" pairs it with a resource's tag through the
+# ${aws:PrincipalTag/...} policy variable (ABAC).
+
+ABAC_MODIFY = doc(
+    {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"},
+    {"Effect": "Allow", "Action": "ec2:ModifyInstanceMetadataOptions", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}}})
+
+
+def test_principal_tags_decide_what_a_user_and_a_role_session_may_change(server, root, iam):
+    ec2 = root.ec2()
+    by_team = {}
+    for team in ("blue", "red"):
+        by_team[team] = launch(ec2, TagSpecifications=[{"ResourceType": "instance", "Tags": [
+            {"Key": "team", "Value": team}]}])["InstanceId"]
+
+    def may_modify(client, team: str) -> bool:
+        try:
+            client.modify_instance_metadata_options(InstanceId=by_team[team], HttpTokens="required")
+            return True
+        except botocore.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "UnauthorizedOperation", e.response
+            return False
+
+    name = uniq("abac")
+    _, creds = make_user(iam, name, [ABAC_MODIFY])
+    user = Clients(server, creds).ec2()
+    assert (may_modify(user, "blue"), may_modify(user, "red")) == (False, False)
+    iam.tag_user(UserName=name, Tags=[{"Key": "team", "Value": "blue"}])
+    assert (may_modify(user, "blue"), may_modify(user, "red")) == (True, False)
+    iam.tag_user(UserName=name, Tags=[{"Key": "team", "Value": "red"}])
+    assert (may_modify(user, "blue"), may_modify(user, "red")) == (False, True)
+    iam.untag_user(UserName=name, TagKeys=["team"])
+    assert (may_modify(user, "blue"), may_modify(user, "red")) == (False, False)
+
+    # A role session carries the role's tags.
+    role = uniq("abac-role")
+    arn = make_role(iam, role, A.id, [ABAC_MODIFY])
+    iam.tag_role(RoleName=role, Tags=[{"Key": "team", "Value": "red"}])
+    _, caller = make_user(iam, uniq("assumer"), [ASSUME_ANY])
+    session = Clients(server, assume(Clients(server, caller).sts(), arn, "abac")).ec2()
+    assert (may_modify(session, "blue"), may_modify(session, "red")) == (False, True)
+
+
+def test_tags_of_users_and_roles(iam):
+    # TagUser: "If a tag with the same key name already exists, then that tag is overwritten
+    # with the new value"; "If any one of the tags is invalid or if you exceed the allowed
+    # maximum number of tags, then the entire request fails" (IAM API reference). Keys of users
+    # and roles are not case sensitive (IAM User Guide, "Tagging IAM resources"). Tag: key 1 to
+    # 128 characters, value up to 256, pattern [\p{L}\p{Z}\p{N}_.:/=+\-@].
+    name = uniq("tagged")
+    iam.create_user(UserName=name, Tags=[{"Key": "Team", "Value": "blue"}])
+    iam.tag_user(UserName=name, Tags=[{"Key": "team", "Value": "red"},
+                                      {"Key": "cost-center", "Value": "41200"}])
+    tags = iam.list_user_tags(UserName=name)
+    assert sorted((t["Key"].lower(), t["Value"]) for t in tags["Tags"]) == \
+        [("cost-center", "41200"), ("team", "red")]
+    assert tags["IsTruncated"] is False
+    first = iam.list_user_tags(UserName=name, MaxItems=1)
+    assert first["IsTruncated"] is True and len(first["Tags"]) == 1
+    rest = iam.list_user_tags(UserName=name, MaxItems=1, Marker=first["Marker"])
+    assert len(rest["Tags"]) == 1 and rest["Tags"][0] != first["Tags"][0]
+    with client_error("ValidationError", 400, message_re=r"Member must satisfy regular expression"):
+        iam.tag_user(UserName=name, Tags=[{"Key": "ok", "Value": "x"}, {"Key": "no#", "Value": "x"}])
+    assert len(iam.list_user_tags(UserName=name)["Tags"]) == 2  # the whole request failed
+    with client_error("LimitExceeded", 409):
+        iam.tag_user(UserName=name, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(49)])
+    iam.untag_user(UserName=name, TagKeys=["TEAM", "absent"])
+    assert [t["Key"] for t in iam.list_user_tags(UserName=name)["Tags"]] == ["cost-center"]
+    assert iam.get_user(UserName=name)["User"]["Tags"] == [{"Key": "cost-center", "Value": "41200"}]
+    ghost = uniq("ghost")
+    with client_error("NoSuchEntity", 404, f"The user with name {ghost} cannot be found."):
+        iam.list_user_tags(UserName=ghost)
+
+    role = uniq("tagged-role")
+    make_role(iam, role, A.id)
+    iam.tag_role(RoleName=role, Tags=[{"Key": "env", "Value": "prod"}])
+    assert iam.list_role_tags(RoleName=role)["Tags"] == [{"Key": "env", "Value": "prod"}]
+    assert iam.get_role(RoleName=role)["Role"]["Tags"] == [{"Key": "env", "Value": "prod"}]
+    iam.untag_role(RoleName=role, TagKeys=["env"])
+    assert iam.list_role_tags(RoleName=role)["Tags"] == []
+    with client_error("ValidationError", 400):
+        iam.create_role(RoleName=uniq("bad-tags"), AssumeRolePolicyDocument=dumps(trust_account(A.id)),
+                        Tags=[{"Key": "k" * 129, "Value": "v"}])
 
 
 # --------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 //! verified (`MissingParameter` when unsigned, `AuthFailure`, `SignatureDoesNotMatch`).
 
 use crate::service::Service;
+use iam::registry::{Tag, Tagged};
 use model::{Arn, Ec2Error, DEFAULT_ACCOUNT, DEFAULT_REGION};
 use sigv4::SigV4Error;
 
@@ -35,7 +36,8 @@ pub struct Caller {
     /// The session policy of an AssumeRole session.
     pub session_policy: Option<std::sync::Arc<iam::policy::Policy>>,
     /// Request context that comes with the credentials (`ec2:RoleDelivery`,
-    /// `ec2:SourceInstanceARN` for instance role credentials; `aws:username` for users).
+    /// `ec2:SourceInstanceARN` for instance role credentials; `aws:username` for users;
+    /// `aws:PrincipalTag/<key>` for the user's or the role's tags).
     pub context: Vec<(String, String)>,
 }
 
@@ -242,9 +244,15 @@ pub fn authenticate(
             .policy
             .as_deref()
             .and_then(|p| known.session_policies.get(p));
-        return Ok(Caller::session(
-            &claims, policy, &role_id, akid, region, service,
-        ));
+        let mut caller = Caller::session(&claims, policy, &role_id, akid, region, service);
+        let role = known
+            .registry
+            .account(&claims.account)
+            .map(|a| a.tags(Tagged::Role(&claims.role)));
+        if let Some(Ok(tags)) = role {
+            caller.context.extend(principal_tags(tags));
+        }
+        return Ok(caller);
     }
     if let Some((principal, secret)) = known.directory.key(&akid) {
         verify(secret)?;
@@ -279,8 +287,19 @@ pub fn authenticate(
         user_id: user.id.clone(),
         subject: Subject::User(user.name.clone()),
         session_policy: None,
-        context: vec![("aws:username".into(), user.name.clone())],
+        context: std::iter::once(("aws:username".into(), user.name.clone()))
+            .chain(principal_tags(&user.tags))
+            .collect(),
     })
+}
+
+/// `aws:PrincipalTag/<key>`: "the tag attached to the principal making the request"; for a
+/// role session, the role's tags (IAM User Guide, "AWS global condition context keys"). The
+/// role's tags are read when the session's request is (UNCONFIRMED: whether AWS reads them
+/// at AssumeRole instead); imds has no session tags.
+fn principal_tags(tags: &[Tag]) -> impl Iterator<Item = (String, String)> + '_ {
+    tags.iter()
+        .map(|t| (format!("aws:PrincipalTag/{}", t.key), t.value.clone()))
 }
 
 #[cfg(test)]

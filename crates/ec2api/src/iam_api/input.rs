@@ -115,6 +115,20 @@ pub(super) struct CreateUserIn {
     pub(super) tags: Vec<TagIn>,
 }
 
+/// TagUser, TagRole (after the holder's name).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TagsIn {
+    pub(super) tags: Vec<TagIn>,
+}
+
+/// UntagUser, UntagRole (after the holder's name).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TagKeysIn {
+    pub(super) tag_keys: Vec<String>,
+}
+
 /// `Tags.member.N.Key` / `.Value`; either missing reads as empty.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -515,6 +529,11 @@ mod tests {
                 serde_fields::<PolicyVersionNamed>(),
             ),
             (request("ListPolicyVersions"), serde_fields::<PolicyArnIn>()),
+            (request("TagUser"), serde_fields::<TagsIn>()),
+            (request("TagRole"), serde_fields::<TagsIn>()),
+            (request("UntagUser"), serde_fields::<TagKeysIn>()),
+            (request("UntagRole"), serde_fields::<TagKeysIn>()),
+            (request("ListRoleTags"), serde_fields::<RoleNamed>()),
             ("Tag".into(), serde_fields::<TagIn>()),
             ("ContextEntry".into(), serde_fields::<ContextEntryIn>()),
         ];
@@ -535,6 +554,8 @@ mod tests {
             "ListAttachedGroupPolicies",
             "ListAttachedRolePolicies",
             "ListPolicyVersions",
+            "ListUserTags",
+            "ListRoleTags",
         ];
         let pages = listings.map(|op| (request(op), serde_fields::<PageIn>()));
         let cases = cases.into_iter().chain(pages);

@@ -14,7 +14,7 @@
 //! the account's share names); the marker is the last one's name (ARN). IAM's marker is
 //! opaque and its order undocumented: both UNCONFIRMED.
 
-use super::request::{Listing, Owner, PolicyListing, PolicyScope, PolicyUsage};
+use super::request::{Listing, Owner, PolicyListing, PolicyScope, PolicyUsage, TagOwner};
 use super::shapes::{group_json, policy_json, profile_json, role_json, user_json, version_json};
 use super::{read, Out};
 use crate::context::Call;
@@ -123,6 +123,22 @@ pub(super) fn list_policy_versions(call: &Call<'_>, arn: String, l: Listing) -> 
             .collect();
         versions.sort_by(|x, y| x.0.cmp(&y.0));
         Ok(page(versions.into_iter(), &l, "Versions"))
+    })?;
+    Ok(Some(v))
+}
+
+/// A user's or a role's tags, in the order of their keys (UNCONFIRMED). The marker is the
+/// last key's UTF-8 bytes in hex: a key may hold letters the marker's pattern
+/// (`[\u0020-\u00FF]+`) does not, and hex keeps the keys' order.
+pub(super) fn list_tags(call: &Call<'_>, owner: TagOwner, l: Listing) -> Out {
+    let v = read(call, |a| {
+        let mut tags: Vec<_> = a.tags(owner.tagged())?.iter().collect();
+        tags.sort_by(|x, y| x.key.cmp(&y.key));
+        let listed = tags.into_iter().map(|t| {
+            let hex: String = t.key.bytes().map(|b| format!("{b:02x}")).collect();
+            (hex, json!({"Key": t.key, "Value": t.value}))
+        });
+        Ok(page(listed, &l, "Tags"))
     })?;
     Ok(Some(v))
 }

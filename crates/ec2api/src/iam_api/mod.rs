@@ -216,6 +216,9 @@ async fn dispatch(call: &Call<'_>, request: Request) -> Out {
             roles::remove_role_from_instance_profile(call, profile, role).await
         }
         Request::DeleteInstanceProfile { name } => roles::delete_instance_profile(call, name).await,
+        Request::Tag { owner, tags } => users::tag(call, owner, tags).await,
+        Request::Untag { owner, keys } => users::untag(call, owner, keys).await,
+        Request::ListTags { owner, listing } => lists::list_tags(call, owner, listing),
         Request::ListUsers(listing) => lists::list_users(call, listing),
         Request::ListRoles(listing) => lists::list_roles(call, listing),
         Request::ListInstanceProfiles(listing) => lists::list_instance_profiles(call, listing),

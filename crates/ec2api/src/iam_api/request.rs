@@ -10,7 +10,7 @@ use super::input::*;
 use super::IamApiError;
 use crate::query_api::input;
 use iam::condition::Context;
-use iam::registry::{Holder, Tag};
+use iam::registry::{Holder, Tag, Tagged};
 use iam::IamError;
 use serde_json::Value;
 
@@ -51,6 +51,31 @@ impl Owner {
             Owner::User(n) => ("UserName", n),
             Owner::Group(n) => ("GroupName", n),
             Owner::Role(n) => ("RoleName", n),
+        }
+    }
+}
+
+/// A user or a role, by name: what tags belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagOwner {
+    User(String),
+    Role(String),
+}
+
+impl TagOwner {
+    /// `UserName` for the `…User…` actions, `RoleName` for the `…Role…` ones.
+    fn of(action: &str, decoded: &Value) -> Result<TagOwner, IamError> {
+        if action.contains("User") {
+            Ok(TagOwner::User(input::<UserNamed>(decoded)?.user_name))
+        } else {
+            Ok(TagOwner::Role(input::<RoleNamed>(decoded)?.role_name))
+        }
+    }
+
+    pub(super) fn tagged(&self) -> Tagged<'_> {
+        match self {
+            TagOwner::User(n) => Tagged::User(n),
+            TagOwner::Role(n) => Tagged::Role(n),
         }
     }
 }
@@ -294,6 +319,21 @@ pub enum Request {
     DeleteInstanceProfile {
         name: String,
     },
+    /// TagUser, TagRole.
+    Tag {
+        owner: TagOwner,
+        tags: Vec<Tag>,
+    },
+    /// UntagUser, UntagRole.
+    Untag {
+        owner: TagOwner,
+        keys: Vec<String>,
+    },
+    /// ListUserTags, ListRoleTags.
+    ListTags {
+        owner: TagOwner,
+        listing: Listing,
+    },
     ListUsers(Listing),
     ListRoles(Listing),
     ListInstanceProfiles(Listing),
@@ -520,6 +560,24 @@ impl Request {
             }
             "DeleteInstanceProfile" => Request::DeleteInstanceProfile {
                 name: input::<ProfileNamed>(decoded)?.instance_profile_name,
+            },
+            "TagUser" | "TagRole" => {
+                let owner = TagOwner::of(action, decoded)?;
+                Request::Tag {
+                    owner,
+                    tags: tags(input::<TagsIn>(decoded)?.tags),
+                }
+            }
+            "UntagUser" | "UntagRole" => {
+                let owner = TagOwner::of(action, decoded)?;
+                Request::Untag {
+                    owner,
+                    keys: input::<TagKeysIn>(decoded)?.tag_keys,
+                }
+            }
+            "ListUserTags" | "ListRoleTags" => Request::ListTags {
+                owner: TagOwner::of(action, decoded)?,
+                listing: Listing::paged(decoded)?,
             },
             "ListUsers" => Request::ListUsers(Listing::by_path(decoded)?),
             "ListRoles" => Request::ListRoles(Listing::by_path(decoded)?),

@@ -1,10 +1,10 @@
-//! Users and their access keys.
+//! Users and their access keys; the tags of users and roles.
 
-use super::request::CreateUser;
+use super::request::{CreateUser, TagOwner};
 use super::shapes::{key_json, user_json};
 use super::{change, now_ms, read, Out};
 use crate::context::Call;
-use iam::registry::Subject;
+use iam::registry::{Subject, Tag};
 use iam::IamError;
 use serde_json::{json, Value};
 
@@ -87,4 +87,16 @@ pub(super) async fn list_access_keys(call: &Call<'_>, user: Option<String>) -> O
     Ok(Some(
         json!({ "AccessKeyMetadata": keys, "IsTruncated": false }),
     ))
+}
+
+/// TagUser, TagRole.
+pub(super) async fn tag(call: &Call<'_>, owner: TagOwner, tags: Vec<Tag>) -> Out {
+    change(call, |a| a.tag(owner.tagged(), tags.clone())).await?;
+    Ok(None)
+}
+
+/// UntagUser, UntagRole.
+pub(super) async fn untag(call: &Call<'_>, owner: TagOwner, keys: Vec<String>) -> Out {
+    change(call, |a| a.untag(owner.tagged(), &keys)).await?;
+    Ok(None)
 }

@@ -401,6 +401,63 @@ mod tests {
         a.delete_policy(&arn).unwrap();
     }
 
+    /// Tags: a key of any case is the same key, the request is all or nothing, at most 50,
+    /// the model's constraints; on create as on TagUser (IAM API reference, TagUser; IAM User
+    /// Guide, "Tagging IAM resources").
+    #[test]
+    fn tags_of_users_and_roles() {
+        let tag = |k: &str, v: &str| Tag {
+            key: k.into(),
+            value: v.into(),
+        };
+        let mut r = Registry::default();
+        let a = r.account_mut("111122223333");
+        a.create_user("alice", None, vec![tag("Team", "blue")], 0)
+            .unwrap();
+        a.tag(
+            Tagged::User("alice"),
+            vec![tag("team", "red"), tag("env", "")],
+        )
+        .unwrap();
+        assert_eq!(
+            a.tags(Tagged::User("alice")).unwrap(),
+            &[tag("team", "red"), tag("env", "")]
+        );
+        for bad in [
+            tag("", "x"),
+            tag("a#b", "x"),
+            tag("ok", "\n"),
+            tag(&"k".repeat(129), ""),
+        ] {
+            assert!(
+                matches!(
+                    a.tag(Tagged::User("alice"), vec![tag("new", "x"), bad.clone()]),
+                    Err(IamError::ValidationError(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(a.tags(Tagged::User("alice")).unwrap().len(), 2);
+        a.tag(Tagged::User("alice"), vec![tag("日本 語_.:/=+-@", "ü 1")])
+            .unwrap();
+        let many: Vec<Tag> = (0..48).map(|n| tag(&format!("k{n}"), "v")).collect();
+        assert!(matches!(
+            a.tag(Tagged::User("alice"), many),
+            Err(IamError::LimitExceeded(m)) if m == "Cannot exceed quota for TagsPerUser: 50"
+        ));
+        a.untag(Tagged::User("alice"), &["TEAM".into(), "absent".into()])
+            .unwrap();
+        assert_eq!(a.tags(Tagged::User("alice")).unwrap().len(), 2);
+        assert!(matches!(
+            a.create_role("r", None, TRUST, None, None, vec![tag("a#", "")], 0),
+            Err(IamError::ValidationError(_))
+        ));
+        assert!(matches!(
+            a.tag(Tagged::Role("nope"), vec![]),
+            Err(IamError::NoSuchEntity(_))
+        ));
+    }
+
     #[test]
     fn records_round_trip() {
         let mut r = Registry::default();
