@@ -1142,6 +1142,43 @@ def test_principal_tags_decide_what_a_user_and_a_role_session_may_change(server,
     assert (may_modify(session, "blue"), may_modify(session, "red")) == (False, True)
 
 
+def test_tag_condition_keys_guard_iams_own_actions(server, iam):
+    # IAM's own actions carry aws:RequestTag/<key> and aws:TagKeys (the tags a call puts or
+    # removes) and iam:ResourceTag/<key> (the tags of the user or role it is on): Service
+    # Authorization Reference, IAM (from memory: UNCONFIRMED in detail); IAM User Guide,
+    # "Controlling access to IAM users and roles using tags".
+    protected, free = uniq("protected"), uniq("free")
+    for role, value in ((protected, "true"), (free, "false")):
+        make_role(iam, role, A.id)
+        iam.tag_role(RoleName=role, Tags=[{"Key": "protected", "Value": value}])
+    _, creds = make_user(iam, uniq("iam-operator"), [doc(
+        {"Effect": "Allow", "Action": ["iam:TagUser", "iam:UntagUser", "iam:CreateUser",
+                                       "iam:DeleteRole"], "Resource": "*"},
+        {"Effect": "Deny", "Action": ["iam:TagUser", "iam:UntagUser"], "Resource": "*",
+         "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}}},
+        {"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*",
+         "Condition": {"StringNotEquals": {"aws:RequestTag/team": "blue"}}},
+        {"Effect": "Deny", "Action": "iam:DeleteRole", "Resource": "*",
+         "Condition": {"StringEquals": {"iam:ResourceTag/protected": "true"}}})])
+    op = Clients(server, creds).iam()
+    target = uniq("target")
+    iam.create_user(UserName=target)
+    op.tag_user(UserName=target, Tags=[{"Key": "env", "Value": "dev"}])
+    with client_error("AccessDenied", 403, message_re="iam:TagUser"):
+        op.tag_user(UserName=target, Tags=[{"Key": "env", "Value": "x"}, {"Key": "team", "Value": "x"}])
+    with client_error("AccessDenied", 403, message_re="iam:UntagUser"):
+        op.untag_user(UserName=target, TagKeys=["team"])
+    op.untag_user(UserName=target, TagKeys=["env"])
+    with client_error("AccessDenied", 403, message_re="iam:CreateUser"):
+        op.create_user(UserName=uniq("untagged"))
+    with client_error("AccessDenied", 403, message_re="iam:CreateUser"):
+        op.create_user(UserName=uniq("red"), Tags=[{"Key": "team", "Value": "red"}])
+    op.create_user(UserName=uniq("blue"), Tags=[{"Key": "team", "Value": "blue"}])
+    with client_error("AccessDenied", 403, message_re="iam:DeleteRole"):
+        op.delete_role(RoleName=protected)
+    op.delete_role(RoleName=free)
+
+
 def test_tags_of_users_and_roles(iam):
     # TagUser: "If a tag with the same key name already exists, then that tag is overwritten
     # with the new value"; "If any one of the tags is invalid or if you exceed the allowed

@@ -195,19 +195,19 @@ pub fn authorize(call: &Call<'_>, action: &str, resource: &str) -> Result<(), Ia
 }
 
 /// [`authorize`], with condition keys of the action's own beside the global ones (e.g.
-/// `iam:PassedToService` for `iam:PassRole`).
+/// `iam:PassedToService` for `iam:PassRole`), each with its values.
 pub fn authorize_with(
     call: &Call<'_>,
     action: &str,
     resource: &str,
-    keys: &[(&str, &str)],
+    keys: &[(String, Vec<String>)],
 ) -> Result<(), IamError> {
     if !call.api.iam_enforced() {
         return Ok(());
     }
     let mut ctx = crate::authz::global_context(call.caller, call.source_ip);
-    for (key, value) in keys {
-        ctx.set(key, vec![value.to_string()]);
+    for (key, values) in keys {
+        ctx.set(key, values.clone());
     }
     let d = crate::authz::decide_for(
         &call.api.principals,

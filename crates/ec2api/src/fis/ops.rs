@@ -101,7 +101,10 @@ fn authorize(call: &Call<'_>, operation: &str, resource: &str) -> Result<(), Fis
 /// `fis.amazonaws.com` [S12] (spec events.md §7.7). The experiment role's own permissions
 /// are not evaluated when an experiment runs (an UNCONFIRMED gap).
 fn authorize_pass_role(call: &Call<'_>, role_arn: &str) -> Result<(), FisError> {
-    let service = [("iam:PassedToService", "fis.amazonaws.com")];
+    let service = [(
+        "iam:PassedToService".to_string(),
+        vec!["fis.amazonaws.com".to_string()],
+    )];
     crate::query_api::authorize_with(call, "iam:PassRole", role_arn, &service)
         .map_err(FisError::from)
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 /// What an IAM call names, for its authorization (which comes before the call is parsed: an
 /// unknown action or a missing member from a caller not allowed is `AccessDenied`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct Target {
     pub policy_arn: Option<String>,
@@ -26,6 +26,10 @@ pub(super) struct Target {
     pub path: Option<String>,
     pub policy_name: Option<String>,
     pub policy_source_arn: Option<String>,
+    /// The tags a call puts on a user or a role (CreateUser, CreateRole, TagUser, TagRole).
+    pub tags: Option<Vec<TagIn>>,
+    /// The tag keys a call removes (UntagUser, UntagRole).
+    pub tag_keys: Option<Vec<String>>,
 }
 
 impl Target {

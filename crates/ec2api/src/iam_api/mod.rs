@@ -25,7 +25,7 @@ use crate::error::AwsError;
 use crate::protocol::query::{decode_query, Params};
 use crate::query_api::{authorize_with, respond};
 use crate::reply::Reply;
-use iam::registry::{AccountIam, Subject};
+use iam::registry::{AccountIam, Subject, Tagged};
 use iam::IamError;
 use input::Target;
 use model::{Arn, Ec2Error};
@@ -115,14 +115,9 @@ pub async fn handle(call: &Call<'_>) -> Reply {
     let (action, decoded) = decoded(call.params);
     let result = async {
         let target = Target::of(&decoded);
-        let keys = policy_arn_key(action, &target);
-        let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        authorize_with(
-            call,
-            &format!("iam:{action}"),
-            &resource(call, action, &target),
-            &keys,
-        )?;
+        let resource = resource(call, action, &target);
+        let keys = action_keys(call, action, &target, &resource);
+        authorize_with(call, &format!("iam:{action}"), &resource, &keys)?;
         dispatch(call, Request::parse(action, &decoded)?).await
     }
     .await;
@@ -276,14 +271,50 @@ fn attaches(action: &str) -> bool {
     (action.starts_with("Attach") || action.starts_with("Detach")) && action.ends_with("Policy")
 }
 
-/// `iam:PolicyARN`, the policy an Attach…Policy or Detach…Policy call names (Service
-/// Authorization Reference, IAM: the condition key of those actions; from memory of the
-/// reference, not at hand: UNCONFIRMED).
-fn policy_arn_key(action: &str, target: &Target) -> Vec<(&'static str, String)> {
-    match &target.policy_arn {
-        Some(arn) if attaches(action) => vec![("iam:PolicyARN", arn.clone())],
-        _ => Vec::new(),
+/// The condition keys an IAM call brings beside the global ones (Service Authorization
+/// Reference, IAM, from memory of it: UNCONFIRMED in detail):
+/// - `iam:PolicyARN`, the policy an Attach…Policy or Detach…Policy call names;
+/// - `aws:ResourceTag/<key>` and `iam:ResourceTag/<key>`, the tags of the user or role the
+///   call is on;
+/// - `aws:RequestTag/<key>` and `aws:TagKeys`, the tags a call puts (CreateUser, CreateRole,
+///   TagUser, TagRole), and `aws:TagKeys`, those it removes (UntagUser, UntagRole).
+fn action_keys(
+    call: &Call<'_>,
+    action: &str,
+    target: &Target,
+    resource: &str,
+) -> Vec<(String, Vec<String>)> {
+    let mut keys = Vec::new();
+    if let Some(arn) = target.policy_arn.as_ref().filter(|_| attaches(action)) {
+        keys.push(("iam:PolicyARN".to_string(), vec![arn.clone()]));
     }
+    let on = Arn::parse(resource).ok();
+    let tagged = on.as_ref().and_then(|arn| {
+        arn.iam_name("user")
+            .map(Tagged::User)
+            .or_else(|| arn.iam_name("role").map(Tagged::Role))
+    });
+    let registry = call.api.principals.registry();
+    let account = registry.account(&call.caller.account);
+    if let Some(tags) = tagged.and_then(|t| account.and_then(|a| a.tags(t).ok())) {
+        for t in tags {
+            for prefix in ["aws", "iam"] {
+                let key = format!("{prefix}:ResourceTag/{}", t.key);
+                keys.push((key, vec![t.value.clone()]));
+            }
+        }
+    }
+    if let Some(tags) = &target.tags {
+        for t in tags {
+            keys.push((format!("aws:RequestTag/{}", t.key), vec![t.value.clone()]));
+        }
+        let names = tags.iter().map(|t| t.key.clone()).collect();
+        keys.push(("aws:TagKeys".to_string(), names));
+    }
+    if let Some(names) = &target.tag_keys {
+        keys.push(("aws:TagKeys".to_string(), names.clone()));
+    }
+    keys
 }
 
 /// The resource an IAM action is authorized on, from what the call names.
