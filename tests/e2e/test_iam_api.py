@@ -31,6 +31,7 @@ import datetime
 import json
 import re
 import subprocess
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
@@ -1375,6 +1376,45 @@ def test_role_sessions_use_iam_with_the_roles_permissions(server, iam):
     made = uniq("by-session")
     Clients(server, s).iam().create_user(UserName=made)
     assert iam.get_user(UserName=made)["User"]["UserName"] == made
+
+
+def test_revoking_a_roles_older_sessions_denies_only_them(server, iam):
+    # The IAM console's "Revoke active sessions" puts AWSRevokeOlderSessions on the role: Deny
+    # * where aws:TokenIssueTime is before the revocation (IAM User Guide, "Revoking IAM role
+    # temporary security credentials"). aws:TokenIssueTime and aws:MultiFactorAuthPresent are
+    # present with temporary credentials only; aws:ViaAWSService and aws:PrincipalIsAWSService
+    # are false in every signed request made directly (IAM User Guide, global condition keys).
+    role = uniq("revoked")
+    arn = make_role(iam, role, A.id, [DESCRIBE_ONLY])
+    _, creds = make_user(iam, uniq("assumer"), [ASSUME_ANY, DESCRIBE_ONLY])
+    sts = Clients(server, creds).sts()
+    old = Clients(server, assume(sts, arn, "old")).ec2()
+    old.describe_instances()
+    time.sleep(1.1)
+    cutoff = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    iam.put_role_policy(RoleName=role, PolicyName="AWSRevokeOlderSessions", PolicyDocument=dumps(doc(
+        {"Effect": "Deny", "Action": "*", "Resource": "*",
+         "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}})))
+    with unauthorized(mutating=False):
+        old.describe_instances()
+    time.sleep(1.1)
+    Clients(server, assume(sts, arn, "new")).ec2().describe_instances()
+
+    # No MFA behind a session; the key is absent for long-term keys.
+    no_mfa = doc(DESCRIBE_ONLY["Statement"][0], {
+        "Effect": "Deny", "Action": "*", "Resource": "*",
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}})
+    mfa_role = make_role(iam, uniq("mfa"), A.id, [no_mfa])
+    with unauthorized(mutating=False):
+        Clients(server, assume(sts, mfa_role, "s1")).ec2().describe_instances()
+    _, plain = make_user(iam, uniq("long-term"), [no_mfa])
+    Clients(server, plain).ec2().describe_instances()
+    # Every call here is the principal's own.
+    _, direct = make_user(iam, uniq("direct"), [doc(
+        {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*",
+         "Condition": {"Bool": {"aws:ViaAWSService": "false",
+                                "aws:PrincipalIsAWSService": "false"}}})])
+    Clients(server, direct).ec2().describe_instances()
 
 
 def test_malformed_policy_arn_is_invalid_input(iam):

@@ -74,7 +74,17 @@ impl Caller {
         service: Service,
     ) -> Caller {
         let account = &claims.account;
-        let mut context = Vec::new();
+        // Keys of temporary credentials only (IAM User Guide, global condition keys:
+        // aws:MultiFactorAuthPresent "is present when the principal uses temporary
+        // credentials", false as imds's sessions are never made with MFA; aws:TokenIssueTime).
+        let mut context = vec![(
+            "aws:MultiFactorAuthPresent".to_string(),
+            "false".to_string(),
+        )];
+        if claims.issued_ms > 0 {
+            let issued = iam::registry::iso_date(claims.issued_ms);
+            context.push(("aws:TokenIssueTime".to_string(), issued));
+        }
         if let Some(i) = &claims.instance {
             context.push(("ec2:RoleDelivery".to_string(), i.delivery.clone()));
             context.push((
@@ -569,6 +579,7 @@ mod tests {
             role_path: "/".into(),
             session: "s1".into(),
             expires_ms,
+            issued_ms: issued.unix_timestamp() * 1000,
             policy: None,
             instance: Some(iam::session::InstanceClaim {
                 instance_id: "i-0aaa".into(),
@@ -590,6 +601,14 @@ mod tests {
         assert!(c
             .context
             .contains(&("ec2:RoleDelivery".into(), "2.0".into())));
+        // Keys of temporary credentials: no MFA, and when they were issued.
+        assert!(c
+            .context
+            .contains(&("aws:MultiFactorAuthPresent".into(), "false".into())));
+        let issued_at = iam::registry::iso_date(issued.unix_timestamp() * 1000);
+        assert!(c
+            .context
+            .contains(&("aws:TokenIssueTime".into(), issued_at)));
         let just_before = issued + time::Duration::seconds(899);
         assert!(at_time(just_before, &creds.session_token).is_ok());
         let after = issued + time::Duration::seconds(901);

@@ -311,6 +311,7 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         role_path: role.path.clone(),
         session: session.clone(),
         expires_ms: now + duration * 1000,
+        issued_ms: now,
         policy,
         instance: None,
         nonce: iam::registry::unique_id(""),

@@ -50,6 +50,10 @@ pub struct SessionClaims {
     /// The session name (the instance id for instance role credentials).
     pub session: String,
     pub expires_ms: i64,
+    /// When the credentials were issued (`aws:TokenIssueTime`); 0 in tokens minted before it
+    /// was kept (then the key is absent).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub issued_ms: i64,
     /// The session policy of AssumeRole's `Policy`, as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
@@ -59,6 +63,10 @@ pub struct SessionClaims {
     /// Makes two sessions with otherwise equal claims distinct.
     #[serde(default)]
     pub nonce: String,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 fn slash() -> String {
@@ -218,6 +226,7 @@ mod tests {
             role_path: "/".into(),
             session: "s1".into(),
             expires_ms: 1_000,
+            issued_ms: 100,
             policy: None,
             instance: None,
             nonce: "n".into(),

@@ -73,6 +73,7 @@ impl Credentials {
             role_path: "/".into(),
             session: v.instance_id.clone(),
             expires_ms: epoch * ROTATE_MS + LIFETIME_MS,
+            issued_ms: epoch * ROTATE_MS,
             policy: None,
             instance: Some(iam::session::InstanceClaim {
                 instance_id: v.instance_id.clone(),

@@ -26,6 +26,10 @@ pub fn global_context(caller: &Caller, source_ip: Option<std::net::IpAddr>) -> C
             .to_string()],
         )
         .set("aws:SecureTransport", vec!["false".to_string()])
+        // No request here is made by an AWS service, or by one for a principal (IAM User
+        // Guide, global condition keys: present in every signed request).
+        .set("aws:PrincipalIsAWSService", vec!["false".to_string()])
+        .set("aws:ViaAWSService", vec!["false".to_string()])
         .set(
             "aws:CurrentTime",
             vec![time::OffsetDateTime::now_utc()
