@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
         | Request::ListGroups(l)
         | Request::ListInstanceProfiles(l) => check(l),
         Request::ListPolicies(p) => check(&p.listing),
+        Request::ListEntitiesForPolicy(e) => check(&e.listing),
         Request::ListInstanceProfilesForRole { listing, .. }
         | Request::ListGroupsForUser { listing, .. }
         | Request::GetGroup { listing, .. }

@@ -724,6 +724,44 @@ def test_policies_are_listed_by_scope_attachment_and_path(iam):
     assert [(p["Arn"], p["PermissionsBoundaryUsageCount"]) for p in bounds] == [(arns[1], 1)]
 
 
+def test_the_entities_that_use_a_policy_are_listed(iam):
+    # ListEntitiesForPolicy: the users, groups and roles a managed policy is attached to or
+    # bounds, filtered by EntityFilter, PathPrefix and PolicyUsageFilter, a page at a time
+    # (botocore's model; what Terraform's aws_iam_policy_attachment reads).
+    path = f"/{uniq('ents')}/"
+    arn = iam.create_policy(PolicyName=uniq("used"), PolicyDocument=dumps(DESCRIBE_ONLY))["Policy"]["Arn"]
+    user, group, role, bounded = uniq("u"), uniq("g"), uniq("r"), uniq("b")
+    iam.create_user(UserName=user, Path=path)
+    iam.create_group(GroupName=group, Path=path)
+    iam.create_role(RoleName=role, Path=path, AssumeRolePolicyDocument=dumps(trust_account(A.id)))
+    iam.create_user(UserName=bounded, Path=path)
+    iam.put_user_permissions_boundary(UserName=bounded, PermissionsBoundary=arn)
+    iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    iam.attach_group_policy(GroupName=group, PolicyArn=arn)
+    iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    got = iam.list_entities_for_policy(PolicyArn=arn, PathPrefix=path)
+    assert [g["GroupName"] for g in got["PolicyGroups"]] == [group]
+    assert [r["RoleName"] for r in got["PolicyRoles"]] == [role]
+    assert sorted(u["UserName"] for u in got["PolicyUsers"]) == sorted([user, bounded])
+    assert got["PolicyGroups"][0]["GroupId"].startswith("AGPA")
+    attached = iam.list_entities_for_policy(PolicyArn=arn, PolicyUsageFilter="PermissionsPolicy")
+    assert [u["UserName"] for u in attached["PolicyUsers"]] == [user]
+    bounds = iam.list_entities_for_policy(PolicyArn=arn, PolicyUsageFilter="PermissionsBoundary")
+    assert [u["UserName"] for u in bounds["PolicyUsers"]] == [bounded]
+    assert bounds["PolicyGroups"] == [] and bounds["PolicyRoles"] == []
+    roles = iam.list_entities_for_policy(PolicyArn=arn, EntityFilter="Role")
+    assert [r["RoleName"] for r in roles["PolicyRoles"]] == [role] and roles["PolicyUsers"] == []
+    pages = list(iam.get_paginator("list_entities_for_policy").paginate(
+        PolicyArn=arn, PaginationConfig={"PageSize": 1}))
+    assert len(pages) == 4
+    assert sum(len(p["PolicyUsers"]) + len(p["PolicyGroups"]) + len(p["PolicyRoles"])
+               for p in pages) == 4
+    with client_error("ValidationError", 400):
+        iam.list_entities_for_policy(PolicyArn=arn, EntityFilter="Nobody")
+    with client_error("NoSuchEntity", 404):
+        iam.list_entities_for_policy(PolicyArn=f"arn:aws:iam::{A.id}:policy/{uniq('none')}")
+
+
 def test_listing_inputs_are_validated_as_iam_validates_them(server):
     raw = Clients(server, A).session.client(
         "iam", endpoint_url=server.endpoint, region_name=REGION,

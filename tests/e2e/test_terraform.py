@@ -546,9 +546,10 @@ def spot_instance_with_market_options(workspace, server):
 @scenario
 def iam_group_with_policies_and_members(workspace, server):
     """aws_iam_group, its inline and managed policies and its members (aws_iam_user_group_
-    membership) with the provider's iam endpoint at imds: apply, a clean plan (the provider
-    reads each back: GetGroup, GetGroupPolicy, ListAttachedGroupPolicies, ListGroupsForUser),
-    then destroy. imds had no groups before (InvalidAction)."""
+    membership), and a policy attached to a user and a group at once (aws_iam_policy_
+    attachment) with the provider's iam endpoint at imds: apply, a clean plan (the provider
+    reads each back: GetGroup, GetGroupPolicy, ListAttachedGroupPolicies, ListGroupsForUser,
+    ListEntitiesForPolicy), then destroy. imds had no groups before (InvalidAction)."""
     iam = boto3.session.Session(
         aws_access_key_id=helpers.ACCESS_KEY, aws_secret_access_key=helpers.SECRET_KEY,
         region_name="us-east-1").client("iam", endpoint_url=server.endpoint)
@@ -577,7 +578,21 @@ def iam_group_with_policies_and_members(workspace, server):
           user   = aws_iam_user.dev.name
           groups = [aws_iam_group.readers.name]
         }
+        resource "aws_iam_policy" "shared" {
+          name   = "tf-shared"
+          policy = jsonencode({
+            Version   = "2012-10-17"
+            Statement = [{ Effect = "Allow", Action = "ec2:DescribeTags", Resource = "*" }]
+          })
+        }
+        resource "aws_iam_policy_attachment" "shared" {
+          name       = "tf-shared"
+          policy_arn = aws_iam_policy.shared.arn
+          users      = [aws_iam_user.dev.name]
+          groups     = [aws_iam_group.readers.name]
+        }
         output "group_arn" { value = aws_iam_group.readers.arn }
+        output "shared_arn" { value = aws_iam_policy.shared.arn }
         """, services=("ec2", "sts", "iam"))
     ws.init()
     ws.apply()
@@ -587,8 +602,13 @@ def iam_group_with_policies_and_members(workspace, server):
     assert out["group_arn"].endswith(":group/teams/tf-readers")
     assert [u["UserName"] for u in got["Users"]] == ["tf-dev"]
     assert iam.list_group_policies(GroupName="tf-readers")["PolicyNames"] == ["describe"]
-    assert [p["PolicyName"] for p in iam.list_attached_group_policies(
-        GroupName="tf-readers")["AttachedPolicies"]] == ["AmazonEC2ReadOnlyAccess"]
+    assert sorted(p["PolicyName"] for p in iam.list_attached_group_policies(
+        GroupName="tf-readers")["AttachedPolicies"]) == ["AmazonEC2ReadOnlyAccess", "tf-shared"]
+    # aws_iam_policy_attachment reads its attachments with ListEntitiesForPolicy.
+    entities = iam.list_entities_for_policy(PolicyArn=out["shared_arn"])
+    assert [g["GroupName"] for g in entities["PolicyGroups"]] == ["tf-readers"]
+    assert [u["UserName"] for u in entities["PolicyUsers"]] == ["tf-dev"]
+    assert entities["PolicyRoles"] == []
     ws.plan_is_clean()
     ws.destroy()
     assert iam.list_groups(PathPrefix="/teams/")["Groups"] == []

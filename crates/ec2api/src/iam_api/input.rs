@@ -231,6 +231,14 @@ pub(super) struct PageIn {
     pub(super) max_items: Option<Integer>,
 }
 
+/// ListEntitiesForPolicy's filters beside its policy, prefix and page.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct EntityFiltersIn {
+    pub(super) entity_filter: Option<String>,
+    pub(super) policy_usage_filter: Option<String>,
+}
+
 /// ListPolicies' filters beside its prefix and page: scope, attachment and use.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -357,45 +365,56 @@ pub(super) fn marker(given: Option<String>) -> Result<Option<String>, IamError> 
     }
 }
 
-/// `PathPrefix` of ListUsers, ListRoles and ListInstanceProfiles (`pathPrefixType`: `/`
-/// then characters from U+0021 to U+007F, at most 512); `/` when not given.
-pub(super) fn path_prefix(given: Option<String>) -> Result<String, IamError> {
+/// A `PathPrefix` (`/` when not given) that `fits` its type, else `ValidationError` naming the
+/// type's `pattern`.
+fn prefix_of(
+    given: Option<String>,
+    fits: impl Fn(&str) -> bool,
+    pattern: &str,
+) -> Result<String, IamError> {
     let p = given.unwrap_or_else(|| "/".into());
-    let fits =
-        p.starts_with('/') && p.len() <= 512 && p.chars().all(|c| ('!'..='\u{7f}').contains(&c));
-    if fits {
+    if p.len() <= 512 && fits(&p) {
         Ok(p)
     } else {
-        Err(invalid(
-            &p,
-            "pathPrefix",
-            r"satisfy regular expression pattern: \u002F[\u0021-\u007F]*",
-        ))
+        let rule = format!("satisfy regular expression pattern: {pattern}");
+        Err(invalid(&p, "pathPrefix", &rule))
     }
 }
 
-/// `PathPrefix` of ListPolicies (`policyPathType`: `/`, or segments of letters, digits and
-/// `.,+@=_-` each after a `/`, ending with `/`; at most 512); `/` when not given.
+/// `PathPrefix` of ListUsers, ListRoles, ListGroups and ListInstanceProfiles
+/// (`pathPrefixType`: `/` then characters from U+0021 to U+007F, at most 512).
+pub(super) fn path_prefix(given: Option<String>) -> Result<String, IamError> {
+    let fits = |p: &str| p.starts_with('/') && p.chars().all(|c| ('!'..='\u{7f}').contains(&c));
+    prefix_of(given, fits, r"\u002F[\u0021-\u007F]*")
+}
+
+/// `PathPrefix` of ListPolicies and ListAttached…Policies (`policyPathType`: `/`, or segments
+/// of letters, digits and `.,+@=_-` each after a `/`, ending with `/`; at most 512).
 pub(super) fn policy_path_prefix(given: Option<String>) -> Result<String, IamError> {
-    let p = given.unwrap_or_else(|| "/".into());
     let segment = |s: &str| {
         !s.is_empty()
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || ".,+@=_-".contains(c))
     };
-    let fits = p.len() <= 512
-        && p.starts_with('/')
-        && p.ends_with('/')
-        && (p == "/" || p[1..p.len() - 1].split('/').all(segment));
-    if fits {
-        Ok(p)
-    } else {
-        Err(invalid(
-            &p,
-            "pathPrefix",
-            r"satisfy regular expression pattern: ((/[A-Za-z0-9\.,\+@=_-]+)*)/",
-        ))
-    }
+    let fits = |p: &str| {
+        p.starts_with('/')
+            && p.ends_with('/')
+            && (p == "/" || p[1..p.len() - 1].split('/').all(segment))
+    };
+    prefix_of(given, fits, r"((/[A-Za-z0-9\.,\+@=_-]+)*)/")
+}
+
+/// `PathPrefix` of ListEntitiesForPolicy (`pathType`: `/`, or `/` then characters from
+/// U+0021 to U+007E ending with `/`; at most 512).
+pub(super) fn entity_path_prefix(given: Option<String>) -> Result<String, IamError> {
+    let fits = |p: &str| {
+        p == "/"
+            || (p.len() > 2
+                && p.starts_with('/')
+                && p.ends_with('/')
+                && p[1..p.len() - 1].chars().all(|c| ('!'..='~').contains(&c)))
+    };
+    prefix_of(given, fits, r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)")
 }
 
 /// A member of an enum of the model: one of `values`, or `None` when not given.
@@ -533,6 +552,11 @@ mod tests {
                 serde_fields::<PolicyVersionNamed>(),
             ),
             (request("ListPolicyVersions"), serde_fields::<PolicyArnIn>()),
+            (
+                request("ListEntitiesForPolicy"),
+                serde_fields::<EntityFiltersIn>(),
+            ),
+            (request("ListEntitiesForPolicy"), serde_fields::<PrefixIn>()),
             (request("TagUser"), serde_fields::<TagsIn>()),
             (request("TagRole"), serde_fields::<TagsIn>()),
             (request("UntagUser"), serde_fields::<TagKeysIn>()),
@@ -558,6 +582,7 @@ mod tests {
             "ListAttachedGroupPolicies",
             "ListAttachedRolePolicies",
             "ListPolicyVersions",
+            "ListEntitiesForPolicy",
             "ListUserTags",
             "ListRoleTags",
         ];

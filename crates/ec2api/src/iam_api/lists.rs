@@ -14,12 +14,44 @@
 //! the account's share names); the marker is the last one's name (ARN). IAM's marker is
 //! opaque and its order undocumented: both UNCONFIRMED.
 
-use super::request::{Listing, Owner, PolicyListing, PolicyScope, PolicyUsage, TagOwner};
+use super::request::{
+    EntityKind, EntityListing, Listing, Owner, PolicyListing, PolicyScope, PolicyUsage, TagOwner,
+};
 use super::shapes::{group_json, policy_json, profile_json, role_json, user_json, version_json};
 use super::{read, Out};
 use crate::context::Call;
 use iam::registry::{AccountIam, ManagedPolicy, User};
 use serde_json::{json, Value};
+
+/// The items of a page, and the marker of the next one when there is more.
+struct Slice<T> {
+    items: Vec<T>,
+    next: Option<String>,
+}
+
+impl<T> Slice<T> {
+    /// The page of `entities` (by key, in key order) that `l` asks for.
+    fn of<K: AsRef<str>>(entities: impl Iterator<Item = (K, T)>, l: &Listing) -> Slice<T> {
+        let mut after =
+            entities.skip_while(|(key, _)| l.marker.as_deref().is_some_and(|m| key.as_ref() <= m));
+        let mut items = Vec::new();
+        let mut last = None;
+        for (key, v) in after.by_ref().take(l.max_items) {
+            items.push(v);
+            last = Some(key.as_ref().to_string());
+        }
+        let next = after.next().and(last);
+        Slice { items, next }
+    }
+
+    /// `IsTruncated` and `Marker` of the answer, added to `out`.
+    fn mark(&self, out: &mut Value) {
+        out["IsTruncated"] = json!(self.next.is_some());
+        if let Some(m) = &self.next {
+            out["Marker"] = json!(m);
+        }
+    }
+}
 
 /// The page of `entities` (by key, in key order) that `l` asks for, as the listing's answer
 /// under `member`.
@@ -28,19 +60,9 @@ fn page<K: AsRef<str>>(
     l: &Listing,
     member: &str,
 ) -> Value {
-    let mut after =
-        entities.skip_while(|(key, _)| l.marker.as_deref().is_some_and(|m| key.as_ref() <= m));
-    let mut items = Vec::new();
-    let mut last = None;
-    for (key, v) in after.by_ref().take(l.max_items) {
-        items.push(v);
-        last = Some(key.as_ref().to_string());
-    }
-    let mut out = json!({ member: items, "IsTruncated": false });
-    if after.next().is_some() {
-        out["IsTruncated"] = json!(true);
-        out["Marker"] = json!(last);
-    }
+    let slice = Slice::of(entities, l);
+    let mut out = json!({ member: slice.items });
+    slice.mark(&mut out);
     out
 }
 
@@ -104,6 +126,67 @@ pub(super) fn list_groups_for_user(call: &Call<'_>, user: String, l: Listing) ->
             .groups_of(&user)
             .map(|g| (g.name.as_str(), group_json(a, g)));
         Ok(page(listed, &l, "Groups"))
+    })?;
+    Ok(Some(v))
+}
+
+/// The users, groups and roles that use a policy: attached, as a boundary (users and roles),
+/// or either when `PolicyUsageFilter` is not given. One page over the three kinds, groups
+/// first, then roles, then users, each by name (the order and the marker, `group:NAME` …,
+/// UNCONFIRMED); each kind's members are its list in the answer.
+pub(super) fn list_entities_for_policy(call: &Call<'_>, l: EntityListing) -> Out {
+    let v = read(call, |a| {
+        let arn = a.policy(&l.arn)?.arn.clone();
+        let uses = |p: &iam::registry::Permissions| match l.usage {
+            Some(PolicyUsage::PermissionsPolicy) => p.attached.contains(&arn),
+            Some(PolicyUsage::PermissionsBoundary) => p.boundary.as_deref() == Some(&arn),
+            None => p.attached.contains(&arn) || p.boundary.as_deref() == Some(&arn),
+        };
+        let wanted = |k: EntityKind| l.kind.is_none_or(|x| x == k);
+        let under = |path: &str| path.starts_with(&l.listing.path_prefix);
+        let mut entities: Vec<(String, &str, Value)> = Vec::new();
+        if wanted(EntityKind::Group) {
+            for g in a
+                .groups
+                .values()
+                .filter(|g| under(&g.path) && uses(&g.permissions))
+            {
+                let v = json!({"GroupName": g.name, "GroupId": g.id});
+                entities.push((format!("group:{}", g.name), "PolicyGroups", v));
+            }
+        }
+        if wanted(EntityKind::Role) {
+            for r in a
+                .roles
+                .values()
+                .filter(|r| under(&r.path) && uses(&r.permissions))
+            {
+                let v = json!({"RoleName": r.name, "RoleId": r.id});
+                entities.push((format!("role:{}", r.name), "PolicyRoles", v));
+            }
+        }
+        if wanted(EntityKind::User) {
+            for u in a
+                .users
+                .values()
+                .filter(|u| under(&u.path) && uses(&u.permissions))
+            {
+                let v = json!({"UserName": u.name, "UserId": u.id});
+                entities.push((format!("user:{}", u.name), "PolicyUsers", v));
+            }
+        }
+        let slice = Slice::of(
+            entities.into_iter().map(|(k, kind, v)| (k, (kind, v))),
+            &l.listing,
+        );
+        let mut out = json!({"PolicyGroups": [], "PolicyUsers": [], "PolicyRoles": []});
+        for (kind, v) in &slice.items {
+            if let Some(list) = out[*kind].as_array_mut() {
+                list.push(v.clone());
+            }
+        }
+        slice.mark(&mut out);
+        Ok(out)
     })?;
     Ok(Some(v))
 }

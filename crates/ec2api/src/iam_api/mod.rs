@@ -218,6 +218,7 @@ async fn dispatch(call: &Call<'_>, request: Request) -> Out {
         Request::ListRoles(listing) => lists::list_roles(call, listing),
         Request::ListInstanceProfiles(listing) => lists::list_instance_profiles(call, listing),
         Request::ListPolicies(listing) => lists::list_policies(call, listing),
+        Request::ListEntitiesForPolicy(listing) => lists::list_entities_for_policy(call, listing),
         Request::ListInstanceProfilesForRole { role, listing } => {
             lists::list_instance_profiles_for_role(call, role, listing)
         }

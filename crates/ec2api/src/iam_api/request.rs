@@ -173,6 +173,25 @@ pub enum PolicyUsage {
     PermissionsBoundary,
 }
 
+/// ListEntitiesForPolicy's `EntityFilter`: one kind of entity. `LocalManagedPolicy` and
+/// `AWSManagedPolicy`, the enum's other values, filter nothing here (UNCONFIRMED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    User,
+    Role,
+    Group,
+}
+
+/// What ListEntitiesForPolicy asks: the users, groups and roles that use the policy (as a
+/// permissions policy or a boundary, or either), under the prefix, a page at a time.
+#[derive(Debug, Clone)]
+pub struct EntityListing {
+    pub arn: String,
+    pub kind: Option<EntityKind>,
+    pub usage: Option<PolicyUsage>,
+    pub listing: Listing,
+}
+
 /// ListPolicies' filters beside the listing: which policies, only those attached, and
 /// attached how.
 #[derive(Debug, Clone)]
@@ -338,6 +357,7 @@ pub enum Request {
     ListRoles(Listing),
     ListInstanceProfiles(Listing),
     ListPolicies(PolicyListing),
+    ListEntitiesForPolicy(EntityListing),
     /// The instance profiles that hold the role (every path).
     ListInstanceProfilesForRole {
         role: String,
@@ -348,6 +368,17 @@ pub enum Request {
         source: String,
         simulation: Simulation,
     },
+}
+
+/// `PolicyUsageFilter` (`policyUsageType`), when given.
+fn policy_usage(given: Option<String>) -> Result<Option<PolicyUsage>, IamError> {
+    let values = ["PermissionsPolicy", "PermissionsBoundary"];
+    Ok(
+        one_of(given, "policyUsageFilter", &values)?.map(|u| match u {
+            "PermissionsBoundary" => PolicyUsage::PermissionsBoundary,
+            _ => PolicyUsage::PermissionsPolicy,
+        }),
+    )
 }
 
 impl Request {
@@ -596,20 +627,36 @@ impl Request {
                     Some("Local") => PolicyScope::Local,
                     _ => PolicyScope::All,
                 };
-                let usage = one_of(
-                    i.policy_usage_filter,
-                    "policyUsageFilter",
-                    &["PermissionsPolicy", "PermissionsBoundary"],
-                )?
-                .map(|u| match u {
-                    "PermissionsBoundary" => PolicyUsage::PermissionsBoundary,
-                    _ => PolicyUsage::PermissionsPolicy,
-                });
+                let usage = policy_usage(i.policy_usage_filter)?;
                 let prefix = policy_path_prefix(input::<PrefixIn>(decoded)?.path_prefix)?;
                 Request::ListPolicies(PolicyListing {
                     scope,
                     only_attached: boolean(i.only_attached, "onlyAttached")?,
                     usage,
+                    listing: Listing::of(prefix, input(decoded)?)?,
+                })
+            }
+            "ListEntitiesForPolicy" => {
+                let arn = input::<PolicyArnIn>(decoded)?.policy_arn;
+                let i: EntityFiltersIn = input(decoded)?;
+                let kinds = [
+                    "User",
+                    "Role",
+                    "Group",
+                    "LocalManagedPolicy",
+                    "AWSManagedPolicy",
+                ];
+                let kind = match one_of(i.entity_filter, "entityFilter", &kinds)? {
+                    Some("User") => Some(EntityKind::User),
+                    Some("Role") => Some(EntityKind::Role),
+                    Some("Group") => Some(EntityKind::Group),
+                    _ => None,
+                };
+                let prefix = entity_path_prefix(input::<PrefixIn>(decoded)?.path_prefix)?;
+                Request::ListEntitiesForPolicy(EntityListing {
+                    arn,
+                    kind,
+                    usage: policy_usage(i.policy_usage_filter)?,
                     listing: Listing::of(prefix, input(decoded)?)?,
                 })
             }
