@@ -1,5 +1,7 @@
 //! One account's IAM entities and the IAM API's operations on them.
 
+use super::groups::no_group;
+use super::tags::new_tags;
 use super::*;
 use crate::error::IamError;
 use crate::policy::Policy;
@@ -21,37 +23,16 @@ pub struct AccountIam {
     pub groups: BTreeMap<String, Group>,
 }
 
-fn no_user(name: &str) -> IamError {
+pub(super) fn no_user(name: &str) -> IamError {
     IamError::NoSuchEntity(format!("The user with name {name} cannot be found."))
 }
 
-fn no_role(name: &str) -> IamError {
+pub(super) fn no_role(name: &str) -> IamError {
     IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
 }
 
-fn no_policy(arn: &str) -> IamError {
+pub(super) fn no_policy(arn: &str) -> IamError {
     IamError::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
-}
-
-fn no_group(name: &str) -> IamError {
-    IamError::NoSuchEntity(format!("The group with name {name} cannot be found."))
-}
-
-fn no_version(arn: &str, id: &str) -> IamError {
-    IamError::NoSuchEntity(format!(
-        "Policy {arn} version {id} does not exist or is not attachable."
-    ))
-}
-
-/// A managed policy keeps at most five versions (IAM API reference, CreatePolicyVersion: "A
-/// managed policy can have up to five versions").
-pub const MAX_POLICY_VERSIONS: usize = 5;
-
-/// The tags a new user or role is created with, checked and merged as TagUser would.
-fn new_tags(given: Vec<Tag>, quota: &str) -> Result<Vec<Tag>, IamError> {
-    let mut tags = Vec::new();
-    merge_tags(&mut tags, given, quota)?;
-    Ok(tags)
 }
 
 fn no_profile(name: &str) -> IamError {
@@ -59,7 +40,7 @@ fn no_profile(name: &str) -> IamError {
 }
 
 /// A new entity's name and path checked as IAM checks them; the path, `/` by default.
-fn named_at<'p>(
+pub(super) fn named_at<'p>(
     field: &str,
     name: &str,
     max: usize,
@@ -73,87 +54,8 @@ fn named_at<'p>(
 
 /// Whether an entity of the kind already has the name: IAM's names "are not distinguished by
 /// case" (IAM User Guide, "IAM identifiers").
-fn taken<T>(entities: &BTreeMap<String, T>, name: &str) -> bool {
+pub(super) fn taken<T>(entities: &BTreeMap<String, T>, name: &str) -> bool {
     entities.keys().any(|n| n.eq_ignore_ascii_case(name))
-}
-
-/// Which tagged entity an operation addresses (IAM's groups have no tags).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tagged<'a> {
-    User(&'a str),
-    Role(&'a str),
-}
-
-/// At most this many tags on a user or a role (IAM User Guide, "IAM and AWS STS quotas":
-/// tags per user, tags per role).
-pub const MAX_TAGS: usize = 50;
-
-/// Whether `c` is of the tag pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]` (IAM API reference, `Tag`).
-fn tag_char(c: char) -> bool {
-    let space = matches!(
-        c,
-        ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
-    );
-    c.is_alphanumeric() || space || "_.:/=+-@".contains(c)
-}
-
-/// Tags checked against the model's constraints (`Tag`: a key of 1 to 128 characters, a
-/// value of at most 256, both of the tag pattern), in the words of AWS's validation (the
-/// member's path is UNCONFIRMED).
-pub fn check_tags(tags: &[Tag]) -> Result<(), IamError> {
-    let invalid = |v: &str, at: &str, rule: &str| {
-        IamError::ValidationError(format!(
-            "1 validation error detected: Value '{v}' at '{at}' failed to satisfy constraint: Member must {rule}"
-        ))
-    };
-    const PATTERN: &str = r"satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]";
-    for (n, t) in tags.iter().enumerate() {
-        let at = |m: &str| format!("tags.{}.member.{m}", n + 1);
-        let (k, v) = (t.key.chars().count(), t.value.chars().count());
-        if k == 0 || k > 128 {
-            return Err(invalid(&t.key, &at("key"), "have length between 1 and 128"));
-        }
-        if !t.key.chars().all(tag_char) {
-            return Err(invalid(&t.key, &at("key"), &format!("{PATTERN}+")));
-        }
-        if v > 256 {
-            return Err(invalid(
-                &t.value,
-                &at("value"),
-                "have length less than or equal to 256",
-            ));
-        }
-        if !t.value.chars().all(tag_char) {
-            return Err(invalid(&t.value, &at("value"), &format!("{PATTERN}*")));
-        }
-    }
-    Ok(())
-}
-
-/// `tags` with `new` put in: a key already there (whatever its case: IAM's tag keys of users
-/// and roles "are not case sensitive, but case is preserved", IAM User Guide, "Tagging IAM
-/// resources") takes the new value and spelling (UNCONFIRMED: which spelling stays). At most
-/// [`MAX_TAGS`] (`LimitExceeded`, UNCONFIRMED words).
-fn merge_tags(tags: &mut Vec<Tag>, new: Vec<Tag>, quota: &str) -> Result<(), IamError> {
-    check_tags(&new)?;
-    let mut merged = tags.clone();
-    for t in new {
-        match merged
-            .iter_mut()
-            .find(|x| x.key.eq_ignore_ascii_case(&t.key))
-        {
-            Some(x) => *x = t,
-            None => merged.push(t),
-        }
-    }
-    if merged.len() > MAX_TAGS {
-        return Err(IamError::LimitExceeded(format!(
-            "Cannot exceed quota for {quota}: {MAX_TAGS}"
-        )));
-    }
-    *tags = merged;
-    Ok(())
 }
 
 /// Which permissions holder an operation addresses.
@@ -206,27 +108,12 @@ impl AccountIam {
         Arn::role(&self.id, &r.path, &r.name).to_string()
     }
 
-    pub fn group_arn(&self, g: &Group) -> String {
-        Arn::group(&self.id, &g.path, &g.name).to_string()
-    }
-
     pub fn user(&self, name: &str) -> Result<&User, IamError> {
         self.users.get(name).ok_or_else(|| no_user(name))
     }
 
     pub fn role(&self, name: &str) -> Result<&Role, IamError> {
         self.roles.get(name).ok_or_else(|| no_role(name))
-    }
-
-    pub fn group(&self, name: &str) -> Result<&Group, IamError> {
-        self.groups.get(name).ok_or_else(|| no_group(name))
-    }
-
-    /// The groups `user` is in, in the order of their names.
-    pub fn groups_of<'a>(&'a self, user: &'a str) -> impl Iterator<Item = &'a Group> + 'a {
-        self.groups
-            .values()
-            .filter(move |g| g.users.iter().any(|u| u == user))
     }
 
     pub fn profile(&self, name: &str) -> Result<&InstanceProfile, IamError> {
@@ -344,91 +231,6 @@ impl AccountIam {
             ));
         }
         self.users.remove(name);
-        Ok(())
-    }
-
-    // ---- groups ----
-
-    pub fn create_group(
-        &mut self,
-        name: &str,
-        path: Option<&str>,
-        now_ms: i64,
-    ) -> Result<&Group, IamError> {
-        let path = named_at("groupName", name, 128, path)?;
-        if taken(&self.groups, name) {
-            return Err(IamError::EntityAlreadyExists(format!(
-                "Group with name {name} already exists."
-            )));
-        }
-        let group = Group {
-            name: name.to_string(),
-            path: path.to_string(),
-            id: unique_id("AGPA"),
-            created_ms: now_ms,
-            permissions: Permissions::default(),
-            users: Vec::new(),
-        };
-        Ok(self.groups.entry(name.to_string()).or_insert(group))
-    }
-
-    /// A group can be deleted once it has no users and no policies (DeleteConflict).
-    pub fn delete_group(&mut self, name: &str) -> Result<(), IamError> {
-        let g = self.group(name)?;
-        if !g.users.is_empty() {
-            return Err(IamError::DeleteConflict(
-                "Cannot delete entity, must remove users from group first.".into(),
-            ));
-        }
-        g.permissions.check_deletable()?;
-        self.groups.remove(name);
-        Ok(())
-    }
-
-    /// Adding a user already in the group changes nothing and is no error (UNCONFIRMED).
-    pub fn add_user_to_group(&mut self, group: &str, user: &str) -> Result<(), IamError> {
-        self.user(user)?;
-        let g = self.groups.get_mut(group).ok_or_else(|| no_group(group))?;
-        if !g.users.iter().any(|u| u == user) {
-            g.users.push(user.to_string());
-        }
-        Ok(())
-    }
-
-    /// A user not in the group is `NoSuchEntity`, in the words of an unknown user
-    /// (UNCONFIRMED).
-    pub fn remove_user_from_group(&mut self, group: &str, user: &str) -> Result<(), IamError> {
-        self.user(user)?;
-        let g = self.groups.get_mut(group).ok_or_else(|| no_group(group))?;
-        let before = g.users.len();
-        g.users.retain(|u| u != user);
-        if g.users.len() == before {
-            return Err(no_user(user));
-        }
-        Ok(())
-    }
-
-    pub fn create_access_key(&mut self, user: &str, now_ms: i64) -> Result<AccessKey, IamError> {
-        let u = self.users.get_mut(user).ok_or_else(|| no_user(user))?;
-        if u.keys.len() >= 2 {
-            return Err(IamError::LimitExceeded(
-                "Cannot exceed quota for AccessKeysPerUser: 2".into(),
-            ));
-        }
-        let key = new_access_key(now_ms);
-        u.keys.push(key.clone());
-        Ok(key)
-    }
-
-    pub fn delete_access_key(&mut self, user: &str, key_id: &str) -> Result<(), IamError> {
-        let u = self.users.get_mut(user).ok_or_else(|| no_user(user))?;
-        let before = u.keys.len();
-        u.keys.retain(|k| k.id != key_id);
-        if u.keys.len() == before {
-            return Err(IamError::NoSuchEntity(format!(
-                "The Access Key with id {key_id} cannot be found."
-            )));
-        }
         Ok(())
     }
 
@@ -570,91 +372,11 @@ impl AccountIam {
 
     /// One of the account's own managed policies by ARN: AWS's cannot be changed
     /// (`InvalidInput`, as DeletePolicy answers them; UNCONFIRMED for the version actions).
-    fn own_policy(&self, arn: &str) -> Result<&ManagedPolicy, IamError> {
+    pub(super) fn own_policy(&self, arn: &str) -> Result<&ManagedPolicy, IamError> {
         if aws_managed(arn).is_some() {
             return Err(IamError::InvalidInput(format!("ARN {arn} is not valid.")));
         }
         self.policy(arn)
-    }
-
-    fn own_policy_mut(&mut self, arn: &str) -> Result<&mut ManagedPolicy, IamError> {
-        let name = self.own_policy(arn)?.name.clone();
-        self.policies.get_mut(&name).ok_or_else(|| no_policy(arn))
-    }
-
-    /// A version of a managed policy by id.
-    pub fn policy_version<'a>(
-        &'a self,
-        p: &'a ManagedPolicy,
-        id: &str,
-    ) -> Result<&'a PolicyVersion, IamError> {
-        p.versions
-            .iter()
-            .find(|v| v.id == id)
-            .ok_or_else(|| no_version(&p.arn, id))
-    }
-
-    /// A new version of one of the account's policies, the default one if `set_default`
-    /// (then the policy's `UpdateDate` moves). At most [`MAX_POLICY_VERSIONS`] are kept.
-    pub fn create_policy_version(
-        &mut self,
-        arn: &str,
-        doc: &str,
-        set_default: bool,
-        now_ms: i64,
-    ) -> Result<PolicyVersion, IamError> {
-        let doc = PolicyDoc::new(doc)?;
-        let p = self.own_policy_mut(arn)?;
-        if p.versions.len() >= MAX_POLICY_VERSIONS {
-            return Err(IamError::LimitExceeded(format!(
-                "A managed policy can have up to {MAX_POLICY_VERSIONS} versions. Before you create a new version, you must delete an existing version."
-            )));
-        }
-        let id = p.next_version_id();
-        p.versions_made = ManagedPolicy::version_number(&id).unwrap_or_default();
-        let v = PolicyVersion {
-            id: id.clone(),
-            doc,
-            created_ms: now_ms,
-        };
-        p.versions.push(v.clone());
-        if set_default {
-            p.default_version = id;
-            p.updated_ms = now_ms;
-        }
-        Ok(v)
-    }
-
-    /// The default version cannot be deleted (DeleteConflict).
-    pub fn delete_policy_version(&mut self, arn: &str, id: &str) -> Result<(), IamError> {
-        let p = self.own_policy_mut(arn)?;
-        if !p.versions.iter().any(|v| v.id == id) {
-            return Err(no_version(arn, id));
-        }
-        if p.default_version == id {
-            return Err(IamError::DeleteConflict(
-                "Cannot delete the default version of a policy.".into(),
-            ));
-        }
-        p.versions.retain(|v| v.id != id);
-        Ok(())
-    }
-
-    pub fn set_default_policy_version(
-        &mut self,
-        arn: &str,
-        id: &str,
-        now_ms: i64,
-    ) -> Result<(), IamError> {
-        let p = self.own_policy_mut(arn)?;
-        if !p.versions.iter().any(|v| v.id == id) {
-            return Err(no_version(arn, id));
-        }
-        if p.default_version != id {
-            p.default_version = id.to_string();
-            p.updated_ms = now_ms;
-        }
-        Ok(())
     }
 
     pub fn attach(&mut self, h: Holder<'_>, arn: &str) -> Result<(), IamError> {
@@ -797,46 +519,6 @@ impl AccountIam {
         }
     }
 
-    // ---- tags ----
-
-    fn tags_mut(&mut self, t: Tagged<'_>) -> Result<(&mut Vec<Tag>, &'static str), IamError> {
-        match t {
-            Tagged::User(n) => self
-                .users
-                .get_mut(n)
-                .map(|u| (&mut u.tags, "TagsPerUser"))
-                .ok_or_else(|| no_user(n)),
-            Tagged::Role(n) => self
-                .roles
-                .get_mut(n)
-                .map(|r| (&mut r.tags, "TagsPerRole"))
-                .ok_or_else(|| no_role(n)),
-        }
-    }
-
-    /// A user's or a role's tags.
-    pub fn tags(&self, t: Tagged<'_>) -> Result<&[Tag], IamError> {
-        match t {
-            Tagged::User(n) => self.user(n).map(|u| u.tags.as_slice()),
-            Tagged::Role(n) => self.role(n).map(|r| r.tags.as_slice()),
-        }
-    }
-
-    /// TagUser, TagRole: all the tags or none (IAM API reference: "If any one of the tags is
-    /// invalid or if you exceed the allowed maximum number of tags, then the entire request
-    /// fails").
-    pub fn tag(&mut self, t: Tagged<'_>, new: Vec<Tag>) -> Result<(), IamError> {
-        let (tags, quota) = self.tags_mut(t)?;
-        merge_tags(tags, new, quota)
-    }
-
-    /// UntagUser, UntagRole: keys the entity does not have are no error (UNCONFIRMED).
-    pub fn untag(&mut self, t: Tagged<'_>, keys: &[String]) -> Result<(), IamError> {
-        let (tags, _) = self.tags_mut(t)?;
-        tags.retain(|x| !keys.iter().any(|k| k.eq_ignore_ascii_case(&x.key)));
-        Ok(())
-    }
-
     // ---- evaluation ----
 
     /// A holder's own identity policies: its inline ones, then the managed ones attached.
@@ -851,7 +533,7 @@ impl AccountIam {
         inline.into_iter().chain(attached)
     }
 
-    fn resolve(&self, p: &Permissions) -> PrincipalPolicies {
+    pub(super) fn resolve(&self, p: &Permissions) -> PrincipalPolicies {
         PrincipalPolicies {
             identity: self.identity(p).collect(),
             boundary: p
@@ -860,11 +542,6 @@ impl AccountIam {
                 .and_then(|arn| self.policy(arn).ok())
                 .and_then(|m| m.default_doc().map(|d| d.parsed.clone())),
         }
-    }
-
-    /// A group's policies (SimulatePrincipalPolicy on a group's ARN).
-    pub fn group_policies(&self, name: &str) -> Result<PrincipalPolicies, IamError> {
-        Ok(self.resolve(&self.group(name)?.permissions))
     }
 
     /// The policies that make up a principal's permissions (a deleted user or role has none).

@@ -9,19 +9,28 @@
 //!
 //! - `entities`: what IAM stores: users, access keys, groups, roles, managed policies and their
 //!   versions, instance profiles, policy documents parsed once.
-//! - `account`: one account's entities and the IAM API's operations on them.
+//! - `account`: one account's entities and the IAM API's operations on them (users, roles,
+//!   managed and inline policies, instance profiles; evaluation's view of them);
+//! - `groups`: groups, their users and their policies;
+//! - `versions`: the versions of a managed policy;
+//! - `tags`: the tags of users and roles.
 //! - `naming`: ids, names, paths and dates as IAM forms and checks them.
 //! - `managed`: the AWS managed policies imds knows.
 
 mod account;
 mod entities;
+mod groups;
 mod managed;
 mod naming;
+mod tags;
+mod versions;
 
 pub use account::*;
 pub use entities::*;
 pub(crate) use managed::*;
 pub use naming::*;
+pub use tags::*;
+pub use versions::*;
 
 use crate::error::IamError;
 use crate::policy::Policy;
