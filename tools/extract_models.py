@@ -64,7 +64,7 @@ IAM = [
     "SimulateCustomPolicy", "SimulatePrincipalPolicy",
     # the listings of an account's entities
     "ListUsers", "ListRoles", "ListInstanceProfiles", "ListPolicies",
-    "ListInstanceProfilesForRole", "ListEntitiesForPolicy",
+    "ListInstanceProfilesForRole", "ListEntitiesForPolicy", "GetAccountAuthorizationDetails",
     # groups: their users, and their inline and managed policies
     "CreateGroup", "GetGroup", "DeleteGroup", "ListGroups",
     "AddUserToGroup", "RemoveUserFromGroup", "ListGroupsForUser",

@@ -50,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
         | Request::ListInstanceProfiles(l) => check(l),
         Request::ListPolicies(p) => check(&p.listing),
         Request::ListEntitiesForPolicy(e) => check(&e.listing),
+        Request::GetAccountAuthorizationDetails { listing, .. } => check(listing),
         Request::ListInstanceProfilesForRole { listing, .. }
         | Request::ListGroupsForUser { listing, .. }
         | Request::GetGroup { listing, .. }

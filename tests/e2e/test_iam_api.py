@@ -762,6 +762,62 @@ def test_the_entities_that_use_a_policy_are_listed(iam):
         iam.list_entities_for_policy(PolicyArn=f"arn:aws:iam::{A.id}:policy/{uniq('none')}")
 
 
+def test_account_authorization_details_show_every_entitys_permissions(tmp_path):
+    # GetAccountAuthorizationDetails (botocore's model: UserDetail, GroupDetail, RoleDetail,
+    # ManagedPolicyDetail; documents URL-encoded, decoded by boto3), as audit tools read an
+    # account: on an account of its own, so that the whole answer is this test's.
+    c = Acct("777788889999", "AKIAI77DETAILSEXAMPL", "dEtAiLsSeCrEtKeY/0123456789EXAMPLEKEY")
+    with contextlib.contextmanager(helpers.running)(
+            iam_server(tmp_path, [c])) as srv:
+        iam = Clients(srv, c).iam()
+        arn = iam.create_policy(PolicyName="team", PolicyDocument=dumps(DESCRIBE_ONLY))["Policy"]["Arn"]
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=dumps(DESCRIBE_ONLY), SetAsDefault=True)
+        iam.create_user(UserName="ann", Tags=[{"Key": "team", "Value": "blue"}])
+        iam.put_user_policy(UserName="ann", PolicyName="own", PolicyDocument=dumps(DESCRIBE_ONLY))
+        iam.put_user_permissions_boundary(UserName="ann", PermissionsBoundary=AWS_EC2_RO)
+        iam.create_group(GroupName="ops")
+        iam.add_user_to_group(GroupName="ops", UserName="ann")
+        iam.attach_group_policy(GroupName="ops", PolicyArn=arn)
+        iam.create_role(RoleName="web", AssumeRolePolicyDocument=dumps(trust_account(c.id)))
+        iam.attach_role_policy(RoleName="web", PolicyArn=AWS_EC2_FULL)
+        iam.create_instance_profile(InstanceProfileName="web")
+        iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="web")
+
+        d = iam.get_account_authorization_details()
+        assert d["IsTruncated"] is False
+        [u] = d["UserDetailList"]
+        assert (u["UserName"], u["GroupList"]) == ("ann", ["ops"])
+        assert u["UserPolicyList"] == [{"PolicyName": "own", "PolicyDocument": DESCRIBE_ONLY}]
+        assert u["PermissionsBoundary"]["PermissionsBoundaryArn"] == AWS_EC2_RO
+        assert u["Tags"] == [{"Key": "team", "Value": "blue"}]
+        [g] = d["GroupDetailList"]
+        assert g["AttachedManagedPolicies"] == [{"PolicyName": "team", "PolicyArn": arn}]
+        [r] = d["RoleDetailList"]
+        assert r["AssumeRolePolicyDocument"]["Statement"]
+        assert [p["InstanceProfileName"] for p in r["InstanceProfileList"]] == ["web"]
+        assert [p["PolicyArn"] for p in r["AttachedManagedPolicies"]] == [AWS_EC2_FULL]
+        by_arn = {p["Arn"]: p for p in d["Policies"]}
+        # The account's own policies, and AWS's it uses (attached or as a boundary).
+        assert set(by_arn) == {arn, AWS_EC2_FULL, AWS_EC2_RO}
+        mine = by_arn[arn]
+        assert mine["DefaultVersionId"] == "v2" and mine["AttachmentCount"] == 1
+        assert [(v["VersionId"], v["IsDefaultVersion"]) for v in mine["PolicyVersionList"]] == \
+            [("v1", False), ("v2", True)]
+        assert mine["PolicyVersionList"][1]["Document"] == DESCRIBE_ONLY
+
+        only = iam.get_account_authorization_details(Filter=["Role", "LocalManagedPolicy"])
+        assert only["UserDetailList"] == [] and only["GroupDetailList"] == []
+        assert [p["Arn"] for p in only["Policies"]] == [arn]
+        pages = list(iam.get_paginator("get_account_authorization_details").paginate(
+            PaginationConfig={"PageSize": 2}))
+        # 1 user, 1 group, 1 role, 3 policies: three pages of two.
+        assert len(pages) == 3
+        assert [sum(len(p[k]) for p in pages) for k in (
+            "UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")] == [1, 1, 1, 3]
+        with client_error("ValidationError", 400):
+            iam.get_account_authorization_details(Filter=["Everything"])
+
+
 def test_listing_inputs_are_validated_as_iam_validates_them(server):
     raw = Clients(server, A).session.client(
         "iam", endpoint_url=server.endpoint, region_name=REGION,

@@ -231,6 +231,14 @@ pub(super) struct PageIn {
     pub(super) max_items: Option<Integer>,
 }
 
+/// GetAccountAuthorizationDetails' `Filter`: the kinds of entity to include.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DetailsFilterIn {
+    #[serde(default)]
+    pub(super) filter: Vec<String>,
+}
+
 /// ListEntitiesForPolicy's filters beside its policy, prefix and page.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -557,6 +565,10 @@ mod tests {
                 serde_fields::<EntityFiltersIn>(),
             ),
             (request("ListEntitiesForPolicy"), serde_fields::<PrefixIn>()),
+            (
+                request("GetAccountAuthorizationDetails"),
+                serde_fields::<DetailsFilterIn>(),
+            ),
             (request("TagUser"), serde_fields::<TagsIn>()),
             (request("TagRole"), serde_fields::<TagsIn>()),
             (request("UntagUser"), serde_fields::<TagKeysIn>()),
@@ -583,6 +595,7 @@ mod tests {
             "ListAttachedRolePolicies",
             "ListPolicyVersions",
             "ListEntitiesForPolicy",
+            "GetAccountAuthorizationDetails",
             "ListUserTags",
             "ListRoleTags",
         ];

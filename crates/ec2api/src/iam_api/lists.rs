@@ -53,6 +53,21 @@ impl<T> Slice<T> {
     }
 }
 
+/// The page of `entities` of several kinds (each `(key, kind, item)`, in key order) that `l`
+/// asks for, as the answer: each item in the list of its kind, every kind's list there.
+pub(super) fn by_kind(entities: Vec<(String, &str, Value)>, l: &Listing, kinds: &[&str]) -> Value {
+    let items = entities.into_iter().map(|(k, kind, v)| (k, (kind, v)));
+    let slice = Slice::of(items, l);
+    let mut out = Value::Object(kinds.iter().map(|k| (k.to_string(), json!([]))).collect());
+    for (kind, v) in &slice.items {
+        if let Some(list) = out[*kind].as_array_mut() {
+            list.push(v.clone());
+        }
+    }
+    slice.mark(&mut out);
+    out
+}
+
 /// The page of `entities` (by key, in key order) that `l` asks for, as the listing's answer
 /// under `member`.
 fn page<K: AsRef<str>>(
@@ -175,18 +190,8 @@ pub(super) fn list_entities_for_policy(call: &Call<'_>, l: EntityListing) -> Out
                 entities.push((format!("user:{}", u.name), "PolicyUsers", v));
             }
         }
-        let slice = Slice::of(
-            entities.into_iter().map(|(k, kind, v)| (k, (kind, v))),
-            &l.listing,
-        );
-        let mut out = json!({"PolicyGroups": [], "PolicyUsers": [], "PolicyRoles": []});
-        for (kind, v) in &slice.items {
-            if let Some(list) = out[*kind].as_array_mut() {
-                list.push(v.clone());
-            }
-        }
-        slice.mark(&mut out);
-        Ok(out)
+        let kinds = ["PolicyGroups", "PolicyUsers", "PolicyRoles"];
+        Ok(by_kind(entities, &l.listing, &kinds))
     })?;
     Ok(Some(v))
 }

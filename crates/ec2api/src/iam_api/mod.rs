@@ -7,9 +7,10 @@
 //! resource it names), parsed once into a [`request::Request`] (the action and its typed
 //! input, read from [`input`]), then dispatched to one handler per
 //! action, grouped by what they act on: [`users`], [`groups`], [`policies`], [`roles`] (and
-//! instance profiles), [`lists`], [`simulate`]; their results are shaped by [`shapes`]. Errors are
+//! instance profiles), [`lists`], [`details`], [`simulate`]; their results are shaped by [`shapes`]. Errors are
 //! [`IamApiError`], IAM's one table.
 
+mod details;
 mod groups;
 mod input;
 mod lists;
@@ -219,6 +220,9 @@ async fn dispatch(call: &Call<'_>, request: Request) -> Out {
         Request::ListInstanceProfiles(listing) => lists::list_instance_profiles(call, listing),
         Request::ListPolicies(listing) => lists::list_policies(call, listing),
         Request::ListEntitiesForPolicy(listing) => lists::list_entities_for_policy(call, listing),
+        Request::GetAccountAuthorizationDetails { kinds, listing } => {
+            details::account_authorization_details(call, kinds, listing)
+        }
         Request::ListInstanceProfilesForRole { role, listing } => {
             lists::list_instance_profiles_for_role(call, role, listing)
         }
@@ -258,7 +262,8 @@ async fn change<T>(
 }
 
 /// The listings of an account's entities.
-const LISTINGS: [&str; 5] = [
+const LISTINGS: [&str; 6] = [
+    "GetAccountAuthorizationDetails",
     "ListUsers",
     "ListGroups",
     "ListRoles",

@@ -173,6 +173,19 @@ pub enum PolicyUsage {
     PermissionsBoundary,
 }
 
+/// What GetAccountAuthorizationDetails includes (`Filter`, `entityListType`; all when none is
+/// given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DetailKinds {
+    pub users: bool,
+    pub groups: bool,
+    pub roles: bool,
+    /// The account's own managed policies.
+    pub local_policies: bool,
+    /// AWS's managed policies that the account uses.
+    pub aws_policies: bool,
+}
+
 /// ListEntitiesForPolicy's `EntityFilter`: one kind of entity. `LocalManagedPolicy` and
 /// `AWSManagedPolicy`, the enum's other values, filter nothing here (UNCONFIRMED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,6 +371,10 @@ pub enum Request {
     ListInstanceProfiles(Listing),
     ListPolicies(PolicyListing),
     ListEntitiesForPolicy(EntityListing),
+    GetAccountAuthorizationDetails {
+        kinds: DetailKinds,
+        listing: Listing,
+    },
     /// The instance profiles that hold the role (every path).
     ListInstanceProfilesForRole {
         role: String,
@@ -659,6 +676,39 @@ impl Request {
                     usage: policy_usage(i.policy_usage_filter)?,
                     listing: Listing::of(prefix, input(decoded)?)?,
                 })
+            }
+            "GetAccountAuthorizationDetails" => {
+                let given = input::<DetailsFilterIn>(decoded)?.filter;
+                let all = [
+                    "User",
+                    "Role",
+                    "Group",
+                    "LocalManagedPolicy",
+                    "AWSManagedPolicy",
+                ];
+                let mut kinds = DetailKinds::default();
+                for g in given.iter().cloned() {
+                    match one_of(Some(g), "filter", &all)? {
+                        Some("User") => kinds.users = true,
+                        Some("Role") => kinds.roles = true,
+                        Some("Group") => kinds.groups = true,
+                        Some("LocalManagedPolicy") => kinds.local_policies = true,
+                        _ => kinds.aws_policies = true,
+                    }
+                }
+                if given.is_empty() {
+                    kinds = DetailKinds {
+                        users: true,
+                        groups: true,
+                        roles: true,
+                        local_policies: true,
+                        aws_policies: true,
+                    };
+                }
+                Request::GetAccountAuthorizationDetails {
+                    kinds,
+                    listing: Listing::paged(decoded)?,
+                }
             }
             "SimulateCustomPolicy" => Request::SimulateCustomPolicy(simulation(input(decoded)?)),
             "SimulatePrincipalPolicy" => {
