@@ -1202,12 +1202,11 @@ ABAC_MODIFY = doc(
      "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}}})
 
 
-def test_principal_tags_decide_what_a_user_and_a_role_session_may_change(server, root, iam):
-    ec2 = root.ec2()
-    by_team = {}
-    for team in ("blue", "red"):
-        by_team[team] = launch(ec2, TagSpecifications=[{"ResourceType": "instance", "Tags": [
-            {"Key": "team", "Value": team}]}])["InstanceId"]
+def team_instances(ec2):
+    """Launch an instance tagged team=blue and one tagged team=red; return whether a client
+    may change the options of a team's instance (UnauthorizedOperation: it may not)."""
+    by_team = {team: launch(ec2, TagSpecifications=[{"ResourceType": "instance", "Tags": [
+        {"Key": "team", "Value": team}]}])["InstanceId"] for team in ("blue", "red")}
 
     def may_modify(client, team: str) -> bool:
         try:
@@ -1216,6 +1215,11 @@ def test_principal_tags_decide_what_a_user_and_a_role_session_may_change(server,
         except botocore.exceptions.ClientError as e:
             assert e.response["Error"]["Code"] == "UnauthorizedOperation", e.response
             return False
+    return may_modify
+
+
+def test_principal_tags_decide_what_a_user_and_a_role_session_may_change(server, root, iam):
+    may_modify = team_instances(root.ec2())
 
     name = uniq("abac")
     _, creds = make_user(iam, name, [ABAC_MODIFY])
@@ -1272,6 +1276,46 @@ def test_tag_condition_keys_guard_iams_own_actions(server, iam):
     with client_error("AccessDenied", 403, message_re="iam:DeleteRole"):
         op.delete_role(RoleName=protected)
     op.delete_role(RoleName=free)
+
+
+def test_session_tags_need_tag_session_and_override_the_roles_tags(server, root, iam):
+    # AssumeRole's Tags are session tags: aws:PrincipalTag/<key> of the session, over the
+    # role's tag of the same key; passing them needs sts:TagSession, allowed by the trust
+    # policy (and by the caller's policies where the trust names only the account), with
+    # aws:RequestTag/<key> and aws:TagKeys in the request (IAM User Guide, "Passing session
+    # tags in AWS STS"). At most 50 (botocore sts tagListType).
+    may_modify = team_instances(root.ec2())
+
+    blue = [{"Key": "team", "Value": "blue"}]
+    plain = make_role(iam, uniq("no-tagging"), A.id, [ABAC_MODIFY])
+    tagging_trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A.id}:root"},
+                         "Action": "sts:AssumeRole"},
+                        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A.id}:root"},
+                         "Action": "sts:TagSession",
+                         "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"}}})
+    role = uniq("tagging")
+    arn = make_role(iam, role, A.id, [ABAC_MODIFY], trust=tagging_trust)
+    iam.tag_role(RoleName=role, Tags=[{"Key": "team", "Value": "red"}])
+    _, only_assume = make_user(iam, uniq("assume-only"), [ASSUME_ANY])
+    _, tagger = make_user(iam, uniq("tagger"), [doc(
+        {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"})])
+    sts = Clients(server, tagger).sts()
+
+    with client_error("AccessDenied", 403, message_re="sts:TagSession"):
+        sts.assume_role(RoleArn=plain, RoleSessionName="s1", Tags=blue)
+    with client_error("AccessDenied", 403, message_re="sts:TagSession"):
+        Clients(server, only_assume).sts().assume_role(RoleArn=arn, RoleSessionName="s1", Tags=blue)
+    with client_error("AccessDenied", 403, message_re="sts:TagSession"):
+        sts.assume_role(RoleArn=arn, RoleSessionName="s1", Tags=[{"Key": "team", "Value": "red"}])
+    with client_error("ValidationError", 400):
+        sts.assume_role(RoleArn=arn, RoleSessionName="s1",
+                        Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+
+    untagged = Clients(server, assume(sts, arn, "untagged")).ec2()
+    assert (may_modify(untagged, "blue"), may_modify(untagged, "red")) == (False, True)
+    tagged = Clients(server, Creds.of(sts.assume_role(
+        RoleArn=arn, RoleSessionName="tagged", Tags=blue)["Credentials"])).ec2()
+    assert (may_modify(tagged, "blue"), may_modify(tagged, "red")) == (True, False)
 
 
 def test_tags_of_users_and_roles(iam):

@@ -258,10 +258,11 @@ pub fn authenticate(
         let role = known
             .registry
             .account(&claims.account)
-            .map(|a| a.tags(Tagged::Role(&claims.role)));
-        if let Some(Ok(tags)) = role {
-            caller.context.extend(principal_tags(tags));
-        }
+            .and_then(|a| a.tags(Tagged::Role(&claims.role)).ok())
+            .unwrap_or_default();
+        caller
+            .context
+            .extend(session_principal_tags(role, &claims.tags));
         return Ok(caller);
     }
     if let Some((principal, secret)) = known.directory.key(&akid) {
@@ -310,6 +311,22 @@ pub fn authenticate(
 fn principal_tags(tags: &[Tag]) -> impl Iterator<Item = (String, String)> + '_ {
     tags.iter()
         .map(|t| (format!("aws:PrincipalTag/{}", t.key), t.value.clone()))
+}
+
+/// A role session's `aws:PrincipalTag/<key>`: its session tags, and the role's tags whose key
+/// no session tag has ("If you pass a session tag with the same key as a tag that is already
+/// attached to the role, the value in the session tag overrides", IAM User Guide, "Passing
+/// session tags in AWS STS").
+fn session_principal_tags(role: &[Tag], session: &[(String, String)]) -> Vec<(String, String)> {
+    let overridden = |t: &&Tag| session.iter().any(|(k, _)| k.eq_ignore_ascii_case(&t.key));
+    let kept: Vec<Tag> = role.iter().filter(|t| !overridden(t)).cloned().collect();
+    let mut out: Vec<(String, String)> = principal_tags(&kept).collect();
+    out.extend(
+        session
+            .iter()
+            .map(|(k, v)| (format!("aws:PrincipalTag/{k}"), v.clone())),
+    );
+    out
 }
 
 #[cfg(test)]
@@ -580,6 +597,7 @@ mod tests {
             session: "s1".into(),
             expires_ms,
             issued_ms: issued.unix_timestamp() * 1000,
+            tags: vec![("team".into(), "blue".into())],
             policy: None,
             instance: Some(iam::session::InstanceClaim {
                 instance_id: "i-0aaa".into(),
@@ -605,6 +623,9 @@ mod tests {
         assert!(c
             .context
             .contains(&("aws:MultiFactorAuthPresent".into(), "false".into())));
+        assert!(c
+            .context
+            .contains(&("aws:PrincipalTag/team".into(), "blue".into())));
         let issued_at = iam::registry::iso_date(issued.unix_timestamp() * 1000);
         assert!(c
             .context

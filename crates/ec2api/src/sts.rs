@@ -9,7 +9,7 @@ use crate::protocol::shapes;
 use crate::query_api::{authorize, input, respond};
 use crate::reply::Reply;
 use base64::Engine;
-use iam::registry::{iso_date, Subject};
+use iam::registry::{iso_date, Subject, Tag};
 use iam::session::SessionClaims;
 use iam::trust::TrustCaller;
 use iam::IamError;
@@ -115,6 +115,19 @@ struct AssumeRoleIn {
     policy: Option<String>,
     duration_seconds: Option<Integer>,
     external_id: Option<String>,
+    /// Session tags (`aws:PrincipalTag/<key>` of the session, over the role's).
+    #[serde(default)]
+    tags: Vec<SessionTagIn>,
+}
+
+/// A session tag (`Tag`); either member missing reads as empty (then refused by the checks).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SessionTagIn {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    value: String,
 }
 
 /// DecodeAuthorizationMessage's input (`EncodedMessage` is checked once the caller is
@@ -210,7 +223,16 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         policy,
         duration_seconds,
         external_id,
+        tags,
     } = input;
+    let tags: Vec<Tag> = tags
+        .into_iter()
+        .map(|t| Tag {
+            key: t.key,
+            value: t.value,
+        })
+        .collect();
+    check_session_tags(&tags)?;
     let session_ok = (2..=64).contains(&session.len())
         && session
             .chars()
@@ -278,30 +300,27 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         if let Some(e) = &external_id {
             ctx.set("sts:ExternalId", vec![e.clone()]);
         }
-        let arns = [caller.arn.clone(), caller.principal_arn.clone()];
-        let trust = role.trust.parsed.answer(
-            &TrustCaller {
-                account: &caller.account,
-                arns: &arns,
-                context: &ctx,
-            },
-            "sts:AssumeRole",
-        );
-        let d = crate::authz::decide_for(
-            &call.api.principals,
-            caller,
-            "sts:AssumeRole",
-            &[(role_arn.clone(), ctx)],
-        );
-        use iam::evaluate::{Kind, Outcome};
-        let allowed = !trust.explicit_deny
-            && match d.outcome {
-                Outcome::Allowed => trust.allows_principal || trust.allows_account,
-                Outcome::NoAllow(Kind::Identity) => trust.allows_principal,
-                _ => false,
-            };
-        if !allowed {
-            return Err(denied());
+        if !tags.is_empty() {
+            for t in &tags {
+                ctx.set(&format!("aws:RequestTag/{}", t.key), vec![t.value.clone()]);
+            }
+            ctx.set("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect());
+        }
+        // Session tags need sts:TagSession as the role needs sts:AssumeRole: allowed by the
+        // trust policy, and by the caller's policies where the trust names only the account
+        // (IAM User Guide, "Passing session tags in AWS STS": "the role's trust policy must
+        // include sts:TagSession", and the caller needs the permission).
+        let mut actions = vec!["sts:AssumeRole"];
+        if !tags.is_empty() {
+            actions.push("sts:TagSession");
+        }
+        for action in actions {
+            if !trusted(call, &role.trust, action, &role_arn, &ctx) {
+                return Err(IamError::AccessDenied(format!(
+                    "User: {} is not authorized to perform: {action} on resource: {role_arn}",
+                    caller.arn
+                )));
+            }
         }
     }
     let now = model::time::now_ms();
@@ -312,6 +331,7 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         session: session.clone(),
         expires_ms: now + duration * 1000,
         issued_ms: now,
+        tags: tags.into_iter().map(|t| (t.key, t.value)).collect(),
         policy,
         instance: None,
         nonce: iam::registry::unique_id(""),
@@ -330,6 +350,52 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         },
         "PackedPolicySize": claims.policy.as_deref().map_or(serde_json::Value::Null, |p| json!(packed_policy_size(p))),
     }))
+}
+
+/// Whether `caller` may do `action` on the role: its trust policy allows the caller (then no
+/// identity policy is needed) or the caller's account (then its identity policies must
+/// allow too), SCPs allow, and no explicit deny (IAM User Guide, "Policy evaluation logic").
+fn trusted(
+    call: &Call<'_>,
+    trust: &iam::registry::TrustDoc,
+    action: &str,
+    role_arn: &str,
+    ctx: &iam::condition::Context,
+) -> bool {
+    let caller = call.caller;
+    let arns = [caller.arn.clone(), caller.principal_arn.clone()];
+    let answer = trust.parsed.answer(
+        &TrustCaller {
+            account: &caller.account,
+            arns: &arns,
+            context: ctx,
+        },
+        action,
+    );
+    let d = crate::authz::decide_for(
+        &call.api.principals,
+        caller,
+        action,
+        &[(role_arn.to_string(), ctx.clone())],
+    );
+    use iam::evaluate::{Kind, Outcome};
+    !answer.explicit_deny
+        && match d.outcome {
+            Outcome::Allowed => answer.allows_principal || answer.allows_account,
+            Outcome::NoAllow(Kind::Identity) => answer.allows_principal,
+            _ => false,
+        }
+}
+
+/// Session tags within `tagListType` (at most 50) and each within `Tag`'s constraints.
+fn check_session_tags(tags: &[Tag]) -> Result<(), IamError> {
+    if tags.len() > iam::registry::MAX_TAGS {
+        return Err(IamError::ValidationError(format!(
+            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {}",
+            iam::registry::MAX_TAGS
+        )));
+    }
+    iam::registry::check_tags(tags)
 }
 
 #[cfg(test)]
@@ -372,6 +438,7 @@ mod tests {
                 policy: None,
                 duration_seconds: Some(Integer::Text("0900".into())),
                 external_id: None,
+                tags: Vec::new(),
             }))
         );
     }

@@ -54,6 +54,10 @@ pub struct SessionClaims {
     /// was kept (then the key is absent).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub issued_ms: i64,
+    /// Session tags `(key, value)`: `aws:PrincipalTag/<key>` of the session, over the role's
+    /// tag of the same key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
     /// The session policy of AssumeRole's `Policy`, as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
@@ -227,6 +231,7 @@ mod tests {
             session: "s1".into(),
             expires_ms: 1_000,
             issued_ms: 100,
+            tags: Vec::new(),
             policy: None,
             instance: None,
             nonce: "n".into(),

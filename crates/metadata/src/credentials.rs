@@ -74,6 +74,7 @@ impl Credentials {
             session: v.instance_id.clone(),
             expires_ms: epoch * ROTATE_MS + LIFETIME_MS,
             issued_ms: epoch * ROTATE_MS,
+            tags: Vec::new(),
             policy: None,
             instance: Some(iam::session::InstanceClaim {
                 instance_id: v.instance_id.clone(),
