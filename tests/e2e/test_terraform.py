@@ -620,15 +620,25 @@ def iam_policy_document_changes_in_place(workspace, server):
     """aws_iam_policy whose document changes: the provider makes a new default version
     (CreatePolicyVersion, SetAsDefault) rather than a new policy, reads it back
     (GetPolicyVersion), and on destroy deletes the other versions first
-    (ListPolicyVersions, DeletePolicyVersion). imds had one version per policy before
+    (ListPolicyVersions, DeletePolicyVersion); an aws_iam_role whose tags change in place
+    (TagRole, UntagRole). imds had one version per policy and no tagging before
     (InvalidAction)."""
     iam = boto3.session.Session(
         aws_access_key_id=helpers.ACCESS_KEY, aws_secret_access_key=helpers.SECRET_KEY,
         region_name="us-east-1").client("iam", endpoint_url=server.endpoint)
     ws = workspace("eu-west-2")
 
-    def config(action: str) -> str:
+    def config(action: str, tags: str) -> str:
         return f"""
+            resource "aws_iam_role" "tagged" {{
+              name = "tf-tagged"
+              assume_role_policy = jsonencode({{
+                Version   = "2012-10-17"
+                Statement = [{{ Effect = "Allow", Action = "sts:AssumeRole",
+                               Principal = {{ AWS = "arn:aws:iam::123456789012:root" }} }}]
+              }})
+              tags = {{ {tags} }}
+            }}
             resource "aws_iam_policy" "guard" {{
               name   = "tf-guard"
               policy = jsonencode({{
@@ -639,11 +649,12 @@ def iam_policy_document_changes_in_place(workspace, server):
             output "arn" {{ value = aws_iam_policy.guard.arn }}
             output "id" {{ value = aws_iam_policy.guard.policy_id }}
             """
-    ws.write(config("ec2:DescribeInstances"), services=("ec2", "sts", "iam"))
+    ws.write(config("ec2:DescribeInstances", 'team = "blue", keep = "yes"'),
+             services=("ec2", "sts", "iam"))
     ws.init()
     ws.apply()
     first = ws.outputs()
-    ws.write(config("ec2:Describe*"), services=("ec2", "sts", "iam"))
+    ws.write(config("ec2:Describe*", 'team = "red"'), services=("ec2", "sts", "iam"))
     ws.apply()
     second = ws.outputs()
     assert second == first  # the same policy, changed in place
@@ -651,6 +662,8 @@ def iam_policy_document_changes_in_place(workspace, server):
     assert p["DefaultVersionId"] == "v2"
     doc = iam.get_policy_version(PolicyArn=first["arn"], VersionId="v2")["PolicyVersion"]["Document"]
     assert doc["Statement"][0]["Action"] == "ec2:Describe*"
+    # The role's tags changed in place too (TagRole, UntagRole).
+    assert iam.list_role_tags(RoleName="tf-tagged")["Tags"] == [{"Key": "team", "Value": "red"}]
     ws.plan_is_clean()
     ws.destroy()
     assert "tf-guard" not in [x["PolicyName"] for x in iam.list_policies(Scope="Local")["Policies"]]
