@@ -1310,6 +1310,13 @@ def test_session_tags_need_tag_session_and_override_the_roles_tags(server, root,
     with client_error("ValidationError", 400):
         sts.assume_role(RoleArn=arn, RoleSessionName="s1",
                         Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+    # Tags and a session policy pack together into the allowance PackedPolicySize measures
+    # (STS API Reference, AssumeRole): 50 tags of 128 + 256 characters are over it.
+    with client_error("PackedPolicyTooLarge", 400):
+        sts.assume_role(RoleArn=arn, RoleSessionName="s1",
+                        Tags=[{"Key": f"k{i:03}" + "k" * 124, "Value": "v" * 256} for i in range(50)])
+    some = sts.assume_role(RoleArn=arn, RoleSessionName="s1", Tags=blue)
+    assert 1 <= some["PackedPolicySize"] <= 100, some
 
     untagged = Clients(server, assume(sts, arn, "untagged")).ec2()
     assert (may_modify(untagged, "blue"), may_modify(untagged, "red")) == (False, True)

@@ -22,14 +22,20 @@ pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// The longest session policy AssumeRole takes (botocore `sts`, sessionPolicyDocumentType).
 const SESSION_POLICY_MAX: usize = 2048;
 
-/// `PackedPolicySize`: how much of the packed-policy allowance the session policy uses, in
-/// percent (STS API Reference, AssumeRole). AWS's packing is not published; imds counts the
-/// policy's characters without insignificant white space against the 2,048 allowed.
-fn packed_policy_size(policy: &str) -> u64 {
-    let packed = serde_json::from_str::<serde_json::Value>(policy)
-        .map(|v| v.to_string().chars().count())
-        .unwrap_or_else(|_| policy.chars().count());
-    (packed as u64 * 100).div_ceil(SESSION_POLICY_MAX as u64)
+/// `PackedPolicySize`: how much of the packed allowance the session policy and the session
+/// tags use, in percent (STS API Reference, AssumeRole: "the percentage ... of the allowed
+/// value" of "the inline session policy, managed policy ARNs and session tags" packed
+/// together). AWS's packing is not published; imds counts the policy's characters without
+/// insignificant white space and the tags' UTF-8 bytes against 2,048 (which also keeps a
+/// session token within a request header's 16 KiB).
+fn packed_size(policy: Option<&str>, tags: &[Tag]) -> u64 {
+    let policy = policy.map_or(0, |p| {
+        serde_json::from_str::<serde_json::Value>(p)
+            .map(|v| v.to_string().chars().count())
+            .unwrap_or_else(|_| p.chars().count())
+    });
+    let tags: usize = tags.iter().map(|t| t.key.len() + t.value.len()).sum();
+    ((policy + tags) as u64 * 100).div_ceil(SESSION_POLICY_MAX as u64)
 }
 
 /// Decode what `authz` encoded into an `UnauthorizedOperation` message.
@@ -59,6 +65,9 @@ pub enum StsError {
     MissingParameter(&'static str),
     #[error("The message is not a valid authorization message.")]
     InvalidAuthorizationMessage,
+    /// The session policy and tags pack over the allowance ([`packed_size`]).
+    #[error("{0}")]
+    PackedPolicyTooLarge(String),
     /// A result that does not fit the model (a bug).
     #[error(
         "The request processing has failed because of an unknown error, exception or failure."
@@ -76,6 +85,7 @@ impl AwsError for StsError {
             StsError::InvalidAction(_) => ("InvalidAction", 400),
             StsError::MissingParameter(_) => ("MissingParameter", 400),
             StsError::InvalidAuthorizationMessage => ("InvalidAuthorizationMessageException", 400),
+            StsError::PackedPolicyTooLarge(_) => ("PackedPolicyTooLarge", 400),
             StsError::InternalFailure => ("InternalFailure", 500),
         }
     }
@@ -187,7 +197,10 @@ fn answer(call: &Call<'_>) -> Result<(&'static str, Value), StsError> {
         Request::DecodeAuthorizationMessage { encoded } => {
             decode_authorization_message(call, encoded.as_deref())?
         }
-        Request::AssumeRole(input) => assume_role(call, input)?,
+        Request::AssumeRole(input) => {
+            check_packed(&input)?;
+            assume_role(call, input)?
+        }
     };
     Ok((action, result))
 }
@@ -233,6 +246,8 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         })
         .collect();
     check_session_tags(&tags)?;
+    let packed =
+        (policy.is_some() || !tags.is_empty()).then(|| packed_size(policy.as_deref(), &tags));
     let session_ok = (2..=64).contains(&session.len())
         && session
             .chars()
@@ -348,7 +363,7 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
             "AssumedRoleId": format!("{}:{session}", role.id),
             "Arn": Arn::assumed_role(account, &role.name, &session).to_string(),
         },
-        "PackedPolicySize": claims.policy.as_deref().map_or(serde_json::Value::Null, |p| json!(packed_policy_size(p))),
+        "PackedPolicySize": packed.map_or(serde_json::Value::Null, |p| json!(p)),
     }))
 }
 
@@ -385,6 +400,34 @@ fn trusted(
             Outcome::NoAllow(Kind::Identity) => answer.allows_principal,
             _ => false,
         }
+}
+
+/// The session policy and tags within the packed allowance ([`packed_size`]), once each is
+/// within the model's constraints (those refusals come first, from [`assume_role`]); the
+/// words are AWS's for a session policy (UNCONFIRMED for tags).
+fn check_packed(input: &AssumeRoleIn) -> Result<(), StsError> {
+    let policy_fits = input
+        .policy
+        .as_ref()
+        .is_none_or(|p| p.chars().count() <= SESSION_POLICY_MAX);
+    let tags: Vec<Tag> = input
+        .tags
+        .iter()
+        .map(|t| Tag {
+            key: t.key.clone(),
+            value: t.value.clone(),
+        })
+        .collect();
+    if !policy_fits || check_session_tags(&tags).is_err() {
+        return Ok(());
+    }
+    let p = packed_size(input.policy.as_deref(), &tags);
+    if p > 100 {
+        return Err(StsError::PackedPolicyTooLarge(format!(
+            "Packed policy consumes {p}% of allotted space, please use smaller policy."
+        )));
+    }
+    Ok(())
 }
 
 /// Session tags within `tagListType` (at most 50) and each within `Tag`'s constraints.
