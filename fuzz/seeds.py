@@ -246,6 +246,25 @@ def iam_request_seeds() -> None:
     put("iam_request", b"Action=ListUsers&MaxItems=0&Marker=&PathPrefix=nope")
 
 
+def sts_request_seeds() -> None:
+    """STS Query bodies as botocore serializes them (the sts_request target)."""
+    from botocore.serialize import create_serializer
+    model = botocore.session.get_session().get_service_model("sts")
+    ser = create_serializer("query", include_validation=False)
+    calls = [
+        ("GetCallerIdentity", {}),
+        ("AssumeRole", {"RoleArn": "arn:aws:iam::111122223333:role/dev", "RoleSessionName": "s1",
+                        "DurationSeconds": 900, "ExternalId": "ext-1",
+                        "Policy": '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}',
+                        "Tags": [{"Key": "team", "Value": "blue"}, {"Key": "cost-center", "Value": "41200"}],
+                        "TransitiveTagKeys": ["team"]}),
+        ("DecodeAuthorizationMessage", {"EncodedMessage": "eyJhIjoxfQ"}),
+    ]
+    for op, params in calls:
+        body = ser.serialize_to_request(params, model.operation_model(op))["body"]
+        put("sts_request", urllib.parse.urlencode(body).encode())
+
+
 def metadata_seeds() -> None:
     for i, path in enumerate(METADATA_PATHS):
         for method, headers in (("GET", ""), ("GET", "\nX-aws-ec2-metadata-token: VALID"),
@@ -286,6 +305,7 @@ if __name__ == "__main__":
     sigv4_seeds()
     iam_seeds()
     iam_request_seeds()
+    sts_request_seeds()
     metadata_seeds()
     xml_seeds()
     for d in sorted(CORPUS.iterdir()):

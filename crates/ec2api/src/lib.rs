@@ -40,7 +40,7 @@ mod render;
 pub mod reply;
 pub mod server;
 mod service;
-mod sts;
+pub mod sts;
 
 pub use context::{Api, ApiConfig, Ctx};
 pub use server::router;

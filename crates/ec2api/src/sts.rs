@@ -104,7 +104,7 @@ impl AwsError for StsError {
 
 /// One STS call, by action, with its typed input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Request {
+pub enum Request {
     GetCallerIdentity,
     /// `EncodedMessage` is checked once the caller is authorized.
     DecodeAuthorizationMessage {
@@ -118,7 +118,7 @@ enum Request {
 /// call decoded along it; the two required ones in the order STS checks them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct AssumeRoleIn {
+pub struct AssumeRoleIn {
     role_arn: String,
     #[serde(rename = "RoleSessionName")]
     session: String,
@@ -146,6 +146,12 @@ struct SessionTagIn {
 #[serde(rename_all = "PascalCase")]
 struct DecodeIn {
     encoded_message: Option<String>,
+}
+
+/// A call read into its typed request, as [`handle`] reads it (the entry of the
+/// `sts_request` fuzz target, with [`check_assume_role`]).
+pub fn parse(params: &Params) -> Result<Request, StsError> {
+    Request::parse(params)
 }
 
 impl Request {
@@ -197,10 +203,7 @@ fn answer(call: &Call<'_>) -> Result<(&'static str, Value), StsError> {
         Request::DecodeAuthorizationMessage { encoded } => {
             decode_authorization_message(call, encoded.as_deref())?
         }
-        Request::AssumeRole(input) => {
-            check_packed(&input)?;
-            assume_role(call, input)?
-        }
+        Request::AssumeRole(input) => assume_role(call, check_assume_role(input)?)?,
     };
     Ok((action, result))
 }
@@ -228,8 +231,26 @@ fn decode_authorization_message(call: &Call<'_>, encoded: Option<&str>) -> Resul
 /// role's trust policy must allow the caller, either by naming it (no identity policy needed)
 /// or by naming its account (then the caller's identity policies must allow `sts:AssumeRole`
 /// on the role); SCPs must allow; an explicit deny anywhere refuses.
-fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> {
-    let caller = call.caller;
+/// AssumeRole's input with its members within the model's constraints and the packed
+/// allowance, before the caller and the role are looked at ([`check_assume_role`]).
+#[derive(Debug, Clone)]
+pub struct CheckedAssumeRole {
+    pub role_arn: String,
+    pub session: String,
+    pub policy: Option<String>,
+    /// `DurationSeconds` as given (checked once the role is found, as STS answers).
+    pub duration_seconds: Option<String>,
+    pub external_id: Option<String>,
+    pub tags: Vec<Tag>,
+    /// `PackedPolicySize`, when a session policy or tags are given: at most 100.
+    pub packed: Option<u64>,
+}
+
+/// AssumeRole's members checked in STS's order: the session tags (`tagListType`, `Tag`), the
+/// session name (`roleSessionNameType`), the session policy (at most 2,048 characters, then
+/// parsed), then the packed size of the policy and tags together ([`packed_size`];
+/// `PackedPolicyTooLarge` in AWS's words for a policy, UNCONFIRMED for tags).
+pub fn check_assume_role(input: AssumeRoleIn) -> Result<CheckedAssumeRole, StsError> {
     let AssumeRoleIn {
         role_arn,
         session,
@@ -246,8 +267,6 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
         })
         .collect();
     check_session_tags(&tags)?;
-    let packed =
-        (policy.is_some() || !tags.is_empty()).then(|| packed_size(policy.as_deref(), &tags));
     let session_ok = (2..=64).contains(&session.len())
         && session
             .chars()
@@ -255,18 +274,48 @@ fn assume_role(call: &Call<'_>, input: AssumeRoleIn) -> Result<Value, IamError> 
     if !session_ok {
         return Err(IamError::ValidationError(format!(
             "1 validation error detected: Value '{session}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
-        )));
+        ))
+        .into());
     }
     if let Some(p) = &policy {
         // botocore `sts`: sessionPolicyDocumentType, 1..2048 characters.
         if p.chars().count() > SESSION_POLICY_MAX {
             return Err(IamError::ValidationError(format!(
                 "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to {SESSION_POLICY_MAX}"
-            )));
+            ))
+            .into());
         }
         iam::policy::Policy::parse_str(p).map_err(|e| IamError::MalformedPolicyDocument(e.0))?;
     }
-    let duration_seconds = duration_seconds.as_ref().map(Integer::text);
+    let packed =
+        (policy.is_some() || !tags.is_empty()).then(|| packed_size(policy.as_deref(), &tags));
+    if let Some(p) = packed.filter(|p| *p > 100) {
+        return Err(StsError::PackedPolicyTooLarge(format!(
+            "Packed policy consumes {p}% of allotted space, please use smaller policy."
+        )));
+    }
+    Ok(CheckedAssumeRole {
+        role_arn,
+        session,
+        policy,
+        duration_seconds: duration_seconds.as_ref().map(Integer::text),
+        external_id,
+        tags,
+        packed,
+    })
+}
+
+fn assume_role(call: &Call<'_>, input: CheckedAssumeRole) -> Result<Value, IamError> {
+    let caller = call.caller;
+    let CheckedAssumeRole {
+        role_arn,
+        session,
+        policy,
+        duration_seconds,
+        external_id,
+        tags,
+        packed,
+    } = input;
     let denied = || {
         IamError::AccessDenied(format!(
             "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
@@ -400,34 +449,6 @@ fn trusted(
             Outcome::NoAllow(Kind::Identity) => answer.allows_principal,
             _ => false,
         }
-}
-
-/// The session policy and tags within the packed allowance ([`packed_size`]), once each is
-/// within the model's constraints (those refusals come first, from [`assume_role`]); the
-/// words are AWS's for a session policy (UNCONFIRMED for tags).
-fn check_packed(input: &AssumeRoleIn) -> Result<(), StsError> {
-    let policy_fits = input
-        .policy
-        .as_ref()
-        .is_none_or(|p| p.chars().count() <= SESSION_POLICY_MAX);
-    let tags: Vec<Tag> = input
-        .tags
-        .iter()
-        .map(|t| Tag {
-            key: t.key.clone(),
-            value: t.value.clone(),
-        })
-        .collect();
-    if !policy_fits || check_session_tags(&tags).is_err() {
-        return Ok(());
-    }
-    let p = packed_size(input.policy.as_deref(), &tags);
-    if p > 100 {
-        return Err(StsError::PackedPolicyTooLarge(format!(
-            "Packed policy consumes {p}% of allotted space, please use smaller policy."
-        )));
-    }
-    Ok(())
 }
 
 /// Session tags within `tagListType` (at most 50) and each within `Tag`'s constraints.
