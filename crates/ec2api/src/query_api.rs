@@ -348,3 +348,25 @@ mod tests {
         );
     }
 }
+
+/// A `Tags.member.N` entry of IAM's and STS's `Tag` shape (`Key`, `Value`); either member
+/// missing reads as empty, which the checks of tags then refuse.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagIn {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Tags as IAM keeps them.
+pub fn tags(given: Vec<TagIn>) -> Vec<iam::registry::Tag> {
+    given
+        .into_iter()
+        .map(|t| iam::registry::Tag {
+            key: t.key,
+            value: t.value,
+        })
+        .collect()
+}

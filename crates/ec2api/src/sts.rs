@@ -6,7 +6,7 @@ use crate::context::Call;
 use crate::error::AwsError;
 use crate::protocol::query::{decode_query, Integer, Params};
 use crate::protocol::shapes;
-use crate::query_api::{authorize, input, respond};
+use crate::query_api::{authorize, input, respond, TagIn};
 use crate::reply::Reply;
 use base64::Engine;
 use iam::registry::{iso_date, Subject, Tag};
@@ -127,17 +127,7 @@ pub struct AssumeRoleIn {
     external_id: Option<String>,
     /// Session tags (`aws:PrincipalTag/<key>` of the session, over the role's).
     #[serde(default)]
-    tags: Vec<SessionTagIn>,
-}
-
-/// A session tag (`Tag`); either member missing reads as empty (then refused by the checks).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct SessionTagIn {
-    #[serde(default)]
-    key: String,
-    #[serde(default)]
-    value: String,
+    tags: Vec<TagIn>,
 }
 
 /// DecodeAuthorizationMessage's input (`EncodedMessage` is checked once the caller is
@@ -259,13 +249,7 @@ pub fn check_assume_role(input: AssumeRoleIn) -> Result<CheckedAssumeRole, StsEr
         external_id,
         tags,
     } = input;
-    let tags: Vec<Tag> = tags
-        .into_iter()
-        .map(|t| Tag {
-            key: t.key,
-            value: t.value,
-        })
-        .collect();
+    let tags = crate::query_api::tags(tags);
     check_session_tags(&tags)?;
     let session_ok = (2..=64).contains(&session.len())
         && session

@@ -8,7 +8,6 @@ use super::request::Simulation;
 use crate::protocol::query::Integer;
 use crate::query_api::input;
 use iam::condition::Context;
-use iam::registry::Tag;
 use iam::IamError;
 use serde::Deserialize;
 use serde_json::Value;
@@ -133,15 +132,7 @@ pub(super) struct TagKeysIn {
     pub(super) tag_keys: Vec<String>,
 }
 
-/// `Tags.member.N.Key` / `.Value`; either missing reads as empty.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct TagIn {
-    #[serde(default)]
-    pub(super) key: String,
-    #[serde(default)]
-    pub(super) value: String,
-}
+pub(super) use crate::query_api::{tags, TagIn};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -279,15 +270,6 @@ pub(super) struct ContextEntryIn {
     pub(super) context_key_name: Option<String>,
     #[serde(default)]
     pub(super) context_key_values: Vec<String>,
-}
-
-pub(super) fn tags(tags: Vec<TagIn>) -> Vec<Tag> {
-    tags.into_iter()
-        .map(|t| Tag {
-            key: t.key,
-            value: t.value,
-        })
-        .collect()
 }
 
 /// `MaxSessionDuration` as IAM reads it: a whole number of seconds (its range is the
