@@ -1,5 +1,5 @@
 //! STS's Query requests: a body parsed into pairs, decoded along the operation's input shape in
-//! botocore's `sts` model and read into the typed request (`ec2api::sts::parse`), then an
+//! botocore's `sts` model and read into the typed request (`ec2api::sts::Request::parse`), then an
 //! AssumeRole's members checked as the server checks them before it looks at the caller and
 //! the role (`ec2api::sts::check_assume_role`): session tags, session name, session policy
 //! (length, then parsed), the packed size of the policy and tags together.
@@ -14,7 +14,7 @@
 #![no_main]
 
 use ec2api::protocol::query::Params;
-use ec2api::sts::{check_assume_role, parse, Request};
+use ec2api::sts::{check_assume_role, Request};
 use libfuzzer_sys::fuzz_target;
 
 const ACTIONS: [&str; 3] = [
@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         chosen.extend(params);
         params = chosen;
     }
-    let Ok(Request::AssumeRole(input)) = parse(&params) else {
+    let Ok(Request::AssumeRole(input)) = Request::parse(&params) else {
         return;
     };
     let Ok(c) = check_assume_role(input) else {

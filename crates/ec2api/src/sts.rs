@@ -138,14 +138,10 @@ struct DecodeIn {
     encoded_message: Option<String>,
 }
 
-/// A call read into its typed request, as [`handle`] reads it (the entry of the
-/// `sts_request` fuzz target, with [`check_assume_role`]).
-pub fn parse(params: &Params) -> Result<Request, StsError> {
-    Request::parse(params)
-}
-
 impl Request {
-    fn parse(params: &Params) -> Result<Request, StsError> {
+    /// A call read into its typed request, as [`handle`] reads it (the entry of the
+    /// `sts_request` fuzz target, with [`check_assume_role`]).
+    pub fn parse(params: &Params) -> Result<Request, StsError> {
         let name = params.get("Action").ok_or(StsError::MissingAction)?;
         let decoded = decode_query(shapes::sts(), name, params);
         Ok(match name {
