@@ -8,7 +8,7 @@
 //! One page over the four kinds, users first, then groups, roles and policies, each by name
 //! (policies by ARN); the marker names the last one (UNCONFIRMED: IAM's is opaque).
 
-use super::lists::by_kind;
+use super::lists::{by_kind, without};
 use super::request::{DetailKinds, Listing};
 use super::shapes::{group_json, policy_json, profile_json, role_json, user_json, version_json};
 use super::{read, Out};
@@ -100,18 +100,16 @@ pub(super) fn account_authorization_details(
                     .filter(|p| p.roles.contains(&r.name))
                     .map(|p| profile_json(a, p))
                     .collect();
-                let mut v = with(
-                    role_json(a, r),
+                // RoleDetail has no Description or MaxSessionDuration (botocore's model).
+                let role = without(role_json(a, r), &["Description", "MaxSessionDuration"]);
+                let v = with(
+                    role,
                     json!({
                         "InstanceProfileList": profiles,
                         "RolePolicyList": inline_json(&r.permissions),
                         "AttachedManagedPolicies": attached_json(a, &r.permissions),
                     }),
                 );
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("Description");
-                    o.remove("MaxSessionDuration");
-                }
                 entities.push((format!("3:{}", r.name), "RoleDetailList", v));
             }
         }

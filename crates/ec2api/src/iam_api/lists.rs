@@ -82,7 +82,7 @@ fn page<K: AsRef<str>>(
 }
 
 /// `v` without the members a listing leaves out.
-fn without(mut v: Value, members: &[&str]) -> Value {
+pub(super) fn without(mut v: Value, members: &[&str]) -> Value {
     if let Some(o) = v.as_object_mut() {
         for m in members {
             o.remove(*m);
