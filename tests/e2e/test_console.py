@@ -39,8 +39,9 @@ def _missing() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_missing() is not None,
-                                reason=f"console browser suite SKIPPED: {_missing()}")
+pytestmark = [pytest.mark.store_neutral,
+              pytest.mark.skipif(_missing() is not None,
+                                 reason=f"console browser suite SKIPPED: {_missing()}")]
 
 
 def drive(script: str, cfg: dict, timeout: float = 90) -> list[dict]:

@@ -13,6 +13,8 @@ import helpers
 from helpers import AWS_CLI, REPO
 from tf_helpers import Workspace, find_terraform
 
+pytestmark = pytest.mark.store_neutral
+
 README = (REPO / "README.md").read_text()
 README_ENDPOINT = "http://127.0.0.1:8773"
 

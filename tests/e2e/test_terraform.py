@@ -23,7 +23,7 @@ import helpers
 from helpers import AMI_AL2, ImdsServer, ec2_error, instance, options, raw, state
 from tf_helpers import Workspace, find_terraform
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.store_neutral, pytest.mark.timeout(900)]
 
 TOOLING, WHY = find_terraform()
 
