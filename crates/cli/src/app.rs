@@ -75,6 +75,7 @@ pub struct Builder {
     settings: ServeSettings,
     directory: Option<Arc<iam::Directory>>,
     first_instance: FirstInstance,
+    first_launch: ec2api::actions::FirstLaunch,
 }
 
 impl Settings {
@@ -112,6 +113,12 @@ impl Builder {
         self
     }
 
+    /// How the first instance is launched (`imds aemm`: Spot, IMDSv2 only).
+    pub fn first_launch(mut self, how: ec2api::actions::FirstLaunch) -> Builder {
+        self.first_launch = how;
+        self
+    }
+
     /// Open the store, bind both servers, start every task; ready when this returns (every
     /// instance of the store is known to the metadata host).
     pub async fn start(self) -> Result<App, AppError> {
@@ -134,6 +141,7 @@ pub struct App {
     /// at stop too.
     endpoints: Arc<metadata::endpoints::Endpoints>,
     attachments: Arc<metadata::netns::Attachments>,
+    first_instance: Option<String>,
     _temp: Option<TempDir>,
 }
 
@@ -159,6 +167,7 @@ impl App {
             settings,
             directory: None,
             first_instance: FirstInstance::WhenNew,
+            first_launch: Default::default(),
         }
     }
 
@@ -182,6 +191,11 @@ impl App {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The instance this start created (a new store's first one), if it did.
+    pub fn first_instance(&self) -> Option<&str> {
+        self.first_instance.as_deref()
     }
 
     /// The data dir of a durable store; `None` when ephemeral.
@@ -279,11 +293,13 @@ impl App {
             principals,
             metrics: Arc::new(HostMetrics(host.clone())),
         });
+        let mut first_instance = None;
         if first_start && b.first_instance == FirstInstance::WhenNew {
-            let id = ec2api::actions::launch_first_instance(&api)
+            let id = ec2api::actions::launch_first_instance(&api, &b.first_launch)
                 .await
                 .map_err(AppError::FirstInstance)?;
             tracing::info!(instance = %id, "created the first instance");
+            first_instance = Some(id);
         }
         let listener = tokio::net::TcpListener::bind(settings.api_listen)
             .await
@@ -377,6 +393,7 @@ impl App {
             tasks,
             endpoints,
             attachments,
+            first_instance,
             _temp: temp,
         })
     }

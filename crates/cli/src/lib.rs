@@ -13,12 +13,14 @@
 //! - `admin`: imds's own routes on the API port (namespaces, instance endpoints, the event
 //!   controls, `/metrics`).
 //! - [`events_cmd`]: `imds events`, the event controls from the command line.
+//! - [`aemm`]: `imds aemm`: AWS's metadata mock's commands and settings, on a real instance.
 //! - [`metrics`]: the OpenMetrics text of `/metrics` and the lines of `imds stats`.
 //! - [`bench`]: `imds bench metadata|authz`, each against a baseline measured in the same run.
 //! - [`testing`]: imds inside a Rust test ([`testing::Server`]: the app on port 0, stopped at
 //!   the end).
 
 pub mod admin;
+pub mod aemm;
 pub mod app;
 pub mod bench;
 pub mod config;

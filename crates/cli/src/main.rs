@@ -41,6 +41,10 @@ enum Command {
     /// Do what EC2 does to an instance on its own: `schedule` and `cancel` maintenance events,
     /// set the Auto Scaling `lifecycle` state, `interrupt` a Spot instance.
     Events(imds::events_cmd::EventsArgs),
+    /// AWS's metadata mock (amazon-ec2-metadata-mock): its commands (`spot`, `events`,
+    /// `asglifecycle`), flags, AEMM_* variables and aemm-config.json, done to a real instance
+    /// as EC2 would (a throw-away store).
+    Aemm(Box<imds::aemm::AemmArgs>),
 }
 
 #[derive(clap::Args)]
@@ -171,6 +175,19 @@ fn main() -> std::process::ExitCode {
                 }
             };
         }
+        Command::Aemm(args) => {
+            let outcome = runtime().and_then(|rt| {
+                rt.block_on(imds::aemm::run(*args))
+                    .map_err(|e| e.to_string())
+            });
+            return match outcome {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
         Command::Serve(args) => (*args, None),
         Command::Bench(b) => (config::ServeArgs::default(), Some(b)),
     };
@@ -200,13 +217,10 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("imds: cannot start the runtime: {e}");
+            eprintln!("{e}");
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -217,4 +231,12 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The multi-threaded runtime `imds serve` and `imds aemm` run on.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("imds: cannot start the runtime: {e}"))
 }

@@ -657,7 +657,22 @@ fn new_ids() -> model::launch::NewIds {
 
 /// The instance a fresh data dir starts with: running, in the default account and region,
 /// so that a new user has something to look at and `curl` gets answers at once.
-pub async fn launch_first_instance(api: &crate::Api) -> Result<String, Ec2Error> {
+/// How the first instance is launched: `imds serve`'s plain one (the default), or as
+/// `imds aemm` arranges it from AEMM's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirstLaunch {
+    /// `HttpTokens=required` (AEMM's `--imdsv2`).
+    pub tokens_required: bool,
+    /// A Spot instance with this `InstanceInterruptionBehavior` (`terminate`, `stop` or
+    /// `hibernate`); a persistent request for `stop` and `hibernate`, which EC2 allows only
+    /// on one (user guide, "Specify the interruption behavior").
+    pub spot: Option<String>,
+}
+
+pub async fn launch_first_instance(
+    api: &crate::Api,
+    first: &FirstLaunch,
+) -> Result<String, Ec2Error> {
     let scope = Scope::new(model::DEFAULT_ACCOUNT, model::DEFAULT_REGION);
     let caller = crate::auth::Caller::root(
         &scope.account,
@@ -683,6 +698,25 @@ pub async fn launch_first_instance(api: &crate::Api) -> Result<String, Ec2Error>
                 value: Some("imds-default".into()),
             }],
         }],
+        metadata_options: first.tokens_required.then(|| MetadataOptionsIn {
+            http_tokens: Some("required".into()),
+            ..Default::default()
+        }),
+        instance_market_options: first.spot.as_ref().map(|behavior| InstanceMarketOptionsIn {
+            market_type: Some("spot".into()),
+            spot_options: Some(SpotOptionsIn {
+                spot_instance_type: Some(
+                    if behavior == "terminate" {
+                        "one-time"
+                    } else {
+                        "persistent"
+                    }
+                    .into(),
+                ),
+                instance_interruption_behavior: Some(behavior.clone()),
+                ..Default::default()
+            }),
+        }),
         already_running: true,
         ..Default::default()
     };
