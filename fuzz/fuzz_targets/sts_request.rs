@@ -2,7 +2,8 @@
 //! botocore's `sts` model and read into the typed request (`ec2api::sts::Request::parse`), then an
 //! AssumeRole's members checked as the server checks them before it looks at the caller and
 //! the role (`ec2api::sts::check_assume_role`): session tags, session name, session policy
-//! (length, then parsed), the packed size of the policy and tags together.
+//! (length, then parsed), the packed size of the policy and tags together, the transitive
+//! tag keys.
 //!
 //! The operation is the body's own `Action`; otherwise the first byte picks GetCallerIdentity,
 //! AssumeRole or DecodeAuthorizationMessage, so that AssumeRole's members are reachable from
@@ -10,7 +11,7 @@
 //!
 //! Besides "never panics", what the checks accept holds: at most 50 tags, a session name of
 //! 2 to 64 characters, a packed size of at most 100%, present exactly when a policy or tags
-//! are.
+//! are, each transitive key the key of one of the tags, once.
 #![no_main]
 
 use ec2api::protocol::query::Params;
@@ -50,4 +51,8 @@ fuzz_target!(|data: &[u8]| {
         c.policy.is_some() || !c.tags.is_empty(),
         "{c:?}"
     );
+    for (n, key) in c.transitive.iter().enumerate() {
+        assert!(c.tags.iter().any(|t| &t.key == key), "{c:?}");
+        assert!(!c.transitive[..n].iter().any(|k| k.eq_ignore_ascii_case(key)), "{c:?}");
+    }
 });

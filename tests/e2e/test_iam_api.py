@@ -1325,6 +1325,48 @@ def test_session_tags_need_tag_session_and_override_the_roles_tags(server, root,
     assert (may_modify(tagged, "blue"), may_modify(tagged, "red")) == (True, False)
 
 
+def test_transitive_session_tags_pass_along_a_role_chain(server, root, iam):
+    # "If you set a tag key as transitive, the corresponding key and value passes to
+    # subsequent sessions in a role chain"; "the new session inherits any transitive session
+    # tags from the calling session. If you pass a session tag with the same key as an
+    # inherited tag, the operation fails" (STS API Reference, AssumeRole: TransitiveTagKeys,
+    # Tags). Inherited tags are session tags of the new session: over its role's tag of the
+    # same key, and (UNCONFIRMED) needing sts:TagSession in its trust. The error code of the
+    # two refusals is UNCONFIRMED (InvalidParameterValue). Before: TransitiveTagKeys was read
+    # and ignored, so the second session had the role's team=red.
+    may_modify = team_instances(root.ec2())
+    tagging = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A.id}:root"},
+                   "Action": ["sts:AssumeRole", "sts:TagSession"]})
+    chain_on = doc({"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    "Resource": "*"})
+    first = make_role(iam, uniq("chain-first"), A.id, [chain_on], trust=tagging)
+    second_name = uniq("chain-second")
+    second = make_role(iam, second_name, A.id, [ABAC_MODIFY], trust=tagging)
+    iam.tag_role(RoleName=second_name, Tags=[{"Key": "team", "Value": "red"}])
+    no_tagging = make_role(iam, uniq("chain-no-tagging"), A.id, [ABAC_MODIFY])
+    _, tagger = make_user(iam, uniq("chain-tagger"), [chain_on])
+    sts = Clients(server, tagger).sts()
+    tags = [{"Key": "team", "Value": "blue"}, {"Key": "cost", "Value": "41200"}]
+
+    with client_error("InvalidParameterValue", 400):
+        sts.assume_role(RoleArn=first, RoleSessionName="s1", Tags=tags,
+                        TransitiveTagKeys=["project"])
+    transitive = Clients(server, assume(sts, first, "s1", Tags=tags,
+                                        TransitiveTagKeys=["TEAM"])).sts()
+    chained = Clients(server, assume(transitive, second, "s2")).ec2()
+    assert (may_modify(chained, "blue"), may_modify(chained, "red")) == (True, False)
+    with client_error("InvalidParameterValue", 400):
+        transitive.assume_role(RoleArn=second, RoleSessionName="s2",
+                               Tags=[{"Key": "Team", "Value": "red"}])
+    with client_error("AccessDenied", 403, message_re="sts:TagSession"):
+        transitive.assume_role(RoleArn=no_tagging, RoleSessionName="s2")
+    # Not transitive: the chained session has only its role's tag.
+    plain = Clients(server, assume(sts, first, "s1", Tags=tags)).sts()
+    unchained = Clients(server, assume(plain, second, "s2")).ec2()
+    assert (may_modify(unchained, "blue"), may_modify(unchained, "red")) == (False, True)
+    assert plain.assume_role(RoleArn=no_tagging, RoleSessionName="s2")["Credentials"]
+
+
 def test_tags_of_users_and_roles(iam):
     # TagUser: "If a tag with the same key name already exists, then that tag is overwritten
     # with the new value"; "If any one of the tags is invalid or if you exceed the allowed

@@ -39,6 +39,8 @@ pub struct Caller {
     /// `ec2:SourceInstanceARN` for instance role credentials; `aws:username` for users;
     /// `aws:PrincipalTag/<key>` for the user's or the role's tags).
     pub context: Vec<(String, String)>,
+    /// A role session's transitive session tags: a session it assumes inherits them.
+    pub transitive_tags: Vec<(String, String)>,
 }
 
 impl Caller {
@@ -61,6 +63,7 @@ impl Caller {
             subject: Subject::Root,
             session_policy: None,
             context: Vec::new(),
+            transitive_tags: Vec::new(),
         }
     }
 
@@ -103,6 +106,7 @@ impl Caller {
             subject: Subject::Role(claims.role.clone()),
             session_policy,
             context,
+            transitive_tags: claims.transitive_tags(),
         }
     }
 }
@@ -301,6 +305,7 @@ pub fn authenticate(
         context: std::iter::once(("aws:username".into(), user.name.clone()))
             .chain(principal_tags(&user.tags))
             .collect(),
+        transitive_tags: Vec::new(),
     })
 }
 
@@ -598,6 +603,7 @@ mod tests {
             expires_ms,
             issued_ms: issued.unix_timestamp() * 1000,
             tags: vec![("team".into(), "blue".into())],
+            transitive: Vec::new(),
             policy: None,
             instance: Some(iam::session::InstanceClaim {
                 instance_id: "i-0aaa".into(),

@@ -68,6 +68,11 @@ pub enum StsError {
     /// The session policy and tags pack over the allowance ([`packed_size`]).
     #[error("{0}")]
     PackedPolicyTooLarge(String),
+    /// A transitive tag key that names no session tag, or a session tag over an inherited
+    /// transitive one (STS Common Errors' `InvalidParameterValue`; the code for these two is
+    /// UNCONFIRMED: the API reference says only that the operation fails).
+    #[error("{0}")]
+    InvalidParameterValue(String),
     /// A result that does not fit the model (a bug).
     #[error(
         "The request processing has failed because of an unknown error, exception or failure."
@@ -86,6 +91,7 @@ impl AwsError for StsError {
             StsError::MissingParameter(_) => ("MissingParameter", 400),
             StsError::InvalidAuthorizationMessage => ("InvalidAuthorizationMessageException", 400),
             StsError::PackedPolicyTooLarge(_) => ("PackedPolicyTooLarge", 400),
+            StsError::InvalidParameterValue(_) => ("InvalidParameterValue", 400),
             StsError::InternalFailure => ("InternalFailure", 500),
         }
     }
@@ -128,6 +134,9 @@ pub struct AssumeRoleIn {
     /// Session tags (`aws:PrincipalTag/<key>` of the session, over the role's).
     #[serde(default)]
     tags: Vec<TagIn>,
+    /// Keys of `Tags` that pass to the sessions this one assumes.
+    #[serde(default)]
+    transitive_tag_keys: Vec<String>,
 }
 
 /// DecodeAuthorizationMessage's input (`EncodedMessage` is checked once the caller is
@@ -189,7 +198,11 @@ fn answer(call: &Call<'_>) -> Result<(&'static str, Value), StsError> {
         Request::DecodeAuthorizationMessage { encoded } => {
             decode_authorization_message(call, encoded.as_deref())?
         }
-        Request::AssumeRole(input) => assume_role(call, check_assume_role(input)?)?,
+        Request::AssumeRole(input) => {
+            let checked = check_assume_role(input)?;
+            check_inherited(&call.caller.transitive_tags, &checked.tags)?;
+            assume_role(call, checked)?
+        }
     };
     Ok((action, result))
 }
@@ -228,12 +241,14 @@ pub struct CheckedAssumeRole {
     pub duration_seconds: Option<String>,
     pub external_id: Option<String>,
     pub tags: Vec<Tag>,
+    /// The keys of `tags` that are transitive, as `tags` spells them.
+    pub transitive: Vec<String>,
     /// `PackedPolicySize`, when a session policy or tags are given: at most 100.
     pub packed: Option<u64>,
 }
 
-/// AssumeRole's members checked in STS's order: the session tags (`tagListType`, `Tag`), the
-/// session name (`roleSessionNameType`), the session policy (at most 2,048 characters, then
+/// AssumeRole's members checked in STS's order: the session tags (`tagListType`, `Tag`) and
+/// the transitive keys among them, the session name (`roleSessionNameType`), the session policy (at most 2,048 characters, then
 /// parsed), then the packed size of the policy and tags together ([`packed_size`];
 /// `PackedPolicyTooLarge` in AWS's words for a policy, UNCONFIRMED for tags).
 pub fn check_assume_role(input: AssumeRoleIn) -> Result<CheckedAssumeRole, StsError> {
@@ -244,9 +259,11 @@ pub fn check_assume_role(input: AssumeRoleIn) -> Result<CheckedAssumeRole, StsEr
         duration_seconds,
         external_id,
         tags,
+        transitive_tag_keys,
     } = input;
     let tags = crate::query_api::tags(tags);
     check_session_tags(&tags)?;
+    let transitive = transitive_keys(&tags, transitive_tag_keys)?;
     let session_ok = (2..=64).contains(&session.len())
         && session
             .chars()
@@ -281,8 +298,53 @@ pub fn check_assume_role(input: AssumeRoleIn) -> Result<CheckedAssumeRole, StsEr
         duration_seconds: duration_seconds.as_ref().map(Integer::text),
         external_id,
         tags,
+        transitive,
         packed,
     })
+}
+
+/// `TransitiveTagKeys`: at most 50 (`tagKeyListType`), each the key of a session tag of the
+/// same request (matched whatever its case, as tag keys are; the tag's spelling kept).
+/// "The transitive status of a session tag does not impact its packed binary size" (STS API
+/// Reference, AssumeRole), so it is not measured.
+fn transitive_keys(tags: &[Tag], keys: Vec<String>) -> Result<Vec<String>, StsError> {
+    if keys.len() > iam::registry::MAX_TAGS {
+        return Err(IamError::ValidationError(format!(
+            "1 validation error detected: Value at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to {}",
+            iam::registry::MAX_TAGS
+        ))
+        .into());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for key in keys {
+        let Some(tag) = tags.iter().find(|t| t.key.eq_ignore_ascii_case(&key)) else {
+            // UNCONFIRMED wording.
+            return Err(StsError::InvalidParameterValue(format!(
+                "The transitive tag key {key} is not the key of a session tag in this request."
+            )));
+        };
+        if !out.iter().any(|k| k.eq_ignore_ascii_case(&tag.key)) {
+            out.push(tag.key.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// A session made with temporary credentials inherits the calling session's transitive
+/// tags; "If you pass a session tag with the same key as an inherited tag, the operation
+/// fails" (STS API Reference, AssumeRole, `Tags`). The wording is UNCONFIRMED.
+fn check_inherited(inherited: &[(String, String)], tags: &[Tag]) -> Result<(), StsError> {
+    match tags.iter().find(|t| {
+        inherited
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(&t.key))
+    }) {
+        Some(t) => Err(StsError::InvalidParameterValue(format!(
+            "The session tag {} has the key of a transitive tag this session inherited.",
+            t.key
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn assume_role(call: &Call<'_>, input: CheckedAssumeRole) -> Result<Value, IamError> {
@@ -294,8 +356,13 @@ fn assume_role(call: &Call<'_>, input: CheckedAssumeRole) -> Result<Value, IamEr
         duration_seconds,
         external_id,
         tags,
+        transitive,
         packed,
     } = input;
+    // The calling session's transitive tags come along, transitive still (IAM User Guide,
+    // "Chaining roles with session tags"); none of them shares a key with `tags`
+    // (`check_inherited`).
+    let inherited = caller.transitive_tags.clone();
     let denied = || {
         IamError::AccessDenied(format!(
             "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
@@ -350,12 +417,18 @@ fn assume_role(call: &Call<'_>, input: CheckedAssumeRole) -> Result<Value, IamEr
             }
             ctx.set("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect());
         }
+        if !transitive.is_empty() {
+            ctx.set("sts:TransitiveTagKeys", transitive.clone());
+        }
         // Session tags need sts:TagSession as the role needs sts:AssumeRole: allowed by the
         // trust policy, and by the caller's policies where the trust names only the account
         // (IAM User Guide, "Passing session tags in AWS STS": "the role's trust policy must
         // include sts:TagSession", and the caller needs the permission).
+        // Inherited transitive tags are session tags of the new session too, so they need
+        // it as well (UNCONFIRMED: the User Guide's chaining example has every role in the
+        // chain trust sts:TagSession).
         let mut actions = vec!["sts:AssumeRole"];
-        if !tags.is_empty() {
+        if !tags.is_empty() || !inherited.is_empty() {
             actions.push("sts:TagSession");
         }
         for action in actions {
@@ -375,7 +448,15 @@ fn assume_role(call: &Call<'_>, input: CheckedAssumeRole) -> Result<Value, IamEr
         session: session.clone(),
         expires_ms: now + duration * 1000,
         issued_ms: now,
-        tags: tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        transitive: inherited
+            .iter()
+            .map(|(k, _)| k.clone())
+            .chain(transitive)
+            .collect(),
+        tags: inherited
+            .into_iter()
+            .chain(tags.into_iter().map(|t| (t.key, t.value)))
+            .collect(),
         policy,
         instance: None,
         nonce: iam::registry::unique_id(""),
@@ -459,6 +540,36 @@ mod tests {
     }
 
     #[test]
+    fn transitive_keys_name_session_tags_of_the_request() {
+        let tag = |k: &str| Tag {
+            key: k.into(),
+            value: "v".into(),
+        };
+        let tags = [tag("Team"), tag("cost")];
+        let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            transitive_keys(&tags, keys(&["team", "TEAM", "cost"])),
+            Ok(keys(&["Team", "cost"])),
+            "matched whatever the case, spelled as the tag, once"
+        );
+        assert!(matches!(
+            transitive_keys(&tags, keys(&["project"])),
+            Err(StsError::InvalidParameterValue(_))
+        ));
+        let many: Vec<String> = (0..51).map(|i| format!("k{i}")).collect();
+        assert!(matches!(
+            transitive_keys(&tags, many),
+            Err(StsError::Iam(IamError::ValidationError(_)))
+        ));
+        let inherited = [("team".to_string(), "blue".to_string())];
+        assert!(check_inherited(&inherited, &[tag("cost")]).is_ok());
+        assert!(matches!(
+            check_inherited(&inherited, &[tag("TEAM")]),
+            Err(StsError::InvalidParameterValue(_))
+        ));
+    }
+
+    #[test]
     fn parse() {
         let p = |q: &str| Request::parse(&Params::parse(q.as_bytes()).unwrap());
         assert_eq!(p(""), Err(StsError::MissingAction));
@@ -483,6 +594,7 @@ mod tests {
                 duration_seconds: Some(Integer::Text("0900".into())),
                 external_id: None,
                 tags: Vec::new(),
+                transitive_tag_keys: Vec::new(),
             }))
         );
     }

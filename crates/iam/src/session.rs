@@ -58,6 +58,11 @@ pub struct SessionClaims {
     /// tag of the same key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// The keys of `tags` that pass to the sessions this one assumes (AssumeRole's
+    /// `TransitiveTagKeys`, and the transitive tags it inherited): IAM User Guide, "Chaining
+    /// roles with session tags".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitive: Vec<String>,
     /// The session policy of AssumeRole's `Policy`, as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
@@ -67,6 +72,17 @@ pub struct SessionClaims {
     /// Makes two sessions with otherwise equal claims distinct.
     #[serde(default)]
     pub nonce: String,
+}
+
+impl SessionClaims {
+    /// The session's tags whose keys are transitive: what a session it assumes inherits.
+    pub fn transitive_tags(&self) -> Vec<(String, String)> {
+        self.tags
+            .iter()
+            .filter(|(k, _)| self.transitive.iter().any(|t| t.eq_ignore_ascii_case(k)))
+            .cloned()
+            .collect()
+    }
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -232,10 +248,25 @@ mod tests {
             expires_ms: 1_000,
             issued_ms: 100,
             tags: Vec::new(),
+            transitive: Vec::new(),
             policy: None,
             instance: None,
             nonce: "n".into(),
         }
+    }
+
+    #[test]
+    fn transitive_tags_are_the_tags_whose_keys_are_transitive() {
+        let c = SessionClaims {
+            tags: vec![("Team".into(), "blue".into()), ("cost".into(), "1".into())],
+            transitive: vec!["team".into()],
+            ..claims()
+        };
+        assert_eq!(
+            c.transitive_tags(),
+            vec![("Team".to_string(), "blue".to_string())]
+        );
+        assert!(claims().transitive_tags().is_empty());
     }
 
     #[test]

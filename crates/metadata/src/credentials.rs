@@ -75,6 +75,7 @@ impl Credentials {
             expires_ms: epoch * ROTATE_MS + LIFETIME_MS,
             issued_ms: epoch * ROTATE_MS,
             tags: Vec::new(),
+            transitive: Vec::new(),
             policy: None,
             instance: Some(iam::session::InstanceClaim {
                 instance_id: v.instance_id.clone(),
