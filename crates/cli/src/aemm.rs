@@ -242,6 +242,13 @@ pub async fn run(args: AemmArgs) -> Result<(), AemmError> {
         app.stop().await;
         return Err(e);
     }
+    // Recorded as an ephemeral `imds serve` records itself (in the default data dir), so that
+    // `imds events`, `imds endpoint` and `imds exec` find this server without `--endpoint`.
+    let recorded = crate::config::default_data_dir().and_then(|d| {
+        crate::discovery::record(&d, app.api_addr(), app.imds_addr())
+            .map_err(|e| tracing::warn!(dir = %d.display(), error = %e, "cannot record where this server listens"))
+            .ok()
+    });
     println!(
         "imds: Instance Metadata Service listening on http://{}",
         app.imds_addr()
@@ -253,6 +260,7 @@ pub async fn run(args: AemmArgs) -> Result<(), AemmError> {
     println!("imds aemm: instance {id}: {}", describe(&plan));
     let _ = std::io::stdout().flush();
     crate::serve::shutdown_signal().await;
+    drop(recorded);
     app.stop().await;
     Ok(())
 }
