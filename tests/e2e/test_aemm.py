@@ -137,14 +137,18 @@ def test_events_from_home_config_with_imdsv2_from_the_environment(tmp_path):
 
 
 def test_asglifecycle_is_in_service_then_terminated(tmp_path):
-    """`asg --asg-termination-delay-sec 2` (AEMM's alias): InService, then Terminated. The
+    """`asg --asg-termination-delay-sec 4` (AEMM's alias): InService, then Terminated. The
     server records itself as `imds serve` does, so `imds events` finds it with no
     `--endpoint` (before: "no running imds server")."""
-    with aemm(tmp_path, "asg", "--asg-termination-delay-sec", "2") as (addr, _, lines, _):
+    started = time.time()
+    with aemm(tmp_path, "asg", "--asg-termination-delay-sec", "4") as (addr, _, lines, _):
         path = "autoscaling/target-lifecycle-state"
         first = status_of(addr, path)
-        assert (first.status, first.text) == (200, "InService")
-        wait_until(lambda: status_of(addr, path).text == "Terminated", 10, desc="Terminated")
+        assert first.status == 200 and first.text in ("InService", "Terminated"), first
+        if time.time() - started < 3.5:
+            # Read before the trigger (a loaded machine may start the server later).
+            assert first.text == "InService"
+        wait_until(lambda: status_of(addr, path).text == "Terminated", 15, desc="Terminated")
         iid = next(l for l in lines if l.startswith("imds aemm: instance")).split()[3].rstrip(":")
         env = {k: v for k, v in os.environ.items() if not k.startswith("IMDS_")}
         env.update({"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "xdg")})
