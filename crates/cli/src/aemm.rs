@@ -18,7 +18,6 @@ use crate::config::{ServeArgs, StoreLocation};
 use knobs::Mode;
 use plan::Plan;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 
@@ -229,7 +228,7 @@ pub async fn run(args: AemmArgs) -> Result<(), AemmError> {
     settings.imds_listen = imds_listen;
     let notice_ms = i64::try_from(settings.spot_notice.as_millis()).unwrap_or(i64::MAX);
     let plan = Plan::of(&knobs, model::time::now_ms(), notice_ms);
-    let app = App::builder(settings)
+    let app = App::builder(settings.clone())
         .first_launch(plan.launch.clone())
         .start()
         .await?;
@@ -237,31 +236,12 @@ pub async fn run(args: AemmArgs) -> Result<(), AemmError> {
         .first_instance()
         .ok_or_else(|| AemmError::Arrange("no first instance".into()))?
         .to_string();
-    let arranged = arrange(&app, &id, &plan).await;
-    if let Err(e) = arranged {
+    if let Err(e) = arrange(&app, &id, &plan).await {
         app.stop().await;
         return Err(e);
     }
-    // Recorded as an ephemeral `imds serve` records itself (in the default data dir), so that
-    // `imds events`, `imds endpoint` and `imds exec` find this server without `--endpoint`.
-    let recorded = crate::config::default_data_dir().and_then(|d| {
-        crate::discovery::record(&d, app.api_addr(), app.imds_addr())
-            .map_err(|e| tracing::warn!(dir = %d.display(), error = %e, "cannot record where this server listens"))
-            .ok()
-    });
-    println!(
-        "imds: Instance Metadata Service listening on http://{}",
-        app.imds_addr()
-    );
-    println!(
-        "imds: EC2 API listening on http://{} (store: ephemeral)",
-        app.api_addr()
-    );
-    println!("imds aemm: instance {id}: {}", describe(&plan));
-    let _ = std::io::stdout().flush();
-    crate::serve::shutdown_signal().await;
-    drop(recorded);
-    app.stop().await;
+    let line = format!("imds aemm: instance {id}: {}", describe(&plan));
+    crate::serve::until_signal(app, &settings, &[line]).await;
     Ok(())
 }
 
@@ -288,10 +268,7 @@ async fn arrange(app: &App, id: &str, plan: &Plan) -> Result<(), AemmError> {
         });
     }
     if let Some(e) = plan.event.clone() {
-        let event_id = model::ids::new_id(
-            model::events::maintenance::EVENT_ID_PREFIX,
-            uuid::Uuid::new_v4().as_u64_pair().0,
-        );
+        let event_id = crate::admin::events::new_event_id();
         later(&store, id, e.at_ms, move |inst| {
             inst.schedule_event(e.schedule.clone(), event_id.clone())?;
             if e.cancel {
@@ -303,15 +280,12 @@ async fn arrange(app: &App, id: &str, plan: &Plan) -> Result<(), AemmError> {
     Ok(())
 }
 
-type Change = dyn Fn(&mut model::Instance) -> Result<(), model::Ec2Error> + Send + Sync;
-
 /// One change to the instance, written as the controls write theirs.
 async fn change(
     store: &std::sync::Arc<dyn store::Store>,
     id: &str,
-    f: impl Fn(&mut model::Instance) -> Result<(), model::Ec2Error> + Send + Sync + 'static,
+    f: impl Fn(&mut model::Instance) -> Result<(), model::Ec2Error> + Send + 'static,
 ) -> Result<(), AemmError> {
-    let f: std::sync::Arc<Change> = std::sync::Arc::new(f);
     let arrange = |e: &dyn std::fmt::Display| AemmError::Arrange(e.to_string());
     let instance = store
         .instance_by_id(id)
@@ -322,7 +296,7 @@ async fn change(
         .update_instances(
             &instance.scope,
             &[id.to_string()],
-            Box::new(|_| Ok(())),
+            store::ungated(),
             Box::new(move |i, _| f(i)),
         )
         .await
@@ -336,7 +310,7 @@ fn later(
     store: &std::sync::Arc<dyn store::Store>,
     id: &str,
     at_ms: i64,
-    f: impl Fn(&mut model::Instance) -> Result<(), model::Ec2Error> + Send + Sync + 'static,
+    f: impl Fn(&mut model::Instance) -> Result<(), model::Ec2Error> + Send + 'static,
 ) {
     let (store, id) = (store.clone(), id.to_string());
     tokio::spawn(async move {
@@ -357,15 +331,16 @@ fn describe(plan: &Plan) -> String {
     }
     if let (Some(i), Some(action)) = (&plan.interruption, &plan.launch.spot) {
         // Hibernation starts with the notice (spec events.md case 11).
-        let acts_at = if action == "hibernate" {
+        let acts_at = if *action == model::events::InterruptionBehavior::Hibernate {
             i.notice_at_ms
         } else {
             i.action_at_ms
         };
         parts.push(format!(
-            "Spot, rebalance recommendation at {}, notice at {}, {action} at {}",
+            "Spot, rebalance recommendation at {}, notice at {}, {} at {}",
             iso8601(i.rebalance_at_ms.min(i.notice_at_ms), false),
             iso8601(i.notice_at_ms, false),
+            action.as_str(),
             iso8601(acts_at, false)
         ));
     }

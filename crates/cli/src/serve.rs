@@ -2,7 +2,7 @@
 //! and recorded in the data dir (see `discovery`), until SIGINT or SIGTERM.
 
 use crate::app::{App, AppError};
-use crate::config::{ServeArgs, StoreLocation};
+use crate::config::{ServeArgs, Settings, StoreLocation};
 use std::io::Write;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,14 +16,21 @@ pub enum ServeError {
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let settings = args.settings()?;
     let app = App::builder(settings.clone()).start().await?;
+    until_signal(app, &settings, &[]).await;
+    Ok(())
+}
+
+/// A started app, recorded and announced (its two ready lines, then `more`), until SIGINT or
+/// SIGTERM; then stopped: what `imds serve` and `imds aemm` do once the app is up.
+pub(crate) async fn until_signal(app: App, settings: &Settings, more: &[String]) {
     let location = match (&settings.database_url, app.data_dir()) {
         (Some(_), _) => "store: PostgreSQL".to_string(),
         (None, Some(d)) => format!("store: {}", d.join("imds.sqlite").display()),
         (None, None) => "store: ephemeral".to_string(),
     };
-    // So that `imds exec` and `imds endpoint` find this server on any port (removed on a
-    // clean stop; see `discovery`). Recorded before the announcement: whoever waits for
-    // "listening" on stdout may run `imds exec` at once.
+    // So that `imds exec`, `imds endpoint` and `imds events` find this server on any port
+    // (removed on a clean stop; see `discovery`). Recorded before the announcement: whoever
+    // waits for "listening" on stdout may run `imds exec` at once.
     let record_dir = match &settings.store {
         StoreLocation::Dir(d) => Some(d.clone()),
         StoreLocation::Ephemeral => crate::config::default_data_dir(),
@@ -41,16 +48,18 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         "imds: EC2 API listening on http://{} ({location})",
         app.api_addr()
     );
+    for line in more {
+        println!("{line}");
+    }
     let _ = std::io::stdout().flush();
     shutdown_signal().await;
     tracing::info!("stopping: draining requests in flight");
     drop(recorded);
     app.stop().await;
     tracing::info!("stopped");
-    Ok(())
 }
 
-pub(crate) async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

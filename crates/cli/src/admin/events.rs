@@ -43,10 +43,7 @@ async fn schedule(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let event_id = model::ids::new_id(
-        model::events::maintenance::EVENT_ID_PREFIX,
-        uuid::Uuid::new_v4().as_u64_pair().0,
-    );
+    let event_id = new_event_id();
     let control = Control {
         action: AdminAction::ScheduleInstanceEvent,
         parse: move |b: &[u8], now| body::schedule(b, now).map(|s| (s, event_id.clone())),
@@ -123,6 +120,14 @@ async fn interrupt(
         },
     };
     control.run(&api, &id, request).await
+}
+
+/// A new maintenance event's id (`instance-event-` and a random part), as EC2 names them.
+pub(crate) fn new_event_id() -> String {
+    model::ids::new_id(
+        model::events::maintenance::EVENT_ID_PREFIX,
+        uuid::Uuid::new_v4().as_u64_pair().0,
+    )
 }
 
 /// One control: the action it is authorized as, what its body asks (`T`, read at the time

@@ -9,30 +9,9 @@
 //! parsed once into [`Knobs`] with AEMM's constraints (the actions, event codes and states it
 //! allows, RFC 3339 times).
 
-use model::events::EventCode;
+use model::events::{EventCode, InterruptionBehavior};
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// The keys imds acts on, as the config file names them.
-pub const KEYS: &[&str] = &[
-    "server.hostname",
-    "server.port",
-    "imdsv2",
-    "mock-delay-sec",
-    "mock-trigger-time",
-    "rebalance-delay-sec",
-    "rebalance-trigger-time",
-    "asg-termination-delay-sec",
-    "asg-termination-trigger-time",
-    "spot.action",
-    "spot.time",
-    "spot.rebalance-rec-time",
-    "events.code",
-    "events.state",
-    "events.not-before",
-    "events.not-after",
-    "events.not-before-deadline",
-];
 
 /// Keys AEMM has that imds accepts and does not act on, each with why. The sections
 /// `metadata`, `dynamic` and `userdata` (AEMM's fixed answers) are among them: an instance
@@ -97,8 +76,7 @@ pub struct Knobs {
     pub rebalance_trigger_ms: Option<i64>,
     pub asg_termination_delay_sec: i64,
     pub asg_termination_trigger_ms: Option<i64>,
-    /// `terminate`, `stop` or `hibernate`.
-    pub spot_action: String,
+    pub spot_action: InterruptionBehavior,
     pub spot_time_ms: Option<i64>,
     pub spot_rebalance_rec_ms: Option<i64>,
     pub event_code: EventCode,
@@ -201,14 +179,15 @@ pub fn resolve(
     let event_not_before_ms = time("events.not-before");
     let event_not_after_ms = time("events.not-after");
     let event_deadline_ms = time("events.not-before-deadline");
-    let spot_action = get("spot.action")
+    let action = get("spot.action")
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "terminate".into());
-    if !matches!(spot_action.as_str(), "terminate" | "stop" | "hibernate") {
+    let spot_action = InterruptionBehavior::parse(&action).unwrap_or_else(|_| {
         errors.push(format!(
-            "spot.action: '{spot_action}' is not one of terminate,hibernate,stop"
+            "spot.action: '{action}' is not one of terminate,hibernate,stop"
         ));
-    }
+        InterruptionBehavior::Terminate
+    });
     let code = get("events.code")
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "system-reboot".into());
@@ -246,11 +225,9 @@ pub fn resolve(
         .unwrap_or_else(|| DEFAULT_HOSTNAME.into());
     let mut ignored = Vec::new();
     for (key, why) in NOT_MODELLED {
-        let given = flags.contains_key(*key)
-            || env(&env_name(key)).is_some()
-            || file
-                .keys()
-                .any(|k| k == key || k.starts_with(&format!("{key}.")));
+        // `file_values` keeps the sections imds does not act on whole, under their name.
+        let given =
+            flags.contains_key(*key) || env(&env_name(key)).is_some() || file.contains_key(*key);
         if given {
             ignored.push((key.to_string(), *why));
         }
@@ -325,13 +302,13 @@ mod tests {
         );
         let flags = map(&[("spot.action", "terminate")]);
         let k = resolve(Mode::Spot, &flags, env, &file).unwrap();
-        assert_eq!(k.spot_action, "terminate");
+        assert_eq!(k.spot_action.as_str(), "terminate");
     }
 
     #[test]
     fn the_defaults_are_aemms_but_the_address_is_loopback() {
         let k = resolve(Mode::All, &BTreeMap::new(), |_| None, &BTreeMap::new()).unwrap();
-        assert_eq!(k.spot_action, "terminate");
+        assert_eq!(k.spot_action.as_str(), "terminate");
         assert_eq!(k.event_code, EventCode::SystemReboot);
         assert_eq!(k.event_state, EventStateKnob::Active);
         assert_eq!((k.mock_delay_sec, k.imdsv2, k.port), (0, false, 1338));

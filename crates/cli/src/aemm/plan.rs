@@ -100,7 +100,7 @@ impl Plan {
         Plan {
             launch: FirstLaunch {
                 tokens_required: k.imdsv2,
-                spot: k.mode.spot().then(|| k.spot_action.clone()),
+                spot: k.mode.spot().then_some(k.spot_action),
             },
             interruption,
             event,
@@ -142,7 +142,7 @@ mod tests {
             (START + 5000, START + 5000 + NOTICE)
         );
         assert_eq!(i.rebalance_at_ms, START, "rebalance-delay-sec 0: at start");
-        assert_eq!(p.launch.spot.as_deref(), Some("stop"));
+        assert_eq!(p.launch.spot.map(|b| b.as_str()), Some("stop"));
         assert!(p.event.is_none() && p.asg_terminated_at_ms.is_none());
     }
 
@@ -232,7 +232,7 @@ mod tests {
             p.launch,
             FirstLaunch {
                 tokens_required: true,
-                spot: Some("terminate".into())
+                spot: Some(model::events::InterruptionBehavior::Terminate)
             }
         );
         let p = Plan::of(&knobs(Mode::AsgLifecycle, &[]), START, NOTICE);

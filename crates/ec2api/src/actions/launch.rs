@@ -8,7 +8,7 @@ use crate::protocol::output::Output;
 use crate::render;
 use base64::Engine;
 use model::catalogue;
-use model::events::SpotMarket;
+use model::events::{InterruptionBehavior, SpotMarket};
 use model::ids;
 use model::instance::IamProfileRef;
 use model::options::OptionsPatch;
@@ -666,7 +666,7 @@ pub struct FirstLaunch {
     /// A Spot instance with this `InstanceInterruptionBehavior` (`terminate`, `stop` or
     /// `hibernate`); a persistent request for `stop` and `hibernate`, which EC2 allows only
     /// on one (user guide, "Specify the interruption behavior").
-    pub spot: Option<String>,
+    pub spot: Option<InterruptionBehavior>,
 }
 
 pub async fn launch_first_instance(
@@ -702,18 +702,17 @@ pub async fn launch_first_instance(
             http_tokens: Some("required".into()),
             ..Default::default()
         }),
-        instance_market_options: first.spot.as_ref().map(|behavior| InstanceMarketOptionsIn {
+        instance_market_options: first.spot.map(|behavior| InstanceMarketOptionsIn {
             market_type: Some("spot".into()),
             spot_options: Some(SpotOptionsIn {
                 spot_instance_type: Some(
-                    if behavior == "terminate" {
-                        "one-time"
-                    } else {
-                        "persistent"
+                    match behavior {
+                        InterruptionBehavior::Terminate => "one-time",
+                        _ => "persistent",
                     }
                     .into(),
                 ),
-                instance_interruption_behavior: Some(behavior.clone()),
+                instance_interruption_behavior: Some(behavior.as_str().into()),
                 ..Default::default()
             }),
         }),

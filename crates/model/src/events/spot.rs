@@ -25,7 +25,7 @@ impl InterruptionBehavior {
         }
     }
 
-    fn parse(value: &str) -> Result<Self, Ec2Error> {
+    pub fn parse(value: &str) -> Result<Self, Ec2Error> {
         Ok(match value {
             "hibernate" => InterruptionBehavior::Hibernate,
             "stop" => InterruptionBehavior::Stop,
