@@ -219,7 +219,7 @@ fn decode_authorization_message(call: &Call<'_>, encoded: Option<&str>) -> Resul
     authorize(call, "sts:DecodeAuthorizationMessage", "*")?;
     match encoded {
         None | Some("") => Err(StsError::MissingParameter("EncodedMessage")),
-        Some(m) if m.len() > 10_240 => Err(IamError::ValidationError("1 validation error detected: Value at 'encodedMessage' failed to satisfy constraint: Member must have length less than or equal to 10240".into()).into()),
+        Some(m) if m.len() > 10_240 => Err(too_long("encodedMessage", 10_240).into()),
         Some(m) => decode_message(m)
             .map(|json| json!({"DecodedMessage": json}))
             .ok_or(StsError::InvalidAuthorizationMessage),
@@ -277,10 +277,7 @@ pub fn check_assume_role(input: AssumeRoleIn) -> Result<CheckedAssumeRole, StsEr
     if let Some(p) = &policy {
         // botocore `sts`: sessionPolicyDocumentType, 1..2048 characters.
         if p.chars().count() > SESSION_POLICY_MAX {
-            return Err(IamError::ValidationError(format!(
-                "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to {SESSION_POLICY_MAX}"
-            ))
-            .into());
+            return Err(too_long("policy", SESSION_POLICY_MAX).into());
         }
         iam::policy::Policy::parse_str(p).map_err(|e| IamError::MalformedPolicyDocument(e.0))?;
     }
@@ -309,11 +306,7 @@ pub fn check_assume_role(input: AssumeRoleIn) -> Result<CheckedAssumeRole, StsEr
 /// Reference, AssumeRole), so it is not measured.
 fn transitive_keys(tags: &[Tag], keys: Vec<String>) -> Result<Vec<String>, StsError> {
     if keys.len() > iam::registry::MAX_TAGS {
-        return Err(IamError::ValidationError(format!(
-            "1 validation error detected: Value at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to {}",
-            iam::registry::MAX_TAGS
-        ))
-        .into());
+        return Err(too_long("transitiveTagKeys", iam::registry::MAX_TAGS).into());
     }
     let mut out: Vec<String> = Vec::new();
     for key in keys {
@@ -513,12 +506,16 @@ fn trusted(
 }
 
 /// Session tags within `tagListType` (at most 50) and each within `Tag`'s constraints.
+/// A member over its model's length (STS's validation wording, as IAM's).
+fn too_long(member: &str, max: usize) -> IamError {
+    IamError::ValidationError(format!(
+        "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length less than or equal to {max}"
+    ))
+}
+
 fn check_session_tags(tags: &[Tag]) -> Result<(), IamError> {
     if tags.len() > iam::registry::MAX_TAGS {
-        return Err(IamError::ValidationError(format!(
-            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {}",
-            iam::registry::MAX_TAGS
-        )));
+        return Err(too_long("tags", iam::registry::MAX_TAGS));
     }
     iam::registry::check_tags(tags)
 }
