@@ -9,7 +9,6 @@
 
 mod checkpoint;
 mod clean;
-mod column_filters;
 mod integrity;
 mod pages;
 mod reads;

@@ -3,8 +3,9 @@
 
 use crate::feed::{Change, ChangeKind};
 use crate::instances::*;
+use crate::pages::sql::glob;
 use crate::{Result, StoreError};
-use model::filter::{self, Token};
+use model::filter;
 use model::image::Image;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
 use model::vpc::{Subnet, Vpc};
@@ -13,25 +14,6 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 pub fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T> {
     serde_json::from_str(doc).map_err(StoreError::Corrupt)
-}
-
-/// An EC2 filter value as a SQLite GLOB pattern (same `*` and `?`; `[` and escaped
-/// wildcards become one-character classes).
-fn glob(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    for t in filter::tokens(pattern) {
-        match t {
-            Token::AnyRun => out.push('*'),
-            Token::AnyOne => out.push('?'),
-            Token::Literal(c @ ('*' | '?' | '[')) => {
-                out.push('[');
-                out.push(c);
-                out.push(']');
-            }
-            Token::Literal(c) => out.push(c),
-        }
-    }
-    out
 }
 
 /// `(col = ? OR col GLOB ? …)` for the values of one filter.

@@ -137,17 +137,17 @@ pub(super) fn corrupt(row: &str, column: &str) -> StoreError {
     )))
 }
 
-/// The fields of the packed options, as masks (`column_filters` reads them; it tests that
+/// The fields of the packed options, as masks (`pages::column_filters` reads them; it tests that
 /// they hold what the model names).
-pub(super) const HOP_LIMIT: i64 = 0xff;
-pub(super) const TOKENS_REQUIRED: i64 = 1 << 8;
-pub(super) const ENDPOINT_ENABLED: i64 = 1 << 9;
-pub(super) const IPV6_ENABLED: i64 = 1 << 10;
-pub(super) const TAGS_ENABLED: i64 = 1 << 11;
+pub(crate) const HOP_LIMIT: i64 = 0xff;
+pub(crate) const TOKENS_REQUIRED: i64 = 1 << 8;
+pub(crate) const ENDPOINT_ENABLED: i64 = 1 << 9;
+pub(crate) const IPV6_ENABLED: i64 = 1 << 10;
+pub(crate) const TAGS_ENABLED: i64 = 1 << 11;
 
 /// The options as one integer: the hop limit in the low byte, then a bit per two-valued
 /// option. Stored, so the layout never changes.
-pub(super) fn pack(o: MetadataOptions) -> i64 {
+pub(crate) fn pack(o: MetadataOptions) -> i64 {
     let bit = |on: bool, b: i64| if on { b } else { 0 };
     i64::from(o.hop_limit.get())
         | bit(o.http_tokens == HttpTokens::Required, TOKENS_REQUIRED)

@@ -2,8 +2,15 @@
 //! filter, is planned as index searches (`EXPLAIN QUERY PLAN`), never a scan of a table,
 //! and the merged ranges need no sort of what they hold.
 
-use super::*;
-use sqlx::Connection;
+use crate::instances::InstanceQuery;
+use crate::pages::column_filters;
+use crate::pages::sql::{Dialect, Stmt};
+use crate::pages::{
+    candidates as candidates_of, literal_prefix, passing as passing_of, Driver, MAX_CHUNK,
+};
+use model::filter::{self, Filter};
+use model::Scope;
+use sqlx::{Connection, SqliteConnection};
 
 async fn schema() -> SqliteConnection {
     let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
@@ -12,15 +19,12 @@ async fn schema() -> SqliteConnection {
 }
 
 /// The plan's lines.
-async fn plan(
-    conn: &mut SqliteConnection,
-    build: impl FnOnce(&mut QueryBuilder<'_, Sqlite>),
-) -> Vec<String> {
-    let mut qb = QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN ");
-    build(&mut qb);
-    let rows: Vec<(i64, i64, i64, String)> =
-        qb.build_query_as().fetch_all(&mut *conn).await.unwrap();
-    rows.into_iter().map(|r| r.3).collect()
+async fn plan(conn: &mut SqliteConnection, mut s: Stmt) -> Vec<String> {
+    s.sql.insert_str(0, "EXPLAIN QUERY PLAN ");
+    let rows = super::query(&s).fetch_all(&mut *conn).await.unwrap();
+    rows.iter()
+        .map(|r| sqlx::Row::get::<String, _>(r, 3))
+        .collect()
 }
 
 fn scope() -> Scope {
@@ -87,9 +91,10 @@ async fn every_filter_reads_its_index_ranges_merged_in_launch_order() {
                 values: values.clone(),
             };
             let what = format!("{name} = {values:?}");
-            let candidates = plan(&mut conn, |qb| {
-                push_candidates(qb, &driver, &q, &s, 1, 10, 6)
-            })
+            let candidates = plan(
+                &mut conn,
+                candidates_of(Dialect::Sqlite, &driver, &q, &s, 1, 10, 6),
+            )
             .await;
             no_scan(&candidates, &what);
             no_sort(&candidates, &what);
@@ -105,9 +110,10 @@ async fn every_filter_reads_its_index_ranges_merged_in_launch_order() {
                     "{what}: one range per value, after the cursor: {candidates:?}"
                 );
             }
-            let passing = plan(&mut conn, |qb| {
-                push_passing(qb, &driver, &q, &s, &[11, 12, 13], 6)
-            })
+            let passing = plan(
+                &mut conn,
+                passing_of(Dialect::Sqlite, &driver, &q, &s, &[11, 12, 13], 6),
+            )
             .await;
             no_scan(&passing, &what);
             no_sort(&passing, &what);
@@ -115,9 +121,10 @@ async fn every_filter_reads_its_index_ranges_merged_in_launch_order() {
         // Too broad to list: the attribute's rows in the scope, never the table.
         let q = query(vec![f(name, &["*7"])]);
         let driver = Driver::Scan { index: 0, name };
-        let scan = plan(&mut conn, |qb| {
-            push_candidates(qb, &driver, &q, &s, 1, 10, 6)
-        })
+        let scan = plan(
+            &mut conn,
+            candidates_of(Dialect::Sqlite, &driver, &q, &s, 1, 10, 6),
+        )
         .await;
         no_scan(&scan, name);
         assert!(
@@ -167,9 +174,10 @@ async fn column_filters_read_their_column_by_scope() {
                 values: column.matching(&q.filters[0]),
             }
         };
-        let candidates = plan(&mut conn, |qb| {
-            push_candidates(qb, &driver, &q, &s, 1, 10, 6)
-        })
+        let candidates = plan(
+            &mut conn,
+            candidates_of(Dialect::Sqlite, &driver, &q, &s, 1, 10, 6),
+        )
         .await;
         no_scan(&candidates, value);
         no_sort(&candidates, value);
@@ -179,9 +187,10 @@ async fn column_filters_read_their_column_by_scope() {
                 .any(|l| l.contains(index) && l.contains("pk>?")),
             "{value}: {index} after the cursor: {candidates:?}"
         );
-        let passing = plan(&mut conn, |qb| {
-            push_passing(qb, &driver, &q, &s, &[11, 12, 13], 6)
-        })
+        let passing = plan(
+            &mut conn,
+            passing_of(Dialect::Sqlite, &driver, &q, &s, &[11, 12, 13], 6),
+        )
         .await;
         no_scan(&passing, value);
         no_sort(&passing, value);
@@ -195,9 +204,10 @@ async fn column_filters_read_their_column_by_scope() {
             name: "instance-type",
             values: vec!["t3.micro".into()],
         };
-        let passing = plan(&mut conn, |qb| {
-            push_passing(qb, &by_type, &q, &s, &[11, 12, 13], 6)
-        })
+        let passing = plan(
+            &mut conn,
+            passing_of(Dialect::Sqlite, &by_type, &q, &s, &[11, 12, 13], 6),
+        )
         .await;
         no_scan(&passing, value);
         no_sort(&passing, value);
@@ -217,23 +227,26 @@ async fn ids_and_the_scope_are_index_searches() {
     };
     let driver = Driver::Ids(&ids);
     no_scan(
-        &plan(&mut conn, |qb| {
-            push_candidates(qb, &driver, &q, &s, 1, 0, 6)
-        })
+        &plan(
+            &mut conn,
+            candidates_of(Dialect::Sqlite, &driver, &q, &s, 1, 0, 6),
+        )
         .await,
         "ids",
     );
     no_scan(
-        &plan(&mut conn, |qb| {
-            push_passing(qb, &driver, &q, &s, &[1, 2], 6)
-        })
+        &plan(
+            &mut conn,
+            passing_of(Dialect::Sqlite, &driver, &q, &s, &[1, 2], 6),
+        )
         .await,
         "ids",
     );
     let q = query(vec![]);
-    let scope_plan = plan(&mut conn, |qb| {
-        push_candidates(qb, &Driver::Scope, &q, &s, 1, 10, 6)
-    })
+    let scope_plan = plan(
+        &mut conn,
+        candidates_of(Dialect::Sqlite, &Driver::Scope, &q, &s, 1, 10, 6),
+    )
     .await;
     no_scan(&scope_plan, "scope");
     no_sort(&scope_plan, "scope");
@@ -283,7 +296,11 @@ async fn a_page_reads_its_documents_by_primary_key_without_a_sort() {
         ] {
             let q = query(filters);
             let pks: Vec<i64> = (11..11 + candidates as i64).collect();
-            let passing = plan(&mut conn, |qb| push_passing(qb, driver, &q, &s, &pks, 1001)).await;
+            let passing = plan(
+                &mut conn,
+                passing_of(Dialect::Sqlite, driver, &q, &s, &pks, 1001),
+            )
+            .await;
             let what = format!("{driver:?}, {candidates} candidates");
             no_scan(&passing, &what);
             no_sort(&passing, &what);

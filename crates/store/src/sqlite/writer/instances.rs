@@ -9,8 +9,9 @@ use super::rows;
 use super::trips::counted;
 use super::{answer, exec, failed, job, led, BoxFut, Finish, Job};
 use crate::instances::*;
+use crate::pages::kept_attributes;
 use crate::sqlite::reads::{self, decode};
-use crate::sqlite::{column_filters, served_columns};
+use crate::sqlite::served_columns;
 use crate::{ChangeKind, Result};
 use model::instance::OptionsProgress;
 use model::vpc;
@@ -77,14 +78,6 @@ async fn load_for_update(
         found.insert(i.instance_id.clone(), (pk, i));
     }
     Ok((found, defaults))
-}
-
-/// The filter attributes the store keeps as rows of `instance_attrs` (not those answered
-/// from a column: `column_filters`).
-fn kept_attributes(i: &Instance) -> Vec<(String, String)> {
-    let mut attrs = i.filter_attributes();
-    attrs.retain(|(name, _)| column_filters::kept_as_rows(name));
-    attrs
 }
 
 fn state_col(i: &Instance) -> &'static str {

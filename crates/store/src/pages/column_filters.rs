@@ -23,7 +23,7 @@
 //! `instance-id` is the row's own `instance_id`, whose unique index finds exact values
 //! (`pages::Driver::Ids`): its filter rows were one more entry per instance launched.
 
-use super::served_columns;
+use crate::sqlite::served_columns;
 use model::filter::{self, Filter};
 use std::borrow::Cow;
 
@@ -46,6 +46,9 @@ pub struct ColumnFilter {
     /// For a field of the packed options: its mask (`served_columns`). Such a filter drives
     /// through the packed values the scope holds, not through [`ColumnFilter::column`].
     packed: Option<i64>,
+    /// Whether the column is a boolean (`1` true, `0` false): an integer on SQLite, a
+    /// `BOOLEAN` on PostgreSQL.
+    boolean: bool,
 }
 
 /// `metadata-options.state` (`pending` | `applied`): `instances.pending_apply`.
@@ -54,6 +57,7 @@ pub const OPTIONS_STATE: ColumnFilter = ColumnFilter {
     column: "pending_apply",
     values: Values::Named(&[("pending", 1), ("applied", 0)]),
     packed: None,
+    boolean: true,
 };
 
 /// A filter of a field of the packed options.
@@ -63,6 +67,7 @@ const fn packed(name: &'static str, mask: i64, values: Values) -> ColumnFilter {
         column: "options",
         values,
         packed: Some(mask),
+        boolean: false,
     }
 }
 
@@ -160,6 +165,11 @@ impl ColumnFilter {
             Values::Decimal { low, high } => (high - low + 1) as usize,
         };
         values.len() == all
+    }
+
+    /// Whether the column is a boolean (see [`ColumnFilter::matching`]'s `1` and `0`).
+    pub fn is_boolean(&self) -> bool {
+        self.boolean
     }
 
     /// Whether the filter reads a field of the packed options (and drives by them).
