@@ -737,3 +737,154 @@ async fn an_iam_write_made_from_an_old_revision_writes_nothing() {
     a.close().await;
     b.close().await;
 }
+
+/// Issue 13's shape on PostgreSQL: a filtered page of DescribeInstances reads about what it
+/// returns (`PgStore::rows_read`), the same cases as SQLite's (`conformance::pages`); and a
+/// database written before the filter rows were kept (schema 4) gets them at its
+/// migration, then answers the same pages.
+mod pages {
+    use super::TestDb;
+    use imds_store::conformance::launch;
+    use imds_store::conformance::pages::{self as shape, f, fleet};
+    use imds_store::postgres::PgStore;
+    use imds_store::{InstanceStore, Store};
+    use sqlx::{Connection, Executor, PgConnection};
+
+    #[tokio::test]
+    async fn a_filtered_page_reads_what_it_returns_not_the_fleet() {
+        let Some(db) = TestDb::new("pages_rows").await else {
+            return;
+        };
+        let s = PgStore::open(&db.url()).await.unwrap();
+        shape::a_filtered_page_reads_what_it_returns_not_the_fleet(&s, &|| s.rows_read()).await;
+        s.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_page_of_pending_instances_reads_what_it_returns() {
+        let Some(db) = TestDb::new("pages_state").await else {
+            return;
+        };
+        let s = PgStore::open(&db.url()).await.unwrap();
+        shape::a_page_of_pending_instances_reads_what_it_returns(&s, &|| s.rows_read()).await;
+        s.close().await;
+    }
+
+    /// Before schema 5 no filter row was written: a database of version 4 with a fleet in it
+    /// is migrated (its instances' rows written in the migration), answers filtered pages
+    /// reading what they return, and the writes after keep the rows.
+    #[tokio::test]
+    async fn a_database_of_schema_4_gets_its_filter_rows() {
+        let Some(db) = TestDb::new("pages_v4").await else {
+            return;
+        };
+        let required = {
+            let s = PgStore::open(&db.url()).await.unwrap();
+            let required = fleet(&s, 1000, 100).await;
+            s.close().await;
+            required
+        };
+        let mut conn = PgConnection::connect(&db.url()).await.unwrap();
+        conn.execute(
+            "DELETE FROM instance_attrs; DELETE FROM scopes; DELETE FROM imds_schema WHERE version = 5;
+             ALTER TABLE instance_attrs ALTER COLUMN value TYPE TEXT COLLATE \"default\";",
+        )
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        let s = PgStore::open(&db.url()).await.unwrap();
+        assert_eq!(s.migrated().from, 4);
+        let (ids, most) = shape::pages(
+            &s,
+            &|| s.rows_read(),
+            vec![
+                f("instance-state-name", &["pend*", "running"]),
+                f("metadata-options.http-tokens", &["required"]),
+            ],
+            3,
+        )
+        .await;
+        assert_eq!(ids, required);
+        assert!(most <= 2 * (2 * 4 + 16) + 2 * 4 + 8, "{most}");
+        let held = s
+            .instances(&imds_store::conformance::scope(), &required[..2])
+            .await
+            .unwrap();
+        let ip = held[1].private_ip.to_string();
+        let (ids, most) = shape::pages(
+            &s,
+            &|| s.rows_read(),
+            vec![f("private-ip-address", &[&ip])],
+            3,
+        )
+        .await;
+        assert_eq!(ids, required[1..2]);
+        assert!(most <= 2 * 4 + 8, "{most}");
+        // Written after: a launch's rows, and a tag's.
+        let launched = launch(&s, 1).await;
+        let ip = launched[0].private_ip.to_string();
+        let (ids, _) = shape::pages(
+            &s,
+            &|| s.rows_read(),
+            vec![f("private-ip-address", &[&ip])],
+            3,
+        )
+        .await;
+        assert_eq!(ids, [launched[0].instance_id.clone()]);
+        s.close().await;
+    }
+
+    /// The statements of a page can be run through the indexes, on a table too small for
+    /// PostgreSQL to prefer them unless told (`enable_seqscan = off`): a wildcard value's seek
+    /// from its prefix (which needs the values' `COLLATE "C"`), a driver's merged ranges, a
+    /// pending page through its partial index, and DescribeTags' key seek and key range.
+    #[tokio::test]
+    async fn a_pages_statements_read_through_the_indexes() {
+        let Some(db) = TestDb::new("pages_plan").await else {
+            return;
+        };
+        let s = PgStore::open(&db.url()).await.unwrap();
+        s.close().await;
+        let mut conn = PgConnection::connect(&db.url()).await.unwrap();
+        conn.execute("SET enable_seqscan = off").await.unwrap();
+        // (statement, the index it reads, whether it reads in the index's order: a UNION of
+        // ranges sorts its few rows to keep each once.)
+        for (sql, index, ordered) in [
+            (
+                "SELECT value FROM instance_attrs WHERE scope = 1 AND name = 'private-ip-address' AND value >= '10.0.' ORDER BY value LIMIT 1",
+                "instance_attrs_scope",
+                true,
+            ),
+            (
+                "(SELECT pk FROM instance_attrs WHERE scope = 1 AND name = 'tag-key' AND value = 'a' AND pk > 10 ORDER BY pk LIMIT 6) UNION (SELECT pk FROM instance_attrs WHERE scope = 1 AND name = 'tag-key' AND value = 'b' AND pk > 10 ORDER BY pk LIMIT 6) ORDER BY pk LIMIT 6",
+                "instance_attrs_scope",
+                false,
+            ),
+            (
+                "SELECT pk FROM instances WHERE account = 'a' AND region = 'r' AND pending_apply AND pk > 10 ORDER BY pk LIMIT 6",
+                "instances_pending_scope",
+                true,
+            ),
+            (
+                "SELECT key FROM tags WHERE account = 'a' AND region = 'r' AND key >= 'Na' ORDER BY key LIMIT 1",
+                "tags_key",
+                true,
+            ),
+            (
+                "SELECT pos, resource_id, resource_type, key, value FROM tags WHERE account = 'a' AND region = 'r' AND pos > 3 AND key = 'Name' AND (value LIKE 'web%') ORDER BY pos LIMIT 6",
+                "tags_key",
+                true,
+            ),
+        ] {
+            let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {sql}"))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            let plan = plan.join("\n");
+            assert!(!plan.contains("Seq Scan"), "{sql}: {plan}");
+            assert!(plan.contains(index), "{sql}: {plan}");
+            assert!(!ordered || !plan.contains("Sort"), "{sql}: {plan}");
+        }
+        conn.close().await.unwrap();
+    }
+}

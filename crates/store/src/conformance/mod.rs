@@ -9,6 +9,7 @@
 //! - [`network`]: the VPCs and subnets accounts create.
 //! - [`records`]: launch templates and images.
 //! - [`tags`]: DescribeTags' filters and pages.
+//! - [`pages`]: what a DescribeInstances page reads (given the backend's count of rows read).
 //! - [`events`]: instance events' steps taken when due.
 //! - [`documents`]: other services' documents, by kind and scope, in the order written.
 
@@ -17,6 +18,7 @@ mod events;
 mod feed;
 mod instances;
 mod network;
+pub mod pages;
 mod records;
 mod tags;
 
@@ -71,7 +73,7 @@ pub trait Backend: Sync {
     fn open(&self) -> impl Future<Output = Arc<dyn Store>>;
 }
 
-pub(crate) fn scope() -> Scope {
+pub fn scope() -> Scope {
     Scope::new("123456789012", "us-west-2")
 }
 

@@ -32,6 +32,7 @@
 
 pub mod column_filters;
 pub mod sql;
+pub mod tags;
 
 use crate::instances::{InstancePage, InstanceQuery};
 use crate::Result;
@@ -66,6 +67,102 @@ pub trait Reads: Send {
     async fn texts(&mut self, s: &Stmt) -> Result<Vec<String>>;
     /// `(pk, document)` rows.
     async fn docs(&mut self, s: &Stmt) -> Result<Vec<(i64, String)>>;
+    /// Tags' rows (`tags::Row`).
+    async fn tags(&mut self, s: &Stmt) -> Result<Vec<tags::Row>>;
+}
+
+/// A backend's [`Reads`]: `struct Connection<'c>(pub &'c mut $conn)` running the plan's
+/// statements, each with its values bound (`query`). A macro, not a generic: sqlx's
+/// connections share no trait a generic could name without bounds on every value bound
+/// and every executor (see [`sql`]).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! page_reads {
+    ($conn:ty, $db:ty, $args:ty, $dialect:expr) => {
+        /// A statement with its values bound.
+        pub(crate) fn query(s: &$crate::pages::sql::Stmt) -> sqlx::query::Query<'_, $db, $args> {
+            let mut q = sqlx::query(&s.sql);
+            for b in &s.binds {
+                q = match b {
+                    $crate::pages::sql::Bind::Int(v) => q.bind(*v),
+                    $crate::pages::sql::Bind::Text(v) => q.bind(v.as_str()),
+                };
+            }
+            q
+        }
+
+        /// A page's reads on one connection (in the page's transaction).
+        pub(crate) struct Connection<'c>(pub &'c mut $conn);
+
+        #[async_trait::async_trait]
+        impl $crate::pages::Reads for Connection<'_> {
+            fn dialect(&self) -> $crate::pages::sql::Dialect {
+                $dialect
+            }
+
+            async fn ints(&mut self, s: &$crate::pages::sql::Stmt) -> $crate::Result<Vec<i64>> {
+                self.column(s).await
+            }
+
+            async fn texts(&mut self, s: &$crate::pages::sql::Stmt) -> $crate::Result<Vec<String>> {
+                self.column(s).await
+            }
+
+            async fn docs(
+                &mut self,
+                s: &$crate::pages::sql::Stmt,
+            ) -> $crate::Result<Vec<(i64, String)>> {
+                use sqlx::Row;
+                let rows = query(s).fetch_all(&mut *self.0).await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect::<std::result::Result<_, sqlx::Error>>()?)
+            }
+
+            async fn tags(
+                &mut self,
+                s: &$crate::pages::sql::Stmt,
+            ) -> $crate::Result<Vec<$crate::pages::tags::Row>> {
+                self.tag_rows(s).await
+            }
+        }
+
+        impl Connection<'_> {
+            async fn tag_rows(
+                &mut self,
+                s: &$crate::pages::sql::Stmt,
+            ) -> $crate::Result<Vec<$crate::pages::tags::Row>> {
+                use sqlx::Row;
+                let rows = query(s).fetch_all(&mut *self.0).await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get(0)?,
+                            r.try_get(1)?,
+                            r.try_get(2)?,
+                            r.try_get(3)?,
+                            r.try_get(4)?,
+                        ))
+                    })
+                    .collect::<std::result::Result<_, sqlx::Error>>()?)
+            }
+
+            /// The first column of every row.
+            async fn column<T>(&mut self, s: &$crate::pages::sql::Stmt) -> $crate::Result<Vec<T>>
+            where
+                T: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db> + Send + Unpin,
+            {
+                use sqlx::Row;
+                let rows = query(s).fetch_all(&mut *self.0).await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<std::result::Result<_, sqlx::Error>>()?)
+            }
+        }
+    };
 }
 
 /// The filter attributes the store keeps as rows of `instance_attrs` (not those answered
@@ -419,6 +516,7 @@ fn push_merged<T>(s: &mut Stmt, ranges: &[T], chunk: usize, branch: impl Fn(&mut
         }
         match s.dialect {
             Dialect::Sqlite => branch(s, v),
+            Dialect::Postgres if ranges.len() == 1 => branch(s, v),
             Dialect::Postgres => {
                 s.push("(");
                 branch(s, v);

@@ -4,12 +4,12 @@
 //! queries use, the compact columns among them: `sqlite::served_columns`, so both backends
 //! keep the same), its tags, and its feed entries, under the store's write lock.
 //!
-//! DescribeInstances reads the scope's documents in launch order from the cursor and keeps
-//! those the filters pass (`model::filter::passes` on the instance's filter attributes):
-//! a page reads more rows than it returns when the filters refuse many. The SQLite
-//! backend's indexed pages (`sqlite::pages`) are not ported yet.
+//! Every write keeps the instance's filter rows (`attrs`), through which DescribeInstances
+//! pages read what they return, as SQLite's do (`crate::pages`, run by `postgres::pages`).
 
+use super::attrs::{ensure_scope, AttrRows};
 use super::feed::{self, NewChange};
+use super::pages;
 use super::records::read_defaults;
 use super::store::{decode, encode, PgStore};
 use super::tags;
@@ -25,9 +25,6 @@ use sqlx::{PgConnection, Row};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use tokio::sync::watch;
-
-/// Rows a DescribeInstances page reads at a time while its filters refuse them.
-const CHUNK: i64 = 1000;
 
 /// Instances the lifecycle steps, or purges, in one call at most.
 const PER_ADVANCE: i64 = 5000;
@@ -85,15 +82,16 @@ fn placeholders() -> String {
         .join(", ")
 }
 
-async fn insert(conn: &mut PgConnection, i: &Instance) -> Result<()> {
+/// Insert the instance's row; returns its position (`pk`).
+async fn insert(conn: &mut PgConnection, i: &Instance) -> Result<i64> {
     let sql = format!(
-        "INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES ({})",
+        "INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES ({}) RETURNING pk",
         placeholders()
     );
-    bind_row(sqlx::query(&sql), i, encode(i)?)
-        .execute(conn)
+    let row = bind_row(sqlx::query(&sql), i, encode(i)?)
+        .fetch_one(conn)
         .await?;
-    Ok(())
+    Ok(row.try_get(0)?)
 }
 
 /// Write `after` over its row and its tags if they changed; its feed entries go into
@@ -110,12 +108,15 @@ async fn save(
         return Ok(());
     }
     let sql = format!(
-        "UPDATE instances SET ({INSTANCE_COLUMNS}) = ({}) WHERE instance_id = $1",
+        "UPDATE instances SET ({INSTANCE_COLUMNS}) = ({}) WHERE instance_id = $1 RETURNING pk",
         placeholders()
     );
-    bind_row(sqlx::query(&sql), after, encode(after)?)
-        .execute(&mut *conn)
+    let row = bind_row(sqlx::query(&sql), after, encode(after)?)
+        .fetch_one(&mut *conn)
         .await?;
+    let mut attrs = AttrRows::default();
+    attrs.add(row.try_get(0)?, Some(before), after);
+    attrs.write(conn, &after.scope).await?;
     if before.tags != after.tags {
         tags::sync_tags(
             conn,
@@ -254,9 +255,13 @@ impl InstanceStore for PgStore {
             defaults,
         })?;
         let now = model::time::now_ms();
+        ensure_scope(&mut tx, scope).await?;
+        let mut attrs = AttrRows::default();
         for i in &instances {
-            insert(&mut tx, i).await?;
+            let pk = insert(&mut tx, i).await?;
+            attrs.add(pk, None, i);
         }
+        attrs.write(&mut tx, scope).await?;
         let tagged: Vec<(&str, &Scope, &model::tags::Tag)> = instances
             .iter()
             .flat_map(|i| {
@@ -312,53 +317,10 @@ impl InstanceStore for PgStore {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .execute(&mut *tx)
             .await?;
-        if let Some(ids) = &q.ids {
-            let found = load(&mut tx, ids).await?;
-            let mut missing: Vec<String> = Vec::new();
-            for id in ids {
-                if !found.get(id).is_some_and(|i| i.scope == *scope) && !missing.contains(id) {
-                    missing.push(id.clone());
-                }
-            }
-            if !missing.is_empty() {
-                return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
-            }
-        }
-        let wanted = q.limit.map(|l| l as usize + 1);
-        let mut rows: Vec<(i64, Instance)> = Vec::new();
-        let mut after = q.after.unwrap_or(0);
-        loop {
-            let chunk: Vec<(i64, String)> = sqlx::query_as(
-                "SELECT pk, doc::text FROM instances WHERE account = $1 AND region = $2 AND pk > $3 \
-                 AND ($4::text[] IS NULL OR instance_id = ANY($4)) ORDER BY pk LIMIT $5",
-            )
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(after)
-            .bind(q.ids.as_deref())
-            .bind(CHUNK)
-            .fetch_all(&mut *tx)
-            .await?;
-            let Some(last) = chunk.last().map(|r| r.0) else {
-                break;
-            };
-            after = last;
-            let read = chunk.len();
-            for (pk, doc) in chunk {
-                let i: Instance = decode(&doc)?;
-                if model::filter::passes(&q.filters, &i.filter_attributes()) {
-                    rows.push((pk, i));
-                }
-            }
-            if wanted.is_some_and(|w| rows.len() >= w) || read < CHUNK as usize {
-                break;
-            }
-        }
+        let mut reads = pages::Connection(&mut tx);
+        let rows = crate::pages::page_rows(&mut reads, self.rows_read_counter(), scope, q).await?;
         tx.commit().await?;
-        if let Some(w) = wanted {
-            rows.truncate(w);
-        }
-        Ok(paged(rows, q.limit))
+        crate::pages::finish(rows, q)
     }
 
     async fn update_instances(
@@ -427,8 +389,13 @@ impl InstanceStore for PgStore {
         .fetch_all(&mut *tx)
         .await?;
         for id in gone {
-            sqlx::query("DELETE FROM instances WHERE instance_id = $1")
-                .bind(&id)
+            let pk: i64 =
+                sqlx::query_scalar("DELETE FROM instances WHERE instance_id = $1 RETURNING pk")
+                    .bind(&id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            sqlx::query("DELETE FROM instance_attrs WHERE pk = $1")
+                .bind(pk)
                 .execute(&mut *tx)
                 .await?;
             tags::delete_tags(&mut tx, &id).await?;

@@ -9,11 +9,13 @@
 //! Its suites run against a throw-away server the test command starts
 //! (`scripts/postgres`), whose URL is `IMDS_TEST_POSTGRES_URL`.
 
+mod attrs;
 mod documents;
 pub mod feed;
 pub mod hosts;
 mod instances;
 mod network;
+mod pages;
 mod records;
 pub mod retry;
 pub mod schema;

@@ -19,7 +19,7 @@ use sqlx::{Executor, PgPool};
 pub const MIGRATION_LOCK: i64 = 0x696d_6473_0000_0001;
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes.
 pub fn version() -> i64 {
@@ -63,7 +63,7 @@ CREATE INDEX instances_token ON instances(account, region, client_token) WHERE c
 CREATE INDEX instances_subnet ON instances(subnet_id, private_ip);
 CREATE INDEX instances_terminated ON instances(terminated_at_ms) WHERE terminated_at_ms IS NOT NULL;
 
--- The DescribeInstances filter attributes kept as rows (sqlite::column_filters says which).
+-- The DescribeInstances filter attributes kept as rows (pages::column_filters says which).
 CREATE TABLE instance_attrs (
     pk BIGINT NOT NULL,
     scope BIGINT NOT NULL,
@@ -207,6 +207,25 @@ CREATE TABLE documents (
 CREATE INDEX documents_scope ON documents(kind, account, region, pos);
 "#;
 
+/// Version 5: the instances' filter rows are kept (`postgres::attrs`), so that
+/// DescribeInstances reads through their index what a page returns (`crate::pages`), as on
+/// SQLite. Their values, and the tags' keys and resource types (DescribeTags' ranges:
+/// `pages::tags`), are ordered by their bytes (`COLLATE "C"`, SQLite's `BINARY`): a
+/// wildcard value's matches are found by seeking from its literal prefix, which needs every
+/// value with the prefix to sort together after it. The table was created by version 1 and
+/// never written before, so the rows of the instances already stored are written after this
+/// (`attrs::backfill`, in the same transaction), with their scopes' rows.
+const V5: &str = r#"
+ALTER TABLE instance_attrs ALTER COLUMN value TYPE TEXT COLLATE "C";
+ALTER TABLE tags ALTER COLUMN key TYPE TEXT COLLATE "C";
+ALTER TABLE tags ALTER COLUMN resource_type TYPE TEXT COLLATE "C";
+INSERT INTO scopes (account, region) SELECT DISTINCT account, region FROM instances
+    ON CONFLICT DO NOTHING;
+"#;
+
+/// The version whose migration writes the existing instances' filter rows after its SQL.
+const ATTRS_BACKFILLED: i64 = 5;
+
 /// What a migration found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Migrated {
@@ -223,6 +242,8 @@ pub enum MigrateError {
     Newer { found: i64, supported: i64 },
     #[error("cannot migrate the PostgreSQL schema: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("cannot migrate the PostgreSQL schema: {0}")]
+    Backfill(String),
 }
 
 /// Bring the schema to [`version`], under [`MIGRATION_LOCK`] in one transaction: the
@@ -260,6 +281,11 @@ pub async fn migrate(pool: &PgPool) -> Result<Migrated, MigrateError> {
         // Through `Executor::execute`: `RawSql::execute`'s future is not `Send` for every
         // lifetime, which a spawned open needs.
         (&mut *tx).execute(sqlx::raw_sql(sql)).await?;
+        if n as i64 + 1 == ATTRS_BACKFILLED {
+            super::attrs::backfill(&mut tx)
+                .await
+                .map_err(MigrateError::Backfill)?;
+        }
         sqlx::query("INSERT INTO imds_schema (version) VALUES ($1)")
             .bind(n as i64 + 1)
             .execute(&mut *tx)

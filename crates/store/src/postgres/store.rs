@@ -13,6 +13,7 @@ use super::feed::{self, Wakeup};
 use super::{MigrateError, PgDatabase};
 use crate::{Result, StoreError};
 use sqlx::{PgPool, Postgres, Transaction};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Mutex};
@@ -30,6 +31,8 @@ pub struct PgStore {
     position: Arc<watch::Sender<u64>>,
     latest: watch::Receiver<u64>,
     watcher: Mutex<Option<JoinHandle<()>>>,
+    /// Rows DescribeInstances pages have read (see [`PgStore::rows_read`]).
+    rows_read: AtomicU64,
 }
 
 impl PgStore {
@@ -51,11 +54,28 @@ impl PgStore {
             position,
             latest,
             watcher: Mutex::new(Some(watcher)),
+            rows_read: AtomicU64::new(0),
         })
     }
 
     pub fn pool(&self) -> &PgPool {
         self.db.pool()
+    }
+
+    /// What the open's migration found and did.
+    pub fn migrated(&self) -> super::Migrated {
+        self.db.migrated()
+    }
+
+    /// The rows DescribeInstances pages have read from the database since the store opened
+    /// (candidates, documents, and those read to choose a page's driver): what the tests
+    /// hold a page's cost to, as `SqliteStore::rows_read`.
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn rows_read_counter(&self) -> &AtomicU64 {
+        &self.rows_read
     }
 
     /// Whether this open made the store's tables (a new store: the caller creates the first

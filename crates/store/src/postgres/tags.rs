@@ -2,96 +2,27 @@
 //! keep ([`insert_tags`], [`sync_tags`], [`delete_tags`]), as SQLite's backend keeps them
 //! (`sqlite::tag_pages`, `sqlite::writer::documents`).
 //!
-//! A page reads the scope's tags in `pos` order after the cursor, a chunk at a time, and
-//! keeps those every filter matches (EC2's wildcards, by `model::filter::matches`) until it
-//! has the page and one more: `next` is then the page's last position, as SQLite's.
+//! A page follows SQLite's plan (`crate::pages::tags`): the most selective filter's index
+//! ranges in `pos` order, every filter checked in the statement, read no further than the
+//! page and one more.
 
 use super::store::PgStore;
-use crate::paging::page;
-use crate::tags::{TagPage, TagQuery, TagRow, TagStore};
+
+use crate::tags::{TagPage, TagQuery, TagStore};
 use crate::Result;
-use model::filter::{self, Filter};
 use model::tags::Tag;
 use model::Scope;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use std::collections::HashMap;
 
-/// Tags read per statement while filling a page.
-const CHUNK: i64 = 1000;
-
 /// Rows per multi-row INSERT (6 parameters each, far below PostgreSQL's 65,535).
 const INSERT_ROWS: usize = 500;
-
-/// A tag's row: its position, resource id and type, key and value.
-type Row = (i64, String, String, String, String);
-
-/// Whether one tag row passes one filter (unknown names are refused beforehand).
-fn passes(f: &Filter, (_, id, kind, key, value): &Row) -> bool {
-    let any = |text: &str| f.values.iter().any(|p| filter::matches(p, text));
-    match f.name.as_str() {
-        "key" => any(key),
-        "value" => any(value),
-        "resource-id" => any(id),
-        "resource-type" => any(kind),
-        name => name.strip_prefix("tag:") == Some(key.as_str()) && any(value),
-    }
-}
 
 #[async_trait::async_trait]
 impl TagStore for PgStore {
     async fn describe_tags(&self, scope: &Scope, q: &TagQuery) -> Result<TagPage> {
-        // Unknown filter names are refused whatever the store holds.
-        for f in &q.filters {
-            if !matches!(
-                f.name.as_str(),
-                "key" | "value" | "resource-id" | "resource-type"
-            ) && !f.name.starts_with("tag:")
-            {
-                return Err(filter::invalid_filter(&f.name).into());
-            }
-        }
-        let wanted = q.limit.map(|l| l as usize + 1);
-        let mut found: Vec<Row> = Vec::new();
-        let mut after = q.after.unwrap_or(0);
-        loop {
-            let rows: Vec<Row> = sqlx::query_as(
-                "SELECT pos, resource_id, resource_type, key, value FROM tags
-                 WHERE account = $1 AND region = $2 AND pos > $3 ORDER BY pos LIMIT $4",
-            )
-            .bind(&scope.account)
-            .bind(&scope.region)
-            .bind(after)
-            .bind(CHUNK)
-            .fetch_all(self.pool())
-            .await?;
-            let last = rows.len() < CHUNK as usize;
-            if let Some(r) = rows.last() {
-                after = r.0;
-            }
-            for r in rows {
-                if wanted.is_some_and(|w| found.len() >= w) {
-                    break;
-                }
-                if q.filters.iter().all(|f| passes(f, &r)) {
-                    found.push(r);
-                }
-            }
-            if last || wanted.is_some_and(|w| found.len() >= w) {
-                break;
-            }
-        }
-        // The page, and the position after which the next starts when more match.
-        let (found, next) = page(found, q.limit, |r| r.0);
-        let tags = found
-            .into_iter()
-            .map(|(_, resource_id, resource_type, key, value)| TagRow {
-                resource_id,
-                resource_type,
-                key,
-                value,
-            })
-            .collect();
-        Ok(TagPage { tags, next })
+        let mut conn = self.pool().acquire().await?;
+        crate::pages::tags::describe_tags(&mut super::pages::Connection(&mut conn), scope, q).await
     }
 }
 

@@ -2,60 +2,18 @@
 //! read-only connection, in one read transaction.
 
 use crate::instances::{InstancePage, InstanceQuery};
-use crate::pages::sql::{Bind, Dialect, Stmt};
-use crate::pages::Reads;
 use crate::Result;
-use async_trait::async_trait;
 use model::Scope;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use std::sync::atomic::AtomicU64;
 
-/// A statement with its values bound.
-pub(super) fn query(s: &Stmt) -> sqlx::query::Query<'_, Sqlite, SqliteArguments<'_>> {
-    let mut q = sqlx::query(&s.sql);
-    for b in &s.binds {
-        q = match b {
-            Bind::Int(v) => q.bind(*v),
-            Bind::Text(v) => q.bind(v.as_str()),
-        };
-    }
-    q
-}
-
-/// A page's reads on one connection.
-struct Connection<'c>(&'c mut SqliteConnection);
-
-#[async_trait]
-impl Reads for Connection<'_> {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
-    async fn ints(&mut self, s: &Stmt) -> Result<Vec<i64>> {
-        let rows = query(s).fetch_all(&mut *self.0).await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<_, sqlx::Error>>()?)
-    }
-
-    async fn texts(&mut self, s: &Stmt) -> Result<Vec<String>> {
-        let rows = query(s).fetch_all(&mut *self.0).await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<_, sqlx::Error>>()?)
-    }
-
-    async fn docs(&mut self, s: &Stmt) -> Result<Vec<(i64, String)>> {
-        let rows = query(s).fetch_all(&mut *self.0).await?;
-        Ok(rows
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<std::result::Result<_, sqlx::Error>>()?)
-    }
-}
+crate::page_reads!(
+    SqliteConnection,
+    Sqlite,
+    SqliteArguments<'_>,
+    crate::pages::sql::Dialect::Sqlite
+);
 
 /// One page of DescribeInstances (`crate::pages`). `read` counts the rows the page read.
 pub async fn describe_instances(

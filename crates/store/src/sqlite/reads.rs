@@ -3,9 +3,7 @@
 
 use crate::feed::{Change, ChangeKind};
 use crate::instances::*;
-use crate::pages::sql::glob;
 use crate::{Result, StoreError};
-use model::filter;
 use model::image::Image;
 use model::launch_template::{LaunchTemplate, LaunchTemplateVersion};
 use model::vpc::{Subnet, Vpc};
@@ -14,25 +12,6 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 pub fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T> {
     serde_json::from_str(doc).map_err(StoreError::Corrupt)
-}
-
-/// `(col = ? OR col GLOB ? …)` for the values of one filter.
-pub(super) fn push_values(qb: &mut QueryBuilder<'_, Sqlite>, col: &str, values: &[String]) {
-    qb.push("(");
-    for (n, v) in values.iter().enumerate() {
-        if n > 0 {
-            qb.push(" OR ");
-        }
-        if filter::has_wildcards(v) {
-            qb.push(format!("{col} GLOB ")).push_bind(glob(v));
-        } else {
-            qb.push(format!("{col} = ")).push_bind(filter::literal(v));
-        }
-    }
-    if values.is_empty() {
-        qb.push("0");
-    }
-    qb.push(")");
 }
 
 pub(super) use crate::paging::page;

@@ -1,0 +1,133 @@
+//! The filter rows of instances (`instance_attrs`, the attributes `pages::kept_attributes`
+//! names), kept by every write of an instance as SQLite's writer keeps them, so that a
+//! DescribeInstances page reads through their index (`postgres::pages`) what it returns.
+//! Each statement takes the rows of many instances as arrays (`UNNEST`): a launch of a
+//! thousand writes its ~15,000 rows in one.
+
+use crate::pages::kept_attributes;
+use crate::Result;
+use model::{Instance, Scope};
+use sqlx::PgConnection;
+use std::collections::HashSet;
+
+/// Filter rows to delete and to add, each `(pk, name, value)`, of instances of one scope.
+#[derive(Default)]
+pub(super) struct AttrRows {
+    gone: Vec<(i64, String, String)>,
+    new: Vec<(i64, String, String)>,
+}
+
+impl AttrRows {
+    /// The rows that change from `before` (none: a launch) to `after`, the instance at `pk`.
+    pub fn add(&mut self, pk: i64, before: Option<&Instance>, after: &Instance) {
+        let old = before.map(kept_attributes).unwrap_or_default();
+        let new = kept_attributes(after);
+        let (old_set, new_set): (HashSet<_>, HashSet<_>) =
+            (old.iter().collect(), new.iter().collect());
+        for (name, value) in old_set.difference(&new_set) {
+            self.gone.push((pk, name.clone(), value.clone()));
+        }
+        for (name, value) in new_set.difference(&old_set) {
+            self.new.push((pk, name.clone(), value.clone()));
+        }
+    }
+
+    /// Write them, for instances of `scope` (whose row in `scopes` exists: [`ensure_scope`]).
+    pub async fn write(self, conn: &mut PgConnection, scope: &Scope) -> Result<()> {
+        if !self.gone.is_empty() {
+            let (pks, names, values) = columns(self.gone);
+            sqlx::query(
+                "DELETE FROM instance_attrs WHERE (pk, name, value) IN \
+                 (SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[]))",
+            )
+            .bind(pks)
+            .bind(names)
+            .bind(values)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.new.is_empty() {
+            let (pks, names, values) = columns(self.new);
+            sqlx::query(
+                "INSERT INTO instance_attrs (pk, scope, name, value) \
+                 SELECT u.pk, s.id, u.name, u.value \
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[]) AS u(pk, name, value) \
+                 JOIN scopes s ON s.account = $4 AND s.region = $5 \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(pks)
+            .bind(names)
+            .bind(values)
+            .bind(&scope.account)
+            .bind(&scope.region)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows as the three arrays `UNNEST` takes.
+fn columns(rows: Vec<(i64, String, String)>) -> (Vec<i64>, Vec<String>, Vec<String>) {
+    let mut out = (
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+    );
+    for (pk, name, value) in rows {
+        out.0.push(pk);
+        out.1.push(name);
+        out.2.push(value);
+    }
+    out
+}
+
+/// The scope's row in `scopes`, which the filter rows name by id (made at its first launch).
+pub(super) async fn ensure_scope(conn: &mut PgConnection, scope: &Scope) -> Result<()> {
+    sqlx::query("INSERT INTO scopes (account, region) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(&scope.account)
+        .bind(&scope.region)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every instance's filter rows, for a database written before they were kept (schema 5):
+/// read in launch order a thousand at a time, in the migration's transaction.
+pub(super) async fn backfill(conn: &mut PgConnection) -> std::result::Result<u64, String> {
+    let mut after = 0i64;
+    let mut written = 0u64;
+    loop {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT pk, doc::text FROM instances WHERE pk > $1 ORDER BY pk LIMIT 1000",
+        )
+        .bind(after)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| e.to_string())?;
+        let Some(last) = rows.last().map(|r| r.0) else {
+            return Ok(written);
+        };
+        after = last;
+        let mut by_scope: Vec<(Scope, AttrRows)> = Vec::new();
+        for (pk, doc) in rows {
+            let i: Instance =
+                serde_json::from_str(&doc).map_err(|e| format!("instance at {pk}: {e}"))?;
+            let at = match by_scope.iter().position(|(s, _)| *s == i.scope) {
+                Some(n) => n,
+                None => {
+                    by_scope.push((i.scope.clone(), AttrRows::default()));
+                    by_scope.len() - 1
+                }
+            };
+            by_scope[at].1.add(pk, None, &i);
+            written += 1;
+        }
+        for (scope, attrs) in by_scope {
+            ensure_scope(conn, &scope)
+                .await
+                .map_err(|e| e.to_string())?;
+            attrs.write(conn, &scope).await.map_err(|e| e.to_string())?;
+        }
+    }
+}
