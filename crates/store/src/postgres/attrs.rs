@@ -10,11 +10,12 @@ use model::{Instance, Scope};
 use sqlx::PgConnection;
 use std::collections::HashSet;
 
-/// Filter rows to delete and to add, each `(pk, name, value)`, of instances of one scope.
+/// Filter rows to delete, each `(pk, name, value)`, and to add, each with its instance's
+/// scope, gathered over a write's instances and written together ([`AttrRows::write`]).
 #[derive(Default)]
 pub(super) struct AttrRows {
     gone: Vec<(i64, String, String)>,
-    new: Vec<(i64, String, String)>,
+    new: Vec<(i64, String, String, Scope)>,
 }
 
 impl AttrRows {
@@ -28,14 +29,15 @@ impl AttrRows {
             self.gone.push((pk, name.clone(), value.clone()));
         }
         for (name, value) in new_set.difference(&old_set) {
-            self.new.push((pk, name.clone(), value.clone()));
+            self.new
+                .push((pk, name.clone(), value.clone(), after.scope.clone()));
         }
     }
 
-    /// Write them, for instances of `scope` (whose row in `scopes` exists: [`ensure_scope`]).
-    pub async fn write(self, conn: &mut PgConnection, scope: &Scope) -> Result<()> {
+    /// Write them (the scopes' rows in `scopes` exist: [`ensure_scope`]), and forget them.
+    pub async fn write(&mut self, conn: &mut PgConnection) -> Result<()> {
         if !self.gone.is_empty() {
-            let (pks, names, values) = columns(self.gone);
+            let (pks, names, values) = columns(std::mem::take(&mut self.gone));
             sqlx::query(
                 "DELETE FROM instance_attrs WHERE (pk, name, value) IN \
                  (SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[]))",
@@ -47,19 +49,26 @@ impl AttrRows {
             .await?;
         }
         if !self.new.is_empty() {
-            let (pks, names, values) = columns(self.new);
+            let new = std::mem::take(&mut self.new);
+            let (accounts, regions): (Vec<String>, Vec<String>) = new
+                .iter()
+                .map(|(_, _, _, s)| (s.account.clone(), s.region.clone()))
+                .unzip();
+            let (pks, names, values) =
+                columns(new.into_iter().map(|(p, n, v, _)| (p, n, v)).collect());
             sqlx::query(
                 "INSERT INTO instance_attrs (pk, scope, name, value) \
                  SELECT u.pk, s.id, u.name, u.value \
-                 FROM UNNEST($1::bigint[], $2::text[], $3::text[]) AS u(pk, name, value) \
-                 JOIN scopes s ON s.account = $4 AND s.region = $5 \
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+                     AS u(pk, name, value, account, region) \
+                 JOIN scopes s ON s.account = u.account AND s.region = u.region \
                  ON CONFLICT DO NOTHING",
             )
             .bind(pks)
             .bind(names)
             .bind(values)
-            .bind(&scope.account)
-            .bind(&scope.region)
+            .bind(accounts)
+            .bind(regions)
             .execute(&mut *conn)
             .await?;
         }
@@ -109,25 +118,13 @@ pub(super) async fn backfill(conn: &mut PgConnection) -> std::result::Result<u64
             return Ok(written);
         };
         after = last;
-        let mut by_scope: Vec<(Scope, AttrRows)> = Vec::new();
+        let mut attrs = AttrRows::default();
         for (pk, doc) in rows {
             let i: Instance =
                 serde_json::from_str(&doc).map_err(|e| format!("instance at {pk}: {e}"))?;
-            let at = match by_scope.iter().position(|(s, _)| *s == i.scope) {
-                Some(n) => n,
-                None => {
-                    by_scope.push((i.scope.clone(), AttrRows::default()));
-                    by_scope.len() - 1
-                }
-            };
-            by_scope[at].1.add(pk, None, &i);
+            attrs.add(pk, None, &i);
             written += 1;
         }
-        for (scope, attrs) in by_scope {
-            ensure_scope(conn, &scope)
-                .await
-                .map_err(|e| e.to_string())?;
-            attrs.write(conn, &scope).await.map_err(|e| e.to_string())?;
-        }
+        attrs.write(conn).await.map_err(|e| e.to_string())?;
     }
 }

@@ -103,6 +103,7 @@ async fn save(
     after: &Instance,
     now: i64,
     changes: &mut Vec<NewChange>,
+    attrs: &mut AttrRows,
 ) -> Result<()> {
     if before == after {
         return Ok(());
@@ -114,9 +115,7 @@ async fn save(
     let row = bind_row(sqlx::query(&sql), after, encode(after)?)
         .fetch_one(&mut *conn)
         .await?;
-    let mut attrs = AttrRows::default();
     attrs.add(row.try_get(0)?, Some(before), after);
-    attrs.write(conn, &after.scope).await?;
     if before.tags != after.tags {
         tags::sync_tags(
             conn,
@@ -261,7 +260,7 @@ impl InstanceStore for PgStore {
             let pk = insert(&mut tx, i).await?;
             attrs.add(pk, None, i);
         }
-        attrs.write(&mut tx, scope).await?;
+        attrs.write(&mut tx).await?;
         let tagged: Vec<(&str, &Scope, &model::tags::Tag)> = instances
             .iter()
             .flat_map(|i| {
@@ -355,9 +354,11 @@ impl InstanceStore for PgStore {
         }
         let now = model::time::now_ms();
         let mut changes = Vec::new();
+        let mut attrs = AttrRows::default();
         for (before, after) in &out {
-            save(&mut tx, before, after, now, &mut changes).await?;
+            save(&mut tx, before, after, now, &mut changes, &mut attrs).await?;
         }
+        attrs.write(&mut tx).await?;
         let seqs = feed::append(&mut tx, &changes).await?;
         tx.commit().await?;
         self.committed(&seqs);
@@ -375,12 +376,14 @@ impl InstanceStore for PgStore {
         .fetch_all(&mut *tx)
         .await?;
         let mut changes = Vec::new();
+        let mut attrs = AttrRows::default();
         for doc in due {
             let before: Instance = decode(&doc)?;
             let mut after = before.clone();
             after.advance(now);
-            save(&mut tx, &before, &after, now, &mut changes).await?;
+            save(&mut tx, &before, &after, now, &mut changes, &mut attrs).await?;
         }
+        attrs.write(&mut tx).await?;
         let gone: Vec<String> = sqlx::query_scalar(
             "SELECT instance_id FROM instances WHERE terminated_at_ms IS NOT NULL AND terminated_at_ms < $1 LIMIT $2",
         )
@@ -439,11 +442,12 @@ impl InstanceStore for PgStore {
         .await?;
         let now = model::time::now_ms();
         let mut changes = Vec::new();
+        let mut attrs = AttrRows::default();
         for doc in due {
             let before: Instance = decode(&doc)?;
             let mut after = before.clone();
             if after.take_due_events(now_ms, delay_ms) {
-                save(&mut tx, &before, &after, now, &mut changes).await?;
+                save(&mut tx, &before, &after, now, &mut changes, &mut attrs).await?;
             } else {
                 // Nothing to take, though the column said due (nothing any write leaves): set
                 // it from the document, so that the driver is not left calling for it.
@@ -454,6 +458,7 @@ impl InstanceStore for PgStore {
                     .await?;
             }
         }
+        attrs.write(&mut tx).await?;
         let seqs = feed::append(&mut tx, &changes).await?;
         let next: Option<i64> = sqlx::query_scalar(NEXT_EVENT_DUE)
             .fetch_one(&mut *tx)
@@ -576,17 +581,19 @@ impl PgStore {
         let now = model::time::now_ms();
         let mut changed = Vec::new();
         let mut changes = Vec::new();
+        let mut attrs = AttrRows::default();
         for (id, what) in entries {
             let Some(before) = now_as.get(id).cloned() else {
                 continue;
             };
             let mut after = before.clone();
             if settle(&mut after, what) {
-                save(&mut tx, &before, &after, now, &mut changes).await?;
+                save(&mut tx, &before, &after, now, &mut changes, &mut attrs).await?;
                 now_as.insert(id.clone(), after.clone());
                 changed.push(after);
             }
         }
+        attrs.write(&mut tx).await?;
         let seqs = feed::append(&mut tx, &changes).await?;
         tx.commit().await?;
         Ok((changed, seqs))
