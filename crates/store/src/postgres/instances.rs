@@ -11,6 +11,7 @@ use super::attrs::{ensure_scope, AttrRows};
 use super::feed::{self, NewChange};
 use super::pages;
 use super::records::read_defaults;
+use super::saves::Saves;
 use super::store::{decode, encode, PgStore};
 use super::tags;
 use crate::feed::{Change, Feed, RETENTION};
@@ -18,10 +19,11 @@ use crate::instances::*;
 use crate::network::default_subnet;
 use crate::paging::page;
 use crate::sqlite::served_columns::Columns;
-use crate::{ChangeKind, Result};
+use crate::{ChangeKind, Result, StoreError};
 use async_trait::async_trait;
 use model::{Ec2Error, Instance, Scope};
-use sqlx::{PgConnection, Row};
+use sqlx::query_builder::Separated;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use tokio::sync::watch;
@@ -41,103 +43,61 @@ const INSTANCE_COLUMNS: &str = "instance_id, account, region, state, subnet_id, 
      options_generation, applied_generation, applied_options, unsettled_association, \
      event_due_ms, doc";
 
-/// Bind an instance's row, in [`INSTANCE_COLUMNS`]' order, from `$first`.
-fn bind_row<'q>(
-    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+/// Push an instance's row, in [`INSTANCE_COLUMNS`]' order, as one value each.
+fn push_row<'q, Sep: std::fmt::Display>(
+    b: &mut Separated<'_, 'q, Postgres, Sep>,
     i: &'q Instance,
     doc: String,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+) {
     let c = Columns::of(i);
-    q.bind(i.instance_id.as_str())
-        .bind(i.scope.account.as_str())
-        .bind(i.scope.region.as_str())
-        .bind(i.state.as_str())
-        .bind(i.subnet_id.as_str())
-        .bind(i.private_ip.to_string())
-        .bind(i.transition.map(|t| t.due_ms))
-        .bind(i.options_state() == model::OptionsState::Pending)
-        .bind(i.client_token.as_deref())
-        .bind(i.terminated_at_ms)
-        .bind(c.launch_time_ms)
-        .bind(c.options)
-        .bind(c.options_generation)
-        .bind(c.applied_generation)
-        .bind(c.applied_options)
-        .bind(c.unsettled_association)
-        .bind(i.next_event_ms())
-        .bind(doc)
+    b.push_bind(i.instance_id.as_str())
+        .push_bind(i.scope.account.as_str())
+        .push_bind(i.scope.region.as_str())
+        .push_bind(i.state.as_str())
+        .push_bind(i.subnet_id.as_str())
+        .push_bind(i.private_ip.to_string())
+        .push_bind(i.transition.map(|t| t.due_ms))
+        .push_bind(i.options_state() == model::OptionsState::Pending)
+        .push_bind(i.client_token.as_deref())
+        .push_bind(i.terminated_at_ms)
+        .push_bind(c.launch_time_ms)
+        .push_bind(c.options)
+        .push_bind(c.options_generation)
+        .push_bind(c.applied_generation)
+        .push_bind(c.applied_options)
+        .push_bind(c.unsettled_association)
+        .push_bind(i.next_event_ms())
+        .push_bind(doc)
+        .push_unseparated("::jsonb");
 }
 
-/// The placeholders `$1 … $18` for [`bind_row`].
-fn placeholders() -> String {
-    (1..=18)
-        .map(|n| {
-            if n == 18 {
-                format!("${n}::jsonb")
-            } else {
-                format!("${n}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+/// Rows per multi-row INSERT of instances (18 values each, far below PostgreSQL's 65,535).
+const INSERT_ROWS: usize = 1000;
 
-/// Insert the instance's row; returns its position (`pk`).
-async fn insert(conn: &mut PgConnection, i: &Instance) -> Result<i64> {
-    let sql = format!(
-        "INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES ({}) RETURNING pk",
-        placeholders()
-    );
-    let row = bind_row(sqlx::query(&sql), i, encode(i)?)
-        .fetch_one(conn)
-        .await?;
-    Ok(row.try_get(0)?)
-}
-
-/// Write `after` over its row and its tags if they changed; its feed entries go into
-/// `changes`, which the write appends once, last (the feed's lock is then held only for the
-/// commit).
-async fn save(
-    conn: &mut PgConnection,
-    before: &Instance,
-    after: &Instance,
-    now: i64,
-    changes: &mut Vec<NewChange>,
-    attrs: &mut AttrRows,
-) -> Result<()> {
-    if before == after {
-        return Ok(());
+/// Insert the instances' rows, many a statement (a launch of a thousand is one round trip,
+/// not a thousand); returns their positions (`pk`), in their order.
+async fn insert(conn: &mut PgConnection, instances: &[Instance]) -> Result<Vec<i64>> {
+    let mut pks = Vec::with_capacity(instances.len());
+    for chunk in instances.chunks(INSERT_ROWS) {
+        let docs = chunk.iter().map(encode).collect::<Result<Vec<_>>>()?;
+        let mut q =
+            QueryBuilder::<Postgres>::new(format!("INSERT INTO instances ({INSTANCE_COLUMNS}) "));
+        q.push_values(chunk.iter().zip(docs), |mut b, (i, doc)| {
+            push_row(&mut b, i, doc)
+        });
+        q.push(" RETURNING instance_id, pk");
+        let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        let by_id: HashMap<String, i64> = rows.into_iter().collect();
+        for i in chunk {
+            pks.push(*by_id.get(&i.instance_id).ok_or_else(|| {
+                StoreError::Db(sqlx::Error::Protocol(format!(
+                    "no position returned for {}",
+                    i.instance_id
+                )))
+            })?);
+        }
     }
-    let sql = format!(
-        "UPDATE instances SET ({INSTANCE_COLUMNS}) = ({}) WHERE instance_id = $1 RETURNING pk",
-        placeholders()
-    );
-    let row = bind_row(sqlx::query(&sql), after, encode(after)?)
-        .fetch_one(&mut *conn)
-        .await?;
-    attrs.add(row.try_get(0)?, Some(before), after);
-    if before.tags != after.tags {
-        tags::sync_tags(
-            conn,
-            &after.instance_id,
-            "instance",
-            &after.scope,
-            &before.tags,
-            &after.tags,
-        )
-        .await?;
-    }
-    changes.extend(
-        ChangeKind::between(Some(before), Some(after))
-            .into_iter()
-            .map(|kind| NewChange {
-                instance_id: after.instance_id.clone(),
-                kind,
-                generation: after.options_generation,
-                at_ms: now,
-            }),
-    );
-    Ok(())
+    Ok(pks)
 }
 
 /// The instances with these ids, whatever their scope, by id.
@@ -256,8 +216,11 @@ impl InstanceStore for PgStore {
         let now = model::time::now_ms();
         ensure_scope(&mut tx, scope).await?;
         let mut attrs = AttrRows::default();
-        for i in &instances {
-            let pk = insert(&mut tx, i).await?;
+        for (pk, i) in insert(&mut tx, &instances)
+            .await?
+            .into_iter()
+            .zip(&instances)
+        {
             attrs.add(pk, None, i);
         }
         attrs.write(&mut tx).await?;
@@ -353,12 +316,11 @@ impl InstanceStore for PgStore {
             out.push((before, after));
         }
         let now = model::time::now_ms();
-        let mut changes = Vec::new();
-        let mut attrs = AttrRows::default();
+        let mut saves = Saves::new(now);
         for (before, after) in &out {
-            save(&mut tx, before, after, now, &mut changes, &mut attrs).await?;
+            saves.push(before, after);
         }
-        attrs.write(&mut tx).await?;
+        let changes = saves.write(&mut tx).await?;
         let seqs = feed::append(&mut tx, &changes).await?;
         tx.commit().await?;
         self.committed(&seqs);
@@ -375,15 +337,14 @@ impl InstanceStore for PgStore {
         .bind(PER_ADVANCE)
         .fetch_all(&mut *tx)
         .await?;
-        let mut changes = Vec::new();
-        let mut attrs = AttrRows::default();
+        let mut saves = Saves::new(now);
         for doc in due {
             let before: Instance = decode(&doc)?;
             let mut after = before.clone();
             after.advance(now);
-            save(&mut tx, &before, &after, now, &mut changes, &mut attrs).await?;
+            saves.push(&before, &after);
         }
-        attrs.write(&mut tx).await?;
+        let mut changes = saves.write(&mut tx).await?;
         let gone: Vec<String> = sqlx::query_scalar(
             "SELECT instance_id FROM instances WHERE terminated_at_ms IS NOT NULL AND terminated_at_ms < $1 LIMIT $2",
         )
@@ -441,13 +402,12 @@ impl InstanceStore for PgStore {
         .fetch_all(&mut *tx)
         .await?;
         let now = model::time::now_ms();
-        let mut changes = Vec::new();
-        let mut attrs = AttrRows::default();
+        let mut saves = Saves::new(now);
         for doc in due {
             let before: Instance = decode(&doc)?;
             let mut after = before.clone();
             if after.take_due_events(now_ms, delay_ms) {
-                save(&mut tx, &before, &after, now, &mut changes, &mut attrs).await?;
+                saves.push(&before, &after);
             } else {
                 // Nothing to take, though the column said due (nothing any write leaves): set
                 // it from the document, so that the driver is not left calling for it.
@@ -458,7 +418,7 @@ impl InstanceStore for PgStore {
                     .await?;
             }
         }
-        attrs.write(&mut tx).await?;
+        let changes = saves.write(&mut tx).await?;
         let seqs = feed::append(&mut tx, &changes).await?;
         let next: Option<i64> = sqlx::query_scalar(NEXT_EVENT_DUE)
             .fetch_one(&mut *tx)
@@ -580,20 +540,19 @@ impl PgStore {
         let mut now_as: HashMap<String, Instance> = load(&mut tx, ids).await?;
         let now = model::time::now_ms();
         let mut changed = Vec::new();
-        let mut changes = Vec::new();
-        let mut attrs = AttrRows::default();
+        let mut saves = Saves::new(now);
         for (id, what) in entries {
             let Some(before) = now_as.get(id).cloned() else {
                 continue;
             };
             let mut after = before.clone();
             if settle(&mut after, what) {
-                save(&mut tx, &before, &after, now, &mut changes, &mut attrs).await?;
+                saves.push(&before, &after);
                 now_as.insert(id.clone(), after.clone());
                 changed.push(after);
             }
         }
-        attrs.write(&mut tx).await?;
+        let changes = saves.write(&mut tx).await?;
         let seqs = feed::append(&mut tx, &changes).await?;
         tx.commit().await?;
         Ok((changed, seqs))

@@ -18,6 +18,7 @@ mod network;
 mod pages;
 mod records;
 pub mod retry;
+mod saves;
 pub mod schema;
 pub mod secrets;
 mod store;
