@@ -236,11 +236,28 @@ def new_database(name: str) -> str:
     return f"{base}/{name}"
 
 
+def drop_database(url: str) -> None:
+    """Drop a database `new_database` made, when its servers are done with it (any other URL,
+    e.g. a server a test started of its own, is left alone)."""
+    name = url.rsplit("/", 1)[1]
+    if name not in _DATABASES:
+        return
+    with contextlib.suppress(Exception):
+        _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _DATABASES.remove(name)
+
+
 @atexit.register
 def _drop_databases() -> None:
-    for name in _DATABASES:
-        with contextlib.suppress(Exception):
-            _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    # Those whose servers were never discarded, in one psql (an xdist worker may be ended
+    # while its exit handlers run: one process per database left most of them behind).
+    if not _DATABASES:
+        return
+    drops = [arg for name in _DATABASES
+             for arg in ("-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")]
+    with contextlib.suppress(Exception):
+        subprocess.run(["psql", os.environ["IMDS_TEST_POSTGRES_URL"], "-q", *drops],
+                       check=False, capture_output=True, timeout=120)
 
 
 @atexit.register
@@ -260,6 +277,7 @@ def running(srv: "ImdsServer"):
         yield srv
     finally:
         srv.stop()
+        srv.discard()
 
 
 class ImdsServer:
@@ -349,6 +367,13 @@ class ImdsServer:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def discard(self) -> None:
+        """The server is done for good: drop its database (on PostgreSQL); a later start
+        would begin with a new, empty one."""
+        if self.database_url:
+            drop_database(self.database_url)
+            self.database_url = None
 
     def stop(self, timeout: float = 10) -> int | None:
         """SIGTERM, then SIGKILL after timeout. Returns the exit code of the SIGTERM stop

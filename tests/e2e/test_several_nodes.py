@@ -108,6 +108,7 @@ class Cluster:
     def close(self):
         for s in self.servers:
             with_suppressed(s)
+        helpers.drop_database(self.url)
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
