@@ -834,6 +834,61 @@ mod pages {
         s.close().await;
     }
 
+    /// Updates asked for at once run in a few transactions (`postgres::updates`), not one
+    /// each: every one answered with its own decision (the refused one alone), every
+    /// accepted one written.
+    #[tokio::test]
+    async fn updates_asked_together_share_their_transactions() {
+        let Some(db) = TestDb::new("pages_groups").await else {
+            return;
+        };
+        let s = std::sync::Arc::new(PgStore::open(&db.url()).await.unwrap());
+        let all = launch(&*s, 64).await;
+        let before = s.update_groups();
+        let mut asked = Vec::new();
+        for (n, i) in all.iter().enumerate() {
+            let (s, id) = (s.clone(), i.instance_id.clone());
+            asked.push(tokio::spawn(async move {
+                s.update_instances(
+                    &imds_store::conformance::scope(),
+                    &[id],
+                    imds_store::ungated(),
+                    Box::new(move |i, _| {
+                        i.metadata.hop_limit = model::HopLimit::new(7).unwrap();
+                        if n == 5 {
+                            return Err(model::Ec2Error::DryRunOperation);
+                        }
+                        Ok(())
+                    }),
+                )
+                .await
+            }));
+        }
+        for (n, a) in asked.into_iter().enumerate() {
+            let r = a.await.unwrap();
+            assert_eq!(r.is_err(), n == 5, "update {n}: {r:?}");
+        }
+        let groups = s.update_groups() - before;
+        assert!(
+            groups <= 16,
+            "{groups} transactions for 64 updates asked at once"
+        );
+        let ids: Vec<String> = all.iter().map(|i| i.instance_id.clone()).collect();
+        let now = s
+            .instances(&imds_store::conformance::scope(), &ids)
+            .await
+            .unwrap();
+        for (n, i) in now.iter().enumerate() {
+            let want = if n == 5 {
+                all[5].metadata.hop_limit.get()
+            } else {
+                7
+            };
+            assert_eq!(i.metadata.hop_limit.get(), want, "instance {n}");
+        }
+        s.close().await;
+    }
+
     /// The statements of a page can be run through the indexes, on a table too small for
     /// PostgreSQL to prefer them unless told (`enable_seqscan = off`): a wildcard value's seek
     /// from its prefix (which needs the values' `COLLATE "C"`), a driver's merged ranges, a

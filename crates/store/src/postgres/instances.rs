@@ -14,6 +14,7 @@ use super::records::read_defaults;
 use super::saves::Saves;
 use super::store::{decode, encode, PgStore};
 use super::tags;
+use super::updates::Update;
 use crate::feed::{Change, Feed, RETENTION};
 use crate::instances::*;
 use crate::network::default_subnet;
@@ -101,7 +102,10 @@ async fn insert(conn: &mut PgConnection, instances: &[Instance]) -> Result<Vec<i
 }
 
 /// The instances with these ids, whatever their scope, by id.
-async fn load(conn: &mut PgConnection, ids: &[String]) -> Result<HashMap<String, Instance>> {
+pub(super) async fn load(
+    conn: &mut PgConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Instance>> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT instance_id, doc::text FROM instances WHERE instance_id = ANY($1)")
             .bind(ids)
@@ -290,41 +294,18 @@ impl InstanceStore for PgStore {
         scope: &Scope,
         ids: &[String],
         gate: InstanceGate,
-        mut f: InstanceMutation,
+        f: InstanceMutation,
     ) -> Result<Vec<(Instance, Instance)>> {
-        let mut tx = self.begin_write().await?;
-        let loaded = load(&mut tx, ids).await?;
-        let mut found = Vec::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for id in ids {
-            match loaded.get(id).filter(|i| i.scope == *scope) {
-                Some(i) => found.push(i.clone()),
-                None => missing.push(id.clone()),
-            }
-        }
-        gate(&found)?;
-        if !missing.is_empty() {
-            return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
-        }
-        let ctx = MutationContext {
-            defaults: read_defaults(&mut *tx, scope).await?,
-        };
-        let mut out = Vec::with_capacity(found.len());
-        for before in found {
-            let mut after = before.clone();
-            f(&mut after, &ctx)?;
-            out.push((before, after));
-        }
-        let now = model::time::now_ms();
-        let mut saves = Saves::new(now);
-        for (before, after) in &out {
-            saves.push(before, after);
-        }
-        let changes = saves.write(&mut tx).await?;
-        let seqs = feed::append(&mut tx, &changes).await?;
-        tx.commit().await?;
-        self.committed(&seqs);
-        Ok(out)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.update(Update {
+            scope: scope.clone(),
+            ids: ids.to_vec(),
+            gate,
+            f,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn advance(&self, now_ms: i64, purge_before_ms: i64) -> Result<Option<i64>> {

@@ -23,6 +23,7 @@ pub mod schema;
 pub mod secrets;
 mod store;
 mod tags;
+mod updates;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

@@ -10,13 +10,14 @@
 //! back as JSON text ([`encode`], [`decode`]).
 
 use super::feed::{self, Wakeup};
+use super::updates::{self, Update};
 use super::{MigrateError, PgDatabase};
 use crate::{Result, StoreError};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{mpsc, watch, Mutex};
 use tokio::task::JoinHandle;
 
 /// `pg_advisory_xact_lock`'s key for writes ("imds", then 3).
@@ -33,6 +34,10 @@ pub struct PgStore {
     watcher: Mutex<Option<JoinHandle<()>>>,
     /// Rows DescribeInstances pages have read (see [`PgStore::rows_read`]).
     rows_read: AtomicU64,
+    /// Instance updates, run in groups (`updates`).
+    updates: mpsc::Sender<Update>,
+    updater: Mutex<Option<JoinHandle<()>>>,
+    update_groups: Arc<AtomicU64>,
 }
 
 impl PgStore {
@@ -49,12 +54,16 @@ impl PgStore {
             },
             position.clone(),
         );
+        let updates = updates::spawn(db.pool().clone(), position.clone());
         Ok(PgStore {
             db,
             position,
             latest,
             watcher: Mutex::new(Some(watcher)),
             rows_read: AtomicU64::new(0),
+            updates: updates.queue,
+            updater: Mutex::new(Some(updates.task)),
+            update_groups: updates.groups,
         })
     }
 
@@ -78,6 +87,17 @@ impl PgStore {
         &self.rows_read
     }
 
+    /// The groups of instance updates committed since the store opened (`updates`): what
+    /// the tests hold the grouping to.
+    pub fn update_groups(&self) -> u64 {
+        self.update_groups.load(Ordering::Relaxed)
+    }
+
+    /// Queue an update for the next group, and wait for its answer.
+    pub(super) async fn update(&self, u: Update) -> Result<()> {
+        self.updates.send(u).await.map_err(|_| StoreError::Closed)
+    }
+
     /// Whether this open made the store's tables (a new store: the caller creates the first
     /// instance). Of nodes starting together on a new database, one says so.
     pub fn created(&self) -> bool {
@@ -96,33 +116,47 @@ impl PgStore {
     /// no other write runs, so no write is ever rolled back for another's sake (nor could
     /// one be run again: the traits' mutations are `FnOnce`).
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(WRITE_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        begin_write(self.pool()).await
     }
 
     /// A write committed the changes numbered `seqs`: the feed's position moves to them
     /// before the write returns, as a write on SQLite moves it (other nodes' later
     /// commits arrive through the watcher).
     pub(super) fn committed(&self, seqs: &[u64]) {
-        if let Some(newest) = seqs.iter().max() {
-            feed::advance_to(&self.position, *newest);
-        }
+        committed(&self.position, seqs);
     }
 
     /// Stop following the feed and close the pool.
     pub(super) async fn shut(&self) {
+        if let Some(u) = self.updater.lock().await.take() {
+            u.abort();
+            let _ = u.await;
+        }
         self.db.close().await;
         if let Some(w) = self.watcher.lock().await.take() {
             w.abort();
             let _ = w.await;
         }
+    }
+}
+
+/// A write's transaction on `pool`, once it holds the write lock ([`PgStore::begin_write`]).
+pub(super) async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(WRITE_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// The feed's `position` moves to the newest of `seqs` ([`PgStore::committed`]).
+pub(super) fn committed(position: &watch::Sender<u64>, seqs: &[u64]) {
+    if let Some(newest) = seqs.iter().max() {
+        feed::advance_to(position, *newest);
     }
 }
 
