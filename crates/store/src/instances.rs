@@ -166,6 +166,41 @@ pub struct MutationContext {
     pub defaults: model::AccountDefaults,
 }
 
+/// What one update of instances decides, on the instances as its write read them (`find`,
+/// by id, of any scope): the gate, then unknown ids (those not found in `scope`), then the
+/// model on a copy of each instance. `(before, after)` of each instance named, in the order
+/// named. Both backends' groups of updates decide each of theirs with it (SQLite's writer,
+/// `postgres::updates`).
+pub(crate) fn decide_update(
+    scope: &model::Scope,
+    ids: &[String],
+    gate: InstanceGate,
+    f: &mut InstanceMutation,
+    find: impl Fn(&str) -> Option<Instance>,
+    defaults: model::AccountDefaults,
+) -> crate::Result<Vec<(Instance, Instance)>> {
+    let mut found = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for id in ids {
+        match find(id).filter(|i| i.scope == *scope) {
+            Some(i) => found.push(i),
+            None => missing.push(id.clone()),
+        }
+    }
+    gate(&found)?;
+    if !missing.is_empty() {
+        return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
+    }
+    let ctx = MutationContext { defaults };
+    let mut out = Vec::with_capacity(found.len());
+    for before in found {
+        let mut after = before.clone();
+        f(&mut after, &ctx)?;
+        out.push((before, after));
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct InstanceQuery {
     pub ids: Option<Vec<String>>,

@@ -17,9 +17,9 @@ use super::instances::load;
 use super::records::read_defaults;
 use super::saves::Saves;
 use super::store::{begin_write, committed};
-use crate::instances::{InstanceGate, InstanceMutation, MutationContext};
+use crate::instances::{decide_update, InstanceGate, InstanceMutation};
 use crate::{Result, StoreError};
-use model::{AccountDefaults, Ec2Error, Instance, Scope};
+use model::{AccountDefaults, Instance, Scope};
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,27 +93,15 @@ fn decide(
         gate,
         mut f,
     } = u;
-    let mut found = Vec::with_capacity(ids.len());
-    let mut missing = Vec::new();
-    for id in &ids {
-        match cache.get(id).filter(|i| i.scope == scope) {
-            Some(i) => found.push(i.clone()),
-            None => missing.push(id.clone()),
-        }
-    }
-    gate(&found)?;
-    if !missing.is_empty() {
-        return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
-    }
-    let ctx = MutationContext {
-        defaults: defaults.get(&scope).cloned().unwrap_or_default(),
-    };
-    let mut out = Vec::with_capacity(found.len());
-    for before in found {
-        let mut after = before.clone();
-        f(&mut after, &ctx)?;
-        out.push((before, after));
-    }
+    let defaults = defaults.get(&scope).cloned().unwrap_or_default();
+    let out = decide_update(
+        &scope,
+        &ids,
+        gate,
+        &mut f,
+        |id| cache.get(id).cloned(),
+        defaults,
+    )?;
     for (_, after) in &out {
         cache.insert(after.instance_id.clone(), after.clone());
     }

@@ -559,31 +559,16 @@ fn decide(
         mut f,
         reply,
     } = u;
-    let decided = (|| {
-        let mut found = Vec::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for id in &ids {
-            match cache.get(id).filter(|(_, i)| i.scope == scope) {
-                Some(x) => found.push(x.clone()),
-                None => missing.push(id.clone()),
-            }
-        }
-        let (pks, found): (Vec<i64>, Vec<Instance>) = found.into_iter().unzip();
-        gate(&found)?;
-        if !missing.is_empty() {
-            return Err(Ec2Error::InvalidInstanceIdNotFound(missing).into());
-        }
-        let ctx = MutationContext {
-            defaults: defaults.get(&scope).cloned().unwrap_or_default(),
-        };
-        let mut out = Vec::with_capacity(found.len());
-        for (pk, before) in pks.into_iter().zip(found) {
-            let mut after = before.clone();
-            f(&mut after, &ctx)?;
-            out.push((pk, before, after));
-        }
-        Ok(out)
-    })();
+    let defaults = defaults.get(&scope).cloned().unwrap_or_default();
+    let find = |id: &str| cache.get(id).map(|(_, i)| i.clone());
+    let decided = decide_update(&scope, &ids, gate, &mut f, find, defaults).map(|out| {
+        out.into_iter()
+            .map(|(before, after)| {
+                let pk = cache.get(&before.instance_id).map_or(0, |(pk, _)| *pk);
+                (pk, before, after)
+            })
+            .collect::<Vec<Save>>()
+    });
     if let Ok(out) = &decided {
         for (pk, _, after) in out {
             cache.insert(after.instance_id.clone(), (*pk, after.clone()));
