@@ -1351,6 +1351,11 @@ def test_transitive_session_tags_pass_along_a_role_chain(server, root, iam):
     with client_error("InvalidParameterValue", 400):
         sts.assume_role(RoleArn=first, RoleSessionName="s1", Tags=tags,
                         TransitiveTagKeys=["project"])
+    # Not a tag key at all (tagKeyType's pattern): the request's validation, before any key
+    # is matched against the tags.
+    with client_error("ValidationError", 400, message_re="transitiveTagKeys"):
+        sts.assume_role(RoleArn=first, RoleSessionName="s1", Tags=tags,
+                        TransitiveTagKeys=["team", "a!b"])
     transitive = Clients(server, assume(sts, first, "s1", Tags=tags,
                                         TransitiveTagKeys=["TEAM"])).sts()
     chained = Clients(server, assume(transitive, second, "s2")).ec2()

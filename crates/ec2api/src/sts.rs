@@ -304,9 +304,25 @@ pub fn check_assume_role(input: AssumeRoleIn) -> Result<CheckedAssumeRole, StsEr
 /// same request (matched whatever its case, as tag keys are; the tag's spelling kept).
 /// "The transitive status of a session tag does not impact its packed binary size" (STS API
 /// Reference, AssumeRole), so it is not measured.
+///
+/// Each key is first a `tagKeyType` (1 to 128 characters of the tag pattern; botocore's `sts`
+/// model): one that is not fails the request's validation (`ValidationError`, in the words
+/// AWS's validation gives a list of strings whose member fails, as IAM's
+/// `clientIDList`; the words for this member are UNCONFIRMED) before any key is matched.
 fn transitive_keys(tags: &[Tag], keys: Vec<String>) -> Result<Vec<String>, StsError> {
     if keys.len() > iam::registry::MAX_TAGS {
         return Err(too_long("transitiveTagKeys", iam::registry::MAX_TAGS).into());
+    }
+    let malformed = |k: &String| {
+        let n = k.chars().count();
+        n == 0 || n > 128 || !k.chars().all(iam::registry::tag_char)
+    };
+    if keys.iter().any(malformed) {
+        return Err(IamError::ValidationError(format!(
+            "1 validation error detected: Value '[{}]' at 'transitiveTagKeys' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+]",
+            keys.join(", ")
+        ))
+        .into());
     }
     let mut out: Vec<String> = Vec::new();
     for key in keys {
@@ -553,6 +569,13 @@ mod tests {
             transitive_keys(&tags, keys(&["project"])),
             Err(StsError::InvalidParameterValue(_))
         ));
+        // Not a tag key at all: the request's validation, before the keys are matched.
+        for bad in ["a!b", "", &"k".repeat(129)] {
+            assert!(matches!(
+                transitive_keys(&tags, keys(&["team", bad])),
+                Err(StsError::Iam(IamError::ValidationError(m))) if m.contains("'transitiveTagKeys'")
+            ));
+        }
         let many: Vec<String> = (0..51).map(|i| format!("k{i}")).collect();
         assert!(matches!(
             transitive_keys(&tags, many),

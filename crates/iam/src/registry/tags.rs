@@ -17,7 +17,7 @@ pub enum Tagged<'a> {
 pub const MAX_TAGS: usize = 50;
 
 /// Whether `c` is of the tag pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]` (IAM API reference, `Tag`).
-fn tag_char(c: char) -> bool {
+pub fn tag_char(c: char) -> bool {
     let space = matches!(
         c,
         ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
