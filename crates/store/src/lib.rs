@@ -37,7 +37,7 @@ pub mod iam;
 pub mod images;
 pub mod instances;
 pub mod network;
-pub mod pages;
+mod pages;
 mod paging;
 pub mod postgres;
 pub mod sqlite;

@@ -75,8 +75,6 @@ pub trait Reads: Send {
 /// statements, each with its values bound (`query`). A macro, not a generic: sqlx's
 /// connections share no trait a generic could name without bounds on every value bound
 /// and every executor (see [`sql`]).
-#[macro_export]
-#[doc(hidden)]
 macro_rules! page_reads {
     ($conn:ty, $db:ty, $args:ty, $dialect:expr) => {
         /// A statement with its values bound.
@@ -164,6 +162,8 @@ macro_rules! page_reads {
         }
     };
 }
+
+pub(crate) use page_reads;
 
 /// The filter attributes the store keeps as rows of `instance_attrs` (not those answered
 /// from a column: [`column_filters`]).

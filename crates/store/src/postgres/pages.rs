@@ -5,7 +5,7 @@
 use sqlx::postgres::PgArguments;
 use sqlx::{PgConnection, Postgres};
 
-crate::page_reads!(
+crate::pages::page_reads!(
     PgConnection,
     Postgres,
     PgArguments,

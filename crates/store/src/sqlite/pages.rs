@@ -8,7 +8,7 @@ use sqlx::sqlite::SqliteArguments;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use std::sync::atomic::AtomicU64;
 
-crate::page_reads!(
+crate::pages::page_reads!(
     SqliteConnection,
     Sqlite,
     SqliteArguments<'_>,
