@@ -41,6 +41,7 @@ use column_filters::ColumnFilter;
 use model::filter::{self, Filter, Token};
 use model::{Ec2Error, Instance, Scope};
 use sql::{Dialect, Stmt};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// At most this many distinct values of one filter are merged as ranges; more are scanned.
@@ -171,6 +172,24 @@ pub fn kept_attributes(i: &Instance) -> Vec<(String, String)> {
     let mut attrs = i.filter_attributes();
     attrs.retain(|(name, _)| column_filters::kept_as_rows(name));
     attrs
+}
+
+/// A filter attribute: `(name, value)`.
+pub type Attribute = (String, String);
+
+/// The filter rows a write changes from `before` (none: a launch) to `after`: those gone,
+/// then those new, each `(name, value)`.
+pub fn changed_attributes(
+    before: Option<&Instance>,
+    after: &Instance,
+) -> (Vec<Attribute>, Vec<Attribute>) {
+    let old = before.map(kept_attributes).unwrap_or_default();
+    let new = kept_attributes(after);
+    // Sets: an instance with many tags has a hundred or more.
+    let (old_set, new_set): (HashSet<_>, HashSet<_>) = (old.iter().collect(), new.iter().collect());
+    let gone = old_set.difference(&new_set).map(|a| (*a).clone()).collect();
+    let added = new_set.difference(&old_set).map(|a| (*a).clone()).collect();
+    (gone, added)
 }
 
 /// How a page finds its candidates, in launch order (`pk`).
@@ -328,7 +347,12 @@ async fn bounded_count<R: Reads>(
         .push(") LIMIT ")
         .bind(cap as i64)
         .push(") AS c");
-    let n = first_int(r, &s).await?.unwrap_or(0);
+    counted(r, read, &s).await
+}
+
+/// The count `s` answers, its rows counted as read.
+async fn counted<R: Reads>(r: &mut R, read: &AtomicU64, s: &Stmt) -> Result<usize> {
+    let n = first_int(r, s).await?.unwrap_or(0);
     read.fetch_add(n as u64, Ordering::Relaxed);
     Ok(n as usize)
 }
@@ -351,9 +375,7 @@ async fn bounded_column_count<R: Reads>(
     s.push(" AND ");
     push_column_values(&mut s, column, values);
     s.push(" LIMIT ").bind(cap as i64).push(") AS c");
-    let n = first_int(r, &s).await?.unwrap_or(0);
-    read.fetch_add(n as u64, Ordering::Relaxed);
-    Ok(n as usize)
+    counted(r, read, &s).await
 }
 
 /// `account = … AND region = …` of the instances' row.

@@ -114,36 +114,40 @@ impl Stmt {
 /// An EC2 filter value as a SQLite GLOB pattern (same `*` and `?`; `[` and escaped
 /// wildcards become one-character classes).
 pub fn glob(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    for t in filter::tokens(pattern) {
-        match t {
-            Token::AnyRun => out.push('*'),
-            Token::AnyOne => out.push('?'),
-            Token::Literal(c @ ('*' | '?' | '[')) => {
-                out.push('[');
-                out.push(c);
-                out.push(']');
-            }
-            Token::Literal(c) => out.push(c),
+    translate(pattern, ('*', '?'), |c, out| {
+        if matches!(c, '*' | '?' | '[') {
+            out.extend(['[', c, ']']);
+        } else {
+            out.push(c);
         }
-    }
-    out
+    })
 }
 
 /// An EC2 filter value as a PostgreSQL `LIKE` pattern (`%` and `_` for `*` and `?`;
 /// literal `%`, `_` and `\` escaped with `\`, LIKE's default escape). Both match
 /// characters, not bytes, and case as it is.
 pub fn like(pattern: &str) -> String {
+    translate(pattern, ('%', '_'), |c, out| {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    })
+}
+
+/// `pattern`'s wildcards (`model::filter::tokens`) as `(any run, any one)`, and each
+/// literal character as `literal` writes it.
+fn translate(
+    pattern: &str,
+    (run, one): (char, char),
+    literal: impl Fn(char, &mut String),
+) -> String {
     let mut out = String::with_capacity(pattern.len());
     for t in filter::tokens(pattern) {
         match t {
-            Token::AnyRun => out.push('%'),
-            Token::AnyOne => out.push('_'),
-            Token::Literal(c @ ('%' | '_' | '\\')) => {
-                out.push('\\');
-                out.push(c);
-            }
-            Token::Literal(c) => out.push(c),
+            Token::AnyRun => out.push(run),
+            Token::AnyOne => out.push(one),
+            Token::Literal(c) => literal(c, &mut out),
         }
     }
     out

@@ -4,11 +4,10 @@
 //! Each statement takes the rows of many instances as arrays (`UNNEST`): a launch of a
 //! thousand writes its ~15,000 rows in one.
 
-use crate::pages::kept_attributes;
+use crate::pages::changed_attributes;
 use crate::Result;
 use model::{Instance, Scope};
 use sqlx::PgConnection;
-use std::collections::HashSet;
 
 /// Filter rows to delete, each `(pk, name, value)`, and to add, each with its instance's
 /// scope, gathered over a write's instances and written together ([`AttrRows::write`]).
@@ -21,16 +20,12 @@ pub(super) struct AttrRows {
 impl AttrRows {
     /// The rows that change from `before` (none: a launch) to `after`, the instance at `pk`.
     pub fn add(&mut self, pk: i64, before: Option<&Instance>, after: &Instance) {
-        let old = before.map(kept_attributes).unwrap_or_default();
-        let new = kept_attributes(after);
-        let (old_set, new_set): (HashSet<_>, HashSet<_>) =
-            (old.iter().collect(), new.iter().collect());
-        for (name, value) in old_set.difference(&new_set) {
-            self.gone.push((pk, name.clone(), value.clone()));
+        let (gone, new) = changed_attributes(before, after);
+        for (name, value) in gone {
+            self.gone.push((pk, name, value));
         }
-        for (name, value) in new_set.difference(&old_set) {
-            self.new
-                .push((pk, name.clone(), value.clone(), after.scope.clone()));
+        for (name, value) in new {
+            self.new.push((pk, name, value, after.scope.clone()));
         }
     }
 
@@ -103,9 +98,8 @@ pub(super) async fn ensure_scope(conn: &mut PgConnection, scope: &Scope) -> Resu
 
 /// Every instance's filter rows, for a database written before they were kept (schema 5):
 /// read in launch order a thousand at a time, in the migration's transaction.
-pub(super) async fn backfill(conn: &mut PgConnection) -> std::result::Result<u64, String> {
+pub(super) async fn backfill(conn: &mut PgConnection) -> std::result::Result<(), String> {
     let mut after = 0i64;
-    let mut written = 0u64;
     loop {
         let rows: Vec<(i64, String)> = sqlx::query_as(
             "SELECT pk, doc::text FROM instances WHERE pk > $1 ORDER BY pk LIMIT 1000",
@@ -115,7 +109,7 @@ pub(super) async fn backfill(conn: &mut PgConnection) -> std::result::Result<u64
         .await
         .map_err(|e| e.to_string())?;
         let Some(last) = rows.last().map(|r| r.0) else {
-            return Ok(written);
+            return Ok(());
         };
         after = last;
         let mut attrs = AttrRows::default();
@@ -123,7 +117,6 @@ pub(super) async fn backfill(conn: &mut PgConnection) -> std::result::Result<u64
             let i: Instance =
                 serde_json::from_str(&doc).map_err(|e| format!("instance at {pk}: {e}"))?;
             attrs.add(pk, None, &i);
-            written += 1;
         }
         attrs.write(conn).await.map_err(|e| e.to_string())?;
     }

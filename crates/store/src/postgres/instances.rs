@@ -14,7 +14,7 @@ use super::records::read_defaults;
 use super::saves::Saves;
 use super::store::{decode, encode, PgStore};
 use super::tags;
-use super::updates::Update;
+use super::updates::Work;
 use crate::feed::{Change, Feed, RETENTION};
 use crate::instances::*;
 use crate::network::default_subnet;
@@ -296,16 +296,13 @@ impl InstanceStore for PgStore {
         gate: InstanceGate,
         f: InstanceMutation,
     ) -> Result<Vec<(Instance, Instance)>> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.update(Update {
+        self.update(Work {
             scope: scope.clone(),
             ids: ids.to_vec(),
             gate,
             f,
-            reply,
         })
-        .await?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        .await
     }
 
     async fn advance(&self, now_ms: i64, purge_before_ms: i64) -> Result<Option<i64>> {

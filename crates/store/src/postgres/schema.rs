@@ -246,20 +246,29 @@ pub enum MigrateError {
     Backfill(String),
 }
 
-/// Bring the schema to [`version`], under [`MIGRATION_LOCK`] in one transaction: the
-/// migrations apply whole or not at all, and a node starting at the same time waits, then
-/// finds them applied.
-pub async fn migrate(pool: &PgPool) -> Result<Migrated, MigrateError> {
+/// A transaction once it holds the transaction-scoped advisory lock `key` (the migrations'
+/// or the writes'), at `READ COMMITTED` whatever the server's default: a snapshot taken before the
+/// lock was granted would not see what the holder before it committed.
+pub(super) async fn begin_locked(
+    pool: &PgPool,
+    key: i64,
+) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = pool.begin().await?;
-    // At READ COMMITTED whatever the server's default: a snapshot taken before the lock
-    // was granted would not see the migrations of the node that held it.
     sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         .execute(&mut *tx)
         .await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(MIGRATION_LOCK)
+        .bind(key)
         .execute(&mut *tx)
         .await?;
+    Ok(tx)
+}
+
+/// Bring the schema to [`version`], under [`MIGRATION_LOCK`] in one transaction: the
+/// migrations apply whole or not at all, and a node starting at the same time waits, then
+/// finds them applied.
+pub async fn migrate(pool: &PgPool) -> Result<Migrated, MigrateError> {
+    let mut tx = begin_locked(pool, MIGRATION_LOCK).await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS imds_schema (
              version BIGINT PRIMARY KEY,

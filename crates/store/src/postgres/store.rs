@@ -10,7 +10,7 @@
 //! back as JSON text ([`encode`], [`decode`]).
 
 use super::feed::{self, Wakeup};
-use super::updates::{self, Update};
+use super::updates::{self, Update, Work};
 use super::{MigrateError, PgDatabase};
 use crate::{Result, StoreError};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -94,8 +94,16 @@ impl PgStore {
     }
 
     /// Queue an update for the next group, and wait for its answer.
-    pub(super) async fn update(&self, u: Update) -> Result<()> {
-        self.updates.send(u).await.map_err(|_| StoreError::Closed)
+    pub(super) async fn update(
+        &self,
+        work: Work,
+    ) -> Result<Vec<(model::Instance, model::Instance)>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.updates
+            .send(Update { work, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Whether this open made the store's tables (a new store: the caller creates the first
@@ -142,15 +150,7 @@ impl PgStore {
 
 /// A write's transaction on `pool`, once it holds the write lock ([`PgStore::begin_write`]).
 pub(super) async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(WRITE_LOCK)
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    Ok(super::schema::begin_locked(pool, WRITE_LOCK).await?)
 }
 
 /// The feed's `position` moves to the newest of `seqs` ([`PgStore::committed`]).

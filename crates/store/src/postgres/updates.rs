@@ -31,14 +31,11 @@ use tokio::task::JoinHandle;
 const MAX_GROUP: usize = 256;
 
 /// Where an update's answer goes.
-type Reply = oneshot::Sender<Result<Vec<(Instance, Instance)>>>;
+pub(super) type Reply = oneshot::Sender<Result<Vec<(Instance, Instance)>>>;
 
-/// One update, as `InstanceStore::update_instances` takes it.
+/// One update, as `InstanceStore::update_instances` takes it, and where its answer goes.
 pub(super) struct Update {
-    pub scope: Scope,
-    pub ids: Vec<String>,
-    pub gate: InstanceGate,
-    pub f: InstanceMutation,
+    pub work: Work,
     pub reply: Reply,
 }
 
@@ -109,27 +106,17 @@ fn decide(
 }
 
 /// An update without its reply: what the group's transaction decides on.
-struct Work {
-    scope: Scope,
-    ids: Vec<String>,
-    gate: InstanceGate,
-    f: InstanceMutation,
+pub(super) struct Work {
+    pub scope: Scope,
+    pub ids: Vec<String>,
+    pub gate: InstanceGate,
+    pub f: InstanceMutation,
 }
 
 /// One group, in one transaction (see the module's doc); answers every update.
 async fn run(pool: &PgPool, position: &watch::Sender<u64>, group: Vec<Update>) {
-    let (replies, work): (Vec<Reply>, Vec<Work>) = group
-        .into_iter()
-        .map(|u| {
-            let work = Work {
-                scope: u.scope,
-                ids: u.ids,
-                gate: u.gate,
-                f: u.f,
-            };
-            (u.reply, work)
-        })
-        .unzip();
+    let (replies, work): (Vec<Reply>, Vec<Work>) =
+        group.into_iter().map(|u| (u.reply, u.work)).unzip();
     match decide_and_write(pool, position, work).await {
         Ok(decided) => {
             for (reply, r) in replies.into_iter().zip(decided) {

@@ -9,7 +9,7 @@ use super::rows;
 use super::trips::counted;
 use super::{answer, exec, failed, job, led, BoxFut, Finish, Job};
 use crate::instances::*;
-use crate::pages::kept_attributes;
+use crate::pages::{changed_attributes, kept_attributes};
 use crate::sqlite::reads::{self, decode};
 use crate::sqlite::served_columns;
 use crate::{ChangeKind, Result};
@@ -340,16 +340,13 @@ impl<'a> SaveRows<'a> {
             now,
         };
         for (pk, before, after) in round.iter().copied() {
-            let (old, new) = (kept_attributes(before), kept_attributes(after));
-            let old_set: HashSet<&(String, String)> = old.iter().collect();
-            let new_set: HashSet<&(String, String)> = new.iter().collect();
-            for (name, value) in old_set.difference(&new_set) {
-                rows.gone.push((*pk, name.clone(), value.clone()));
+            let (gone, new) = changed_attributes(Some(before), after);
+            for (name, value) in gone {
+                rows.gone.push((*pk, name, value));
             }
             // The scope's id was made at the instance's launch (or by the schema's migration).
-            for (name, value) in new_set.difference(&old_set) {
-                rows.new
-                    .push((*pk, name.clone(), value.clone(), &after.scope));
+            for (name, value) in new {
+                rows.new.push((*pk, name, value, &after.scope));
             }
             rows.moved.add(before, after);
             let n = rows.instances.len();
