@@ -123,15 +123,6 @@ macro_rules! page_reads {
                 &mut self,
                 s: &$crate::pages::sql::Stmt,
             ) -> $crate::Result<Vec<$crate::pages::tags::Row>> {
-                self.tag_rows(s).await
-            }
-        }
-
-        impl Connection<'_> {
-            async fn tag_rows(
-                &mut self,
-                s: &$crate::pages::sql::Stmt,
-            ) -> $crate::Result<Vec<$crate::pages::tags::Row>> {
                 use sqlx::Row;
                 let rows = query(s).fetch_all(&mut *self.0).await?;
                 Ok(rows
@@ -147,7 +138,9 @@ macro_rules! page_reads {
                     })
                     .collect::<std::result::Result<_, sqlx::Error>>()?)
             }
+        }
 
+        impl Connection<'_> {
             /// The first column of every row.
             async fn column<T>(&mut self, s: &$crate::pages::sql::Stmt) -> $crate::Result<Vec<T>>
             where
